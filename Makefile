@@ -1,0 +1,78 @@
+# tscni — see README.md. `make test` is the whole check; `make demo` the tour.
+SHELL := /bin/bash
+PLUGINS := bridge host-local portmap
+TOOLS := tscni
+PREFIX ?= /opt/cni/bin
+CNI_PATH ?= $(CURDIR)/bin
+JEST := node --max-old-space-size=4096 node_modules/.bin/jest
+APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
+
+.PHONY: all deps sysdeps npmdeps build typecheck unit integration conformance test demo bench install clean reference
+
+all: build
+
+# Installs what the project needs on a fresh Debian machine, and nothing that is already there.
+deps: sysdeps npmdeps
+
+sysdeps:
+	@missing=""; \
+	for c in ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack ping:iputils-ping nsenter:util-linux sysctl:procps; do \
+	  command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c##*:}"; \
+	done; \
+	if [ ! -x /usr/lib/cni/bridge ]; then missing="$$missing containernetworking-plugins"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+npmdeps: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: npmdeps
+	@mkdir -p bin build/ncc
+	@for p in $(PLUGINS); do \
+	  node_modules/.bin/ncc build plugins/$$p/main.ts -o build/ncc/$$p -m -q --no-source-map-register || exit 1; \
+	  cp build/ncc/$$p/index.js bin/$$p && chmod 755 bin/$$p; \
+	done
+	@for t in $(TOOLS); do \
+	  if [ -f lib/runtime/cli.ts ]; then \
+	    node_modules/.bin/ncc build lib/runtime/cli.ts -o build/ncc/$$t -m -q --no-source-map-register || exit 1; \
+	    cp build/ncc/$$t/index.js bin/$$t && chmod 755 bin/$$t; \
+	  fi; \
+	done
+	@ls -l bin | awk 'NR>1 {printf "  bin/%-12s %7d bytes\n", $$9, $$5}'
+
+typecheck: npmdeps
+	node_modules/.bin/tsc --noEmit -p .
+
+unit: npmdeps
+	$(JEST) --selectProjects unit
+
+integration: npmdeps build
+	$(JEST) --selectProjects integration --runInBand
+
+conformance: build
+	CNI_PATH=$(CNI_PATH) $(JEST) --selectProjects conformance --runInBand
+
+test: deps build typecheck
+	$(JEST) --selectProjects unit
+	$(JEST) --selectProjects integration --runInBand
+	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand
+
+demo: deps build
+	@if [ -x examples/demo.sh ]; then examples/demo.sh; else echo "demo: not yet"; fi
+
+bench: deps build
+	../shared/bench/run.py --cni-path bin --compare /usr/lib/cni
+
+install: build
+	install -d $(PREFIX)
+	for p in $(PLUGINS); do install -m 755 bin/$$p $(PREFIX)/$$p; done
+
+# Removes build output and any namespaces our tests left behind (only tscni-t-* names).
+clean:
+	rm -rf bin build
+	-@for ns in $$(ip netns list 2>/dev/null | awk '{print $$1}' | grep '^tscni-t-'); do ip netns del $$ns; done

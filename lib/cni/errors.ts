@@ -1,0 +1,55 @@
+/**
+ * CNI error codes and the one typed error that crosses the protocol boundary.
+ *
+ * Library modules throw domain errors (ExecError, ConfigError, …) or a CniError when they
+ * already know the right code; `toCniError` in this file is the only place that maps them.
+ */
+import { ExecError } from '../exec/runner';
+
+export const ErrorCode = {
+  IncompatibleVersion: 1,
+  UnsupportedField: 2,
+  UnknownContainer: 3,
+  InvalidEnvironment: 4,
+  IOFailure: 5,
+  DecodingFailure: 6,
+  InvalidNetworkConfig: 7,
+  InvalidNetns: 8,
+  TryAgainLater: 11,
+  NotAvailable: 50,
+  NotAvailableLimitedConnectivity: 51,
+  Internal: 999,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class CniError extends Error {
+  constructor(
+    readonly code: number,
+    readonly msg: string,
+    readonly details?: string,
+  ) {
+    super(details ? `${msg}: ${details}` : msg);
+    this.name = 'CniError';
+  }
+
+  /** The wire shape (SPEC §"Error"); `cniVersion` is added by the printer. */
+  toJSON(): { code: number; msg: string; details?: string } {
+    return this.details ? { code: this.code, msg: this.msg, details: this.details } : { code: this.code, msg: this.msg };
+  }
+}
+
+/** A plugin configuration that failed validation: code 7 with the offending path in details. */
+export class ConfigError extends CniError {
+  constructor(msg: string, details?: string) {
+    super(ErrorCode.InvalidNetworkConfig, msg, details);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Maps anything thrown to a CniError. A CniError passes through unchanged (delegate errors keep their code). */
+export function toCniError(e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  if (e instanceof ExecError) return new CniError(ErrorCode.Internal, e.message);
+  if (e instanceof Error) return new CniError(ErrorCode.Internal, e.message);
+  return new CniError(ErrorCode.Internal, String(e));
+}

@@ -1,0 +1,41 @@
+/**
+ * Validators for every name that reaches a command line or a file path. Each returns a
+ * branded string, so functions that build argv or paths can demand a validated value.
+ */
+import { CniError, ErrorCode } from './errors';
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+export type ContainerId = Brand<string, 'ContainerId'>;
+export type IfName = Brand<string, 'IfName'>;
+export type NetworkName = Brand<string, 'NetworkName'>;
+
+const SAFE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function validateContainerId(id: string): ContainerId {
+  if (id === '') throw new CniError(ErrorCode.InvalidEnvironment, 'missing containerID');
+  if (!SAFE_NAME.test(id)) throw new CniError(ErrorCode.InvalidEnvironment, 'invalid characters in containerID', id);
+  return id as ContainerId;
+}
+
+export function validateNetworkName(name: string): NetworkName {
+  if (name === '') throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing network name');
+  if (!SAFE_NAME.test(name)) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid characters found in network name', name);
+  }
+  return name as NetworkName;
+}
+
+export function validateIfName(name: string): IfName {
+  const bad = (msg: string, details?: string): CniError => new CniError(ErrorCode.InvalidEnvironment, msg, details);
+  if (name === '') throw bad('interface name is empty');
+  if (Buffer.byteLength(name) > 15) throw bad('interface name is too long', 'interface name should be less than 16 characters');
+  if (name === '.' || name === '..') throw bad('interface name is . or ..');
+  if (/[/:\s]/u.test(name)) throw bad('interface name contains / or : or whitespace characters');
+  return name as IfName;
+}
+
+/** A Linux link name that tscni itself chose or read from config (bridge name, veth name). */
+export function isValidLinkName(name: string): boolean {
+  return name.length > 0 && Buffer.byteLength(name) <= 15 && name !== '.' && name !== '..' && !/[/:\s]/u.test(name) && !name.startsWith('-');
+}

@@ -1,0 +1,48 @@
+/**
+ * The parts of a network configuration every plugin shares (SPEC §"Plugin configuration"):
+ * `type`, `ipam.type`, `dns`, `runtimeConfig`, `args`, `prevResult`, and the GC attachment list.
+ * Plugin-specific keys are parsed by each plugin's config.ts.
+ */
+import { z } from 'zod';
+import type { Invocation } from './dispatch';
+import { CniError, ErrorCode } from './errors';
+import { parseResult } from './result/convert';
+import type { Result } from './result/types';
+import { goObject, parseWith } from './schema';
+
+export const dnsConfigSchema = goObject({
+  nameservers: z.array(z.string()).nullish(),
+  domain: z.string().optional(),
+  search: z.array(z.string()).nullish(),
+  options: z.array(z.string()).nullish(),
+});
+
+/** prevResult of a chained plugin, converted to the internal shape; undefined if absent. */
+export function prevResultOf(inv: Invocation): Result | undefined {
+  const raw = inv.config['prevResult'];
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new CniError(ErrorCode.DecodingFailure, 'could not parse prevResult', 'prevResult must be a JSON object');
+  }
+  return parseResult(raw, inv.cniVersion, 'prevResult');
+}
+
+export interface Attachment {
+  readonly containerID: string;
+  readonly ifname: string;
+}
+
+const attachmentsSchema = z.array(goObject({ containerID: z.string(), ifname: z.string() }));
+
+/**
+ * The attachments a GC must keep: `cni.dev/valid-attachments`, or the older `cni.dev/attachments`.
+ * Undefined when neither key is present: then GC must not remove anything.
+ */
+export function validAttachmentsOf(inv: Invocation): Attachment[] | undefined {
+  const raw = inv.config['cni.dev/valid-attachments'] ?? inv.config['cni.dev/attachments'];
+  if (raw === undefined || raw === null) return undefined;
+  return parseWith(attachmentsSchema, raw, 'cni.dev/valid-attachments');
+}
+
+/** `<containerID>\0<ifname>` keys for quick membership tests. */
+export const attachmentKey = (containerID: string, ifname: string): string => `${containerID}\u0000${ifname}`;

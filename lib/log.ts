@@ -1,0 +1,26 @@
+/**
+ * stderr logging. stdout is the CNI result channel, so nothing in tscni writes there except
+ * the dispatcher's printer. Logging is quiet unless TSCNI_DEBUG is set or it is a warning.
+ */
+let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+const debugOn = (): boolean => !!process.env['TSCNI_DEBUG'];
+
+export function setLogSink(fn: (line: string) => void): void {
+  sink = fn;
+}
+export function warn(msg: string): void {
+  sink(`tscni: ${msg}`);
+}
+export function debug(msg: string): void {
+  if (debugOn()) sink(`tscni debug: ${msg}`);
+}
+
+/** Runs a step whose failure is tolerable; says so on stderr instead of swallowing it. */
+export async function bestEffort<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    warn(`${what} failed (ignored): ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}

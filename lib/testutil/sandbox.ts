@@ -1,0 +1,158 @@
+/**
+ * Throwaway network sandboxes for integration and conformance tests (test-only module).
+ *
+ * A sandbox is a private "host" network namespace plus container namespaces, all named
+ * `tscni-t-<pid>-<rand>-*`. Plugins run inside the host namespace (`ip netns exec`), so bridges,
+ * rules and sysctls never reach the machine's own namespace. `destroy()` deletes exactly the
+ * namespaces and directories this sandbox created, also after a failure.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+export const BIN_DIR = join(REPO_ROOT, 'bin');
+export const REFERENCE_DIR = '/usr/lib/cni';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON, or undefined when empty / not JSON. */
+  json: unknown;
+}
+
+/** Runs argv (no shell) with optional stdin and env; never throws on a non-zero exit. */
+export function run(argv: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((res, rej) => {
+    const [file, ...args] = argv;
+    if (!file) return rej(new Error('empty argv'));
+    const child = spawn(file, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      rej(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString();
+      let json: unknown;
+      try {
+        json = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {
+        json = undefined;
+      }
+      res({ code: code ?? -1, stdout, stderr: Buffer.concat(err).toString(), json });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Like run, but throws with the output when the command fails. */
+export async function runOk(argv: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const r = await run(argv, opts);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return r;
+}
+
+export interface PluginCall {
+  command: string;
+  containerId?: string;
+  netns?: string;
+  ifName?: string;
+  args?: string;
+  path?: string;
+  /** Extra or overriding environment variables (a value of undefined removes one). */
+  env?: Record<string, string | undefined>;
+}
+
+export class Sandbox {
+  readonly prefix: string;
+  readonly hostNs: string;
+  readonly hostNsPath: string;
+  /** A private temporary directory (dataDir, caches, configs). */
+  readonly dir: string;
+  private readonly namespaces: string[] = [];
+
+  private constructor(tag: string) {
+    this.prefix = `tscni-t-${process.pid}-${randomBytes(3).toString('hex')}${tag ? `-${tag}` : ''}`;
+    this.hostNs = `${this.prefix}-host`;
+    this.hostNsPath = `/run/netns/${this.hostNs}`;
+    this.dir = mkdtempSync(join(tmpdir(), `${this.prefix}-`));
+  }
+
+  /** Creates the sandbox: its host namespace with loopback up. */
+  static async create(tag = ''): Promise<Sandbox> {
+    const sb = new Sandbox(tag);
+    await sb.addNamespace(sb.hostNs);
+    await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'lo', 'up']);
+    return sb;
+  }
+
+  private async addNamespace(name: string): Promise<void> {
+    await runOk(['ip', 'netns', 'add', name]);
+    this.namespaces.push(name);
+  }
+
+  /** Adds a container namespace; returns its path (for CNI_NETNS). */
+  async addContainer(name: string): Promise<string> {
+    const ns = `${this.prefix}-${name}`;
+    await this.addNamespace(ns);
+    await runOk(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    return `/run/netns/${ns}`;
+  }
+
+  /** Deletes one container namespace (e.g. to test DEL after the netns is gone). */
+  async removeContainer(name: string): Promise<void> {
+    const ns = `${this.prefix}-${name}`;
+    await run(['ip', 'netns', 'del', ns]);
+    const i = this.namespaces.indexOf(ns);
+    if (i >= 0) this.namespaces.splice(i, 1);
+  }
+
+  nsName(name: string): string {
+    return `${this.prefix}-${name}`;
+  }
+
+  /** Runs argv inside a namespace of this sandbox ('host' or a container name). */
+  exec(where: string, argv: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+    const ns = where === 'host' ? this.hostNs : `${this.prefix}-${where}`;
+    return run(['ip', 'netns', 'exec', ns, ...argv], opts);
+  }
+
+  /** Runs a CNI plugin executable inside the sandbox host namespace. */
+  runPlugin(pluginPath: string, call: PluginCall, config: unknown): Promise<RunResult> {
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+    const set = (k: string, v: string | undefined): void => {
+      if (v !== undefined) env[k] = v;
+    };
+    set('CNI_COMMAND', call.command);
+    set('CNI_CONTAINERID', call.containerId);
+    set('CNI_NETNS', call.netns);
+    set('CNI_IFNAME', call.ifName);
+    set('CNI_ARGS', call.args);
+    set('CNI_PATH', call.path ?? BIN_DIR);
+    for (const [k, v] of Object.entries(call.env ?? {})) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    const input = typeof config === 'string' ? config : JSON.stringify(config);
+    return run(['ip', 'netns', 'exec', this.hostNs, pluginPath], { input, env });
+  }
+
+  /** Removes every namespace and the directory this sandbox created. Idempotent. */
+  async destroy(): Promise<void> {
+    for (const ns of this.namespaces.splice(0).reverse()) await run(['ip', 'netns', 'del', ns]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** True when the tests run as root (integration tests need it). */
+export const isRoot = (): boolean => process.getuid?.() === 0;

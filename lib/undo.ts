@@ -1,0 +1,35 @@
+import { warn } from './log';
+
+/**
+ * Rollback for ADD: push an undo right after each side effect; on failure `unwind` runs them
+ * in reverse order (each best effort) and the caller rethrows the original error.
+ */
+export class UndoStack {
+  private readonly steps: Array<{ what: string; fn: () => Promise<unknown> }> = [];
+
+  push(what: string, fn: () => Promise<unknown>): void {
+    this.steps.push({ what, fn });
+  }
+
+  async unwind(): Promise<void> {
+    while (this.steps.length > 0) {
+      const step = this.steps.pop();
+      if (!step) break;
+      try {
+        await step.fn();
+      } catch (e) {
+        warn(`rollback step "${step.what}" failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  /** Runs `body` with this stack; unwinds and rethrows if it throws. */
+  async guard<T>(body: (undo: UndoStack) => Promise<T>): Promise<T> {
+    try {
+      return await body(this);
+    } catch (e) {
+      await this.unwind();
+      throw e;
+    }
+  }
+}
