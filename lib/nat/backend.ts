@@ -1,0 +1,42 @@
+/**
+ * Which firewall backend to use when the config does not say: iptables if it is usable, else
+ * nftables if it is usable (the reference's rule for both ipMasq and portmap). Probed once per
+ * process and cached.
+ */
+import { defaultRunner } from '../exec/real';
+import type { Runner } from '../exec/runner';
+
+export type Backend = 'iptables' | 'nftables';
+
+const cache = new Map<string, Promise<boolean>>();
+
+async function probe(key: string, fn: () => Promise<boolean>): Promise<boolean> {
+  let p = cache.get(key);
+  if (!p) {
+    p = fn().catch(() => false);
+    cache.set(key, p);
+  }
+  return p;
+}
+
+/** `iptables -t filter -S INPUT 1` works (the reference's SupportsIPTables). */
+export function iptablesUsable(runner: Runner = defaultRunner(), family: 4 | 6 = 4): Promise<boolean> {
+  const tool = family === 4 ? 'iptables' : 'ip6tables';
+  return probe(tool, async () => (await runner.run({ tool, argv: ['-w', '5', '-t', 'filter', '-S', 'INPUT', '1'], allowFailure: true, timeoutMs: 10_000 })).exitCode === 0);
+}
+
+/** `nft list tables` works: the binary exists and we may talk to the kernel. */
+export function nftablesUsable(runner: Runner = defaultRunner()): Promise<boolean> {
+  return probe('nft', async () => (await runner.run({ tool: 'nft', argv: ['list', 'tables'], allowFailure: true, timeoutMs: 10_000 })).exitCode === 0);
+}
+
+export async function defaultBackend(runner: Runner = defaultRunner()): Promise<Backend> {
+  if (await iptablesUsable(runner)) return 'iptables';
+  if (await nftablesUsable(runner)) return 'nftables';
+  return 'iptables';
+}
+
+/** For tests: forget probe results. */
+export function resetBackendProbes(): void {
+  cache.clear();
+}
