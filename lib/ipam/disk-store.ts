@@ -1,0 +1,256 @@
+/**
+ * The lease store, in the reference's on-disk format so either implementation can read it:
+ * `<dataDir>/<network>/<ip>` holds `<containerID>\r\n<ifname>` (legacy: the ID alone),
+ * `last_reserved_ip.<set>` the round-robin cursor, `lock` an empty file.
+ *
+ * Design (all under one lock per network, see lock.ts):
+ * - A lease is created by link()ing a fully written temp file to the IP's name: it appears
+ *   complete or not at all, and EEXIST is the atomic "taken" answer (one syscall per probe).
+ * - An index `.tscni/by-id/<id>:<ifname>` lists an attachment's IPs, so ADD/DEL/CHECK cost does
+ *   not grow with the number of leases. The per-IP files stay the truth: every index hit is
+ *   verified, and the index is rebuilt from a full scan whenever the network directory changed
+ *   behind our back (a crash between a lease change and the index update, or the reference
+ *   plugin touching the store). "Changed" = its (mtime, size, inode) differs from the stamp we
+ *   wrote after our own last change. Everything of ours lives in `.tscni/`, so our index, temp
+ *   and lock writes never move the network directory's mtime.
+ * - The reference walks the network directory recursively; our extra files have names that do
+ *   not parse as IPs and contents that never equal a lease owner, so its walk ignores them.
+ */
+import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CniError, ErrorCode } from '../cni/errors';
+import type { NetworkName } from '../cni/names';
+import { formatIP, parseIP, type Addr } from './ip';
+import { withLock } from './lock';
+
+export interface Owner {
+  readonly id: string;
+  readonly ifname: string;
+}
+/** What a lease file says: an owner, or a legacy lease naming only the container. */
+export type LeaseOwner = { kind: 'attachment'; id: string; ifname: string } | { kind: 'legacy'; id: string };
+export interface Lease {
+  readonly ip: string;
+  readonly owner: LeaseOwner;
+}
+
+export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
+const META = '.tscni';
+const YIELD_EVERY = 500;
+
+export const leaseContent = (o: Owner): string => `${o.id.trim()}\r\n${o.ifname}`;
+// ':' is allowed in neither a container ID nor an interface name, so the key is unambiguous.
+const indexKey = (o: Owner): string => `${o.id.trim()}:${o.ifname}`;
+const legacyKey = (id: string): string => id.trim();
+const keyOf = (o: LeaseOwner): string => (o.kind === 'attachment' ? indexKey(o) : legacyKey(o.id));
+
+export function parseLeaseContent(text: string): LeaseOwner {
+  const t = text.trim();
+  const i = t.indexOf('\r\n');
+  return i < 0 ? { kind: 'legacy', id: t } : { kind: 'attachment', id: t.slice(0, i), ifname: t.slice(i + 2) };
+}
+
+/** True when `name` is exactly how the reference names a lease file (canonical IP text). */
+export function isLeaseName(name: string): boolean {
+  const a = parseIP(name);
+  return a !== undefined && formatIP(a) === name;
+}
+
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+const yieldToTimers = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function readOr(path: string, dflt: string | undefined): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return dflt;
+    throw e;
+  }
+}
+
+/** The store of one network. Methods other than open/locked/statusProbe must run inside locked(). */
+export class NetworkStore {
+  private readonly byId: string;
+  private readonly stampPath: string;
+  private readonly tmpPath: string;
+  private tmpContent: string | undefined;
+  private stamp = '';
+
+  private constructor(
+    readonly dir: string,
+    private readonly meta: string,
+  ) {
+    this.byId = join(meta, 'by-id');
+    this.stampPath = join(meta, 'stamp');
+    this.tmpPath = join(meta, 'lease.tmp');
+  }
+
+  /**
+   * Opens `<dataDir>/<network>`, creating it and the lock file like the reference's MkdirAll;
+   * `create = false` gives a read-only view for probes (the directory may not exist).
+   */
+  static open(dataDir: string, network: NetworkName, create = true): NetworkStore {
+    const root = resolve(dataDir);
+    const dir = join(root, network);
+    // Names are validated by the dispatcher; this guards the join itself.
+    if (network === '.' || network === '..' || network.includes('/') || resolve(dir, '..') !== root) {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network name for a store path', network);
+    }
+    const meta = join(dir, META);
+    if (!create) return new NetworkStore(dir, meta);
+    try {
+      mkdirSync(join(meta, 'by-id'), { recursive: true, mode: 0o755 });
+      closeSync(openSync(join(dir, 'lock'), 'a', 0o600));
+    } catch (e) {
+      throw new CniError(ErrorCode.IOFailure, `cannot use store directory ${dir}`, (e as Error).message);
+    }
+    return new NetworkStore(dir, meta);
+  }
+
+  /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
+  locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
+    return withLock(join(this.dir, 'lock'), join(this.meta, 'lock.lock'), async () => {
+      rmSync(this.tmpPath, { force: true }); // left by a holder that crashed
+      this.tmpContent = undefined;
+      this.stamp = readOr(this.stampPath, '') ?? '';
+      if (this.stamp !== this.dirStamp()) await this.rebuildIndex();
+      try {
+        return await fn(this);
+      } finally {
+        if (this.tmpContent !== undefined) rmSync(this.tmpPath, { force: true });
+        this.tmpContent = undefined;
+        this.saveStamp();
+      }
+    });
+  }
+
+  private dirStamp(): string {
+    const s = statSync(this.dir, { bigint: true });
+    return `${s.mtimeNs} ${s.size} ${s.ino}`;
+  }
+
+  private saveStamp(): void {
+    const now = this.dirStamp();
+    if (now !== this.stamp) writeFileSync(this.stampPath, now, { mode: 0o600 });
+    this.stamp = now;
+  }
+
+  /** Every lease file in the directory (one readdir, one read per lease). */
+  async scan(): Promise<Lease[]> {
+    const out: Lease[] = [];
+    let n = 0;
+    for (const name of readdirSync(this.dir)) {
+      if (!isLeaseName(name)) continue;
+      const text = readOr(join(this.dir, name), undefined);
+      if (text !== undefined) out.push({ ip: name, owner: parseLeaseContent(text) });
+      if (++n % YIELD_EVERY === 0) await yieldToTimers(); // lets the lock refresh run
+    }
+    return out;
+  }
+
+  /** Rewrites the whole index from the per-IP files. */
+  async rebuildIndex(leases?: readonly Lease[]): Promise<void> {
+    rmSync(this.stampPath, { force: true }); // a crash mid-rebuild must trigger another one
+    this.stamp = '';
+    const all = leases ?? (await this.scan());
+    rmSync(this.byId, { recursive: true, force: true });
+    mkdirSync(this.byId, { mode: 0o755 });
+    const groups = new Map<string, string[]>();
+    for (const l of all) {
+      const k = keyOf(l.owner);
+      const g = groups.get(k);
+      if (g) g.push(l.ip);
+      else groups.set(k, [l.ip]);
+    }
+    let n = 0;
+    for (const [k, ips] of groups) {
+      writeFileSync(join(this.byId, k), ips.join('\n') + '\n', { mode: 0o600 });
+      if (++n % YIELD_EVERY === 0) await yieldToTimers();
+    }
+  }
+
+  private readIndex(key: string): string[] {
+    const text = readOr(join(this.byId, key), '') ?? '';
+    return text.split('\n').filter((s) => s !== '');
+  }
+
+  private ownedBy(ip: string, content: string): boolean {
+    if (!isLeaseName(ip)) return false;
+    const text = readOr(join(this.dir, ip), undefined);
+    return text !== undefined && text.trim() === content;
+  }
+
+  /**
+   * The IPs an attachment holds, found via the index and verified against the lease files.
+   * Like the reference, legacy ID-only leases count only when no current-format lease exists.
+   */
+  leasesOf(o: Owner): string[] {
+    const own = this.readIndex(indexKey(o)).filter((ip) => this.ownedBy(ip, leaseContent(o)));
+    if (own.length > 0) return own;
+    return this.readIndex(legacyKey(o.id)).filter((ip) => this.ownedBy(ip, legacyKey(o.id)));
+  }
+
+  /** Records the attachment's complete IP list (empty removes the entry and its legacy entry). */
+  setIndex(o: Owner, ips: readonly string[]): void {
+    const path = join(this.byId, indexKey(o));
+    if (ips.length > 0) writeFileSync(path, ips.join('\n') + '\n', { mode: 0o600 });
+    else rmSync(path, { force: true });
+  }
+
+  dropLegacyIndex(id: string): void {
+    rmSync(join(this.byId, legacyKey(id)), { force: true });
+  }
+
+  /** Atomically claims `ip` for `o`; false if it is already taken. */
+  reserve(ip: string, o: Owner): boolean {
+    const content = leaseContent(o);
+    if (this.tmpContent !== content) {
+      rmSync(this.tmpPath, { force: true });
+      writeFileSync(this.tmpPath, content, { mode: 0o600, flag: 'wx' });
+      this.tmpContent = content;
+    }
+    try {
+      linkSync(this.tmpPath, join(this.dir, ip));
+      return true;
+    } catch (e) {
+      if (errno(e) === 'EEXIST') return false;
+      throw e;
+    }
+  }
+
+  release(ips: readonly string[]): void {
+    for (const ip of ips) {
+      if (!isLeaseName(ip)) continue;
+      try {
+        unlinkSync(join(this.dir, ip));
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw e;
+      }
+    }
+  }
+
+  /** Names present in the directory: one readdir, used when probing meets many taken IPs. */
+  names(): Set<string> {
+    return new Set(readdirSync(this.dir));
+  }
+
+  lastReserved(setIndex: number): Addr | undefined {
+    const text = readOr(join(this.dir, `last_reserved_ip.${setIndex}`), undefined);
+    return text === undefined ? undefined : parseIP(text.trim());
+  }
+
+  setLastReserved(setIndex: number, ip: string): void {
+    writeFileSync(join(this.dir, `last_reserved_ip.${setIndex}`), ip, { mode: 0o600 });
+  }
+
+  /** Lock-free existence test for STATUS probes. */
+  exists(ip: string): boolean {
+    try {
+      statSync(join(this.dir, ip));
+      return true;
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return false;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * IP addresses as (family, bigint) pairs: cheap arithmetic for range iteration, and the exact
+ * text form Go's net.IP.String() produces, because lease file names must match the reference's
+ * byte for byte (IPv6 compressed per RFC 5952; IPv4-mapped IPv6 treated as IPv4, as Go does).
+ */
+import ipaddr from 'ipaddr.js';
+
+export type Family = 4 | 6;
+
+export interface Addr {
+  readonly family: Family;
+  readonly value: bigint;
+}
+
+export const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
+
+/** Parses an IP the way Go's net.ParseIP accepts it; undefined when it is not one. */
+export function parseIP(text: string): Addr | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    return { family: 4, value: bytesToBig(ipaddr.IPv4.parse(text).toByteArray()) };
+  }
+  if (text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
+  const v6 = ipaddr.IPv6.parse(text);
+  if (v6.isIPv4MappedAddress()) return { family: 4, value: bytesToBig(v6.toIPv4Address().toByteArray()) };
+  return { family: 6, value: bytesToBig(v6.toByteArray()) };
+}
+
+export interface Cidr {
+  /** The address as written (host bits kept). */
+  readonly addr: Addr;
+  readonly prefix: number;
+}
+
+/** Parses `addr/len` strictly (Go net.ParseCIDR); undefined when invalid. */
+export function parseCIDR(text: string): Cidr | undefined {
+  const slash = text.indexOf('/');
+  if (slash < 0) return undefined;
+  const addr = parseIP(text.slice(0, slash));
+  const len = text.slice(slash + 1);
+  if (!addr || !/^\d{1,3}$/.test(len)) return undefined;
+  const prefix = Number(len);
+  // An IPv4-mapped IPv6 CIDR keeps its IPv6 prefix length in Go; we only accept plain forms.
+  if (prefix > bitsOf(addr.family) || (addr.family === 4 && text.slice(0, slash).includes(':'))) return undefined;
+  return { addr, prefix };
+}
+
+export const hostMask = (f: Family, prefix: number): bigint => (1n << BigInt(bitsOf(f) - prefix)) - 1n;
+export const networkOf = (a: Addr, prefix: number): Addr => ({ family: a.family, value: a.value & ~hostMask(a.family, prefix) });
+
+function bytesToBig(bytes: number[]): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+/** Go's net.IP.String(). */
+export function formatIP(a: Addr): string {
+  if (a.family === 4) {
+    const v = Number(a.value);
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
+  // Longest run of zero groups (first one on a tie), only if at least two long.
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
+  if (bestAt < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestAt))}::${hex(groups.slice(bestAt + bestLen))}`;
+}
+
+export const formatCIDR = (a: Addr, prefix: number): string => `${formatIP(a)}/${prefix}`;
+export const sameAddr = (a: Addr, b: Addr): boolean => a.family === b.family && a.value === b.value;

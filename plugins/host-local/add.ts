@@ -1,0 +1,81 @@
+/**
+ * ADD: one address per range set, all under one store lock (so a dual-stack allocation is
+ * atomic), rolled back entirely if any set fails. Messages follow the reference's cmdAdd/Get.
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import type { IPConfig, Result } from '../../lib/cni/result/types';
+import { pickNext, type Picked } from '../../lib/ipam/allocator';
+import { NetworkStore, type Owner } from '../../lib/ipam/disk-store';
+import { formatCIDR, formatIP, parseIP, type Addr } from '../../lib/ipam/ip';
+import { rangeContains, rangeFor, rangeSetString, type RangeSet } from '../../lib/ipam/ranges';
+import { readResolvConf } from '../../lib/ipam/resolv';
+import { loadConfig } from './config';
+
+function takeRequested(set: RangeSet, pending: Map<string, Addr>): Addr | undefined {
+  for (const [k, a] of pending) {
+    if (rangeFor(set, a)) {
+      pending.delete(k);
+      return a;
+    }
+  }
+  return undefined;
+}
+
+function reserveRequested(store: NetworkStore, set: RangeSet, addr: Addr, owner: Owner): Picked {
+  const ip = formatIP(addr);
+  const range = rangeFor(set, addr);
+  if (!range) throw new Error(`${ip} not in range set ${rangeSetString(set)}`);
+  if (addr.value === range.gateway) throw new Error(`requested ip ${ip} is subnet's gateway`);
+  if (!store.reserve(ip, owner)) throw new Error(`requested IP address ${ip} is not available in range set ${rangeSetString(set)}`);
+  return { range, addr, ip };
+}
+
+function reserveNext(store: NetworkStore, set: RangeSet, index: number, owner: Owner, held: readonly string[]): Picked {
+  for (const ip of held) {
+    const a = parseIP(ip);
+    if (a && set.some((r) => rangeContains(r, a))) {
+      throw new Error(`${ip} has been allocated to ${owner.id}, duplicate allocation is not allowed`);
+    }
+  }
+  const picked = pickNext(set, store.lastReserved(index), { claim: (ip) => store.reserve(ip, owner), names: () => store.names() });
+  if (!picked) throw new Error(`no IP addresses available in range set: ${rangeSetString(set)}`);
+  return picked;
+}
+
+export async function add(inv: Invocation): Promise<Result> {
+  const conf = loadConfig(inv);
+  const dns = conf.resolvConf ? readResolvConf(conf.resolvConf) : undefined;
+  const owner: Owner = { id: inv.containerId, ifname: inv.ifName };
+  const store = NetworkStore.open(conf.dataDir, inv.networkName);
+
+  const ips = await store.locked((s) => {
+    const held = s.leasesOf(owner);
+    const pending = new Map(conf.requested.map((a) => [formatIP(a), a] as const));
+    const taken: string[] = [];
+    const out: IPConfig[] = [];
+    try {
+      conf.ranges.forEach((set, index) => {
+        try {
+          const want = takeRequested(set, pending);
+          const p = want ? reserveRequested(s, set, want, owner) : reserveNext(s, set, index, owner, held);
+          taken.push(p.ip);
+          s.setLastReserved(index, p.ip);
+          out.push({ address: formatCIDR(p.addr, p.range.prefix), gateway: formatIP({ family: p.addr.family, value: p.range.gateway }) });
+        } catch (e) {
+          throw new Error(`failed to allocate for range ${index}: ${(e as Error).message}`);
+        }
+      });
+      if (pending.size > 0) throw new Error(`failed to allocate all requested IPs: ${[...pending.keys()].join(' ')}`);
+      s.setIndex(owner, [...new Set([...held, ...taken])]);
+    } catch (e) {
+      s.release(taken);
+      throw e;
+    }
+    return out;
+  });
+
+  const result: Result = { cniVersion: inv.cniVersion, ips };
+  if (conf.routes.length > 0) result.routes = conf.routes;
+  if (dns && Object.keys(dns).length > 0) result.dns = dns;
+  return result;
+}

@@ -1,0 +1,136 @@
+/**
+ * host-local configuration (reference: backend/allocator/config.go). IPAM plugins get the whole
+ * network config. Range-set order = runtimeConfig.ipRanges, legacy single range, ipam.ranges;
+ * the index of a set names its `last_reserved_ip.<index>` file. Validation failures are
+ * ConfigErrors carrying the reference's text.
+ */
+import { z } from 'zod';
+import { parseCniArgs } from '../../lib/cni/args';
+import type { Invocation } from '../../lib/cni/dispatch';
+import { ConfigError } from '../../lib/cni/errors';
+import type { Route } from '../../lib/cni/result/types';
+import { goObject, parseWith } from '../../lib/cni/schema';
+import { versionAtLeast } from '../../lib/cni/version';
+import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
+import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
+import { canonicalizeRangeSet, familyOf, rangeSetsOverlap, type RangeSet, type RawRange } from '../../lib/ipam/ranges';
+
+const optStr = z.string().optional();
+const rangeSchema = goObject({ subnet: optStr, rangeStart: optStr, rangeEnd: optStr, gateway: optStr });
+const rangeSetsSchema = z.array(z.array(rangeSchema)).nullish();
+const uint = z.number().int().nonnegative();
+const routeSchema = goObject({
+  dst: z.string(),
+  gw: optStr,
+  mtu: uint.optional(),
+  advmss: uint.optional(),
+  priority: uint.optional(),
+  table: uint.optional(),
+  scope: uint.optional(),
+});
+const ipamSchema = goObject({
+  type: optStr,
+  subnet: optStr,
+  rangeStart: optStr,
+  rangeEnd: optStr,
+  gateway: optStr,
+  routes: z.array(routeSchema.nullable()).nullish(),
+  dataDir: optStr,
+  resolvConf: optStr,
+  ranges: rangeSetsSchema,
+});
+const netSchema = goObject({
+  cniVersion: optStr,
+  ipam: ipamSchema.nullish(),
+  runtimeConfig: goObject({ ipRanges: rangeSetsSchema, ips: z.array(z.string()).nullish() }).nullish(),
+  args: goObject({ cni: goObject({ ips: z.array(z.string()).nullish() }).nullish() }).nullish(),
+});
+type IpamRaw = z.output<typeof ipamSchema>;
+
+export interface StoreConfig {
+  readonly dataDir: string;
+}
+export interface HostLocalConfig extends StoreConfig {
+  readonly ranges: readonly RangeSet[];
+  readonly routes: Route[];
+  readonly resolvConf: string | undefined;
+  /** Requested addresses, de-duplicated, in the reference's merge order. */
+  readonly requested: readonly Addr[];
+}
+
+function ipamOf(inv: Invocation): { net: z.output<typeof netSchema>; ipam: IpamRaw } {
+  const net = parseWith(netSchema, inv.config, 'host-local configuration');
+  if (!net.ipam) throw new ConfigError("IPAM config missing 'ipam' key");
+  return { net, ipam: net.ipam };
+}
+
+/** Just what DEL and GC need: they must work even when the ranges no longer validate. */
+export function loadStoreConfig(inv: Invocation): StoreConfig {
+  const { ipam } = ipamOf(inv);
+  return { dataDir: ipam.dataDir || DEFAULT_DATA_DIR };
+}
+
+/** `a.b.c.d` or `a.b.c.d/len` (the length is ignored), as the reference's ip.IP accepts. */
+function requestedIP(text: string): Addr {
+  const a = text.includes('/') ? parseCIDR(text)?.addr : parseIP(text);
+  if (!a) throw new ConfigError(`invalid IP address ${text}`);
+  return a;
+}
+
+function parseRoute(r: z.output<typeof routeSchema>): Route {
+  const dst = parseCIDR(r.dst);
+  if (!dst) throw new ConfigError(`invalid CIDR address: ${r.dst}`);
+  const out: Route = { dst: formatCIDR(dst.addr, dst.prefix) };
+  if (r.gw !== undefined && r.gw !== '') {
+    const gw = parseIP(r.gw);
+    if (!gw) throw new ConfigError(`invalid IP address: ${r.gw}`);
+    out.gw = formatIP(gw);
+  }
+  for (const k of ['mtu', 'advmss', 'priority', 'table', 'scope'] as const) if (r[k] !== undefined) out[k] = r[k];
+  return out;
+}
+
+export function loadConfig(inv: Invocation): HostLocalConfig {
+  const { net, ipam } = ipamOf(inv);
+
+  const requested = new Map<string, Addr>();
+  const add = (a: Addr): void => void requested.set(formatIP(a), a);
+  const ipArg = parseCniArgs(inv.cniArgs, ['IP'])['IP'];
+  if (ipArg !== undefined && ipArg !== '') {
+    const a = parseIP(ipArg);
+    if (!a) throw new ConfigError(`ARGS: error parsing value of pair "IP=${ipArg}": invalid IP address ${ipArg}`);
+    add(a);
+  }
+  for (const t of net.args?.cni?.ips ?? []) add(requestedIP(t));
+  for (const t of net.runtimeConfig?.ips ?? []) add(requestedIP(t));
+
+  const rawSets: RawRange[][] = [];
+  rawSets.push(...(net.runtimeConfig?.ipRanges ?? []));
+  if (ipam.subnet) rawSets.push([{ subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway }]);
+  rawSets.push(...(ipam.ranges ?? []));
+  if (rawSets.length === 0) throw new ConfigError('no IP ranges specified');
+
+  const ranges = rawSets.map((raw, i) => {
+    try {
+      return canonicalizeRangeSet(raw);
+    } catch (e) {
+      throw new ConfigError(`invalid range set ${i}: ${(e as Error).message}`);
+    }
+  });
+  const v4 = ranges.filter((s) => familyOf(s) === 4).length;
+  if ((v4 > 1 || ranges.length - v4 > 1) && !versionAtLeast(inv.cniVersion, '0.3.0')) {
+    throw new ConfigError(`CNI version ${net.cniVersion ?? ''} does not support more than 1 address per family`);
+  }
+  for (let i = 0; i < ranges.length; i++) {
+    for (let j = i + 1; j < ranges.length; j++) {
+      if (rangeSetsOverlap(ranges[i] as RangeSet, ranges[j] as RangeSet)) throw new ConfigError(`range set ${i} overlaps with ${j}`);
+    }
+  }
+  return {
+    dataDir: ipam.dataDir || DEFAULT_DATA_DIR,
+    ranges,
+    routes: (ipam.routes ?? []).filter((r) => r !== null).map(parseRoute),
+    resolvConf: ipam.resolvConf || undefined,
+    requested: [...requested.values()],
+  };
+}

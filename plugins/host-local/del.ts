@@ -1,0 +1,20 @@
+/**
+ * DEL: releases every lease of (containerID, ifname) in the network, found through the index;
+ * idempotent, and independent of the configured ranges (they may have changed since ADD).
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { NetworkStore } from '../../lib/ipam/disk-store';
+import { loadStoreConfig } from './config';
+
+export async function del(inv: Invocation): Promise<void> {
+  const { dataDir } = loadStoreConfig(inv);
+  const owner = { id: inv.containerId, ifname: inv.ifName };
+  const store = NetworkStore.open(dataDir, inv.networkName);
+  await store.locked((s) => {
+    const ips = s.leasesOf(owner);
+    s.release(ips);
+    s.setIndex(owner, []);
+    // leasesOf fell back to legacy ID-only leases, which are now gone as well.
+    if (ips.length > 0 && s.leasesOf(owner).length === 0) s.dropLegacyIndex(owner.id);
+  });
+}
