@@ -1,0 +1,144 @@
+/**
+ * Differential tests: bin/host-local against the reference /usr/lib/cni/host-local (v1.1.1,
+ * CNI ≤ 1.0.0, no GC/STATUS, leases 0644). The same calls must give the same results, the same
+ * lease files and contents, and each must read the other's store.
+ */
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../../lib/testutil/sandbox';
+
+const OURS = join(BIN_DIR, 'host-local');
+const REF = join(REFERENCE_DIR, 'host-local');
+let sb: Sandbox;
+let netns: string;
+let seq = 0;
+
+beforeAll(async () => {
+  if (!existsSync(OURS)) throw new Error(`${OURS} missing: run make build PLUGINS=host-local TOOLS=`);
+  if (!existsSync(REF)) throw new Error(`${REF} missing: apt-get install containernetworking-plugins`);
+  sb = await Sandbox.create('hldiff');
+  netns = await sb.addContainer('c');
+}, 30_000);
+afterAll(async () => {
+  await sb?.destroy();
+});
+
+const dataDir = (): string => {
+  const d = join(sb.dir, `d${++seq}`);
+  mkdirSync(d);
+  return d;
+};
+const IPAM = { ranges: [[{ subnet: '10.30.0.0/28' }, { subnet: '10.30.1.0/29', rangeStart: '10.30.1.2' }], [{ subnet: 'fd00:30::/120' }]] };
+const conf = (dir: string, extra: object = {}, v = '1.0.0') => ({ cniVersion: v, name: 'dnet', ipam: { type: 'host-local', dataDir: dir, ...IPAM }, ...extra });
+
+interface Step {
+  cmd: 'ADD' | 'DEL' | 'CHECK';
+  id: string;
+  ifname?: string;
+  args?: string;
+  extra?: object;
+}
+async function step(bin: string, dir: string, s: Step): Promise<RunResult> {
+  return sb.runPlugin(bin, { command: s.cmd, containerId: s.id, netns, ifName: s.ifname ?? 'eth0', args: s.args }, conf(dir, s.extra));
+}
+/**
+ * Output without the reference's always-present empty "dns" object, and without the error's
+ * cniVersion (v1.1.1's skel omits it; newer ones and our dispatcher print it).
+ */
+function norm(r: RunResult): unknown {
+  const j = r.json as Record<string, unknown> | undefined;
+  if (!j) return { code: r.code };
+  const { dns, ...rest } = j;
+  if ('code' in rest) delete rest['cniVersion'];
+  return { code: r.code, ...rest, ...(dns && Object.keys(dns).length ? { dns } : {}) };
+}
+/** Lease and cursor files with contents; our .tscni and both lock files excluded. */
+function store(dir: string): Record<string, string> {
+  const net = join(dir, 'dnet');
+  const out: Record<string, string> = {};
+  for (const n of readdirSync(net).sort()) if (n !== 'lock' && n !== '.tscni') out[n] = readFileSync(join(net, n), 'utf8');
+  return out;
+}
+
+const SCRIPT: Step[] = [
+  { cmd: 'ADD', id: 'a' },
+  { cmd: 'ADD', id: 'b' },
+  { cmd: 'ADD', id: 'b', ifname: 'eth1' },
+  { cmd: 'ADD', id: 'b' }, // duplicate
+  { cmd: 'CHECK', id: 'b', ifname: 'eth1' },
+  { cmd: 'CHECK', id: 'zz' },
+  { cmd: 'DEL', id: 'a' },
+  { cmd: 'ADD', id: 'c', args: 'IP=10.30.1.5' },
+  { cmd: 'ADD', id: 'd', args: 'IP=10.30.0.1' }, // gateway
+  { cmd: 'ADD', id: 'e', extra: { runtimeConfig: { ips: ['fd00:30::ff', '10.30.0.14'] } } },
+  { cmd: 'ADD', id: 'f', extra: { args: { cni: { ips: ['10.30.0.14'] } } } }, // taken
+  ...['g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u'].map((id): Step => ({ cmd: 'ADD', id })), // into the 2nd range, then exhaustion
+  { cmd: 'DEL', id: 'b' },
+  { cmd: 'DEL', id: 'b', ifname: 'eth1' },
+  { cmd: 'DEL', id: 'nobody' },
+  { cmd: 'ADD', id: 'v' },
+];
+
+describe('host-local vs reference', () => {
+  it('the same script gives the same results and the same store', async () => {
+    const ref = dataDir();
+    const ours = dataDir();
+    for (const s of SCRIPT) {
+      const [r, o] = [await step(REF, ref, s), await step(OURS, ours, s)];
+      const label = `${s.cmd} ${s.id}/${s.ifname ?? 'eth0'}`;
+      expect({ label, out: norm(o) }).toEqual({ label, out: norm(r) });
+      expect({ label, store: store(ours) }).toEqual({ label, store: store(ref) });
+    }
+  }, 60_000);
+
+  it('ours reads and releases what the reference wrote, and continues its round robin', async () => {
+    const dir = dataDir();
+    const shadow = dataDir();
+    for (const id of ['a', 'b', 'c']) {
+      expect((await step(REF, dir, { cmd: 'ADD', id })).code).toBe(0);
+      await step(REF, shadow, { cmd: 'ADD', id });
+    }
+    expect((await step(OURS, dir, { cmd: 'CHECK', id: 'b' })).code).toBe(0);
+    expect(norm(await step(OURS, dir, { cmd: 'ADD', id: 'b' }))).toEqual(norm(await step(REF, shadow, { cmd: 'ADD', id: 'b' }))); // duplicate
+    expect((await step(OURS, dir, { cmd: 'DEL', id: 'b' })).code).toBe(0);
+    await step(REF, shadow, { cmd: 'DEL', id: 'b' });
+    expect(norm(await step(OURS, dir, { cmd: 'ADD', id: 'd' }))).toEqual(norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })));
+    expect(store(dir)).toEqual(store(shadow));
+  });
+
+  it('the reference reads and releases what ours wrote, and continues its round robin', async () => {
+    const dir = dataDir();
+    const shadow = dataDir();
+    for (const id of ['a', 'b', 'c']) {
+      expect((await step(OURS, dir, { cmd: 'ADD', id })).code).toBe(0);
+      await step(REF, shadow, { cmd: 'ADD', id });
+    }
+    expect((await step(REF, dir, { cmd: 'CHECK', id: 'b' })).code).toBe(0);
+    expect((await step(REF, dir, { cmd: 'CHECK', id: 'x' })).code).toBe(1);
+    expect((await step(REF, dir, { cmd: 'DEL', id: 'b' })).code).toBe(0);
+    await step(REF, shadow, { cmd: 'DEL', id: 'b' });
+    expect(store(dir)).toEqual(store(shadow));
+    expect(norm(await step(REF, dir, { cmd: 'ADD', id: 'd' }))).toEqual(norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })));
+    // and ours notices the reference's changes (index rebuilt from the lease files)
+    expect((await step(OURS, dir, { cmd: 'CHECK', id: 'b' })).code).toBe(1);
+    expect((await step(OURS, dir, { cmd: 'CHECK', id: 'd' })).code).toBe(0);
+    expect((await step(OURS, dir, { cmd: 'DEL', id: 'd' })).code).toBe(0);
+    await step(REF, shadow, { cmd: 'DEL', id: 'd' });
+    expect(store(dir)).toEqual(store(shadow));
+  });
+
+  it('legacy ID-only leases are found and released like the reference does', async () => {
+    const ref = dataDir();
+    const ours = dataDir();
+    for (const d of [ref, ours]) {
+      await step(REF, d, { cmd: 'ADD', id: 'warmup' }); // creates the directory
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(d, 'dnet', '10.30.0.9'), 'old');
+    }
+    for (const s of [{ cmd: 'CHECK', id: 'old' }, { cmd: 'DEL', id: 'old' }, { cmd: 'CHECK', id: 'old' }] as Step[]) {
+      expect(norm(await step(OURS, ours, s))).toEqual(norm(await step(REF, ref, s)));
+      expect(store(ours)).toEqual(store(ref));
+    }
+  });
+});
