@@ -69,6 +69,28 @@ describe('NetworkStore', () => {
     expect(await store.locked((s) => s.leasesOf(a))).toEqual([]);
   });
 
+  it('marks the index stale while a change is in flight, so a crash forces a rebuild', async () => {
+    const { store, dir } = fresh();
+    const stamp = join(dir, '.tscni', 'stamp');
+    await store.locked(() => undefined);
+    expect(existsSync(stamp)).toBe(true);
+    await store.locked((s) => {
+      s.reserve('10.0.0.2', a);
+      expect(existsSync(stamp)).toBe(false); // a kill -9 here leaves no stamp
+      s.setIndex(a, ['10.0.0.2']);
+    });
+    expect(existsSync(stamp)).toBe(true);
+    // simulate the kill: a lease linked, the index never written, no stamp
+    writeFileSync(join(dir, '10.0.0.3'), 'c2\r\neth0');
+    rmSync(stamp);
+    expect(await store.locked((s) => s.leasesOf(b))).toEqual(['10.0.0.3']);
+  });
+
+  it('refuses network names that would leave dataDir', () => {
+    const { data } = fresh();
+    for (const bad of ['..', '.', 'a/b']) expect(() => NetworkStore.open(data, bad as NetworkName)).toThrow(/invalid network name/);
+  });
+
   it('removes a temp file left by a crashed holder', async () => {
     const { store, dir } = fresh();
     writeFileSync(join(dir, '.tscni', 'lease.tmp'), 'c1\r\neth0');

@@ -8,13 +8,16 @@
  *   complete or not at all, and EEXIST is the atomic "taken" answer (one syscall per probe).
  * - An index `.tscni/by-id/<id>:<ifname>` lists an attachment's IPs, so ADD/DEL/CHECK cost does
  *   not grow with the number of leases. The per-IP files stay the truth: every index hit is
- *   verified, and the index is rebuilt from a full scan whenever the network directory changed
- *   behind our back (a crash between a lease change and the index update, or the reference
- *   plugin touching the store). "Changed" = its (mtime, size, inode) differs from the stamp we
- *   wrote after our own last change. Everything of ours lives in `.tscni/`, so our index, temp
- *   and lock writes never move the network directory's mtime.
+ *   verified, and the index is rebuilt from a full scan when it may be stale: (a) a holder
+ *   crashed mid-change — every change first deletes `.tscni/stamp` and rewrites it when done,
+ *   so a missing stamp means "interrupted"; (b) the reference plugin changed the directory —
+ *   the stamp records the directory's (mtime, size, inode) after our last change. Everything
+ *   of ours lives in `.tscni/`, so our index, temp and lock writes never move that mtime.
+ *   (b) is only as fine as the kernel's timestamp tick: a reference write in the same tick as
+ *   one of ours can go unnoticed (its lease is then found by GC, not DEL). Running both side
+ *   by side is not supported anyway: the reference's flock and our lock do not exclude each other.
  * - The reference walks the network directory recursively; our extra files have names that do
- *   not parse as IPs and contents that never equal a lease owner, so its walk ignores them.
+ *   not parse as IPs and contents (IP lists) that are not lease owners, so its walk ignores them.
  */
 import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -75,6 +78,7 @@ export class NetworkStore {
   private readonly tmpPath: string;
   private tmpContent: string | undefined;
   private stamp = '';
+  private dirty = false;
 
   private constructor(
     readonly dir: string,
@@ -112,6 +116,7 @@ export class NetworkStore {
     return withLock(join(this.dir, 'lock'), join(this.meta, 'lock.lock'), async () => {
       rmSync(this.tmpPath, { force: true }); // left by a holder that crashed
       this.tmpContent = undefined;
+      this.dirty = false;
       this.stamp = readOr(this.stampPath, '') ?? '';
       if (this.stamp !== this.dirStamp()) await this.rebuildIndex();
       try {
@@ -122,6 +127,14 @@ export class NetworkStore {
         this.saveStamp();
       }
     });
+  }
+
+  /** Called before any change to the store: until saveStamp, a crash forces a rebuild. */
+  private markDirty(): void {
+    if (this.dirty) return;
+    rmSync(this.stampPath, { force: true });
+    this.stamp = '';
+    this.dirty = true;
   }
 
   private dirStamp(): string {
@@ -150,8 +163,7 @@ export class NetworkStore {
 
   /** Rewrites the whole index from the per-IP files. */
   async rebuildIndex(leases?: readonly Lease[]): Promise<void> {
-    rmSync(this.stampPath, { force: true }); // a crash mid-rebuild must trigger another one
-    this.stamp = '';
+    this.markDirty(); // a crash mid-rebuild must trigger another one
     const all = leases ?? (await this.scan());
     rmSync(this.byId, { recursive: true, force: true });
     mkdirSync(this.byId, { mode: 0o755 });
@@ -192,17 +204,20 @@ export class NetworkStore {
 
   /** Records the attachment's complete IP list (empty removes the entry and its legacy entry). */
   setIndex(o: Owner, ips: readonly string[]): void {
+    this.markDirty();
     const path = join(this.byId, indexKey(o));
     if (ips.length > 0) writeFileSync(path, ips.join('\n') + '\n', { mode: 0o600 });
     else rmSync(path, { force: true });
   }
 
   dropLegacyIndex(id: string): void {
+    this.markDirty();
     rmSync(join(this.byId, legacyKey(id)), { force: true });
   }
 
   /** Atomically claims `ip` for `o`; false if it is already taken. */
   reserve(ip: string, o: Owner): boolean {
+    this.markDirty();
     const content = leaseContent(o);
     if (this.tmpContent !== content) {
       rmSync(this.tmpPath, { force: true });
@@ -219,6 +234,7 @@ export class NetworkStore {
   }
 
   release(ips: readonly string[]): void {
+    if (ips.length > 0) this.markDirty();
     for (const ip of ips) {
       if (!isLeaseName(ip)) continue;
       try {
@@ -240,6 +256,7 @@ export class NetworkStore {
   }
 
   setLastReserved(setIndex: number, ip: string): void {
+    this.markDirty();
     writeFileSync(join(this.dir, `last_reserved_ip.${setIndex}`), ip, { mode: 0o600 });
   }
 
