@@ -19,12 +19,14 @@
  * - The reference walks the network directory recursively; our extra files have names that do
  *   not parse as IPs and contents (IP lists) that are not lease owners, so its walk ignores them.
  */
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { NetworkName } from '../cni/names';
 import { formatIP, parseIP, type Addr } from './ip';
 import { withLock } from './lock';
+import { bestEffort, debug } from '../log';
 
 export interface Owner {
   readonly id: string;
@@ -39,7 +41,8 @@ export interface Lease {
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 const META = '.tscni';
-const YIELD_EVERY = 500;
+/** Parallel file operations during a full scan or rebuild (libuv runs them on its pool). */
+const SCAN_PARALLEL = 32;
 
 export const leaseContent = (o: Owner): string => `${o.id.trim()}\r\n${o.ifname}`;
 // ':' is allowed in neither a container ID nor an interface name, so the key is unambiguous.
@@ -60,7 +63,18 @@ export function isLeaseName(name: string): boolean {
 }
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
-const yieldToTimers = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Runs fn over items with bounded parallelism. Asynchronous on purpose: a scan of 50k cold
+ * files takes seconds, and the event loop must stay free for the lock's refresh timer.
+ */
+async function forEachLimit<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(SCAN_PARALLEL, items.length) }, worker));
+}
 
 function readOr(path: string, dflt: string | undefined): string | undefined {
   try {
@@ -79,6 +93,8 @@ export class NetworkStore {
   private tmpContent: string | undefined;
   private stamp = '';
   private dirty = false;
+  /** Old index directories to delete once the lock is released. */
+  private readonly retired: string[] = [];
 
   private constructor(
     readonly dir: string,
@@ -112,7 +128,15 @@ export class NetworkStore {
   }
 
   /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
-  locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
+  async locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
+    try {
+      return await this.lockedInner(fn);
+    } finally {
+      for (const d of this.retired.splice(0)) await bestEffort(`removing ${d}`, () => rm(d, { recursive: true, force: true }));
+    }
+  }
+
+  private lockedInner<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
     return withLock(join(this.dir, 'lock'), join(this.meta, 'lock.lock'), async () => {
       rmSync(this.tmpPath, { force: true }); // left by a holder that crashed
       this.tmpContent = undefined;
@@ -151,22 +175,25 @@ export class NetworkStore {
   /** Every lease file in the directory (one readdir, one read per lease). */
   async scan(): Promise<Lease[]> {
     const out: Lease[] = [];
-    let n = 0;
-    for (const name of readdirSync(this.dir)) {
-      if (!isLeaseName(name)) continue;
-      const text = readOr(join(this.dir, name), undefined);
-      if (text !== undefined) out.push({ ip: name, owner: parseLeaseContent(text) });
-      if (++n % YIELD_EVERY === 0) await yieldToTimers(); // lets the lock refresh run
-    }
+    await forEachLimit(readdirSync(this.dir).filter(isLeaseName), async (name) => {
+      try {
+        out.push({ ip: name, owner: parseLeaseContent(await readFile(join(this.dir, name), 'utf8')) });
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw e;
+      }
+    });
     return out;
   }
 
-  /** Rewrites the whole index from the per-IP files. */
+  /**
+   * Rewrites the whole index from the per-IP files: a new directory is filled and swapped in
+   * with two renames, since deleting 50k entries in place would block for seconds. The old
+   * one is removed after the lock is released (leftovers of a crash here: under the lock).
+   */
   async rebuildIndex(leases?: readonly Lease[]): Promise<void> {
     this.markDirty(); // a crash mid-rebuild must trigger another one
+    const t0 = Date.now();
     const all = leases ?? (await this.scan());
-    rmSync(this.byId, { recursive: true, force: true });
-    mkdirSync(this.byId, { mode: 0o755 });
     const groups = new Map<string, string[]>();
     for (const l of all) {
       const k = keyOf(l.owner);
@@ -174,11 +201,21 @@ export class NetworkStore {
       if (g) g.push(l.ip);
       else groups.set(k, [l.ip]);
     }
-    let n = 0;
-    for (const [k, ips] of groups) {
-      writeFileSync(join(this.byId, k), ips.join('\n') + '\n', { mode: 0o600 });
-      if (++n % YIELD_EVERY === 0) await yieldToTimers();
+    for (const n of readdirSync(this.meta)) {
+      if (n === 'by-id.new' || n.startsWith('by-id.old.')) await rm(join(this.meta, n), { recursive: true, force: true });
     }
+    const fresh = join(this.meta, 'by-id.new');
+    mkdirSync(fresh, { mode: 0o755 });
+    await forEachLimit([...groups], ([k, ips]) => writeFile(join(fresh, k), ips.join('\n') + '\n', { mode: 0o600 }));
+    const old = join(this.meta, `by-id.old.${process.pid}`);
+    try {
+      renameSync(this.byId, old);
+      this.retired.push(old);
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') throw e;
+    }
+    renameSync(fresh, this.byId);
+    debug(`index of ${this.dir} rebuilt: ${all.length} leases, ${groups.size} attachments, ${Date.now() - t0} ms`);
   }
 
   private readIndex(key: string): string[] {
