@@ -86,6 +86,18 @@ describe('NetworkStore', () => {
     expect(await store.locked((s) => s.leasesOf(b))).toEqual(['10.0.0.3']);
   });
 
+  it('indexes attachments whose key is too long for a file name', async () => {
+    const { store } = fresh();
+    const long = { id: 'x'.repeat(300), ifname: 'eth0' };
+    await store.locked((s) => {
+      s.reserve('10.0.0.9', long);
+      s.setIndex(long, ['10.0.0.9']);
+    });
+    expect(await store.locked((s) => s.leasesOf(long))).toEqual(['10.0.0.9']);
+    await store.locked((s) => s.rebuildIndex());
+    expect(await store.locked((s) => s.leasesOf(long))).toEqual(['10.0.0.9']);
+  });
+
   it('refuses network names that would leave dataDir', () => {
     const { data } = fresh();
     for (const bad of ['..', '.', 'a/b']) expect(() => NetworkStore.open(data, bad as NetworkName)).toThrow(/invalid network name/);

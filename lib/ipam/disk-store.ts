@@ -21,6 +21,7 @@
  */
 import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { NetworkName } from '../cni/names';
@@ -45,9 +46,14 @@ const META = '.tscni';
 const SCAN_PARALLEL = 32;
 
 export const leaseContent = (o: Owner): string => `${o.id.trim()}\r\n${o.ifname}`;
-// ':' is allowed in neither a container ID nor an interface name, so the key is unambiguous.
-const indexKey = (o: Owner): string => `${o.id.trim()}:${o.ifname}`;
-const legacyKey = (id: string): string => id.trim();
+/**
+ * Index file names. ':' is allowed in neither a container ID nor an interface name, so
+ * `<id>:<ifname>` is unambiguous; a key too long for a file name is hashed behind '~', which
+ * cannot start a container ID.
+ */
+const fileKey = (key: string): string => (Buffer.byteLength(key) <= 200 ? key : `~${createHash('sha256').update(key).digest('hex')}`);
+const indexKey = (o: Owner): string => fileKey(`${o.id.trim()}:${o.ifname}`);
+const legacyKey = (id: string): string => fileKey(id.trim());
 const keyOf = (o: LeaseOwner): string => (o.kind === 'attachment' ? indexKey(o) : legacyKey(o.id));
 
 export function parseLeaseContent(text: string): LeaseOwner {
@@ -236,7 +242,7 @@ export class NetworkStore {
   leasesOf(o: Owner): string[] {
     const own = this.readIndex(indexKey(o)).filter((ip) => this.ownedBy(ip, leaseContent(o)));
     if (own.length > 0) return own;
-    return this.readIndex(legacyKey(o.id)).filter((ip) => this.ownedBy(ip, legacyKey(o.id)));
+    return this.readIndex(legacyKey(o.id)).filter((ip) => this.ownedBy(ip, o.id.trim()));
   }
 
   /** Records the attachment's complete IP list (empty removes the entry and its legacy entry). */

@@ -72,6 +72,22 @@ describe('host-local verbs (in-process)', () => {
     expect(readFileSync(join(d, 'net1', 'fd00:1::4'), 'utf8')).toBe('c3\r\neth0');
   });
 
+  it('orders range sets runtimeConfig.ipRanges, legacy range, ranges; keys are case-insensitive', async () => {
+    const d = tmp();
+    const conf = netconf(
+      d,
+      { SUBNET: '10.2.0.0/24', RangeStart: '10.2.0.100', Ranges: [[{ Subnet: 'fd00:3::/64', GATEWAY: 'fd00:3::fe' }]] },
+      { runtimeConfig: { ipRanges: [[{ subnet: '10.1.0.0/24', rangeStart: '10.1.0.50' }]] } },
+    );
+    const r = await call('ADD', conf);
+    expect(r.json['ips']).toEqual([
+      { address: '10.1.0.50/24', gateway: '10.1.0.1' },
+      { address: '10.2.0.100/24', gateway: '10.2.0.1' },
+      { address: 'fd00:3::1/64', gateway: 'fd00:3::fe' },
+    ]);
+    expect(['0', '1', '2'].map((i) => readFileSync(join(d, 'net1', `last_reserved_ip.${i}`), 'utf8'))).toEqual(['10.1.0.50', '10.2.0.100', 'fd00:3::1']);
+  });
+
   it('rejects a duplicate ADD with the reference message and keeps state', async () => {
     const d = tmp();
     const conf = netconf(d, { subnet: '10.1.0.0/24' });
