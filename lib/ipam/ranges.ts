@@ -35,6 +35,15 @@ function ipOrThrow(text: string): Addr {
   return a;
 }
 
+/**
+ * The reference decodes every address while unmarshalling the JSON, before any range-set
+ * validation, so a malformed one is reported bare (no "invalid range set N:" prefix).
+ */
+export function checkDecodable(raw: RawRange): void {
+  if (raw.subnet !== undefined && raw.subnet !== '' && !parseCIDR(raw.subnet)) throw new Error(`invalid CIDR address: ${raw.subnet}`);
+  for (const t of [raw.rangeStart, raw.rangeEnd, raw.gateway]) if (t !== undefined && t !== '') ipOrThrow(t);
+}
+
 /** Range.Canonicalize: fills defaults, checks sizes and bounds. */
 export function canonicalizeRange(raw: RawRange): Range {
   if (raw.subnet === undefined || raw.subnet === '') throw new Error('IP <nil> not v4 nor v6');

@@ -13,7 +13,7 @@ import { goObject, parseWith } from '../../lib/cni/schema';
 import { versionAtLeast } from '../../lib/cni/version';
 import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
 import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
-import { canonicalizeRangeSet, familyOf, rangeSetsOverlap, type RangeSet, type RawRange } from '../../lib/ipam/ranges';
+import { canonicalizeRangeSet, checkDecodable, familyOf, rangeSetsOverlap, type RangeSet, type RawRange } from '../../lib/ipam/ranges';
 
 const optStr = z.string().optional();
 const rangeSchema = goObject({ subnet: optStr, rangeStart: optStr, rangeEnd: optStr, gateway: optStr });
@@ -108,6 +108,14 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
   rawSets.push(...(net.runtimeConfig?.ipRanges ?? []));
   if (ipam.subnet) rawSets.push([{ subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway }]);
   rawSets.push(...(ipam.ranges ?? []));
+  const routes = (ipam.routes ?? []).filter((r) => r !== null).map(parseRoute);
+  for (const raw of rawSets.flat()) {
+    try {
+      checkDecodable(raw);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  }
   if (rawSets.length === 0) throw new ConfigError('no IP ranges specified');
 
   const ranges = rawSets.map((raw, i) => {
@@ -129,7 +137,7 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
   return {
     dataDir: ipam.dataDir || DEFAULT_DATA_DIR,
     ranges,
-    routes: (ipam.routes ?? []).filter((r) => r !== null).map(parseRoute),
+    routes,
     resolvConf: ipam.resolvConf || undefined,
     requested: [...requested.values()],
   };

@@ -128,6 +128,29 @@ describe('host-local vs reference', () => {
     expect(store(dir)).toEqual(store(shadow));
   });
 
+  it.each([
+    [{ ranges: [[{ subnet: '10.31.0.7/24' }]] }],
+    [{ ranges: [[{ subnet: '10.31.0.0/31' }]] }],
+    [{ ranges: [[{ subnet: 'fd00:31::/127' }]] }],
+    [{ ranges: [[{ subnet: '10.31.0.0/24', rangeStart: '10.31.1.1' }]] }],
+    [{ ranges: [[{ subnet: '10.31.0.0/24', rangeEnd: '10.30.0.1' }]] }],
+    [{ ranges: [[{ subnet: '10.31.0.0/24' }, { subnet: 'fd00::/64' }]] }],
+    [{ ranges: [[{ subnet: '10.31.0.0/24' }, { subnet: '10.31.0.0/25' }]] }],
+    [{ ranges: [[{ subnet: '10.31.0.0/24' }], [{ subnet: '10.31.0.0/25' }]] }],
+    [{ ranges: [[]] }],
+    [{ ranges: [] }],
+    [{ ranges: [[{ subnet: 'bogus' }]] }],
+    [{ subnet: '10.31.0.0/24', resolvConf: '/nonexistent/resolv.conf' }],
+  ])('same message for the bad config %j (code 7 where the reference says 999)', async (ipam) => {
+    const dir = dataDir();
+    const c = { cniVersion: '1.0.0', name: 'dnet', ipam: { type: 'host-local', dataDir: dir, ...ipam } };
+    const [r, o] = [await sb.runPlugin(REF, { command: 'ADD', containerId: 'x', netns, ifName: 'eth0' }, c), await sb.runPlugin(OURS, { command: 'ADD', containerId: 'x', netns, ifName: 'eth0' }, c)];
+    expect(r.code).toBe(1);
+    expect(o.code).toBe(1);
+    const msg = (x: RunResult): unknown => (x.json as { msg?: string }).msg;
+    expect(msg(o)).toBe(msg(r));
+  });
+
   it('legacy ID-only leases are found and released like the reference does', async () => {
     const ref = dataDir();
     const ours = dataDir();
