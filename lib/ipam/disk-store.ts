@@ -91,7 +91,10 @@ function readOr(path: string, dflt: string | undefined): string | undefined {
   }
 }
 
-/** The store of one network. Methods other than open/locked/statusProbe must run inside locked(). */
+/**
+ * The store of one network. Mutating methods must run inside locked(); lastReserved, names and
+ * exists may also be used without the lock (STATUS probes).
+ */
 export class NetworkStore {
   private readonly byId: string;
   private readonly stampPath: string;
@@ -99,6 +102,7 @@ export class NetworkStore {
   private tmpContent: string | undefined;
   private stamp = '';
   private dirty = false;
+  private invalid = false;
   /** Old index directories to delete once the lock is released. */
   private readonly retired: string[] = [];
 
@@ -147,6 +151,7 @@ export class NetworkStore {
       rmSync(this.tmpPath, { force: true }); // left by a holder that crashed
       this.tmpContent = undefined;
       this.dirty = false;
+      this.invalid = false;
       this.stamp = readOr(this.stampPath, '') ?? '';
       if (this.stamp !== this.dirStamp()) await this.rebuildIndex();
       try {
@@ -154,7 +159,7 @@ export class NetworkStore {
       } finally {
         if (this.tmpContent !== undefined) rmSync(this.tmpPath, { force: true });
         this.tmpContent = undefined;
-        this.saveStamp();
+        if (!this.invalid) this.saveStamp();
       }
     });
   }
@@ -165,6 +170,12 @@ export class NetworkStore {
     rmSync(this.stampPath, { force: true });
     this.stamp = '';
     this.dirty = true;
+  }
+
+  /** The index may not match the lease files (e.g. a rollback failed): the next holder rebuilds it. */
+  invalidate(): void {
+    this.markDirty();
+    this.invalid = true;
   }
 
   private dirStamp(): string {

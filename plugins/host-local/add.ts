@@ -9,6 +9,7 @@ import { NetworkStore, type Owner } from '../../lib/ipam/disk-store';
 import { formatCIDR, formatIP, parseIP, type Addr } from '../../lib/ipam/ip';
 import { rangeContains, rangeFor, rangeSetString, type RangeSet } from '../../lib/ipam/ranges';
 import { readResolvConf } from '../../lib/ipam/resolv';
+import { warn } from '../../lib/log';
 import { loadConfig } from './config';
 
 function takeRequested(set: RangeSet, pending: Map<string, Addr>): Addr | undefined {
@@ -68,7 +69,12 @@ export async function add(inv: Invocation): Promise<Result> {
       if (pending.size > 0) throw new Error(`failed to allocate all requested IPs: ${[...pending.keys()].join(' ')}`);
       s.setIndex(owner, [...new Set([...held, ...taken])]);
     } catch (e) {
-      s.release(taken);
+      try {
+        s.release(taken);
+      } catch (re) {
+        s.invalidate();
+        warn(`rolling back ${taken.join(' ')} failed: ${(re as Error).message}`);
+      }
       throw e;
     }
     return out;
