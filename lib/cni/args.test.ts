@@ -1,0 +1,45 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseCniArgs } from './args';
+import { foldKeys, goObject, parseWith } from './schema';
+import { z } from 'zod';
+import { toCniError, CniError, ConfigError } from './errors';
+import { ExecError } from '../exec/runner';
+
+describe('CNI_ARGS', () => {
+  it('parses known keys case-sensitively', () => {
+    expect(parseCniArgs('IP=10.0.0.5;MAC=0a:00:00:00:00:01', ['IP', 'MAC'])).toEqual({ IP: '10.0.0.5', MAC: '0a:00:00:00:00:01' });
+  });
+  it('empty is nothing', () => expect(parseCniArgs('', ['IP'])).toEqual({}));
+  it('rejects unknown keys unless IgnoreUnknown', () => {
+    expect(() => parseCniArgs('ip=1.2.3.4', ['IP'])).toThrow('ARGS: unknown args ["ip=1.2.3.4"]');
+    expect(parseCniArgs('IgnoreUnknown=1;K8S_POD_NAME=x;IP=1.2.3.4', ['IP'])).toEqual({ IP: '1.2.3.4' });
+    expect(parseCniArgs('K8S_POD_NAME=x;IgnoreUnknown=true', ['IP'])).toEqual({});
+  });
+  it.each(['a=b=c', 'FOO', 'IP=1;'])('rejects the malformed pair in %j', (raw) => {
+    expect(() => parseCniArgs(raw, ['IP'])).toThrow('ARGS: invalid pair');
+  });
+  it('rejects a bad boolean', () => expect(() => parseCniArgs('IgnoreUnknown=yes', [])).toThrow('boolean unmarshal error'));
+});
+
+describe('Go-style config decoding', () => {
+  it('matches keys case-insensitively, exact key first, unknown dropped', () => {
+    expect(foldKeys({ HostPort: 1, containerport: 2, extra: 3 }, ['hostPort', 'containerPort'])).toEqual({ hostPort: 1, containerPort: 2 });
+    expect(foldKeys({ HOSTPORT: 1, hostPort: 2 }, ['hostPort'])).toEqual({ hostPort: 2 });
+  });
+  it('keeps types strict and names the path', () => {
+    const s = goObject({ portIsolation: z.boolean().optional() });
+    expect(parseWith(s, { PortIsolation: true }, 'config')).toEqual({ portIsolation: true });
+    expect(() => parseWith(s, { portIsolation: 'true' }, 'config')).toThrow(ConfigError);
+  });
+});
+
+describe('toCniError', () => {
+  it('passes CniError through, maps the rest to 999', () => {
+    const e = new CniError(11, 'x');
+    expect(toCniError(e)).toBe(e);
+    expect(toCniError(new ExecError('ip link', 2, '', 'oops')).code).toBe(999);
+    expect(toCniError(new Error('m')).msg).toBe('m');
+    expect(toCniError('s').code).toBe(999);
+    expect(new ConfigError('bad').code).toBe(7);
+  });
+});
