@@ -55,12 +55,12 @@ integration: npmdeps build
 	$(JEST) --selectProjects integration --runInBand
 
 conformance: build
-	CNI_PATH=$(CNI_PATH) $(JEST) --selectProjects conformance --runInBand
+	CNI_PATH=$(CNI_PATH) $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
 
 test: deps build typecheck
 	$(JEST) --selectProjects unit
 	$(JEST) --selectProjects integration --runInBand
-	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand
+	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
 
 demo: deps build
 	@if [ -x examples/demo.sh ]; then examples/demo.sh; else echo "demo: not yet"; fi
