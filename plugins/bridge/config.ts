@@ -1,0 +1,139 @@
+/**
+ * bridge configuration (reference: plugins/main/bridge/bridge.go NetConf), decoded with Go's
+ * rules (case-insensitive keys, strict types). Cross-key checks carry the reference's messages.
+ */
+import { z } from 'zod';
+import { parseCniArgs } from '../../lib/cni/args';
+import type { Invocation } from '../../lib/cni/dispatch';
+import { ConfigError, CniError, ErrorCode } from '../../lib/cni/errors';
+import { isValidLinkName } from '../../lib/cni/names';
+import { dnsConfigSchema } from '../../lib/cni/netconf';
+import type { DNS } from '../../lib/cni/result/types';
+import { goObject, parseWith } from '../../lib/cni/schema';
+import type { Backend } from '../../lib/nat/backend';
+import { normalizeMac } from '../../lib/net/ip';
+
+const bool = z.boolean().optional();
+const trunkSchema = goObject({ id: z.number().int().optional(), minID: z.number().int().optional(), maxID: z.number().int().optional() });
+const schema = goObject({
+  bridge: z.string().optional(),
+  isGateway: bool,
+  isDefaultGateway: bool,
+  forceAddress: bool,
+  ipMasq: bool,
+  ipMasqBackend: z.string().nullish(),
+  mtu: z.number().int().optional(),
+  hairpinMode: bool,
+  promiscMode: bool,
+  vlan: z.number().int().optional(),
+  vlanTrunk: z.array(trunkSchema).nullish(),
+  preserveDefaultVlan: bool,
+  macspoofchk: bool,
+  enabledad: bool,
+  disableContainerInterface: bool,
+  portIsolation: bool,
+  ipam: goObject({ type: z.string().optional() }).nullish(),
+  dns: dnsConfigSchema.nullish(),
+  args: goObject({ cni: goObject({ mac: z.string().optional() }).nullish() }).nullish(),
+  runtimeConfig: goObject({ mac: z.string().optional() }).nullish(),
+});
+
+export interface BridgeConfig {
+  readonly bridge: string;
+  readonly isGateway: boolean;
+  readonly isDefaultGateway: boolean;
+  readonly forceAddress: boolean;
+  readonly ipMasq: boolean;
+  /** Undefined: choose like the reference (iptables if usable, else nftables). */
+  readonly ipMasqBackend: Backend | undefined;
+  readonly mtu: number;
+  readonly hairpinMode: boolean;
+  readonly promiscMode: boolean;
+  readonly vlan: number;
+  readonly vlanTrunk: readonly number[];
+  readonly preserveDefaultVlan: boolean;
+  readonly enabledad: boolean;
+  readonly disableContainerInterface: boolean;
+  readonly portIsolation: boolean;
+  /** '' means L2 only (no IPAM). */
+  readonly ipamType: string;
+  readonly dns: DNS | undefined;
+  /** Requested container MAC (runtimeConfig > args > CNI_ARGS), lower-case. */
+  readonly mac: string | undefined;
+}
+
+function trunkIds(trunk: z.output<typeof trunkSchema>[] | null | undefined): number[] {
+  const ids = new Set<number>();
+  const valid = (n: number): boolean => n >= 1 && n <= 4094;
+  for (const t of trunk ?? []) {
+    if (t.id !== undefined) {
+      if (!valid(t.id)) throw new ConfigError('incorrect trunk id parameter');
+      ids.add(t.id);
+    }
+    if (t.minID !== undefined || t.maxID !== undefined) {
+      if (t.minID === undefined) throw new ConfigError('minID and maxID should be configured simultaneously, minID is missing');
+      if (t.maxID === undefined) throw new ConfigError('minID and maxID should be configured simultaneously, maxID is missing');
+      if (!valid(t.minID)) throw new ConfigError('incorrect trunk minID parameter');
+      if (!valid(t.maxID)) throw new ConfigError('incorrect trunk maxID parameter');
+      if (t.minID > t.maxID) throw new ConfigError('minID is greater than maxID in trunk parameter');
+      for (let i = t.minID; i <= t.maxID; i++) ids.add(i);
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+export function loadBridgeConfig(inv: Invocation): BridgeConfig {
+  const c = parseWith(schema, inv.config, 'bridge configuration');
+  const bridge = c.bridge || 'cni0';
+  if (!isValidLinkName(bridge)) throw new ConfigError('invalid bridge name', JSON.stringify(bridge));
+  const vlan = c.vlan ?? 0;
+  if (vlan < 0 || vlan > 4094) throw new ConfigError(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`);
+  if (c.hairpinMode && c.promiscMode) throw new ConfigError('cannot set hairpin mode and promiscuous mode at the same time');
+  const mtu = c.mtu ?? 0;
+  if (mtu < 0 || mtu > 65535) throw new ConfigError(`invalid MTU ${mtu}`);
+  const ipamType = c.ipam?.type ?? '';
+  if (c.disableContainerInterface && ipamType !== '') throw new ConfigError('cannot use IPAM when DisableContainerInterface flag is set');
+  if (c.macspoofchk) throw new CniError(ErrorCode.UnsupportedField, 'unsupported field in network configuration', 'macspoofchk: true (not implemented by tscni yet)');
+  let backend: Backend | undefined;
+  if (c.ipMasqBackend) {
+    if (c.ipMasqBackend !== 'iptables' && c.ipMasqBackend !== 'nftables') throw new ConfigError(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`);
+    backend = c.ipMasqBackend;
+  }
+  const argsMac = parseCniArgs(inv.cniArgs, ['MAC'])['MAC'];
+  const rawMac = c.runtimeConfig?.mac || c.args?.cni?.mac || argsMac;
+  let mac: string | undefined;
+  if (rawMac) {
+    mac = normalizeMac(rawMac);
+    if (!mac) throw new ConfigError(`invalid MAC address ${JSON.stringify(rawMac)}`);
+  }
+  const dns = c.dns && (c.dns.nameservers?.length || c.dns.domain || c.dns.search?.length || c.dns.options?.length) ? stripDns(c.dns) : undefined;
+  return {
+    bridge,
+    isGateway: !!(c.isGateway || c.isDefaultGateway),
+    isDefaultGateway: !!c.isDefaultGateway,
+    forceAddress: !!c.forceAddress,
+    ipMasq: !!c.ipMasq,
+    ipMasqBackend: backend,
+    mtu,
+    hairpinMode: !!c.hairpinMode,
+    promiscMode: !!c.promiscMode,
+    vlan,
+    vlanTrunk: trunkIds(c.vlanTrunk),
+    preserveDefaultVlan: !!c.preserveDefaultVlan,
+    enabledad: !!c.enabledad,
+    disableContainerInterface: !!c.disableContainerInterface,
+    portIsolation: !!c.portIsolation,
+    ipamType,
+    dns,
+    mac,
+  };
+}
+
+function stripDns(d: z.output<typeof dnsConfigSchema>): DNS {
+  const out: DNS = {};
+  if (d.nameservers?.length) out.nameservers = d.nameservers;
+  if (d.domain) out.domain = d.domain;
+  if (d.search?.length) out.search = d.search;
+  if (d.options?.length) out.options = d.options;
+  return out;
+}

@@ -1,0 +1,27 @@
+/**
+ * bridge DEL: best effort and idempotent. The veth goes with the container end; the lease and
+ * the masquerade rules are released by (network, container) even when CNI_NETNS is empty, the
+ * namespace is gone or the interface was already removed (the reference leaks the rules then).
+ */
+import { existsSync } from 'node:fs';
+import { delegate } from '../../lib/cni/delegate';
+import type { Invocation } from '../../lib/cni/dispatch';
+import { defaultBackend } from '../../lib/nat/backend';
+import { teardownMasq } from '../../lib/nat/masq';
+import { ipTry } from '../../lib/net/ip';
+import { loadBridgeConfig } from './config';
+
+export async function del(inv: Invocation): Promise<void> {
+  const cfg = loadBridgeConfig(inv);
+  const errors: string[] = [];
+  if (inv.netns !== '' && existsSync(inv.netns)) {
+    const r = await ipTry(['link', 'del', inv.ifName], inv.netns);
+    if (r.exitCode !== 0 && !/Cannot find device|does not exist|No such/i.test(r.stderr)) errors.push(`failed to delete ${inv.ifName}: ${r.stderr.trim()}`);
+  }
+  if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
+  if (cfg.ipMasq) {
+    const backend = cfg.ipMasqBackend ?? (await defaultBackend());
+    await teardownMasq(backend, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
+  }
+  if (errors.length > 0) throw new Error(errors.join('; '));
+}
