@@ -1,4 +1,9 @@
 #!/usr/bin/env node
 import { pluginMain } from '../../lib/cni/main';
+import { add } from './add';
+import { check } from './check';
+import { del } from './del';
+import { gc } from './gc';
+import { status } from './status';
 
-pluginMain({}, 'CNI portmap plugin (tscni)');
+pluginMain({ add, del, check, gc, status }, 'CNI portmap plugin (tscni)');

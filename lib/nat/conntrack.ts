@@ -1,0 +1,24 @@
+/**
+ * UDP conntrack cleanup for host ports: a stale entry would keep sending a mapped port's
+ * datagrams to an old destination. Limited to the mapping's host IP when it has one (the
+ * reference deletes by port alone, also other addresses' flows).
+ */
+import { defaultRunner } from '../exec/real';
+import { warn } from '../log';
+import type { PortMapping } from './portmap-iptables';
+
+export async function flushUdpConntrack(mappings: readonly PortMapping[], six: boolean): Promise<void> {
+  for (const m of mappings) {
+    if (m.protocol !== 'udp') continue;
+    if (m.hostIP !== '' && m.hostIP !== '0.0.0.0' && m.hostIP !== '::' && m.hostIP.includes(':') !== six) continue;
+    const argv = ['-D', '-f', six ? 'ipv6' : 'ipv4', '-p', 'udp', '--orig-port-dst', String(m.hostPort)];
+    if (m.hostIP !== '' && m.hostIP !== '0.0.0.0' && m.hostIP !== '::') argv.push('--orig-dst', m.hostIP);
+    try {
+      // Exit 1 with "0 flow entries have been deleted" is the normal nothing-to-do answer.
+      await defaultRunner().run({ tool: 'conntrack', argv, allowFailure: true, timeoutMs: 10_000 });
+    } catch (e) {
+      warn(`conntrack cleanup skipped: ${(e as Error).message}`);
+      return;
+    }
+  }
+}

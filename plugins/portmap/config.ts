@@ -1,0 +1,94 @@
+/**
+ * portmap configuration (reference: plugins/meta/portmap/main.go). Port mappings come from
+ * runtimeConfig.portMappings; containerd sends `HostPort`, podman `hostPort` (goObject folds both).
+ */
+import { z } from 'zod';
+import type { Invocation } from '../../lib/cni/dispatch';
+import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
+import { goObject, parseWith } from '../../lib/cni/schema';
+import { parseIP, formatIP } from '../../lib/ipam/ip';
+import type { Backend } from '../../lib/nat/backend';
+import type { PortMapping } from '../../lib/nat/portmap-iptables';
+
+const mappingSchema = goObject({
+  hostPort: z.number().int(),
+  containerPort: z.number().int(),
+  protocol: z.string().optional(),
+  hostIP: z.string().optional(),
+});
+const schema = goObject({
+  snat: z.boolean().nullish(),
+  masqAll: z.boolean().optional(),
+  markMasqBit: z.number().int().nullish(),
+  externalSetMarkChain: z.string().nullish(),
+  conditionsV4: z.array(z.string()).nullish(),
+  conditionsV6: z.array(z.string()).nullish(),
+  backend: z.string().nullish(),
+  runtimeConfig: goObject({ portMappings: z.array(mappingSchema).nullish() }).nullish(),
+});
+
+export interface PortmapConfig {
+  readonly mappings: readonly PortMapping[];
+  /** True when the runtime sent a portMappings list at all (DEL works without one). */
+  readonly mappingsGiven: boolean;
+  readonly snat: boolean;
+  readonly masqAll: boolean;
+  readonly markMasqBit: number;
+  readonly externalSetMarkChain: string | undefined;
+  readonly conditionsV4: readonly string[];
+  readonly conditionsV6: readonly string[];
+  /** Undefined: choose like the reference. */
+  readonly backend: Backend | undefined;
+}
+
+const CHAIN_RE = /^[A-Za-z0-9_.-]{1,28}$/;
+const COND_RE = /^[^\n\r"]*$/;
+
+export function loadPortmapConfig(inv: Invocation): PortmapConfig {
+  const c = parseWith(schema, inv.config, 'portmap configuration');
+  const mappings = (c.runtimeConfig?.portMappings ?? []).map((m): PortMapping => {
+    if (m.containerPort <= 0 || m.containerPort > 65535) throw new ConfigError(`Invalid container port number: ${m.containerPort}`);
+    if (m.hostPort <= 0 || m.hostPort > 65535) throw new ConfigError(`Invalid host port number: ${m.hostPort}`);
+    const protocol = (m.protocol || 'tcp').toLowerCase();
+    if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp') throw new ConfigError(`Invalid protocol ${JSON.stringify(m.protocol)}`, 'protocol must be tcp, udp or sctp');
+    let hostIP = '';
+    if (m.hostIP) {
+      const a = parseIP(m.hostIP);
+      if (!a) throw new ConfigError(`Invalid host IP ${JSON.stringify(m.hostIP)}`);
+      hostIP = formatIP(a);
+    }
+    return { hostPort: m.hostPort, containerPort: m.containerPort, protocol, hostIP };
+  });
+  if (c.markMasqBit != null && c.externalSetMarkChain) throw new ConfigError('Cannot specify externalSetMarkChain and markMasqBit');
+  const bit = c.markMasqBit ?? 13;
+  if (bit < 0 || bit > 31) throw new ConfigError('MasqMarkBit must be between 0 and 31');
+  if (c.externalSetMarkChain && !CHAIN_RE.test(c.externalSetMarkChain)) throw new ConfigError(`invalid externalSetMarkChain ${JSON.stringify(c.externalSetMarkChain)}`);
+  const conds = [...(c.conditionsV4 ?? []), ...(c.conditionsV6 ?? [])];
+  if (!conds.every((s) => COND_RE.test(s))) throw new ConfigError('conditions must not contain newlines or double quotes');
+  let backend: Backend | undefined;
+  if (c.backend) {
+    if (c.backend !== 'iptables' && c.backend !== 'nftables') throw new ConfigError(`unrecognized backend ${JSON.stringify(c.backend)}`);
+    backend = c.backend;
+  }
+  const iptablesOnly = [c.externalSetMarkChain ? 'externalSetMarkChain' : '', c.markMasqBit != null ? 'markMasqBit' : ''].filter(Boolean);
+  if (backend === 'nftables' && iptablesOnly.length) {
+    throw new ConfigError(`nftables backend was requested but configuration contains iptables-specific options [${iptablesOnly.join(' ')}]`);
+  }
+  if (backend === 'nftables') throw nftablesNotYet();
+  return {
+    mappings,
+    mappingsGiven: !!c.runtimeConfig?.portMappings,
+    snat: c.snat ?? true,
+    masqAll: !!c.masqAll,
+    markMasqBit: bit,
+    externalSetMarkChain: c.externalSetMarkChain ?? undefined,
+    conditionsV4: c.conditionsV4 ?? [],
+    conditionsV6: c.conditionsV6 ?? [],
+    backend,
+  };
+}
+
+/** The nftables backend of portmap is not written yet: say so instead of half-working. */
+export function nftablesNotYet(): CniError {
+  return new CniError(ErrorCode.UnsupportedField, 'unsupported field in network configuration', 'backend: "nftables" is not implemented by tscni portmap yet; use "iptables"');
+}

@@ -1,0 +1,27 @@
+/** Which container addresses portmap forwards to: as the reference picks them from prevResult. */
+import type { Result } from '../../lib/cni/result/types';
+import { parseCIDR, formatIP } from '../../lib/ipam/ip';
+
+export interface ContainerIP {
+  readonly address: string;
+  readonly prefix: number;
+  readonly six: boolean;
+}
+
+/** The first IPv4 and first IPv6 address on the interface named ifName in a sandbox (or unattached). */
+export function containerIPs(prev: Result, ifName: string): ContainerIP[] {
+  const ifaces = prev.interfaces ?? [];
+  const out: ContainerIP[] = [];
+  for (const ip of prev.ips ?? []) {
+    if (ip.interface !== undefined) {
+      const i = ifaces[ip.interface];
+      if (i && !(i.name === ifName && i.sandbox)) continue;
+    }
+    const c = parseCIDR(ip.address);
+    if (!c) continue;
+    const six = c.addr.family === 6;
+    if (out.some((o) => o.six === six)) continue;
+    out.push({ address: formatIP(c.addr), prefix: c.prefix, six });
+  }
+  return out;
+}

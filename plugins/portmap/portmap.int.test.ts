@@ -1,0 +1,174 @@
+/** portmap (iptables backend) in a sandbox, chained after our bridge + host-local, with real traffic. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
+
+const PORTMAP = join(BIN_DIR, 'portmap');
+let sb: Sandbox;
+const servers: ChildProcess[] = [];
+
+const bridgeConf = (): Record<string, unknown> => ({
+  cniVersion: '1.0.0',
+  name: 'pmnet',
+  type: 'bridge',
+  bridge: 'pmbr0',
+  isGateway: true,
+  isDefaultGateway: true,
+  hairpinMode: true,
+  ipam: { type: 'host-local', subnet: '10.93.0.0/24', dataDir: join(sb.dir, 'ipam') },
+});
+const pmConf = (prevResult: unknown, portMappings?: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  cniVersion: '1.0.0',
+  name: 'pmnet',
+  type: 'portmap',
+  ...(portMappings ? { runtimeConfig: { portMappings } } : {}),
+  ...(prevResult === undefined ? {} : { prevResult }),
+  ...extra,
+});
+
+/** Attaches container `name` to the bridge (our bridge + host-local); returns the ADD result. */
+async function attach(name: string): Promise<unknown> {
+  await sb.addContainer(name);
+  const r = await sb.runPlugin(join(BIN_DIR, 'bridge'), { command: 'ADD', containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0' }, bridgeConf());
+  if (r.code !== 0) throw new Error(`bridge ADD failed: ${r.stdout}`);
+  return r.json;
+}
+function portmap(command: string, name: string, config: unknown, exe = PORTMAP): Promise<RunResult> {
+  return sb.runPlugin(exe, { command, containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0' }, config);
+}
+
+/** A TCP (or UDP) server in a container that answers every request with `reply`. */
+async function serve(container: string, port: number, reply: string, udp = false): Promise<void> {
+  const code = udp
+    ? `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(${JSON.stringify(reply)},r.port,r.address));s.bind(${port})`
+    : `require('net').createServer(c=>{c.end(${JSON.stringify(reply)})}).listen(${port})`;
+  const child = spawn('ip', ['netns', 'exec', sb.nsName(container), 'node', '-e', code], { stdio: 'ignore' });
+  servers.push(child);
+  await new Promise((res) => setTimeout(res, 600));
+}
+/** Connects from `where` ('host' or a namespace) and returns what the server said ('' on failure). */
+async function fetchFrom(where: string, host: string, port: number, udp = false): Promise<string> {
+  const code = udp
+    ? `const s=require('dgram').createSocket('${host.includes(':') ? 'udp6' : 'udp4'}');s.on('message',m=>{process.stdout.write(m);process.exit(0)});s.send('x',${port},'${host}');setTimeout(()=>process.exit(1),2000)`
+    : `const c=require('net').connect(${port},'${host}');let d='';c.on('data',x=>d+=x);c.on('end',()=>{process.stdout.write(d);process.exit(0)});c.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),3000)`;
+  const r = where === 'host' ? await sb.exec('host', ['node', '-e', code]) : await sb.exec(where, ['node', '-e', code]);
+  return r.stdout;
+}
+
+let resultA: unknown;
+beforeAll(async () => {
+  sb = await Sandbox.create('pm');
+  resultA = await attach('a');
+  await attach('b');
+  // An "outside" namespace connected to the sandbox host: 192.168.66.1 (host) ↔ 192.168.66.2.
+  await sb.addContainer('out');
+  await runOk(['ip', '-n', sb.hostNs, 'link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'out1', 'netns', sb.nsName('out')]);
+  await runOk(['ip', '-n', sb.hostNs, 'addr', 'add', '192.168.66.1/24', 'dev', 'out0']);
+  await runOk(['ip', '-n', sb.hostNs, 'addr', 'add', '192.168.66.3/24', 'dev', 'out0']);
+  await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'out0', 'up']);
+  await runOk(['ip', '-n', sb.nsName('out'), 'addr', 'add', '192.168.66.2/24', 'dev', 'out1']);
+  await runOk(['ip', '-n', sb.nsName('out'), 'link', 'set', 'out1', 'up']);
+  await serve('a', 80, 'hello-from-a');
+  await serve('a', 53, 'udp-from-a', true);
+});
+afterAll(async () => {
+  for (const s of servers) if (s.pid) s.kill('SIGKILL');
+  await sb.destroy();
+});
+
+describe('portmap ADD traffic', () => {
+  it('passes prevResult through unchanged and installs the reference chains', async () => {
+    const maps = [
+      { HostPort: 8080, ContainerPort: 80, Protocol: 'tcp', HostIP: '' },
+      { hostPort: 5353, containerPort: 53, protocol: 'udp' },
+      { hostPort: 9090, containerPort: 80, protocol: 'tcp', hostIP: '192.168.66.3' },
+    ];
+    const r = await portmap('ADD', 'a', pmConf(resultA, maps));
+    expect(r.stdout).not.toContain('"code"');
+    expect(r.json).toEqual(resultA);
+    const save = (await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout;
+    for (const c of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) expect(save).toContain(`:${c} `);
+    expect(save).toMatch(/-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"pmnet\\" id: \\"ctr-a\\"" -m multiport --dports 8080,9090 -j CNI-DN-[0-9a-f]{21}/);
+  });
+  it('forwards from another namespace to hostIP:hostPort', async () => {
+    expect(await fetchFrom('out', '192.168.66.1', 8080)).toBe('hello-from-a');
+  });
+  it('forwards from the sandbox host via localhost', async () => {
+    expect(await fetchFrom('host', '127.0.0.1', 8080)).toBe('hello-from-a');
+  });
+  it('hairpins: the container reaches its own host port, and so does its neighbour', async () => {
+    expect(await fetchFrom('a', '192.168.66.1', 8080)).toBe('hello-from-a');
+    expect(await fetchFrom('b', '192.168.66.1', 8080)).toBe('hello-from-a');
+  });
+  it('forwards UDP', async () => {
+    expect(await fetchFrom('out', '192.168.66.1', 5353, true)).toBe('udp-from-a');
+  });
+  it('a specific hostIP forwards only on that address', async () => {
+    expect(await fetchFrom('out', '192.168.66.3', 9090)).toBe('hello-from-a');
+    expect(await fetchFrom('out', '192.168.66.1', 9090)).toBe('');
+  });
+  it('CHECK passes while the rules are there', async () => {
+    expect((await portmap('CHECK', 'a', pmConf(resultA, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]))).code).toBe(0);
+  });
+  it('rejects a second container asking for the same host port', async () => {
+    const resultB = await (async () => (await sb.runPlugin(join(BIN_DIR, 'bridge'), { command: 'ADD', containerId: 'ctr-b2', netns: `/run/netns/${await sb.addContainer('b2').then(() => sb.nsName('b2'))}`, ifName: 'eth0' }, bridgeConf())).json)();
+    const r = await sb.runPlugin(PORTMAP, { command: 'ADD', containerId: 'ctr-b2', netns: `/run/netns/${sb.nsName('b2')}`, ifName: 'eth0' }, pmConf(resultB, [{ hostPort: 8080, containerPort: 80 }]));
+    expect(r.code).not.toBe(0);
+    expect((r.json as { msg: string }).msg).toMatch(/already forwarded/);
+    expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-b2');
+  });
+});
+
+describe('portmap DEL, GC and bad input', () => {
+  it('DEL without portMappings still removes the container’s rules, and is idempotent', async () => {
+    expect((await portmap('DEL', 'a', pmConf(undefined))).code).toBe(0);
+    expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-a');
+    expect(await fetchFrom('out', '192.168.66.1', 8080)).toBe('');
+    expect((await portmap('DEL', 'a', pmConf(undefined))).code).toBe(0);
+  });
+  it('GC removes forwarding of attachments that are not valid', async () => {
+    expect((await portmap('ADD', 'a', pmConf(resultA, [{ hostPort: 8081, containerPort: 80 }]))).code).toBe(0);
+    const gc = await sb.runPlugin(PORTMAP, { command: 'GC' }, { ...pmConf(undefined), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'ctr-b', ifname: 'eth0' }] });
+    expect(gc.code).toBe(0);
+    expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-a');
+  });
+  it.each([
+    [[{ hostPort: 0, containerPort: 80 }], /Invalid host port/],
+    [[{ hostPort: 70000, containerPort: 80 }], /Invalid host port/],
+    [[{ hostPort: 80, containerPort: -1 }], /Invalid container port/],
+    [[{ hostPort: 80, containerPort: 80, protocol: 'icmp' }], /Invalid protocol/],
+    [[{ hostPort: 80, containerPort: 80, hostIP: 'nope' }], /Invalid host IP/],
+  ])('rejects %j and installs nothing', async (maps, msg) => {
+    const r = await portmap('ADD', 'b', pmConf(resultA, maps));
+    expect(r.json).toMatchObject({ code: 7 });
+    expect((r.json as { msg: string }).msg).toMatch(msg);
+    expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-b"');
+  });
+  it('rejects markMasqBit out of range, with externalSetMarkChain, and a missing prevResult', async () => {
+    const maps = [{ hostPort: 80, containerPort: 80 }];
+    expect(((await portmap('ADD', 'b', pmConf(resultA, maps, { markMasqBit: 32 }))).json as { msg: string }).msg).toMatch(/between 0 and 31/);
+    expect(((await portmap('ADD', 'b', pmConf(resultA, maps, { markMasqBit: 3, externalSetMarkChain: 'KUBE-MARK-MASQ' }))).json as { msg: string }).msg).toMatch(/Cannot specify/);
+    expect(((await portmap('ADD', 'b', pmConf(undefined, maps))).json as { msg: string }).msg).toMatch(/chained plugin/);
+    expect((await portmap('ADD', 'b', pmConf({ cniVersion: '1.0.0', ips: 'x' }, maps))).code).not.toBe(0);
+  });
+});
+
+describe('differential: reference portmap', () => {
+  it('uses the same DN chain name and entry comment', async () => {
+    const maps = [{ hostPort: 7070, containerPort: 80, protocol: 'tcp' }];
+    const ours = await portmap('ADD', 'b', pmConf(resultA, maps));
+    expect(ours.code).toBe(0);
+    const s1 = (await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout;
+    await portmap('DEL', 'b', pmConf(undefined));
+    const theirs = await portmap('ADD', 'b', pmConf(resultA, maps), join(REFERENCE_DIR, 'portmap'));
+    expect(theirs.code).toBe(0);
+    const s2 = (await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout;
+    const entry = (s: string): string | undefined => s.split('\n').find((l) => l.startsWith('-A CNI-HOSTPORT-DNAT') && l.includes('ctr-b'));
+    expect(entry(s1)).toBeDefined();
+    expect(entry(s1)).toBe(entry(s2));
+    // Our DEL removes what the reference installed.
+    expect((await portmap('DEL', 'b', pmConf(undefined))).code).toBe(0);
+    expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-b"');
+  });
+});
