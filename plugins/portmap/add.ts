@@ -1,7 +1,7 @@
 /**
- * portmap ADD: forward each host port to the container, per address family, in one firewall
- * transaction per family; then localhost support (route_localnet) and UDP conntrack cleanup.
- * prevResult passes through unchanged.
+ * portmap ADD: forward each host port to the container — iptables: one restore per family;
+ * nftables: one transaction for all families — then localhost support (route_localnet) and UDP
+ * conntrack cleanup. prevResult passes through unchanged.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
@@ -13,10 +13,17 @@ import { flushUdpConntrack } from '../../lib/nat/conntrack';
 import { ipJson } from '../../lib/net/ip';
 import { ensureSysctl } from '../../lib/net/sysctl';
 import { UndoStack } from '../../lib/undo';
-import { loadPortmapConfig, nftablesNotYet } from './config';
-import { containerIPs } from './container-ips';
+import { loadPortmapConfig } from './config';
+import { containerIPs, type ContainerIP } from './container-ips';
 import { setupIptables, teardownIptables } from './iptables';
-import { planFor } from './plan';
+import { setupNft, teardownNft } from './nftables';
+import { nftPlanFor, planFor } from './plan';
+
+/** The interface that routes to the container (normally the bridge). */
+async function routeDev(ip: ContainerIP): Promise<string | undefined> {
+  const dev = (await ipJson(['route', 'get', ip.address]))?.[0]?.['dev'];
+  return typeof dev === 'string' ? dev : undefined;
+}
 
 export async function add(inv: Invocation): Promise<Result> {
   const cfg = loadPortmapConfig(inv);
@@ -26,20 +33,24 @@ export async function add(inv: Invocation): Promise<Result> {
   const ips = containerIPs(prev, inv.ifName);
   if (ips.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, 'prevResult has no usable container address', `no address on interface ${inv.ifName}`);
   const backend = cfg.backend ?? (await defaultBackend());
+  const devs = new Map<ContainerIP, string | undefined>();
+  for (const ip of ips) devs.set(ip, await routeDev(ip));
   const undo = new UndoStack();
   await undo.guard(async () => {
-    for (const ip of ips) {
-      const plan = planFor(inv, cfg, ip);
-      if (backend !== 'iptables') throw nftablesNotYet();
-      undo.push('remove port forwarding', () => teardownIptables(inv.networkName, inv.containerId, ip.six));
-      await setupIptables(plan);
-      await flushUdpConntrack(cfg.mappings, ip.six);
-      if (!ip.six && cfg.snat) {
-        // Localhost → container needs route_localnet on the interface that routes to the container.
-        const route = await ipJson(['route', 'get', ip.address]);
-        const dev = route?.[0]?.['dev'];
-        if (typeof dev === 'string') await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
+    if (backend === 'nftables') {
+      undo.push('remove port forwarding', () => teardownNft(inv.networkName, inv.containerId, inv.ifName));
+      await setupNft(ips.map((ip) => nftPlanFor(inv, cfg, ip)));
+    } else {
+      for (const ip of ips) {
+        undo.push('remove port forwarding', () => teardownIptables(inv.networkName, inv.containerId, ip.six));
+        await setupIptables(planFor(inv, cfg, ip));
       }
+    }
+    for (const ip of ips) {
+      await flushUdpConntrack(cfg.mappings, ip.six);
+      const dev = devs.get(ip);
+      // Localhost → container needs route_localnet on the interface that routes to the container.
+      if (!ip.six && cfg.snat && dev) await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
     }
   });
   return prev;

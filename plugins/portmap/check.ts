@@ -3,10 +3,11 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { defaultBackend } from '../../lib/nat/backend';
-import { loadPortmapConfig, nftablesNotYet } from './config';
+import { loadPortmapConfig } from './config';
+import { checkNft } from './nftables';
 import { containerIPs } from './container-ips';
 import { checkIptables } from './iptables';
-import { planFor } from './plan';
+import { nftPlanFor, planFor } from './plan';
 
 export async function check(inv: Invocation): Promise<void> {
   const cfg = loadPortmapConfig(inv);
@@ -14,9 +15,9 @@ export async function check(inv: Invocation): Promise<void> {
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   if (cfg.mappings.length === 0) return;
   const backend = cfg.backend ?? (await defaultBackend());
-  for (const ip of containerIPs(prev, inv.ifName)) {
-    const plan = planFor(inv, cfg, ip);
-    if (backend !== 'iptables') throw nftablesNotYet();
-    await checkIptables(plan);
+  const ips = containerIPs(prev, inv.ifName);
+  if (backend === 'nftables') {
+    return checkNft(ips.map((ip) => nftPlanFor(inv, cfg, ip)));
   }
+  for (const ip of ips) await checkIptables(planFor(inv, cfg, ip));
 }

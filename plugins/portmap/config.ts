@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
+import { ConfigError } from '../../lib/cni/errors';
 import { goObject, parseWith } from '../../lib/cni/schema';
 import { parseIP, formatIP } from '../../lib/ipam/ip';
 import type { Backend } from '../../lib/nat/backend';
@@ -71,10 +71,10 @@ export function loadPortmapConfig(inv: Invocation): PortmapConfig {
     backend = c.backend;
   }
   const iptablesOnly = [c.externalSetMarkChain ? 'externalSetMarkChain' : '', c.markMasqBit != null ? 'markMasqBit' : ''].filter(Boolean);
+  if (backend === 'nftables' && conds.length) iptablesOnly.push('conditionsV4/conditionsV6');
   if (backend === 'nftables' && iptablesOnly.length) {
     throw new ConfigError(`nftables backend was requested but configuration contains iptables-specific options [${iptablesOnly.join(' ')}]`);
   }
-  if (backend === 'nftables') throw nftablesNotYet();
   return {
     mappings,
     mappingsGiven: !!c.runtimeConfig?.portMappings,
@@ -88,7 +88,3 @@ export function loadPortmapConfig(inv: Invocation): PortmapConfig {
   };
 }
 
-/** The nftables backend of portmap is not written yet: say so instead of half-working. */
-export function nftablesNotYet(): CniError {
-  return new CniError(ErrorCode.UnsupportedField, 'unsupported field in network configuration', 'backend: "nftables" is not implemented by tscni portmap yet; use "iptables"');
-}

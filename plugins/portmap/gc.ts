@@ -1,7 +1,8 @@
 /** portmap GC: forwarding of attachments not in cni.dev/valid-attachments goes; no list, no change. */
 import type { Invocation } from '../../lib/cni/dispatch';
-import { validAttachmentsOf } from '../../lib/cni/netconf';
-import { iptablesUsable } from '../../lib/nat/backend';
+import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
+import { iptablesUsable, nftablesUsable } from '../../lib/nat/backend';
+import { gcNft } from './nftables';
 import { loadPortmapConfig } from './config';
 import { gcIptables } from './iptables';
 
@@ -14,4 +15,5 @@ export async function gc(inv: Invocation): Promise<void> {
     await gcIptables(inv.networkName, ids, false);
     if (await iptablesUsable(undefined, 6)) await gcIptables(inv.networkName, ids, true);
   }
+  if (cfg.backend !== 'iptables' && (await nftablesUsable())) await gcNft(inv.networkName, new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname))));
 }

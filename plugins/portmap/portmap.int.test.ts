@@ -172,3 +172,66 @@ describe('differential: reference portmap', () => {
     expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-b"');
   });
 });
+
+describe('nftables backend', () => {
+  const nft = { backend: 'nftables' };
+  let resultN: unknown;
+  beforeAll(async () => {
+    resultN = await attach('n');
+    await serve('n', 81, 'hello-from-n');
+    await serve('n', 54, 'udp-from-n', true);
+  });
+  const ruleCount = async (): Promise<number> => ((await sb.exec('host', ['nft', '-a', 'list', 'table', 'inet', 'tscni_hostport'])).stdout.match(/# handle \d+/g) ?? []).length;
+
+  it('forwards from outside, localhost, hairpin (own and neighbour), UDP and a specific hostIP', async () => {
+    const maps = [
+      { hostPort: 8181, containerPort: 81, protocol: 'tcp' },
+      { hostPort: 5454, containerPort: 54, protocol: 'udp' },
+      { hostPort: 9191, containerPort: 81, protocol: 'tcp', hostIP: '192.168.66.3' },
+    ];
+    const r = await portmap('ADD', 'n', pmConf(resultN, maps, nft));
+    expect(r.stdout).not.toContain('"code"');
+    expect(r.json).toEqual(resultN);
+    expect(await fetchFrom('out', '192.168.66.1', 8181)).toBe('hello-from-n');
+    expect(await fetchFrom('host', '127.0.0.1', 8181)).toBe('hello-from-n');
+    expect(await fetchFrom('n', '192.168.66.1', 8181)).toBe('hello-from-n');
+    expect(await fetchFrom('b', '192.168.66.1', 8181)).toBe('hello-from-n');
+    expect(await fetchFrom('out', '192.168.66.1', 5454, true)).toBe('udp-from-n');
+    expect(await fetchFrom('out', '192.168.66.3', 9191)).toBe('hello-from-n');
+    expect(await fetchFrom('out', '192.168.66.1', 9191)).toBe('');
+    expect((await portmap('CHECK', 'n', pmConf(resultN, maps, nft))).code).toBe(0);
+  });
+
+  it('keeps a constant rule count: another container adds elements, not rules', async () => {
+    const before = await ruleCount();
+    const fake = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/x' }], ips: [{ interface: 0, address: '10.93.0.200/24' }] };
+    for (let i = 0; i < 3; i++) {
+      const r = await sb.runPlugin(PORTMAP, { command: 'ADD', containerId: `fake-${i}`, netns: '/x', ifName: 'eth0' }, pmConf(fake, [{ hostPort: 20000 + i, containerPort: 80 }], nft));
+      expect(r.code).toBe(0);
+    }
+    expect(await ruleCount()).toBe(before);
+    const elems = (await sb.exec('host', ['nft', 'list', 'map', 'inet', 'tscni_hostport', 'anyports4'])).stdout;
+    expect(elems).toContain('20002');
+  });
+
+  it('rejects a conflicting host port, and iptables-only options', async () => {
+    const fake = { cniVersion: '1.0.0', ips: [{ address: '10.93.0.201/24' }] };
+    const r = await sb.runPlugin(PORTMAP, { command: 'ADD', containerId: 'clash', netns: '/x', ifName: 'eth0' }, pmConf(fake, [{ hostPort: 8181, containerPort: 80 }], nft));
+    expect((r.json as { msg: string }).msg).toMatch(/already forwarded/);
+    const bad = await portmap('ADD', 'n', pmConf(resultN, [{ hostPort: 1, containerPort: 1 }], { ...nft, markMasqBit: 5 }));
+    expect((bad.json as { code: number }).code).toBe(7);
+  });
+
+  it('DEL without portMappings removes only this container’s elements; GC removes stale ones', async () => {
+    expect((await portmap('DEL', 'n', pmConf(undefined, undefined, nft))).code).toBe(0);
+    expect(await fetchFrom('out', '192.168.66.1', 8181)).toBe('');
+    const list = (await sb.exec('host', ['nft', 'list', 'table', 'inet', 'tscni_hostport'])).stdout;
+    expect(list).not.toContain('c=ctr-n;');
+    expect(list).toContain('c=fake-0;');
+    const gc = await sb.runPlugin(PORTMAP, { command: 'GC' }, { ...pmConf(undefined, undefined, nft), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'fake-1', ifname: 'eth0' }] });
+    expect(gc.code).toBe(0);
+    const after = (await sb.exec('host', ['nft', 'list', 'table', 'inet', 'tscni_hostport'])).stdout;
+    expect(after).not.toContain('c=fake-0;');
+    expect(after).toContain('c=fake-1;');
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * portmap's nftables backend: one table of our own, `inet tscni_hostport`, whose rules never
+ * change — a fixed handful that look up maps keyed on (destination address, protocol, port) —
+ * while each container adds or removes only its own map and set elements. A packet's lookup and
+ * an ADD cost the same with one mapping or thousands. Every element carries an owner comment
+ * (network, container ID, ifname), so DEL, CHECK and GC find a container's elements without the
+ * runtime resending its port mappings, and two networks of one container stay apart.
+ */
+import { createHash } from 'node:crypto';
+import type { PortMapping } from './portmap-iptables';
+
+export const NFT_TABLE = 'tscni_hostport';
+const T = `inet ${NFT_TABLE}`;
+
+/** Map and set names per family. */
+const names = (six: boolean): { host: string; any: string; hairpin: string; local: string; all: string } => {
+  const f = six ? '6' : '4';
+  return { host: `hostports${f}`, any: `anyports${f}`, hairpin: `hairpin${f}`, local: `localsnat${f}`, all: `masqall${f}` };
+};
+
+/** The owner comment: readable when it fits nftables' 128 characters, else a hash (GC keeps those). */
+export function ownerComment(net: string, cid: string, ifName: string): string {
+  const plain = `n=${net};c=${cid};i=${ifName}`;
+  return plain.length <= 128 ? plain : `h=${createHash('sha256').update(plain).digest('hex').slice(0, 40)}`;
+}
+export function parseOwner(comment: string): { net: string; cid: string; ifName: string } | undefined {
+  const m = /^n=([^;]*);c=([^;]*);i=(.*)$/.exec(comment);
+  return m ? { net: m[1] ?? '', cid: m[2] ?? '', ifName: m[3] ?? '' } : undefined;
+}
+
+/** The fixed part of the table: rewritten (flushed and re-added) by every ADD, in the same transaction. */
+export function renderSkeleton(): string[] {
+  const out = [`add table ${T} { comment "tscni portmap: host port forwarding" ; }`];
+  for (const six of [false, true]) {
+    const n = names(six);
+    const a = six ? 'ipv6_addr' : 'ipv4_addr';
+    out.push(
+      `add map ${T} ${n.host} { type ${a} . inet_proto . inet_service : ${a} . inet_service ; }`,
+      `add map ${T} ${n.any} { type inet_proto . inet_service : ${a} . inet_service ; }`,
+      `add set ${T} ${n.hairpin} { type ${a} . ${a} ; }`,
+      `add set ${T} ${n.all} { type ${a} ; }`,
+    );
+    if (!six) out.push(`add set ${T} ${n.local} { type ${a} ; }`);
+  }
+  out.push(
+    `add chain ${T} prerouting { type nat hook prerouting priority dstnat ; }`,
+    `add chain ${T} output { type nat hook output priority -100 ; }`,
+    `add chain ${T} postrouting { type nat hook postrouting priority srcnat ; }`,
+    `add chain ${T} hostports`,
+  );
+  for (const c of ['prerouting', 'output', 'postrouting', 'hostports']) out.push(`flush chain ${T} ${c}`);
+  // Only traffic to this host's own addresses is intercepted.
+  out.push(`add rule ${T} prerouting fib daddr type local jump hostports`, `add rule ${T} output fib daddr type local jump hostports`);
+  for (const six of [false, true]) {
+    const n = names(six);
+    const ip = six ? 'ip6' : 'ip';
+    out.push(
+      `add rule ${T} hostports dnat ${ip} to ${ip} daddr . meta l4proto . th dport map @${n.host}`,
+      `add rule ${T} hostports dnat ${ip} to meta l4proto . th dport map @${n.any}`,
+      `add rule ${T} postrouting ct status dnat ${ip} saddr . ${ip} daddr @${n.hairpin} masquerade`,
+      `add rule ${T} postrouting ct status dnat ${ip} daddr @${n.all} masquerade`,
+    );
+    if (!six) out.push(`add rule ${T} postrouting ct status dnat ip saddr 127.0.0.0/8 ip daddr @${n.local} masquerade`);
+  }
+  return out;
+}
+
+export interface NftPlan {
+  readonly owner: string;
+  readonly six: boolean;
+  readonly containerIP: string;
+  readonly mappings: readonly PortMapping[];
+  readonly snat: boolean;
+  readonly masqAll: boolean;
+}
+
+const unspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip === '::';
+
+/** `add element` lines for one container and family. */
+export function renderElements(p: NftPlan): string[] {
+  const n = names(p.six);
+  const c = ` comment "${p.owner}"`;
+  const out: string[] = [];
+  for (const m of p.mappings) {
+    if (!unspecified(m.hostIP) && m.hostIP.includes(':') !== p.six) continue;
+    const val = `${p.containerIP} . ${m.containerPort}`;
+    if (unspecified(m.hostIP)) out.push(`add element ${T} ${n.any} { ${m.protocol} . ${m.hostPort}${c} : ${val} }`);
+    else out.push(`add element ${T} ${n.host} { ${m.hostIP} . ${m.protocol} . ${m.hostPort}${c} : ${val} }`);
+  }
+  if (p.masqAll) out.push(`add element ${T} ${n.all} { ${p.containerIP}${c} }`);
+  else if (p.snat) {
+    // A container reaching its own host port: without masquerade the reply would come from itself.
+    out.push(`add element ${T} ${n.hairpin} { ${p.containerIP} . ${p.containerIP}${c} }`);
+    if (!p.six) out.push(`add element ${T} ${n.local} { ${p.containerIP}${c} }`);
+  }
+  return out;
+}
+
+// ---- reading the table back (nft -j list table) ----
+
+type Json = string | number | { concat?: Json[] } | Record<string, unknown>;
+export interface NftElement {
+  readonly set: string;
+  /** The key as nft text, ready for `delete element`. */
+  readonly key: string;
+  /** Key parts as listed (addresses, protocol names, ports, interface names). */
+  readonly parts: ReadonlyArray<string | number>;
+  readonly value: ReadonlyArray<string | number> | undefined;
+  readonly comment: string;
+}
+
+const partsOf = (v: unknown): Array<string | number> => {
+  if (typeof v === 'string' || typeof v === 'number') return [v];
+  if (v && typeof v === 'object' && Array.isArray((v as { concat?: unknown }).concat)) return ((v as { concat: unknown[] }).concat).flatMap(partsOf);
+  return [];
+};
+
+/** Every element of our maps and sets, from `nft -j list table inet tscni_hostport` output. */
+export function parseElements(json: string): NftElement[] {
+  const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+  const out: NftElement[] = [];
+  for (const obj of doc.nftables ?? []) {
+    const s = (obj['map'] ?? obj['set']) as { name?: string; elem?: unknown[] } | undefined;
+    if (!s?.name || !Array.isArray(s.elem)) continue;
+    for (const e of s.elem) {
+      const [k, v] = Array.isArray(e) ? [e[0], e[1]] : [e, undefined];
+      const inner = (k as { elem?: { val?: unknown; comment?: string } }).elem;
+      const val = inner ? inner.val : k;
+      const parts = partsOf(val);
+      const key = parts.join(' . ');
+      out.push({ set: s.name, key, parts, value: v === undefined ? undefined : partsOf(v as Json), comment: inner?.comment ?? '' });
+    }
+  }
+  return out;
+}
+
+export const deleteLine = (e: NftElement): string => `delete element ${T} ${e.set} { ${e.key} }`;
+
+/** Elements another owner holds on the host ports `p` wants: the conflicts. */
+export function conflicts(p: NftPlan, existing: readonly NftElement[]): NftElement[] {
+  const n = names(p.six);
+  const found: NftElement[] = [];
+  for (const m of p.mappings) {
+    if (!unspecified(m.hostIP) && m.hostIP.includes(':') !== p.six) continue;
+    for (const e of existing) {
+      if (e.comment === p.owner || (e.set !== n.any && e.set !== n.host)) continue;
+      const [a, b, c] = e.parts;
+      const proto = e.set === n.any ? a : b;
+      const port = e.set === n.any ? b : c;
+      const hostIP = e.set === n.any ? '' : String(a);
+      if (proto === m.protocol && Number(port) === m.hostPort && (unspecified(m.hostIP) || hostIP === '' || hostIP === m.hostIP)) found.push(e);
+    }
+  }
+  return found;
+}
