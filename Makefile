@@ -35,7 +35,7 @@ build: npmdeps
 	@mkdir -p bin build/ncc
 	@for p in $(PLUGINS); do \
 	  node_modules/.bin/ncc build plugins/$$p/main.ts -o build/ncc/$$p -m -q --no-source-map-register || exit 1; \
-	  cp build/ncc/$$p/index.js bin/$$p && chmod 755 bin/$$p; \
+	  { head -n 1 build/ncc/$$p/index.js; echo "// tscni-plugin: $$p"; tail -n +2 build/ncc/$$p/index.js; } > bin/$$p && chmod 755 bin/$$p; \
 	done
 	@for t in $(TOOLS); do \
 	  if [ -f lib/runtime/cli.ts ]; then \

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { debug } from '../log';
 import { Command, ExecError, ExecResult, Runner, formatCommandLine } from './runner';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -10,6 +11,7 @@ export class RealRunner implements Runner {
   run(cmd: Command): Promise<ExecResult> {
     const file = cmd.path ?? cmd.tool;
     const line = formatCommandLine(file, cmd.argv);
+    const started = Date.now();
     return new Promise((resolve, reject) => {
       const child = spawn(file, cmd.argv, {
         shell: false,
@@ -43,6 +45,7 @@ export class RealRunner implements Runner {
       });
       child.on('close', (code) => {
         clearTimeout(timer);
+        debug(`exec ${Date.now() - started} ms: ${line}`);
         const stdout = Buffer.concat(out).toString('utf8');
         const stderr = Buffer.concat(err).toString('utf8');
         if (failure !== undefined) return reject(new ExecError(line, code, stdout, stderr, failure));

@@ -1,9 +1,5 @@
 #!/usr/bin/env node
 import { pluginMain } from '../../lib/cni/main';
-import { add } from './add';
-import { check } from './check';
-import { del } from './del';
-import { gc } from './gc';
-import { status } from './status';
+import { hostLocalVerbs } from './verbs';
 
-pluginMain({ add, del, check, gc, status }, 'CNI host-local plugin (tscni)');
+pluginMain(hostLocalVerbs, 'CNI host-local plugin (tscni)');
