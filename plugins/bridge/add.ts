@@ -139,6 +139,9 @@ export async function add(inv: Invocation): Promise<Result> {
     try {
       await ipBatch(host);
     } catch (e) {
+      if ((cfg.vlan || cfg.vlanTrunk.length) && e instanceof ExecError && /Operation not supported/.test(e.stderr)) {
+        throw new CniError(ErrorCode.Internal, 'bridge VLAN filtering is not supported by this kernel (vlan/vlanTrunk need CONFIG_BRIDGE_VLAN_FILTERING)', e.message);
+      }
       if (failedLine(e) === vethLine) {
         throw new CniError(ErrorCode.Internal, `container veth name (${JSON.stringify(inv.ifName)}) peer provided (${JSON.stringify(hostVeth)}) already exists`, (e as Error).message);
       }

@@ -158,6 +158,46 @@ describe('bridge options', () => {
   });
 });
 
+describe('bridge VLAN and port isolation', () => {
+  let vlanFiltering = false;
+  beforeAll(async () => {
+    // Some kernels (like this project's CI machines) are built without bridge VLAN filtering.
+    const probe = await sb.exec('host', ['ip', 'link', 'add', 'tvlprobe', 'type', 'bridge', 'vlan_filtering', '1']);
+    vlanFiltering = probe.code === 0;
+    if (vlanFiltering) await sb.exec('host', ['ip', 'link', 'del', 'tvlprobe']);
+  });
+
+  it('sets port isolation on the container port', async () => {
+    await sb.addContainer('iso');
+    const r = await plugin('ADD', 'iso', conf({ bridge: 'tbri', isGateway: false, portIsolation: true }, { subnet: '10.90.0.0/24' }));
+    expect(r.code).toBe(0);
+    const veth = (r.json as { interfaces: Array<{ name: string }> }).interfaces[1]?.name ?? '';
+    expect((await sb.exec('host', ['cat', `/sys/class/net/${veth}/brport/isolated`])).stdout.trim()).toBe('1');
+  });
+
+  it('puts the port on its access VLAN (pvid, untagged), or says the kernel cannot and rolls back', async () => {
+    await sb.addContainer('v1');
+    const before = leases().length;
+    const r = await plugin('ADD', 'v1', conf({ bridge: 'tbrv', isGateway: false, vlan: 100 }, { subnet: '10.92.0.0/24' }));
+    if (!vlanFiltering) {
+      expect((r.json as { msg: string }).msg).toMatch(/VLAN filtering is not supported by this kernel/);
+      expect(leases().length).toBe(before);
+      expect((await sb.exec('v1', ['ip', 'link', 'show', 'eth0'])).code).not.toBe(0);
+      return;
+    }
+    expect(r.code).toBe(0);
+    const veth = (r.json as { interfaces: Array<{ name: string }> }).interfaces[1]?.name ?? '';
+    const vlans = JSON.stringify(JSON.parse((await sb.exec('host', ['bridge', '-j', 'vlan', 'show', 'dev', veth])).stdout));
+    expect(vlans).toMatch(/"vlan":100,"flags":\["PVID","Egress Untagged"\]/);
+    expect(vlans).not.toMatch(/"vlan":1,/);
+  });
+
+  it('rejects invalid VLAN settings', async () => {
+    expect(((await plugin('ADD', 'v1', conf({ vlan: 5000 }))).json as { code: number }).code).toBe(7);
+    expect(((await plugin('ADD', 'v1', conf({ vlanTrunk: [{ minID: 10 }] }))).json as { msg: string }).msg).toMatch(/maxID is missing/);
+  });
+});
+
 describe('ipMasq', () => {
   let upstream = '';
   beforeAll(async () => {
