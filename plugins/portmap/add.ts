@@ -33,8 +33,6 @@ export async function add(inv: Invocation): Promise<Result> {
   const ips = containerIPs(prev, inv.ifName);
   if (ips.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, 'prevResult has no usable container address', `no address on interface ${inv.ifName}`);
   const backend = cfg.backend ?? (await defaultBackend());
-  const devs = new Map<ContainerIP, string | undefined>();
-  for (const ip of ips) devs.set(ip, await routeDev(ip));
   const undo = new UndoStack();
   await undo.guard(async () => {
     if (backend === 'nftables') {
@@ -48,9 +46,9 @@ export async function add(inv: Invocation): Promise<Result> {
     }
     for (const ip of ips) {
       await flushUdpConntrack(cfg.mappings, ip.six);
-      const dev = devs.get(ip);
       // Localhost → container needs route_localnet on the interface that routes to the container.
-      if (!ip.six && cfg.snat && dev) await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
+      const dev = !ip.six && cfg.snat ? await routeDev(ip) : undefined;
+      if (dev) await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
     }
   });
   return prev;
