@@ -235,3 +235,36 @@ describe('nftables backend', () => {
     expect(after).toContain('c=fake-1;');
   });
 });
+
+describe.each(['iptables', 'nftables'])('IPv6 forwarding (%s)', (backend) => {
+  const tag = backend === 'iptables' ? '6i' : '6n';
+  const port = backend === 'iptables' ? 8686 : 8787;
+  let result: unknown;
+  beforeAll(async () => {
+    await sb.addContainer(tag);
+    const conf = { ...bridgeConf(), bridge: `pm${tag}`, ipam: { type: 'host-local', dataDir: join(sb.dir, 'ipam'), ranges: [[{ subnet: `10.${backend === 'iptables' ? 86 : 87}.0.0/24` }], [{ subnet: `fd00:${tag === '6i' ? 86 : 87}::/64` }]] } };
+    const r = await sb.runPlugin(join(BIN_DIR, 'bridge'), { command: 'ADD', containerId: `ctr-${tag}`, netns: `/run/netns/${sb.nsName(tag)}`, ifName: 'eth0' }, conf);
+    if (r.code !== 0) throw new Error(r.stdout);
+    result = r.json;
+    // The outside machine gets an IPv6 address next to the sandbox host's (no DAD wait).
+    await sb.exec('host', ['ip', 'addr', 'replace', 'fd00:66::1/64', 'dev', 'out0', 'nodad']);
+    await sb.exec('out', ['ip', 'addr', 'replace', 'fd00:66::2/64', 'dev', 'out1', 'nodad']);
+    const code = `require('net').createServer(c=>c.end('v6-from-${tag}')).listen(80,'::')`;
+    servers.push(spawn('ip', ['netns', 'exec', sb.nsName(tag), 'node', '-e', code], { stdio: 'ignore' }));
+    // Wait for the gateway's IPv6 address on the new bridge to leave DAD.
+    for (let i = 0; i < 40; i++) {
+      if (!(await sb.exec('host', ['ip', '-6', 'addr', 'show', 'dev', `pm${tag}`, 'tentative'])).stdout.trim()) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  });
+
+  it('forwards [hostIP]:hostPort from outside and hairpins the container to itself', async () => {
+    const r = await portmap('ADD', tag, pmConf(result, [{ hostPort: port, containerPort: 80, protocol: 'tcp' }], { backend }));
+    expect(r.stdout).not.toContain('"code"');
+    expect(await fetchFrom('out', 'fd00:66::1', port)).toBe(`v6-from-${tag}`);
+    expect(await fetchFrom(tag, 'fd00:66::1', port)).toBe(`v6-from-${tag}`);
+    expect((await portmap('CHECK', tag, pmConf(result, [{ hostPort: port, containerPort: 80, protocol: 'tcp' }], { backend }))).code).toBe(0);
+    expect((await portmap('DEL', tag, pmConf(undefined, undefined, { backend }))).code).toBe(0);
+    expect(await fetchFrom('out', 'fd00:66::1', port)).toBe('');
+  });
+});
