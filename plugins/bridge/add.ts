@@ -16,6 +16,7 @@ import { bestEffort } from '../../lib/log';
 import { defaultBackend } from '../../lib/nat/backend';
 import { setupMasq, teardownMasq } from '../../lib/nat/masq';
 import { ipBatch, ipTry, randomMac, randomVethName } from '../../lib/net/ip';
+import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { ensureSysctl } from '../../lib/net/sysctl';
 import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
@@ -149,6 +150,11 @@ export async function add(inv: Invocation): Promise<Result> {
     }
     await bestEffort('disable router advertisements on the bridge', () => ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'));
     if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(cfg, hostVeth);
+    if (cfg.macspoofchk) {
+      const ref = spoofRef(inv.containerId, inv.ifName);
+      undo.push('remove MAC spoof check', () => teardownSpoofcheck(ref));
+      await setupSpoofcheck(ref, hostVeth, contMac);
+    }
 
     // Container side: one batch inside the namespace.
     const cont: string[] = [];

@@ -198,6 +198,25 @@ describe('bridge VLAN and port isolation', () => {
   });
 });
 
+describe('macspoofchk', () => {
+  it('drops frames with another source MAC, and DEL removes the check even after the netns is gone', async () => {
+    await sb.addContainer('sp');
+    const c = conf({ bridge: 'tbrs', macspoofchk: true }, { subnet: '10.89.0.0/24' });
+    const r = await plugin('ADD', 'sp', c);
+    expect(r.code).toBe(0);
+    expect((await sb.exec('sp', ['ping', '-c1', '-W2', '10.89.0.1'])).code).toBe(0);
+    const rules = (await sb.exec('host', ['nft', 'list', 'table', 'bridge', 'nat'])).stdout;
+    expect(rules).toContain('chain cni-br-iface-ctr-sp-eth0-mac');
+    expect(rules).toContain('comment "macspoofchk-ctr-sp-eth0"');
+    await sb.exec('sp', ['ip', 'neigh', 'flush', 'all']);
+    await sb.exec('sp', ['ip', 'link', 'set', 'eth0', 'address', '0a:58:de:ad:be:ef']);
+    expect((await sb.exec('sp', ['ping', '-c1', '-W1', '10.89.0.1'])).code).not.toBe(0);
+    await sb.removeContainer('sp');
+    expect((await plugin('DEL', 'sp', c)).code).toBe(0);
+    expect((await sb.exec('host', ['nft', 'list', 'table', 'bridge', 'nat'])).stdout).not.toContain('ctr-sp');
+  });
+});
+
 describe('ipMasq', () => {
   let upstream = '';
   beforeAll(async () => {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { ConfigError, CniError, ErrorCode } from '../../lib/cni/errors';
+import { ConfigError } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import { dnsConfigSchema } from '../../lib/cni/netconf';
 import type { DNS } from '../../lib/cni/result/types';
@@ -55,6 +55,7 @@ export interface BridgeConfig {
   readonly enabledad: boolean;
   readonly disableContainerInterface: boolean;
   readonly portIsolation: boolean;
+  readonly macspoofchk: boolean;
   /** '' means L2 only (no IPAM). */
   readonly ipamType: string;
   readonly dns: DNS | undefined;
@@ -93,7 +94,6 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
   if (mtu < 0 || mtu > 65535) throw new ConfigError(`invalid MTU ${mtu}`);
   const ipamType = c.ipam?.type ?? '';
   if (c.disableContainerInterface && ipamType !== '') throw new ConfigError('cannot use IPAM when DisableContainerInterface flag is set');
-  if (c.macspoofchk) throw new CniError(ErrorCode.UnsupportedField, 'unsupported field in network configuration', 'macspoofchk: true (not implemented by tscni yet)');
   let backend: Backend | undefined;
   if (c.ipMasqBackend) {
     if (c.ipMasqBackend !== 'iptables' && c.ipMasqBackend !== 'nftables') throw new ConfigError(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`);
@@ -123,6 +123,7 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
     enabledad: !!c.enabledad,
     disableContainerInterface: !!c.disableContainerInterface,
     portIsolation: !!c.portIsolation,
+    macspoofchk: !!c.macspoofchk,
     ipamType,
     dns,
     mac,

@@ -9,6 +9,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { defaultBackend } from '../../lib/nat/backend';
 import { teardownMasq } from '../../lib/nat/masq';
 import { ipTry } from '../../lib/net/ip';
+import { spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { loadBridgeConfig } from './config';
 
 export async function del(inv: Invocation): Promise<void> {
@@ -23,5 +24,6 @@ export async function del(inv: Invocation): Promise<void> {
     const backend = cfg.ipMasqBackend ?? (await defaultBackend());
     await teardownMasq(backend, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
   }
+  if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
   if (errors.length > 0) throw new Error(errors.join('; '));
 }

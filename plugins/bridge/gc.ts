@@ -4,6 +4,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
 import { defaultBackend } from '../../lib/nat/backend';
 import { gcMasq } from '../../lib/nat/masq';
+import { gcSpoofcheck, spoofRef } from '../../lib/net/spoofcheck';
 import { loadBridgeConfig } from './config';
 
 export async function gc(inv: Invocation): Promise<void> {
@@ -16,6 +17,10 @@ export async function gc(inv: Invocation): Promise<void> {
   if (valid && cfg.ipMasq) {
     const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
     await gcMasq(cfg.ipMasqBackend ?? (await defaultBackend()), inv.networkName, keep).catch((e: unknown) => errors.push(`masquerade GC: ${(e as Error).message}`));
+  }
+  if (valid && cfg.macspoofchk) {
+    const keep = new Set(valid.map((a) => spoofRef(a.containerID, a.ifname)));
+    await gcSpoofcheck(keep).catch((e: unknown) => errors.push(`spoof check GC: ${(e as Error).message}`));
   }
   if (errors.length > 0) throw new Error(errors.join('; '));
 }

@@ -1,0 +1,63 @@
+/**
+ * MAC spoof check for a bridge port (bridge `macspoofchk`), with the reference's names so either
+ * implementation can remove the other's: table `bridge nat`, base chain PREROUTING, per attachment
+ * chains `cni-br-iface-<id>-<ifname>` and `…-mac`, every rule commented `macspoofchk-<id>-<ifname>`.
+ * Frames entering from the container's port with another source MAC are dropped. Setup and
+ * teardown are one `nft -f` each; teardown needs only the attachment, not the veth name.
+ */
+import { defaultRunner } from '../exec/real';
+
+const TABLE = 'bridge nat';
+export const spoofRef = (containerId: string, ifName: string): string => `${containerId}-${ifName}`;
+const chains = (ref: string): [string, string] => [`cni-br-iface-${ref}`, `cni-br-iface-${ref}-mac`];
+
+export function renderSpoofcheckSetup(ref: string, hostVeth: string, mac: string): string {
+  const [iface, macChain] = chains(ref);
+  const c = `comment "macspoofchk-${ref}"`;
+  return [
+    `add table ${TABLE}`,
+    `add chain ${TABLE} PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }`,
+    `add chain ${TABLE} ${iface}`,
+    `add chain ${TABLE} ${macChain}`,
+    `flush chain ${TABLE} ${iface}`,
+    `flush chain ${TABLE} ${macChain}`,
+    `add rule ${TABLE} ${iface} jump ${macChain} ${c}`,
+    `add rule ${TABLE} ${macChain} ether saddr ${mac} return ${c}`,
+    `add rule ${TABLE} ${macChain} drop ${c}`,
+    `add rule ${TABLE} PREROUTING iifname "${hostVeth}" jump ${iface} ${c}`,
+  ].join('\n') + '\n';
+}
+
+/** `delete` lines for the attachments whose ref `stale` accepts, from `nft -a list table bridge nat`. */
+export function renderSpoofcheckTeardown(listing: string, stale: (ref: string) => boolean): string {
+  const out: string[] = [];
+  const doomed = new Set<string>();
+  for (const line of listing.split('\n')) {
+    const rule = /jump (cni-br-iface-\S+) comment "macspoofchk-(\S+)" # handle (\d+)/.exec(line);
+    if (rule?.[2] && rule[3] && stale(rule[2]) && line.includes('iifname')) out.push(`delete rule ${TABLE} PREROUTING handle ${rule[3]}`);
+    const chain = /^\s*chain (cni-br-iface-(\S+?)(-mac)?) \{/.exec(line);
+    if (chain?.[1] && chain[2] && stale(chain[2])) doomed.add(chain[1]);
+  }
+  // The -mac chain is referenced by the iface chain: delete the referring chain first.
+  for (const ch of [...doomed].sort((a, b) => Number(a.endsWith('-mac')) - Number(b.endsWith('-mac')))) out.push(`delete chain ${TABLE} ${ch}`);
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+async function listing(): Promise<string> {
+  const r = await defaultRunner().run({ tool: 'nft', argv: ['-a', 'list', 'table', 'bridge', 'nat'], allowFailure: true });
+  return r.exitCode === 0 ? r.stdout : '';
+}
+async function apply(text: string): Promise<void> {
+  if (text) await defaultRunner().run({ tool: 'nft', argv: ['-f', '-'], input: text });
+}
+
+export async function setupSpoofcheck(ref: string, hostVeth: string, mac: string): Promise<void> {
+  await apply(renderSpoofcheckSetup(ref, hostVeth, mac));
+}
+export async function teardownSpoofcheck(ref: string): Promise<void> {
+  await apply(renderSpoofcheckTeardown(await listing(), (r) => r === ref));
+}
+/** GC: spoof checks of attachments (refs `<id>-<ifname>`) not in `keep`. */
+export async function gcSpoofcheck(keep: ReadonlySet<string>): Promise<void> {
+  await apply(renderSpoofcheckTeardown(await listing(), (r) => !keep.has(r)));
+}
