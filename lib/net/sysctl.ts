@@ -5,6 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { isValidLinkName } from '../cni/names';
+import { defaultRunner } from '../exec/real';
 
 /** net/ipv4/conf/<if>/route_localnet style key → /proc/sys path; the interface part is checked. */
 export function sysctlPath(key: string): string {
@@ -29,4 +30,15 @@ export async function ensureSysctl(key: string, value: string): Promise<void> {
   }
   if (current === value) return;
   await writeFile(path, value);
+}
+
+/**
+ * Writes sysctls inside another network namespace in one exec (`nsenter … sysctl -w`): /proc/sys/net
+ * shows the namespace of the process that opens it, so this process cannot write them itself.
+ * Keys that do not exist (e.g. IPv6 keys on a kernel booted with ipv6.disable=1) are skipped.
+ */
+export async function setSysctlsIn(netns: string, values: ReadonlyArray<readonly [key: string, value: string]>): Promise<void> {
+  if (values.length === 0) return;
+  for (const [key] of values) sysctlPath(key);
+  await defaultRunner().run({ tool: 'nsenter', argv: [`--net=${netns}`, '--', 'sysctl', '-q', '-e', '-w', ...values.map(([k, v]) => `${k}=${v}`)] });
 }

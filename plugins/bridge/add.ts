@@ -17,7 +17,8 @@ import { defaultBackend } from '../../lib/nat/backend';
 import { setupMasq, teardownMasq } from '../../lib/nat/masq';
 import { ipBatch, ipTry, randomMac, randomVethName } from '../../lib/net/ip';
 import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
-import { ensureSysctl } from '../../lib/net/sysctl';
+import { settleIPv6 } from '../../lib/net/settle';
+import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
 import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { readLink, type LinkState } from './links';
@@ -69,6 +70,22 @@ function gatewayLines(br: LinkState | undefined, cfg: BridgeConfig, gws: Map<4 |
     lines.push(`addr add ${formatCIDR(gw.addr, gw.prefix)} dev ${cfg.bridge}`);
   }
   return lines;
+}
+
+/**
+ * Container interface sysctls, as the reference sets them: DAD off unless `enabledad` (then
+ * enhanced DAD too), gratuitous ARP on link-up/address change, and IPv6 enabled where an IPv6
+ * address goes (kept across link down, as newer reference releases do).
+ */
+function containerSysctls(ifName: string, cfg: BridgeConfig, ips: readonly IPConfig[]): Array<[string, string]> {
+  const v: Array<[string, string]> = [];
+  if (cfg.enabledad) v.push([`net/ipv6/conf/${ifName}/enhanced_dad`, '1'], [`net/ipv6/conf/${ifName}/accept_dad`, '1']);
+  else v.push([`net/ipv6/conf/${ifName}/accept_dad`, '0']);
+  v.push([`net/ipv4/conf/${ifName}/arp_notify`, '1']);
+  if (ips.some((ip) => ip.address.includes(':'))) {
+    v.push(['net/ipv6/conf/lo/disable_ipv6', '0'], [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'], [`net/ipv6/conf/${ifName}/keep_addr_on_down`, '1']);
+  }
+  return v;
 }
 
 /** `route add` lines for the container; a route without gw uses its family's gateway. */
@@ -156,12 +173,15 @@ export async function add(inv: Invocation): Promise<Result> {
       await setupSpoofcheck(ref, hostVeth, contMac);
     }
 
-    // Container side: one batch inside the namespace.
+    // Container side: sysctls (before any address exists), then one ip batch, both inside the namespace.
+    if (ips.length > 0) await setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
     const cont: string[] = [];
     for (const ip of ips) cont.push(`addr add ${ip.address} dev ${inv.ifName}${ip.address.includes(':') && !cfg.enabledad ? ' nodad' : ''}`);
     if (!cfg.disableContainerInterface) cont.push(`link set ${inv.ifName} up`);
     cont.push(...routeLines(routes, gws, inv.ifName));
     await ipBatch(cont, inv.netns);
+    // With DAD on, IPv6 addresses start tentative; wait so the container can use them at once.
+    if (cfg.enabledad && gws.has(6) && !cfg.disableContainerInterface) await settleIPv6(inv.ifName, inv.netns);
 
     if (cfg.isGateway) {
       if (gws.has(4)) await ensureSysctl('net/ipv4/ip_forward', '1');

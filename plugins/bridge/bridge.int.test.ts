@@ -1,6 +1,6 @@
 /** bridge against the real kernel, in a sandbox: state, traffic, rollback, teardown, reference parity. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 
@@ -158,6 +158,138 @@ describe('bridge options', () => {
   });
 });
 
+describe('bridge keys, one by one', () => {
+  const sys = async (c: string, key: string): Promise<string> => (await sb.exec(c, ['cat', `/proc/sys/${key}`])).stdout.trim();
+
+  it('sets arp_notify and turns DAD off in the container by default', async () => {
+    await sb.addContainer('sy');
+    expect((await plugin('ADD', 'sy', conf({ bridge: 'tbry' }, { subnet: '10.88.0.0/24' }))).code).toBe(0);
+    expect(await sys('sy', 'net/ipv4/conf/eth0/arp_notify')).toBe('1');
+    expect(await sys('sy', 'net/ipv6/conf/eth0/accept_dad')).toBe('0');
+  });
+
+  it('enabledad: DAD and enhanced DAD on, and ADD returns only once IPv6 addresses are usable', async () => {
+    await sb.addContainer('dad');
+    const c = { ...conf({ bridge: 'tbrd', enabledad: true }), ipam: { type: 'host-local', dataDir: join(sb.dir, 'ipam'), ranges: [[{ subnet: 'fd00:87::/64' }]] } };
+    const r = await plugin('ADD', 'dad', c);
+    expect(r.stdout + r.stderr).not.toMatch(/"code"/);
+    expect(await sys('dad', 'net/ipv6/conf/eth0/accept_dad')).toBe('1');
+    expect(await sys('dad', 'net/ipv6/conf/eth0/enhanced_dad')).toBe('1');
+    expect(await sys('dad', 'net/ipv6/conf/eth0/keep_addr_on_down')).toBe('1');
+    const tentative = await sb.exec('dad', ['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global', 'tentative']);
+    expect(tentative.stdout.trim()).toBe('');
+    expect((await sb.exec('dad', ['ip', '-6', 'addr', 'show', 'dev', 'eth0'])).stdout).toContain('fd00:87::2/64');
+    expect((await plugin('DEL', 'dad', c)).code).toBe(0);
+  });
+
+  it('promiscMode sets the bridge promiscuous, and CHECK notices when it is not', async () => {
+    await sb.addContainer('pr');
+    const c = conf({ bridge: 'tbrp', promiscMode: true }, { subnet: '10.87.0.0/24' });
+    const r = await plugin('ADD', 'pr', c);
+    expect(r.code).toBe(0);
+    expect((await sb.exec('host', ['ip', '-j', 'link', 'show', 'tbrp'])).stdout).toContain('"PROMISC"');
+    expect((await plugin('CHECK', 'pr', { ...c, prevResult: r.json })).code).toBe(0);
+    const off = await plugin('CHECK', 'pr', { ...c, promiscMode: false, prevResult: r.json });
+    expect((off.json as { msg: string }).msg).toMatch(/Promisc Mode false doesn't match current state: true/);
+  });
+
+  it('forceAddress: a different gateway address on the bridge is an error unless forced', async () => {
+    await sb.addContainer('fa');
+    await sb.exec('host', ['ip', 'link', 'add', 'tbrf', 'type', 'bridge']);
+    await sb.exec('host', ['ip', 'addr', 'add', '10.86.5.1/24', 'dev', 'tbrf']);
+    const before = leases().length;
+    const c = conf({ bridge: 'tbrf' }, { subnet: '10.86.0.0/24' });
+    const r = await plugin('ADD', 'fa', c);
+    expect((r.json as { msg: string }).msg).toBe('"tbrf" already has an IP address different from 10.86.0.1/24');
+    expect(leases().length).toBe(before);
+    expect((await sb.exec('fa', ['ip', 'link', 'show', 'eth0'])).code).not.toBe(0);
+    expect((await plugin('ADD', 'fa', { ...c, forceAddress: true })).code).toBe(0);
+    const addrs = (await sb.exec('host', ['ip', '-br', '-4', 'addr', 'show', 'tbrf'])).stdout;
+    expect(addrs).toContain('10.86.0.1/24');
+    expect(addrs).not.toContain('10.86.5.1');
+  });
+
+  it('rejects a bridge name taken by a link that is not a bridge, leaving nothing behind', async () => {
+    await sb.addContainer('nb');
+    await sb.exec('host', ['ip', 'link', 'add', 'tnotbr', 'type', 'veth', 'peer', 'name', 'tnotbr1']);
+    const before = leases().length;
+    const links = (await hostLinks()).split('\n').length;
+    const r = await plugin('ADD', 'nb', conf({ bridge: 'tnotbr' }));
+    expect((r.json as { msg: string }).msg).toBe('"tnotbr" already exists but is not a bridge');
+    expect(leases().length).toBe(before);
+    expect((await hostLinks()).split('\n').length).toBe(links);
+  });
+
+  it('MAC precedence: runtimeConfig.mac, then args.cni.mac, then CNI_ARGS MAC', async () => {
+    const macOf = async (c: string): Promise<string> => (await sb.exec(c, ['cat', '/sys/class/net/eth0/address'])).stdout.trim();
+    const cases: Array<[string, Record<string, unknown>, string | undefined, string]> = [
+      ['mac1', { runtimeConfig: { mac: '0a:58:00:00:00:01' }, args: { cni: { mac: '0a:58:00:00:00:02' } } }, 'IgnoreUnknown=1;MAC=0a:58:00:00:00:03', '0a:58:00:00:00:01'],
+      ['mac2', { args: { cni: { mac: '0a:58:00:00:00:02' } } }, 'IgnoreUnknown=1;MAC=0a:58:00:00:00:03', '0a:58:00:00:00:02'],
+      ['mac3', {}, 'IgnoreUnknown=1;MAC=0a:58:00:00:00:03', '0a:58:00:00:00:03'],
+    ];
+    for (const [name, extra, args, want] of cases) {
+      await sb.addContainer(name);
+      const r = await sb.runPlugin(BRIDGE, { command: 'ADD', containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0', path: cniPath, args }, conf({ bridge: 'tbrm', ...extra }, { subnet: '10.85.0.0/24' }));
+      expect(r.stdout + r.stderr).not.toMatch(/"code"/);
+      expect(await macOf(name)).toBe(want);
+      expect((r.json as { interfaces: Array<{ mac: string }> }).interfaces[2]?.mac).toBe(want);
+    }
+  });
+
+  it('dns from the config replaces the IPAM dns in the result', async () => {
+    await sb.addContainer('dn');
+    const dns = { nameservers: ['10.84.0.53'], search: ['example.test'] };
+    const r = await plugin('ADD', 'dn', conf({ bridge: 'tbrn', dns }, { subnet: '10.84.0.0/24' }));
+    expect((r.json as { dns: unknown }).dns).toEqual(dns);
+  });
+
+  it('disableContainerInterface leaves the container interface down (L2 only)', async () => {
+    await sb.addContainer('dc');
+    const c = conf({ bridge: 'tbrc', isGateway: false, disableContainerInterface: true }, null);
+    const r = await plugin('ADD', 'dc', c);
+    expect(r.code).toBe(0);
+    expect((await sb.exec('dc', ['ip', '-j', 'link', 'show', 'eth0'])).stdout).not.toMatch(/"UP"/);
+    const withIpam = await plugin('ADD', 'dc', conf({ bridge: 'tbrc', disableContainerInterface: true }), undefined, 'eth1');
+    expect((withIpam.json as { code: number; msg: string })).toMatchObject({ code: 7, msg: 'cannot use IPAM when DisableContainerInterface flag is set' });
+  });
+
+  it('keeps the bridge MAC fixed while ports come and go', async () => {
+    const c = conf({ bridge: 'tbrk' }, { subnet: '10.83.0.0/24' });
+    const macOf = async (): Promise<string> => (await sb.exec('host', ['cat', '/sys/class/net/tbrk/address'])).stdout.trim();
+    await sb.addContainer('k1');
+    const first = await plugin('ADD', 'k1', c);
+    const mac = (first.json as { interfaces: Array<{ mac: string }> }).interfaces[0]?.mac;
+    expect(await macOf()).toBe(mac);
+    for (const name of ['k2', 'k3']) {
+      await sb.addContainer(name);
+      expect((await plugin('ADD', name, c)).code).toBe(0);
+      expect(await macOf()).toBe(mac);
+    }
+    expect((await plugin('DEL', 'k1', c)).code).toBe(0);
+    expect(await macOf()).toBe(mac);
+  });
+
+  it('DEL after the netns was deleted leaves no lease and no host veth', async () => {
+    await sb.addContainer('gone');
+    const before = leases().length;
+    const links = (await hostLinks()).split('\n').length;
+    const c = conf();
+    expect((await plugin('ADD', 'gone', c)).code).toBe(0);
+    expect(leases().length).toBe(before + 1);
+    await sb.removeContainer('gone');
+    expect((await plugin('DEL', 'gone', c)).code).toBe(0);
+    expect(leases().length).toBe(before);
+    // The host end of a veth pair goes away with its peer's namespace.
+    expect((await hostLinks()).split('\n').length).toBe(links);
+  });
+
+  it('STATUS answers for a 1.1.0 config and fails with the IPAM plugin', async () => {
+    expect((await sb.runPlugin(BRIDGE, { command: 'STATUS', path: cniPath }, { ...conf(), cniVersion: '1.1.0' })).code).toBe(0);
+    const bad = await sb.runPlugin(BRIDGE, { command: 'STATUS', path: cniPath }, { ...conf({}, { type: 'failing-ipam' }), cniVersion: '1.1.0' });
+    expect(bad.code).not.toBe(0);
+  });
+});
+
 describe('bridge VLAN and port isolation', () => {
   let vlanFiltering = false;
   beforeAll(async () => {
@@ -275,7 +407,11 @@ describe('ipMasq', () => {
 });
 
 describe('differential: reference bridge in the same kind of sandbox', () => {
-  it('gives the same result shape and chain name', async () => {
+  it('gives the same result shape, rules and lease files', async () => {
+    const store = (id: string): Record<string, string> => {
+      const d = join(sb.dir, `ipam-${id}`, 'diffnet');
+      return Object.fromEntries(readdirSync(d).filter((f) => !f.startsWith('.') && f !== 'lock').map((f) => [f, readFileSync(join(d, f), 'utf8')]));
+    };
     const refPath = join(sb.dir, 'ref-bin');
     mkdirSync(refPath);
     symlinkSync(join(REFERENCE_DIR, 'host-local'), join(refPath, 'host-local'));
@@ -284,9 +420,12 @@ describe('differential: reference bridge in the same kind of sandbox', () => {
     const mk = (id: string): Record<string, unknown> => ({ ...conf({ bridge: 'tbrr', ipMasq: true }, { subnet: '10.94.0.0/24', dataDir: join(sb.dir, `ipam-${id}`) }), name: 'diffnet' });
     const ours = await sb.runPlugin(BRIDGE, { command: 'ADD', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r1')}`, ifName: 'eth0', path: cniPath }, mk('ours'));
     const save1 = await natRules();
+    const storeOurs = store('ours');
     await sb.runPlugin(BRIDGE, { command: 'DEL', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r1')}`, ifName: 'eth0', path: cniPath }, mk('ours'));
     const theirs = await sb.runPlugin(join(REFERENCE_DIR, 'bridge'), { command: 'ADD', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r2')}`, ifName: 'eth0', path: refPath }, mk('ref'));
     const save2 = await natRules();
+    const storeRef = store('ref');
+    const storeOursAfterDel = store('ours');
     expect(ours.code).toBe(0);
     expect(theirs.code).toBe(0);
     // v1.1.1 prints an empty "dns": {} in 1.x results; newer reference releases omit it, as we do.
@@ -295,6 +434,13 @@ describe('differential: reference bridge in the same kind of sandbox', () => {
     const chain = (s: string): string | undefined => /-j (CNI-[0-9a-f]{24})/.exec(s.split('\n').find((l) => l.includes('same-id')) ?? '')?.[1];
     expect(chain(save1)).toBeDefined();
     expect(chain(save1)).toBe(chain(save2));
+    // The same rules in the per-container chain, and the same lease files (names and contents).
+    const chainRules = (save: string): string[] => save.split('\n').filter((l) => l.startsWith(`-A ${chain(save1)}`)).sort();
+    expect(chainRules(save1)).toEqual(chainRules(save2));
+    expect(chainRules(save1).length).toBeGreaterThan(0);
+    expect(storeOurs).toEqual({ '10.94.0.2': 'same-id\r\neth0', 'last_reserved_ip.0': '10.94.0.2' });
+    expect(storeRef).toEqual(storeOurs);
     await sb.runPlugin(join(REFERENCE_DIR, 'bridge'), { command: 'DEL', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r2')}`, ifName: 'eth0', path: refPath }, mk('ref'));
+    expect(store('ref')).toEqual(storeOursAfterDel);
   });
 });

@@ -23,6 +23,8 @@ export async function check(inv: Invocation): Promise<void> {
   const br = await readLink(cfg.bridge);
   if (!br) throw fail(`CNI created bridge ${cfg.bridge} in host namespace was not found`);
   if (br.kind !== 'bridge') throw fail(`${cfg.bridge} is not a bridge`);
+  const promisc = br.flags.includes('PROMISC');
+  if (promisc !== cfg.promiscMode) throw fail(`Bridge interface ${cfg.bridge} configured Promisc Mode ${cfg.promiscMode} doesn't match current state: ${promisc} `);
   const brPrev = ifaces.find((i) => i.name === cfg.bridge);
   if (brPrev?.mac && brPrev.mac.toLowerCase() !== br.mac.toLowerCase()) throw fail(`Interface ${cfg.bridge} Mac doesn't match: ${brPrev.mac} not found`);
 

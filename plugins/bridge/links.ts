@@ -6,6 +6,8 @@ export interface LinkState {
   readonly mac: string;
   readonly kind: string;
   readonly master: string | undefined;
+  /** Interface flags as iproute2 prints them (UP, PROMISC, …). */
+  readonly flags: readonly string[];
   readonly addrs: ReadonlyArray<{ family: 4 | 6; local: string; prefixlen: number }>;
 }
 
@@ -21,6 +23,7 @@ export async function readLink(name: string, netns?: string): Promise<LinkState 
     mac: String(row['address'] ?? ''),
     kind: info?.info_kind ?? '',
     master: typeof row['master'] === 'string' ? row['master'] : undefined,
+    flags: Array.isArray(row['flags']) ? row['flags'].map(String) : [],
     addrs: addrInfo
       .filter((a) => (a.family === 'inet' || a.family === 'inet6') && a.local)
       .map((a) => ({ family: a.family === 'inet' ? 4 : 6, local: a.local ?? '', prefixlen: a.prefixlen ?? 0 })),
