@@ -31,11 +31,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Each plugin: ncc bundle, then code-cache packs it with V8's code cache into bin/<plugin>.
 build: npmdeps
 	@mkdir -p bin build/ncc
+	@node_modules/.bin/tsc --outDir build/tools --rootDir lib/build --module commonjs --moduleResolution node --target es2022 --strict --skipLibCheck --types node lib/build/code-cache-main.ts
 	@for p in $(PLUGINS); do \
 	  node_modules/.bin/ncc build plugins/$$p/main.ts -o build/ncc/$$p -m -q --no-source-map-register || exit 1; \
-	  { head -n 1 build/ncc/$$p/index.js; echo "// tscni-plugin: $$p"; tail -n +2 build/ncc/$$p/index.js; } > bin/$$p && chmod 755 bin/$$p; \
+	  node build/tools/code-cache-main.js pack $$p build/ncc/$$p/index.js bin/$$p || exit 1; \
 	done
 	@for t in $(TOOLS); do \
 	  if [ -f lib/runtime/cli.ts ]; then \

@@ -9,6 +9,7 @@
  * ID, never by addresses, so it also works after the container's interface or netns is gone.
  */
 import { defaultRunner } from '../exec/real';
+import { concurrently } from '../undo';
 import { chainName, nftMasqHash, ruleComment } from './names';
 import type { Backend } from './backend';
 
@@ -123,10 +124,12 @@ async function nftApply(text: string): Promise<void> {
 export async function setupMasq(backend: Backend, t: MasqTarget, addrs: readonly MasqAddress[]): Promise<void> {
   if (addrs.length === 0) return;
   if (backend === 'iptables') {
-    for (const six of [false, true]) {
-      const mine = addrs.filter((a) => isV6(a.address) === six);
-      if (mine.length > 0) await iptRestore(six, renderIptablesSetup(t, mine, six));
-    }
+    await concurrently(
+      ...[false, true].map(async (six) => {
+        const mine = addrs.filter((a) => isV6(a.address) === six);
+        if (mine.length > 0) await iptRestore(six, renderIptablesSetup(t, mine, six));
+      }),
+    );
     return;
   }
   const prefix = nftMasqHash(t.networkName, t.ifName, t.containerId);
@@ -138,7 +141,7 @@ export async function setupMasq(backend: Backend, t: MasqTarget, addrs: readonly
 export async function teardownMasq(backend: Backend, t: MasqTarget): Promise<void> {
   if (backend === 'iptables') {
     const chains = new Set([chainName(t.networkName, t.containerId)]);
-    for (const six of [false, true]) await iptRestore(six, renderIptablesTeardown(await iptSave(six), chains));
+    await concurrently(...[false, true].map(async (six) => iptRestore(six, renderIptablesTeardown(await iptSave(six), chains))));
     return;
   }
   const prefix = nftMasqHash(t.networkName, t.ifName, t.containerId);

@@ -19,7 +19,7 @@ import { ipBatch, ipTry, randomMac, randomVethName } from '../../lib/net/ip';
 import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { settleIPv6 } from '../../lib/net/settle';
 import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
-import { UndoStack } from '../../lib/undo';
+import { concurrently, UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { readLink, type LinkState } from './links';
 
@@ -116,16 +116,14 @@ export async function add(inv: Invocation): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
   if (!existsSync(inv.netns)) throw new CniError(ErrorCode.Internal, `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`);
   const undo = new UndoStack();
+  // Probe the firewall backend (an exec) while other work runs.
+  const backend = cfg.ipMasq ? (cfg.ipMasqBackend ? Promise.resolve(cfg.ipMasqBackend) : defaultBackend()) : undefined;
   return undo.guard(async () => {
-    const br = await readLink(cfg.bridge);
+    // The bridge is read while IPAM allocates; an unusable bridge then releases the lease.
+    if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
+    const [br, ipam] = await concurrently(readLink(cfg.bridge), cfg.ipamType !== '' ? delegate('ADD', cfg.ipamType, inv) : Promise.resolve(undefined));
     if (br && br.kind !== 'bridge') throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
-
-    let ipam: Result | undefined;
-    if (cfg.ipamType !== '') {
-      undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
-      ipam = await delegate('ADD', cfg.ipamType, inv);
-      if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
-    }
+    if (cfg.ipamType !== '' && !ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
     const ips: IPConfig[] = (ipam?.ips ?? []).map((ip) => ({ ...ip }));
     const gws = calcGateways(ips, cfg);
     const routes: Route[] = [...(ipam?.routes ?? [])];
@@ -167,39 +165,20 @@ export async function add(inv: Invocation): Promise<Result> {
     }
     await bestEffort('disable router advertisements on the bridge', () => ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'));
     if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(cfg, hostVeth);
-    if (cfg.macspoofchk) {
-      const ref = spoofRef(inv.containerId, inv.ifName);
-      undo.push('remove MAC spoof check', () => teardownSpoofcheck(ref));
-      await setupSpoofcheck(ref, hostVeth, contMac);
-    }
-
-    // Container side: sysctls (before any address exists), then one ip batch, both inside the namespace.
-    if (ips.length > 0) await setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
-    const cont: string[] = [];
-    for (const ip of ips) cont.push(`addr add ${ip.address} dev ${inv.ifName}${ip.address.includes(':') && !cfg.enabledad ? ' nodad' : ''}`);
-    if (!cfg.disableContainerInterface) cont.push(`link set ${inv.ifName} up`);
-    cont.push(...routeLines(routes, gws, inv.ifName));
-    await ipBatch(cont, inv.netns);
-    // With DAD on, IPv6 addresses start tentative; wait so the container can use them at once.
-    if (cfg.enabledad && gws.has(6) && !cfg.disableContainerInterface) await settleIPv6(inv.ifName, inv.netns);
-
-    if (cfg.isGateway) {
-      if (gws.has(4)) await ensureSysctl('net/ipv4/ip_forward', '1');
-      if (gws.has(6)) await ensureSysctl('net/ipv6/conf/all/forwarding', '1');
-    }
-    if (cfg.ipMasq && ips.length > 0) {
-      const backend = cfg.ipMasqBackend ?? (await defaultBackend());
-      const target = { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName };
-      undo.push('remove masquerade rules', () => teardownMasq(backend, target));
-      await setupMasq(
-        backend,
-        target,
-        ips.map((ip) => {
-          const c = parseCIDR(ip.address)!;
-          return { address: formatIP(c.addr), subnet: formatCIDR(networkOf(c.addr, c.prefix), c.prefix) };
-        }),
-      );
-    }
+    // The rest is independent work, run side by side: the container side (sysctls before any
+    // address exists, then one ip batch inside the namespace), MAC spoof check, forwarding,
+    // masquerade. Every undo is registered before any of them starts.
+    const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
+    if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(spoof));
+    const target = { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName };
+    const masq = backend && ips.length > 0 ? backend : undefined;
+    if (masq) undo.push('remove masquerade rules', async () => teardownMasq(await masq, target));
+    await concurrently(
+      configureContainer(inv, cfg, ips, routes, gws),
+      spoof ? setupSpoofcheck(spoof, hostVeth, contMac) : Promise.resolve(),
+      cfg.isGateway ? enableForwarding(gws) : Promise.resolve(),
+      masq ? masq.then((b) => setupMasq(b, target, masqAddresses(ips))) : Promise.resolve(),
+    );
 
     const result: Result = {
       cniVersion: inv.cniVersion,
@@ -214,6 +193,31 @@ export async function add(inv: Invocation): Promise<Result> {
     const dns = cfg.dns ?? ipam?.dns;
     if (dns) result.dns = dns;
     return result;
+  });
+}
+
+/** Inside the container: sysctls first (before any address exists), then one ip batch. */
+async function configureContainer(inv: Invocation, cfg: BridgeConfig, ips: readonly IPConfig[], routes: readonly Route[], gws: Map<4 | 6, Gateway>): Promise<void> {
+  if (ips.length > 0) await setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
+  const cont: string[] = [];
+  for (const ip of ips) cont.push(`addr add ${ip.address} dev ${inv.ifName}${ip.address.includes(':') && !cfg.enabledad ? ' nodad' : ''}`);
+  if (!cfg.disableContainerInterface) cont.push(`link set ${inv.ifName} up`);
+  cont.push(...routeLines(routes, gws, inv.ifName));
+  await ipBatch(cont, inv.netns);
+  // With DAD on, IPv6 addresses start tentative; wait so the container can use them at once.
+  if (cfg.enabledad && gws.has(6) && !cfg.disableContainerInterface) await settleIPv6(inv.ifName, inv.netns);
+}
+
+async function enableForwarding(gws: Map<4 | 6, Gateway>): Promise<void> {
+  if (gws.has(4)) await ensureSysctl('net/ipv4/ip_forward', '1');
+  if (gws.has(6)) await ensureSysctl('net/ipv6/conf/all/forwarding', '1');
+}
+
+/** Each container address with its subnet, as masquerade rules need them. */
+function masqAddresses(ips: readonly IPConfig[]): Array<{ address: string; subnet: string }> {
+  return ips.map((ip) => {
+    const c = parseCIDR(ip.address)!;
+    return { address: formatIP(c.addr), subnet: formatCIDR(networkOf(c.addr, c.prefix), c.prefix) };
   });
 }
 

@@ -10,20 +10,28 @@ import { defaultBackend } from '../../lib/nat/backend';
 import { teardownMasq } from '../../lib/nat/masq';
 import { ipTry } from '../../lib/net/ip';
 import { spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
+import { concurrently } from '../../lib/undo';
 import { loadBridgeConfig } from './config';
 
 export async function del(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const errors: string[] = [];
-  if (inv.netns !== '' && existsSync(inv.netns)) {
-    const r = await ipTry(['link', 'del', inv.ifName], inv.netns);
-    if (r.exitCode !== 0 && !/Cannot find device|does not exist|No such/i.test(r.stderr)) errors.push(`failed to delete ${inv.ifName}: ${r.stderr.trim()}`);
-  }
-  if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
-  if (cfg.ipMasq) {
-    const backend = cfg.ipMasqBackend ?? (await defaultBackend());
-    await teardownMasq(backend, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
-  }
-  if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
+  // The link goes before the lease (so its address is never handed out while still in use);
+  // rule removal is independent of both and runs alongside.
+  const linkThenLease = async (): Promise<void> => {
+    if (inv.netns !== '' && existsSync(inv.netns)) {
+      const r = await ipTry(['link', 'del', inv.ifName], inv.netns);
+      if (r.exitCode !== 0 && !/Cannot find device|does not exist|No such/i.test(r.stderr)) errors.push(`failed to delete ${inv.ifName}: ${r.stderr.trim()}`);
+    }
+    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
+  };
+  const rules = async (): Promise<void> => {
+    if (cfg.ipMasq) {
+      const backend = cfg.ipMasqBackend ?? (await defaultBackend());
+      await teardownMasq(backend, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
+    }
+    if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
+  };
+  await concurrently(linkThenLease(), rules());
   if (errors.length > 0) throw new Error(errors.join('; '));
 }
