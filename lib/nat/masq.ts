@@ -9,6 +9,7 @@
  * ID, never by addresses, so it also works after the container's interface or netns is gone.
  */
 import { defaultRunner } from '../exec/real';
+import { listNatChains, restoreNat, saveNat } from './iptables';
 import { concurrently } from '../undo';
 import { chainName, nftMasqHash, ruleComment } from './names';
 import type { Backend } from './backend';
@@ -60,15 +61,6 @@ export function renderIptablesTeardown(save: string, chains: ReadonlySet<string>
   for (const ch of present) out.push(`-X ${ch}`);
   out.push('COMMIT', '');
   return out.join('\n');
-}
-
-async function iptSave(six: boolean): Promise<string> {
-  const res = await defaultRunner().run({ tool: six ? 'ip6tables-save' : 'iptables-save', argv: ['-t', 'nat'], allowFailure: true });
-  return res.exitCode === 0 ? res.stdout : '';
-}
-async function iptRestore(six: boolean, text: string): Promise<void> {
-  if (text === '') return;
-  await defaultRunner().run({ tool: six ? 'ip6tables-restore' : 'iptables-restore', argv: ['--noflush', '-w', '10'], input: text });
 }
 
 // ---- nftables ----
@@ -127,7 +119,7 @@ export async function setupMasq(backend: Backend, t: MasqTarget, addrs: readonly
     await concurrently(
       ...[false, true].map(async (six) => {
         const mine = addrs.filter((a) => isV6(a.address) === six);
-        if (mine.length > 0) await iptRestore(six, renderIptablesSetup(t, mine, six));
+        if (mine.length > 0) await restoreNat(six, renderIptablesSetup(t, mine, six));
       }),
     );
     return;
@@ -141,7 +133,8 @@ export async function setupMasq(backend: Backend, t: MasqTarget, addrs: readonly
 export async function teardownMasq(backend: Backend, t: MasqTarget): Promise<void> {
   if (backend === 'iptables') {
     const chains = new Set([chainName(t.networkName, t.containerId)]);
-    await concurrently(...[false, true].map(async (six) => iptRestore(six, renderIptablesTeardown(await iptSave(six), chains))));
+    // Only POSTROUTING (where the jumps are) and the container's chain are read.
+    await concurrently(...[false, true].map(async (six) => restoreNat(six, renderIptablesTeardown(await listNatChains(six, ['POSTROUTING', ...chains]), chains))));
     return;
   }
   const prefix = nftMasqHash(t.networkName, t.ifName, t.containerId);
@@ -158,14 +151,14 @@ export async function gcMasq(backend: Backend, networkName: string, keep: Readon
   const keptIds = new Set([...keep].map((k) => k.split('\u0000')[0]));
   if (backend === 'iptables') {
     for (const six of [false, true]) {
-      const save = await iptSave(six);
+      const save = await saveNat(six);
       const stale = new Set<string>();
       const re = /^-A POSTROUTING .*--comment "name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\"" -j (CNI-[0-9a-f]{24})\s*$/;
       for (const line of save.split('\n')) {
         const m = re.exec(line);
         if (m && m[1] === networkName && !keptIds.has(m[2]) && m[3] === chainName(networkName, m[2] ?? '')) stale.add(m[3]);
       }
-      if (stale.size > 0) await iptRestore(six, renderIptablesTeardown(save, stale));
+      if (stale.size > 0) await restoreNat(six, renderIptablesTeardown(save, stale));
     }
     return;
   }

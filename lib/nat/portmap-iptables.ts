@@ -9,6 +9,8 @@ import { chainName, ruleComment } from './names';
 export const DNAT_CHAIN = 'CNI-HOSTPORT-DNAT';
 export const SETMARK_CHAIN = 'CNI-HOSTPORT-SETMARK';
 export const MASQ_CHAIN = 'CNI-HOSTPORT-MASQ';
+/** Old releases jumped from here to per-container CNI-SN-<hash> chains; only ever torn down. */
+export const LEGACY_SNAT_CHAIN = 'CNI-HOSTPORT-SNAT';
 
 export interface PortMapping {
   readonly hostPort: number;

@@ -110,6 +110,42 @@ describe('bridge ADD/DEL', () => {
     expect((await sb.exec('f', ['ip', 'link', 'show', 'eth0'])).code).not.toBe(0);
   });
 
+  it('an MTU the kernel refuses fails in the host batch and leaves nothing behind', async () => {
+    await sb.addContainer('mt');
+    const before = leases().length;
+    const links = (await hostLinks()).split('\n').length;
+    const r = await plugin('ADD', 'mt', conf({ bridge: 'tbrmt', mtu: 60 }, { subnet: '10.82.0.0/24' }));
+    expect(r.code).not.toBe(0);
+    expect(leases().length).toBe(before);
+    expect((await hostLinks()).split('\n').length).toBe(links);
+    expect((await sb.exec('mt', ['ip', 'link', 'show', 'eth0'])).code).not.toBe(0);
+  });
+
+  it('a failure in the last step (masquerade) undoes the veth, the lease and the rules', async () => {
+    // A PATH whose iptables-restore fails; every other tool is the real one.
+    const tools = join(sb.dir, 'failing-restore');
+    mkdirSync(tools);
+    for (const t of ['ip', 'nsenter', 'sysctl', 'iptables', 'ip6tables', 'iptables-save', 'ip6tables-save', 'nft', 'bridge']) {
+      const real = (await sb.exec('host', ['sh', '-c', `command -v ${t}`])).stdout.trim();
+      if (real) symlinkSync(real, join(tools, t));
+    }
+    symlinkSync(process.execPath, join(tools, 'node'));
+    writeFileSync(join(tools, 'iptables-restore'), '#!/bin/sh\necho "iptables-restore: injected failure" >&2\nexit 4\n');
+    chmodSync(join(tools, 'iptables-restore'), 0o755);
+    await sb.addContainer('lf');
+    const before = leases().length;
+    const veths = async (): Promise<number> => (await hostLinks()).split('\n').filter((l) => l.startsWith('veth')).length;
+    const links = await veths();
+    const c = { ...conf({ ipMasq: true, ipMasqBackend: 'iptables' }), name: 'brnet' };
+    const r = await sb.runPlugin(BRIDGE, { command: 'ADD', containerId: 'ctr-lf', netns: `/run/netns/${sb.nsName('lf')}`, ifName: 'eth0', path: cniPath, env: { PATH: tools } }, c);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain('injected failure');
+    expect(leases().length).toBe(before);
+    expect(await veths()).toBe(links);
+    expect((await sb.exec('lf', ['ip', 'link', 'show', 'eth0'])).code).not.toBe(0);
+    expect(await natRules()).not.toContain('ctr-lf');
+  });
+
   it('rejects a bad MTU and hairpin+promisc as config errors', async () => {
     expect(((await plugin('ADD', 'f', conf({ mtu: -5 }))).json as { code: number }).code).toBe(7);
     expect(((await plugin('ADD', 'f', conf({ hairpinMode: true, promiscMode: true }))).json as { code: number }).code).toBe(7);

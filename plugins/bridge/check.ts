@@ -8,6 +8,7 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { parseCIDR, formatIP } from '../../lib/ipam/ip';
 import { ipJson } from '../../lib/net/ip';
+import { concurrently } from '../../lib/undo';
 import { loadBridgeConfig } from './config';
 import { readLink } from './links';
 
@@ -17,10 +18,22 @@ export async function check(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
-  if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv);
-
   const ifaces = prev.interfaces ?? [];
-  const br = await readLink(cfg.bridge);
+  const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
+  const hostPrev = ifaces.find((i, idx) => idx !== contIndex && !i.sandbox && i.name !== cfg.bridge);
+  const routes = prev.routes ?? [];
+  const routeFamilies = (['-4', '-6'] as const).filter((fam) => routes.some((r) => (fam === '-6') === r.dst.includes(':')));
+
+  // Every read at once; the checks below then run in the reference's order, so the first
+  // mismatch reported is the one the reference would report (IPAM first).
+  const [, br, cont, host, ...liveRoutes] = await concurrently(
+    cfg.ipamType !== '' ? delegate('CHECK', cfg.ipamType, inv) : Promise.resolve(undefined),
+    readLink(cfg.bridge),
+    contIndex >= 0 ? readLink(inv.ifName, inv.netns) : Promise.resolve(undefined),
+    hostPrev ? readLink(hostPrev.name) : Promise.resolve(undefined),
+    ...routeFamilies.map(async (fam) => (await ipJson([fam, 'route', 'show', 'dev', inv.ifName], inv.netns)) ?? []),
+  );
+
   if (!br) throw fail(`CNI created bridge ${cfg.bridge} in host namespace was not found`);
   if (br.kind !== 'bridge') throw fail(`${cfg.bridge} is not a bridge`);
   const promisc = br.flags.includes('PROMISC');
@@ -28,19 +41,12 @@ export async function check(inv: Invocation): Promise<void> {
   const brPrev = ifaces.find((i) => i.name === cfg.bridge);
   if (brPrev?.mac && brPrev.mac.toLowerCase() !== br.mac.toLowerCase()) throw fail(`Interface ${cfg.bridge} Mac doesn't match: ${brPrev.mac} not found`);
 
-  const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
   const contPrev = ifaces[contIndex];
   if (!contPrev) throw fail(`interface ${inv.ifName} with sandbox ${inv.netns} not found in prevResult`);
-  const cont = await readLink(inv.ifName, inv.netns);
   if (!cont) throw fail(`CNI created interface in container ${inv.ifName} not found`);
   if (cont.kind !== 'veth') throw fail(`Error: Container interface ${inv.ifName} not of type veth`);
   if (contPrev.mac && contPrev.mac.toLowerCase() !== cont.mac.toLowerCase()) throw fail(`Interface ${inv.ifName} Mac doesn't match: ${contPrev.mac} not found`);
-
-  const hostPrev = ifaces.find((i, idx) => idx !== contIndex && !i.sandbox && i.name !== cfg.bridge);
-  if (hostPrev) {
-    const host = await readLink(hostPrev.name);
-    if (!host || host.master !== cfg.bridge) throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
-  }
+  if (hostPrev && (!host || host.master !== cfg.bridge)) throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
 
   for (const ip of prev.ips ?? []) {
     if (ip.interface !== undefined && ip.interface !== contIndex) continue;
@@ -49,16 +55,12 @@ export async function check(inv: Invocation): Promise<void> {
     const want = formatIP(c.addr);
     if (!cont.addrs.some((a) => a.local === want && a.prefixlen === c.prefix)) throw fail(`Failed to match addr ${ip.address} on interface ${inv.ifName}`);
   }
-  const routes = prev.routes ?? [];
-  for (const fam of ['-4', '-6'] as const) {
-    const mine = routes.filter((r) => (fam === '-6') === r.dst.includes(':'));
-    if (mine.length === 0) continue;
-    const live = (await ipJson([fam, 'route', 'show', 'dev', inv.ifName], inv.netns)) ?? [];
-    const dsts = new Set(live.map((r) => String(r['dst'])));
-    for (const r of mine) {
+  routeFamilies.forEach((fam, i) => {
+    const dsts = new Set((liveRoutes[i] ?? []).map((r) => String(r['dst'])));
+    for (const r of routes.filter((x) => (fam === '-6') === x.dst.includes(':'))) {
       const c = parseCIDR(r.dst);
       const isDefault = c?.prefix === 0;
       if (!(isDefault ? dsts.has('default') : dsts.has(r.dst) || (c && dsts.has(formatIP(c.addr))))) throw fail(`Failed to match route ${r.dst} on interface ${inv.ifName}`);
     }
-  }
+  });
 }

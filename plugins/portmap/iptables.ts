@@ -1,20 +1,13 @@
 /**
- * The iptables backend of portmap: per family, one `iptables-save -t nat` read and one
- * `iptables-restore --noflush` write per verb.
+ * The iptables backend of portmap: per family, one read and one `iptables-restore --noflush`
+ * write per verb. ADD reads the whole nat table (host-port conflicts can be anywhere); DEL and
+ * CHECK read only the chains they touch.
  */
 import { CniError, ErrorCode } from '../../lib/cni/errors';
-import { defaultRunner } from '../../lib/exec/real';
+import { listNatChains, restoreNat, saveNat } from '../../lib/nat/iptables';
 import { renderIptablesTeardown } from '../../lib/nat/masq';
 import { chainName } from '../../lib/nat/names';
-import { dnChainName, existingHostPorts, mappingsInChain, parseSave, renderPortmapSetup, DNAT_CHAIN, type PortMapping, type PortmapPlan } from '../../lib/nat/portmap-iptables';
-
-export async function save(six: boolean): Promise<string> {
-  const r = await defaultRunner().run({ tool: six ? 'ip6tables-save' : 'iptables-save', argv: ['-t', 'nat'], allowFailure: true });
-  return r.exitCode === 0 ? r.stdout : '';
-}
-export async function restore(six: boolean, text: string): Promise<void> {
-  if (text) await defaultRunner().run({ tool: six ? 'ip6tables-restore' : 'iptables-restore', argv: ['--noflush', '-w', '10'], input: text });
-}
+import { dnChainName, existingHostPorts, mappingsInChain, parseSave, renderPortmapSetup, DNAT_CHAIN, LEGACY_SNAT_CHAIN, type PortMapping, type PortmapPlan } from '../../lib/nat/portmap-iptables';
 
 const unspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip === '::';
 
@@ -32,24 +25,26 @@ function checkConflicts(plan: PortmapPlan, current: string): void {
 }
 
 export async function setupIptables(plan: PortmapPlan): Promise<void> {
-  const current = await save(plan.six);
+  const current = await saveNat(plan.six);
   checkConflicts(plan, current);
-  await restore(plan.six, renderPortmapSetup(plan, current));
+  await restoreNat(plan.six, renderPortmapSetup(plan, current));
 }
 
 /** Removes the container's chains (DN and legacy SN) and their jumps; returns the mappings it had. */
 export async function teardownIptables(networkName: string, containerId: string, six: boolean): Promise<PortMapping[]> {
-  const current = await save(six);
   const dn = dnChainName(networkName, containerId);
+  const sn = chainName(networkName, containerId, 'SN-');
+  // Only the container's chains and the chains that jump to them are read.
+  const current = await listNatChains(six, [DNAT_CHAIN, LEGACY_SNAT_CHAIN, dn, sn]);
   const had = mappingsInChain(current, dn);
-  await restore(six, renderIptablesTeardown(current, new Set([dn, chainName(networkName, containerId, 'SN-')])));
+  await restoreNat(six, renderIptablesTeardown(current, new Set([dn, sn])));
   return had;
 }
 
 /** Every expected DNAT rule and the entry jump are present. */
 export async function checkIptables(plan: PortmapPlan): Promise<void> {
-  const current = await save(plan.six);
   const dn = dnChainName(plan.networkName, plan.containerId);
+  const current = await listNatChains(plan.six, [DNAT_CHAIN, dn]);
   const { chains, rules } = parseSave(current);
   if (!chains.has(dn)) throw new CniError(ErrorCode.Internal, `chain ${dn} not found in iptables table nat`);
   if (!rules.some((r) => r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`))) throw new CniError(ErrorCode.Internal, `rule jumping to ${dn} not found in chain ${DNAT_CHAIN}`);
@@ -64,12 +59,12 @@ export async function checkIptables(plan: PortmapPlan): Promise<void> {
 
 /** GC: chains of this network whose container ID is not kept. */
 export async function gcIptables(networkName: string, keptIds: ReadonlySet<string>, six: boolean): Promise<void> {
-  const current = await save(six);
+  const current = await saveNat(six);
   const stale = new Set<string>();
   const re = /--comment "dnat name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\"".* -j (CNI-DN-[0-9a-f]+)\s*$/;
   for (const r of parseSave(current).rules) {
     const m = re.exec(r);
     if (m?.[2] !== undefined && m[3] && m[1] === networkName && !keptIds.has(m[2]) && m[3] === dnChainName(networkName, m[2])) stale.add(m[3]);
   }
-  if (stale.size) await restore(six, renderIptablesTeardown(current, stale));
+  if (stale.size) await restoreNat(six, renderIptablesTeardown(current, stale));
 }
