@@ -34,8 +34,10 @@ export async function setupIptables(plan: PortmapPlan): Promise<void> {
 export async function teardownIptables(networkName: string, containerId: string, six: boolean): Promise<PortMapping[]> {
   const dn = dnChainName(networkName, containerId);
   const sn = chainName(networkName, containerId, 'SN-');
-  // Only the container's chains and the chains that jump to them are read.
-  const current = await listNatChains(six, [DNAT_CHAIN, LEGACY_SNAT_CHAIN, dn, sn]);
+  // Only the container's chain and the chains that jump to its chains are read. A legacy SN
+  // chain exists only with its jump from CNI-HOSTPORT-SNAT, so the jump stands for the chain.
+  let current = await listNatChains(six, [DNAT_CHAIN, LEGACY_SNAT_CHAIN, dn]);
+  if (current.split('\n').some((l) => l.endsWith(`-j ${sn}`))) current += `\n:${sn} - [0:0]`;
   const had = mappingsInChain(current, dn);
   await restoreNat(six, renderIptablesTeardown(current, new Set([dn, sn])));
   return had;

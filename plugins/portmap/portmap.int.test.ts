@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chainName } from '../../lib/nat/names';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 
 const PORTMAP = join(BIN_DIR, 'portmap');
@@ -127,6 +128,14 @@ describe('portmap DEL, GC and bad input', () => {
     expect(await fetchFrom('out', '192.168.66.1', 8080)).toBe('');
     expect((await portmap('DEL', 'a', pmConf(undefined))).code).toBe(0);
   });
+  it('DEL also removes a legacy CNI-SN chain left by old releases, with its jump', async () => {
+    const legacy = chainName('pmnet', 'ctr-legacy', 'SN-');
+    await sb.exec('host', ['iptables-restore', '--noflush'], { input: `*nat\n:CNI-HOSTPORT-SNAT - [0:0]\n:${legacy} - [0:0]\n-A CNI-HOSTPORT-SNAT -j ${legacy}\n-A ${legacy} -j MASQUERADE\nCOMMIT\n` });
+    expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).toContain(legacy);
+    expect((await sb.runPlugin(PORTMAP, { command: 'DEL', containerId: 'ctr-legacy', netns: '', ifName: 'eth0' }, pmConf(undefined))).code).toBe(0);
+    expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(legacy);
+  });
+
   it('GC removes forwarding of attachments that are not valid', async () => {
     expect((await portmap('ADD', 'a', pmConf(resultA, [{ hostPort: 8081, containerPort: 80 }]))).code).toBe(0);
     const gc = await sb.runPlugin(PORTMAP, { command: 'GC' }, { ...pmConf(undefined), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'ctr-b', ifname: 'eth0' }] });
