@@ -11,8 +11,9 @@ export function setLogSink(fn: (line: string) => void): void {
 export function warn(msg: string): void {
   sink(`tscni: ${msg}`);
 }
+/** Debug lines carry the time since the process started, so a slow phase shows as a gap. */
 export function debug(msg: string): void {
-  if (debugOn()) sink(`tscni debug: ${msg}`);
+  if (debugOn()) sink(`tscni debug: +${Math.round(performance.now())} ms ${msg}`);
 }
 
 /** Runs a step whose failure is tolerable; says so on stderr instead of swallowing it. */
