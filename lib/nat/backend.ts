@@ -1,7 +1,8 @@
 /**
  * Which firewall backend to use when the config does not say: iptables if it is usable, else
  * nftables if it is usable (the reference's rule for both ipMasq and portmap). Probed once per
- * process and cached.
+ * process and cached, and only when needed: `withBackend` tries iptables first and asks the
+ * question only if that fails, which saves an exec on every call of a host where iptables works.
  */
 import { defaultRunner } from '../exec/real';
 import type { Runner } from '../exec/runner';
@@ -34,6 +35,23 @@ export async function defaultBackend(runner: Runner = defaultRunner()): Promise<
   if (await iptablesUsable(runner)) return 'iptables';
   if (await nftablesUsable(runner)) return 'nftables';
   return 'iptables';
+}
+
+/**
+ * Runs `run` with the configured backend or, when none is configured, with the reference's
+ * default decided lazily: iptables is tried first; on failure the probe decides between reporting
+ * that failure (iptables is usable) and running again with nftables, after `undoIptables` has
+ * removed whatever the failed attempt left.
+ */
+export async function withBackend(configured: Backend | undefined, run: (b: Backend) => Promise<void>, undoIptables: () => Promise<unknown>, runner: Runner = defaultRunner()): Promise<void> {
+  if (configured) return run(configured);
+  try {
+    await run('iptables');
+  } catch (e) {
+    if ((await defaultBackend(runner)) !== 'nftables') throw e;
+    await undoIptables().catch(() => undefined);
+    await run('nftables');
+  }
 }
 
 /** For tests: forget probe results. */

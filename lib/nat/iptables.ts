@@ -27,13 +27,19 @@ export function toSaveFormat(listing: string): string {
     .join('\n');
 }
 
-/** The given nat chains (missing ones are left out) in iptables-save format. */
+/**
+ * The given nat chains in iptables-save format. Missing chains are left out, and so is
+ * everything when the tool is missing or unusable: callers tell that case by a built-in chain
+ * they asked for being absent.
+ */
 export async function listNatChains(six: boolean, chains: readonly string[]): Promise<string> {
   const tool = six ? 'ip6tables' : 'iptables';
   const listings = await concurrently(
     ...chains.map(async (chain) => {
-      const r = await defaultRunner().run({ tool, argv: ['-w', '5', '-t', 'nat', '-S', chain], allowFailure: true });
-      return r.exitCode === 0 ? toSaveFormat(r.stdout) : '';
+      const r = await defaultRunner()
+        .run({ tool, argv: ['-w', '5', '-t', 'nat', '-S', chain], allowFailure: true })
+        .catch(() => undefined);
+      return r?.exitCode === 0 ? toSaveFormat(r.stdout) : '';
     }),
   );
   return listings.filter((l) => l !== '').join('\n');

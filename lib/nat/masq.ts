@@ -12,7 +12,7 @@ import { defaultRunner } from '../exec/real';
 import { listNatChains, restoreNat, saveNat } from './iptables';
 import { concurrently } from '../undo';
 import { chainName, nftMasqHash, ruleComment } from './names';
-import type { Backend } from './backend';
+import { defaultBackend, withBackend, type Backend } from './backend';
 
 export interface MasqTarget {
   readonly networkName: string;
@@ -129,12 +129,40 @@ export async function setupMasq(backend: Backend, t: MasqTarget, addrs: readonly
   await nftApply(renderNftSetup(t, addrs, stale));
 }
 
+/**
+ * iptables teardown of both families; false when iptables could not even list POSTROUTING
+ * (not usable here), which is the only case where the default backend may be nftables.
+ */
+async function teardownIptablesMasq(t: MasqTarget): Promise<boolean> {
+  const chains = new Set([chainName(t.networkName, t.containerId)]);
+  // Only POSTROUTING (where the jumps are) and the container's chain are read.
+  const family = async (six: boolean): Promise<boolean> => {
+    const current = await listNatChains(six, ['POSTROUTING', ...chains]);
+    await restoreNat(six, renderIptablesTeardown(current, chains));
+    return /^:POSTROUTING /m.test(current);
+  };
+  const [answered] = await concurrently(family(false), family(true));
+  return answered;
+}
+
+/** Sets up masquerading with the configured backend, or the reference's default (see withBackend). */
+export function setupMasqWith(configured: Backend | undefined, t: MasqTarget, addrs: readonly MasqAddress[]): Promise<void> {
+  return withBackend(configured, (b) => setupMasq(b, t, addrs), () => teardownIptablesMasq(t));
+}
+
+/**
+ * Removes the container's rules from the configured backend or, with none configured, from
+ * the default one: iptables answering the teardown's own read stands for the probe.
+ */
+export async function teardownMasqWith(configured: Backend | undefined, t: MasqTarget): Promise<void> {
+  if (configured) return teardownMasq(configured, t);
+  if (!(await teardownIptablesMasq(t)) && (await defaultBackend()) === 'nftables') await teardownMasq('nftables', t);
+}
+
 /** Removes the container's masquerade rules (both families); missing rules are fine. */
 export async function teardownMasq(backend: Backend, t: MasqTarget): Promise<void> {
   if (backend === 'iptables') {
-    const chains = new Set([chainName(t.networkName, t.containerId)]);
-    // Only POSTROUTING (where the jumps are) and the container's chain are read.
-    await concurrently(...[false, true].map(async (six) => restoreNat(six, renderIptablesTeardown(await listNatChains(six, ['POSTROUTING', ...chains]), chains))));
+    await teardownIptablesMasq(t);
     return;
   }
   const prefix = nftMasqHash(t.networkName, t.ifName, t.containerId);

@@ -18,6 +18,9 @@ const names = (six: boolean): { host: string; any: string; hairpin: string; loca
   return { host: `hostports${f}`, any: `anyports${f}`, hairpin: `hairpin${f}`, local: `localsnat${f}`, all: `masqall${f}` };
 };
 
+/** Whether a map or set of this table holds IPv6 entries (the names end in the family). */
+export const isSixSet = (set: string): boolean => set.endsWith('6');
+
 /** The owner comment: readable when it fits nftables' 128 characters, else a hash (GC keeps those). */
 export function ownerComment(net: string, cid: string, ifName: string): string {
   const plain = `n=${net};c=${cid};i=${ifName}`;

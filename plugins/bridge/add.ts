@@ -13,8 +13,7 @@ import { defaultRunner } from '../../lib/exec/real';
 import { ExecError } from '../../lib/exec/runner';
 import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
 import { bestEffort } from '../../lib/log';
-import { defaultBackend } from '../../lib/nat/backend';
-import { setupMasq, teardownMasq } from '../../lib/nat/masq';
+import { setupMasqWith, teardownMasqWith } from '../../lib/nat/masq';
 import { ipBatch, ipTry, randomMac, randomVethName } from '../../lib/net/ip';
 import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { settleIPv6 } from '../../lib/net/settle';
@@ -116,8 +115,6 @@ export async function add(inv: Invocation): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
   if (!existsSync(inv.netns)) throw new CniError(ErrorCode.Internal, `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`);
   const undo = new UndoStack();
-  // Probe the firewall backend (an exec) while other work runs.
-  const backend = cfg.ipMasq ? (cfg.ipMasqBackend ? Promise.resolve(cfg.ipMasqBackend) : defaultBackend()) : undefined;
   return undo.guard(async () => {
     // The bridge is read while IPAM allocates; an unusable bridge then releases the lease.
     if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
@@ -171,13 +168,13 @@ export async function add(inv: Invocation): Promise<Result> {
     const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
     if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(spoof));
     const target = { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName };
-    const masq = backend && ips.length > 0 ? backend : undefined;
-    if (masq) undo.push('remove masquerade rules', async () => teardownMasq(await masq, target));
+    const masq = cfg.ipMasq && ips.length > 0;
+    if (masq) undo.push('remove masquerade rules', () => teardownMasqWith(cfg.ipMasqBackend, target));
     await concurrently(
       configureContainer(inv, cfg, ips, routes, gws),
       spoof ? setupSpoofcheck(spoof, hostVeth, contMac) : Promise.resolve(),
       cfg.isGateway ? enableForwarding(gws) : Promise.resolve(),
-      masq ? masq.then((b) => setupMasq(b, target, masqAddresses(ips))) : Promise.resolve(),
+      masq ? setupMasqWith(cfg.ipMasqBackend, target, masqAddresses(ips)) : Promise.resolve(),
     );
 
     const result: Result = {

@@ -40,6 +40,25 @@ const leases = (): string[] => {
   }
 };
 
+/**
+ * A directory to use as PATH: the real ip, nsenter, sysctl, nft, bridge and node, the real `extra`
+ * tools, and shell scripts standing in for the tools in `fakes`.
+ */
+async function toolsDir(name: string, extra: readonly string[], fakes: Record<string, string> = {}): Promise<string> {
+  const dir = join(sb.dir, name);
+  mkdirSync(dir);
+  for (const t of ['ip', 'nsenter', 'sysctl', 'nft', 'bridge', ...extra]) {
+    const real = (await sb.exec('host', ['sh', '-c', `command -v ${t}`])).stdout.trim();
+    if (real) symlinkSync(real, join(dir, t));
+  }
+  symlinkSync(process.execPath, join(dir, 'node'));
+  for (const [t, script] of Object.entries(fakes)) {
+    writeFileSync(join(dir, t), script);
+    chmodSync(join(dir, t), 0o755);
+  }
+  return dir;
+}
+
 beforeAll(async () => {
   sb = await Sandbox.create('br');
   cniPath = makeCniPath(sb.dir);
@@ -123,15 +142,9 @@ describe('bridge ADD/DEL', () => {
 
   it('a failure in the last step (masquerade) undoes the veth, the lease and the rules', async () => {
     // A PATH whose iptables-restore fails; every other tool is the real one.
-    const tools = join(sb.dir, 'failing-restore');
-    mkdirSync(tools);
-    for (const t of ['ip', 'nsenter', 'sysctl', 'iptables', 'ip6tables', 'iptables-save', 'ip6tables-save', 'nft', 'bridge']) {
-      const real = (await sb.exec('host', ['sh', '-c', `command -v ${t}`])).stdout.trim();
-      if (real) symlinkSync(real, join(tools, t));
-    }
-    symlinkSync(process.execPath, join(tools, 'node'));
-    writeFileSync(join(tools, 'iptables-restore'), '#!/bin/sh\necho "iptables-restore: injected failure" >&2\nexit 4\n');
-    chmodSync(join(tools, 'iptables-restore'), 0o755);
+    const tools = await toolsDir('failing-restore', ['iptables', 'ip6tables', 'iptables-save', 'ip6tables-save'], {
+      'iptables-restore': '#!/bin/sh\necho "iptables-restore: injected failure" >&2\nexit 4\n',
+    });
     await sb.addContainer('lf');
     const before = leases().length;
     const veths = async (): Promise<number> => (await hostLinks()).split('\n').filter((l) => l.startsWith('veth')).length;
@@ -419,6 +432,29 @@ describe('ipMasq', () => {
       expect(after).not.toContain(`ctr-${name}`);
     });
   }
+
+  it('no backend configured: iptables where it works, else nftables (the reference default), and DEL finds the rules either way', async () => {
+    const nftRules = async (): Promise<string> => (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
+    await sb.addContainer('dfi');
+    const c = { ...conf({ ipMasq: true }), name: 'defnet' };
+    expect((await plugin('ADD', 'dfi', c)).code).toBe(0);
+    expect(await natRules()).toContain('ctr-dfi');
+    expect(await nftRules()).not.toContain('ctr-dfi');
+    expect((await plugin('DEL', 'dfi', c)).code).toBe(0);
+    expect(await natRules()).not.toContain('ctr-dfi');
+
+    // Without any iptables tool on PATH, the same config masquerades through nftables.
+    const noIptables = await toolsDir('no-iptables', []);
+    const run = (command: string): Promise<RunResult> =>
+      sb.runPlugin(BRIDGE, { command, containerId: 'ctr-dfn', netns: `/run/netns/${sb.nsName('dfn')}`, ifName: 'eth0', path: cniPath, env: { PATH: noIptables } }, c);
+    await sb.addContainer('dfn');
+    const add = await run('ADD');
+    expect(add.stdout).toContain('"ips"');
+    expect(await nftRules()).toContain('ctr-dfn');
+    expect(await natRules()).not.toContain('ctr-dfn');
+    expect((await run('DEL')).code).toBe(0);
+    expect(await nftRules()).not.toContain('ctr-dfn');
+  });
 
   it('uses the reference chain name and comment', async () => {
     await sb.addContainer('ref');

@@ -6,8 +6,7 @@
 import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { defaultBackend } from '../../lib/nat/backend';
-import { teardownMasq } from '../../lib/nat/masq';
+import { teardownMasqWith } from '../../lib/nat/masq';
 import { ipTry } from '../../lib/net/ip';
 import { spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { concurrently } from '../../lib/undo';
@@ -26,10 +25,7 @@ export async function del(inv: Invocation): Promise<void> {
     if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
   };
   const rules = async (): Promise<void> => {
-    if (cfg.ipMasq) {
-      const backend = cfg.ipMasqBackend ?? (await defaultBackend());
-      await teardownMasq(backend, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
-    }
+    if (cfg.ipMasq) await teardownMasqWith(cfg.ipMasqBackend, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
     if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
   };
   await concurrently(linkThenLease(), rules());

@@ -8,11 +8,11 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
 import { bestEffort } from '../../lib/log';
-import { defaultBackend } from '../../lib/nat/backend';
+import { withBackend, type Backend } from '../../lib/nat/backend';
 import { flushUdpConntrack } from '../../lib/nat/conntrack';
 import { ipJson } from '../../lib/net/ip';
 import { ensureSysctl } from '../../lib/net/sysctl';
-import { UndoStack } from '../../lib/undo';
+import { UndoStack, concurrently } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
 import { containerIPs, type ContainerIP } from './container-ips';
 import { setupIptables, teardownIptables } from './iptables';
@@ -32,24 +32,28 @@ export async function add(inv: Invocation): Promise<Result> {
   if (cfg.mappings.length === 0) return prev;
   const ips = containerIPs(prev, inv.ifName);
   if (ips.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, 'prevResult has no usable container address', `no address on interface ${inv.ifName}`);
-  const backend = cfg.backend ?? (await defaultBackend());
   const undo = new UndoStack();
-  await undo.guard(async () => {
+  const teardownAllIptables = (): Promise<unknown> => concurrently(...ips.map((ip) => teardownIptables(inv.networkName, inv.containerId, ip.six)));
+  const forward = async (backend: Backend): Promise<void> => {
     if (backend === 'nftables') {
       undo.push('remove port forwarding', () => teardownNft(inv.networkName, inv.containerId, inv.ifName));
       await setupNft(ips.map((ip) => nftPlanFor(inv, cfg, ip)));
-    } else {
-      for (const ip of ips) {
-        undo.push('remove port forwarding', () => teardownIptables(inv.networkName, inv.containerId, ip.six));
-        await setupIptables(planFor(inv, cfg, ip));
-      }
+      return;
     }
-    for (const ip of ips) {
-      await flushUdpConntrack(cfg.mappings, ip.six);
-      // Localhost → container needs route_localnet on the interface that routes to the container.
-      const dev = !ip.six && cfg.snat ? await routeDev(ip) : undefined;
-      if (dev) await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
-    }
+    undo.push('remove port forwarding', teardownAllIptables);
+    // One restore per family; the families are independent.
+    await concurrently(...ips.map((ip) => setupIptables(planFor(inv, cfg, ip))));
+  };
+  await undo.guard(async () => {
+    await withBackend(cfg.backend, forward, teardownAllIptables);
+    await concurrently(
+      ...ips.map(async (ip) => {
+        await flushUdpConntrack(cfg.mappings, ip.six);
+        // Localhost → container needs route_localnet on the interface that routes to the container.
+        const dev = !ip.six && cfg.snat ? await routeDev(ip) : undefined;
+        if (dev) await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
+      }),
+    );
   });
   return prev;
 }

@@ -2,7 +2,7 @@
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { defaultBackend } from '../../lib/nat/backend';
+import { withBackend } from '../../lib/nat/backend';
 import { loadPortmapConfig } from './config';
 import { checkNft } from './nftables';
 import { containerIPs } from './container-ips';
@@ -14,10 +14,13 @@ export async function check(inv: Invocation): Promise<void> {
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   if (cfg.mappings.length === 0) return;
-  const backend = cfg.backend ?? (await defaultBackend());
   const ips = containerIPs(prev, inv.ifName);
-  if (backend === 'nftables') {
-    return checkNft(ips.map((ip) => nftPlanFor(inv, cfg, ip)));
-  }
-  for (const ip of ips) await checkIptables(planFor(inv, cfg, ip));
+  await withBackend(
+    cfg.backend,
+    async (backend) => {
+      if (backend === 'nftables') return checkNft(ips.map((ip) => nftPlanFor(inv, cfg, ip)));
+      for (const ip of ips) await checkIptables(planFor(inv, cfg, ip));
+    },
+    async () => undefined,
+  );
 }

@@ -4,7 +4,9 @@
  * that are usable, and flushes the UDP conntrack entries of the mappings it removed. Idempotent.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
-import { iptablesUsable, nftablesUsable } from '../../lib/nat/backend';
+import { nftablesUsable } from '../../lib/nat/backend';
+import { isSixSet, type NftElement } from '../../lib/nat/portmap-nft';
+import type { PortMapping } from '../../lib/nat/portmap-iptables';
 import { flushUdpConntrack } from '../../lib/nat/conntrack';
 import { concurrently } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
@@ -13,19 +15,27 @@ import { teardownNft } from './nftables';
 
 export async function del(inv: Invocation): Promise<void> {
   const cfg = loadPortmapConfig(inv);
-  const [tryIpt, tryIpt6, tryNft] = await concurrently(
-    cfg.backend !== 'nftables' ? iptablesUsable() : Promise.resolve(false),
-    cfg.backend !== 'nftables' ? iptablesUsable(undefined, 6) : Promise.resolve(false),
-    cfg.backend !== 'iptables' ? nftablesUsable() : Promise.resolve(false),
-  );
-  // Both families and the nftables table are independent: all at once.
-  const family = async (six: boolean): Promise<void> => {
-    let removed = cfg.mappings;
-    if (six ? tryIpt && tryIpt6 : tryIpt) {
-      const had = await teardownIptables(inv.networkName, inv.containerId, six);
-      if (!cfg.mappingsGiven) removed = had;
+  // Both families and the nftables table are independent: all at once. No probe runs first: a
+  // backend that is not usable here has nothing to remove (its read finds nothing), and its
+  // failure counts only where the probe says the backend is usable.
+  const iptables = async (six: boolean): Promise<PortMapping[] | undefined> =>
+    cfg.backend === 'nftables' ? undefined : teardownIptables(inv.networkName, inv.containerId, six);
+  const nft = async (): Promise<NftElement[]> => {
+    if (cfg.backend === 'iptables') return [];
+    try {
+      return await teardownNft(inv.networkName, inv.containerId, inv.ifName);
+    } catch (e) {
+      if (await nftablesUsable()) throw e;
+      return [];
     }
-    await flushUdpConntrack(removed, six);
   };
-  await concurrently(family(false), family(true), tryNft ? teardownNft(inv.networkName, inv.containerId, inv.ifName) : Promise.resolve());
+  const [v4, v6, elements] = await concurrently(iptables(false), iptables(true), nft());
+  // UDP conntrack entries can only point at the container in a family where it was forwarded.
+  await concurrently(
+    ...[false, true].map(async (six) => {
+      const had = six ? v6 : v4;
+      if (had === undefined && !elements.some((e) => isSixSet(e.set) === six)) return;
+      await flushUdpConntrack(cfg.mappingsGiven ? cfg.mappings : (had ?? cfg.mappings), six);
+    }),
+  );
 }

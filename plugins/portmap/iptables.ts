@@ -30,14 +30,21 @@ export async function setupIptables(plan: PortmapPlan): Promise<void> {
   await restoreNat(plan.six, renderPortmapSetup(plan, current));
 }
 
-/** Removes the container's chains (DN and legacy SN) and their jumps; returns the mappings it had. */
-export async function teardownIptables(networkName: string, containerId: string, six: boolean): Promise<PortMapping[]> {
+/**
+ * Removes the container's chains (DN and legacy SN) and their jumps; returns the mappings it had,
+ * or undefined when this family has no DN chain for the container (nothing was forwarded).
+ */
+export async function teardownIptables(networkName: string, containerId: string, six: boolean): Promise<PortMapping[] | undefined> {
   const dn = dnChainName(networkName, containerId);
   const sn = chainName(networkName, containerId, 'SN-');
-  // Only the container's chain and the chains that jump to its chains are read. A legacy SN
+  // The container's own chain and the legacy SNAT chain first: a family with neither (the other
+  // family of a single-stack container, a second DEL) costs one round of reads. A legacy SN
   // chain exists only with its jump from CNI-HOSTPORT-SNAT, so the jump stands for the chain.
-  let current = await listNatChains(six, [DNAT_CHAIN, LEGACY_SNAT_CHAIN, dn]);
-  if (current.split('\n').some((l) => l.endsWith(`-j ${sn}`))) current += `\n:${sn} - [0:0]`;
+  const first = await listNatChains(six, [dn, LEGACY_SNAT_CHAIN]);
+  const hasSn = first.split('\n').some((l) => l.endsWith(`-j ${sn}`));
+  if (!hasSn && !first.split('\n').some((l) => l.startsWith(`:${dn} `))) return undefined;
+  let current = `${first}\n${await listNatChains(six, [DNAT_CHAIN])}`;
+  if (hasSn) current += `\n:${sn} - [0:0]`;
   const had = mappingsInChain(current, dn);
   await restoreNat(six, renderIptablesTeardown(current, new Set([dn, sn])));
   return had;

@@ -25,9 +25,12 @@ export async function setupNft(plans: readonly NftPlan[]): Promise<void> {
   await apply([...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)]);
 }
 
-export async function teardownNft(net: string, cid: string, ifName: string): Promise<void> {
+/** Removes the container's elements; returns them. */
+export async function teardownNft(net: string, cid: string, ifName: string): Promise<NftElement[]> {
   const owner = ownerComment(net, cid, ifName);
-  await apply((await listElements()).filter((e) => e.comment === owner).map(deleteLine));
+  const mine = (await listElements()).filter((e) => e.comment === owner);
+  await apply(mine.map(deleteLine));
+  return mine;
 }
 
 export async function checkNft(plans: readonly NftPlan[]): Promise<void> {
