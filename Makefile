@@ -7,7 +7,7 @@ CNI_PATH ?= $(CURDIR)/bin
 JEST := node --max-old-space-size=4096 node_modules/.bin/jest
 APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
 
-.PHONY: all deps sysdeps npmdeps build typecheck unit integration conformance test demo bench install clean reference
+.PHONY: all deps sysdeps npmdeps build typecheck lint format unit integration conformance test demo bench install clean reference
 
 all: build
 
@@ -50,6 +50,14 @@ build: npmdeps
 typecheck: npmdeps
 	node_modules/.bin/tsc --noEmit -p .
 
+# prettier (formatting) and eslint (TypeScript rules); `make format` rewrites what prettier would change.
+lint: npmdeps
+	node_modules/.bin/prettier --check --log-level warn .
+	node_modules/.bin/eslint .
+
+format: npmdeps
+	node_modules/.bin/prettier --write --log-level warn .
+
 unit: npmdeps
 	$(JEST) --selectProjects unit
 
@@ -59,7 +67,7 @@ integration: npmdeps build
 conformance: build
 	CNI_PATH=$(CNI_PATH) $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
 
-test: deps build typecheck
+test: deps build typecheck lint
 	$(JEST) --selectProjects unit
 	$(JEST) --selectProjects integration --runInBand
 	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js

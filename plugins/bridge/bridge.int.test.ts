@@ -7,7 +7,6 @@ import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../li
 const BRIDGE = join(BIN_DIR, 'bridge');
 let sb: Sandbox;
 let cniPath = '';
-let n = 0;
 
 /** CNI_PATH for these tests: our host-local, plus a failing IPAM for rollback tests. */
 function makeCniPath(dir: string): string {
@@ -168,7 +167,6 @@ describe('bridge ADD/DEL', () => {
 
 describe('bridge options', () => {
   it('applies mtu, hairpin and a requested MAC', async () => {
-    n++;
     await sb.addContainer('m');
     const r = await plugin('ADD', 'm', conf({ bridge: 'tbr1', mtu: 1400, hairpinMode: true, runtimeConfig: { mac: '0a:58:0a:00:00:42' } }, { subnet: '10.98.0.0/24' }));
     expect(r.code).toBe(0);
