@@ -1,12 +1,24 @@
 // Three projects: unit (no root), integration (root, real network namespaces),
 // conformance (black-box against the bundles in bin/). `make unit|integration|conformance`.
 // The bundle is built from ES modules (so ncc can tree-shake); jest runs the same sources as CommonJS.
-const tsJest = ['ts-jest', { diagnostics: false, tsconfig: { module: 'commonjs', moduleResolution: 'node', isolatedModules: true } }];
-const common = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest }, moduleFileExtensions: ['ts', 'js', 'json'] };
+const tsJest = [
+  'ts-jest',
+  { diagnostics: false, tsconfig: { module: 'commonjs', moduleResolution: 'node', isolatedModules: true } },
+];
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': tsJest },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
 
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{lib,plugins}/**/*.test.ts'], testPathIgnorePatterns: ['\\.int\\.test\\.ts$'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{lib,plugins}/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$'],
+    },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{lib,plugins,examples}/**/*.int.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/conformance/**/*.test.ts'] },
   ],

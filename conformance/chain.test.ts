@@ -31,7 +31,11 @@ suite.each([...ALL_VERSIONS])('bridge + portmap at %s', (version) => {
     ipam: { type: 'host-local', subnet: `10.60.${Number(tag) % 250}.0/24`, dataDir: join(sb.dir, 'ipam') },
   });
   const call = (plugin: string, command: string, conf: unknown): Promise<RunResult> =>
-    sb.runPlugin(pluginPath(plugin), { command, containerId: `id-${ctr}`, netns: netns(), ifName: 'eth0', path: PLUGIN_DIR }, conf);
+    sb.runPlugin(
+      pluginPath(plugin),
+      { command, containerId: `id-${ctr}`, netns: netns(), ifName: 'eth0', path: PLUGIN_DIR },
+      conf,
+    );
   let addResult: Record<string, unknown> = {};
 
   beforeAll(async () => {
@@ -62,7 +66,13 @@ suite.each([...ALL_VERSIONS])('bridge + portmap at %s', (version) => {
     });
 
     it('portmap passes prevResult through unchanged', async () => {
-      const r = await call('portmap', 'ADD', { cniVersion: version, name: `conf${tag}`, type: 'portmap', runtimeConfig: { portMappings: [{ hostPort: 30000 + Number(tag), containerPort: 80, protocol: 'tcp' }] }, prevResult: addResult });
+      const r = await call('portmap', 'ADD', {
+        cniVersion: version,
+        name: `conf${tag}`,
+        type: 'portmap',
+        runtimeConfig: { portMappings: [{ hostPort: 30000 + Number(tag), containerPort: 80, protocol: 'tcp' }] },
+        prevResult: addResult,
+      });
       expect(r.code).toBe(0);
       expect(r.json).toEqual(addResult);
     });
@@ -97,18 +107,44 @@ suite.each([...ALL_VERSIONS])('bridge + portmap at %s', (version) => {
 });
 
 suite('bridge GC and STATUS (1.1.0)', () => {
-  const conf = (): Record<string, unknown> => ({ cniVersion: '1.1.0', name: 'confgc', type: 'bridge', bridge: 'cbrgc', isGateway: true, ipMasq: true, ipam: { type: 'host-local', subnet: '10.61.0.0/24', dataDir: join(sb.dir, 'ipam') } });
+  const conf = (): Record<string, unknown> => ({
+    cniVersion: '1.1.0',
+    name: 'confgc',
+    type: 'bridge',
+    bridge: 'cbrgc',
+    isGateway: true,
+    ipMasq: true,
+    ipam: { type: 'host-local', subnet: '10.61.0.0/24', dataDir: join(sb.dir, 'ipam') },
+  });
   it('STATUS succeeds', async () => {
     expect((await sb.runPlugin(pluginPath('bridge'), { command: 'STATUS', path: PLUGIN_DIR }, conf())).code).toBe(0);
   });
   it('[spec] GC is forwarded to IPAM and releases stale leases', async () => {
     await sb.addContainer('gc1');
-    const add = await sb.runPlugin(pluginPath('bridge'), { command: 'ADD', containerId: 'gone', netns: `/run/netns/${sb.nsName('gc1')}`, ifName: 'eth0', path: PLUGIN_DIR }, conf());
+    const add = await sb.runPlugin(
+      pluginPath('bridge'),
+      {
+        command: 'ADD',
+        containerId: 'gone',
+        netns: `/run/netns/${sb.nsName('gc1')}`,
+        ifName: 'eth0',
+        path: PLUGIN_DIR,
+      },
+      conf(),
+    );
     expect(add.code).toBe(0);
     await sb.removeContainer('gc1');
-    const gc = await sb.runPlugin(pluginPath('bridge'), { command: 'GC', path: PLUGIN_DIR }, { ...conf(), 'cni.dev/valid-attachments': [] });
+    const gc = await sb.runPlugin(
+      pluginPath('bridge'),
+      { command: 'GC', path: PLUGIN_DIR },
+      { ...conf(), 'cni.dev/valid-attachments': [] },
+    );
     expect(gc.code).toBe(0);
-    const again = await sb.runPlugin(pluginPath('host-local'), { command: 'CHECK', containerId: 'gone', netns: '/run/netns/x', ifName: 'eth0', path: PLUGIN_DIR }, conf());
+    const again = await sb.runPlugin(
+      pluginPath('host-local'),
+      { command: 'CHECK', containerId: 'gone', netns: '/run/netns/x', ifName: 'eth0', path: PLUGIN_DIR },
+      conf(),
+    );
     expect(again.code).not.toBe(0);
     expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('id: \\"gone\\"');
   });

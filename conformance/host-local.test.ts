@@ -15,8 +15,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const family = (v: string): '0.2' | '0.4' | '1.x' => (v < '0.3.0' ? '0.2' : v < '1.0.0' ? '0.4' : '1.x');
 let n = 0;
 
-function netconf(version: string, subnet = '10.77.0.0/24', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { cniVersion: version, name: `hl${n}`, type: 'host-local', ipam: { type: 'host-local', subnet, dataDir: dir }, ...extra };
+function netconf(
+  version: string,
+  subnet = '10.77.0.0/24',
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    cniVersion: version,
+    name: `hl${n}`,
+    type: 'host-local',
+    ipam: { type: 'host-local', subnet, dataDir: dir },
+    ...extra,
+  };
 }
 const env = (cmd: string, cid: string, ifname = 'eth0'): Record<string, string> => ({
   CNI_COMMAND: cmd,
@@ -25,7 +35,8 @@ const env = (cmd: string, cid: string, ifname = 'eth0'): Record<string, string> 
   CNI_IFNAME: ifname,
   CNI_PATH: '/nonexistent',
 });
-const leases = (net: string): string[] => readdirSync(join(dir, net)).filter((f) => /^[0-9a-f.:]+$/.test(f) && f.includes('.') || f.includes(':'));
+const leases = (net: string): string[] =>
+  readdirSync(join(dir, net)).filter((f) => (/^[0-9a-f.:]+$/.test(f) && f.includes('.')) || f.includes(':'));
 
 suite.each([...ALL_VERSIONS])('host-local at %s', (version) => {
   let conf: Record<string, unknown>;
@@ -89,7 +100,11 @@ suite('host-local GC and STATUS (1.1.0)', () => {
     const conf = netconf('1.1.0', '10.78.0.0/24');
     const net = conf['name'] as string;
     for (const cid of ['keep', 'drop']) expect((await invoke('host-local', env('ADD', cid), conf)).code).toBe(0);
-    const gc = await invoke('host-local', { CNI_COMMAND: 'GC', CNI_PATH: '/x' }, { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }] });
+    const gc = await invoke(
+      'host-local',
+      { CNI_COMMAND: 'GC', CNI_PATH: '/x' },
+      { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'eth0' }] },
+    );
     expect(gc.code).toBe(0);
     expect(leases(net)).toEqual(['10.78.0.2']);
   });
@@ -102,7 +117,9 @@ suite('host-local GC and STATUS (1.1.0)', () => {
   });
   it('STATUS succeeds while addresses remain', async () => {
     n += 1;
-    expect((await invoke('host-local', { CNI_COMMAND: 'STATUS', CNI_PATH: '/x' }, netconf('1.1.0', '10.80.0.0/24'))).code).toBe(0);
+    expect(
+      (await invoke('host-local', { CNI_COMMAND: 'STATUS', CNI_PATH: '/x' }, netconf('1.1.0', '10.80.0.0/24'))).code,
+    ).toBe(0);
   });
   it('[spec] STATUS reports code 50 when the range is exhausted', async () => {
     n += 1;

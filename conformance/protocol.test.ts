@@ -2,7 +2,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { ALL_VERSIONS, PLUGINS, errorOf, hasPlugin, invoke, oneJsonDocument } from './harness';
 
-const attach = { CNI_CONTAINERID: 'conf-1', CNI_NETNS: '/run/netns/tscni-conformance-none', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent' };
+const attach = {
+  CNI_CONTAINERID: 'conf-1',
+  CNI_NETNS: '/run/netns/tscni-conformance-none',
+  CNI_IFNAME: 'eth0',
+  CNI_PATH: '/nonexistent',
+};
 const conf = (v = '1.0.0', name = 'confnet'): Record<string, unknown> => ({ cniVersion: v, name, type: 'x' });
 
 describe.each(PLUGINS.filter(hasPlugin))('%s', (plugin) => {

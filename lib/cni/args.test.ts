@@ -7,7 +7,10 @@ import { ExecError } from '../exec/runner';
 
 describe('CNI_ARGS', () => {
   it('parses known keys case-sensitively', () => {
-    expect(parseCniArgs('IP=10.0.0.5;MAC=0a:00:00:00:00:01', ['IP', 'MAC'])).toEqual({ IP: '10.0.0.5', MAC: '0a:00:00:00:00:01' });
+    expect(parseCniArgs('IP=10.0.0.5;MAC=0a:00:00:00:00:01', ['IP', 'MAC'])).toEqual({
+      IP: '10.0.0.5',
+      MAC: '0a:00:00:00:00:01',
+    });
   });
   it('empty is nothing', () => expect(parseCniArgs('', ['IP'])).toEqual({}));
   it('rejects unknown keys unless IgnoreUnknown', () => {
@@ -18,12 +21,16 @@ describe('CNI_ARGS', () => {
   it.each(['a=b=c', 'FOO', 'IP=1;'])('rejects the malformed pair in %j', (raw) => {
     expect(() => parseCniArgs(raw, ['IP'])).toThrow('ARGS: invalid pair');
   });
-  it('rejects a bad boolean', () => expect(() => parseCniArgs('IgnoreUnknown=yes', [])).toThrow('boolean unmarshal error'));
+  it('rejects a bad boolean', () =>
+    expect(() => parseCniArgs('IgnoreUnknown=yes', [])).toThrow('boolean unmarshal error'));
 });
 
 describe('Go-style config decoding', () => {
   it('matches keys case-insensitively, exact key first, unknown dropped', () => {
-    expect(foldKeys({ HostPort: 1, containerport: 2, extra: 3 }, ['hostPort', 'containerPort'])).toEqual({ hostPort: 1, containerPort: 2 });
+    expect(foldKeys({ HostPort: 1, containerport: 2, extra: 3 }, ['hostPort', 'containerPort'])).toEqual({
+      hostPort: 1,
+      containerPort: 2,
+    });
     expect(foldKeys({ HOSTPORT: 1, hostPort: 2 }, ['hostPort'])).toEqual({ hostPort: 2 });
   });
   it('keeps types strict and names the path', () => {

@@ -32,5 +32,8 @@ function parseArgBool(v: string, pair: string): boolean {
   const s = v.toLowerCase();
   if (s === '1' || s === 'true') return true;
   if (s === '0' || s === 'false') return false;
-  throw new CniError(ErrorCode.Internal, `ARGS: error parsing value of pair "${pair}": boolean unmarshal error: invalid input ${v}`);
+  throw new CniError(
+    ErrorCode.Internal,
+    `ARGS: error parsing value of pair "${pair}": boolean unmarshal error: invalid input ${v}`,
+  );
 }

@@ -91,7 +91,12 @@ async function runInProcess(funcs: PluginFuncs, verb: Verb, inv: Invocation): Pr
 }
 
 /** Runs `verb` on the delegate `pluginType`; ADD returns the delegate's result. */
-export async function delegate(verb: Verb, pluginType: string, inv: Invocation, opts: DelegateOptions = {}): Promise<Result | undefined> {
+export async function delegate(
+  verb: Verb,
+  pluginType: string,
+  inv: Invocation,
+  opts: DelegateOptions = {},
+): Promise<Result | undefined> {
   const path = findInPath(pluginType, inv.cniPath);
   const local = opts.stdin === undefined ? inProcess.get(pluginType) : undefined;
   if (local && isOurBuild(path, pluginType)) {
@@ -118,20 +123,34 @@ export async function delegate(verb: Verb, pluginType: string, inv: Invocation, 
   try {
     json = JSON.parse(res.stdout);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `failed to decode result of plugin ${pluginType}`, (e as Error).message);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `failed to decode result of plugin ${pluginType}`,
+      (e as Error).message,
+    );
   }
   return parseResult(json, inv.cniVersion, `result of plugin ${pluginType}`);
 }
 
 function delegateError(pluginType: string, stdout: string, stderr: string, exitCode: number): CniError {
   if (stdout.trim() === '') {
-    return new CniError(ErrorCode.Internal, `plugin ${pluginType} failed (exit ${exitCode})${stderr.trim() ? `: ${stderr.trim()}` : ' with no error message'}`);
+    return new CniError(
+      ErrorCode.Internal,
+      `plugin ${pluginType} failed (exit ${exitCode})${stderr.trim() ? `: ${stderr.trim()}` : ' with no error message'}`,
+    );
   }
   try {
     const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
     const code = typeof e.code === 'number' ? e.code : ErrorCode.Internal;
-    return new CniError(code, typeof e.msg === 'string' ? e.msg : `plugin ${pluginType} failed`, typeof e.details === 'string' && e.details ? e.details : undefined);
+    return new CniError(
+      code,
+      typeof e.msg === 'string' ? e.msg : `plugin ${pluginType} failed`,
+      typeof e.details === 'string' && e.details ? e.details : undefined,
+    );
   } catch {
-    return new CniError(ErrorCode.Internal, `plugin ${pluginType} failed but error parsing its diagnostic message "${stdout.trim()}"`);
+    return new CniError(
+      ErrorCode.Internal,
+      `plugin ${pluginType} failed but error parsing its diagnostic message "${stdout.trim()}"`,
+    );
   }
 }

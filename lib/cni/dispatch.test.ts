@@ -12,9 +12,15 @@ interface Outcome {
 }
 
 const attach = { CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent' };
-const conf = (extra: Record<string, unknown> = {}): string => JSON.stringify({ cniVersion: '1.1.0', name: 'net1', type: 'x', ...extra });
+const conf = (extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ cniVersion: '1.1.0', name: 'net1', type: 'x', ...extra });
 
-async function call(env: Record<string, string>, stdin = conf(), funcs: PluginFuncs = {}, about = 'about text'): Promise<Outcome> {
+async function call(
+  env: Record<string, string>,
+  stdin = conf(),
+  funcs: PluginFuncs = {},
+  about = 'about text',
+): Promise<Outcome> {
   let stdout = '';
   let stderr = '';
   let stdinRead = false;
@@ -85,7 +91,10 @@ describe('VERSION', () => {
     const r = await call({ CNI_COMMAND: 'VERSION' }, 'not json');
     expect(r.code).toBe(0);
     expect(r.stdinRead).toBe(false);
-    expect(r.json).toEqual({ cniVersion: '1.1.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    expect(r.json).toEqual({
+      cniVersion: '1.1.0',
+      supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+    });
   });
 });
 
@@ -105,7 +114,10 @@ describe('stdin and network name', () => {
   });
   it('a bad config wins over an unknown command', async () => {
     expect((await call({ CNI_COMMAND: 'BOGUS' }, '{')).json?.['code']).toBe(6);
-    expect((await call({ CNI_COMMAND: 'BOGUS' }, conf())).json).toMatchObject({ code: 4, msg: 'unknown CNI_COMMAND: BOGUS' });
+    expect((await call({ CNI_COMMAND: 'BOGUS' }, conf())).json).toMatchObject({
+      code: 4,
+      msg: 'unknown CNI_COMMAND: BOGUS',
+    });
   });
 });
 
@@ -127,16 +139,19 @@ describe('version gates', () => {
     ['STATUS', '1.1.0', 0],
   ];
   // Every row gets four cells: jest treats a handler with more parameters than cells as callback-style.
-  it.each(cases.map((c) => [c[0], c[1], c[2], c[3] ?? ''] as const))('%s with cniVersion %j → %d', async (cmd, version, code, msg) => {
-    const stdin = JSON.stringify(version === undefined ? { name: 'n' } : { cniVersion: version, name: 'n' });
-    const r = await call({ CNI_COMMAND: cmd, ...attach }, stdin);
-    if (code === 0) {
-      expect(r.code).toBe(0);
-      expect(r.stdout).toBe('');
-    } else {
-      expect(r.json).toMatchObject({ code, ...(msg ? { msg } : {}) });
-    }
-  });
+  it.each(cases.map((c) => [c[0], c[1], c[2], c[3] ?? ''] as const))(
+    '%s with cniVersion %j → %d',
+    async (cmd, version, code, msg) => {
+      const stdin = JSON.stringify(version === undefined ? { name: 'n' } : { cniVersion: version, name: 'n' });
+      const r = await call({ CNI_COMMAND: cmd, ...attach }, stdin);
+      if (code === 0) {
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe('');
+      } else {
+        expect(r.json).toMatchObject({ code, ...(msg ? { msg } : {}) });
+      }
+    },
+  );
 });
 
 describe('handlers', () => {
@@ -145,7 +160,11 @@ describe('handlers', () => {
       add: async () => ({ cniVersion: '1.1.0', ips: [{ address: '10.0.0.2/24', gateway: '10.0.0.1' }] }),
     });
     expect(r.code).toBe(0);
-    expect(r.json).toEqual({ cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.2/24', gateway: '10.0.0.1' }], dns: {} });
+    expect(r.json).toEqual({
+      cniVersion: '0.4.0',
+      ips: [{ version: '4', address: '10.0.0.2/24', gateway: '10.0.0.1' }],
+      dns: {},
+    });
   });
   it('passes a typed error through with its code, msg and details', async () => {
     const r = await call({ CNI_COMMAND: 'DEL', ...attach }, conf(), {

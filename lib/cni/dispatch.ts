@@ -11,7 +11,14 @@ import type { Env, PluginIO } from './io';
 import { validateNetworkName, type ContainerId, type IfName, type NetworkName } from './names';
 import { toWire } from './result/convert';
 import type { Result } from './result/types';
-import { ALL_VERSIONS, CURRENT_VERSION, isSupportedVersion, parseVersion, compareVersions, type CniVersion } from './version';
+import {
+  ALL_VERSIONS,
+  CURRENT_VERSION,
+  isSupportedVersion,
+  parseVersion,
+  compareVersions,
+  type CniVersion,
+} from './version';
 
 /** Everything a verb handler gets. Attachment fields are '' for GC and STATUS. */
 export interface Invocation {
@@ -43,7 +50,11 @@ const versionList = (): string => `[${ALL_VERSIONS.map((v) => JSON.stringify(v))
 /** The per-verb version gate, with the reference's messages and codes. */
 function gateVersion(verb: Verb, raw: unknown): CniVersion {
   if (raw !== undefined && typeof raw !== 'string') {
-    throw new CniError(ErrorCode.DecodingFailure, 'decoding version from network config', `cniVersion must be a string, got ${JSON.stringify(raw)}`);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      'decoding version from network config',
+      `cniVersion must be a string, got ${JSON.stringify(raw)}`,
+    );
   }
   const v = raw === undefined || raw === '' ? '0.1.0' : raw;
   const min = verb === 'CHECK' ? '0.4.0' : verb === 'GC' || verb === 'STATUS' ? '1.1.0' : undefined;
@@ -53,11 +64,17 @@ function gateVersion(verb: Verb, raw: unknown): CniVersion {
     } catch (e) {
       throw new CniError(ErrorCode.DecodingFailure, 'decoding version from network config', (e as Error).message);
     }
-    if (compareVersions(v, min) < 0) throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${verb}`);
-    if (compareVersions(v, CURRENT_VERSION) > 0) throw new CniError(ErrorCode.IncompatibleVersion, `plugin version does not allow ${verb}`);
+    if (compareVersions(v, min) < 0)
+      throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${verb}`);
+    if (compareVersions(v, CURRENT_VERSION) > 0)
+      throw new CniError(ErrorCode.IncompatibleVersion, `plugin version does not allow ${verb}`);
   }
   if (!isSupportedVersion(v)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, 'incompatible CNI versions', `config is ${JSON.stringify(v)}, plugin supports ${versionList()}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      'incompatible CNI versions',
+      `config is ${JSON.stringify(v)}, plugin supports ${versionList()}`,
+    );
   }
   return v;
 }
@@ -108,7 +125,11 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: PluginIO):
       throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config', (e as Error).message);
     }
     if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-      throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config', 'network config must be a JSON object');
+      throw new CniError(
+        ErrorCode.DecodingFailure,
+        'error unmarshall network config',
+        'network config must be a JSON object',
+      );
     }
     const obj = config as Record<string, unknown>;
     const rawName = obj['name'];
@@ -122,15 +143,20 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: PluginIO):
     cniVersion = version;
 
     const netns = env['CNI_NETNS'] ?? '';
-    if ((command === 'ADD' || command === 'DEL') && netns !== '' && !/^(1|true)$/i.test(env['CNI_NETNS_OVERRIDE'] ?? '') && isOwnNetns(netns)) {
+    if (
+      (command === 'ADD' || command === 'DEL') &&
+      netns !== '' &&
+      !/^(1|true)$/i.test(env['CNI_NETNS_OVERRIDE'] ?? '') &&
+      isOwnNetns(netns)
+    ) {
       throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same");
     }
     const attach = command === 'ADD' || command === 'DEL' || command === 'CHECK';
     const inv: Invocation = {
       command,
-      containerId: (attach ? env['CNI_CONTAINERID'] ?? '' : '') as ContainerId,
+      containerId: (attach ? (env['CNI_CONTAINERID'] ?? '') : '') as ContainerId,
       netns: attach ? netns : '',
-      ifName: (attach ? env['CNI_IFNAME'] ?? '' : '') as IfName,
+      ifName: (attach ? (env['CNI_IFNAME'] ?? '') : '') as IfName,
       cniArgs: env['CNI_ARGS'] ?? '',
       cniPath: splitPath(env['CNI_PATH']),
       env,

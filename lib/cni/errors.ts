@@ -34,7 +34,9 @@ export class CniError extends Error {
 
   /** The wire shape (SPEC §"Error"); `cniVersion` is added by the printer. */
   toJSON(): { code: number; msg: string; details?: string } {
-    return this.details ? { code: this.code, msg: this.msg, details: this.details } : { code: this.code, msg: this.msg };
+    return this.details
+      ? { code: this.code, msg: this.msg, details: this.details }
+      : { code: this.code, msg: this.msg };
   }
 }
 

@@ -29,7 +29,8 @@ export function validateNetworkName(name: string): NetworkName {
 export function validateIfName(name: string): IfName {
   const bad = (msg: string, details?: string): CniError => new CniError(ErrorCode.InvalidEnvironment, msg, details);
   if (name === '') throw bad('interface name is empty');
-  if (Buffer.byteLength(name) > 15) throw bad('interface name is too long', 'interface name should be less than 16 characters');
+  if (Buffer.byteLength(name) > 15)
+    throw bad('interface name is too long', 'interface name should be less than 16 characters');
   if (name === '.' || name === '..') throw bad('interface name is . or ..');
   if (/[/:\s]/u.test(name)) throw bad('interface name contains / or : or whitespace characters');
   return name as IfName;
@@ -37,5 +38,12 @@ export function validateIfName(name: string): IfName {
 
 /** A Linux link name that tscni itself chose or read from config (bridge name, veth name). */
 export function isValidLinkName(name: string): boolean {
-  return name.length > 0 && Buffer.byteLength(name) <= 15 && name !== '.' && name !== '..' && !/[/:\s]/u.test(name) && !name.startsWith('-');
+  return (
+    name.length > 0 &&
+    Buffer.byteLength(name) <= 15 &&
+    name !== '.' &&
+    name !== '..' &&
+    !/[/:\s]/u.test(name) &&
+    !name.startsWith('-')
+  );
 }

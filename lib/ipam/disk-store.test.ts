@@ -29,7 +29,11 @@ describe('NetworkStore', () => {
     expect(readFileSync(join(dir, '10.0.0.2'), 'utf8')).toBe('c1\r\neth0');
     expect(statSync(join(dir, '10.0.0.2')).mode & 0o777).toBe(0o600);
     expect(existsSync(join(dir, 'lock'))).toBe(true);
-    expect(readdirSync(dir).filter((n) => !n.startsWith('.')).sort()).toEqual(['10.0.0.2', 'lock']);
+    expect(
+      readdirSync(dir)
+        .filter((n) => !n.startsWith('.'))
+        .sort(),
+    ).toEqual(['10.0.0.2', 'lock']);
     expect(existsSync(join(dir, '.tscni', 'lease.tmp'))).toBe(false);
   });
 
@@ -54,7 +58,10 @@ describe('NetworkStore', () => {
     await store.locked(() => undefined);
     writeFileSync(join(dir, '10.0.0.7'), 'c9\r\neth1'); // as the reference would
     writeFileSync(join(dir, '10.0.0.8'), 'old-id'); // pre-0.8 legacy lease
-    const found = await store.locked((s) => [s.leasesOf({ id: 'c9', ifname: 'eth1' }), s.leasesOf({ id: 'old-id', ifname: 'eth0' })]);
+    const found = await store.locked((s) => [
+      s.leasesOf({ id: 'c9', ifname: 'eth1' }),
+      s.leasesOf({ id: 'old-id', ifname: 'eth0' }),
+    ]);
     expect(found).toEqual([['10.0.0.7'], ['10.0.0.8']]);
   });
 
@@ -100,7 +107,8 @@ describe('NetworkStore', () => {
 
   it('refuses network names that would leave dataDir', () => {
     const { data } = fresh();
-    for (const bad of ['..', '.', 'a/b']) expect(() => NetworkStore.open(data, bad as NetworkName)).toThrow(/invalid network name/);
+    for (const bad of ['..', '.', 'a/b'])
+      expect(() => NetworkStore.open(data, bad as NetworkName)).toThrow(/invalid network name/);
   });
 
   it('removes a temp file left by a crashed holder', async () => {
@@ -120,14 +128,20 @@ describe('NetworkStore', () => {
         order.push(`${tag}-`);
       });
     await Promise.all([slow('x'), slow('y')]);
-    expect([['x+', 'x-', 'y+', 'y-'], ['y+', 'y-', 'x+', 'x-']]).toContainEqual(order);
+    expect([
+      ['x+', 'x-', 'y+', 'y-'],
+      ['y+', 'y-', 'x+', 'x-'],
+    ]).toContainEqual(order);
   });
 
   it('keeps round-robin state in last_reserved_ip.<n>', async () => {
     const { store, dir } = fresh();
     await store.locked((s) => s.setLastReserved(1, 'fd00::9'));
     expect(readFileSync(join(dir, 'last_reserved_ip.1'), 'utf8')).toBe('fd00::9');
-    expect(await store.locked((s) => s.lastReserved(1))).toEqual({ family: 6, value: 0xfd000000000000000000000000000009n });
+    expect(await store.locked((s) => s.lastReserved(1))).toEqual({
+      family: 6,
+      value: 0xfd000000000000000000000000000009n,
+    });
   });
 
   it('refuses a dataDir that is a file', () => {
@@ -141,7 +155,8 @@ describe('lease names and contents', () => {
   it('accepts only canonical IP names', () => {
     expect(isLeaseName('10.0.0.1')).toBe(true);
     expect(isLeaseName('fd00::1')).toBe(true);
-    for (const n of ['fd00:0::1', 'lock', 'last_reserved_ip.0', '.tscni', 'lease.tmp']) expect(isLeaseName(n)).toBe(false);
+    for (const n of ['fd00:0::1', 'lock', 'last_reserved_ip.0', '.tscni', 'lease.tmp'])
+      expect(isLeaseName(n)).toBe(false);
   });
   it('parses current and legacy contents', () => {
     expect(parseLeaseContent('c1\r\neth0')).toEqual({ kind: 'attachment', id: 'c1', ifname: 'eth0' });

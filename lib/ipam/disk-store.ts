@@ -19,7 +19,18 @@
  * - The reference walks the network directory recursively; our extra files have names that do
  *   not parse as IPs and contents (IP lists) that are not lease owners, so its walk ignores them.
  */
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
@@ -50,7 +61,8 @@ export const leaseContent = (o: Owner): string => `${o.id.trim()}\r\n${o.ifname}
  * `<id>:<ifname>` is unambiguous; a key too long for a file name is hashed behind '~', which
  * cannot start a container ID.
  */
-const fileKey = (key: string): string => (Buffer.byteLength(key) <= 200 ? key : `~${createHash('sha256').update(key).digest('hex')}`);
+const fileKey = (key: string): string =>
+  Buffer.byteLength(key) <= 200 ? key : `~${createHash('sha256').update(key).digest('hex')}`;
 const indexKey = (o: Owner): string => fileKey(`${o.id.trim()}:${o.ifname}`);
 const legacyKey = (id: string): string => fileKey(id.trim());
 const keyOf = (o: LeaseOwner): string => (o.kind === 'attachment' ? indexKey(o) : legacyKey(o.id));

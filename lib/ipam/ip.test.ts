@@ -20,7 +20,8 @@ describe('ip', () => {
     expect(parseIP('::ffff:10.0.0.1')).toEqual({ family: 4, value: 0x0a000001n });
   });
   it('rejects what Go rejects', () => {
-    for (const bad of ['', '10.1.1', '010.1.1.1', '10.1.1.256', 'fe80::1%eth0', 'bogus', '10.1.1.1/24']) expect(parseIP(bad)).toBeUndefined();
+    for (const bad of ['', '10.1.1', '010.1.1.1', '10.1.1.256', 'fe80::1%eth0', 'bogus', '10.1.1.1/24'])
+      expect(parseIP(bad)).toBeUndefined();
   });
   it('parses CIDRs keeping host bits', () => {
     expect(parseCIDR('10.1.2.3/24')).toEqual({ addr: { family: 4, value: 0x0a010203n }, prefix: 24 });

@@ -45,7 +45,10 @@ export function parseCIDR(text: string): Cidr | undefined {
 }
 
 export const hostMask = (f: Family, prefix: number): bigint => (1n << BigInt(bitsOf(f) - prefix)) - 1n;
-export const networkOf = (a: Addr, prefix: number): Addr => ({ family: a.family, value: a.value & ~hostMask(a.family, prefix) });
+export const networkOf = (a: Addr, prefix: number): Addr => ({
+  family: a.family,
+  value: a.value & ~hostMask(a.family, prefix),
+});
 
 function bytesToBig(bytes: number[]): bigint {
   let v = 0n;
@@ -64,7 +67,7 @@ export function formatIP(a: Addr): string {
   // Longest run of zero groups (first one on a tie), only if at least two long.
   let bestAt = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -27,7 +27,8 @@ const addrOf = (r: Range, value: bigint): Addr => ({ family: r.family, value });
 export const subnetString = (r: Range): string => formatCIDR(addrOf(r, r.network), r.prefix);
 export const rangeString = (r: Range): string => `${formatIP(addrOf(r, r.start))}-${formatIP(addrOf(r, r.end))}`;
 export const rangeSetString = (s: RangeSet): string => s.map(rangeString).join(',');
-const broadcast = (r: { family: Family; network: bigint; prefix: number }): bigint => r.network | hostMask(r.family, r.prefix);
+const broadcast = (r: { family: Family; network: bigint; prefix: number }): bigint =>
+  r.network | hostMask(r.family, r.prefix);
 
 function ipOrThrow(text: string): Addr {
   const a = parseIP(text);
@@ -40,7 +41,8 @@ function ipOrThrow(text: string): Addr {
  * validation, so a malformed one is reported bare (no "invalid range set N:" prefix).
  */
 export function checkDecodable(raw: RawRange): void {
-  if (raw.subnet !== undefined && raw.subnet !== '' && !parseCIDR(raw.subnet)) throw new Error(`invalid CIDR address: ${raw.subnet}`);
+  if (raw.subnet !== undefined && raw.subnet !== '' && !parseCIDR(raw.subnet))
+    throw new Error(`invalid CIDR address: ${raw.subnet}`);
   for (const t of [raw.rangeStart, raw.rangeEnd, raw.gateway]) if (t !== undefined && t !== '') ipOrThrow(t);
 }
 
@@ -54,11 +56,14 @@ export function canonicalizeRange(raw: RawRange): Range {
   const netText = formatCIDR(net, cidr.prefix);
   if (cidr.prefix > bitsOf(family) - 2) throw new Error(`Network ${netText} too small to allocate from`);
   if (net.value !== cidr.addr.value) {
-    throw new Error(`Network has host bits set. For a subnet mask of length ${cidr.prefix} the network address is ${formatIP(net)}`);
+    throw new Error(
+      `Network has host bits set. For a subnet mask of length ${cidr.prefix} the network address is ${formatIP(net)}`,
+    );
   }
   const base = { family, network: net.value, prefix: cidr.prefix };
   const inSubnet = (a: Addr): boolean => a.family === family && a.value >= net.value && a.value <= broadcast(base);
-  const given = (text: string | undefined): Addr | undefined => (text === undefined || text === '' ? undefined : ipOrThrow(text));
+  const given = (text: string | undefined): Addr | undefined =>
+    text === undefined || text === '' ? undefined : ipOrThrow(text);
   const gw = given(raw.gateway);
   const start = given(raw.rangeStart);
   const end = given(raw.rangeEnd);
@@ -67,13 +72,15 @@ export function canonicalizeRange(raw: RawRange): Range {
     throw new Error(`RangeStart ${formatIP(start)} not in network ${netText}`);
   }
   const startValue = start ? start.value : net.value + 1n;
-  if (end && (!inSubnet(end) || end.value < startValue)) throw new Error(`RangeEnd ${formatIP(end)} not in network ${netText}`);
+  if (end && (!inSubnet(end) || end.value < startValue))
+    throw new Error(`RangeEnd ${formatIP(end)} not in network ${netText}`);
   if (gw && gw.family !== family) throw new Error(`gateway ${formatIP(gw)} not in network ${netText}`);
   const lastDefault = family === 4 ? broadcast(base) - 1n : broadcast(base);
   return { ...base, start: startValue, end: end ? end.value : lastDefault, gateway: gw ? gw.value : net.value + 1n };
 }
 
-export const rangeContains = (r: Range, a: Addr): boolean => a.family === r.family && a.value >= r.start && a.value <= r.end;
+export const rangeContains = (r: Range, a: Addr): boolean =>
+  a.family === r.family && a.value >= r.start && a.value <= r.end;
 export const rangeFor = (s: RangeSet, a: Addr): Range | undefined => s.find((r) => rangeContains(r, a));
 
 function rangesOverlap(a: Range, b: Range): boolean {
@@ -97,7 +104,8 @@ export function canonicalizeRangeSet(raws: readonly RawRange[]): RangeSet {
   return set;
 }
 
-export const rangeSetsOverlap = (a: RangeSet, b: RangeSet): boolean => a.some((x) => b.some((y) => rangesOverlap(x, y)));
+export const rangeSetsOverlap = (a: RangeSet, b: RangeSet): boolean =>
+  a.some((x) => b.some((y) => rangesOverlap(x, y)));
 export const familyOf = (s: RangeSet): Family => (s[0] as Range).family;
 
 export interface Candidate {

@@ -3,7 +3,11 @@ import { readFileSync } from 'node:fs';
 import type { DNS } from '../cni/result/types';
 
 export function parseResolvConf(text: string): DNS {
-  const dns: { nameservers: string[]; domain?: string; search: string[]; options: string[] } = { nameservers: [], search: [], options: [] };
+  const dns: { nameservers: string[]; domain?: string; search: string[]; options: string[] } = {
+    nameservers: [],
+    search: [],
+    options: [],
+  };
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
@@ -40,7 +44,8 @@ export function readResolvConf(path: string): DNS {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    const why =
+      err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
     throw new Error(`open ${path}: ${why}`);
   }
   return parseResolvConf(text);

@@ -15,7 +15,9 @@ function recorder(failing: readonly Backend[] = []): { used: Backend[]; run: (b:
 }
 
 const probeRunner = (iptablesWorks: boolean, nftWorks: boolean): RecordingRunner =>
-  new RecordingRunner().on((c) => c.tool === 'iptables', { exitCode: iptablesWorks ? 0 : 1 }).on((c) => c.tool === 'nft', { exitCode: nftWorks ? 0 : 1 });
+  new RecordingRunner()
+    .on((c) => c.tool === 'iptables', { exitCode: iptablesWorks ? 0 : 1 })
+    .on((c) => c.tool === 'nft', { exitCode: nftWorks ? 0 : 1 });
 
 describe('withBackend', () => {
   beforeEach(() => resetBackendProbes());
@@ -48,13 +50,17 @@ describe('withBackend', () => {
 
   it('reports the iptables failure where iptables is usable', async () => {
     const r = recorder(['iptables']);
-    await expect(withBackend(undefined, r.run, async () => undefined, probeRunner(true, true))).rejects.toThrow('iptables failed');
+    await expect(withBackend(undefined, r.run, async () => undefined, probeRunner(true, true))).rejects.toThrow(
+      'iptables failed',
+    );
     expect(r.used).toEqual(['iptables']);
   });
 
   it('reports the iptables failure where neither backend is usable', async () => {
     const r = recorder(['iptables']);
-    await expect(withBackend(undefined, r.run, async () => undefined, probeRunner(false, false))).rejects.toThrow('iptables failed');
+    await expect(withBackend(undefined, r.run, async () => undefined, probeRunner(false, false))).rejects.toThrow(
+      'iptables failed',
+    );
     expect(r.used).toEqual(['iptables']);
   });
 });

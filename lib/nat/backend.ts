@@ -23,12 +23,28 @@ async function probe(key: string, fn: () => Promise<boolean>): Promise<boolean> 
 /** `iptables -t filter -S INPUT 1` works (the reference's SupportsIPTables). */
 export function iptablesUsable(runner: Runner = defaultRunner(), family: 4 | 6 = 4): Promise<boolean> {
   const tool = family === 4 ? 'iptables' : 'ip6tables';
-  return probe(tool, async () => (await runner.run({ tool, argv: ['-w', '5', '-t', 'filter', '-S', 'INPUT', '1'], allowFailure: true, timeoutMs: 10_000 })).exitCode === 0);
+  return probe(
+    tool,
+    async () =>
+      (
+        await runner.run({
+          tool,
+          argv: ['-w', '5', '-t', 'filter', '-S', 'INPUT', '1'],
+          allowFailure: true,
+          timeoutMs: 10_000,
+        })
+      ).exitCode === 0,
+  );
 }
 
 /** `nft list tables` works: the binary exists and we may talk to the kernel. */
 export function nftablesUsable(runner: Runner = defaultRunner()): Promise<boolean> {
-  return probe('nft', async () => (await runner.run({ tool: 'nft', argv: ['list', 'tables'], allowFailure: true, timeoutMs: 10_000 })).exitCode === 0);
+  return probe(
+    'nft',
+    async () =>
+      (await runner.run({ tool: 'nft', argv: ['list', 'tables'], allowFailure: true, timeoutMs: 10_000 })).exitCode ===
+      0,
+  );
 }
 
 export async function defaultBackend(runner: Runner = defaultRunner()): Promise<Backend> {
@@ -43,7 +59,12 @@ export async function defaultBackend(runner: Runner = defaultRunner()): Promise<
  * that failure (iptables is usable) and running again with nftables, after `undoIptables` has
  * removed whatever the failed attempt left.
  */
-export async function withBackend(configured: Backend | undefined, run: (b: Backend) => Promise<void>, undoIptables: () => Promise<unknown>, runner: Runner = defaultRunner()): Promise<void> {
+export async function withBackend(
+  configured: Backend | undefined,
+  run: (b: Backend) => Promise<void>,
+  undoIptables: () => Promise<unknown>,
+  runner: Runner = defaultRunner(),
+): Promise<void> {
   if (configured) return run(configured);
   try {
     await run('iptables');

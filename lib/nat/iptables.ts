@@ -9,7 +9,11 @@ import { concurrently } from '../undo';
 
 /** `iptables-save -t nat` (or ip6tables); empty when the table cannot be read. */
 export async function saveNat(six: boolean): Promise<string> {
-  const r = await defaultRunner().run({ tool: six ? 'ip6tables-save' : 'iptables-save', argv: ['-t', 'nat'], allowFailure: true });
+  const r = await defaultRunner().run({
+    tool: six ? 'ip6tables-save' : 'iptables-save',
+    argv: ['-t', 'nat'],
+    allowFailure: true,
+  });
   return r.exitCode === 0 ? r.stdout : '';
 }
 
@@ -47,5 +51,10 @@ export async function listNatChains(six: boolean, chains: readonly string[]): Pr
 
 /** `iptables-restore --noflush` with `text`; nothing when empty. */
 export async function restoreNat(six: boolean, text: string): Promise<void> {
-  if (text) await defaultRunner().run({ tool: six ? 'ip6tables-restore' : 'iptables-restore', argv: ['--noflush', '-w', '10'], input: text });
+  if (text)
+    await defaultRunner().run({
+      tool: six ? 'ip6tables-restore' : 'iptables-restore',
+      argv: ['--noflush', '-w', '10'],
+      input: text,
+    });
 }

@@ -36,7 +36,8 @@ export function renderIptablesSetup(t: MasqTarget, addrs: readonly MasqAddress[]
   const c = JSON.stringify(ruleComment(t.networkName, t.containerId));
   const multicast = six ? 'ff00::/8' : '224.0.0.0/4';
   const lines = ['*nat', `:${chain} - [0:0]`];
-  for (const a of addrs) lines.push(`-A POSTROUTING -s ${a.address}/${six ? 128 : 32} -m comment --comment ${c} -j ${chain}`);
+  for (const a of addrs)
+    lines.push(`-A POSTROUTING -s ${a.address}/${six ? 128 : 32} -m comment --comment ${c} -j ${chain}`);
   for (const a of addrs) lines.push(`-A ${chain} -d ${a.subnet} -m comment --comment ${c} -j ACCEPT`);
   lines.push(`-A ${chain} ! -d ${multicast} -m comment --comment ${c} -j MASQUERADE`, 'COMMIT', '');
   return lines.join('\n');
@@ -53,7 +54,8 @@ export function renderIptablesTeardown(save: string, chains: ReadonlySet<string>
     const decl = /^:(\S+) /.exec(line);
     if (decl?.[1] && chains.has(decl[1])) present.add(decl[1]);
     const jump = /^-A (\S+) (.*)-j (\S+)\s*$/.exec(line);
-    if (jump?.[3] && chains.has(jump[3]) && !chains.has(jump[1] ?? '')) dels.push(`-D ${jump[1]} ${jump[2]}-j ${jump[3]}`);
+    if (jump?.[3] && chains.has(jump[3]) && !chains.has(jump[1] ?? ''))
+      dels.push(`-D ${jump[1]} ${jump[2]}-j ${jump[3]}`);
   }
   if (present.size === 0) return '';
   const out = ['*nat', ...dels];
@@ -67,7 +69,10 @@ export function renderIptablesTeardown(save: string, chains: ReadonlySet<string>
 
 function nftComment(t: MasqTarget): string {
   const clean = (s: string): string => s.replace(/"/g, '');
-  return `${nftMasqHash(t.networkName, t.ifName, t.containerId)}, net: ${clean(t.networkName)}, if: ${clean(t.ifName)}, id: ${clean(t.containerId)}`.slice(0, 128);
+  return `${nftMasqHash(t.networkName, t.ifName, t.containerId)}, net: ${clean(t.networkName)}, if: ${clean(t.ifName)}, id: ${clean(t.containerId)}`.slice(
+    0,
+    128,
+  );
 }
 
 export function renderNftSetup(t: MasqTarget, addrs: readonly MasqAddress[], staleHandles: readonly number[]): string {
@@ -85,7 +90,9 @@ export function renderNftSetup(t: MasqTarget, addrs: readonly MasqAddress[], sta
   const comment = nftComment(t);
   for (const a of addrs) {
     const fam = isV6(a.address) ? 'ip6' : 'ip';
-    lines.push(`add rule ${tb} masq_checks ${fam} saddr == ${a.address} ${fam} daddr != ${a.subnet} masquerade comment "${comment}"`);
+    lines.push(
+      `add rule ${tb} masq_checks ${fam} saddr == ${a.address} ${fam} daddr != ${a.subnet} masquerade comment "${comment}"`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -97,7 +104,11 @@ interface NftRule {
 
 /** Rules of masq_checks with their comments; empty when the table does not exist. */
 async function nftRules(): Promise<NftRule[]> {
-  const res = await defaultRunner().run({ tool: 'nft', argv: ['-a', 'list', 'chain', 'inet', NFT_TABLE, 'masq_checks'], allowFailure: true });
+  const res = await defaultRunner().run({
+    tool: 'nft',
+    argv: ['-a', 'list', 'chain', 'inet', NFT_TABLE, 'masq_checks'],
+    allowFailure: true,
+  });
   if (res.exitCode !== 0) return [];
   const rules: NftRule[] = [];
   for (const line of res.stdout.split('\n')) {
@@ -146,8 +157,16 @@ async function teardownIptablesMasq(t: MasqTarget): Promise<boolean> {
 }
 
 /** Sets up masquerading with the configured backend, or the reference's default (see withBackend). */
-export function setupMasqWith(configured: Backend | undefined, t: MasqTarget, addrs: readonly MasqAddress[]): Promise<void> {
-  return withBackend(configured, (b) => setupMasq(b, t, addrs), () => teardownIptablesMasq(t));
+export function setupMasqWith(
+  configured: Backend | undefined,
+  t: MasqTarget,
+  addrs: readonly MasqAddress[],
+): Promise<void> {
+  return withBackend(
+    configured,
+    (b) => setupMasq(b, t, addrs),
+    () => teardownIptablesMasq(t),
+  );
 }
 
 /**
@@ -167,7 +186,8 @@ export async function teardownMasq(backend: Backend, t: MasqTarget): Promise<voi
   }
   const prefix = nftMasqHash(t.networkName, t.ifName, t.containerId);
   const handles = (await nftRules()).filter((r) => r.comment.startsWith(prefix)).map((r) => r.handle);
-  if (handles.length > 0) await nftApply(handles.map((h) => `delete rule inet ${NFT_TABLE} masq_checks handle ${h}`).join('\n') + '\n');
+  if (handles.length > 0)
+    await nftApply(handles.map((h) => `delete rule inet ${NFT_TABLE} masq_checks handle ${h}`).join('\n') + '\n');
 }
 
 /**
@@ -184,7 +204,8 @@ export async function gcMasq(backend: Backend, networkName: string, keep: Readon
       const re = /^-A POSTROUTING .*--comment "name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\"" -j (CNI-[0-9a-f]{24})\s*$/;
       for (const line of save.split('\n')) {
         const m = re.exec(line);
-        if (m && m[1] === networkName && !keptIds.has(m[2]) && m[3] === chainName(networkName, m[2] ?? '')) stale.add(m[3]);
+        if (m && m[1] === networkName && !keptIds.has(m[2]) && m[3] === chainName(networkName, m[2] ?? ''))
+          stale.add(m[3]);
       }
       if (stale.size > 0) await restoreNat(six, renderIptablesTeardown(save, stale));
     }
@@ -195,5 +216,6 @@ export async function gcMasq(backend: Backend, networkName: string, keep: Readon
     const m = /, net: (.*), if: (.*), id: (.*)$/.exec(r.comment);
     if (m && m[1] === networkName && !keep.has(`${m[3]}\u0000${m[2]}`)) handles.push(r.handle);
   }
-  if (handles.length > 0) await nftApply(handles.map((h) => `delete rule inet ${NFT_TABLE} masq_checks handle ${h}`).join('\n') + '\n');
+  if (handles.length > 0)
+    await nftApply(handles.map((h) => `delete rule inet ${NFT_TABLE} masq_checks handle ${h}`).join('\n') + '\n');
 }

@@ -38,7 +38,7 @@ export interface PortmapPlan {
 export const dnChainName = (net: string, id: string): string => chainName(net, id, 'DN-');
 const isUnspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip === '::';
 const sameFamily = (ip: string, six: boolean): boolean => isUnspecified(ip) || ip.includes(':') === six;
-export const markOf = (bit: number): string => `0x${(1 << bit >>> 0).toString(16)}`;
+export const markOf = (bit: number): string => `0x${((1 << bit) >>> 0).toString(16)}`;
 
 /** Lines of `iptables-save -t nat` split into chain declarations and rules. */
 export function parseSave(save: string): { chains: Set<string>; rules: string[] } {
@@ -69,13 +69,17 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
     declare(MASQ_CHAIN);
   }
   out.push(`:${dn} - [0:0]`); // declared even when present: iptables-restore --noflush flushes it
-  if (ownSetmark && !chains.has(SETMARK_CHAIN)) out.push(`-A ${SETMARK_CHAIN} -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${mark}/${mark}`);
+  if (ownSetmark && !chains.has(SETMARK_CHAIN))
+    out.push(
+      `-A ${SETMARK_CHAIN} -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${mark}/${mark}`,
+    );
   if (ownSetmark && !chains.has(MASQ_CHAIN)) out.push(`-A ${MASQ_CHAIN} -m mark --mark ${mark}/${mark} -j MASQUERADE`);
   if (ownSetmark && !rules.some((r) => r.startsWith('-A POSTROUTING') && r.endsWith(`-j ${MASQ_CHAIN}`))) {
     out.push(`-I POSTROUTING 1 -m comment --comment "CNI portfwd requiring masquerade" -j ${MASQ_CHAIN}`);
   }
   for (const hook of ['PREROUTING', 'OUTPUT']) {
-    if (!rules.some((r) => r.startsWith(`-A ${hook} `) && r.endsWith(`-j ${DNAT_CHAIN}`))) out.push(`-A ${hook} -m addrtype --dst-type LOCAL -j ${DNAT_CHAIN}`);
+    if (!rules.some((r) => r.startsWith(`-A ${hook} `) && r.endsWith(`-j ${DNAT_CHAIN}`)))
+      out.push(`-A ${hook} -m addrtype --dst-type LOCAL -j ${DNAT_CHAIN}`);
   }
   // Our old entry rules go; new ones follow (a repeated ADD leaves no stale rule, unlike the reference).
   for (const r of rules) if (r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)) out.push(`-D${r.slice(2)}`);
@@ -84,7 +88,9 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
   for (const proto of [...new Set(p.mappings.map((m) => m.protocol))].sort()) {
     const ports = [...new Set(p.mappings.filter((m) => m.protocol === proto).map((m) => m.hostPort))];
     for (let i = 0; i < ports.length; i += 15) {
-      out.push(`-A ${DNAT_CHAIN} -p ${proto} -m comment --comment ${comment} -m multiport --destination-ports ${ports.slice(i, i + 15).join(',')}${cond} -j ${dn}`);
+      out.push(
+        `-A ${DNAT_CHAIN} -p ${proto} -m comment --comment ${comment} -m multiport --destination-ports ${ports.slice(i, i + 15).join(',')}${cond} -j ${dn}`,
+      );
     }
   }
   const src = p.masqAll ? (p.six ? '::/0' : '0.0.0.0/0') : `${p.containerIP}/${p.prefix}`;
@@ -103,7 +109,10 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
 }
 
 /** DNAT targets in other containers' DN chains: `<proto>/<port>` → hostIP ('' = any) and chain. */
-export function existingHostPorts(save: string, exceptChain: string): Array<{ proto: string; port: number; hostIP: string; chain: string }> {
+export function existingHostPorts(
+  save: string,
+  exceptChain: string,
+): Array<{ proto: string; port: number; hostIP: string; chain: string }> {
   const found: Array<{ proto: string; port: number; hostIP: string; chain: string }> = [];
   for (const r of parseSave(save).rules) {
     const m = /^-A (CNI-DN-[0-9a-f]+) (.*)-j DNAT/.exec(r);
@@ -125,7 +134,8 @@ export function mappingsInChain(save: string, chain: string): PortMapping[] {
     const hostPort = Number(/ --dport (\d+)/.exec(r)?.[1] ?? 0);
     const containerPort = Number(/--to-destination \S*:(\d+)/.exec(r)?.[1] ?? 0);
     const d = / -d (\S+?)(\/(32|128))? /.exec(r + ' ');
-    if (proto === 'tcp' || proto === 'udp' || proto === 'sctp') out.push({ hostPort, containerPort, protocol: proto, hostIP: d?.[1] ?? '' });
+    if (proto === 'tcp' || proto === 'udp' || proto === 'sctp')
+      out.push({ hostPort, containerPort, protocol: proto, hostIP: d?.[1] ?? '' });
   }
   return out;
 }

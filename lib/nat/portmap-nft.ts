@@ -15,7 +15,13 @@ const T = `inet ${NFT_TABLE}`;
 /** Map and set names per family. */
 const names = (six: boolean): { host: string; any: string; hairpin: string; local: string; all: string } => {
   const f = six ? '6' : '4';
-  return { host: `hostports${f}`, any: `anyports${f}`, hairpin: `hairpin${f}`, local: `localsnat${f}`, all: `masqall${f}` };
+  return {
+    host: `hostports${f}`,
+    any: `anyports${f}`,
+    hairpin: `hairpin${f}`,
+    local: `localsnat${f}`,
+    all: `masqall${f}`,
+  };
 };
 
 /** Whether a map or set of this table holds IPv6 entries (the names end in the family). */
@@ -53,7 +59,10 @@ export function renderSkeleton(): string[] {
   );
   for (const c of ['prerouting', 'output', 'postrouting', 'hostports']) out.push(`flush chain ${T} ${c}`);
   // Only traffic to this host's own addresses is intercepted.
-  out.push(`add rule ${T} prerouting fib daddr type local jump hostports`, `add rule ${T} output fib daddr type local jump hostports`);
+  out.push(
+    `add rule ${T} prerouting fib daddr type local jump hostports`,
+    `add rule ${T} output fib daddr type local jump hostports`,
+  );
   for (const six of [false, true]) {
     const n = names(six);
     const ip = six ? 'ip6' : 'ip';
@@ -114,7 +123,8 @@ export interface NftElement {
 
 const partsOf = (v: unknown): Array<string | number> => {
   if (typeof v === 'string' || typeof v === 'number') return [v];
-  if (v && typeof v === 'object' && Array.isArray((v as { concat?: unknown }).concat)) return ((v as { concat: unknown[] }).concat).flatMap(partsOf);
+  if (v && typeof v === 'object' && Array.isArray((v as { concat?: unknown }).concat))
+    return (v as { concat: unknown[] }).concat.flatMap(partsOf);
   return [];
 };
 
@@ -131,7 +141,13 @@ export function parseElements(json: string): NftElement[] {
       const val = inner ? inner.val : k;
       const parts = partsOf(val);
       const key = parts.join(' . ');
-      out.push({ set: s.name, key, parts, value: v === undefined ? undefined : partsOf(v as Json), comment: inner?.comment ?? '' });
+      out.push({
+        set: s.name,
+        key,
+        parts,
+        value: v === undefined ? undefined : partsOf(v as Json),
+        comment: inner?.comment ?? '',
+      });
     }
   }
   return out;
@@ -151,7 +167,12 @@ export function conflicts(p: NftPlan, existing: readonly NftElement[]): NftEleme
       const proto = e.set === n.any ? a : b;
       const port = e.set === n.any ? b : c;
       const hostIP = e.set === n.any ? '' : String(a);
-      if (proto === m.protocol && Number(port) === m.hostPort && (unspecified(m.hostIP) || hostIP === '' || hostIP === m.hostIP)) found.push(e);
+      if (
+        proto === m.protocol &&
+        Number(port) === m.hostPort &&
+        (unspecified(m.hostIP) || hostIP === '' || hostIP === m.hostIP)
+      )
+        found.push(e);
     }
   }
   return found;

@@ -11,14 +11,23 @@ import type { ExecResult } from '../exec/runner';
 export async function ipBatch(lines: readonly string[], netns?: string): Promise<void> {
   if (lines.length === 0) return;
   const input = lines.join('\n') + '\n';
-  await defaultRunner().run(netns ? { tool: 'nsenter', argv: [`--net=${netns}`, '--', 'ip', '-batch', '-'], input } : { tool: 'ip', argv: ['-batch', '-'], input });
+  await defaultRunner().run(
+    netns
+      ? { tool: 'nsenter', argv: [`--net=${netns}`, '--', 'ip', '-batch', '-'], input }
+      : { tool: 'ip', argv: ['-batch', '-'], input },
+  );
 }
 
 /** Runs one ip command with -j; returns the parsed array, or undefined if the command failed. */
-export async function ipJson(args: readonly string[], netns?: string): Promise<Array<Record<string, unknown>> | undefined> {
+export async function ipJson(
+  args: readonly string[],
+  netns?: string,
+): Promise<Array<Record<string, unknown>> | undefined> {
   const argv = ['-j', ...args];
   const res: ExecResult = await defaultRunner().run(
-    netns ? { tool: 'nsenter', argv: [`--net=${netns}`, '--', 'ip', ...argv], allowFailure: true } : { tool: 'ip', argv, allowFailure: true },
+    netns
+      ? { tool: 'nsenter', argv: [`--net=${netns}`, '--', 'ip', ...argv], allowFailure: true }
+      : { tool: 'ip', argv, allowFailure: true },
   );
   if (res.exitCode !== 0) return undefined;
   const parsed: unknown = JSON.parse(res.stdout || '[]');
@@ -27,7 +36,11 @@ export async function ipJson(args: readonly string[], netns?: string): Promise<A
 
 /** Runs one ip command, tolerating failure; returns its exit code and stderr. */
 export async function ipTry(args: readonly string[], netns?: string): Promise<ExecResult> {
-  return defaultRunner().run(netns ? { tool: 'nsenter', argv: [`--net=${netns}`, '--', 'ip', ...args], allowFailure: true } : { tool: 'ip', argv: args, allowFailure: true });
+  return defaultRunner().run(
+    netns
+      ? { tool: 'nsenter', argv: [`--net=${netns}`, '--', 'ip', ...args], allowFailure: true }
+      : { tool: 'ip', argv: args, allowFailure: true },
+  );
 }
 
 /** A random locally administered unicast MAC (what the kernel would pick for a veth). */

@@ -22,11 +22,16 @@ export async function settleIPv6(ifName: string, netns: string, timeoutMs = 5000
     const link = links[0] ?? {};
     const addrs = (Array.isArray(link['addr_info']) ? link['addr_info'] : []) as AddrInfo[];
     const failed = addrs.find((a) => a.dadfailed);
-    if (failed) throw new CniError(ErrorCode.Internal, `link ${ifName} has address ${failed.local ?? '?'} in DADFAILED state`);
+    if (failed)
+      throw new CniError(ErrorCode.Internal, `link ${ifName} has address ${failed.local ?? '?'} in DADFAILED state`);
     if (!addrs.some((a) => a.tentative)) return;
     const up = Array.isArray(link['flags']) && (link['flags'] as unknown[]).includes('UP');
     if (!up) return;
-    if (Date.now() >= deadline) throw new CniError(ErrorCode.Internal, `link ${ifName} still has tentative addresses after ${Math.round(timeoutMs / 1000)} seconds`);
+    if (Date.now() >= deadline)
+      throw new CniError(
+        ErrorCode.Internal,
+        `link ${ifName} still has tentative addresses after ${Math.round(timeoutMs / 1000)} seconds`,
+      );
     await new Promise((res) => setTimeout(res, POLL_MS));
   }
 }

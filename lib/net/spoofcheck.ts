@@ -14,18 +14,20 @@ const chains = (ref: string): [string, string] => [`cni-br-iface-${ref}`, `cni-b
 export function renderSpoofcheckSetup(ref: string, hostVeth: string, mac: string): string {
   const [iface, macChain] = chains(ref);
   const c = `comment "macspoofchk-${ref}"`;
-  return [
-    `add table ${TABLE}`,
-    `add chain ${TABLE} PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }`,
-    `add chain ${TABLE} ${iface}`,
-    `add chain ${TABLE} ${macChain}`,
-    `flush chain ${TABLE} ${iface}`,
-    `flush chain ${TABLE} ${macChain}`,
-    `add rule ${TABLE} ${iface} jump ${macChain} ${c}`,
-    `add rule ${TABLE} ${macChain} ether saddr ${mac} return ${c}`,
-    `add rule ${TABLE} ${macChain} drop ${c}`,
-    `add rule ${TABLE} PREROUTING iifname "${hostVeth}" jump ${iface} ${c}`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `add table ${TABLE}`,
+      `add chain ${TABLE} PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }`,
+      `add chain ${TABLE} ${iface}`,
+      `add chain ${TABLE} ${macChain}`,
+      `flush chain ${TABLE} ${iface}`,
+      `flush chain ${TABLE} ${macChain}`,
+      `add rule ${TABLE} ${iface} jump ${macChain} ${c}`,
+      `add rule ${TABLE} ${macChain} ether saddr ${mac} return ${c}`,
+      `add rule ${TABLE} ${macChain} drop ${c}`,
+      `add rule ${TABLE} PREROUTING iifname "${hostVeth}" jump ${iface} ${c}`,
+    ].join('\n') + '\n'
+  );
 }
 
 /** `delete` lines for the attachments whose ref `stale` accepts, from `nft -a list table bridge nat`. */
@@ -34,17 +36,23 @@ export function renderSpoofcheckTeardown(listing: string, stale: (ref: string) =
   const doomed = new Set<string>();
   for (const line of listing.split('\n')) {
     const rule = /jump (cni-br-iface-\S+) comment "macspoofchk-(\S+)" # handle (\d+)/.exec(line);
-    if (rule?.[2] && rule[3] && stale(rule[2]) && line.includes('iifname')) out.push(`delete rule ${TABLE} PREROUTING handle ${rule[3]}`);
+    if (rule?.[2] && rule[3] && stale(rule[2]) && line.includes('iifname'))
+      out.push(`delete rule ${TABLE} PREROUTING handle ${rule[3]}`);
     const chain = /^\s*chain (cni-br-iface-(\S+?)(-mac)?) \{/.exec(line);
     if (chain?.[1] && chain[2] && stale(chain[2])) doomed.add(chain[1]);
   }
   // The -mac chain is referenced by the iface chain: delete the referring chain first.
-  for (const ch of [...doomed].sort((a, b) => Number(a.endsWith('-mac')) - Number(b.endsWith('-mac')))) out.push(`delete chain ${TABLE} ${ch}`);
+  for (const ch of [...doomed].sort((a, b) => Number(a.endsWith('-mac')) - Number(b.endsWith('-mac'))))
+    out.push(`delete chain ${TABLE} ${ch}`);
   return out.length ? out.join('\n') + '\n' : '';
 }
 
 async function listing(): Promise<string> {
-  const r = await defaultRunner().run({ tool: 'nft', argv: ['-a', 'list', 'table', 'bridge', 'nat'], allowFailure: true });
+  const r = await defaultRunner().run({
+    tool: 'nft',
+    argv: ['-a', 'list', 'table', 'bridge', 'nat'],
+    allowFailure: true,
+  });
   return r.exitCode === 0 ? r.stdout : '';
 }
 async function apply(text: string): Promise<void> {

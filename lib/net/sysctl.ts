@@ -10,8 +10,10 @@ import { defaultRunner } from '../exec/real';
 /** net/ipv4/conf/<if>/route_localnet style key → /proc/sys path; the interface part is checked. */
 export function sysctlPath(key: string): string {
   const parts = key.split('/');
-  if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new Error(`invalid sysctl key ${JSON.stringify(key)}`);
-  for (const p of parts) if (!isValidLinkName(p) && !/^[\w.-]+$/.test(p)) throw new Error(`invalid sysctl key ${JSON.stringify(key)}`);
+  if (parts.some((p) => p === '' || p === '.' || p === '..'))
+    throw new Error(`invalid sysctl key ${JSON.stringify(key)}`);
+  for (const p of parts)
+    if (!isValidLinkName(p) && !/^[\w.-]+$/.test(p)) throw new Error(`invalid sysctl key ${JSON.stringify(key)}`);
   return `/proc/sys/${key}`;
 }
 
@@ -37,8 +39,14 @@ export async function ensureSysctl(key: string, value: string): Promise<void> {
  * shows the namespace of the process that opens it, so this process cannot write them itself.
  * Keys that do not exist (e.g. IPv6 keys on a kernel booted with ipv6.disable=1) are skipped.
  */
-export async function setSysctlsIn(netns: string, values: ReadonlyArray<readonly [key: string, value: string]>): Promise<void> {
+export async function setSysctlsIn(
+  netns: string,
+  values: ReadonlyArray<readonly [key: string, value: string]>,
+): Promise<void> {
   if (values.length === 0) return;
   for (const [key] of values) sysctlPath(key);
-  await defaultRunner().run({ tool: 'nsenter', argv: [`--net=${netns}`, '--', 'sysctl', '-q', '-e', '-w', ...values.map(([k, v]) => `${k}=${v}`)] });
+  await defaultRunner().run({
+    tool: 'nsenter',
+    argv: [`--net=${netns}`, '--', 'sysctl', '-q', '-e', '-w', ...values.map(([k, v]) => `${k}=${v}`)],
+  });
 }

@@ -15,7 +15,8 @@ export interface CacheEntry {
   readonly result?: unknown;
 }
 
-export const cachePath = (cacheDir: string, net: string, id: string, ifName: string): string => join(cacheDir, 'results', `${net}-${id}-${ifName}`);
+export const cachePath = (cacheDir: string, net: string, id: string, ifName: string): string =>
+  join(cacheDir, 'results', `${net}-${id}-${ifName}`);
 
 export function writeCache(cacheDir: string, e: CacheEntry): void {
   mkdirSync(join(cacheDir, 'results'), { recursive: true, mode: 0o700 });

@@ -27,17 +27,29 @@ export interface RuntimeOptions {
 
 type Verb = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
 
-function injected(list: NetworkConfigList, plugin: PluginConf, rt: RuntimeConf | undefined, extra: Record<string, unknown>): Record<string, unknown> {
+function injected(
+  list: NetworkConfigList,
+  plugin: PluginConf,
+  rt: RuntimeConf | undefined,
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
   const conf: Record<string, unknown> = { ...plugin, name: list.name, cniVersion: list.cniVersion };
   if (rt) {
     const rc: Record<string, unknown> = {};
-    for (const [cap, on] of Object.entries(plugin.capabilities ?? {})) if (on && cap in rt.capabilityArgs) rc[cap] = rt.capabilityArgs[cap];
+    for (const [cap, on] of Object.entries(plugin.capabilities ?? {}))
+      if (on && cap in rt.capabilityArgs) rc[cap] = rt.capabilityArgs[cap];
     if (Object.keys(rc).length > 0) conf['runtimeConfig'] = rc;
   }
   return { ...conf, ...extra };
 }
 
-async function exec(opts: RuntimeOptions, verb: Verb, plugin: PluginConf, conf: unknown, rt: RuntimeConf | undefined): Promise<unknown> {
+async function exec(
+  opts: RuntimeOptions,
+  verb: Verb,
+  plugin: PluginConf,
+  conf: unknown,
+  rt: RuntimeConf | undefined,
+): Promise<unknown> {
   const path = findInPath(plugin.type, opts.cniPath);
   const env: NodeJS.ProcessEnv = {
     ...(opts.env ?? process.env),
@@ -48,7 +60,15 @@ async function exec(opts: RuntimeOptions, verb: Verb, plugin: PluginConf, conf: 
     CNI_ARGS: rt ? rt.args.map(([k, v]) => `${k}=${v}`).join(';') : '',
     CNI_PATH: opts.cniPath.join(':'),
   };
-  const res = await defaultRunner().run({ tool: 'plugin', path, argv: [], input: JSON.stringify(conf), env, allowFailure: true, timeoutMs: 120_000 });
+  const res = await defaultRunner().run({
+    tool: 'plugin',
+    path,
+    argv: [],
+    input: JSON.stringify(conf),
+    env,
+    allowFailure: true,
+    timeoutMs: 120_000,
+  });
   if (res.stderr) process.stderr.write(res.stderr);
   if (res.exitCode !== 0) {
     let e: { code?: number; msg?: string; details?: string } = {};
@@ -57,17 +77,23 @@ async function exec(opts: RuntimeOptions, verb: Verb, plugin: PluginConf, conf: 
     } catch {
       e = { msg: res.stdout.trim() || `exit code ${res.exitCode}` };
     }
-    throw new CniError(e.code ?? ErrorCode.Internal, `plugin type=${JSON.stringify(plugin.type)} name=${JSON.stringify(plugin['name'] ?? '')} failed (${verb.toLowerCase()}): ${e.msg ?? ''}`, e.details);
+    throw new CniError(
+      e.code ?? ErrorCode.Internal,
+      `plugin type=${JSON.stringify(plugin.type)} name=${JSON.stringify(plugin['name'] ?? '')} failed (${verb.toLowerCase()}): ${e.msg ?? ''}`,
+      e.details,
+    );
   }
   if (verb !== 'ADD') return undefined;
   const out = JSON.parse(res.stdout) as Record<string, unknown>;
-  if (!out['cniVersion']) out['cniVersion'] = conf && typeof conf === 'object' ? (conf as Record<string, unknown>)['cniVersion'] : undefined;
+  if (!out['cniVersion'])
+    out['cniVersion'] = conf && typeof conf === 'object' ? (conf as Record<string, unknown>)['cniVersion'] : undefined;
   return out;
 }
 
 export async function addNetworkList(list: NetworkConfigList, rt: RuntimeConf, opts: RuntimeOptions): Promise<unknown> {
   let prev: unknown;
-  for (const p of list.plugins) prev = await exec(opts, 'ADD', p, injected(list, p, rt, prev === undefined ? {} : { prevResult: prev }), rt);
+  for (const p of list.plugins)
+    prev = await exec(opts, 'ADD', p, injected(list, p, rt, prev === undefined ? {} : { prevResult: prev }), rt);
   writeCache(opts.cacheDir, {
     kind: 'cniCacheV1',
     containerId: rt.containerId,
@@ -90,7 +116,8 @@ export async function delNetworkList(list: NetworkConfigList, rt: RuntimeConf, o
 }
 
 export async function checkNetworkList(list: NetworkConfigList, rt: RuntimeConf, opts: RuntimeOptions): Promise<void> {
-  if (compareVersions(list.cniVersion, '0.4.0') < 0) throw new Error(`configuration version "${list.cniVersion}" does not support the CHECK command`);
+  if (compareVersions(list.cniVersion, '0.4.0') < 0)
+    throw new Error(`configuration version "${list.cniVersion}" does not support the CHECK command`);
   if (list.disableCheck) return;
   const cached = readCache(opts.cacheDir, list.name, rt.containerId, rt.ifName);
   if (!cached?.result) throw new Error(`no cached result for ${list.name}/${rt.containerId}/${rt.ifName}`);
@@ -98,23 +125,37 @@ export async function checkNetworkList(list: NetworkConfigList, rt: RuntimeConf,
 }
 
 /** GC: DEL every cached attachment not in `valid`, then GC on every plugin; errors are collected. */
-export async function gcNetworkList(list: NetworkConfigList, valid: ReadonlyArray<{ containerID: string; ifname: string }> | undefined, opts: RuntimeOptions): Promise<void> {
+export async function gcNetworkList(
+  list: NetworkConfigList,
+  valid: ReadonlyArray<{ containerID: string; ifname: string }> | undefined,
+  opts: RuntimeOptions,
+): Promise<void> {
   if (list.disableGC) return;
   const errors: string[] = [];
   const keep = new Set((valid ?? []).map((a) => `${a.containerID}\u0000${a.ifname}`));
   for (const e of cachedAttachments(opts.cacheDir, list.name)) {
     if (keep.has(`${e.containerId}\u0000${e.ifName}`)) continue;
-    const rt: RuntimeConf = { containerId: e.containerId, netns: e.netns ?? '', ifName: e.ifName, args: e.cniArgs ?? [], capabilityArgs: e.capabilityArgs ?? {} };
+    const rt: RuntimeConf = {
+      containerId: e.containerId,
+      netns: e.netns ?? '',
+      ifName: e.ifName,
+      args: e.cniArgs ?? [],
+      capabilityArgs: e.capabilityArgs ?? {},
+    };
     await delNetworkList(list, rt, opts).catch((err: unknown) => errors.push((err as Error).message));
   }
   if (compareVersions(list.cniVersion, '1.1.0') >= 0) {
     const extra = valid ? { 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid } : {};
-    for (const p of list.plugins) await exec(opts, 'GC', p, injected(list, p, undefined, extra), undefined).catch((err: unknown) => errors.push((err as Error).message));
+    for (const p of list.plugins)
+      await exec(opts, 'GC', p, injected(list, p, undefined, extra), undefined).catch((err: unknown) =>
+        errors.push((err as Error).message),
+      );
   }
   if (errors.length) throw new Error(errors.join('; '));
 }
 
 export async function statusNetworkList(list: NetworkConfigList, opts: RuntimeOptions): Promise<void> {
   if (compareVersions(list.cniVersion, '1.1.0') < 0) return;
-  for (const p of list.plugins) await exec(opts, 'STATUS', p, { ...p, name: list.name, cniVersion: list.cniVersion }, undefined);
+  for (const p of list.plugins)
+    await exec(opts, 'STATUS', p, { ...p, name: list.name, cniVersion: list.cniVersion }, undefined);
 }

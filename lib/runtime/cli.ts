@@ -7,7 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { addNetworkList, checkNetworkList, delNetworkList, gcNetworkList, statusNetworkList, type RuntimeConf, type RuntimeOptions } from './chain';
+import {
+  addNetworkList,
+  checkNetworkList,
+  delNetworkList,
+  gcNetworkList,
+  statusNetworkList,
+  type RuntimeConf,
+  type RuntimeOptions,
+} from './chain';
 import { loadNetwork } from './config';
 
 const USAGE = 'usage: tscni {add|check|del|gc|status} <network-name> <netns> [-i ifname]';
@@ -34,7 +42,10 @@ async function main(argv: string[]): Promise<void> {
   const [cmd, net, netnsArg] = positional;
   if (!cmd || !net || (cmd !== 'gc' && cmd !== 'status' && !netnsArg)) throw new Error(USAGE);
   const list = loadNetwork(process.env['NETCONFPATH'] || '/etc/cni/net.d', net);
-  const opts: RuntimeOptions = { cniPath: (process.env['CNI_PATH'] ?? '').split(':').filter(Boolean), cacheDir: process.env['CNI_CACHE_DIR'] || '/var/lib/cni' };
+  const opts: RuntimeOptions = {
+    cniPath: (process.env['CNI_PATH'] ?? '').split(':').filter(Boolean),
+    cacheDir: process.env['CNI_CACHE_DIR'] || '/var/lib/cni',
+  };
   const netns = netnsArg ? resolve(netnsArg) : '';
   const rt: RuntimeConf = {
     containerId: `cnitool-${createHash('sha512').update(netns).digest('hex').slice(0, 20)}`,

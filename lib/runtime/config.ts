@@ -29,7 +29,9 @@ const truthy = (v: unknown): boolean => v === true || (typeof v === 'string' && 
 
 /** The highest of cniVersion and cniVersions that we support. */
 function pickVersion(obj: Record<string, unknown>): string {
-  const all = [obj['cniVersion'], ...(Array.isArray(obj['cniVersions']) ? obj['cniVersions'] : [])].filter((v): v is string => typeof v === 'string' && v !== '');
+  const all = [obj['cniVersion'], ...(Array.isArray(obj['cniVersions']) ? obj['cniVersions'] : [])].filter(
+    (v): v is string => typeof v === 'string' && v !== '',
+  );
   const ok = all.filter((v) => {
     try {
       return compareVersions(v, MAX_VERSION) <= 0;
@@ -46,18 +48,31 @@ export function parseConfList(bytes: Buffer, file: string): NetworkConfigList {
   const isList = file.endsWith('.conflist');
   const rawPlugins = isList ? obj['plugins'] : [obj];
   if (!Array.isArray(rawPlugins) || rawPlugins.length === 0) throw new Error(`${file}: no plugins in list`);
-  if (typeof obj['name'] !== 'string' || obj['name'] === '') throw new Error(`${file}: error parsing configuration list: no name`);
+  if (typeof obj['name'] !== 'string' || obj['name'] === '')
+    throw new Error(`${file}: error parsing configuration list: no name`);
   const plugins = rawPlugins.map((p, i) => {
-    if (typeof p !== 'object' || p === null || typeof (p as Record<string, unknown>)['type'] !== 'string') throw new Error(`${file}: plugin ${i} has no type`);
+    if (typeof p !== 'object' || p === null || typeof (p as Record<string, unknown>)['type'] !== 'string')
+      throw new Error(`${file}: plugin ${i} has no type`);
     return p as PluginConf;
   });
-  return { name: obj['name'], cniVersion: pickVersion(obj), disableCheck: truthy(obj['disableCheck']), disableGC: truthy(obj['disableGC']), plugins, bytes, file };
+  return {
+    name: obj['name'],
+    cniVersion: pickVersion(obj),
+    disableCheck: truthy(obj['disableCheck']),
+    disableGC: truthy(obj['disableGC']),
+    plugins,
+    bytes,
+    file,
+  };
 }
 
 /** Every config file of a directory in libcni's priority order. */
 export function listConfFiles(dir: string): string[] {
   const files = readdirSync(dir).sort();
-  return [...files.filter((f) => f.endsWith('.conflist')), ...files.filter((f) => f.endsWith('.conf') || f.endsWith('.json'))].map((f) => join(dir, f));
+  return [
+    ...files.filter((f) => f.endsWith('.conflist')),
+    ...files.filter((f) => f.endsWith('.conf') || f.endsWith('.json')),
+  ].map((f) => join(dir, f));
 }
 
 export function loadNetwork(dir: string, name: string): NetworkConfigList {

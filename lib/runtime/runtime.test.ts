@@ -29,21 +29,40 @@ beforeAll(() => {
   fakePlugin('two');
   writeFileSync(
     join(dir, 'net.d', '20-chain.conflist'),
-    JSON.stringify({ cniVersion: '1.1.0', name: 'chain', plugins: [{ type: 'one' }, { type: 'two', capabilities: { portMappings: true, mac: false } }] }),
+    JSON.stringify({
+      cniVersion: '1.1.0',
+      name: 'chain',
+      plugins: [{ type: 'one' }, { type: 'two', capabilities: { portMappings: true, mac: false } }],
+    }),
   );
-  writeFileSync(join(dir, 'net.d', '10-single.conf'), JSON.stringify({ cniVersion: '0.4.0', name: 'single', type: 'one' }));
-  writeFileSync(join(dir, 'net.d', '30-chain.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'chain', plugins: [{ type: 'two' }] }));
+  writeFileSync(
+    join(dir, 'net.d', '10-single.conf'),
+    JSON.stringify({ cniVersion: '0.4.0', name: 'single', type: 'one' }),
+  );
+  writeFileSync(
+    join(dir, 'net.d', '30-chain.conflist'),
+    JSON.stringify({ cniVersion: '1.0.0', name: 'chain', plugins: [{ type: 'two' }] }),
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('configuration loading', () => {
   it('orders conflists before confs, each by name, and the first file wins', () => {
-    expect(listConfFiles(join(dir, 'net.d')).map((f) => f.split('/').pop())).toEqual(['20-chain.conflist', '30-chain.conflist', '10-single.conf']);
+    expect(listConfFiles(join(dir, 'net.d')).map((f) => f.split('/').pop())).toEqual([
+      '20-chain.conflist',
+      '30-chain.conflist',
+      '10-single.conf',
+    ]);
     expect(loadNetwork(join(dir, 'net.d'), 'chain').plugins).toHaveLength(2);
     expect(loadNetwork(join(dir, 'net.d'), 'single').plugins[0]?.type).toBe('one');
   });
   it('picks the highest supported version from cniVersions', () => {
-    expect(parseConfList(Buffer.from(JSON.stringify({ name: 'x', cniVersions: ['0.4.0', '1.1.0', '9.0.0'], plugins: [{ type: 'a' }] })), 'a.conflist').cniVersion).toBe('1.1.0');
+    expect(
+      parseConfList(
+        Buffer.from(JSON.stringify({ name: 'x', cniVersions: ['0.4.0', '1.1.0', '9.0.0'], plugins: [{ type: 'a' }] })),
+        'a.conflist',
+      ).cniVersion,
+    ).toBe('1.1.0');
   });
   it.each(readdirSync(EXAMPLES).filter((f) => f.endsWith('.conflist')))('example %s loads', (f) => {
     const list = parseConfList(readFileSync(join(EXAMPLES, f)), f);
@@ -53,8 +72,17 @@ describe('configuration loading', () => {
 });
 
 describe('running a chain', () => {
-  const rt = { containerId: 'cid1', netns: '/run/netns/x', ifName: 'eth0', args: [['K8S_POD_NAME', 'p'] as [string, string]], capabilityArgs: { portMappings: [{ hostPort: 1, containerPort: 2 }], mac: 'x' } };
-  const opts = (): { cniPath: string[]; cacheDir: string } => ({ cniPath: [join(dir, 'bin')], cacheDir: join(dir, 'cache') });
+  const rt = {
+    containerId: 'cid1',
+    netns: '/run/netns/x',
+    ifName: 'eth0',
+    args: [['K8S_POD_NAME', 'p'] as [string, string]],
+    capabilityArgs: { portMappings: [{ hostPort: 1, containerPort: 2 }], mac: 'x' },
+  };
+  const opts = (): { cniPath: string[]; cacheDir: string } => ({
+    cniPath: [join(dir, 'bin')],
+    cacheDir: join(dir, 'cache'),
+  });
 
   it('ADD injects name, version, runtimeConfig only for declared capabilities, and prevResult; caches the result', async () => {
     const list = loadNetwork(join(dir, 'net.d'), 'chain');
@@ -68,7 +96,14 @@ describe('running a chain', () => {
     const file = cachePath(join(dir, 'cache'), 'chain', 'cid1', 'eth0');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const cache = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(cache).toMatchObject({ kind: 'cniCacheV1', containerId: 'cid1', ifName: 'eth0', networkName: 'chain', netns: '/run/netns/x', cniArgs: [['K8S_POD_NAME', 'p']] });
+    expect(cache).toMatchObject({
+      kind: 'cniCacheV1',
+      containerId: 'cid1',
+      ifName: 'eth0',
+      networkName: 'chain',
+      netns: '/run/netns/x',
+      cniArgs: [['K8S_POD_NAME', 'p']],
+    });
     expect(Buffer.from(cache['config'] as string, 'base64').toString()).toContain('"name":"chain"');
   });
   it('CHECK passes the cached result; DEL runs in reverse order and removes the cache', async () => {
@@ -77,7 +112,12 @@ describe('running a chain', () => {
     await checkNetworkList(list, rt, opts());
     await delNetworkList(list, rt, opts());
     const lines = logLines();
-    expect(lines.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['CHECK one', 'CHECK two', 'DEL two', 'DEL one']);
+    expect(lines.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
+      'CHECK one',
+      'CHECK two',
+      'DEL two',
+      'DEL one',
+    ]);
     expect(lines[2]).toContain('"prevResult"');
     expect(() => statSync(cachePath(join(dir, 'cache'), 'chain', 'cid1', 'eth0'))).toThrow();
   });

@@ -9,7 +9,8 @@ let sb: Sandbox;
 let env: Record<string, string> = {};
 const netns = (): string => `/run/netns/${sb.nsName('c1')}`;
 const cid = (): string => `cnitool-${createHash('sha512').update(netns()).digest('hex').slice(0, 20)}`;
-const tscni = (...args: string[]): ReturnType<Sandbox['exec']> => sb.exec('host', ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), join(BIN_DIR, 'tscni'), ...args]);
+const tscni = (...args: string[]): ReturnType<Sandbox['exec']> =>
+  sb.exec('host', ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), join(BIN_DIR, 'tscni'), ...args]);
 
 beforeAll(async () => {
   sb = await Sandbox.create('cli');
@@ -21,12 +22,23 @@ beforeAll(async () => {
       cniVersion: '1.1.0',
       name: 'clinet',
       plugins: [
-        { type: 'bridge', bridge: 'clibr0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', subnet: '10.70.0.0/24', dataDir: join(sb.dir, 'leases') } },
+        {
+          type: 'bridge',
+          bridge: 'clibr0',
+          isGateway: true,
+          ipMasq: true,
+          ipam: { type: 'host-local', subnet: '10.70.0.0/24', dataDir: join(sb.dir, 'leases') },
+        },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     }),
   );
-  env = { NETCONFPATH: join(sb.dir, 'net.d'), CNI_PATH: BIN_DIR, CNI_CACHE_DIR: join(sb.dir, 'cache'), CAP_ARGS: '{"portMappings":[{"hostPort":8088,"containerPort":80,"protocol":"tcp"}]}' };
+  env = {
+    NETCONFPATH: join(sb.dir, 'net.d'),
+    CNI_PATH: BIN_DIR,
+    CNI_CACHE_DIR: join(sb.dir, 'cache'),
+    CAP_ARGS: '{"portMappings":[{"hostPort":8088,"containerPort":80,"protocol":"tcp"}]}',
+  };
 });
 afterAll(async () => sb.destroy());
 
@@ -38,7 +50,13 @@ it('add prints the result and writes the libcni cache file', async () => {
   const file = join(sb.dir, 'cache', 'results', `clinet-${cid()}-eth0`);
   expect(statSync(file).mode & 0o777).toBe(0o600);
   const cache = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  expect(cache).toMatchObject({ kind: 'cniCacheV1', containerId: cid(), ifName: 'eth0', networkName: 'clinet', netns: netns() });
+  expect(cache).toMatchObject({
+    kind: 'cniCacheV1',
+    containerId: cid(),
+    ifName: 'eth0',
+    networkName: 'clinet',
+    netns: netns(),
+  });
   expect(cache['capabilityArgs']).toEqual({ portMappings: [{ hostPort: 8088, containerPort: 80, protocol: 'tcp' }] });
   expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).toContain('--dports 8088');
 });

@@ -25,7 +25,10 @@ export interface RunResult {
 }
 
 /** Runs argv (no shell) with optional stdin and env; never throws on a non-zero exit. */
-export function run(argv: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  argv: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((res, rej) => {
     const [file, ...args] = argv;
     if (!file) return rej(new Error('empty argv'));
@@ -56,7 +59,10 @@ export function run(argv: readonly string[], opts: { input?: string; env?: NodeJ
 }
 
 /** Like run, but throws with the output when the command fails. */
-export async function runOk(argv: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export async function runOk(
+  argv: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   const r = await run(argv, opts);
   if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
   return r;
@@ -122,7 +128,11 @@ export class Sandbox {
   }
 
   /** Runs argv inside a namespace of this sandbox ('host' or a container name). */
-  exec(where: string, argv: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  exec(
+    where: string,
+    argv: readonly string[],
+    opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<RunResult> {
     const ns = where === 'host' ? this.hostNs : `${this.prefix}-${where}`;
     return run(['ip', 'netns', 'exec', ns, ...argv], opts);
   }

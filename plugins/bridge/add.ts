@@ -63,7 +63,10 @@ function gatewayLines(br: LinkState | undefined, cfg: BridgeConfig, gws: Map<4 |
       return true;
     });
     if (conflicting.length > 0 && !cfg.forceAddress) {
-      throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already has an IP address different from ${formatCIDR(gw.addr, gw.prefix)}`);
+      throw new CniError(
+        ErrorCode.Internal,
+        `${JSON.stringify(cfg.bridge)} already has an IP address different from ${formatCIDR(gw.addr, gw.prefix)}`,
+      );
     }
     for (const a of conflicting) lines.push(`addr del ${a.local}/${a.prefixlen} dev ${cfg.bridge}`);
     lines.push(`addr add ${formatCIDR(gw.addr, gw.prefix)} dev ${cfg.bridge}`);
@@ -82,7 +85,11 @@ function containerSysctls(ifName: string, cfg: BridgeConfig, ips: readonly IPCon
   else v.push([`net/ipv6/conf/${ifName}/accept_dad`, '0']);
   v.push([`net/ipv4/conf/${ifName}/arp_notify`, '1']);
   if (ips.some((ip) => ip.address.includes(':'))) {
-    v.push(['net/ipv6/conf/lo/disable_ipv6', '0'], [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'], [`net/ipv6/conf/${ifName}/keep_addr_on_down`, '1']);
+    v.push(
+      ['net/ipv6/conf/lo/disable_ipv6', '0'],
+      [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'],
+      [`net/ipv6/conf/${ifName}/keep_addr_on_down`, '1'],
+    );
   }
   return v;
 }
@@ -113,14 +120,23 @@ const failedLine = (e: unknown): number | undefined => {
 
 export async function add(inv: Invocation): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
-  if (!existsSync(inv.netns)) throw new CniError(ErrorCode.Internal, `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`);
+  if (!existsSync(inv.netns))
+    throw new CniError(
+      ErrorCode.Internal,
+      `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`,
+    );
   const undo = new UndoStack();
   return undo.guard(async () => {
     // The bridge is read while IPAM allocates; an unusable bridge then releases the lease.
     if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
-    const [br, ipam] = await concurrently(readLink(cfg.bridge), cfg.ipamType !== '' ? delegate('ADD', cfg.ipamType, inv) : Promise.resolve(undefined));
-    if (br && br.kind !== 'bridge') throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
-    if (cfg.ipamType !== '' && !ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+    const [br, ipam] = await concurrently(
+      readLink(cfg.bridge),
+      cfg.ipamType !== '' ? delegate('ADD', cfg.ipamType, inv) : Promise.resolve(undefined),
+    );
+    if (br && br.kind !== 'bridge')
+      throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
+    if (cfg.ipamType !== '' && !ipam?.ips?.length)
+      throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
     const ips: IPConfig[] = (ipam?.ips ?? []).map((ip) => ({ ...ip }));
     const gws = calcGateways(ips, cfg);
     const routes: Route[] = [...(ipam?.routes ?? [])];
@@ -138,14 +154,21 @@ export async function add(inv: Invocation): Promise<Result> {
     const contMac = cfg.mac ?? randomMac();
     const mtu = cfg.mtu > 0 ? ` mtu ${cfg.mtu}` : '';
     const host: string[] = [];
-    if (!br) host.push(`link add name ${cfg.bridge} address ${brMac}${mtu} type bridge${cfg.vlan || cfg.vlanTrunk.length ? ' vlan_filtering 1' : ''}`);
+    if (!br)
+      host.push(
+        `link add name ${cfg.bridge} address ${brMac}${mtu} type bridge${cfg.vlan || cfg.vlanTrunk.length ? ' vlan_filtering 1' : ''}`,
+      );
     else host.push(`link set ${cfg.bridge} address ${brMac}`);
     host.push(`link set ${cfg.bridge} up`);
     if (cfg.promiscMode) host.push(`link set ${cfg.bridge} promisc on`);
     const vethLine = host.length + 1;
-    host.push(`link add name ${hostVeth}${mtu} address ${hostMac} type veth peer name ${inv.ifName}${mtu} address ${contMac} netns ${inv.netns}`);
+    host.push(
+      `link add name ${hostVeth}${mtu} address ${hostMac} type veth peer name ${inv.ifName}${mtu} address ${contMac} netns ${inv.netns}`,
+    );
     host.push(`link set ${hostVeth} master ${cfg.bridge}`);
-    host.push(`link set ${hostVeth} type bridge_slave hairpin ${cfg.hairpinMode ? 'on' : 'off'} isolated ${cfg.portIsolation ? 'on' : 'off'}`);
+    host.push(
+      `link set ${hostVeth} type bridge_slave hairpin ${cfg.hairpinMode ? 'on' : 'off'} isolated ${cfg.portIsolation ? 'on' : 'off'}`,
+    );
     host.push(`link set ${hostVeth} up`);
     host.push(...gatewayLines(br, cfg, cfg.isGateway ? gws : new Map()));
     undo.push('remove host veth', () => ipTry(['link', 'del', hostVeth]));
@@ -153,14 +176,24 @@ export async function add(inv: Invocation): Promise<Result> {
       await ipBatch(host);
     } catch (e) {
       if ((cfg.vlan || cfg.vlanTrunk.length) && e instanceof ExecError && /Operation not supported/.test(e.stderr)) {
-        throw new CniError(ErrorCode.Internal, 'bridge VLAN filtering is not supported by this kernel (vlan/vlanTrunk need CONFIG_BRIDGE_VLAN_FILTERING)', e.message);
+        throw new CniError(
+          ErrorCode.Internal,
+          'bridge VLAN filtering is not supported by this kernel (vlan/vlanTrunk need CONFIG_BRIDGE_VLAN_FILTERING)',
+          e.message,
+        );
       }
       if (failedLine(e) === vethLine) {
-        throw new CniError(ErrorCode.Internal, `container veth name (${JSON.stringify(inv.ifName)}) peer provided (${JSON.stringify(hostVeth)}) already exists`, (e as Error).message);
+        throw new CniError(
+          ErrorCode.Internal,
+          `container veth name (${JSON.stringify(inv.ifName)}) peer provided (${JSON.stringify(hostVeth)}) already exists`,
+          (e as Error).message,
+        );
       }
       throw e;
     }
-    await bestEffort('disable router advertisements on the bridge', () => ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'));
+    await bestEffort('disable router advertisements on the bridge', () =>
+      ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'),
+    );
     if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(cfg, hostVeth);
     // The rest is independent work, run side by side: the container side (sysctls before any
     // address exists, then one ip batch inside the namespace), MAC spoof check, forwarding,
@@ -194,10 +227,17 @@ export async function add(inv: Invocation): Promise<Result> {
 }
 
 /** Inside the container: sysctls first (before any address exists), then one ip batch. */
-async function configureContainer(inv: Invocation, cfg: BridgeConfig, ips: readonly IPConfig[], routes: readonly Route[], gws: Map<4 | 6, Gateway>): Promise<void> {
+async function configureContainer(
+  inv: Invocation,
+  cfg: BridgeConfig,
+  ips: readonly IPConfig[],
+  routes: readonly Route[],
+  gws: Map<4 | 6, Gateway>,
+): Promise<void> {
   if (ips.length > 0) await setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
   const cont: string[] = [];
-  for (const ip of ips) cont.push(`addr add ${ip.address} dev ${inv.ifName}${ip.address.includes(':') && !cfg.enabledad ? ' nodad' : ''}`);
+  for (const ip of ips)
+    cont.push(`addr add ${ip.address} dev ${inv.ifName}${ip.address.includes(':') && !cfg.enabledad ? ' nodad' : ''}`);
   if (!cfg.disableContainerInterface) cont.push(`link set ${inv.ifName} up`);
   cont.push(...routeLines(routes, gws, inv.ifName));
   await ipBatch(cont, inv.netns);

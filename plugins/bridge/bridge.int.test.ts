@@ -19,14 +19,39 @@ function makeCniPath(dir: string): string {
 }
 
 function conf(extra: Record<string, unknown> = {}, ipam: Record<string, unknown> | null = {}): Record<string, unknown> {
-  const base: Record<string, unknown> = { cniVersion: '1.0.0', name: 'brnet', type: 'bridge', bridge: 'tbr0', isGateway: true, ...extra };
-  if (ipam !== null) base['ipam'] = { type: 'host-local', subnet: '10.99.0.0/24', dataDir: join(sb.dir, 'ipam'), ...ipam };
+  const base: Record<string, unknown> = {
+    cniVersion: '1.0.0',
+    name: 'brnet',
+    type: 'bridge',
+    bridge: 'tbr0',
+    isGateway: true,
+    ...extra,
+  };
+  if (ipam !== null)
+    base['ipam'] = { type: 'host-local', subnet: '10.99.0.0/24', dataDir: join(sb.dir, 'ipam'), ...ipam };
   else base['ipam'] = {};
   return base;
 }
 
-async function plugin(command: string, container: string, config: unknown, netns?: string, ifName = 'eth0', exe = BRIDGE): Promise<RunResult> {
-  return sb.runPlugin(exe, { command, containerId: `ctr-${container}`, netns: netns ?? `/run/netns/${sb.nsName(container)}`, ifName, path: cniPath }, config);
+async function plugin(
+  command: string,
+  container: string,
+  config: unknown,
+  netns?: string,
+  ifName = 'eth0',
+  exe = BRIDGE,
+): Promise<RunResult> {
+  return sb.runPlugin(
+    exe,
+    {
+      command,
+      containerId: `ctr-${container}`,
+      netns: netns ?? `/run/netns/${sb.nsName(container)}`,
+      ifName,
+      path: cniPath,
+    },
+    config,
+  );
 }
 
 const hostLinks = async (): Promise<string> => (await sb.exec('host', ['ip', '-br', 'link'])).stdout;
@@ -70,7 +95,10 @@ describe('bridge ADD/DEL', () => {
     const r = await plugin('ADD', 'a', conf());
     expect(r.stdout + r.stderr).not.toMatch(/"code"/);
     expect(r.code).toBe(0);
-    const res = r.json as { interfaces: Array<{ name: string; mac: string; sandbox?: string }>; ips: Array<{ interface: number; address: string; gateway: string }> };
+    const res = r.json as {
+      interfaces: Array<{ name: string; mac: string; sandbox?: string }>;
+      ips: Array<{ interface: number; address: string; gateway: string }>;
+    };
     expect(res.interfaces).toHaveLength(3);
     expect(res.interfaces[0]?.name).toBe('tbr0');
     expect(res.interfaces[1]?.name).toMatch(/^veth[0-9a-f]{8}$/);
@@ -146,10 +174,22 @@ describe('bridge ADD/DEL', () => {
     });
     await sb.addContainer('lf');
     const before = leases().length;
-    const veths = async (): Promise<number> => (await hostLinks()).split('\n').filter((l) => l.startsWith('veth')).length;
+    const veths = async (): Promise<number> =>
+      (await hostLinks()).split('\n').filter((l) => l.startsWith('veth')).length;
     const links = await veths();
     const c = { ...conf({ ipMasq: true, ipMasqBackend: 'iptables' }), name: 'brnet' };
-    const r = await sb.runPlugin(BRIDGE, { command: 'ADD', containerId: 'ctr-lf', netns: `/run/netns/${sb.nsName('lf')}`, ifName: 'eth0', path: cniPath, env: { PATH: tools } }, c);
+    const r = await sb.runPlugin(
+      BRIDGE,
+      {
+        command: 'ADD',
+        containerId: 'ctr-lf',
+        netns: `/run/netns/${sb.nsName('lf')}`,
+        ifName: 'eth0',
+        path: cniPath,
+        env: { PATH: tools },
+      },
+      c,
+    );
     expect(r.code).not.toBe(0);
     expect(r.stdout).toContain('injected failure');
     expect(leases().length).toBe(before);
@@ -160,7 +200,9 @@ describe('bridge ADD/DEL', () => {
 
   it('rejects a bad MTU and hairpin+promisc as config errors', async () => {
     expect(((await plugin('ADD', 'f', conf({ mtu: -5 }))).json as { code: number }).code).toBe(7);
-    expect(((await plugin('ADD', 'f', conf({ hairpinMode: true, promiscMode: true }))).json as { code: number }).code).toBe(7);
+    expect(
+      ((await plugin('ADD', 'f', conf({ hairpinMode: true, promiscMode: true }))).json as { code: number }).code,
+    ).toBe(7);
     expect(((await plugin('ADD', 'f', conf({ mtu: 70000 }))).json as { code: number }).code).toBe(7);
   });
 });
@@ -168,7 +210,14 @@ describe('bridge ADD/DEL', () => {
 describe('bridge options', () => {
   it('applies mtu, hairpin and a requested MAC', async () => {
     await sb.addContainer('m');
-    const r = await plugin('ADD', 'm', conf({ bridge: 'tbr1', mtu: 1400, hairpinMode: true, runtimeConfig: { mac: '0a:58:0a:00:00:42' } }, { subnet: '10.98.0.0/24' }));
+    const r = await plugin(
+      'ADD',
+      'm',
+      conf(
+        { bridge: 'tbr1', mtu: 1400, hairpinMode: true, runtimeConfig: { mac: '0a:58:0a:00:00:42' } },
+        { subnet: '10.98.0.0/24' },
+      ),
+    );
     expect(r.code).toBe(0);
     const res = r.json as { interfaces: Array<{ name: string }> };
     expect((await sb.exec('m', ['cat', '/sys/class/net/eth0/mtu'])).stdout.trim()).toBe('1400');
@@ -196,7 +245,14 @@ describe('bridge options', () => {
 
   it('dual-stack: IPv4 and IPv6 addresses, ping6 to the gateway', async () => {
     await sb.addContainer('ds');
-    const c = { ...conf({ bridge: 'tbr6' }), ipam: { type: 'host-local', dataDir: join(sb.dir, 'ipam'), ranges: [[{ subnet: '10.97.0.0/24' }], [{ subnet: 'fd00:97::/64' }]] } };
+    const c = {
+      ...conf({ bridge: 'tbr6' }),
+      ipam: {
+        type: 'host-local',
+        dataDir: join(sb.dir, 'ipam'),
+        ranges: [[{ subnet: '10.97.0.0/24' }], [{ subnet: 'fd00:97::/64' }]],
+      },
+    };
     const r = await plugin('ADD', 'ds', c);
     expect(r.code).toBe(0);
     expect(JSON.stringify(r.json)).toContain('fd00:97::2/64');
@@ -206,7 +262,8 @@ describe('bridge options', () => {
 });
 
 describe('bridge keys, one by one', () => {
-  const sys = async (c: string, key: string): Promise<string> => (await sb.exec(c, ['cat', `/proc/sys/${key}`])).stdout.trim();
+  const sys = async (c: string, key: string): Promise<string> =>
+    (await sb.exec(c, ['cat', `/proc/sys/${key}`])).stdout.trim();
 
   it('sets arp_notify and turns DAD off in the container by default', async () => {
     await sb.addContainer('sy');
@@ -217,7 +274,10 @@ describe('bridge keys, one by one', () => {
 
   it('enabledad: DAD and enhanced DAD on, and ADD returns only once IPv6 addresses are usable', async () => {
     await sb.addContainer('dad');
-    const c = { ...conf({ bridge: 'tbrd', enabledad: true }), ipam: { type: 'host-local', dataDir: join(sb.dir, 'ipam'), ranges: [[{ subnet: 'fd00:87::/64' }]] } };
+    const c = {
+      ...conf({ bridge: 'tbrd', enabledad: true }),
+      ipam: { type: 'host-local', dataDir: join(sb.dir, 'ipam'), ranges: [[{ subnet: 'fd00:87::/64' }]] },
+    };
     const r = await plugin('ADD', 'dad', c);
     expect(r.stdout + r.stderr).not.toMatch(/"code"/);
     expect(await sys('dad', 'net/ipv6/conf/eth0/accept_dad')).toBe('1');
@@ -268,15 +328,37 @@ describe('bridge keys, one by one', () => {
   });
 
   it('MAC precedence: runtimeConfig.mac, then args.cni.mac, then CNI_ARGS MAC', async () => {
-    const macOf = async (c: string): Promise<string> => (await sb.exec(c, ['cat', '/sys/class/net/eth0/address'])).stdout.trim();
+    const macOf = async (c: string): Promise<string> =>
+      (await sb.exec(c, ['cat', '/sys/class/net/eth0/address'])).stdout.trim();
     const cases: Array<[string, Record<string, unknown>, string | undefined, string]> = [
-      ['mac1', { runtimeConfig: { mac: '0a:58:00:00:00:01' }, args: { cni: { mac: '0a:58:00:00:00:02' } } }, 'IgnoreUnknown=1;MAC=0a:58:00:00:00:03', '0a:58:00:00:00:01'],
-      ['mac2', { args: { cni: { mac: '0a:58:00:00:00:02' } } }, 'IgnoreUnknown=1;MAC=0a:58:00:00:00:03', '0a:58:00:00:00:02'],
+      [
+        'mac1',
+        { runtimeConfig: { mac: '0a:58:00:00:00:01' }, args: { cni: { mac: '0a:58:00:00:00:02' } } },
+        'IgnoreUnknown=1;MAC=0a:58:00:00:00:03',
+        '0a:58:00:00:00:01',
+      ],
+      [
+        'mac2',
+        { args: { cni: { mac: '0a:58:00:00:00:02' } } },
+        'IgnoreUnknown=1;MAC=0a:58:00:00:00:03',
+        '0a:58:00:00:00:02',
+      ],
       ['mac3', {}, 'IgnoreUnknown=1;MAC=0a:58:00:00:00:03', '0a:58:00:00:00:03'],
     ];
     for (const [name, extra, args, want] of cases) {
       await sb.addContainer(name);
-      const r = await sb.runPlugin(BRIDGE, { command: 'ADD', containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0', path: cniPath, args }, conf({ bridge: 'tbrm', ...extra }, { subnet: '10.85.0.0/24' }));
+      const r = await sb.runPlugin(
+        BRIDGE,
+        {
+          command: 'ADD',
+          containerId: `ctr-${name}`,
+          netns: `/run/netns/${sb.nsName(name)}`,
+          ifName: 'eth0',
+          path: cniPath,
+          args,
+        },
+        conf({ bridge: 'tbrm', ...extra }, { subnet: '10.85.0.0/24' }),
+      );
       expect(r.stdout + r.stderr).not.toMatch(/"code"/);
       expect(await macOf(name)).toBe(want);
       expect((r.json as { interfaces: Array<{ mac: string }> }).interfaces[2]?.mac).toBe(want);
@@ -296,13 +378,23 @@ describe('bridge keys, one by one', () => {
     const r = await plugin('ADD', 'dc', c);
     expect(r.code).toBe(0);
     expect((await sb.exec('dc', ['ip', '-j', 'link', 'show', 'eth0'])).stdout).not.toMatch(/"UP"/);
-    const withIpam = await plugin('ADD', 'dc', conf({ bridge: 'tbrc', disableContainerInterface: true }), undefined, 'eth1');
-    expect((withIpam.json as { code: number; msg: string })).toMatchObject({ code: 7, msg: 'cannot use IPAM when DisableContainerInterface flag is set' });
+    const withIpam = await plugin(
+      'ADD',
+      'dc',
+      conf({ bridge: 'tbrc', disableContainerInterface: true }),
+      undefined,
+      'eth1',
+    );
+    expect(withIpam.json as { code: number; msg: string }).toMatchObject({
+      code: 7,
+      msg: 'cannot use IPAM when DisableContainerInterface flag is set',
+    });
   });
 
   it('keeps the bridge MAC fixed while ports come and go', async () => {
     const c = conf({ bridge: 'tbrk' }, { subnet: '10.83.0.0/24' });
-    const macOf = async (): Promise<string> => (await sb.exec('host', ['cat', '/sys/class/net/tbrk/address'])).stdout.trim();
+    const macOf = async (): Promise<string> =>
+      (await sb.exec('host', ['cat', '/sys/class/net/tbrk/address'])).stdout.trim();
     await sb.addContainer('k1');
     const first = await plugin('ADD', 'k1', c);
     const mac = (first.json as { interfaces: Array<{ mac: string }> }).interfaces[0]?.mac;
@@ -331,8 +423,14 @@ describe('bridge keys, one by one', () => {
   });
 
   it('STATUS answers for a 1.1.0 config and fails with the IPAM plugin', async () => {
-    expect((await sb.runPlugin(BRIDGE, { command: 'STATUS', path: cniPath }, { ...conf(), cniVersion: '1.1.0' })).code).toBe(0);
-    const bad = await sb.runPlugin(BRIDGE, { command: 'STATUS', path: cniPath }, { ...conf({}, { type: 'failing-ipam' }), cniVersion: '1.1.0' });
+    expect(
+      (await sb.runPlugin(BRIDGE, { command: 'STATUS', path: cniPath }, { ...conf(), cniVersion: '1.1.0' })).code,
+    ).toBe(0);
+    const bad = await sb.runPlugin(
+      BRIDGE,
+      { command: 'STATUS', path: cniPath },
+      { ...conf({}, { type: 'failing-ipam' }), cniVersion: '1.1.0' },
+    );
     expect(bad.code).not.toBe(0);
   });
 });
@@ -348,7 +446,11 @@ describe('bridge VLAN and port isolation', () => {
 
   it('sets port isolation on the container port', async () => {
     await sb.addContainer('iso');
-    const r = await plugin('ADD', 'iso', conf({ bridge: 'tbri', isGateway: false, portIsolation: true }, { subnet: '10.90.0.0/24' }));
+    const r = await plugin(
+      'ADD',
+      'iso',
+      conf({ bridge: 'tbri', isGateway: false, portIsolation: true }, { subnet: '10.90.0.0/24' }),
+    );
     expect(r.code).toBe(0);
     const veth = (r.json as { interfaces: Array<{ name: string }> }).interfaces[1]?.name ?? '';
     expect((await sb.exec('host', ['cat', `/sys/class/net/${veth}/brport/isolated`])).stdout.trim()).toBe('1');
@@ -357,7 +459,11 @@ describe('bridge VLAN and port isolation', () => {
   it('puts the port on its access VLAN (pvid, untagged), or says the kernel cannot and rolls back', async () => {
     await sb.addContainer('v1');
     const before = leases().length;
-    const r = await plugin('ADD', 'v1', conf({ bridge: 'tbrv', isGateway: false, vlan: 100 }, { subnet: '10.92.0.0/24' }));
+    const r = await plugin(
+      'ADD',
+      'v1',
+      conf({ bridge: 'tbrv', isGateway: false, vlan: 100 }, { subnet: '10.92.0.0/24' }),
+    );
     if (!vlanFiltering) {
       expect((r.json as { msg: string }).msg).toMatch(/VLAN filtering is not supported by this kernel/);
       expect(leases().length).toBe(before);
@@ -366,14 +472,18 @@ describe('bridge VLAN and port isolation', () => {
     }
     expect(r.code).toBe(0);
     const veth = (r.json as { interfaces: Array<{ name: string }> }).interfaces[1]?.name ?? '';
-    const vlans = JSON.stringify(JSON.parse((await sb.exec('host', ['bridge', '-j', 'vlan', 'show', 'dev', veth])).stdout));
+    const vlans = JSON.stringify(
+      JSON.parse((await sb.exec('host', ['bridge', '-j', 'vlan', 'show', 'dev', veth])).stdout),
+    );
     expect(vlans).toMatch(/"vlan":100,"flags":\["PVID","Egress Untagged"\]/);
     expect(vlans).not.toMatch(/"vlan":1,/);
   });
 
   it('rejects invalid VLAN settings', async () => {
     expect(((await plugin('ADD', 'v1', conf({ vlan: 5000 }))).json as { code: number }).code).toBe(7);
-    expect(((await plugin('ADD', 'v1', conf({ vlanTrunk: [{ minID: 10 }] }))).json as { msg: string }).msg).toMatch(/maxID is missing/);
+    expect(((await plugin('ADD', 'v1', conf({ vlanTrunk: [{ minID: 10 }] }))).json as { msg: string }).msg).toMatch(
+      /maxID is missing/,
+    );
   });
 });
 
@@ -402,7 +512,21 @@ describe('ipMasq', () => {
     // An "upstream" namespace behind the sandbox host: 192.168.77.2 on the other end of a veth.
     await sb.addContainer('up');
     upstream = sb.nsName('up');
-    await runOk(['ip', '-n', sb.hostNs, 'link', 'add', 'upl0', 'type', 'veth', 'peer', 'name', 'upl1', 'netns', upstream]);
+    await runOk([
+      'ip',
+      '-n',
+      sb.hostNs,
+      'link',
+      'add',
+      'upl0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'upl1',
+      'netns',
+      upstream,
+    ]);
     await runOk(['ip', '-n', sb.hostNs, 'addr', 'add', '192.168.77.1/24', 'dev', 'upl0']);
     await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'upl0', 'up']);
     await runOk(['ip', '-n', upstream, 'addr', 'add', '192.168.77.2/24', 'dev', 'upl1']);
@@ -413,20 +537,38 @@ describe('ipMasq', () => {
     it(`${backend}: masquerades traffic leaving the subnet and DEL removes the rules`, async () => {
       const name = `mq${backend[0]}`;
       await sb.addContainer(name);
-      const c = { ...conf({ bridge: `tbm${backend[0]}`, isDefaultGateway: true, ipMasq: true, ipMasqBackend: backend }, { subnet: backend === 'iptables' ? '10.96.0.0/24' : '10.95.0.0/24' }), name: `net-${backend}` };
+      const c = {
+        ...conf(
+          { bridge: `tbm${backend[0]}`, isDefaultGateway: true, ipMasq: true, ipMasqBackend: backend },
+          { subnet: backend === 'iptables' ? '10.96.0.0/24' : '10.95.0.0/24' },
+        ),
+        name: `net-${backend}`,
+      };
       const r = await plugin('ADD', name, c);
       expect(r.code).toBe(0);
       // The upstream sees the sandbox host's address, not the container's.
-      const server = sb.exec('up', ['timeout', '10', 'node', '-e', "require('net').createServer(s=>{process.stdout.write(s.remoteAddress);s.end();process.exit(0)}).listen(7777,'192.168.77.2')"]);
+      const server = sb.exec('up', [
+        'timeout',
+        '10',
+        'node',
+        '-e',
+        "require('net').createServer(s=>{process.stdout.write(s.remoteAddress);s.end();process.exit(0)}).listen(7777,'192.168.77.2')",
+      ]);
       await new Promise((res) => setTimeout(res, 700));
-      await sb.exec(name, ['node', '-e', "const s=require('net').connect(7777,'192.168.77.2');s.on('error',()=>process.exit(1));s.on('close',()=>process.exit(0))"]);
+      await sb.exec(name, [
+        'node',
+        '-e',
+        "const s=require('net').connect(7777,'192.168.77.2');s.on('error',()=>process.exit(1));s.on('close',()=>process.exit(0))",
+      ]);
       expect((await server).stdout).toBe('192.168.77.1');
-      const rules = backend === 'iptables' ? await natRules() : (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
+      const rules =
+        backend === 'iptables' ? await natRules() : (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
       expect(rules).toContain(`ctr-${name}`);
       // DEL with the netns already gone still removes the rules.
       await sb.removeContainer(name);
       expect((await plugin('DEL', name, c)).code).toBe(0);
-      const after = backend === 'iptables' ? await natRules() : (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
+      const after =
+        backend === 'iptables' ? await natRules() : (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
       expect(after).not.toContain(`ctr-${name}`);
     });
   }
@@ -444,7 +586,18 @@ describe('ipMasq', () => {
     // Without any iptables tool on PATH, the same config masquerades through nftables.
     const noIptables = await toolsDir('no-iptables', []);
     const run = (command: string): Promise<RunResult> =>
-      sb.runPlugin(BRIDGE, { command, containerId: 'ctr-dfn', netns: `/run/netns/${sb.nsName('dfn')}`, ifName: 'eth0', path: cniPath, env: { PATH: noIptables } }, c);
+      sb.runPlugin(
+        BRIDGE,
+        {
+          command,
+          containerId: 'ctr-dfn',
+          netns: `/run/netns/${sb.nsName('dfn')}`,
+          ifName: 'eth0',
+          path: cniPath,
+          env: { PATH: noIptables },
+        },
+        c,
+      );
     await sb.addContainer('dfn');
     const add = await run('ADD');
     expect(add.stdout).toContain('"ips"');
@@ -460,7 +613,9 @@ describe('ipMasq', () => {
     expect((await plugin('ADD', 'ref', c)).code).toBe(0);
     const rules = await natRules();
     // FormatChainName("refnet", "ctr-ref"): "CNI-" + sha512 prefix, 28 characters.
-    expect(rules).toMatch(/-A POSTROUTING -s 10\.99\.0\.\d+\/32 -m comment --comment "name: \\"refnet\\" id: \\"ctr-ref\\"" -j CNI-[0-9a-f]{24}/);
+    expect(rules).toMatch(
+      /-A POSTROUTING -s 10\.99\.0\.\d+\/32 -m comment --comment "name: \\"refnet\\" id: \\"ctr-ref\\"" -j CNI-[0-9a-f]{24}/,
+    );
     expect((await plugin('DEL', 'ref', c)).code).toBe(0);
     expect(await natRules()).not.toContain('ctr-ref');
   });
@@ -480,37 +635,72 @@ describe('differential: reference bridge in the same kind of sandbox', () => {
   it('gives the same result shape, rules and lease files', async () => {
     const store = (id: string): Record<string, string> => {
       const d = join(sb.dir, `ipam-${id}`, 'diffnet');
-      return Object.fromEntries(readdirSync(d).filter((f) => !f.startsWith('.') && f !== 'lock').map((f) => [f, readFileSync(join(d, f), 'utf8')]));
+      return Object.fromEntries(
+        readdirSync(d)
+          .filter((f) => !f.startsWith('.') && f !== 'lock')
+          .map((f) => [f, readFileSync(join(d, f), 'utf8')]),
+      );
     };
     const refPath = join(sb.dir, 'ref-bin');
     mkdirSync(refPath);
     symlinkSync(join(REFERENCE_DIR, 'host-local'), join(refPath, 'host-local'));
     await sb.addContainer('r1');
     await sb.addContainer('r2');
-    const mk = (id: string): Record<string, unknown> => ({ ...conf({ bridge: 'tbrr', ipMasq: true }, { subnet: '10.94.0.0/24', dataDir: join(sb.dir, `ipam-${id}`) }), name: 'diffnet' });
-    const ours = await sb.runPlugin(BRIDGE, { command: 'ADD', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r1')}`, ifName: 'eth0', path: cniPath }, mk('ours'));
+    const mk = (id: string): Record<string, unknown> => ({
+      ...conf({ bridge: 'tbrr', ipMasq: true }, { subnet: '10.94.0.0/24', dataDir: join(sb.dir, `ipam-${id}`) }),
+      name: 'diffnet',
+    });
+    const ours = await sb.runPlugin(
+      BRIDGE,
+      { command: 'ADD', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r1')}`, ifName: 'eth0', path: cniPath },
+      mk('ours'),
+    );
     const save1 = await natRules();
     const storeOurs = store('ours');
-    await sb.runPlugin(BRIDGE, { command: 'DEL', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r1')}`, ifName: 'eth0', path: cniPath }, mk('ours'));
-    const theirs = await sb.runPlugin(join(REFERENCE_DIR, 'bridge'), { command: 'ADD', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r2')}`, ifName: 'eth0', path: refPath }, mk('ref'));
+    await sb.runPlugin(
+      BRIDGE,
+      { command: 'DEL', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r1')}`, ifName: 'eth0', path: cniPath },
+      mk('ours'),
+    );
+    const theirs = await sb.runPlugin(
+      join(REFERENCE_DIR, 'bridge'),
+      { command: 'ADD', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r2')}`, ifName: 'eth0', path: refPath },
+      mk('ref'),
+    );
     const save2 = await natRules();
     const storeRef = store('ref');
     const storeOursAfterDel = store('ours');
     expect(ours.code).toBe(0);
     expect(theirs.code).toBe(0);
     // v1.1.1 prints an empty "dns": {} in 1.x results; newer reference releases omit it, as we do.
-    const shape = (j: unknown): unknown => JSON.parse(JSON.stringify(j).replace(/,"dns":\{\}/, '').replace(/"mac":"[^"]*"/g, '"mac":"M"').replace(/veth[0-9a-f]{8}/g, 'vethX').replace(/tscni-t-[^"]*/g, 'NS'));
+    const shape = (j: unknown): unknown =>
+      JSON.parse(
+        JSON.stringify(j)
+          .replace(/,"dns":\{\}/, '')
+          .replace(/"mac":"[^"]*"/g, '"mac":"M"')
+          .replace(/veth[0-9a-f]{8}/g, 'vethX')
+          .replace(/tscni-t-[^"]*/g, 'NS'),
+      );
     expect(shape(ours.json)).toEqual(shape(theirs.json));
-    const chain = (s: string): string | undefined => /-j (CNI-[0-9a-f]{24})/.exec(s.split('\n').find((l) => l.includes('same-id')) ?? '')?.[1];
+    const chain = (s: string): string | undefined =>
+      /-j (CNI-[0-9a-f]{24})/.exec(s.split('\n').find((l) => l.includes('same-id')) ?? '')?.[1];
     expect(chain(save1)).toBeDefined();
     expect(chain(save1)).toBe(chain(save2));
     // The same rules in the per-container chain, and the same lease files (names and contents).
-    const chainRules = (save: string): string[] => save.split('\n').filter((l) => l.startsWith(`-A ${chain(save1)}`)).sort();
+    const chainRules = (save: string): string[] =>
+      save
+        .split('\n')
+        .filter((l) => l.startsWith(`-A ${chain(save1)}`))
+        .sort();
     expect(chainRules(save1)).toEqual(chainRules(save2));
     expect(chainRules(save1).length).toBeGreaterThan(0);
     expect(storeOurs).toEqual({ '10.94.0.2': 'same-id\r\neth0', 'last_reserved_ip.0': '10.94.0.2' });
     expect(storeRef).toEqual(storeOurs);
-    await sb.runPlugin(join(REFERENCE_DIR, 'bridge'), { command: 'DEL', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r2')}`, ifName: 'eth0', path: refPath }, mk('ref'));
+    await sb.runPlugin(
+      join(REFERENCE_DIR, 'bridge'),
+      { command: 'DEL', containerId: 'same-id', netns: `/run/netns/${sb.nsName('r2')}`, ifName: 'eth0', path: refPath },
+      mk('ref'),
+    );
     expect(store('ref')).toEqual(storeOursAfterDel);
   });
 });

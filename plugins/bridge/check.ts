@@ -22,7 +22,9 @@ export async function check(inv: Invocation): Promise<void> {
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
   const hostPrev = ifaces.find((i, idx) => idx !== contIndex && !i.sandbox && i.name !== cfg.bridge);
   const routes = prev.routes ?? [];
-  const routeFamilies = (['-4', '-6'] as const).filter((fam) => routes.some((r) => (fam === '-6') === r.dst.includes(':')));
+  const routeFamilies = (['-4', '-6'] as const).filter((fam) =>
+    routes.some((r) => (fam === '-6') === r.dst.includes(':')),
+  );
 
   // Every read at once; the checks below then run in the reference's order, so the first
   // mismatch reported is the one the reference would report (IPAM first).
@@ -37,30 +39,38 @@ export async function check(inv: Invocation): Promise<void> {
   if (!br) throw fail(`CNI created bridge ${cfg.bridge} in host namespace was not found`);
   if (br.kind !== 'bridge') throw fail(`${cfg.bridge} is not a bridge`);
   const promisc = br.flags.includes('PROMISC');
-  if (promisc !== cfg.promiscMode) throw fail(`Bridge interface ${cfg.bridge} configured Promisc Mode ${cfg.promiscMode} doesn't match current state: ${promisc} `);
+  if (promisc !== cfg.promiscMode)
+    throw fail(
+      `Bridge interface ${cfg.bridge} configured Promisc Mode ${cfg.promiscMode} doesn't match current state: ${promisc} `,
+    );
   const brPrev = ifaces.find((i) => i.name === cfg.bridge);
-  if (brPrev?.mac && brPrev.mac.toLowerCase() !== br.mac.toLowerCase()) throw fail(`Interface ${cfg.bridge} Mac doesn't match: ${brPrev.mac} not found`);
+  if (brPrev?.mac && brPrev.mac.toLowerCase() !== br.mac.toLowerCase())
+    throw fail(`Interface ${cfg.bridge} Mac doesn't match: ${brPrev.mac} not found`);
 
   const contPrev = ifaces[contIndex];
   if (!contPrev) throw fail(`interface ${inv.ifName} with sandbox ${inv.netns} not found in prevResult`);
   if (!cont) throw fail(`CNI created interface in container ${inv.ifName} not found`);
   if (cont.kind !== 'veth') throw fail(`Error: Container interface ${inv.ifName} not of type veth`);
-  if (contPrev.mac && contPrev.mac.toLowerCase() !== cont.mac.toLowerCase()) throw fail(`Interface ${inv.ifName} Mac doesn't match: ${contPrev.mac} not found`);
-  if (hostPrev && (!host || host.master !== cfg.bridge)) throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
+  if (contPrev.mac && contPrev.mac.toLowerCase() !== cont.mac.toLowerCase())
+    throw fail(`Interface ${inv.ifName} Mac doesn't match: ${contPrev.mac} not found`);
+  if (hostPrev && (!host || host.master !== cfg.bridge))
+    throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
 
   for (const ip of prev.ips ?? []) {
     if (ip.interface !== undefined && ip.interface !== contIndex) continue;
     const c = parseCIDR(ip.address);
     if (!c) continue;
     const want = formatIP(c.addr);
-    if (!cont.addrs.some((a) => a.local === want && a.prefixlen === c.prefix)) throw fail(`Failed to match addr ${ip.address} on interface ${inv.ifName}`);
+    if (!cont.addrs.some((a) => a.local === want && a.prefixlen === c.prefix))
+      throw fail(`Failed to match addr ${ip.address} on interface ${inv.ifName}`);
   }
   routeFamilies.forEach((fam, i) => {
     const dsts = new Set((liveRoutes[i] ?? []).map((r) => String(r['dst'])));
     for (const r of routes.filter((x) => (fam === '-6') === x.dst.includes(':'))) {
       const c = parseCIDR(r.dst);
       const isDefault = c?.prefix === 0;
-      if (!(isDefault ? dsts.has('default') : dsts.has(r.dst) || (c && dsts.has(formatIP(c.addr))))) throw fail(`Failed to match route ${r.dst} on interface ${inv.ifName}`);
+      if (!(isDefault ? dsts.has('default') : dsts.has(r.dst) || (c && dsts.has(formatIP(c.addr)))))
+        throw fail(`Failed to match route ${r.dst} on interface ${inv.ifName}`);
     }
   });
 }

@@ -14,7 +14,11 @@ import type { Backend } from '../../lib/nat/backend';
 import { normalizeMac } from '../../lib/net/ip';
 
 const bool = z.boolean().optional();
-const trunkSchema = goObject({ id: z.number().int().optional(), minID: z.number().int().optional(), maxID: z.number().int().optional() });
+const trunkSchema = goObject({
+  id: z.number().int().optional(),
+  minID: z.number().int().optional(),
+  maxID: z.number().int().optional(),
+});
 const schema = goObject({
   bridge: z.string().optional(),
   isGateway: bool,
@@ -72,8 +76,10 @@ function trunkIds(trunk: z.output<typeof trunkSchema>[] | null | undefined): num
       ids.add(t.id);
     }
     if (t.minID !== undefined || t.maxID !== undefined) {
-      if (t.minID === undefined) throw new ConfigError('minID and maxID should be configured simultaneously, minID is missing');
-      if (t.maxID === undefined) throw new ConfigError('minID and maxID should be configured simultaneously, maxID is missing');
+      if (t.minID === undefined)
+        throw new ConfigError('minID and maxID should be configured simultaneously, minID is missing');
+      if (t.maxID === undefined)
+        throw new ConfigError('minID and maxID should be configured simultaneously, maxID is missing');
       if (!valid(t.minID)) throw new ConfigError('incorrect trunk minID parameter');
       if (!valid(t.maxID)) throw new ConfigError('incorrect trunk maxID parameter');
       if (t.minID > t.maxID) throw new ConfigError('minID is greater than maxID in trunk parameter');
@@ -89,14 +95,17 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
   if (!isValidLinkName(bridge)) throw new ConfigError('invalid bridge name', JSON.stringify(bridge));
   const vlan = c.vlan ?? 0;
   if (vlan < 0 || vlan > 4094) throw new ConfigError(`invalid VLAN ID ${vlan} (must be between 0 and 4094)`);
-  if (c.hairpinMode && c.promiscMode) throw new ConfigError('cannot set hairpin mode and promiscuous mode at the same time');
+  if (c.hairpinMode && c.promiscMode)
+    throw new ConfigError('cannot set hairpin mode and promiscuous mode at the same time');
   const mtu = c.mtu ?? 0;
   if (mtu < 0 || mtu > 65535) throw new ConfigError(`invalid MTU ${mtu}`);
   const ipamType = c.ipam?.type ?? '';
-  if (c.disableContainerInterface && ipamType !== '') throw new ConfigError('cannot use IPAM when DisableContainerInterface flag is set');
+  if (c.disableContainerInterface && ipamType !== '')
+    throw new ConfigError('cannot use IPAM when DisableContainerInterface flag is set');
   let backend: Backend | undefined;
   if (c.ipMasqBackend) {
-    if (c.ipMasqBackend !== 'iptables' && c.ipMasqBackend !== 'nftables') throw new ConfigError(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`);
+    if (c.ipMasqBackend !== 'iptables' && c.ipMasqBackend !== 'nftables')
+      throw new ConfigError(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`);
     backend = c.ipMasqBackend;
   }
   const argsMac = parseCniArgs(inv.cniArgs, ['MAC'])['MAC'];
@@ -106,7 +115,10 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
     mac = normalizeMac(rawMac);
     if (!mac) throw new ConfigError(`invalid MAC address ${JSON.stringify(rawMac)}`);
   }
-  const dns = c.dns && (c.dns.nameservers?.length || c.dns.domain || c.dns.search?.length || c.dns.options?.length) ? stripDns(c.dns) : undefined;
+  const dns =
+    c.dns && (c.dns.nameservers?.length || c.dns.domain || c.dns.search?.length || c.dns.options?.length)
+      ? stripDns(c.dns)
+      : undefined;
   return {
     bridge,
     isGateway: !!(c.isGateway || c.isDefaultGateway),

@@ -20,12 +20,18 @@ export async function del(inv: Invocation): Promise<void> {
   const linkThenLease = async (): Promise<void> => {
     if (inv.netns !== '' && existsSync(inv.netns)) {
       const r = await ipTry(['link', 'del', inv.ifName], inv.netns);
-      if (r.exitCode !== 0 && !/Cannot find device|does not exist|No such/i.test(r.stderr)) errors.push(`failed to delete ${inv.ifName}: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0 && !/Cannot find device|does not exist|No such/i.test(r.stderr))
+        errors.push(`failed to delete ${inv.ifName}: ${r.stderr.trim()}`);
     }
     if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
   };
   const rules = async (): Promise<void> => {
-    if (cfg.ipMasq) await teardownMasqWith(cfg.ipMasqBackend, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
+    if (cfg.ipMasq)
+      await teardownMasqWith(cfg.ipMasqBackend, {
+        networkName: inv.networkName,
+        containerId: inv.containerId,
+        ifName: inv.ifName,
+      });
     if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
   };
   await concurrently(linkThenLease(), rules());

@@ -16,7 +16,9 @@ export async function gc(inv: Invocation): Promise<void> {
   const valid = validAttachmentsOf(inv);
   if (valid && cfg.ipMasq) {
     const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
-    await gcMasq(cfg.ipMasqBackend ?? (await defaultBackend()), inv.networkName, keep).catch((e: unknown) => errors.push(`masquerade GC: ${(e as Error).message}`));
+    await gcMasq(cfg.ipMasqBackend ?? (await defaultBackend()), inv.networkName, keep).catch((e: unknown) =>
+      errors.push(`masquerade GC: ${(e as Error).message}`),
+    );
   }
   if (valid && cfg.macspoofchk) {
     const keep = new Set(valid.map((a) => spoofRef(a.containerID, a.ifname)));

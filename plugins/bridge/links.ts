@@ -17,7 +17,8 @@ export async function readLink(name: string, netns?: string): Promise<LinkState 
   const row = rows?.[0];
   if (!row) return undefined;
   const info = row['linkinfo'] as { info_kind?: string } | undefined;
-  const addrInfo = (row['addr_info'] as Array<{ family?: string; local?: string; prefixlen?: number }> | undefined) ?? [];
+  const addrInfo =
+    (row['addr_info'] as Array<{ family?: string; local?: string; prefixlen?: number }> | undefined) ?? [];
   return {
     name,
     mac: String(row['address'] ?? ''),

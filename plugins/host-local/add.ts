@@ -27,7 +27,8 @@ function reserveRequested(store: NetworkStore, set: RangeSet, addr: Addr, owner:
   const range = rangeFor(set, addr);
   if (!range) throw new Error(`${ip} not in range set ${rangeSetString(set)}`);
   if (addr.value === range.gateway) throw new Error(`requested ip ${ip} is subnet's gateway`);
-  if (!store.reserve(ip, owner)) throw new Error(`requested IP address ${ip} is not available in range set ${rangeSetString(set)}`);
+  if (!store.reserve(ip, owner))
+    throw new Error(`requested IP address ${ip} is not available in range set ${rangeSetString(set)}`);
   return { range, addr, ip };
 }
 
@@ -38,7 +39,10 @@ function reserveNext(store: NetworkStore, set: RangeSet, index: number, owner: O
       throw new Error(`${ip} has been allocated to ${owner.id}, duplicate allocation is not allowed`);
     }
   }
-  const picked = pickNext(set, store.lastReserved(index), { claim: (ip) => store.reserve(ip, owner), names: () => store.names() });
+  const picked = pickNext(set, store.lastReserved(index), {
+    claim: (ip) => store.reserve(ip, owner),
+    names: () => store.names(),
+  });
   if (!picked) throw new Error(`no IP addresses available in range set: ${rangeSetString(set)}`);
   return picked;
 }
@@ -61,7 +65,10 @@ export async function add(inv: Invocation): Promise<Result> {
           const p = want ? reserveRequested(s, set, want, owner) : reserveNext(s, set, index, owner, held);
           taken.push(p.ip);
           s.setLastReserved(index, p.ip);
-          out.push({ address: formatCIDR(p.addr, p.range.prefix), gateway: formatIP({ family: p.addr.family, value: p.range.gateway }) });
+          out.push({
+            address: formatCIDR(p.addr, p.range.prefix),
+            gateway: formatIP({ family: p.addr.family, value: p.range.gateway }),
+          });
         } catch (e) {
           throw new Error(`failed to allocate for range ${index}: ${(e as Error).message}`);
         }

@@ -13,7 +13,14 @@ import { goObject, parseWith } from '../../lib/cni/schema';
 import { versionAtLeast } from '../../lib/cni/version';
 import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
 import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
-import { canonicalizeRangeSet, checkDecodable, familyOf, rangeSetsOverlap, type RangeSet, type RawRange } from '../../lib/ipam/ranges';
+import {
+  canonicalizeRangeSet,
+  checkDecodable,
+  familyOf,
+  rangeSetsOverlap,
+  type RangeSet,
+  type RawRange,
+} from '../../lib/ipam/ranges';
 
 const optStr = z.string().optional();
 const rangeSchema = goObject({ subnet: optStr, rangeStart: optStr, rangeEnd: optStr, gateway: optStr });
@@ -106,7 +113,10 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
 
   const rawSets: RawRange[][] = [];
   rawSets.push(...(net.runtimeConfig?.ipRanges ?? []));
-  if (ipam.subnet) rawSets.push([{ subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway }]);
+  if (ipam.subnet)
+    rawSets.push([
+      { subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway },
+    ]);
   rawSets.push(...(ipam.ranges ?? []));
   const routes = (ipam.routes ?? []).filter((r) => r !== null).map(parseRoute);
   for (const raw of rawSets.flat()) {
@@ -131,7 +141,8 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
   }
   for (let i = 0; i < ranges.length; i++) {
     for (let j = i + 1; j < ranges.length; j++) {
-      if (rangeSetsOverlap(ranges[i] as RangeSet, ranges[j] as RangeSet)) throw new ConfigError(`range set ${i} overlaps with ${j}`);
+      if (rangeSetsOverlap(ranges[i] as RangeSet, ranges[j] as RangeSet))
+        throw new ConfigError(`range set ${i} overlaps with ${j}`);
     }
   }
   return {

@@ -29,8 +29,18 @@ const dataDir = (): string => {
   mkdirSync(d);
   return d;
 };
-const IPAM = { ranges: [[{ subnet: '10.30.0.0/28' }, { subnet: '10.30.1.0/29', rangeStart: '10.30.1.2' }], [{ subnet: 'fd00:30::/120' }]] };
-const conf = (dir: string, extra: object = {}, v = '1.0.0') => ({ cniVersion: v, name: 'dnet', ipam: { type: 'host-local', dataDir: dir, ...IPAM }, ...extra });
+const IPAM = {
+  ranges: [
+    [{ subnet: '10.30.0.0/28' }, { subnet: '10.30.1.0/29', rangeStart: '10.30.1.2' }],
+    [{ subnet: 'fd00:30::/120' }],
+  ],
+};
+const conf = (dir: string, extra: object = {}, v = '1.0.0') => ({
+  cniVersion: v,
+  name: 'dnet',
+  ipam: { type: 'host-local', dataDir: dir, ...IPAM },
+  ...extra,
+});
 
 interface Step {
   cmd: 'ADD' | 'DEL' | 'CHECK';
@@ -40,7 +50,11 @@ interface Step {
   extra?: object;
 }
 async function step(bin: string, dir: string, s: Step): Promise<RunResult> {
-  return sb.runPlugin(bin, { command: s.cmd, containerId: s.id, netns, ifName: s.ifname ?? 'eth0', args: s.args }, conf(dir, s.extra));
+  return sb.runPlugin(
+    bin,
+    { command: s.cmd, containerId: s.id, netns, ifName: s.ifname ?? 'eth0', args: s.args },
+    conf(dir, s.extra),
+  );
 }
 /**
  * Output without the reference's always-present empty "dns" object, and without the error's
@@ -57,7 +71,8 @@ function norm(r: RunResult): unknown {
 function store(dir: string): Record<string, string> {
   const net = join(dir, 'dnet');
   const out: Record<string, string> = {};
-  for (const n of readdirSync(net).sort()) if (n !== 'lock' && n !== '.tscni') out[n] = readFileSync(join(net, n), 'utf8');
+  for (const n of readdirSync(net).sort())
+    if (n !== 'lock' && n !== '.tscni') out[n] = readFileSync(join(net, n), 'utf8');
   return out;
 }
 
@@ -73,7 +88,10 @@ const SCRIPT: Step[] = [
   { cmd: 'ADD', id: 'd', args: 'IP=10.30.0.1' }, // gateway
   { cmd: 'ADD', id: 'e', extra: { runtimeConfig: { ips: ['fd00:30::ff', '10.30.0.14'] } } },
   { cmd: 'ADD', id: 'f', extra: { args: { cni: { ips: ['10.30.0.14'] } } } }, // taken
-  ...['g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u'].map((id): Step => ({ cmd: 'ADD', id })), // into the 2nd range, then exhaustion
+  ...['g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u'].map((id): Step => ({
+    cmd: 'ADD',
+    id,
+  })), // into the 2nd range, then exhaustion
   { cmd: 'DEL', id: 'b' },
   { cmd: 'DEL', id: 'b', ifname: 'eth1' },
   { cmd: 'DEL', id: 'nobody' },
@@ -100,10 +118,14 @@ describe('host-local vs reference', () => {
       await step(REF, shadow, { cmd: 'ADD', id });
     }
     expect((await step(OURS, dir, { cmd: 'CHECK', id: 'b' })).code).toBe(0);
-    expect(norm(await step(OURS, dir, { cmd: 'ADD', id: 'b' }))).toEqual(norm(await step(REF, shadow, { cmd: 'ADD', id: 'b' }))); // duplicate
+    expect(norm(await step(OURS, dir, { cmd: 'ADD', id: 'b' }))).toEqual(
+      norm(await step(REF, shadow, { cmd: 'ADD', id: 'b' })),
+    ); // duplicate
     expect((await step(OURS, dir, { cmd: 'DEL', id: 'b' })).code).toBe(0);
     await step(REF, shadow, { cmd: 'DEL', id: 'b' });
-    expect(norm(await step(OURS, dir, { cmd: 'ADD', id: 'd' }))).toEqual(norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })));
+    expect(norm(await step(OURS, dir, { cmd: 'ADD', id: 'd' }))).toEqual(
+      norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })),
+    );
     expect(store(dir)).toEqual(store(shadow));
   });
 
@@ -119,7 +141,9 @@ describe('host-local vs reference', () => {
     expect((await step(REF, dir, { cmd: 'DEL', id: 'b' })).code).toBe(0);
     await step(REF, shadow, { cmd: 'DEL', id: 'b' });
     expect(store(dir)).toEqual(store(shadow));
-    expect(norm(await step(REF, dir, { cmd: 'ADD', id: 'd' }))).toEqual(norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })));
+    expect(norm(await step(REF, dir, { cmd: 'ADD', id: 'd' }))).toEqual(
+      norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })),
+    );
     // and ours notices the reference's changes (index rebuilt from the lease files)
     expect((await step(OURS, dir, { cmd: 'CHECK', id: 'b' })).code).toBe(1);
     expect((await step(OURS, dir, { cmd: 'CHECK', id: 'd' })).code).toBe(0);
@@ -144,7 +168,10 @@ describe('host-local vs reference', () => {
   ])('same message for the bad config %j (code 7 where the reference says 999)', async (ipam) => {
     const dir = dataDir();
     const c = { cniVersion: '1.0.0', name: 'dnet', ipam: { type: 'host-local', dataDir: dir, ...ipam } };
-    const [r, o] = [await sb.runPlugin(REF, { command: 'ADD', containerId: 'x', netns, ifName: 'eth0' }, c), await sb.runPlugin(OURS, { command: 'ADD', containerId: 'x', netns, ifName: 'eth0' }, c)];
+    const [r, o] = [
+      await sb.runPlugin(REF, { command: 'ADD', containerId: 'x', netns, ifName: 'eth0' }, c),
+      await sb.runPlugin(OURS, { command: 'ADD', containerId: 'x', netns, ifName: 'eth0' }, c),
+    ];
     expect(r.code).toBe(1);
     expect(o.code).toBe(1);
     const msg = (x: RunResult): unknown => (x.json as { msg?: string }).msg;
@@ -159,7 +186,11 @@ describe('host-local vs reference', () => {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(join(d, 'dnet', '10.30.0.9'), 'old');
     }
-    for (const s of [{ cmd: 'CHECK', id: 'old' }, { cmd: 'DEL', id: 'old' }, { cmd: 'CHECK', id: 'old' }] as Step[]) {
+    for (const s of [
+      { cmd: 'CHECK', id: 'old' },
+      { cmd: 'DEL', id: 'old' },
+      { cmd: 'CHECK', id: 'old' },
+    ] as Step[]) {
       expect(norm(await step(OURS, ours, s))).toEqual(norm(await step(REF, ref, s)));
       expect(store(ours)).toEqual(store(ref));
     }

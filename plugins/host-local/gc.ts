@@ -19,7 +19,8 @@ export async function gc(inv: Invocation): Promise<void> {
     const kept: Lease[] = [];
     const gone: string[] = [];
     for (const l of await s.scan()) {
-      const ok = l.owner.kind === 'attachment' ? keep.has(attachmentKey(l.owner.id, l.owner.ifname)) : keepIds.has(l.owner.id);
+      const ok =
+        l.owner.kind === 'attachment' ? keep.has(attachmentKey(l.owner.id, l.owner.ifname)) : keepIds.has(l.owner.id);
       if (ok) kept.push(l);
       else gone.push(l.ip);
     }

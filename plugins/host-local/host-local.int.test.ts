@@ -30,14 +30,20 @@ const dataDir = (): string => {
   mkdirSync(d);
   return d;
 };
-const conf = (dir: string, ipam: object, v = '1.1.0', extra: object = {}) => ({ cniVersion: v, name: 'tnet', ipam: { type: 'host-local', dataDir: dir, ...ipam }, ...extra });
+const conf = (dir: string, ipam: object, v = '1.1.0', extra: object = {}) => ({
+  cniVersion: v,
+  name: 'tnet',
+  ipam: { type: 'host-local', dataDir: dir, ...ipam },
+  ...extra,
+});
 const call = (command: string, config: object, c: Partial<PluginCall> = {}): Promise<RunResult> =>
   sb.runPlugin(PLUGIN, { command, containerId: 'ctr1', netns, ifName: 'eth0', ...c }, config);
 const leases = (dir: string): string[] =>
   readdirSync(join(dir, 'tnet'))
     .filter((n) => /^[0-9.]+$|:/.test(n))
     .sort();
-const addresses = (r: RunResult): string[] => ((r.json as { ips?: Array<{ address: string }> }).ips ?? []).map((i) => i.address);
+const addresses = (r: RunResult): string[] =>
+  ((r.json as { ips?: Array<{ address: string }> }).ips ?? []).map((i) => i.address);
 const DUAL = { ranges: [[{ subnet: '10.10.0.0/24' }], [{ subnet: 'fd00:10::/64' }]] };
 
 describe('host-local binary', () => {
@@ -52,21 +58,41 @@ describe('host-local binary', () => {
       { ...(ver ? { version: '4' } : {}), address: '10.10.0.2/24', gateway: '10.10.0.1' },
       { ...(ver ? { version: '6' } : {}), address: 'fd00:10::2/64', gateway: 'fd00:10::1' },
     ]);
-    expect((add.json as { routes: object[] }).routes).toEqual([{ dst: '0.0.0.0/0' }, { dst: '10.99.0.0/16', gw: '10.10.0.254' }]);
+    expect((add.json as { routes: object[] }).routes).toEqual([
+      { dst: '0.0.0.0/0' },
+      { dst: '10.99.0.0/16', gw: '10.10.0.254' },
+    ]);
     expect(readFileSync(join(dir, 'tnet', '10.10.0.2'), 'utf8')).toBe('ctr1\r\neth0');
     expect(statSync(join(dir, 'tnet', 'fd00:10::2')).mode & 0o777).toBe(0o600);
     if (v !== '0.3.1') expect((await call('CHECK', c)).code).toBe(0);
     expect((await call('DEL', c)).code).toBe(0);
     expect(leases(dir)).toEqual([]);
     expect((await call('DEL', c)).code).toBe(0);
-    if (v !== '0.3.1') expect((await call('CHECK', c)).json).toMatchObject({ code: 999, msg: 'host-local: Failed to find address added by container ctr1' });
+    if (v !== '0.3.1')
+      expect((await call('CHECK', c)).json).toMatchObject({
+        code: 999,
+        msg: 'host-local: Failed to find address added by container ctr1',
+      });
   });
 
   it('legacy 0.1.0/0.2.0 single range with resolvConf', async () => {
     const dir = dataDir();
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.10.0.53\nsearch example.test\n');
     for (const v of ['0.1.0', '0.2.0']) {
-      const add = await call('ADD', conf(dir, { subnet: '10.11.0.0/16', rangeStart: '10.11.5.10', gateway: '10.11.0.254', resolvConf: join(dir, 'resolv.conf') }, v), { containerId: `c${v}` });
+      const add = await call(
+        'ADD',
+        conf(
+          dir,
+          {
+            subnet: '10.11.0.0/16',
+            rangeStart: '10.11.5.10',
+            gateway: '10.11.0.254',
+            resolvConf: join(dir, 'resolv.conf'),
+          },
+          v,
+        ),
+        { containerId: `c${v}` },
+      );
       expect(add.json).toEqual({
         cniVersion: v,
         ip4: { ip: v === '0.1.0' ? '10.11.5.10/16' : '10.11.5.11/16', gateway: '10.11.0.254' },
@@ -80,7 +106,11 @@ describe('host-local binary', () => {
     const c = conf(dir, { ranges: [[{ subnet: '10.12.0.0/29' }]] });
     for (const id of ['a', 'b', 'c']) expect((await call('ADD', c, { containerId: id })).code).toBe(0);
     expect((await call('STATUS', c, { containerId: undefined, ifName: undefined, netns: undefined })).code).toBe(0);
-    const gc = await call('GC', { ...c, 'cni.dev/valid-attachments': [{ containerID: 'b', ifname: 'eth0' }] }, { containerId: undefined, ifName: undefined, netns: undefined });
+    const gc = await call(
+      'GC',
+      { ...c, 'cni.dev/valid-attachments': [{ containerID: 'b', ifname: 'eth0' }] },
+      { containerId: undefined, ifName: undefined, netns: undefined },
+    );
     expect(gc.code).toBe(0);
     expect(leases(dir)).toEqual(['10.12.0.3']);
     for (const id of ['d', 'e', 'f', 'g']) expect((await call('ADD', c, { containerId: id })).code).toBe(0);
@@ -90,11 +120,36 @@ describe('host-local binary', () => {
   });
 
   it.each([
-    ['0.4.0', { ranges: [[{ subnet: '10.13.0.5/24' }]] }, 7, 'invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.13.0.0'],
-    ['1.0.0', { ranges: [[{ subnet: '10.13.0.0/32' }]] }, 7, 'invalid range set 0: Network 10.13.0.0/32 too small to allocate from'],
-    ['1.1.0', { ranges: [[{ subnet: '10.13.0.0/24', rangeStart: '10.14.0.1' }]] }, 7, 'invalid range set 0: RangeStart 10.14.0.1 not in network 10.13.0.0/24'],
-    ['1.1.0', { ranges: [[{ subnet: '10.13.0.0/24' }, { subnet: '10.13.0.128/25' }]] }, 7, 'invalid range set 0: subnets 10.13.0.1-10.13.0.254 and 10.13.0.129-10.13.0.254 overlap'],
-    ['0.2.0', { ranges: [[{ subnet: 'fd00:1::/64' }], [{ subnet: 'fd00:2::/64' }]] }, 7, 'CNI version 0.2.0 does not support more than 1 address per family'],
+    [
+      '0.4.0',
+      { ranges: [[{ subnet: '10.13.0.5/24' }]] },
+      7,
+      'invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.13.0.0',
+    ],
+    [
+      '1.0.0',
+      { ranges: [[{ subnet: '10.13.0.0/32' }]] },
+      7,
+      'invalid range set 0: Network 10.13.0.0/32 too small to allocate from',
+    ],
+    [
+      '1.1.0',
+      { ranges: [[{ subnet: '10.13.0.0/24', rangeStart: '10.14.0.1' }]] },
+      7,
+      'invalid range set 0: RangeStart 10.14.0.1 not in network 10.13.0.0/24',
+    ],
+    [
+      '1.1.0',
+      { ranges: [[{ subnet: '10.13.0.0/24' }, { subnet: '10.13.0.128/25' }]] },
+      7,
+      'invalid range set 0: subnets 10.13.0.1-10.13.0.254 and 10.13.0.129-10.13.0.254 overlap',
+    ],
+    [
+      '0.2.0',
+      { ranges: [[{ subnet: 'fd00:1::/64' }], [{ subnet: 'fd00:2::/64' }]] },
+      7,
+      'CNI version 0.2.0 does not support more than 1 address per family',
+    ],
   ])('config error at %s: %j', async (v, ipam, code, msg) => {
     const dir = dataDir();
     const r = await call('ADD', conf(dir, ipam, v));
@@ -106,11 +161,17 @@ describe('host-local binary', () => {
   it('requested-address errors leave nothing behind', async () => {
     const dir = dataDir();
     const c = conf(dir, DUAL);
-    expect((await call('ADD', c, { args: 'IP=10.10.0.1' })).json).toMatchObject({ msg: "failed to allocate for range 0: requested ip 10.10.0.1 is subnet's gateway" });
-    expect((await call('ADD', conf(dir, DUAL, '1.1.0', { runtimeConfig: { ips: ['10.77.0.1'] } }))).json).toMatchObject({ msg: 'failed to allocate all requested IPs: 10.77.0.1' });
+    expect((await call('ADD', c, { args: 'IP=10.10.0.1' })).json).toMatchObject({
+      msg: "failed to allocate for range 0: requested ip 10.10.0.1 is subnet's gateway",
+    });
+    expect((await call('ADD', conf(dir, DUAL, '1.1.0', { runtimeConfig: { ips: ['10.77.0.1'] } }))).json).toMatchObject(
+      { msg: 'failed to allocate all requested IPs: 10.77.0.1' },
+    );
     expect(leases(dir)).toEqual([]);
     // the rolled-back ADD still moved the round-robin cursor, as the reference's does
-    expect(addresses(await call('ADD', conf(dir, DUAL, '1.1.0', { args: { cni: { ips: ['fd00:10::abc'] } } })))).toEqual(['10.10.0.3/24', 'fd00:10::abc/64']);
+    expect(
+      addresses(await call('ADD', conf(dir, DUAL, '1.1.0', { args: { cni: { ips: ['fd00:10::abc'] } } }))),
+    ).toEqual(['10.10.0.3/24', 'fd00:10::abc/64']);
   });
 
   it('refuses a dataDir that is a file', async () => {
@@ -132,10 +193,14 @@ describe('host-local binary', () => {
   it('50 DELs racing 50 ADDs leave exactly the new leases', async () => {
     const dir = dataDir();
     const c = conf(dir, DUAL);
-    for (let i = 0; i < 50; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => call('ADD', c, { containerId: `old${i + j}` })));
+    for (let i = 0; i < 50; i += 10)
+      await Promise.all(Array.from({ length: 10 }, (_, j) => call('ADD', c, { containerId: `old${i + j}` })));
     expect(leases(dir).length).toBe(100);
     const rs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => [call('DEL', c, { containerId: `old${i}` }), call('ADD', c, { containerId: `new${i}` })]).flat(),
+      Array.from({ length: 50 }, (_, i) => [
+        call('DEL', c, { containerId: `old${i}` }),
+        call('ADD', c, { containerId: `new${i}` }),
+      ]).flat(),
     );
     expect(rs.filter((r) => r.code !== 0).map((r) => r.stdout)).toEqual([]);
     const owners = leases(dir).map((ip) => readFileSync(join(dir, 'tnet', ip), 'utf8').split('\r\n')[0] as string);
@@ -149,7 +214,14 @@ describe('host-local binary', () => {
     const c = JSON.stringify(conf(dir, DUAL));
     for (let i = 0; i < 16; i++) {
       const child = spawn('ip', ['netns', 'exec', sb.hostNs, PLUGIN], {
-        env: { PATH: process.env['PATH'], CNI_COMMAND: 'ADD', CNI_CONTAINERID: `k${i}`, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: BIN_DIR },
+        env: {
+          PATH: process.env['PATH'],
+          CNI_COMMAND: 'ADD',
+          CNI_CONTAINERID: `k${i}`,
+          CNI_NETNS: netns,
+          CNI_IFNAME: 'eth0',
+          CNI_PATH: BIN_DIR,
+        },
         stdio: ['pipe', 'ignore', 'ignore'],
       });
       const closed = new Promise((r) => child.on('close', r));
@@ -161,7 +233,9 @@ describe('host-local binary', () => {
       await closed;
       if (i % 2 === 0) {
         expect((await call('DEL', conf(dir, DUAL), { containerId: `k${i}` })).code).toBe(0);
-        expect(leases(dir).filter((ip) => readFileSync(join(dir, 'tnet', ip), 'utf8').startsWith(`k${i}\r`))).toEqual([]);
+        expect(leases(dir).filter((ip) => readFileSync(join(dir, 'tnet', ip), 'utf8').startsWith(`k${i}\r`))).toEqual(
+          [],
+        );
       }
     }
     const gc = await call('GC', { ...conf(dir, DUAL), 'cni.dev/valid-attachments': [] });

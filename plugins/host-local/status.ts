@@ -39,7 +39,11 @@ export async function status(inv: Invocation): Promise<void> {
   if (!existsSync(dir)) return; // nothing allocated yet; ADD will create it
   const store = NetworkStore.open(conf.dataDir, inv.networkName, false);
   conf.ranges.forEach((set, index) => {
-    const free = pickNext(set, store.lastReserved(index), { claim: (ip) => !store.exists(ip), names: () => store.names() });
-    if (!free) throw new CniError(ErrorCode.NotAvailable, `no IP addresses available in range set: ${rangeSetString(set)}`);
+    const free = pickNext(set, store.lastReserved(index), {
+      claim: (ip) => !store.exists(ip),
+      names: () => store.names(),
+    });
+    if (!free)
+      throw new CniError(ErrorCode.NotAvailable, `no IP addresses available in range set: ${rangeSetString(set)}`);
   });
 }

@@ -25,7 +25,11 @@ interface Out {
   code: number;
   json: Record<string, unknown>;
 }
-async function call(command: string, conf: object, opts: { id?: string; ifname?: string; args?: string } = {}): Promise<Out> {
+async function call(
+  command: string,
+  conf: object,
+  opts: { id?: string; ifname?: string; args?: string } = {},
+): Promise<Out> {
   let stdout = '';
   const env = {
     CNI_COMMAND: command,
@@ -49,12 +53,16 @@ const netconf = (dataDir: string, ipam: object, extra: object = {}, v = '1.1.0')
   ipam: { type: 'host-local', dataDir, ...ipam },
   ...extra,
 });
-const ipsOf = (o: Out): string[] => ((o.json['ips'] as Array<{ address: string }> | undefined) ?? []).map((i) => i.address);
+const ipsOf = (o: Out): string[] =>
+  ((o.json['ips'] as Array<{ address: string }> | undefined) ?? []).map((i) => i.address);
 
 describe('host-local verbs (in-process)', () => {
   it('allocates dual-stack round-robin and returns the IPAM result', async () => {
     const d = tmp();
-    const conf = netconf(d, { ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: 'fd00:1::/64' }]], routes: [{ dst: '0.0.0.0/0' }] });
+    const conf = netconf(d, {
+      ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: 'fd00:1::/64' }]],
+      routes: [{ dst: '0.0.0.0/0' }],
+    });
     const r1 = await call('ADD', conf);
     expect(r1.code).toBe(0);
     expect(r1.json).toEqual({
@@ -85,7 +93,11 @@ describe('host-local verbs (in-process)', () => {
       { address: '10.2.0.100/24', gateway: '10.2.0.1' },
       { address: 'fd00:3::1/64', gateway: 'fd00:3::fe' },
     ]);
-    expect(['0', '1', '2'].map((i) => readFileSync(join(d, 'net1', `last_reserved_ip.${i}`), 'utf8'))).toEqual(['10.1.0.50', '10.2.0.100', 'fd00:3::1']);
+    expect(['0', '1', '2'].map((i) => readFileSync(join(d, 'net1', `last_reserved_ip.${i}`), 'utf8'))).toEqual([
+      '10.1.0.50',
+      '10.2.0.100',
+      'fd00:3::1',
+    ]);
   });
 
   it('rejects a duplicate ADD with the reference message and keeps state', async () => {
@@ -93,32 +105,57 @@ describe('host-local verbs (in-process)', () => {
     const conf = netconf(d, { subnet: '10.1.0.0/24' });
     await call('ADD', conf);
     const r = await call('ADD', conf);
-    expect(r.json).toMatchObject({ code: 999, msg: 'failed to allocate for range 0: 10.1.0.2 has been allocated to c1, duplicate allocation is not allowed' });
+    expect(r.json).toMatchObject({
+      code: 999,
+      msg: 'failed to allocate for range 0: 10.1.0.2 has been allocated to c1, duplicate allocation is not allowed',
+    });
     expect(readdirSync(join(d, 'net1')).filter((n) => n.startsWith('10.'))).toEqual(['10.1.0.2']);
   });
 
   it('honours requested IPs from CNI_ARGS, args and runtimeConfig', async () => {
     const d = tmp();
     const ipam = { ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: 'fd00::/64' }]] };
-    expect(ipsOf(await call('ADD', netconf(d, ipam), { args: 'IgnoreUnknown=1;IP=10.1.0.50;K8S_POD_NAME=x' }))).toEqual(['10.1.0.50/24', 'fd00::2/64']);
-    expect(ipsOf(await call('ADD', netconf(d, ipam, { args: { cni: { ips: ['10.1.0.60', 'fd00::60/64'] } } }), { id: 'c2' }))).toEqual(['10.1.0.60/24', 'fd00::60/64']);
-    expect(ipsOf(await call('ADD', netconf(d, ipam, { runtimeConfig: { ips: ['10.1.0.70/24'] } }), { id: 'c3' }))).toEqual(['10.1.0.70/24', 'fd00::61/64']);
+    expect(ipsOf(await call('ADD', netconf(d, ipam), { args: 'IgnoreUnknown=1;IP=10.1.0.50;K8S_POD_NAME=x' }))).toEqual(
+      ['10.1.0.50/24', 'fd00::2/64'],
+    );
+    expect(
+      ipsOf(
+        await call('ADD', netconf(d, ipam, { args: { cni: { ips: ['10.1.0.60', 'fd00::60/64'] } } }), { id: 'c2' }),
+      ),
+    ).toEqual(['10.1.0.60/24', 'fd00::60/64']);
+    expect(
+      ipsOf(await call('ADD', netconf(d, ipam, { runtimeConfig: { ips: ['10.1.0.70/24'] } }), { id: 'c3' })),
+    ).toEqual(['10.1.0.70/24', 'fd00::61/64']);
     const taken = await call('ADD', netconf(d, ipam, { runtimeConfig: { ips: ['10.1.0.70'] } }), { id: 'c4' });
-    expect(taken.json['msg']).toBe('failed to allocate for range 0: requested IP address 10.1.0.70 is not available in range set 10.1.0.1-10.1.0.254');
+    expect(taken.json['msg']).toBe(
+      'failed to allocate for range 0: requested IP address 10.1.0.70 is not available in range set 10.1.0.1-10.1.0.254',
+    );
     const gw = await call('ADD', netconf(d, ipam), { id: 'c5', args: 'IP=10.1.0.1' });
     expect(gw.json['msg']).toBe("failed to allocate for range 0: requested ip 10.1.0.1 is subnet's gateway");
     const outside = await call('ADD', netconf(d, ipam), { id: 'c6', args: 'IP=10.9.0.1' });
     expect(outside.json['msg']).toBe('failed to allocate all requested IPs: 10.9.0.1');
     // failed ADDs left nothing behind (c4's v6 address was rolled back)
-    expect(readdirSync(join(d, 'net1')).filter((n) => /^[0-9a-f.:]+$/.test(n) && n.includes(':')).sort()).toEqual(['fd00::2', 'fd00::60', 'fd00::61']);
-    expect((await call('ADD', netconf(d, ipam), { id: 'c7', args: 'ip=10.1.0.9' })).json['msg']).toBe('ARGS: unknown args ["ip=10.1.0.9"]');
+    expect(
+      readdirSync(join(d, 'net1'))
+        .filter((n) => /^[0-9a-f.:]+$/.test(n) && n.includes(':'))
+        .sort(),
+    ).toEqual(['fd00::2', 'fd00::60', 'fd00::61']);
+    expect((await call('ADD', netconf(d, ipam), { id: 'c7', args: 'ip=10.1.0.9' })).json['msg']).toBe(
+      'ARGS: unknown args ["ip=10.1.0.9"]',
+    );
   });
 
   it.each([
-    [{ ranges: [[{ subnet: '10.1.0.3/24' }]] }, 'invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.1.0.0'],
+    [
+      { ranges: [[{ subnet: '10.1.0.3/24' }]] },
+      'invalid range set 0: Network has host bits set. For a subnet mask of length 24 the network address is 10.1.0.0',
+    ],
     [{ ranges: [[{ subnet: '10.1.0.0/31' }]] }, 'invalid range set 0: Network 10.1.0.0/31 too small to allocate from'],
     [{ ranges: [[{ subnet: 'fd00::/128' }]] }, 'invalid range set 0: Network fd00::/128 too small to allocate from'],
-    [{ ranges: [[{ subnet: '10.1.0.0/24', rangeEnd: '10.2.0.9' }]] }, 'invalid range set 0: RangeEnd 10.2.0.9 not in network 10.1.0.0/24'],
+    [
+      { ranges: [[{ subnet: '10.1.0.0/24', rangeEnd: '10.2.0.9' }]] },
+      'invalid range set 0: RangeEnd 10.2.0.9 not in network 10.1.0.0/24',
+    ],
     [{ ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '10.1.0.0/25' }]] }, 'range set 0 overlaps with 1'],
     [{ ranges: [[]] }, 'invalid range set 0: empty range set'],
     [{}, 'no IP ranges specified'],
@@ -133,9 +170,15 @@ describe('host-local verbs (in-process)', () => {
   it('enforces one range set per family below 0.3.0 and the ipam key', async () => {
     const d = tmp();
     const two = { ranges: [[{ subnet: '10.1.0.0/24' }], [{ subnet: '10.2.0.0/24' }]] };
-    expect((await call('ADD', netconf(d, two, {}, '0.2.0'))).json).toMatchObject({ code: 7, msg: 'CNI version 0.2.0 does not support more than 1 address per family' });
+    expect((await call('ADD', netconf(d, two, {}, '0.2.0'))).json).toMatchObject({
+      code: 7,
+      msg: 'CNI version 0.2.0 does not support more than 1 address per family',
+    });
     expect((await call('ADD', netconf(d, two, {}, '0.3.0'))).code).toBe(0);
-    expect((await call('ADD', { cniVersion: '1.0.0', name: 'n' })).json).toMatchObject({ code: 7, msg: "IPAM config missing 'ipam' key" });
+    expect((await call('ADD', { cniVersion: '1.0.0', name: 'n' })).json).toMatchObject({
+      code: 7,
+      msg: "IPAM config missing 'ipam' key",
+    });
   });
 
   it('prints results in every version family', async () => {
@@ -164,7 +207,10 @@ describe('host-local verbs (in-process)', () => {
     const conf = netconf(d, { subnet: '10.1.0.0/24' });
     await call('ADD', conf);
     expect((await call('CHECK', conf)).code).toBe(0);
-    expect((await call('CHECK', conf, { ifname: 'eth1' })).json).toMatchObject({ code: 999, msg: 'host-local: Failed to find address added by container c1' });
+    expect((await call('CHECK', conf, { ifname: 'eth1' })).json).toMatchObject({
+      code: 999,
+      msg: 'host-local: Failed to find address added by container c1',
+    });
   });
 
   it('GC releases leases not in valid-attachments, keeps legacy leases of valid containers, no-op without the key', async () => {
@@ -175,9 +221,19 @@ describe('host-local verbs (in-process)', () => {
     writeFileSync(join(d, 'net1', '10.1.0.101'), 'c9'); // legacy lease of a gone one
     expect((await call('GC', conf)).code).toBe(0);
     expect(readdirSync(join(d, 'net1')).filter((n) => n.startsWith('10.')).length).toBe(5);
-    const r = await call('GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'c2', ifname: 'eth0' }, { containerID: 'c1', ifname: 'eth9' }] });
+    const r = await call('GC', {
+      ...conf,
+      'cni.dev/valid-attachments': [
+        { containerID: 'c2', ifname: 'eth0' },
+        { containerID: 'c1', ifname: 'eth9' },
+      ],
+    });
     expect(r.code).toBe(0);
-    expect(readdirSync(join(d, 'net1')).filter((n) => n.startsWith('10.')).sort()).toEqual(['10.1.0.100', '10.1.0.3']);
+    expect(
+      readdirSync(join(d, 'net1'))
+        .filter((n) => n.startsWith('10.'))
+        .sort(),
+    ).toEqual(['10.1.0.100', '10.1.0.3']);
     expect((await call('CHECK', conf, { id: 'c2' })).code).toBe(0);
     expect((await call('CHECK', conf, { id: 'c1' })).code).toBe(0); // the legacy lease counts, as in the reference
     expect((await call('CHECK', conf, { id: 'c3' })).code).toBe(1);
@@ -188,10 +244,17 @@ describe('host-local verbs (in-process)', () => {
     const conf = netconf(d, { ranges: [[{ subnet: '10.1.0.0/30' }]] }); // .1 is the gateway: one address
     expect((await call('STATUS', conf)).code).toBe(0);
     await call('ADD', conf);
-    expect((await call('STATUS', conf)).json).toMatchObject({ code: 50, msg: 'no IP addresses available in range set: 10.1.0.1-10.1.0.2' });
-    expect((await call('ADD', conf, { id: 'c3' })).json['msg']).toBe('failed to allocate for range 0: no IP addresses available in range set: 10.1.0.1-10.1.0.2');
+    expect((await call('STATUS', conf)).json).toMatchObject({
+      code: 50,
+      msg: 'no IP addresses available in range set: 10.1.0.1-10.1.0.2',
+    });
+    expect((await call('ADD', conf, { id: 'c3' })).json['msg']).toBe(
+      'failed to allocate for range 0: no IP addresses available in range set: 10.1.0.1-10.1.0.2',
+    );
     writeFileSync(join(d, 'file'), '');
-    expect((await call('STATUS', netconf(join(d, 'file'), { subnet: '10.1.0.0/24' }))).json).toMatchObject({ code: 50 });
+    expect((await call('STATUS', netconf(join(d, 'file'), { subnet: '10.1.0.0/24' }))).json).toMatchObject({
+      code: 50,
+    });
     expect((await call('ADD', netconf(join(d, 'file'), { subnet: '10.1.0.0/24' }))).json).toMatchObject({ code: 5 });
   });
 });

@@ -31,9 +31,15 @@ export async function add(inv: Invocation): Promise<Result> {
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'must be called as chained plugin');
   if (cfg.mappings.length === 0) return prev;
   const ips = containerIPs(prev, inv.ifName);
-  if (ips.length === 0) throw new CniError(ErrorCode.InvalidNetworkConfig, 'prevResult has no usable container address', `no address on interface ${inv.ifName}`);
+  if (ips.length === 0)
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      'prevResult has no usable container address',
+      `no address on interface ${inv.ifName}`,
+    );
   const undo = new UndoStack();
-  const teardownAllIptables = (): Promise<unknown> => concurrently(...ips.map((ip) => teardownIptables(inv.networkName, inv.containerId, ip.six)));
+  const teardownAllIptables = (): Promise<unknown> =>
+    concurrently(...ips.map((ip) => teardownIptables(inv.networkName, inv.containerId, ip.six)));
   const forward = async (backend: Backend): Promise<void> => {
     if (backend === 'nftables') {
       undo.push('remove port forwarding', () => teardownNft(inv.networkName, inv.containerId, inv.ifName));
@@ -51,7 +57,8 @@ export async function add(inv: Invocation): Promise<Result> {
         await flushUdpConntrack(cfg.mappings, ip.six);
         // Localhost → container needs route_localnet on the interface that routes to the container.
         const dev = !ip.six && cfg.snat ? await routeDev(ip) : undefined;
-        if (dev) await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
+        if (dev)
+          await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
       }),
     );
   });

@@ -47,10 +47,12 @@ const COND_RE = /^[^\n\r"]*$/;
 export function loadPortmapConfig(inv: Invocation): PortmapConfig {
   const c = parseWith(schema, inv.config, 'portmap configuration');
   const mappings = (c.runtimeConfig?.portMappings ?? []).map((m): PortMapping => {
-    if (m.containerPort <= 0 || m.containerPort > 65535) throw new ConfigError(`Invalid container port number: ${m.containerPort}`);
+    if (m.containerPort <= 0 || m.containerPort > 65535)
+      throw new ConfigError(`Invalid container port number: ${m.containerPort}`);
     if (m.hostPort <= 0 || m.hostPort > 65535) throw new ConfigError(`Invalid host port number: ${m.hostPort}`);
     const protocol = (m.protocol || 'tcp').toLowerCase();
-    if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp') throw new ConfigError(`Invalid protocol ${JSON.stringify(m.protocol)}`, 'protocol must be tcp, udp or sctp');
+    if (protocol !== 'tcp' && protocol !== 'udp' && protocol !== 'sctp')
+      throw new ConfigError(`Invalid protocol ${JSON.stringify(m.protocol)}`, 'protocol must be tcp, udp or sctp');
     let hostIP = '';
     if (m.hostIP) {
       const a = parseIP(m.hostIP);
@@ -59,21 +61,30 @@ export function loadPortmapConfig(inv: Invocation): PortmapConfig {
     }
     return { hostPort: m.hostPort, containerPort: m.containerPort, protocol, hostIP };
   });
-  if (c.markMasqBit != null && c.externalSetMarkChain) throw new ConfigError('Cannot specify externalSetMarkChain and markMasqBit');
+  if (c.markMasqBit != null && c.externalSetMarkChain)
+    throw new ConfigError('Cannot specify externalSetMarkChain and markMasqBit');
   const bit = c.markMasqBit ?? 13;
   if (bit < 0 || bit > 31) throw new ConfigError('MasqMarkBit must be between 0 and 31');
-  if (c.externalSetMarkChain && !CHAIN_RE.test(c.externalSetMarkChain)) throw new ConfigError(`invalid externalSetMarkChain ${JSON.stringify(c.externalSetMarkChain)}`);
+  if (c.externalSetMarkChain && !CHAIN_RE.test(c.externalSetMarkChain))
+    throw new ConfigError(`invalid externalSetMarkChain ${JSON.stringify(c.externalSetMarkChain)}`);
   const conds = [...(c.conditionsV4 ?? []), ...(c.conditionsV6 ?? [])];
-  if (!conds.every((s) => COND_RE.test(s))) throw new ConfigError('conditions must not contain newlines or double quotes');
+  if (!conds.every((s) => COND_RE.test(s)))
+    throw new ConfigError('conditions must not contain newlines or double quotes');
   let backend: Backend | undefined;
   if (c.backend) {
-    if (c.backend !== 'iptables' && c.backend !== 'nftables') throw new ConfigError(`unrecognized backend ${JSON.stringify(c.backend)}`);
+    if (c.backend !== 'iptables' && c.backend !== 'nftables')
+      throw new ConfigError(`unrecognized backend ${JSON.stringify(c.backend)}`);
     backend = c.backend;
   }
-  const iptablesOnly = [c.externalSetMarkChain ? 'externalSetMarkChain' : '', c.markMasqBit != null ? 'markMasqBit' : ''].filter(Boolean);
+  const iptablesOnly = [
+    c.externalSetMarkChain ? 'externalSetMarkChain' : '',
+    c.markMasqBit != null ? 'markMasqBit' : '',
+  ].filter(Boolean);
   if (backend === 'nftables' && conds.length) iptablesOnly.push('conditionsV4/conditionsV6');
   if (backend === 'nftables' && iptablesOnly.length) {
-    throw new ConfigError(`nftables backend was requested but configuration contains iptables-specific options [${iptablesOnly.join(' ')}]`);
+    throw new ConfigError(
+      `nftables backend was requested but configuration contains iptables-specific options [${iptablesOnly.join(' ')}]`,
+    );
   }
   return {
     mappings,
@@ -87,4 +98,3 @@ export function loadPortmapConfig(inv: Invocation): PortmapConfig {
     backend,
   };
 }
-

@@ -15,5 +15,6 @@ export async function gc(inv: Invocation): Promise<void> {
     await gcIptables(inv.networkName, ids, false);
     if (await iptablesUsable(undefined, 6)) await gcIptables(inv.networkName, ids, true);
   }
-  if (cfg.backend !== 'iptables' && (await nftablesUsable())) await gcNft(inv.networkName, new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname))));
+  if (cfg.backend !== 'iptables' && (await nftablesUsable()))
+    await gcNft(inv.networkName, new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname))));
 }

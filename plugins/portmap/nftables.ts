@@ -1,10 +1,25 @@
 /** The nftables backend of portmap: one `nft -j list table` read and one `nft -f -` write per verb. */
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { defaultRunner } from '../../lib/exec/real';
-import { NFT_TABLE, conflicts, deleteLine, ownerComment, parseElements, parseOwner, renderElements, renderSkeleton, type NftElement, type NftPlan } from '../../lib/nat/portmap-nft';
+import {
+  NFT_TABLE,
+  conflicts,
+  deleteLine,
+  ownerComment,
+  parseElements,
+  parseOwner,
+  renderElements,
+  renderSkeleton,
+  type NftElement,
+  type NftPlan,
+} from '../../lib/nat/portmap-nft';
 
 async function listElements(): Promise<NftElement[]> {
-  const r = await defaultRunner().run({ tool: 'nft', argv: ['-j', 'list', 'table', 'inet', NFT_TABLE], allowFailure: true });
+  const r = await defaultRunner().run({
+    tool: 'nft',
+    argv: ['-j', 'list', 'table', 'inet', NFT_TABLE],
+    allowFailure: true,
+  });
   return r.exitCode === 0 ? parseElements(r.stdout) : [];
 }
 async function apply(lines: readonly string[]): Promise<void> {
@@ -17,7 +32,11 @@ export async function setupNft(plans: readonly NftPlan[]): Promise<void> {
   for (const p of plans) {
     const clash = conflicts(p, existing)[0];
     if (clash) {
-      throw new CniError(ErrorCode.Internal, `host port ${clash.parts.join(' . ')} is already forwarded to another container`, `owner ${clash.comment}`);
+      throw new CniError(
+        ErrorCode.Internal,
+        `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
+        `owner ${clash.comment}`,
+      );
     }
   }
   const owner = plans[0]?.owner;
@@ -39,7 +58,8 @@ export async function checkNft(plans: readonly NftPlan[]): Promise<void> {
     for (const line of renderElements(p)) {
       // `add element inet tscni_hostport <set> { <key> comment "<owner>"[ : <value>] }`
       const m = /^add element \S+ \S+ (\S+) \{ (.*) comment "([^"]*)"/.exec(line);
-      if (m && !have.has(`${m[1]} ${m[2]} ${m[3]}`)) throw new CniError(ErrorCode.Internal, `missing hostport element ${m[2]} in ${m[1]}`);
+      if (m && !have.has(`${m[1]} ${m[2]} ${m[3]}`))
+        throw new CniError(ErrorCode.Internal, `missing hostport element ${m[2]} in ${m[1]}`);
     }
   }
 }

@@ -19,7 +19,11 @@ const bridgeConf = (): Record<string, unknown> => ({
   hairpinMode: true,
   ipam: { type: 'host-local', subnet: '10.93.0.0/24', dataDir: join(sb.dir, 'ipam') },
 });
-const pmConf = (prevResult: unknown, portMappings?: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+const pmConf = (
+  prevResult: unknown,
+  portMappings?: unknown[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
   cniVersion: '1.0.0',
   name: 'pmnet',
   type: 'portmap',
@@ -31,12 +35,20 @@ const pmConf = (prevResult: unknown, portMappings?: unknown[], extra: Record<str
 /** Attaches container `name` to the bridge (our bridge + host-local); returns the ADD result. */
 async function attach(name: string): Promise<unknown> {
   await sb.addContainer(name);
-  const r = await sb.runPlugin(join(BIN_DIR, 'bridge'), { command: 'ADD', containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0' }, bridgeConf());
+  const r = await sb.runPlugin(
+    join(BIN_DIR, 'bridge'),
+    { command: 'ADD', containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0' },
+    bridgeConf(),
+  );
   if (r.code !== 0) throw new Error(`bridge ADD failed: ${r.stdout}`);
   return r.json;
 }
 function portmap(command: string, name: string, config: unknown, exe = PORTMAP): Promise<RunResult> {
-  return sb.runPlugin(exe, { command, containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0' }, config);
+  return sb.runPlugin(
+    exe,
+    { command, containerId: `ctr-${name}`, netns: `/run/netns/${sb.nsName(name)}`, ifName: 'eth0' },
+    config,
+  );
 }
 
 /** A TCP (or UDP) server in a container that answers every request with `reply`. */
@@ -64,7 +76,21 @@ beforeAll(async () => {
   await attach('b');
   // An "outside" namespace connected to the sandbox host: 192.168.66.1 (host) ↔ 192.168.66.2.
   await sb.addContainer('out');
-  await runOk(['ip', '-n', sb.hostNs, 'link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'out1', 'netns', sb.nsName('out')]);
+  await runOk([
+    'ip',
+    '-n',
+    sb.hostNs,
+    'link',
+    'add',
+    'out0',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'out1',
+    'netns',
+    sb.nsName('out'),
+  ]);
   await runOk(['ip', '-n', sb.hostNs, 'addr', 'add', '192.168.66.1/24', 'dev', 'out0']);
   await runOk(['ip', '-n', sb.hostNs, 'addr', 'add', '192.168.66.3/24', 'dev', 'out0']);
   await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'out0', 'up']);
@@ -89,8 +115,11 @@ describe('portmap ADD traffic', () => {
     expect(r.stdout).not.toContain('"code"');
     expect(r.json).toEqual(resultA);
     const save = (await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout;
-    for (const c of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) expect(save).toContain(`:${c} `);
-    expect(save).toMatch(/-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"pmnet\\" id: \\"ctr-a\\"" -m multiport --dports 8080,9090 -j CNI-DN-[0-9a-f]{21}/);
+    for (const c of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ'])
+      expect(save).toContain(`:${c} `);
+    expect(save).toMatch(
+      /-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"pmnet\\" id: \\"ctr-a\\"" -m multiport --dports 8080,9090 -j CNI-DN-[0-9a-f]{21}/,
+    );
   });
   it('forwards from another namespace to hostIP:hostPort', async () => {
     expect(await fetchFrom('out', '192.168.66.1', 8080)).toBe('hello-from-a');
@@ -110,11 +139,29 @@ describe('portmap ADD traffic', () => {
     expect(await fetchFrom('out', '192.168.66.1', 9090)).toBe('');
   });
   it('CHECK passes while the rules are there', async () => {
-    expect((await portmap('CHECK', 'a', pmConf(resultA, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]))).code).toBe(0);
+    expect(
+      (await portmap('CHECK', 'a', pmConf(resultA, [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]))).code,
+    ).toBe(0);
   });
   it('rejects a second container asking for the same host port', async () => {
-    const resultB = await (async () => (await sb.runPlugin(join(BIN_DIR, 'bridge'), { command: 'ADD', containerId: 'ctr-b2', netns: `/run/netns/${await sb.addContainer('b2').then(() => sb.nsName('b2'))}`, ifName: 'eth0' }, bridgeConf())).json)();
-    const r = await sb.runPlugin(PORTMAP, { command: 'ADD', containerId: 'ctr-b2', netns: `/run/netns/${sb.nsName('b2')}`, ifName: 'eth0' }, pmConf(resultB, [{ hostPort: 8080, containerPort: 80 }]));
+    const resultB = await (async () =>
+      (
+        await sb.runPlugin(
+          join(BIN_DIR, 'bridge'),
+          {
+            command: 'ADD',
+            containerId: 'ctr-b2',
+            netns: `/run/netns/${await sb.addContainer('b2').then(() => sb.nsName('b2'))}`,
+            ifName: 'eth0',
+          },
+          bridgeConf(),
+        )
+      ).json)();
+    const r = await sb.runPlugin(
+      PORTMAP,
+      { command: 'ADD', containerId: 'ctr-b2', netns: `/run/netns/${sb.nsName('b2')}`, ifName: 'eth0' },
+      pmConf(resultB, [{ hostPort: 8080, containerPort: 80 }]),
+    );
     expect(r.code).not.toBe(0);
     expect((r.json as { msg: string }).msg).toMatch(/already forwarded/);
     expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-b2');
@@ -130,15 +177,33 @@ describe('portmap DEL, GC and bad input', () => {
   });
   it('DEL also removes a legacy CNI-SN chain left by old releases, with its jump', async () => {
     const legacy = chainName('pmnet', 'ctr-legacy', 'SN-');
-    await sb.exec('host', ['iptables-restore', '--noflush'], { input: `*nat\n:CNI-HOSTPORT-SNAT - [0:0]\n:${legacy} - [0:0]\n-A CNI-HOSTPORT-SNAT -j ${legacy}\n-A ${legacy} -j MASQUERADE\nCOMMIT\n` });
+    await sb.exec('host', ['iptables-restore', '--noflush'], {
+      input: `*nat\n:CNI-HOSTPORT-SNAT - [0:0]\n:${legacy} - [0:0]\n-A CNI-HOSTPORT-SNAT -j ${legacy}\n-A ${legacy} -j MASQUERADE\nCOMMIT\n`,
+    });
     expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).toContain(legacy);
-    expect((await sb.runPlugin(PORTMAP, { command: 'DEL', containerId: 'ctr-legacy', netns: '', ifName: 'eth0' }, pmConf(undefined))).code).toBe(0);
+    expect(
+      (
+        await sb.runPlugin(
+          PORTMAP,
+          { command: 'DEL', containerId: 'ctr-legacy', netns: '', ifName: 'eth0' },
+          pmConf(undefined),
+        )
+      ).code,
+    ).toBe(0);
     expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(legacy);
   });
 
   it('GC removes forwarding of attachments that are not valid', async () => {
     expect((await portmap('ADD', 'a', pmConf(resultA, [{ hostPort: 8081, containerPort: 80 }]))).code).toBe(0);
-    const gc = await sb.runPlugin(PORTMAP, { command: 'GC' }, { ...pmConf(undefined), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'ctr-b', ifname: 'eth0' }] });
+    const gc = await sb.runPlugin(
+      PORTMAP,
+      { command: 'GC' },
+      {
+        ...pmConf(undefined),
+        cniVersion: '1.1.0',
+        'cni.dev/valid-attachments': [{ containerID: 'ctr-b', ifname: 'eth0' }],
+      },
+    );
     expect(gc.code).toBe(0);
     expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('ctr-a');
   });
@@ -156,9 +221,18 @@ describe('portmap DEL, GC and bad input', () => {
   });
   it('rejects markMasqBit out of range, with externalSetMarkChain, and a missing prevResult', async () => {
     const maps = [{ hostPort: 80, containerPort: 80 }];
-    expect(((await portmap('ADD', 'b', pmConf(resultA, maps, { markMasqBit: 32 }))).json as { msg: string }).msg).toMatch(/between 0 and 31/);
-    expect(((await portmap('ADD', 'b', pmConf(resultA, maps, { markMasqBit: 3, externalSetMarkChain: 'KUBE-MARK-MASQ' }))).json as { msg: string }).msg).toMatch(/Cannot specify/);
-    expect(((await portmap('ADD', 'b', pmConf(undefined, maps))).json as { msg: string }).msg).toMatch(/chained plugin/);
+    expect(
+      ((await portmap('ADD', 'b', pmConf(resultA, maps, { markMasqBit: 32 }))).json as { msg: string }).msg,
+    ).toMatch(/between 0 and 31/);
+    expect(
+      (
+        (await portmap('ADD', 'b', pmConf(resultA, maps, { markMasqBit: 3, externalSetMarkChain: 'KUBE-MARK-MASQ' })))
+          .json as { msg: string }
+      ).msg,
+    ).toMatch(/Cannot specify/);
+    expect(((await portmap('ADD', 'b', pmConf(undefined, maps))).json as { msg: string }).msg).toMatch(
+      /chained plugin/,
+    );
     expect((await portmap('ADD', 'b', pmConf({ cniVersion: '1.0.0', ips: 'x' }, maps))).code).not.toBe(0);
   });
 });
@@ -173,7 +247,8 @@ describe('differential: reference portmap', () => {
     const theirs = await portmap('ADD', 'b', pmConf(resultA, maps), join(REFERENCE_DIR, 'portmap'));
     expect(theirs.code).toBe(0);
     const s2 = (await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout;
-    const entry = (s: string): string | undefined => s.split('\n').find((l) => l.startsWith('-A CNI-HOSTPORT-DNAT') && l.includes('ctr-b'));
+    const entry = (s: string): string | undefined =>
+      s.split('\n').find((l) => l.startsWith('-A CNI-HOSTPORT-DNAT') && l.includes('ctr-b'));
     expect(entry(s1)).toBeDefined();
     expect(entry(s1)).toBe(entry(s2));
     // Our DEL removes what the reference installed.
@@ -190,7 +265,11 @@ describe('nftables backend', () => {
     await serve('n', 81, 'hello-from-n');
     await serve('n', 54, 'udp-from-n', true);
   });
-  const ruleCount = async (): Promise<number> => ((await sb.exec('host', ['nft', '-a', 'list', 'table', 'inet', 'tscni_hostport'])).stdout.match(/# handle \d+/g) ?? []).length;
+  const ruleCount = async (): Promise<number> =>
+    (
+      (await sb.exec('host', ['nft', '-a', 'list', 'table', 'inet', 'tscni_hostport'])).stdout.match(/# handle \d+/g) ??
+      []
+    ).length;
 
   it('forwards from outside, localhost, hairpin (own and neighbour), UDP and a specific hostIP', async () => {
     const maps = [
@@ -213,9 +292,17 @@ describe('nftables backend', () => {
 
   it('keeps a constant rule count: another container adds elements, not rules', async () => {
     const before = await ruleCount();
-    const fake = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/x' }], ips: [{ interface: 0, address: '10.93.0.200/24' }] };
+    const fake = {
+      cniVersion: '1.0.0',
+      interfaces: [{ name: 'eth0', sandbox: '/x' }],
+      ips: [{ interface: 0, address: '10.93.0.200/24' }],
+    };
     for (let i = 0; i < 3; i++) {
-      const r = await sb.runPlugin(PORTMAP, { command: 'ADD', containerId: `fake-${i}`, netns: '/x', ifName: 'eth0' }, pmConf(fake, [{ hostPort: 20000 + i, containerPort: 80 }], nft));
+      const r = await sb.runPlugin(
+        PORTMAP,
+        { command: 'ADD', containerId: `fake-${i}`, netns: '/x', ifName: 'eth0' },
+        pmConf(fake, [{ hostPort: 20000 + i, containerPort: 80 }], nft),
+      );
       expect(r.code).toBe(0);
     }
     expect(await ruleCount()).toBe(before);
@@ -225,9 +312,17 @@ describe('nftables backend', () => {
 
   it('rejects a conflicting host port, and iptables-only options', async () => {
     const fake = { cniVersion: '1.0.0', ips: [{ address: '10.93.0.201/24' }] };
-    const r = await sb.runPlugin(PORTMAP, { command: 'ADD', containerId: 'clash', netns: '/x', ifName: 'eth0' }, pmConf(fake, [{ hostPort: 8181, containerPort: 80 }], nft));
+    const r = await sb.runPlugin(
+      PORTMAP,
+      { command: 'ADD', containerId: 'clash', netns: '/x', ifName: 'eth0' },
+      pmConf(fake, [{ hostPort: 8181, containerPort: 80 }], nft),
+    );
     expect((r.json as { msg: string }).msg).toMatch(/already forwarded/);
-    const bad = await portmap('ADD', 'n', pmConf(resultN, [{ hostPort: 1, containerPort: 1 }], { ...nft, markMasqBit: 5 }));
+    const bad = await portmap(
+      'ADD',
+      'n',
+      pmConf(resultN, [{ hostPort: 1, containerPort: 1 }], { ...nft, markMasqBit: 5 }),
+    );
     expect((bad.json as { code: number }).code).toBe(7);
   });
 
@@ -237,7 +332,15 @@ describe('nftables backend', () => {
     const list = (await sb.exec('host', ['nft', 'list', 'table', 'inet', 'tscni_hostport'])).stdout;
     expect(list).not.toContain('c=ctr-n;');
     expect(list).toContain('c=fake-0;');
-    const gc = await sb.runPlugin(PORTMAP, { command: 'GC' }, { ...pmConf(undefined, undefined, nft), cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'fake-1', ifname: 'eth0' }] });
+    const gc = await sb.runPlugin(
+      PORTMAP,
+      { command: 'GC' },
+      {
+        ...pmConf(undefined, undefined, nft),
+        cniVersion: '1.1.0',
+        'cni.dev/valid-attachments': [{ containerID: 'fake-1', ifname: 'eth0' }],
+      },
+    );
     expect(gc.code).toBe(0);
     const after = (await sb.exec('host', ['nft', 'list', 'table', 'inet', 'tscni_hostport'])).stdout;
     expect(after).not.toContain('c=fake-0;');
@@ -251,8 +354,23 @@ describe.each(['iptables', 'nftables'])('IPv6 forwarding (%s)', (backend) => {
   let result: unknown;
   beforeAll(async () => {
     await sb.addContainer(tag);
-    const conf = { ...bridgeConf(), bridge: `pm${tag}`, ipam: { type: 'host-local', dataDir: join(sb.dir, 'ipam'), ranges: [[{ subnet: `10.${backend === 'iptables' ? 86 : 87}.0.0/24` }], [{ subnet: `fd00:${tag === '6i' ? 86 : 87}::/64` }]] } };
-    const r = await sb.runPlugin(join(BIN_DIR, 'bridge'), { command: 'ADD', containerId: `ctr-${tag}`, netns: `/run/netns/${sb.nsName(tag)}`, ifName: 'eth0' }, conf);
+    const conf = {
+      ...bridgeConf(),
+      bridge: `pm${tag}`,
+      ipam: {
+        type: 'host-local',
+        dataDir: join(sb.dir, 'ipam'),
+        ranges: [
+          [{ subnet: `10.${backend === 'iptables' ? 86 : 87}.0.0/24` }],
+          [{ subnet: `fd00:${tag === '6i' ? 86 : 87}::/64` }],
+        ],
+      },
+    };
+    const r = await sb.runPlugin(
+      join(BIN_DIR, 'bridge'),
+      { command: 'ADD', containerId: `ctr-${tag}`, netns: `/run/netns/${sb.nsName(tag)}`, ifName: 'eth0' },
+      conf,
+    );
     if (r.code !== 0) throw new Error(r.stdout);
     result = r.json;
     // The outside machine gets an IPv6 address next to the sandbox host's (no DAD wait).
@@ -268,11 +386,23 @@ describe.each(['iptables', 'nftables'])('IPv6 forwarding (%s)', (backend) => {
   });
 
   it('forwards [hostIP]:hostPort from outside and hairpins the container to itself', async () => {
-    const r = await portmap('ADD', tag, pmConf(result, [{ hostPort: port, containerPort: 80, protocol: 'tcp' }], { backend }));
+    const r = await portmap(
+      'ADD',
+      tag,
+      pmConf(result, [{ hostPort: port, containerPort: 80, protocol: 'tcp' }], { backend }),
+    );
     expect(r.stdout).not.toContain('"code"');
     expect(await fetchFrom('out', 'fd00:66::1', port)).toBe(`v6-from-${tag}`);
     expect(await fetchFrom(tag, 'fd00:66::1', port)).toBe(`v6-from-${tag}`);
-    expect((await portmap('CHECK', tag, pmConf(result, [{ hostPort: port, containerPort: 80, protocol: 'tcp' }], { backend }))).code).toBe(0);
+    expect(
+      (
+        await portmap(
+          'CHECK',
+          tag,
+          pmConf(result, [{ hostPort: port, containerPort: 80, protocol: 'tcp' }], { backend }),
+        )
+      ).code,
+    ).toBe(0);
     expect((await portmap('DEL', tag, pmConf(undefined, undefined, { backend }))).code).toBe(0);
     expect(await fetchFrom('out', 'fd00:66::1', port)).toBe('');
   });

@@ -9,5 +9,6 @@ export async function status(inv: Invocation): Promise<void> {
   const ipt = await iptablesUsable();
   const nft = cfg.backend === 'iptables' ? false : await nftablesUsable();
   const ok = cfg.backend === 'iptables' ? ipt : cfg.backend === 'nftables' ? nft : ipt || nft;
-  if (!ok) throw new CniError(ErrorCode.NotAvailable, `the ${cfg.backend ?? 'iptables or nftables'} backend is not usable`);
+  if (!ok)
+    throw new CniError(ErrorCode.NotAvailable, `the ${cfg.backend ?? 'iptables or nftables'} backend is not usable`);
 }

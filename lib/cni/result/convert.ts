@@ -50,7 +50,11 @@ const currentSchema = goObject({
   routes: z.array(routeSchema).nullish(),
   dns: dnsSchema.nullish(),
 });
-const ipConfig020 = goObject({ ip: z.string(), gateway: z.string().optional(), routes: z.array(routeSchema).nullish() });
+const ipConfig020 = goObject({
+  ip: z.string(),
+  gateway: z.string().optional(),
+  routes: z.array(routeSchema).nullish(),
+});
 const legacySchema = goObject({
   cniVersion: z.string().optional(),
   ip4: ipConfig020.nullish(),
@@ -78,7 +82,8 @@ function stripUndefined<T extends object>(o: T): T {
  * JSON has no cniVersion (libcni gives such a result the config's version).
  */
 export function parseResult(json: unknown, fallbackVersion: string, what = 'result'): Result {
-  const declared = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['cniVersion'] : undefined;
+  const declared =
+    typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['cniVersion'] : undefined;
   const version = typeof declared === 'string' && declared !== '' ? declared : fallbackVersion;
   let family;
   try {
@@ -95,12 +100,18 @@ export function parseResult(json: unknown, fallbackVersion: string, what = 'resu
       ips.push(stripUndefined({ address: c.ip, gateway: c.gateway }));
       for (const rt of c.routes ?? []) routes.push(stripUndefined({ ...rt }));
     }
-    return stripUndefined({ cniVersion: version, ips: ips.length ? ips : undefined, routes: routes.length ? routes : undefined, dns: cleanDns(r.dns) });
+    return stripUndefined({
+      cniVersion: version,
+      ips: ips.length ? ips : undefined,
+      routes: routes.length ? routes : undefined,
+      dns: cleanDns(r.dns),
+    });
   }
   const r = parseWith(currentSchema, json, what);
   const interfaces = r.interfaces?.map((i) => stripUndefined({ ...i }) as Interface);
-  const ips = r.ips?.map((ip) =>
-    stripUndefined({ interface: ip.interface ?? undefined, address: ip.address, gateway: ip.gateway }) as IPConfig,
+  const ips = r.ips?.map(
+    (ip) =>
+      stripUndefined({ interface: ip.interface ?? undefined, address: ip.address, gateway: ip.gateway }) as IPConfig,
   );
   const routes = r.routes?.map((rt) => stripUndefined({ ...rt }) as Route);
   return stripUndefined({
@@ -114,10 +125,20 @@ export function parseResult(json: unknown, fallbackVersion: string, what = 'resu
 
 // ---- encoding (wire objects with the reference's key order and omissions) ----
 function routeWire(rt: Route): Record<string, unknown> {
-  return stripUndefined({ dst: rt.dst, gw: rt.gw, mtu: rt.mtu, advmss: rt.advmss, priority: rt.priority, table: rt.table, scope: rt.scope });
+  return stripUndefined({
+    dst: rt.dst,
+    gw: rt.gw,
+    mtu: rt.mtu,
+    advmss: rt.advmss,
+    priority: rt.priority,
+    table: rt.table,
+    scope: rt.scope,
+  });
 }
 function dnsWire(d: DNS | undefined): Record<string, unknown> {
-  return d ? stripUndefined({ nameservers: d.nameservers, domain: d.domain, search: d.search, options: d.options }) : {};
+  return d
+    ? stripUndefined({ nameservers: d.nameservers, domain: d.domain, search: d.search, options: d.options })
+    : {};
 }
 
 /** Converts an internal result to the wire object of `version`. */
@@ -127,10 +148,20 @@ export function toWire(r: Result, version: string): Record<string, unknown> {
     const out: Record<string, unknown> = { cniVersion: version };
     if (r.interfaces?.length) {
       out['interfaces'] = r.interfaces.map((i) =>
-        stripUndefined({ name: i.name, mac: i.mac || undefined, mtu: i.mtu || undefined, sandbox: i.sandbox || undefined, socketPath: i.socketPath || undefined, pciID: i.pciID || undefined }),
+        stripUndefined({
+          name: i.name,
+          mac: i.mac || undefined,
+          mtu: i.mtu || undefined,
+          sandbox: i.sandbox || undefined,
+          socketPath: i.socketPath || undefined,
+          pciID: i.pciID || undefined,
+        }),
       );
     }
-    if (r.ips?.length) out['ips'] = r.ips.map((ip) => stripUndefined({ interface: ip.interface, address: ip.address, gateway: ip.gateway }));
+    if (r.ips?.length)
+      out['ips'] = r.ips.map((ip) =>
+        stripUndefined({ interface: ip.interface, address: ip.address, gateway: ip.gateway }),
+      );
     if (r.routes?.length) out['routes'] = r.routes.map(routeWire);
     const dns = dnsWire(r.dns);
     if (Object.keys(dns).length) out['dns'] = dns;
@@ -139,11 +170,18 @@ export function toWire(r: Result, version: string): Record<string, unknown> {
   if (family === '0.4') {
     const out: Record<string, unknown> = { cniVersion: version };
     if (r.interfaces?.length) {
-      out['interfaces'] = r.interfaces.map((i) => stripUndefined({ name: i.name, mac: i.mac || undefined, sandbox: i.sandbox || undefined }));
+      out['interfaces'] = r.interfaces.map((i) =>
+        stripUndefined({ name: i.name, mac: i.mac || undefined, sandbox: i.sandbox || undefined }),
+      );
     }
     if (r.ips?.length) {
       out['ips'] = r.ips.map((ip) =>
-        stripUndefined({ version: isV6(ip.address) ? '6' : '4', interface: ip.interface, address: ip.address, gateway: ip.gateway }),
+        stripUndefined({
+          version: isV6(ip.address) ? '6' : '4',
+          interface: ip.interface,
+          address: ip.address,
+          gateway: ip.gateway,
+        }),
       );
     }
     if (r.routes?.length) out['routes'] = r.routes.map(routeWire);
@@ -155,9 +193,14 @@ export function toWire(r: Result, version: string): Record<string, unknown> {
   const v6 = r.ips?.find((ip) => isV6(ip.address));
   if (!v4 && !v6) throw new CniError(ErrorCode.Internal, 'cannot convert: no valid IP addresses');
   const out: Record<string, unknown> = { cniVersion: version };
-  for (const [key, ip, six] of [['ip4', v4, false], ['ip6', v6, true]] as const) {
+  for (const [key, ip, six] of [
+    ['ip4', v4, false],
+    ['ip6', v6, true],
+  ] as const) {
     if (!ip) continue;
-    const routes = (r.routes ?? []).filter((rt) => isV6(rt.dst) === six).map((rt) => stripUndefined({ dst: rt.dst, gw: rt.gw }));
+    const routes = (r.routes ?? [])
+      .filter((rt) => isV6(rt.dst) === six)
+      .map((rt) => stripUndefined({ dst: rt.dst, gw: rt.gw }));
     out[key] = stripUndefined({ ip: ip.address, gateway: ip.gateway, routes: routes.length ? routes : undefined });
   }
   out['dns'] = dnsWire(r.dns);
