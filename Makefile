@@ -1,7 +1,5 @@
 # tscni — see README.md. `make test` is the whole check; `make demo` the tour.
 SHELL := /bin/bash
-PLUGINS := bridge host-local portmap
-TOOLS := tscni
 PREFIX ?= /opt/cni/bin
 CNI_PATH ?= $(CURDIR)/bin
 JEST := node --max-old-space-size=4096 node_modules/.bin/jest
@@ -31,21 +29,15 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Each plugin: ncc bundle, then code-cache packs it with V8's code cache into bin/<plugin>.
+# One executable, bin/tscni, compiled by Bun from cmd/tscni.ts (Bun's runtime and our bytecode
+# inside; needs only glibc on the node); every plugin is a link to it named after the plugin.
+BUN_FLAGS := --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
 build: npmdeps
-	@mkdir -p bin build/ncc
-	@node_modules/.bin/tsc --outDir build/tools --rootDir lib/build --module commonjs --moduleResolution node --target es2022 --strict --skipLibCheck --types node lib/build/code-cache-main.ts
-	@for p in $(PLUGINS); do \
-	  node_modules/.bin/ncc build plugins/$$p/main.ts -o build/ncc/$$p -m -q --no-source-map-register || exit 1; \
-	  node build/tools/code-cache-main.js pack $$p build/ncc/$$p/index.js bin/$$p || exit 1; \
-	done
-	@for t in $(TOOLS); do \
-	  if [ -f lib/runtime/cli.ts ]; then \
-	    node_modules/.bin/ncc build lib/runtime/cli.ts -o build/ncc/$$t -m -q --no-source-map-register || exit 1; \
-	    cp build/ncc/$$t/index.js bin/$$t && chmod 755 bin/$$t; \
-	  fi; \
-	done
-	@ls -l bin | awk 'NR>1 {printf "  bin/%-12s %7d bytes\n", $$9, $$5}'
+	@mkdir -p bin
+	@node_modules/.bin/bun build $(BUN_FLAGS) cmd/tscni.ts --outfile bin/tscni.new >/dev/null
+	@mv -f bin/tscni.new bin/tscni
+	@for p in $$(bin/tscni plugins); do ln -sfn tscni bin/$$p; done
+	@ls -l bin | awk 'NR>1 {printf "  bin/%-12s %s\n", $$9, ($$1 ~ /^l/ ? "-> " $$11 : $$5 " bytes")}'
 
 typecheck: npmdeps
 	node_modules/.bin/tsc --noEmit -p .
@@ -80,7 +72,8 @@ bench: deps build
 
 install: build
 	install -d $(PREFIX)
-	for p in $(PLUGINS); do install -m 755 bin/$$p $(PREFIX)/$$p; done
+	install -m 755 bin/tscni $(PREFIX)/tscni
+	for p in $$(bin/tscni plugins); do ln -sfn tscni $(PREFIX)/$$p; done
 
 # Removes build output and any namespaces our tests left behind (only tscni-t-* names).
 clean:

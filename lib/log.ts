@@ -2,7 +2,9 @@
  * stderr logging. stdout is the CNI result channel, so nothing in tscni writes there except
  * the dispatcher's printer. Logging is quiet unless TSCNI_DEBUG is set or it is a warning.
  */
-let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+import { writeAll } from './stdio';
+
+let sink: (line: string) => void = (line) => writeAll(2, line + '\n');
 const debugOn = (): boolean => !!process.env['TSCNI_DEBUG'];
 
 export function setLogSink(fn: (line: string) => void): void {

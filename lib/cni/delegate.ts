@@ -3,12 +3,13 @@
  * find `<dir>/<type>` in CNI_PATH, run it with the same stdin bytes and environment but another
  * CNI_COMMAND, and pass its typed error through unchanged.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultRunner } from '../exec/real';
 import type { Runner } from '../exec/runner';
 import { warn } from '../log';
-import type { Invocation, PluginFuncs } from './dispatch';
+import type { Invocation } from './dispatch';
+import type { PluginFuncs } from './plugin';
 import type { Verb } from './env';
 import { CniError, ErrorCode, toCniError } from './errors';
 import { parseResult, toWire } from './result/convert';
@@ -38,30 +39,19 @@ export interface DelegateOptions {
 }
 
 /**
- * Plugins of this project that a main plugin may run in its own process. Starting Node costs
- * ~100 ms, more than everything else an ADD does; when the file found in CNI_PATH is our own
- * build of the plugin (it carries the marker the build writes on its second line), its
- * handlers run here with the same config and environment. Any other binary, e.g. the reference
- * host-local, is executed as the spec describes.
+ * True when `path` is this very executable (the same file, or a link to it): then the delegate
+ * is one of our own plugins and runs in this process, with the same config and environment,
+ * instead of costing a second process start. Any other binary, e.g. the reference host-local,
+ * is executed as the spec describes. Under Node.js (unit tests) the executable is `node`, which
+ * is never a plugin.
  */
-const inProcess = new Map<string, PluginFuncs>();
-export const inProcessMarker = (pluginType: string): string => `// tscni-plugin: ${pluginType}`;
-
-export function registerInProcess(pluginType: string, funcs: PluginFuncs): void {
-  inProcess.set(pluginType, funcs);
-}
-
-function isOurBuild(path: string, pluginType: string): boolean {
-  const buf = Buffer.alloc(256);
-  let fd: number | undefined;
+export function isThisExecutable(path: string): boolean {
   try {
-    fd = openSync(path, 'r');
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    return buf.subarray(0, n).toString('utf8').split('\n')[1] === inProcessMarker(pluginType);
+    const a = statSync(path);
+    const b = statSync(process.execPath);
+    return a.dev === b.dev && a.ino === b.ino;
   } catch {
     return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -98,10 +88,10 @@ export async function delegate(
   opts: DelegateOptions = {},
 ): Promise<Result | undefined> {
   const path = findInPath(pluginType, inv.cniPath);
-  const local = opts.stdin === undefined ? inProcess.get(pluginType) : undefined;
-  if (local && isOurBuild(path, pluginType)) {
+  const local = opts.stdin === undefined ? inv.plugins?.(pluginType) : undefined;
+  if (local && isThisExecutable(path)) {
     try {
-      return await runInProcess(local, verb, inv);
+      return await runInProcess(await local.load(), verb, inv);
     } catch (e) {
       throw toCniError(e);
     }

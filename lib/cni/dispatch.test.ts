@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { dispatch, type PluginFuncs } from './dispatch';
+import { dispatch } from './dispatch';
+import type { PluginFuncs } from './plugin';
 import { CniError } from './errors';
 import type { PluginIO } from './io';
 
@@ -33,7 +34,7 @@ async function call(
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
   };
-  const code = await dispatch(funcs, about, io);
+  const code = await dispatch({ about, load: async () => funcs }, io);
   let json: Record<string, unknown> | undefined;
   try {
     json = stdout ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;

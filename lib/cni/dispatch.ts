@@ -10,7 +10,7 @@ import { checkEnv, isVerb, missingEnvError, splitPath, type Verb } from './env';
 import type { Env, PluginIO } from './io';
 import { validateNetworkName, type ContainerId, type IfName, type NetworkName } from './names';
 import { toWire } from './result/convert';
-import type { Result } from './result/types';
+import type { PluginEntry, PluginLookup } from './plugin';
 import {
   ALL_VERSIONS,
   CURRENT_VERSION,
@@ -35,14 +35,13 @@ export interface Invocation {
   readonly config: Readonly<Record<string, unknown>>;
   readonly networkName: NetworkName;
   readonly cniVersion: CniVersion;
+  /** The other plugins of this executable, for delegation without a new process. */
+  readonly plugins?: PluginLookup;
 }
 
-export interface PluginFuncs {
-  add?(inv: Invocation): Promise<Result>;
-  del?(inv: Invocation): Promise<void>;
-  check?(inv: Invocation): Promise<void>;
-  gc?(inv: Invocation): Promise<void>;
-  status?(inv: Invocation): Promise<void>;
+/** What the dispatcher passes on to handlers besides the call itself. */
+export interface DispatchOptions {
+  readonly plugins?: PluginLookup;
 }
 
 const versionList = (): string => `[${ALL_VERSIONS.map((v) => JSON.stringify(v)).join(' ')}]`;
@@ -95,15 +94,15 @@ function print(io: PluginIO, obj: unknown): void {
 }
 
 /** Runs one plugin invocation; returns the process exit code. */
-export async function dispatch(funcs: PluginFuncs, about: string, io: PluginIO): Promise<number> {
+export async function dispatch(plugin: PluginEntry, io: PluginIO, options: DispatchOptions = {}): Promise<number> {
   let cniVersion: string = CURRENT_VERSION;
   try {
     const env = io.env;
     const command = env['CNI_COMMAND'] ?? '';
     const missing = checkEnv(env);
     if (missing.length > 0) {
-      if (command === '' && about !== '') {
-        io.stderr(`${about}\nCNI protocol versions supported: ${ALL_VERSIONS.join(', ')}\n`);
+      if (command === '' && plugin.about !== '') {
+        io.stderr(`${plugin.about}\nCNI protocol versions supported: ${ALL_VERSIONS.join(', ')}\n`);
         return 0;
       }
       throw missingEnvError(missing);
@@ -164,7 +163,9 @@ export async function dispatch(funcs: PluginFuncs, about: string, io: PluginIO):
       config: obj,
       networkName,
       cniVersion: version,
+      plugins: options.plugins,
     };
+    const funcs = await plugin.load();
     switch (command) {
       case 'ADD': {
         if (!funcs.add) return 0;

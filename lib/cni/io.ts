@@ -1,4 +1,7 @@
 /** Process IO injected into the dispatcher, so tests can run a plugin in-process. */
+import { readFileSync } from 'node:fs';
+import { writeAll } from '../stdio';
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface PluginIO {
@@ -12,12 +15,8 @@ export interface PluginIO {
 export function processIO(): PluginIO {
   return {
     env: process.env,
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
-    },
-    stdout: (t) => void process.stdout.write(t),
-    stderr: (t) => void process.stderr.write(t),
+    readStdin: async () => readFileSync(0),
+    stdout: (t) => writeAll(1, t),
+    stderr: (t) => writeAll(2, t),
   };
 }

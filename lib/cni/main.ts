@@ -1,19 +1,17 @@
 import { debug } from '../log';
-import { dispatch, type PluginFuncs } from './dispatch';
+import { dispatch, type DispatchOptions } from './dispatch';
 import { processIO } from './io';
+import type { PluginEntry } from './plugin';
 
-/** Entry point for a plugin executable: real process IO, exit code set without process.exit. */
-export function pluginMain(funcs: PluginFuncs, about: string): void {
-  debug('loaded');
-  process.on('exit', () => debug('exit'));
-  dispatch(funcs, about, processIO()).then(
-    (code) => {
-      process.exitCode = code;
-      debug(`done, exit code ${code}`);
-    },
-    (e: unknown) => {
-      process.stdout.write(JSON.stringify({ code: 999, msg: String(e) }, null, 4));
-      process.exitCode = 1;
-    },
-  );
+/** Runs one plugin call with the real process IO; sets the exit code without process.exit. */
+export async function pluginMain(plugin: PluginEntry, options: DispatchOptions = {}): Promise<void> {
+  debug('started');
+  const io = processIO();
+  try {
+    process.exitCode = await dispatch(plugin, io, options);
+    debug(`done, exit code ${process.exitCode}`);
+  } catch (e: unknown) {
+    io.stdout(JSON.stringify({ code: 999, msg: String(e) }, null, 4));
+    process.exitCode = 1;
+  }
 }

@@ -6,12 +6,72 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /** Kernel tools print little; a cap keeps a runaway child from eating memory. */
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
-/** Runs commands for real: spawn without a shell, a timeout, stdout/stderr captured. */
-export class RealRunner implements Runner {
+/** Settles one finished command: the result, or the ExecError that names it. */
+function settle(
+  cmd: Command,
+  line: string,
+  started: number,
+  code: number | null,
+  out: string,
+  err: string,
+  failure?: string,
+): ExecResult {
+  debug(`exec ${Math.round(performance.now() - started)} ms: ${line}`);
+  if (failure !== undefined) throw new ExecError(line, code, out, err, failure);
+  const exitCode = code ?? -1;
+  if (exitCode !== 0 && !cmd.allowFailure) throw new ExecError(line, exitCode, out, err);
+  return { stdout: out, stderr: err, exitCode };
+}
+
+/**
+ * Runs commands with Bun's own spawn: in the shipped executable it starts a child in ~1 ms,
+ * where Node's child_process emulation first costs ~4 ms of module set-up.
+ */
+export class BunRunner implements Runner {
+  async run(cmd: Command): Promise<ExecResult> {
+    const file = cmd.path ?? cmd.tool;
+    const line = formatCommandLine(file, cmd.argv);
+    const started = performance.now();
+    const timeoutMs = cmd.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    let child: ReturnType<typeof Bun.spawn<'pipe', 'pipe', 'pipe'>>;
+    try {
+      child = Bun.spawn([file, ...cmd.argv], {
+        env: cmd.env ?? process.env,
+        stdin: cmd.input === undefined ? 'ignore' : 'pipe',
+        stdout: 'pipe',
+        stderr: 'pipe',
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+      }) as ReturnType<typeof Bun.spawn<'pipe', 'pipe', 'pipe'>>;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ExecError(line, null, '', '', code === 'ENOENT' ? `${file} not found` : (e as Error).message);
+    }
+    if (cmd.input !== undefined) {
+      // A child that exits without reading its stdin is fine.
+      Promise.resolve(child.stdin.write(cmd.input))
+        .then(() => child.stdin.end())
+        .catch(() => undefined);
+    }
+    const [out, err, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    let failure: string | undefined;
+    if (child.signalCode === 'SIGKILL' && performance.now() - started >= timeoutMs)
+      failure = `timed out after ${timeoutMs} ms`;
+    else if (out.length + err.length > MAX_OUTPUT) failure = 'output too large';
+    return settle(cmd, line, started, child.signalCode ? null : code, out, err, failure);
+  }
+}
+
+/** Runs commands with Node's child_process (development under Node.js). */
+export class NodeRunner implements Runner {
   run(cmd: Command): Promise<ExecResult> {
     const file = cmd.path ?? cmd.tool;
     const line = formatCommandLine(file, cmd.argv);
-    const started = Date.now();
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       const child = spawn(file, cmd.argv, {
         shell: false,
@@ -40,18 +100,25 @@ export class RealRunner implements Runner {
       child.stdin.on('error', () => undefined); // a child that exits without reading stdin is fine
       child.on('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        const why = e.code === 'ENOENT' ? `${file} not found` : e.message;
-        reject(new ExecError(line, null, '', '', why));
+        reject(new ExecError(line, null, '', '', e.code === 'ENOENT' ? `${file} not found` : e.message));
       });
       child.on('close', (code) => {
         clearTimeout(timer);
-        debug(`exec ${Date.now() - started} ms: ${line}`);
-        const stdout = Buffer.concat(out).toString('utf8');
-        const stderr = Buffer.concat(err).toString('utf8');
-        if (failure !== undefined) return reject(new ExecError(line, code, stdout, stderr, failure));
-        const exitCode = code ?? -1;
-        if (exitCode !== 0 && !cmd.allowFailure) return reject(new ExecError(line, exitCode, stdout, stderr));
-        resolve({ stdout, stderr, exitCode });
+        try {
+          resolve(
+            settle(
+              cmd,
+              line,
+              started,
+              code,
+              Buffer.concat(out).toString('utf8'),
+              Buffer.concat(err).toString('utf8'),
+              failure,
+            ),
+          );
+        } catch (e) {
+          reject(e);
+        }
       });
       child.stdin.end(cmd.input ?? '');
     });
@@ -59,9 +126,9 @@ export class RealRunner implements Runner {
 }
 
 let shared: Runner | undefined;
-/** The process-wide runner; tests may replace it with `setRunner`. */
+/** The process-wide runner: Bun's spawn in the executable, Node's elsewhere. */
 export function defaultRunner(): Runner {
-  return (shared ??= new RealRunner());
+  return (shared ??= typeof Bun !== 'undefined' ? new BunRunner() : new NodeRunner());
 }
 export function setRunner(r: Runner | undefined): void {
   shared = r;

@@ -1,6 +1,6 @@
 /**
  * The exec layer's contract. Every process tscni starts goes through a Runner: argv arrays,
- * never a shell, always a timeout. Plugins get a RealRunner; unit tests a RecordingRunner.
+ * never a shell, always a timeout. Plugins get the real one (lib/exec/real.ts); unit tests a RecordingRunner.
  */
 
 /** Every binary tscni may start. Adding one here is a deliberate act. */

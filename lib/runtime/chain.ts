@@ -11,6 +11,7 @@ import { compareVersions } from '../cni/version';
 import { defaultRunner } from '../exec/real';
 import { cachedAttachments, deleteCache, readCache, writeCache } from './cache';
 import type { NetworkConfigList, PluginConf } from './config';
+import { writeAll } from '../stdio';
 
 export interface RuntimeConf {
   readonly containerId: string;
@@ -69,7 +70,7 @@ async function exec(
     allowFailure: true,
     timeoutMs: 120_000,
   });
-  if (res.stderr) process.stderr.write(res.stderr);
+  if (res.stderr) writeAll(2, res.stderr);
   if (res.exitCode !== 0) {
     let e: { code?: number; msg?: string; details?: string } = {};
     try {

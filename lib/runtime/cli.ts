@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `tscni`: cnitool's commands and environment on top of lib/runtime.
  *   tscni add|check|del|gc|status <network-name> <netns> [-i|--ifname NAME]
@@ -17,6 +16,7 @@ import {
   type RuntimeOptions,
 } from './chain';
 import { loadNetwork } from './config';
+import { writeAll } from '../stdio';
 
 const USAGE = 'usage: tscni {add|check|del|gc|status} <network-name> <netns> [-i ifname]';
 
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
   };
   switch (cmd) {
     case 'add':
-      process.stdout.write(JSON.stringify(await addNetworkList(list, rt, opts), null, 4) + '\n');
+      writeAll(1, JSON.stringify(await addNetworkList(list, rt, opts), null, 4) + '\n');
       return;
     case 'del':
       return delNetworkList(list, rt, opts);
@@ -71,7 +71,12 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
-});
+/** Runs one CLI command; errors go to stderr with exit code 1. */
+export async function cliMain(argv: string[]): Promise<void> {
+  try {
+    await main(argv);
+  } catch (e: unknown) {
+    writeAll(2, `${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -39,12 +39,15 @@ async function call(
     CNI_PATH: '/nonexistent',
     CNI_ARGS: opts.args,
   };
-  const code = await dispatch(funcs, 'test', {
-    env,
-    readStdin: async () => Buffer.from(JSON.stringify(conf)),
-    stdout: (t) => void (stdout += t),
-    stderr: () => undefined,
-  });
+  const code = await dispatch(
+    { about: 'test', load: async () => funcs },
+    {
+      env,
+      readStdin: async () => Buffer.from(JSON.stringify(conf)),
+      stdout: (t) => void (stdout += t),
+      stderr: () => undefined,
+    },
+  );
   return { code, json: stdout ? (JSON.parse(stdout) as Record<string, unknown>) : {} };
 }
 const netconf = (dataDir: string, ipam: object, extra: object = {}, v = '1.1.0') => ({

@@ -1,9 +1,9 @@
-/** host-local's verb table, shared by its own main and by plugins that run it in-process. */
-import type { PluginFuncs } from '../../lib/cni/dispatch';
+/** host-local's verb table, loaded by the plugin registry (also when bridge runs it in-process). */
+import type { PluginFuncs } from '../../lib/cni/plugin';
 import { add } from './add';
 import { check } from './check';
 import { del } from './del';
 import { gc } from './gc';
 import { status } from './status';
 
-export const hostLocalVerbs: PluginFuncs = { add, del, check, gc, status };
+export const verbs: PluginFuncs = { add, del, check, gc, status };
