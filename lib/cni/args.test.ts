@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseCniArgs } from './args';
-import { foldKeys, goObject, parseWith } from './schema';
-import { z } from 'zod';
+import { foldKeys, goObject, parseWith, z } from './schema';
+
 import { toCniError, CniError, ConfigError } from './errors';
 import { ExecError } from '../exec/runner';
 
@@ -34,7 +34,7 @@ describe('Go-style config decoding', () => {
     expect(foldKeys({ HOSTPORT: 1, hostPort: 2 }, ['hostPort'])).toEqual({ hostPort: 2 });
   });
   it('keeps types strict and names the path', () => {
-    const s = goObject({ portIsolation: z.boolean().optional() });
+    const s = goObject({ portIsolation: z.optional(z.boolean()) });
     expect(parseWith(s, { PortIsolation: true }, 'config')).toEqual({ portIsolation: true });
     expect(() => parseWith(s, { portIsolation: 'true' }, 'config')).toThrow(ConfigError);
   });

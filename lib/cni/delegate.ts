@@ -12,7 +12,8 @@ import type { Invocation } from './dispatch';
 import type { PluginFuncs } from './plugin';
 import type { Verb } from './env';
 import { CniError, ErrorCode, toCniError } from './errors';
-import { parseResult, toWire } from './result/convert';
+import { parseResult } from './result/decode';
+import { toWire } from './result/encode';
 import type { Result } from './result/types';
 
 export function findInPath(pluginType: string, paths: readonly string[]): string {

@@ -4,12 +4,13 @@
  * netns sanity check, printing exactly one JSON document and the exit code. Handlers never
  * print; they return a Result (ADD) or nothing, and throw on failure.
  */
+import { debug } from '../log';
 import { statSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from './errors';
 import { checkEnv, isVerb, missingEnvError, splitPath, type Verb } from './env';
 import type { Env, PluginIO } from './io';
 import { validateNetworkName, type ContainerId, type IfName, type NetworkName } from './names';
-import { toWire } from './result/convert';
+import { toWire } from './result/encode';
 import type { PluginEntry, PluginLookup } from './plugin';
 import {
   ALL_VERSIONS,
@@ -166,6 +167,7 @@ export async function dispatch(plugin: PluginEntry, io: PluginIO, options: Dispa
       plugins: options.plugins,
     };
     const funcs = await plugin.load();
+    debug('plugin loaded');
     switch (command) {
       case 'ADD': {
         if (!funcs.add) return 0;

@@ -3,19 +3,20 @@
  * `type`, `ipam.type`, `dns`, `runtimeConfig`, `args`, `prevResult`, and the GC attachment list.
  * Plugin-specific keys are parsed by each plugin's config.ts.
  */
-import { z } from 'zod';
 import type { Invocation } from './dispatch';
 import { CniError, ErrorCode } from './errors';
-import { parseResult } from './result/convert';
+import { parseResult } from './result/decode';
 import type { Result } from './result/types';
-import { goObject, parseWith } from './schema';
+import { goObject, lazySchema, parseWith, z } from './schema';
 
-export const dnsConfigSchema = goObject({
-  nameservers: z.array(z.string()).nullish(),
-  domain: z.string().optional(),
-  search: z.array(z.string()).nullish(),
-  options: z.array(z.string()).nullish(),
-});
+/** The `dns` key of a network configuration. */
+export const dnsConfigSchema = () =>
+  goObject({
+    nameservers: z.nullish(z.array(z.string())),
+    domain: z.optional(z.string()),
+    search: z.nullish(z.array(z.string())),
+    options: z.nullish(z.array(z.string())),
+  });
 
 /** prevResult of a chained plugin, converted to the internal shape; undefined if absent. */
 export function prevResultOf(inv: Invocation): Result | undefined {
@@ -32,7 +33,7 @@ export interface Attachment {
   readonly ifname: string;
 }
 
-const attachmentsSchema = z.array(goObject({ containerID: z.string(), ifname: z.string() }));
+const attachmentsSchema = lazySchema(() => z.array(goObject({ containerID: z.string(), ifname: z.string() })));
 
 /**
  * The attachments a GC must keep: `cni.dev/valid-attachments`, or the older `cni.dev/attachments`.
@@ -41,7 +42,7 @@ const attachmentsSchema = z.array(goObject({ containerID: z.string(), ifname: z.
 export function validAttachmentsOf(inv: Invocation): Attachment[] | undefined {
   const raw = inv.config['cni.dev/valid-attachments'] ?? inv.config['cni.dev/attachments'];
   if (raw === undefined || raw === null) return undefined;
-  return parseWith(attachmentsSchema, raw, 'cni.dev/valid-attachments');
+  return parseWith(attachmentsSchema(), raw, 'cni.dev/valid-attachments');
 }
 
 /** `<containerID>\0<ifname>` keys for quick membership tests. */

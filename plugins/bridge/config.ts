@@ -2,45 +2,42 @@
  * bridge configuration (reference: plugins/main/bridge/bridge.go NetConf), decoded with Go's
  * rules (case-insensitive keys, strict types). Cross-key checks carry the reference's messages.
  */
-import { z } from 'zod';
 import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import { dnsConfigSchema } from '../../lib/cni/netconf';
 import type { DNS } from '../../lib/cni/result/types';
-import { goObject, parseWith } from '../../lib/cni/schema';
+import { goObject, lazySchema, parseWith, z } from '../../lib/cni/schema';
 import type { Backend } from '../../lib/nat/backend';
 import { normalizeMac } from '../../lib/net/ip';
 
-const bool = z.boolean().optional();
-const trunkSchema = goObject({
-  id: z.number().int().optional(),
-  minID: z.number().int().optional(),
-  maxID: z.number().int().optional(),
-});
-const schema = goObject({
-  bridge: z.string().optional(),
-  isGateway: bool,
-  isDefaultGateway: bool,
-  forceAddress: bool,
-  ipMasq: bool,
-  ipMasqBackend: z.string().nullish(),
-  mtu: z.number().int().optional(),
-  hairpinMode: bool,
-  promiscMode: bool,
-  vlan: z.number().int().optional(),
-  vlanTrunk: z.array(trunkSchema).nullish(),
-  preserveDefaultVlan: bool,
-  macspoofchk: bool,
-  enabledad: bool,
-  disableContainerInterface: bool,
-  portIsolation: bool,
-  ipam: goObject({ type: z.string().optional() }).nullish(),
-  dns: dnsConfigSchema.nullish(),
-  args: goObject({ cni: goObject({ mac: z.string().optional() }).nullish() }).nullish(),
-  runtimeConfig: goObject({ mac: z.string().optional() }).nullish(),
-});
+const bool = () => z.optional(z.boolean());
+const trunkSchema = () => goObject({ id: z.optional(z.int()), minID: z.optional(z.int()), maxID: z.optional(z.int()) });
+const schema = lazySchema(() =>
+  goObject({
+    bridge: z.optional(z.string()),
+    isGateway: bool(),
+    isDefaultGateway: bool(),
+    forceAddress: bool(),
+    ipMasq: bool(),
+    ipMasqBackend: z.nullish(z.string()),
+    mtu: z.optional(z.int()),
+    hairpinMode: bool(),
+    promiscMode: bool(),
+    vlan: z.optional(z.int()),
+    vlanTrunk: z.nullish(z.array(trunkSchema())),
+    preserveDefaultVlan: bool(),
+    macspoofchk: bool(),
+    enabledad: bool(),
+    disableContainerInterface: bool(),
+    portIsolation: bool(),
+    ipam: z.nullish(goObject({ type: z.optional(z.string()) })),
+    dns: z.nullish(dnsConfigSchema()),
+    args: z.nullish(goObject({ cni: z.nullish(goObject({ mac: z.optional(z.string()) })) })),
+    runtimeConfig: z.nullish(goObject({ mac: z.optional(z.string()) })),
+  }),
+);
 
 export interface BridgeConfig {
   readonly bridge: string;
@@ -67,7 +64,7 @@ export interface BridgeConfig {
   readonly mac: string | undefined;
 }
 
-function trunkIds(trunk: z.output<typeof trunkSchema>[] | null | undefined): number[] {
+function trunkIds(trunk: z.output<ReturnType<typeof trunkSchema>>[] | null | undefined): number[] {
   const ids = new Set<number>();
   const valid = (n: number): boolean => n >= 1 && n <= 4094;
   for (const t of trunk ?? []) {
@@ -90,7 +87,7 @@ function trunkIds(trunk: z.output<typeof trunkSchema>[] | null | undefined): num
 }
 
 export function loadBridgeConfig(inv: Invocation): BridgeConfig {
-  const c = parseWith(schema, inv.config, 'bridge configuration');
+  const c = parseWith(schema(), inv.config, 'bridge configuration');
   const bridge = c.bridge || 'cni0';
   if (!isValidLinkName(bridge)) throw new ConfigError('invalid bridge name', JSON.stringify(bridge));
   const vlan = c.vlan ?? 0;
@@ -142,7 +139,7 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
   };
 }
 
-function stripDns(d: z.output<typeof dnsConfigSchema>): DNS {
+function stripDns(d: z.output<ReturnType<typeof dnsConfigSchema>>): DNS {
   const out: DNS = {};
   if (d.nameservers?.length) out.nameservers = d.nameservers;
   if (d.domain) out.domain = d.domain;

@@ -4,12 +4,11 @@
  * the index of a set names its `last_reserved_ip.<index>` file. Validation failures are
  * ConfigErrors carrying the reference's text.
  */
-import { z } from 'zod';
 import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import type { Route } from '../../lib/cni/result/types';
-import { goObject, parseWith } from '../../lib/cni/schema';
+import { goObject, lazySchema, parseWith, uint, z } from '../../lib/cni/schema';
 import { versionAtLeast } from '../../lib/cni/version';
 import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
 import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
@@ -22,37 +21,43 @@ import {
   type RawRange,
 } from '../../lib/ipam/ranges';
 
-const optStr = z.string().optional();
-const rangeSchema = goObject({ subnet: optStr, rangeStart: optStr, rangeEnd: optStr, gateway: optStr });
-const rangeSetsSchema = z.array(z.array(rangeSchema)).nullish();
-const uint = z.number().int().nonnegative();
-const routeSchema = goObject({
-  dst: z.string(),
-  gw: optStr,
-  mtu: uint.optional(),
-  advmss: uint.optional(),
-  priority: uint.optional(),
-  table: uint.optional(),
-  scope: uint.optional(),
-});
-const ipamSchema = goObject({
-  type: optStr,
-  subnet: optStr,
-  rangeStart: optStr,
-  rangeEnd: optStr,
-  gateway: optStr,
-  routes: z.array(routeSchema.nullable()).nullish(),
-  dataDir: optStr,
-  resolvConf: optStr,
-  ranges: rangeSetsSchema,
-});
-const netSchema = goObject({
-  cniVersion: optStr,
-  ipam: ipamSchema.nullish(),
-  runtimeConfig: goObject({ ipRanges: rangeSetsSchema, ips: z.array(z.string()).nullish() }).nullish(),
-  args: goObject({ cni: goObject({ ips: z.array(z.string()).nullish() }).nullish() }).nullish(),
-});
-type IpamRaw = z.output<typeof ipamSchema>;
+const optStr = () => z.optional(z.string());
+const rangeSets = () =>
+  z.nullish(
+    z.array(z.array(goObject({ subnet: optStr(), rangeStart: optStr(), rangeEnd: optStr(), gateway: optStr() }))),
+  );
+const routeSchema = () =>
+  goObject({
+    dst: z.string(),
+    gw: optStr(),
+    mtu: z.optional(uint()),
+    advmss: z.optional(uint()),
+    priority: z.optional(uint()),
+    table: z.optional(uint()),
+    scope: z.optional(uint()),
+  });
+const ipamSchema = () =>
+  goObject({
+    type: optStr(),
+    subnet: optStr(),
+    rangeStart: optStr(),
+    rangeEnd: optStr(),
+    gateway: optStr(),
+    routes: z.nullish(z.array(z.nullable(routeSchema()))),
+    dataDir: optStr(),
+    resolvConf: optStr(),
+    ranges: rangeSets(),
+  });
+const netSchema = lazySchema(() =>
+  goObject({
+    cniVersion: optStr(),
+    ipam: z.nullish(ipamSchema()),
+    runtimeConfig: z.nullish(goObject({ ipRanges: rangeSets(), ips: z.nullish(z.array(z.string())) })),
+    args: z.nullish(goObject({ cni: z.nullish(goObject({ ips: z.nullish(z.array(z.string())) })) })),
+  }),
+);
+type IpamRaw = z.output<ReturnType<typeof ipamSchema>>;
+type NetRaw = z.output<ReturnType<typeof netSchema>>;
 
 export interface StoreConfig {
   readonly dataDir: string;
@@ -65,8 +70,8 @@ export interface HostLocalConfig extends StoreConfig {
   readonly requested: readonly Addr[];
 }
 
-function ipamOf(inv: Invocation): { net: z.output<typeof netSchema>; ipam: IpamRaw } {
-  const net = parseWith(netSchema, inv.config, 'host-local configuration');
+function ipamOf(inv: Invocation): { net: NetRaw; ipam: IpamRaw } {
+  const net = parseWith(netSchema(), inv.config, 'host-local configuration');
   if (!net.ipam) throw new ConfigError("IPAM config missing 'ipam' key");
   return { net, ipam: net.ipam };
 }
@@ -84,7 +89,7 @@ function requestedIP(text: string): Addr {
   return a;
 }
 
-function parseRoute(r: z.output<typeof routeSchema>): Route {
+function parseRoute(r: z.output<ReturnType<typeof routeSchema>>): Route {
   const dst = parseCIDR(r.dst);
   if (!dst) throw new ConfigError(`invalid CIDR address: ${r.dst}`);
   const out: Route = { dst: formatCIDR(dst.addr, dst.prefix) };

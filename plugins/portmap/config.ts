@@ -2,29 +2,30 @@
  * portmap configuration (reference: plugins/meta/portmap/main.go). Port mappings come from
  * runtimeConfig.portMappings; containerd sends `HostPort`, podman `hostPort` (goObject folds both).
  */
-import { z } from 'zod';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
-import { goObject, parseWith } from '../../lib/cni/schema';
+import { goObject, lazySchema, parseWith, z } from '../../lib/cni/schema';
 import { parseIP, formatIP } from '../../lib/ipam/ip';
 import type { Backend } from '../../lib/nat/backend';
 import type { PortMapping } from '../../lib/nat/portmap-iptables';
 
-const mappingSchema = goObject({
-  hostPort: z.number().int(),
-  containerPort: z.number().int(),
-  protocol: z.string().optional(),
-  hostIP: z.string().optional(),
-});
-const schema = goObject({
-  snat: z.boolean().nullish(),
-  masqAll: z.boolean().optional(),
-  markMasqBit: z.number().int().nullish(),
-  externalSetMarkChain: z.string().nullish(),
-  conditionsV4: z.array(z.string()).nullish(),
-  conditionsV6: z.array(z.string()).nullish(),
-  backend: z.string().nullish(),
-  runtimeConfig: goObject({ portMappings: z.array(mappingSchema).nullish() }).nullish(),
+const schema = lazySchema(() => {
+  const mapping = goObject({
+    hostPort: z.int(),
+    containerPort: z.int(),
+    protocol: z.optional(z.string()),
+    hostIP: z.optional(z.string()),
+  });
+  return goObject({
+    snat: z.nullish(z.boolean()),
+    masqAll: z.optional(z.boolean()),
+    markMasqBit: z.nullish(z.int()),
+    externalSetMarkChain: z.nullish(z.string()),
+    conditionsV4: z.nullish(z.array(z.string())),
+    conditionsV6: z.nullish(z.array(z.string())),
+    backend: z.nullish(z.string()),
+    runtimeConfig: z.nullish(goObject({ portMappings: z.nullish(z.array(mapping)) })),
+  });
 });
 
 export interface PortmapConfig {
@@ -45,7 +46,7 @@ const CHAIN_RE = /^[A-Za-z0-9_.-]{1,28}$/;
 const COND_RE = /^[^\n\r"]*$/;
 
 export function loadPortmapConfig(inv: Invocation): PortmapConfig {
-  const c = parseWith(schema, inv.config, 'portmap configuration');
+  const c = parseWith(schema(), inv.config, 'portmap configuration');
   const mappings = (c.runtimeConfig?.portMappings ?? []).map((m): PortMapping => {
     if (m.containerPort <= 0 || m.containerPort > 65535)
       throw new ConfigError(`Invalid container port number: ${m.containerPort}`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ALL_VERSIONS, resultFamily } from '../version';
-import { convertResult, parseResult, toWire } from './convert';
+import { convertResult, parseResult } from './decode';
+import { toWire } from './encode';
 import type { Result } from './types';
 
 const full: Result = {
