@@ -12,10 +12,8 @@
  *   crashed mid-change — every change first deletes `.tscni/stamp` and rewrites it when done,
  *   so a missing stamp means "interrupted"; (b) the reference plugin changed the directory —
  *   the stamp records the directory's (mtime, size, inode) after our last change. Everything
- *   of ours lives in `.tscni/`, so our index, temp and lock writes never move that mtime.
- *   (b) is only as fine as the kernel's timestamp tick: a reference write in the same tick as
- *   one of ours can go unnoticed (its lease is then found by GC, not DEL). Running both side
- *   by side is not supported anyway: the reference's flock and our lock do not exclude each other.
+ *   of ours lives in `.tscni/`, so our index and temp writes never move that mtime. Both
+ *   implementations take the same flock on `lock`, so they never change the store at once.
  * - The reference walks the network directory recursively; our extra files have names that do
  *   not parse as IPs and contents (IP lists) that are not lease owners, so its walk ignores them.
  */
@@ -52,8 +50,6 @@ export interface Lease {
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 const META = '.tscni';
-/** Longest stretch of synchronous file work before giving timers (the lock refresh) a turn. */
-const SLICE_MS = 50;
 
 export const leaseContent = (o: Owner): string => `${o.id.trim()}\r\n${o.ifname}`;
 /**
@@ -81,20 +77,9 @@ export function isLeaseName(name: string): boolean {
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
-/**
- * Runs a synchronous fn over items, yielding to the event loop every SLICE_MS. A full scan of
- * 50k leases takes seconds and must not starve the lock's refresh timer; synchronous calls in
- * slices are several times faster than fs.promises for many tiny files.
- */
-async function forEachSliced<T>(items: Iterable<T>, fn: (item: T) => void): Promise<void> {
-  let since = Date.now();
-  for (const item of items) {
-    fn(item);
-    if (Date.now() - since >= SLICE_MS) {
-      await new Promise((r) => setImmediate(r));
-      since = Date.now();
-    }
-  }
+/** Synchronous file calls: several times faster than fs.promises for many tiny files. */
+function forEach<T>(items: Iterable<T>, fn: (item: T) => void): void {
+  for (const item of items) fn(item);
 }
 
 function readOr(path: string, dflt: string | undefined): string | undefined {
@@ -121,7 +106,7 @@ export class NetworkStore {
 
   private constructor(
     readonly dir: string,
-    private readonly meta: string,
+    meta: string,
   ) {
     this.byId = join(meta, 'by-id');
     this.stampPath = join(meta, 'stamp');
@@ -152,7 +137,7 @@ export class NetworkStore {
 
   /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
   locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
-    return withLock(join(this.dir, 'lock'), join(this.meta, 'lock.lock'), async () => {
+    return withLock(join(this.dir, 'lock'), async () => {
       rmSync(this.tmpPath, { force: true }); // left by a holder that crashed
       this.tmpContent = undefined;
       this.dirty = false;
@@ -197,7 +182,7 @@ export class NetworkStore {
   /** Every lease file in the directory (one readdir, one read per lease). */
   async scan(): Promise<Lease[]> {
     const out: Lease[] = [];
-    await forEachSliced(readdirSync(this.dir).filter(isLeaseName), (name) => {
+    forEach(readdirSync(this.dir).filter(isLeaseName), (name) => {
       const text = readOr(join(this.dir, name), undefined);
       if (text !== undefined) out.push({ ip: name, owner: parseLeaseContent(text) });
     });
@@ -223,7 +208,7 @@ export class NetworkStore {
     const text = (ips: readonly string[]): string => ips.join('\n') + '\n';
     mkdirSync(this.byId, { recursive: true, mode: 0o755 });
     let changed = 0;
-    await forEachSliced(readdirSync(this.byId), (name) => {
+    forEach(readdirSync(this.byId), (name) => {
       const ips = want.get(name);
       if (ips !== undefined && readOr(join(this.byId, name), undefined) === text(ips)) {
         want.delete(name);
@@ -232,7 +217,7 @@ export class NetworkStore {
         changed++;
       }
     });
-    await forEachSliced(want, ([k, ips]) => {
+    forEach(want, ([k, ips]) => {
       writeFileSync(join(this.byId, k), text(ips), { mode: 0o600 });
       changed++;
     });

@@ -1,39 +1,50 @@
 /**
- * One exclusive lock per network directory (proper-lockfile: an atomic mkdir, refreshed while
- * held, taken over when older than STALE_MS so a holder killed with -9 cannot wedge the store).
+ * One exclusive lock per network directory: `flock(LOCK_EX)` on `<dir>/lock`, the very lock the
+ * reference takes, so our host-local and the reference's exclude each other on a shared store.
+ * The kernel drops a flock when its holder dies (kill -9 included), so a crash costs the next
+ * caller nothing, and waiters queue in the kernel instead of polling.
  *
- * The reference flocks `<dir>/lock`; we keep that empty file so the directory looks the same,
- * but our lock directory lives under `<dir>/.tscni/` so that taking and dropping the lock does
- * not touch the network directory's mtime (the index freshness check depends on it).
+ * Within one process callers are queued first: two flocks on separate descriptors of one file
+ * would block each other, and a blocked flock blocks the whole (single JavaScript thread)
+ * process. Under Node.js (unit tests, one process) the queue alone is the lock.
  */
-import { lock } from 'proper-lockfile';
-import { warn } from '../log';
-
-export const STALE_MS = 3000;
+import { closeSync, openSync } from 'node:fs';
+import { available, EINTR, libc, LOCK_EX } from '../sys/libc';
 
 export class StoreLockError extends Error {
   override readonly name = 'StoreLockError';
 }
 
-/** Runs fn while holding the lock; waits (bounded) for other holders. */
-export async function withLock<T>(target: string, lockDir: string, fn: () => Promise<T>): Promise<T> {
-  let release: () => Promise<void>;
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs fn while holding the lock on `lockFile` (which must exist). */
+export function withLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+  const run = queue.then(() => holding(lockFile, fn));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function holding<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+  if (!available()) return fn();
+  let fd: number;
   try {
-    release = await lock(target, {
-      lockfilePath: lockDir,
-      realpath: false,
-      stale: STALE_MS,
-      update: 1000,
-      // ~60 s in total: enough for hundreds of queued callers, bounded for a wedged one.
-      retries: { retries: 900, factor: 1.2, minTimeout: 5, maxTimeout: 80, randomize: true },
-      onCompromised: (e) => warn(`store lock ${lockDir} compromised: ${e.message}`),
-    });
+    fd = openSync(lockFile, 'r');
   } catch (e) {
-    throw new StoreLockError(`cannot lock ${lockDir}: ${(e as Error).message}`);
+    throw new StoreLockError(`cannot open lock file ${lockFile}: ${(e as Error).message}`);
   }
   try {
+    flockExclusive(fd, lockFile);
     return await fn();
   } finally {
-    await release().catch((e: unknown) => warn(`releasing ${lockDir} failed (ignored): ${(e as Error).message}`));
+    closeSync(fd); // releases the lock
+  }
+}
+
+function flockExclusive(fd: number, lockFile: string): void {
+  const c = libc();
+  // A signal (e.g. a child exiting) may interrupt the wait; anything else is an error.
+  for (let tries = 0; c.flock(fd, LOCK_EX) !== 0; tries++) {
+    const errno = c.errno();
+    if (errno !== EINTR || tries > 100) throw new StoreLockError(`cannot lock ${lockFile}: errno ${errno}`);
   }
 }

@@ -5,10 +5,18 @@
  * differential.int.test.ts.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, Sandbox, type PluginCall, type RunResult } from '../../lib/testutil/sandbox';
+
+/** Polls `cond` until it holds (or fails the test after 10 s). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (const end = Date.now() + 10_000; !cond();) {
+    if (Date.now() > end) throw new Error('condition not reached in 10 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 const PLUGIN = join(BIN_DIR, 'host-local');
 let sb: Sandbox;
@@ -245,15 +253,35 @@ describe('host-local binary', () => {
     expect((await call('ADD', conf(dir, DUAL))).code).toBe(0);
   }, 90_000);
 
-  it('takes over a lock left by a killed holder', async () => {
+  it('a holder killed while it holds the lock costs the next caller nothing', async () => {
     const dir = dataDir();
     const c = conf(dir, DUAL);
     expect((await call('ADD', c)).code).toBe(0);
-    const lockDir = join(dir, 'tnet', '.tscni', 'lock.lock');
-    mkdirSync(lockDir);
-    const old = new Date(Date.now() - 60_000);
-    utimesSync(lockDir, old, old);
-    expect((await call('ADD', c, { containerId: 'ctr2' })).code).toBe(0);
-    expect(existsSync(lockDir)).toBe(false);
+    // A process that takes the store's flock and is then killed with SIGKILL.
+    const holder = spawn('flock', ['-o', join(dir, 'tnet', 'lock'), 'sleep', '60'], { stdio: 'ignore' });
+    await waitFor(() =>
+      execFileSync('lslocks', ['-n', '-o', 'PATH'])
+        .toString()
+        .includes(join(dir, 'tnet', 'lock')),
+    );
+    const second = call('ADD', c, { containerId: 'ctr2' });
+    await new Promise((r) => setTimeout(r, 300));
+    holder.kill('SIGKILL');
+    expect((await second).code).toBe(0);
+  });
+
+  it('excludes a reference host-local holding the same store lock', async () => {
+    const dir = dataDir();
+    const c = conf(dir, DUAL);
+    expect((await call('ADD', c)).code).toBe(0);
+    const holder = spawn('flock', ['-o', join(dir, 'tnet', 'lock'), 'sleep', '1'], { stdio: 'ignore' });
+    await waitFor(() =>
+      execFileSync('lslocks', ['-n', '-o', 'PATH'])
+        .toString()
+        .includes(join(dir, 'tnet', 'lock')),
+    );
+    expect((await call('ADD', c, { containerId: 'ctr3' })).code).toBe(0);
+    // The ADD can only have finished after the holder let go.
+    expect(holder.exitCode).toBe(0);
   });
 });
