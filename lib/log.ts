@@ -5,7 +5,7 @@
 import { writeAll } from './stdio';
 
 let sink: (line: string) => void = (line) => writeAll(2, line + '\n');
-const debugOn = (): boolean => !!process.env['TSCNI_DEBUG'];
+export const debugOn = (): boolean => !!process.env['TSCNI_DEBUG'];
 
 export function setLogSink(fn: (line: string) => void): void {
   sink = fn;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseCniArgs } from './args';
-import { foldKeys, goObject, parseWith, z } from './schema';
+import * as t from './schema';
 
 import { toCniError, CniError, ConfigError } from './errors';
 import { ExecError } from '../exec/runner';
@@ -27,16 +27,16 @@ describe('CNI_ARGS', () => {
 
 describe('Go-style config decoding', () => {
   it('matches keys case-insensitively, exact key first, unknown dropped', () => {
-    expect(foldKeys({ HostPort: 1, containerport: 2, extra: 3 }, ['hostPort', 'containerPort'])).toEqual({
+    expect(t.foldKeys({ HostPort: 1, containerport: 2, extra: 3 }, ['hostPort', 'containerPort'])).toEqual({
       hostPort: 1,
       containerPort: 2,
     });
-    expect(foldKeys({ HOSTPORT: 1, hostPort: 2 }, ['hostPort'])).toEqual({ hostPort: 2 });
+    expect(t.foldKeys({ HOSTPORT: 1, hostPort: 2 }, ['hostPort'])).toEqual({ hostPort: 2 });
   });
   it('keeps types strict and names the path', () => {
-    const s = goObject({ portIsolation: z.optional(z.boolean()) });
-    expect(parseWith(s, { PortIsolation: true }, 'config')).toEqual({ portIsolation: true });
-    expect(() => parseWith(s, { portIsolation: 'true' }, 'config')).toThrow(ConfigError);
+    const s = t.object({ portIsolation: t.optional(t.boolean) });
+    expect(t.parseWith(s, { PortIsolation: true }, 'config')).toEqual({ portIsolation: true });
+    expect(() => t.parseWith(s, { portIsolation: 'true' }, 'config')).toThrow(ConfigError);
   });
 });
 

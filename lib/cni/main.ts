@@ -1,4 +1,5 @@
-import { debug } from '../log';
+import { readFileSync } from 'node:fs';
+import { debug, debugOn } from '../log';
 import { dispatch, type DispatchOptions } from './dispatch';
 import { processIO } from './io';
 import type { PluginEntry } from './plugin';
@@ -9,9 +10,19 @@ export async function pluginMain(plugin: PluginEntry, options: DispatchOptions =
   const io = processIO();
   try {
     process.exitCode = await dispatch(plugin, io, options);
-    debug(`done, exit code ${process.exitCode}`);
+    debug(`done, exit code ${process.exitCode}; ${memoryLine()}`);
   } catch (e: unknown) {
     io.stdout(JSON.stringify({ code: 999, msg: String(e) }, null, 4));
     process.exitCode = 1;
   }
+}
+
+/** Resident memory as the kernel counts it (for the debug log only). */
+function memoryLine(): string {
+  if (!debugOn()) return '';
+  const status = readFileSync('/proc/self/status', 'utf8');
+  return ['VmHWM', 'RssAnon', 'RssFile']
+    .map((k) => new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1])
+    .map((v, i) => `${['peak', 'anon', 'file'][i]} ${Math.round(Number(v) / 1024)} MiB`)
+    .join(', ');
 }

@@ -7,16 +7,7 @@ import type { Invocation } from './dispatch';
 import { CniError, ErrorCode } from './errors';
 import { parseResult } from './result/decode';
 import type { Result } from './result/types';
-import { goObject, lazySchema, parseWith, z } from './schema';
-
-/** The `dns` key of a network configuration. */
-export const dnsConfigSchema = () =>
-  goObject({
-    nameservers: z.nullish(z.array(z.string())),
-    domain: z.optional(z.string()),
-    search: z.nullish(z.array(z.string())),
-    options: z.nullish(z.array(z.string())),
-  });
+import * as t from './schema';
 
 /** prevResult of a chained plugin, converted to the internal shape; undefined if absent. */
 export function prevResultOf(inv: Invocation): Result | undefined {
@@ -33,7 +24,7 @@ export interface Attachment {
   readonly ifname: string;
 }
 
-const attachmentsSchema = lazySchema(() => z.array(goObject({ containerID: z.string(), ifname: z.string() })));
+const attachmentsDecoder = t.array(t.object({ containerID: t.string, ifname: t.string }));
 
 /**
  * The attachments a GC must keep: `cni.dev/valid-attachments`, or the older `cni.dev/attachments`.
@@ -42,7 +33,7 @@ const attachmentsSchema = lazySchema(() => z.array(goObject({ containerID: z.str
 export function validAttachmentsOf(inv: Invocation): Attachment[] | undefined {
   const raw = inv.config['cni.dev/valid-attachments'] ?? inv.config['cni.dev/attachments'];
   if (raw === undefined || raw === null) return undefined;
-  return parseWith(attachmentsSchema(), raw, 'cni.dev/valid-attachments');
+  return t.parseWith(attachmentsDecoder, raw, 'cni.dev/valid-attachments');
 }
 
 /** `<containerID>\0<ifname>` keys for quick membership tests. */

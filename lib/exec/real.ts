@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { debug } from '../log';
 import { Command, ExecError, ExecResult, Runner, formatCommandLine } from './runner';
 
@@ -66,9 +65,11 @@ export class BunRunner implements Runner {
   }
 }
 
-/** Runs commands with Node's child_process (development under Node.js). */
+/** Runs commands with Node's child_process (development under Node.js; loaded on first use). */
 export class NodeRunner implements Runner {
   run(cmd: Command): Promise<ExecResult> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- not loaded by the executable
+    const { spawn } = require('node:child_process') as typeof import('node:child_process');
     const file = cmd.path ?? cmd.tool;
     const line = formatCommandLine(file, cmd.argv);
     const started = performance.now();

@@ -29,7 +29,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { sha256hex } from '../sys/hash';
 import { join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { NetworkName } from '../cni/names';
@@ -57,8 +57,7 @@ export const leaseContent = (o: Owner): string => `${o.id.trim()}\r\n${o.ifname}
  * `<id>:<ifname>` is unambiguous; a key too long for a file name is hashed behind '~', which
  * cannot start a container ID.
  */
-const fileKey = (key: string): string =>
-  Buffer.byteLength(key) <= 200 ? key : `~${createHash('sha256').update(key).digest('hex')}`;
+const fileKey = (key: string): string => (Buffer.byteLength(key) <= 200 ? key : `~${sha256hex(key)}`);
 const indexKey = (o: Owner): string => fileKey(`${o.id.trim()}:${o.ifname}`);
 const legacyKey = (id: string): string => fileKey(id.trim());
 const keyOf = (o: LeaseOwner): string => (o.kind === 'attachment' ? indexKey(o) : legacyKey(o.id));

@@ -2,9 +2,7 @@
  * Firewall names and comments exactly as the reference plugins make them, so that rules
  * written by either implementation are recognised by the other and by operators' tooling.
  */
-import { createHash } from 'node:crypto';
-
-const sha512hex = (s: string): string => createHash('sha512').update(s).digest('hex');
+import { sha512hex } from '../sys/hash';
 
 /** utils.FormatChainName / MustFormatChainNameWithPrefix: "CNI-" + prefix + hash, cut to 28 chars. */
 export function chainName(networkName: string, containerId: string, prefix = ''): string {

@@ -6,7 +6,7 @@
  * (network, container ID, ifname), so DEL, CHECK and GC find a container's elements without the
  * runtime resending its port mappings, and two networks of one container stay apart.
  */
-import { createHash } from 'node:crypto';
+import { sha256hex } from '../sys/hash';
 import type { PortMapping } from './portmap-iptables';
 
 export const NFT_TABLE = 'tscni_hostport';
@@ -30,7 +30,7 @@ export const isSixSet = (set: string): boolean => set.endsWith('6');
 /** The owner comment: readable when it fits nftables' 128 characters, else a hash (GC keeps those). */
 export function ownerComment(net: string, cid: string, ifName: string): string {
   const plain = `n=${net};c=${cid};i=${ifName}`;
-  return plain.length <= 128 ? plain : `h=${createHash('sha256').update(plain).digest('hex').slice(0, 40)}`;
+  return plain.length <= 128 ? plain : `h=${sha256hex(plain).slice(0, 40)}`;
 }
 export function parseOwner(comment: string): { net: string; cid: string; ifName: string } | undefined {
   const m = /^n=([^;]*);c=([^;]*);i=(.*)$/.exec(comment);

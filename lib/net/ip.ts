@@ -3,7 +3,7 @@
  * (via nsenter with the namespace path as an argument). Every step of a plugin is meant to be
  * one batch, so a verb costs a handful of execs whatever the number of links and addresses.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/hash';
 import { defaultRunner } from '../exec/real';
 import type { ExecResult } from '../exec/runner';
 

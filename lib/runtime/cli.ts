@@ -4,7 +4,7 @@
  * Env: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS, CAP_ARGS (JSON), CNI_IFNAME
  * (default eth0), and ours: CNI_CACHE_DIR (default /var/lib/cni).
  */
-import { createHash } from 'node:crypto';
+import { sha512hex } from '../sys/hash';
 import { resolve } from 'node:path';
 import {
   addNetworkList,
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
   };
   const netns = netnsArg ? resolve(netnsArg) : '';
   const rt: RuntimeConf = {
-    containerId: `cnitool-${createHash('sha512').update(netns).digest('hex').slice(0, 20)}`,
+    containerId: `cnitool-${sha512hex(netns).slice(0, 20)}`,
     netns,
     ifName,
     args: parseArgs(process.env['CNI_ARGS'] ?? ''),

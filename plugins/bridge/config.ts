@@ -6,38 +6,36 @@ import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
-import { dnsConfigSchema } from '../../lib/cni/netconf';
+import { dnsDecoder } from '../../lib/cni/result/decode';
 import type { DNS } from '../../lib/cni/result/types';
-import { goObject, lazySchema, parseWith, z } from '../../lib/cni/schema';
+import * as t from '../../lib/cni/schema';
 import type { Backend } from '../../lib/nat/backend';
 import { normalizeMac } from '../../lib/net/ip';
 
-const bool = () => z.optional(z.boolean());
-const trunkSchema = () => goObject({ id: z.optional(z.int()), minID: z.optional(z.int()), maxID: z.optional(z.int()) });
-const schema = lazySchema(() =>
-  goObject({
-    bridge: z.optional(z.string()),
-    isGateway: bool(),
-    isDefaultGateway: bool(),
-    forceAddress: bool(),
-    ipMasq: bool(),
-    ipMasqBackend: z.nullish(z.string()),
-    mtu: z.optional(z.int()),
-    hairpinMode: bool(),
-    promiscMode: bool(),
-    vlan: z.optional(z.int()),
-    vlanTrunk: z.nullish(z.array(trunkSchema())),
-    preserveDefaultVlan: bool(),
-    macspoofchk: bool(),
-    enabledad: bool(),
-    disableContainerInterface: bool(),
-    portIsolation: bool(),
-    ipam: z.nullish(goObject({ type: z.optional(z.string()) })),
-    dns: z.nullish(dnsConfigSchema()),
-    args: z.nullish(goObject({ cni: z.nullish(goObject({ mac: z.optional(z.string()) })) })),
-    runtimeConfig: z.nullish(goObject({ mac: z.optional(z.string()) })),
-  }),
-);
+const bool = t.optional(t.boolean);
+const trunkDecoder = t.object({ id: t.optional(t.int), minID: t.optional(t.int), maxID: t.optional(t.int) });
+const decoder = t.object({
+  bridge: t.optional(t.string),
+  isGateway: bool,
+  isDefaultGateway: bool,
+  forceAddress: bool,
+  ipMasq: bool,
+  ipMasqBackend: t.optional(t.string),
+  mtu: t.optional(t.int),
+  hairpinMode: bool,
+  promiscMode: bool,
+  vlan: t.optional(t.int),
+  vlanTrunk: t.optional(t.array(trunkDecoder)),
+  preserveDefaultVlan: bool,
+  macspoofchk: bool,
+  enabledad: bool,
+  disableContainerInterface: bool,
+  portIsolation: bool,
+  ipam: t.optional(t.object({ type: t.optional(t.string) })),
+  dns: t.optional(dnsDecoder),
+  args: t.optional(t.object({ cni: t.optional(t.object({ mac: t.optional(t.string) })) })),
+  runtimeConfig: t.optional(t.object({ mac: t.optional(t.string) })),
+});
 
 export interface BridgeConfig {
   readonly bridge: string;
@@ -64,7 +62,7 @@ export interface BridgeConfig {
   readonly mac: string | undefined;
 }
 
-function trunkIds(trunk: z.output<ReturnType<typeof trunkSchema>>[] | null | undefined): number[] {
+function trunkIds(trunk: t.Decoded<typeof trunkDecoder>[] | undefined): number[] {
   const ids = new Set<number>();
   const valid = (n: number): boolean => n >= 1 && n <= 4094;
   for (const t of trunk ?? []) {
@@ -87,7 +85,7 @@ function trunkIds(trunk: z.output<ReturnType<typeof trunkSchema>>[] | null | und
 }
 
 export function loadBridgeConfig(inv: Invocation): BridgeConfig {
-  const c = parseWith(schema(), inv.config, 'bridge configuration');
+  const c = t.parseWith(decoder, inv.config, 'bridge configuration');
   const bridge = c.bridge || 'cni0';
   if (!isValidLinkName(bridge)) throw new ConfigError('invalid bridge name', JSON.stringify(bridge));
   const vlan = c.vlan ?? 0;
@@ -139,7 +137,7 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
   };
 }
 
-function stripDns(d: z.output<ReturnType<typeof dnsConfigSchema>>): DNS {
+function stripDns(d: t.Decoded<typeof dnsDecoder>): DNS {
   const out: DNS = {};
   if (d.nameservers?.length) out.nameservers = d.nameservers;
   if (d.domain) out.domain = d.domain;

@@ -8,7 +8,8 @@ import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import type { Route } from '../../lib/cni/result/types';
-import { goObject, lazySchema, parseWith, uint, z } from '../../lib/cni/schema';
+import * as t from '../../lib/cni/schema';
+import { routeDecoder } from '../../lib/cni/result/decode';
 import { versionAtLeast } from '../../lib/cni/version';
 import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
 import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
@@ -21,43 +22,30 @@ import {
   type RawRange,
 } from '../../lib/ipam/ranges';
 
-const optStr = () => z.optional(z.string());
-const rangeSets = () =>
-  z.nullish(
-    z.array(z.array(goObject({ subnet: optStr(), rangeStart: optStr(), rangeEnd: optStr(), gateway: optStr() }))),
-  );
-const routeSchema = () =>
-  goObject({
-    dst: z.string(),
-    gw: optStr(),
-    mtu: z.optional(uint()),
-    advmss: z.optional(uint()),
-    priority: z.optional(uint()),
-    table: z.optional(uint()),
-    scope: z.optional(uint()),
-  });
-const ipamSchema = () =>
-  goObject({
-    type: optStr(),
-    subnet: optStr(),
-    rangeStart: optStr(),
-    rangeEnd: optStr(),
-    gateway: optStr(),
-    routes: z.nullish(z.array(z.nullable(routeSchema()))),
-    dataDir: optStr(),
-    resolvConf: optStr(),
-    ranges: rangeSets(),
-  });
-const netSchema = lazySchema(() =>
-  goObject({
-    cniVersion: optStr(),
-    ipam: z.nullish(ipamSchema()),
-    runtimeConfig: z.nullish(goObject({ ipRanges: rangeSets(), ips: z.nullish(z.array(z.string())) })),
-    args: z.nullish(goObject({ cni: z.nullish(goObject({ ips: z.nullish(z.array(z.string())) })) })),
-  }),
+const optStr = t.optional(t.string);
+const rangeSets = t.optional(
+  t.array(t.array(t.object({ subnet: optStr, rangeStart: optStr, rangeEnd: optStr, gateway: optStr }))),
 );
-type IpamRaw = z.output<ReturnType<typeof ipamSchema>>;
-type NetRaw = z.output<ReturnType<typeof netSchema>>;
+const ipamDecoder = t.object({
+  type: optStr,
+  subnet: optStr,
+  rangeStart: optStr,
+  rangeEnd: optStr,
+  gateway: optStr,
+  // A null entry is skipped, as the reference's decoder leaves a nil route.
+  routes: t.optional(t.array(t.optional(routeDecoder))),
+  dataDir: optStr,
+  resolvConf: optStr,
+  ranges: rangeSets,
+});
+const netDecoder = t.object({
+  cniVersion: optStr,
+  ipam: t.optional(ipamDecoder),
+  runtimeConfig: t.optional(t.object({ ipRanges: rangeSets, ips: t.optional(t.array(t.string)) })),
+  args: t.optional(t.object({ cni: t.optional(t.object({ ips: t.optional(t.array(t.string)) })) })),
+});
+type IpamRaw = t.Decoded<typeof ipamDecoder>;
+type NetRaw = t.Decoded<typeof netDecoder>;
 
 export interface StoreConfig {
   readonly dataDir: string;
@@ -71,7 +59,7 @@ export interface HostLocalConfig extends StoreConfig {
 }
 
 function ipamOf(inv: Invocation): { net: NetRaw; ipam: IpamRaw } {
-  const net = parseWith(netSchema(), inv.config, 'host-local configuration');
+  const net = t.parseWith(netDecoder, inv.config, 'host-local configuration');
   if (!net.ipam) throw new ConfigError("IPAM config missing 'ipam' key");
   return { net, ipam: net.ipam };
 }
@@ -89,7 +77,7 @@ function requestedIP(text: string): Addr {
   return a;
 }
 
-function parseRoute(r: z.output<ReturnType<typeof routeSchema>>): Route {
+function parseRoute(r: t.Decoded<typeof routeDecoder>): Route {
   const dst = parseCIDR(r.dst);
   if (!dst) throw new ConfigError(`invalid CIDR address: ${r.dst}`);
   const out: Route = { dst: formatCIDR(dst.addr, dst.prefix) };
@@ -123,7 +111,7 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
       { subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway },
     ]);
   rawSets.push(...(ipam.ranges ?? []));
-  const routes = (ipam.routes ?? []).filter((r) => r !== null).map(parseRoute);
+  const routes = (ipam.routes ?? []).filter((r) => r !== undefined).map(parseRoute);
   for (const raw of rawSets.flat()) {
     try {
       checkDecodable(raw);

@@ -4,28 +4,26 @@
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
-import { goObject, lazySchema, parseWith, z } from '../../lib/cni/schema';
+import * as t from '../../lib/cni/schema';
 import { parseIP, formatIP } from '../../lib/ipam/ip';
 import type { Backend } from '../../lib/nat/backend';
 import type { PortMapping } from '../../lib/nat/portmap-iptables';
 
-const schema = lazySchema(() => {
-  const mapping = goObject({
-    hostPort: z.int(),
-    containerPort: z.int(),
-    protocol: z.optional(z.string()),
-    hostIP: z.optional(z.string()),
-  });
-  return goObject({
-    snat: z.nullish(z.boolean()),
-    masqAll: z.optional(z.boolean()),
-    markMasqBit: z.nullish(z.int()),
-    externalSetMarkChain: z.nullish(z.string()),
-    conditionsV4: z.nullish(z.array(z.string())),
-    conditionsV6: z.nullish(z.array(z.string())),
-    backend: z.nullish(z.string()),
-    runtimeConfig: z.nullish(goObject({ portMappings: z.nullish(z.array(mapping)) })),
-  });
+const mappingDecoder = t.object({
+  hostPort: t.int,
+  containerPort: t.int,
+  protocol: t.optional(t.string),
+  hostIP: t.optional(t.string),
+});
+const decoder = t.object({
+  snat: t.optional(t.boolean),
+  masqAll: t.optional(t.boolean),
+  markMasqBit: t.optional(t.int),
+  externalSetMarkChain: t.optional(t.string),
+  conditionsV4: t.optional(t.array(t.string)),
+  conditionsV6: t.optional(t.array(t.string)),
+  backend: t.optional(t.string),
+  runtimeConfig: t.optional(t.object({ portMappings: t.optional(t.array(mappingDecoder)) })),
 });
 
 export interface PortmapConfig {
@@ -46,7 +44,7 @@ const CHAIN_RE = /^[A-Za-z0-9_.-]{1,28}$/;
 const COND_RE = /^[^\n\r"]*$/;
 
 export function loadPortmapConfig(inv: Invocation): PortmapConfig {
-  const c = parseWith(schema(), inv.config, 'portmap configuration');
+  const c = t.parseWith(decoder, inv.config, 'portmap configuration');
   const mappings = (c.runtimeConfig?.portMappings ?? []).map((m): PortMapping => {
     if (m.containerPort <= 0 || m.containerPort > 65535)
       throw new ConfigError(`Invalid container port number: ${m.containerPort}`);

@@ -1,69 +1,69 @@
 /**
  * Decoding a result of any version (a delegate's output, a prevResult, a cached result) into the
- * internal 1.x-shaped Result. Encoding is in encode.ts, which needs no schema library.
+ * internal 1.x-shaped Result. Encoding is in encode.ts.
  */
 import { CniError, ErrorCode } from '../errors';
-import { goObject, lazySchema, parseWith, uint, z } from '../schema';
+import * as t from '../schema';
 import { resultFamily } from '../version';
 import { stripUndefined, toWire } from './encode';
 import type { DNS, IPConfig, Interface, Result, Route } from './types';
 
-const route = () =>
-  goObject({
-    dst: z.string(),
-    gw: z.optional(z.string()),
-    mtu: z.optional(uint()),
-    advmss: z.optional(uint()),
-    priority: z.optional(uint()),
-    table: z.optional(uint()),
-    scope: z.optional(uint()),
-  });
-const dns = () =>
-  goObject({
-    nameservers: z.nullish(z.array(z.string())),
-    domain: z.optional(z.string()),
-    search: z.nullish(z.array(z.string())),
-    options: z.nullish(z.array(z.string())),
-  });
-const currentSchema = lazySchema(() =>
-  goObject({
-    cniVersion: z.optional(z.string()),
-    interfaces: z.nullish(
-      z.array(
-        goObject({
-          name: z.string(),
-          mac: z.optional(z.string()),
-          mtu: z.optional(uint()),
-          sandbox: z.optional(z.string()),
-          socketPath: z.optional(z.string()),
-          pciID: z.optional(z.string()),
-        }),
-      ),
-    ),
-    ips: z.nullish(
-      z.array(
-        goObject({
-          version: z.optional(z.enum(['4', '6'])),
-          interface: z.nullish(uint()),
-          address: z.string(),
-          gateway: z.optional(z.string()),
-        }),
-      ),
-    ),
-    routes: z.nullish(z.array(route())),
-    dns: z.nullish(dns()),
-  }),
-);
-const legacySchema = lazySchema(() => {
-  const ipConfig = goObject({ ip: z.string(), gateway: z.optional(z.string()), routes: z.nullish(z.array(route())) });
-  return goObject({
-    cniVersion: z.optional(z.string()),
-    ip4: z.nullish(ipConfig),
-    ip6: z.nullish(ipConfig),
-    dns: z.nullish(dns()),
-  });
+/** A route as results and IPAM configs spell it. */
+export const routeDecoder = t.object({
+  dst: t.string,
+  gw: t.optional(t.string),
+  mtu: t.optional(t.uint),
+  advmss: t.optional(t.uint),
+  priority: t.optional(t.uint),
+  table: t.optional(t.uint),
+  scope: t.optional(t.uint),
 });
-type WireDns = z.output<ReturnType<typeof dns>>;
+/** DNS settings as results and network configs spell them. */
+export const dnsDecoder = t.object({
+  nameservers: t.optional(t.array(t.string)),
+  domain: t.optional(t.string),
+  search: t.optional(t.array(t.string)),
+  options: t.optional(t.array(t.string)),
+});
+const currentDecoder = t.object({
+  cniVersion: t.optional(t.string),
+  interfaces: t.optional(
+    t.array(
+      t.object({
+        name: t.string,
+        mac: t.optional(t.string),
+        mtu: t.optional(t.uint),
+        sandbox: t.optional(t.string),
+        socketPath: t.optional(t.string),
+        pciID: t.optional(t.string),
+      }),
+    ),
+  ),
+  ips: t.optional(
+    t.array(
+      t.object({
+        version: t.optional(t.literal('4', '6')),
+        interface: t.optional(t.uint),
+        address: t.string,
+        gateway: t.optional(t.string),
+      }),
+    ),
+  ),
+  routes: t.optional(t.array(routeDecoder)),
+  dns: t.optional(dnsDecoder),
+});
+const ipConfig020 = t.object({
+  ip: t.string,
+  gateway: t.optional(t.string),
+  routes: t.optional(t.array(routeDecoder)),
+});
+const legacyDecoder = t.object({
+  cniVersion: t.optional(t.string),
+  ip4: t.optional(ipConfig020),
+  ip6: t.optional(ipConfig020),
+  dns: t.optional(dnsDecoder),
+});
+type WireDns = t.Decoded<typeof dnsDecoder>;
 
 function cleanDns(d: WireDns | null | undefined): DNS | undefined {
   if (!d) return undefined;
@@ -90,7 +90,7 @@ export function parseResult(json: unknown, fallbackVersion: string, what = 'resu
     throw new CniError(ErrorCode.IncompatibleVersion, `could not parse ${what}`, (e as Error).message);
   }
   if (family === '0.2') {
-    const r = parseWith(legacySchema(), json, what);
+    const r = t.parseWith(legacyDecoder, json, what);
     const ips: IPConfig[] = [];
     const routes: Route[] = [];
     for (const c of [r.ip4, r.ip6]) {
@@ -105,7 +105,7 @@ export function parseResult(json: unknown, fallbackVersion: string, what = 'resu
       dns: cleanDns(r.dns),
     });
   }
-  const r = parseWith(currentSchema(), json, what);
+  const r = t.parseWith(currentDecoder, json, what);
   const interfaces = r.interfaces?.map((i) => stripUndefined({ ...i }) as Interface);
   const ips = r.ips?.map(
     (ip) =>
