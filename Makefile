@@ -5,7 +5,10 @@ CNI_PATH ?= $(CURDIR)/bin
 JEST := node --max-old-space-size=4096 node_modules/.bin/jest
 APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
 
-.PHONY: all deps sysdeps npmdeps build typecheck lint format unit integration conformance test demo bench install clean reference
+VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
+DIST := dist/tscni-$(VERSION)-linux-amd64
+
+.PHONY: all deps dist sysdeps npmdeps build typecheck lint format unit integration conformance test demo bench install clean reference
 
 all: build
 
@@ -75,7 +78,15 @@ install: build
 	install -m 755 bin/tscni $(PREFIX)/tscni
 	for p in $$(bin/tscni plugins); do ln -sfn tscni $(PREFIX)/$$p; done
 
+# The release archive: the executable, its plugin links, LICENSE and SHA256SUMS, in one directory.
+dist: build
+	@rm -rf $(DIST) $(DIST).tar.gz && mkdir -p $(DIST)
+	@cp -P bin/* $(DIST)/ && cp LICENSE $(DIST)/
+	@cd $(DIST) && sha256sum tscni LICENSE > SHA256SUMS
+	@tar -C dist -czf $(DIST).tar.gz $(notdir $(DIST)) && rm -rf $(DIST)
+	@echo "  $(DIST).tar.gz"
+
 # Removes build output and any namespaces our tests left behind (only tscni-t-* names).
 clean:
-	rm -rf bin build
+	rm -rf bin build dist
 	-@for ns in $$(ip netns list 2>/dev/null | awk '{print $$1}' | grep '^tscni-t-'); do ip netns del $$ns; done

@@ -1,9 +1,9 @@
 /** bin/tscni (cnitool's interface) on a conflist of our plugins, in a sandbox: add, check, status, gc, del and libcni's cache. */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN_DIR, Sandbox } from '../testutil/sandbox';
+import { BIN_DIR, REPO_ROOT, Sandbox, run } from '../testutil/sandbox';
 
 let sb: Sandbox;
 let env: Record<string, string> = {};
@@ -83,3 +83,58 @@ it('add again, then del cleans up; bad input is an error on stderr with exit 1',
   expect(bad.code).toBe(1);
   expect(bad.stderr).toMatch(/no net configuration with name "nosuchnet"/);
 });
+
+it('works on a machine without Node.js: node hidden in a private mount namespace', async () => {
+  // `node` becomes /dev/null (not executable) for everything below; our executable must not care.
+  const withoutNode = (argv: readonly string[]): ReturnType<Sandbox['exec']> =>
+    sb.exec('host', [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount --bind /dev/null "$0" && exec "$@"',
+      realpathSync(process.execPath),
+      'env',
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      ...argv,
+    ]);
+  expect((await withoutNode([process.execPath, '-e', '0'])).code).not.toBe(0);
+  for (const plugin of ['bridge', 'host-local', 'portmap']) {
+    const v = await withoutNode(['CNI_COMMAND=VERSION', join(BIN_DIR, plugin)]);
+    expect(v.code).toBe(0);
+    expect(v.json).toMatchObject({ cniVersion: '1.1.0' });
+  }
+  const tscniBin = join(BIN_DIR, 'tscni');
+  const add = await withoutNode([tscniBin, 'add', 'clinet', netns()]);
+  expect(add.stderr).toBe('');
+  expect(JSON.stringify(add.json)).toContain('10.70.0.');
+  expect((await withoutNode([tscniBin, 'check', 'clinet', netns()])).code).toBe(0);
+  expect((await withoutNode([tscniBin, 'status', 'clinet'])).code).toBe(0);
+  expect((await withoutNode([tscniBin, 'del', 'clinet', netns()])).code).toBe(0);
+  expect((await withoutNode([tscniBin, 'gc', 'clinet'])).code).toBe(0);
+  expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(cid());
+});
+
+it('make install and make dist ship the executable with its plugin links', async () => {
+  const prefix = join(sb.dir, 'opt-cni-bin');
+  const make = (...args: string[]): ReturnType<typeof run> => run(['make', '-s', '-C', REPO_ROOT, ...args]);
+  expect((await make('install', `PREFIX=${prefix}`)).code).toBe(0);
+  const plugins = (await run([join(BIN_DIR, 'tscni'), 'plugins'])).stdout.trim().split('\n');
+  expect(plugins).toEqual(expect.arrayContaining(['bridge', 'host-local', 'portmap']));
+  for (const plugin of plugins) {
+    expect(readlinkSync(join(prefix, plugin))).toBe('tscni');
+    const v = await run([join(prefix, plugin)], { env: { CNI_COMMAND: 'VERSION' } });
+    expect(v.json).toMatchObject({ cniVersion: '1.1.0' });
+  }
+  const dist = await make('dist');
+  expect(dist.code).toBe(0);
+  const archive = /(dist\/\S+\.tar\.gz)/.exec(dist.stdout)?.[1] ?? '';
+  const out = join(sb.dir, 'unpacked');
+  mkdirSync(out);
+  expect((await run(['tar', '-C', out, '-xzf', join(REPO_ROOT, archive)])).code).toBe(0);
+  const [top] = readdirSync(out);
+  expect((await run(['sha256sum', '-c', 'SHA256SUMS'], { cwd: join(out, top ?? '') })).code).toBe(0);
+  expect(readdirSync(join(out, top ?? '')).sort()).toEqual(['LICENSE', 'SHA256SUMS', 'tscni', ...plugins].sort());
+}, 60_000);
