@@ -8,15 +8,45 @@ import { CniError, ErrorCode } from './errors';
 import { parseResult } from './result/decode';
 import type { Result } from './result/types';
 import * as t from './schema';
+import { resultFamily } from './version';
+import { warn } from '../log';
 
-/** prevResult of a chained plugin, converted to the internal shape; undefined if absent. */
+/**
+ * prevResult of a chained plugin, converted to the internal shape; undefined if absent.
+ * ADD and CHECK act on it, so it must parse, be of the config's result family (a 0.4.0 result
+ * in a 1.0.0 config is rejected, as the reference's parser does) and hold valid values. DEL
+ * must clean up whatever it can: there an unusable prevResult reads as absent.
+ */
 export function prevResultOf(inv: Invocation): Result | undefined {
   const raw = inv.config['prevResult'];
   if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new CniError(ErrorCode.DecodingFailure, 'could not parse prevResult', 'prevResult must be a JSON object');
+  try {
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new CniError(ErrorCode.DecodingFailure, 'could not parse prevResult', 'prevResult must be a JSON object');
+    }
+    const declared = (raw as Record<string, unknown>)['cniVersion'];
+    if (typeof declared === 'string' && declared !== '' && sameFamily(declared, inv.cniVersion) === false) {
+      throw new CniError(
+        ErrorCode.IncompatibleVersion,
+        'could not parse prevResult',
+        `prevResult.cniVersion: ${JSON.stringify(declared)} is not a result of config version ${inv.cniVersion}`,
+      );
+    }
+    return parseResult(raw, inv.cniVersion, 'prevResult');
+  } catch (e) {
+    if (inv.command !== 'DEL') throw e;
+    warn(`ignoring prevResult on DEL: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
   }
-  return parseResult(raw, inv.cniVersion, 'prevResult');
+}
+
+/** Whether two versions share a result shape; undefined when either is unknown. */
+function sameFamily(a: string, b: string): boolean | undefined {
+  try {
+    return resultFamily(a) === resultFamily(b);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface Attachment {

@@ -4,6 +4,7 @@
  */
 import { CniError, ErrorCode } from '../errors';
 import * as t from '../schema';
+import { parseCIDR, parseIP } from '../../ipam/ip';
 import { resultFamily } from '../version';
 import { stripUndefined, toWire } from './encode';
 import type { DNS, IPConfig, Interface, Result, Route } from './types';
@@ -98,12 +99,15 @@ export function parseResult(json: unknown, fallbackVersion: string, what = 'resu
       ips.push(stripUndefined({ address: c.ip, gateway: c.gateway }));
       for (const rt of c.routes ?? []) routes.push(stripUndefined({ ...rt }));
     }
-    return stripUndefined({
-      cniVersion: version,
-      ips: ips.length ? ips : undefined,
-      routes: routes.length ? routes : undefined,
-      dns: cleanDns(r.dns),
-    });
+    return validated(
+      stripUndefined({
+        cniVersion: version,
+        ips: ips.length ? ips : undefined,
+        routes: routes.length ? routes : undefined,
+        dns: cleanDns(r.dns),
+      }),
+      what,
+    );
   }
   const r = t.parseWith(currentDecoder, json, what);
   const interfaces = r.interfaces?.map((i) => stripUndefined({ ...i }) as Interface);
@@ -112,13 +116,42 @@ export function parseResult(json: unknown, fallbackVersion: string, what = 'resu
       stripUndefined({ interface: ip.interface ?? undefined, address: ip.address, gateway: ip.gateway }) as IPConfig,
   );
   const routes = r.routes?.map((rt) => stripUndefined({ ...rt }) as Route);
-  return stripUndefined({
-    cniVersion: version,
-    interfaces: interfaces?.length ? interfaces : undefined,
-    ips: ips?.length ? ips : undefined,
-    routes: routes?.length ? routes : undefined,
-    dns: cleanDns(r.dns),
+  return validated(
+    stripUndefined({
+      cniVersion: version,
+      interfaces: interfaces?.length ? interfaces : undefined,
+      ips: ips?.length ? ips : undefined,
+      routes: routes?.length ? routes : undefined,
+      dns: cleanDns(r.dns),
+    }),
+    what,
+  );
+}
+
+/**
+ * The values plugins act on must mean something: addresses are CIDRs, gateways and route
+ * gateways are IPs, route destinations are CIDRs, interface indexes point into `interfaces`.
+ * A result that fails is rejected with the offending path (the reference rejects the same
+ * results with "could not parse prevResult", without saying where).
+ */
+function validated(r: Result, what: string): Result {
+  const fail = (path: string, why: string): never => {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `could not parse ${what}`, `${what}.${path}: ${why}`);
+  };
+  const ip = (v: string | undefined, path: string): void => {
+    if (v !== undefined && v !== '' && !parseIP(v)) fail(path, `invalid IP address ${JSON.stringify(v)}`);
+  };
+  r.ips?.forEach((c, i) => {
+    if (!parseCIDR(c.address)) fail(`ips.${i}.address`, `invalid CIDR address ${JSON.stringify(c.address)}`);
+    ip(c.gateway, `ips.${i}.gateway`);
+    if (c.interface !== undefined && c.interface >= (r.interfaces?.length ?? 0))
+      fail(`ips.${i}.interface`, `index ${c.interface} is out of range of ${r.interfaces?.length ?? 0} interfaces`);
   });
+  r.routes?.forEach((rt, i) => {
+    if (!parseCIDR(rt.dst)) fail(`routes.${i}.dst`, `invalid CIDR address ${JSON.stringify(rt.dst)}`);
+    ip(rt.gw, `routes.${i}.gw`);
+  });
+  return r;
 }
 
 /** Converts a wire result of one version to another (used by the runtime and tests). */
