@@ -370,7 +370,7 @@ export function decodeError(m: NlMessage): NlErrorInfo {
   const err = v.getInt32(0, LE);
   const reqLen = v.getUint32(4, LE);
   const info: NlErrorInfo = {
-    errno: -err,
+    errno: err === 0 ? 0 : -err,
     request: { type: v.getUint16(8, LE), flags: v.getUint16(10, LE), seq: v.getUint32(12, LE) },
   };
   if (m.flags & NLM_F_ACK_TLVS) {
