@@ -104,18 +104,22 @@ export class NetlinkSocket {
    * (the table changed meanwhile) is thrown away and restarted, up to DUMP_ATTEMPTS times.
    */
   dump(req: Request): NlMessage[] {
-    let line = '';
+    let sent: Uint8Array = new Uint8Array();
     for (let attempt = 1; attempt <= DUMP_ATTEMPTS; attempt++) {
       const { seq, bytes } = this.frame(req, NLM_F_REQUEST | NLM_F_DUMP);
-      line = describe(bytes);
+      sent = bytes;
       this.raw.send(bytes);
-      const { messages, interrupted } = this.collectDump(seq, line);
+      const { messages, interrupted } = this.collectDump(seq, bytes);
       if (!interrupted) return messages;
     }
-    throw new NetlinkError(errnoNumber('EINTR'), `netlink ${line}`, `dump interrupted ${DUMP_ATTEMPTS} times in a row`);
+    throw new NetlinkError(
+      errnoNumber('EINTR'),
+      `netlink ${describe(sent)}`,
+      `dump interrupted ${DUMP_ATTEMPTS} times in a row`,
+    );
   }
 
-  private collectDump(seq: number, line: string): { messages: NlMessage[]; interrupted: boolean } {
+  private collectDump(seq: number, sent: Uint8Array): { messages: NlMessage[]; interrupted: boolean } {
     const messages: NlMessage[] = [];
     let interrupted = false;
     for (;;) {
@@ -124,12 +128,12 @@ export class NetlinkSocket {
         if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (m.type === NLMSG_ERROR) {
           const e = decodeError(m);
-          if (e.errno !== 0) throw new NetlinkError(e.errno, `netlink ${line}`, e.extack);
+          if (e.errno !== 0) throw new NetlinkError(e.errno, `netlink ${describe(sent)}`, e.extack);
           continue;
         }
-        if (m.type === NLMSG_OVERRUN) throw new NetlinkError(errnoNumber('ENOBUFS'), `netlink ${line}`);
+        if (m.type === NLMSG_OVERRUN) throw new NetlinkError(errnoNumber('ENOBUFS'), `netlink ${describe(sent)}`);
         if (m.type === NLMSG_DONE) {
-          doneError(m, line);
+          doneError(m, sent);
           return { messages, interrupted };
         }
         messages.push(m);
@@ -154,12 +158,12 @@ export class NetlinkSocket {
 }
 
 /** NLMSG_DONE carries an int: negative when the dump failed part-way, then optional TLVs. */
-function doneError(m: NlMessage, line: string): void {
+function doneError(m: NlMessage, sent: Uint8Array): void {
   if (m.payload.length < 4) return;
   const err = new DataView(m.payload.buffer, m.payload.byteOffset, 4).getInt32(0, true);
   if (err >= 0) return;
   const extack = m.flags & NLM_F_ACK_TLVS ? Attrs.parse(m.payload, 4).str(NLMSGERR_ATTR_MSG) : undefined;
-  throw new NetlinkError(-err, `netlink ${line}`, extack);
+  throw new NetlinkError(-err, `netlink ${describe(sent)}`, extack);
 }
 
 // ---------------------------------------------------------------------------------------------
