@@ -1,0 +1,293 @@
+/**
+ * One readable line per request, decoded back from the bytes that go to the kernel, e.g.
+ * `RTM_NEWLINK create excl veth name=veth1234 mtu=1500 peer(name=eth0 netns=fd:7)`.
+ * Used in error messages, debug logs and golden tests (so it must stay deterministic).
+ */
+import {
+  AF_BRIDGE,
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  IFA_ADDRESS,
+  IFA_BROADCAST,
+  IFA_FLAGS,
+  IFA_F_NODAD,
+  IFA_F_NOPREFIXROUTE,
+  IFA_LABEL,
+  IFA_LOCAL,
+  IFF_ALLMULTI,
+  IFF_PROMISC,
+  IFF_UP,
+  IFLA_ADDRESS,
+  IFLA_BRPORT_ISOLATED,
+  IFLA_BRPORT_LEARNING,
+  IFLA_BRPORT_MODE,
+  IFLA_EXT_MASK,
+  IFLA_IFNAME,
+  IFLA_INFO_DATA,
+  IFLA_INFO_KIND,
+  IFLA_IPVLAN_MODE,
+  IFLA_LINK,
+  IFLA_LINKINFO,
+  IFLA_MACVLAN_MODE,
+  IFLA_MASTER,
+  IFLA_MTU,
+  IFLA_NET_NS_FD,
+  IFLA_NET_NS_PID,
+  IFLA_PROTINFO,
+  IFLA_TXQLEN,
+  IFLA_VLAN_ID,
+  NLM_F_APPEND,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_ECHO,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  RTA_DST,
+  RTA_GATEWAY,
+  RTA_OIF,
+  RTA_PREFSRC,
+  RTA_PRIORITY,
+  RTA_TABLE,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELROUTE,
+  RTM_GETADDR,
+  RTM_GETLINK,
+  RTM_GETROUTE,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWROUTE,
+  RTM_SETLINK,
+  VETH_INFO_PEER,
+} from './constants';
+import { formatIp, formatMac } from './inet';
+import { IPVLAN_MODES, MACVLAN_MODES } from './links';
+import { Attrs, decodeIfAddr, decodeIfInfo, decodeRtMsg, parseMessages, type NlMessage } from './message';
+
+const TYPE_NAMES: Readonly<Record<number, string>> = {
+  [RTM_NEWLINK]: 'RTM_NEWLINK',
+  [RTM_DELLINK]: 'RTM_DELLINK',
+  [RTM_GETLINK]: 'RTM_GETLINK',
+  [RTM_SETLINK]: 'RTM_SETLINK',
+  [RTM_NEWADDR]: 'RTM_NEWADDR',
+  [RTM_DELADDR]: 'RTM_DELADDR',
+  [RTM_GETADDR]: 'RTM_GETADDR',
+  [RTM_NEWROUTE]: 'RTM_NEWROUTE',
+  [RTM_DELROUTE]: 'RTM_DELROUTE',
+  [RTM_GETROUTE]: 'RTM_GETROUTE',
+};
+const FAMILY_NAMES: Readonly<Record<number, string>> = {
+  [AF_UNSPEC]: 'unspec',
+  [AF_INET]: 'inet',
+  [AF_INET6]: 'inet6',
+  [AF_BRIDGE]: 'bridge',
+};
+export const SCOPE_NAMES: Readonly<Record<number, string>> = {
+  0: 'universe',
+  200: 'site',
+  253: 'link',
+  254: 'host',
+  255: 'nowhere',
+};
+export const TABLE_NAMES: Readonly<Record<number, string>> = { 253: 'default', 254: 'main', 255: 'local' };
+export const PROTO_NAMES: Readonly<Record<number, string>> = {
+  1: 'redirect',
+  2: 'kernel',
+  3: 'boot',
+  4: 'static',
+  9: 'ra',
+  16: 'dhcp',
+};
+export const ROUTE_TYPE_NAMES: Readonly<Record<number, string>> = {
+  1: 'unicast',
+  2: 'local',
+  3: 'broadcast',
+  4: 'anycast',
+  5: 'multicast',
+  6: 'blackhole',
+  7: 'unreachable',
+  8: 'prohibit',
+  9: 'throw',
+};
+
+const named = (table: Readonly<Record<number, string>>, n: number): string => table[n] ?? String(n);
+const isKind = (t: number, ...types: number[]): boolean => types.includes(t);
+
+/** Describes one request: an encoded message (bytes) or an already split message. */
+export function describe(msg: Uint8Array | NlMessage): string {
+  const m = msg instanceof Uint8Array ? parseMessages(msg)[0] : msg;
+  if (!m) return '(empty netlink message)';
+  const words = [TYPE_NAMES[m.type] ?? `RTM_${m.type}`, ...flagWords(m)];
+  try {
+    if (isKind(m.type, RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK)) words.push(...linkWords(m.payload));
+    else if (isKind(m.type, RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR)) words.push(...addrWords(m.payload));
+    else if (isKind(m.type, RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE)) words.push(...routeWords(m.payload));
+  } catch (e) {
+    words.push(`(undecodable: ${e instanceof Error ? e.message : String(e)})`);
+  }
+  return words.join(' ');
+}
+
+function flagWords(m: NlMessage): string[] {
+  const out: string[] = [];
+  const isGet = isKind(m.type, RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE);
+  if (isGet) {
+    if ((m.flags & NLM_F_DUMP) === NLM_F_DUMP) out.push('dump');
+  } else {
+    if (m.flags & NLM_F_CREATE) out.push('create');
+    if (m.flags & NLM_F_EXCL) out.push('excl');
+    if (m.flags & NLM_F_REPLACE) out.push('replace');
+    if (m.flags & NLM_F_APPEND) out.push('append');
+  }
+  if (m.flags & NLM_F_ECHO) out.push('echo');
+  return out;
+}
+
+function linkWords(p: Uint8Array): string[] {
+  const h = decodeIfInfo(p);
+  const a = Attrs.parse(p, 16);
+  const out: string[] = [];
+  if (h.family !== AF_UNSPEC) out.push(`family=${named(FAMILY_NAMES, h.family)}`);
+  const info = a.nested(IFLA_LINKINFO);
+  const kind = info.str(IFLA_INFO_KIND);
+  if (kind) out.push(kind);
+  if (h.index) out.push(`index=${h.index}`);
+  const change = (bit: number, on: string, off: string): void => {
+    if (h.change & bit) out.push(h.flags & bit ? on : off);
+  };
+  change(IFF_UP, 'up', 'down');
+  change(IFF_PROMISC, 'promisc=on', 'promisc=off');
+  change(IFF_ALLMULTI, 'allmulti=on', 'allmulti=off');
+  out.push(...linkAttrWords(a));
+  if (kind) out.push(...kindDataWords(kind, info.nested(IFLA_INFO_DATA)));
+  if (a.has(IFLA_PROTINFO)) out.push(`protinfo(${portWords(a.nested(IFLA_PROTINFO)).join(' ')})`);
+  return out;
+}
+
+/** The per-link attributes, in the order they were sent. */
+function linkAttrWords(a: Attrs): string[] {
+  const out: string[] = [];
+  for (const at of a.list) {
+    const one = new Attrs([at]);
+    switch (at.type) {
+      case IFLA_IFNAME:
+        out.push(`name=${one.str(IFLA_IFNAME)}`);
+        break;
+      case IFLA_MTU:
+        out.push(`mtu=${one.u32(IFLA_MTU)}`);
+        break;
+      case IFLA_ADDRESS:
+        out.push(`mac=${formatMac(at.data)}`);
+        break;
+      case IFLA_TXQLEN:
+        out.push(`txqlen=${one.u32(IFLA_TXQLEN)}`);
+        break;
+      case IFLA_MASTER: {
+        const master = one.u32(IFLA_MASTER);
+        out.push(master ? `master=${master}` : 'nomaster');
+        break;
+      }
+      case IFLA_LINK:
+        out.push(`link=${one.u32(IFLA_LINK)}`);
+        break;
+      case IFLA_NET_NS_FD:
+        out.push(`netns=fd:${one.s32(IFLA_NET_NS_FD)}`);
+        break;
+      case IFLA_NET_NS_PID:
+        out.push(`netns=pid:${one.u32(IFLA_NET_NS_PID)}`);
+        break;
+      case IFLA_LINKINFO:
+      case IFLA_PROTINFO:
+      case IFLA_EXT_MASK:
+        break;
+      default:
+        out.push(`attr${at.type}(${at.data.length}B)`);
+    }
+  }
+  return out;
+}
+
+function kindDataWords(kind: string, data: Attrs): string[] {
+  const out: string[] = [];
+  if (kind === 'veth') {
+    const peer = data.bytes(VETH_INFO_PEER);
+    if (peer) out.push(`peer(${linkAttrWords(Attrs.parse(peer, 16)).join(' ')})`);
+  } else if (kind === 'macvlan') {
+    const mode = data.u32(IFLA_MACVLAN_MODE);
+    if (mode !== undefined) out.push(`mode=${modeName(MACVLAN_MODES, mode)}`);
+  } else if (kind === 'ipvlan') {
+    const mode = data.u16(IFLA_IPVLAN_MODE);
+    if (mode !== undefined) out.push(`mode=${modeName(IPVLAN_MODES, mode)}`);
+  } else if (kind === 'vlan') {
+    const id = data.u16(IFLA_VLAN_ID);
+    if (id !== undefined) out.push(`id=${id}`);
+  }
+  return out;
+}
+
+const modeName = (table: Readonly<Record<string, number>>, n: number): string =>
+  Object.keys(table).find((k) => table[k] === n) ?? String(n);
+
+function portWords(p: Attrs): string[] {
+  const out: string[] = [];
+  const onOff = (type: number, word: string): void => {
+    const v = p.u8(type);
+    if (v !== undefined) out.push(`${word}=${v ? 'on' : 'off'}`);
+  };
+  onOff(IFLA_BRPORT_MODE, 'hairpin');
+  onOff(IFLA_BRPORT_LEARNING, 'learning');
+  onOff(IFLA_BRPORT_ISOLATED, 'isolated');
+  return out;
+}
+
+function addrWords(p: Uint8Array): string[] {
+  const h = decodeIfAddr(p);
+  const a = Attrs.parse(p, 8);
+  const out: string[] = [];
+  if (h.family !== AF_UNSPEC && !a.has(IFA_LOCAL) && !a.has(IFA_ADDRESS)) {
+    out.push(`family=${named(FAMILY_NAMES, h.family)}`);
+  }
+  if (h.index) out.push(`index=${h.index}`);
+  const local = a.bytes(IFA_LOCAL) ?? a.bytes(IFA_ADDRESS);
+  if (local) out.push(`${formatIp(local)}/${h.prefixLen}`);
+  const peer = a.bytes(IFA_ADDRESS);
+  if (peer && local && formatIp(peer) !== formatIp(local)) out.push(`peer=${formatIp(peer)}`);
+  const brd = a.bytes(IFA_BROADCAST);
+  if (brd) out.push(`brd=${formatIp(brd)}`);
+  const label = a.str(IFA_LABEL);
+  if (label) out.push(`label=${label}`);
+  if (h.scope) out.push(`scope=${named(SCOPE_NAMES, h.scope)}`);
+  const flags = a.u32(IFA_FLAGS) ?? h.flags;
+  if (flags & IFA_F_NODAD) out.push('nodad');
+  if (flags & IFA_F_NOPREFIXROUTE) out.push('noprefixroute');
+  return out;
+}
+
+function routeWords(p: Uint8Array): string[] {
+  const h = decodeRtMsg(p);
+  const a = Attrs.parse(p, 12);
+  const out: string[] = [];
+  const dst = a.bytes(RTA_DST);
+  if (dst) out.push(`${formatIp(dst)}/${h.dstLen}`);
+  else if (h.family === AF_INET || h.family === AF_INET6) {
+    // No RTA_DST in an add/del is the default route; in a dump request it is just the family.
+    if (h.dstLen === 0 && (h.type || h.protocol || h.scope || h.table)) {
+      out.push(h.family === AF_INET ? '0.0.0.0/0' : '::/0');
+    } else out.push(`family=${named(FAMILY_NAMES, h.family)}`);
+  }
+  const gw = a.bytes(RTA_GATEWAY);
+  if (gw) out.push(`via=${formatIp(gw)}`);
+  const oif = a.u32(RTA_OIF);
+  if (oif !== undefined) out.push(`oif=${oif}`);
+  const src = a.bytes(RTA_PREFSRC);
+  if (src) out.push(`src=${formatIp(src)}`);
+  const metric = a.u32(RTA_PRIORITY);
+  if (metric !== undefined) out.push(`metric=${metric}`);
+  const table = a.u32(RTA_TABLE) ?? h.table;
+  if (table) out.push(`table=${named(TABLE_NAMES, table)}`);
+  if (h.protocol) out.push(`proto=${named(PROTO_NAMES, h.protocol)}`);
+  if (h.scope || h.type) out.push(`scope=${named(SCOPE_NAMES, h.scope)}`);
+  if (h.type) out.push(`type=${named(ROUTE_TYPE_NAMES, h.type)}`);
+  return out;
+}

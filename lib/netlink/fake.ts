@@ -1,0 +1,115 @@
+/**
+ * A recording fake RawSocket for unit tests: records each request (bytes and one-line
+ * description) and answers with canned replies, framed with the request's sequence number
+ * the way the kernel would.
+ */
+import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLM_F_ACK_TLVS,
+  NLM_F_CAPPED,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_MULTI,
+} from './constants';
+import { describe } from './describe';
+import { errnoNumber } from './errno';
+import { encodeErrorPayload, encodeMessage, parseMessages, withSeq, type NlMessage } from './message';
+import type { RawSocket } from './socket';
+
+/** Produces the datagrams that answer one request. */
+export type Responder = (req: NlMessage) => Uint8Array[];
+
+/** A message to put in a canned reply: the payload after the nlmsghdr. */
+export interface CannedMessage {
+  type: number;
+  flags?: number;
+  payload: Uint8Array;
+}
+
+const frame = (req: NlMessage, m: CannedMessage): Uint8Array =>
+  encodeMessage({ type: m.type, flags: m.flags ?? 0, seq: req.seq, pid: req.pid }, m.payload);
+
+const joined = (parts: readonly Uint8Array[]): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+};
+
+const ackFor = (req: NlMessage, errno: number, extack?: string): Uint8Array =>
+  frame(req, {
+    type: NLMSG_ERROR,
+    flags: NLM_F_CAPPED | (extack === undefined ? 0 : NLM_F_ACK_TLVS),
+    payload: encodeErrorPayload(errno, req, extack),
+  });
+
+/** Canned answers. */
+export const reply = {
+  /** The kernel's "done, no error". */
+  ack: (): Responder => (req) => [ackFor(req, 0)],
+  /** A refusal, with the kernel's extended-ack text when given. */
+  error:
+    (errno: string, extack?: string): Responder =>
+    (req) => [ackFor(req, errnoNumber(errno), extack)],
+  /** Messages (e.g. the RTM_NEWLINK a GET returns) followed by the ack. */
+  messages:
+    (...msgs: CannedMessage[]): Responder =>
+    (req) => [joined([...msgs.map((m) => frame(req, m)), ackFor(req, 0)])],
+  /** A dump: the messages (two per datagram, NLM_F_MULTI), then NLMSG_DONE. */
+  dump:
+    (msgs: readonly CannedMessage[], opts: { interrupted?: boolean } = {}): Responder =>
+    (req) => {
+      const extra = NLM_F_MULTI | (opts.interrupted ? NLM_F_DUMP_INTR : 0);
+      const framed = msgs.map((m) => frame(req, { ...m, flags: (m.flags ?? 0) | extra }));
+      const datagrams: Uint8Array[] = [];
+      for (let i = 0; i < framed.length; i += 2) datagrams.push(joined(framed.slice(i, i + 2)));
+      datagrams.push(frame(req, { type: NLMSG_DONE, flags: extra, payload: new Uint8Array(4) }));
+      return datagrams;
+    },
+  /** Captured kernel datagrams, replayed with the request's sequence number. */
+  raw:
+    (...datagrams: Uint8Array[]): Responder =>
+    (req) =>
+      datagrams.map((d) => withSeq(d, req.seq)),
+};
+
+export class RecordingSocket implements RawSocket {
+  /** One line per request, in order (see describe.ts). */
+  readonly requests: string[] = [];
+  /** The bytes of each request. */
+  readonly sent: Uint8Array[] = [];
+  closed = false;
+  private readonly queue: Responder[] = [];
+  private readonly pending: Uint8Array[] = [];
+
+  /** Queues the answers to the next requests, in order. Unqueued requests get an ack (or an empty dump). */
+  respond(...responders: Responder[]): this {
+    this.queue.push(...responders);
+    return this;
+  }
+
+  send(bytes: Uint8Array): void {
+    const req = parseMessages(bytes)[0];
+    if (!req) throw new Error('fake netlink: empty request');
+    this.sent.push(Uint8Array.from(bytes));
+    this.requests.push(describe(req));
+    const responder = this.queue.shift() ?? (isDump(req) ? reply.dump([]) : reply.ack());
+    this.pending.push(...responder(req));
+  }
+
+  recv(): Uint8Array {
+    const d = this.pending.shift();
+    if (!d) throw new Error('fake netlink: recv with nothing queued (the code waits for a reply that never comes)');
+    return d;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+const isDump = (m: NlMessage): boolean => (m.flags & NLM_F_DUMP) === NLM_F_DUMP;

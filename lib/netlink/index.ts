@@ -1,0 +1,32 @@
+/**
+ * rtnetlink from TypeScript: links, addresses and routes over a NETLINK_ROUTE socket opened
+ * through Bun's FFI (no iproute2 exec). See README.md in this folder.
+ */
+export { Rtnl, type AddrFilter, type RouteFilter } from './rtnl';
+export {
+  NetlinkError,
+  NetlinkSocket,
+  isBun,
+  isErrno,
+  openNetlink,
+  type NetlinkOptions,
+  type RawSocket,
+} from './socket';
+export { netnsInode, withNetns, withNetnsFd } from './netns';
+export { describe } from './describe';
+export type { Addr, AddrFlags, AddrOptions } from './addrs';
+export type {
+  BridgeOptions,
+  BridgePort,
+  BridgePortChanges,
+  IpvlanMode,
+  IpvlanOptions,
+  Link,
+  LinkChanges,
+  LinkFlags,
+  MacvlanMode,
+  MacvlanOptions,
+  VethOptions,
+  VlanOptions,
+} from './links';
+export type { Route, RouteSpec } from './routes';

@@ -1,0 +1,190 @@
+/** Every request kind, pinned as golden describe-lines (decoded back from the bytes) and a few golden byte strings. */
+import { describe as group, expect, it } from '@jest/globals';
+import { delAddr, dumpAddrs, newAddr } from './addrs';
+import { NLM_F_ACK, NLM_F_REQUEST, RTPROT_STATIC, RT_SCOPE_HOST } from './constants';
+import { describe } from './describe';
+import {
+  delLink,
+  dumpLinks,
+  getLinkByIndex,
+  getLinkByName,
+  newBridge,
+  newIpvlan,
+  newMacvlan,
+  newVeth,
+  newVlan,
+  setBridgePort,
+  setLink,
+} from './links';
+import { encodeMessage, type Request } from './message';
+import { delRoute, dumpRoutes, newRoute } from './routes';
+
+const bytesOf = (r: Request, seq = 1): Uint8Array =>
+  encodeMessage({ type: r.type, flags: r.flags | NLM_F_REQUEST | NLM_F_ACK, seq }, r.header, r.attrs);
+const line = (r: Request): string => describe(bytesOf(r));
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+group('link requests', () => {
+  it.each<[string, Request]>([
+    ['RTM_NEWLINK create excl bridge name=br0', newBridge({ name: 'br0' })],
+    [
+      'RTM_NEWLINK create excl bridge name=cni0 mtu=1450 mac=02:00:00:00:00:01 txqlen=500',
+      newBridge({ name: 'cni0', mtu: 1450, mac: '02:00:00:00:00:01', txqlen: 500 }),
+    ],
+    [
+      'RTM_NEWLINK create excl veth name=veth1234 mtu=1500 peer(name=eth0 mtu=1500 netns=fd:7)',
+      newVeth({ name: 'veth1234', peerName: 'eth0', mtu: 1500, peerNetnsFd: 7 }),
+    ],
+    [
+      'RTM_NEWLINK create excl veth name=v0 mac=02:00:00:00:00:0a peer(name=eth0 mtu=9000 mac=02:00:00:00:00:0b)',
+      newVeth({ name: 'v0', peerName: 'eth0', mac: '02:00:00:00:00:0a', peerMac: '02:00:00:00:00:0b', peerMtu: 9000 }),
+    ],
+    [
+      'RTM_NEWLINK create excl macvlan name=mv0 mtu=1400 netns=fd:9 link=4 mode=bridge',
+      newMacvlan({ name: 'mv0', parentIndex: 4, mtu: 1400, netnsFd: 9 }),
+    ],
+    [
+      'RTM_NEWLINK create excl macvlan name=mv1 link=4 mode=passthru',
+      newMacvlan({ name: 'mv1', parentIndex: 4, mode: 'passthru' }),
+    ],
+    [
+      'RTM_NEWLINK create excl ipvlan name=ipv0 netns=fd:9 link=4 mode=l3s',
+      newIpvlan({ name: 'ipv0', parentIndex: 4, mode: 'l3s', netnsFd: 9 }),
+    ],
+    ['RTM_NEWLINK create excl ipvlan name=ipv1 link=4 mode=l2', newIpvlan({ name: 'ipv1', parentIndex: 4 })],
+    [
+      'RTM_NEWLINK create excl vlan name=eth0.100 link=2 id=100',
+      newVlan({ name: 'eth0.100', parentIndex: 2, id: 100 }),
+    ],
+    ['RTM_SETLINK index=5 up', setLink(5, { up: true })],
+    ['RTM_SETLINK index=5 down', setLink(5, { up: false })],
+    ['RTM_SETLINK index=5 mtu=9000', setLink(5, { mtu: 9000 })],
+    ['RTM_SETLINK index=5 mac=0a:58:0a:f4:00:01', setLink(5, { mac: '0A:58:0A:F4:00:01' })],
+    ['RTM_SETLINK index=5 master=3', setLink(5, { masterIndex: 3 })],
+    ['RTM_SETLINK index=5 nomaster', setLink(5, { masterIndex: null })],
+    ['RTM_SETLINK index=5 netns=fd:11', setLink(5, { netnsFd: 11 })],
+    ['RTM_SETLINK index=5 name=eth1', setLink(5, { name: 'eth1' })],
+    ['RTM_SETLINK index=5 promisc=on', setLink(5, { promisc: true })],
+    ['RTM_SETLINK index=5 allmulti=off', setLink(5, { allmulti: false })],
+    ['RTM_SETLINK index=5 txqlen=0', setLink(5, { txqlen: 0 })],
+    [
+      'RTM_SETLINK index=5 up promisc=off name=x mtu=1400 master=2',
+      setLink(5, { up: true, promisc: false, name: 'x', mtu: 1400, masterIndex: 2 }),
+    ],
+    ['RTM_SETLINK family=bridge index=5 protinfo(hairpin=on)', setBridgePort(5, { hairpin: true })],
+    [
+      'RTM_SETLINK family=bridge index=5 protinfo(hairpin=off learning=off isolated=on)',
+      setBridgePort(5, { hairpin: false, isolated: true, learning: false }),
+    ],
+    ['RTM_DELLINK index=5', delLink(5)],
+    ['RTM_GETLINK name=eth0', getLinkByName('eth0')],
+    ['RTM_GETLINK index=7', getLinkByIndex(7)],
+    ['RTM_GETLINK dump', dumpLinks()],
+  ])('%s', (expected, req) => {
+    expect(line(req)).toBe(expected);
+  });
+
+  it('puts the peer ifinfomsg and its attributes inside VETH_INFO_PEER (golden bytes)', () => {
+    const b = bytesOf(newVeth({ name: 'v1', peerName: 'eth0', peerNetnsFd: 7 }));
+    expect(hex(b)).toBe(
+      [
+        '64000000 1000 0506 01000000 00000000', // len 100, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE
+        '00000000 00000000 00000000 00000000', // ifinfomsg
+        '0700 0300 76310000', // IFLA_IFNAME "v1"
+        '3c00 1200', // IFLA_LINKINFO (60)
+        '0900 0100 7665746800 000000', //   IFLA_INFO_KIND "veth"
+        '2c00 0200', //   IFLA_INFO_DATA (44)
+        '2800 0100', //     VETH_INFO_PEER (40) = ifinfomsg + attributes
+        '00000000 00000000 00000000 00000000',
+        '0900 0300 6574683000 000000', //       IFLA_IFNAME "eth0"
+        '0800 1c00 07000000', //       IFLA_NET_NS_FD 7
+      ]
+        .join('')
+        .replace(/\s+/g, ''),
+    );
+  });
+
+  it('marks IFLA_PROTINFO as nested, or the bridge would read it as a bare STP state', () => {
+    const b = bytesOf(setBridgePort(3, { hairpin: true, isolated: false }));
+    // ifinfomsg family AF_BRIDGE, index 3; then IFLA_PROTINFO|NLA_F_NESTED { BRPORT_MODE=1, BRPORT_ISOLATED=0 }
+    expect(hex(b.subarray(16))).toBe(
+      '07000000030000000000000000000000' + '1400 0c80 0500 0400 01000000 0500 2100 00000000'.replace(/\s+/g, ''),
+    );
+  });
+
+  it('refuses a malformed MAC before anything is sent', () => {
+    expect(() => setLink(1, { mac: '02:00:00:00:00' })).toThrow(/not a MAC address/);
+  });
+});
+
+group('address requests', () => {
+  it.each<[string, Request]>([
+    ['RTM_NEWADDR create excl index=5 10.0.0.2/24 brd=10.0.0.255', newAddr(5, '10.0.0.2/24')],
+    ['RTM_NEWADDR create excl index=5 10.0.0.2/31', newAddr(5, '10.0.0.2/31')],
+    ['RTM_NEWADDR create excl index=5 10.0.0.2/24', newAddr(5, '10.0.0.2/24', { broadcast: false })],
+    ['RTM_NEWADDR create excl index=5 fd00::2/64 nodad', newAddr(5, 'fd00::2/64', { nodad: true })],
+    [
+      'RTM_NEWADDR create replace index=5 fd00::2/64 nodad noprefixroute',
+      newAddr(5, 'fd00::2/64', { nodad: true, noprefixroute: true, replace: true }),
+    ],
+    [
+      'RTM_NEWADDR create excl index=1 127.0.0.2/8 brd=127.255.255.255 scope=host',
+      newAddr(1, '127.0.0.2/8', { scope: RT_SCOPE_HOST }),
+    ],
+    ['RTM_DELADDR index=5 10.0.0.2/24', delAddr(5, '10.0.0.2/24')],
+    ['RTM_DELADDR index=5 fd00::2/64', delAddr(5, 'fd00::2/64')],
+    ['RTM_GETADDR dump', dumpAddrs()],
+    ['RTM_GETADDR dump family=inet6 index=3', dumpAddrs(6, 3)],
+  ])('%s', (expected, req) => {
+    expect(line(req)).toBe(expected);
+  });
+
+  it('sends IFA_FLAGS for flags above the 8-bit header field', () => {
+    const b = bytesOf(newAddr(2, 'fd00::1/64', { noprefixroute: true }));
+    expect(hex(b)).toContain('0800080000020000'); // IFA_FLAGS = IFA_F_NOPREFIXROUTE (0x200)
+  });
+
+  it('refuses addresses that are not CIDRs', () => {
+    expect(() => newAddr(1, '10.0.0.1')).toThrow(/not a CIDR/);
+    expect(() => newAddr(1, '10.0.0.1/33')).toThrow(/out of range/);
+    expect(() => newAddr(1, '010.0.0.1/8')).toThrow(/not an IP/);
+  });
+});
+
+group('route requests', () => {
+  it.each<[string, Request]>([
+    [
+      'RTM_NEWROUTE create excl 0.0.0.0/0 via=10.0.0.1 oif=5 table=main proto=boot scope=universe type=unicast',
+      newRoute({ dst: 'default', gateway: '10.0.0.1', oif: 5 }),
+    ],
+    [
+      'RTM_NEWROUTE create excl ::/0 via=fd00::1 table=main proto=boot scope=universe type=unicast',
+      newRoute({ dst: 'default', gateway: 'fd00::1' }),
+    ],
+    [
+      'RTM_NEWROUTE create excl 10.1.0.0/16 oif=5 table=main proto=boot scope=link type=unicast',
+      newRoute({ dst: '10.1.0.0/16', oif: 5 }),
+    ],
+    [
+      'RTM_NEWROUTE create replace 10.2.0.0/16 via=10.0.0.1 src=10.0.0.2 metric=100 table=1000 proto=static scope=universe type=unicast',
+      newRoute(
+        { dst: '10.2.0.0/16', gateway: '10.0.0.1', src: '10.0.0.2', metric: 100, table: 1000, protocol: RTPROT_STATIC },
+        { replace: true },
+      ),
+    ],
+    [
+      'RTM_NEWROUTE create excl fd00:1::/64 via=fe80::1 oif=3 table=main proto=boot scope=universe type=unicast',
+      newRoute({ dst: 'fd00:1::/64', gateway: 'fe80::1', oif: 3 }),
+    ],
+    ['RTM_DELROUTE 0.0.0.0/0 via=10.0.0.1 table=main scope=nowhere', delRoute({ dst: 'default', gateway: '10.0.0.1' })],
+    ['RTM_DELROUTE 10.1.0.0/16 oif=5 table=main scope=nowhere', delRoute({ dst: '10.1.0.0/16', oif: 5 })],
+    ['RTM_GETROUTE dump family=inet', dumpRoutes(4)],
+    ['RTM_GETROUTE dump', dumpRoutes()],
+  ])('%s', (expected, req) => {
+    expect(line(req)).toBe(expected);
+  });
+
+  it('refuses a gateway of the other family', () => {
+    expect(() => newRoute({ dst: '10.0.0.0/8', gateway: 'fd00::1' })).toThrow(/gateway fd00::1 is not IPv4/);
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * Rtnl: links, addresses and routes of one network namespace, through one netlink socket.
+ * Every method is synchronous (a netlink round trip takes well under a millisecond) and throws
+ * NetlinkError on failure; lookups of a missing link return undefined instead.
+ */
+import { RT_TABLE_MAIN, RTM_F_CLONED, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from './constants';
+import { decodeAddr, delAddr, dumpAddrs, newAddr, type Addr, type AddrOptions } from './addrs';
+import type { IpFamily } from './inet';
+import {
+  decodeLink,
+  delLink,
+  dumpLinks,
+  getLinkByIndex,
+  getLinkByName,
+  newBridge,
+  newIpvlan,
+  newMacvlan,
+  newVeth,
+  newVlan,
+  setBridgePort,
+  setLink,
+  type BridgeOptions,
+  type BridgePortChanges,
+  type IpvlanOptions,
+  type Link,
+  type LinkChanges,
+  type MacvlanOptions,
+  type VethOptions,
+  type VlanOptions,
+} from './links';
+import type { NlMessage, Request } from './message';
+import { decodeRoute, delRoute, dumpRoutes, newRoute, type Route, type RouteSpec } from './routes';
+import { NetlinkSocket, isErrno, openNetlink, type NetlinkOptions, type RawSocket } from './socket';
+
+export interface AddrFilter {
+  family?: IpFamily;
+  index?: number;
+}
+
+export interface RouteFilter {
+  family?: IpFamily;
+  /** A table id, or 'all'; the main table by default. */
+  table?: number | 'all';
+  oif?: number;
+}
+
+export class Rtnl {
+  readonly nl: NetlinkSocket;
+
+  constructor(socket: NetlinkSocket | RawSocket) {
+    this.nl = socket instanceof NetlinkSocket ? socket : new NetlinkSocket(socket);
+  }
+
+  /** Opens a socket in this namespace, or in the one at `netnsPath` (Bun only). */
+  static open(opts: NetlinkOptions & { netnsPath?: string } = {}): Rtnl {
+    return new Rtnl(openNetlink(opts));
+  }
+
+  close(): void {
+    this.nl.close();
+  }
+
+  private exec(req: Request): void {
+    this.nl.request(req);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Links
+
+  links(): Link[] {
+    return this.nl
+      .dump(dumpLinks())
+      .filter((m) => m.type === RTM_NEWLINK)
+      .map(decodeLink);
+  }
+
+  linkByName(name: string): Link | undefined {
+    return this.getOne(getLinkByName(name));
+  }
+
+  linkByIndex(index: number): Link | undefined {
+    return this.getOne(getLinkByIndex(index));
+  }
+
+  private getOne(req: Request): Link | undefined {
+    let replies: NlMessage[];
+    try {
+      replies = this.nl.request(req);
+    } catch (e) {
+      if (isErrno(e, 'ENODEV')) return undefined;
+      throw e;
+    }
+    const m = replies.find((r) => r.type === RTM_NEWLINK);
+    return m ? decodeLink(m) : undefined;
+  }
+
+  createBridge(o: BridgeOptions): void {
+    this.exec(newBridge(o));
+  }
+
+  /** A veth pair; with `peerNetnsFd` the peer is created directly inside that namespace. */
+  createVeth(o: VethOptions): void {
+    this.exec(newVeth(o));
+  }
+
+  createMacvlan(o: MacvlanOptions): void {
+    this.exec(newMacvlan(o));
+  }
+
+  createIpvlan(o: IpvlanOptions): void {
+    this.exec(newIpvlan(o));
+  }
+
+  createVlan(o: VlanOptions): void {
+    this.exec(newVlan(o));
+  }
+
+  /** Applies several changes in one request. */
+  setLink(index: number, changes: LinkChanges): void {
+    this.exec(setLink(index, changes));
+  }
+
+  setUp(index: number): void {
+    this.setLink(index, { up: true });
+  }
+
+  setDown(index: number): void {
+    this.setLink(index, { up: false });
+  }
+
+  setMtu(index: number, mtu: number): void {
+    this.setLink(index, { mtu });
+  }
+
+  setMac(index: number, mac: string): void {
+    this.setLink(index, { mac });
+  }
+
+  /** Enslaves to the bridge `masterIndex`; null releases the link from its master. */
+  setMaster(index: number, masterIndex: number | null): void {
+    this.setLink(index, { masterIndex });
+  }
+
+  /** Moves the link into the namespace open as `netnsFd`. */
+  setNetns(index: number, netnsFd: number): void {
+    this.setLink(index, { netnsFd });
+  }
+
+  setName(index: number, name: string): void {
+    this.setLink(index, { name });
+  }
+
+  setPromisc(index: number, on: boolean): void {
+    this.setLink(index, { promisc: on });
+  }
+
+  setAllmulti(index: number, on: boolean): void {
+    this.setLink(index, { allmulti: on });
+  }
+
+  setTxqlen(index: number, txqlen: number): void {
+    this.setLink(index, { txqlen });
+  }
+
+  /** Hairpin / isolated / learning of a bridge port (the link must be enslaved to a bridge). */
+  setBridgePort(index: number, changes: BridgePortChanges): void {
+    this.exec(setBridgePort(index, changes));
+  }
+
+  deleteLink(index: number): void {
+    this.exec(delLink(index));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Addresses
+
+  addrs(filter: AddrFilter = {}): Addr[] {
+    const out: Addr[] = [];
+    for (const m of this.nl.dump(dumpAddrs(filter.family, filter.index))) {
+      if (m.type !== RTM_NEWADDR) continue;
+      const a = decodeAddr(m);
+      // The kernel filters by link too (strict checking); this keeps fakes and old kernels honest.
+      if (a && (filter.index === undefined || a.index === filter.index)) out.push(a);
+    }
+    return out;
+  }
+
+  addAddr(index: number, cidr: string, opts: AddrOptions = {}): void {
+    this.exec(newAddr(index, cidr, opts));
+  }
+
+  deleteAddr(index: number, cidr: string): void {
+    this.exec(delAddr(index, cidr));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Routes
+
+  routes(filter: RouteFilter = {}): Route[] {
+    const table = filter.table ?? RT_TABLE_MAIN;
+    const out: Route[] = [];
+    for (const m of this.nl.dump(dumpRoutes(filter.family))) {
+      if (m.type !== RTM_NEWROUTE) continue;
+      const r = decodeRoute(m);
+      if (!r || r.flags & RTM_F_CLONED) continue;
+      if (table !== 'all' && r.table !== table) continue;
+      if (filter.oif !== undefined && r.oif !== filter.oif) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Adds a route; EEXIST when an identical one is there. */
+  addRoute(spec: RouteSpec): void {
+    this.exec(newRoute(spec));
+  }
+
+  /** Adds a route or replaces the one with the same destination, table and metric. */
+  replaceRoute(spec: RouteSpec): void {
+    this.exec(newRoute(spec, { replace: true }));
+  }
+
+  /** Deletes the route matching `spec`; fields left out match anything. ESRCH when none does. */
+  deleteRoute(spec: RouteSpec): void {
+    this.exec(delRoute(spec));
+  }
+}

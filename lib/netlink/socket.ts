@@ -1,0 +1,190 @@
+/**
+ * The request/reply protocol over a netlink socket: sequence numbers, acknowledgements, dumps
+ * (NLM_F_DUMP until NLMSG_DONE, restarted when the kernel flags NLM_F_DUMP_INTR), and kernel
+ * errors turned into NetlinkError. The socket itself is a RawSocket: the Bun FFI one (libc.ts,
+ * loaded on first use so Node and jest never touch bun:ffi) or a fake in tests (fake.ts).
+ */
+import {
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+  NLM_F_ACK,
+  NLM_F_ACK_TLVS,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  NLMSGERR_ATTR_MSG,
+} from './constants';
+import { describe } from './describe';
+import { errnoName, errnoNumber, errnoText } from './errno';
+import { Attrs, decodeError, encodeMessage, parseMessages, type NlMessage, type Request } from './message';
+
+/** A datagram socket speaking NETLINK_ROUTE. */
+export interface RawSocket {
+  send(bytes: Uint8Array): void;
+  /** Blocks until the next datagram arrives; throws NetlinkError on a socket error or timeout. */
+  recv(): Uint8Array;
+  close(): void;
+}
+
+/**
+ * A failed netlink request (or a socket / namespace syscall behind one). Branch on `errno`
+ * ('ENODEV', 'EEXIST', ...), never on the message text.
+ */
+export class NetlinkError extends Error {
+  /** The errno name, e.g. 'EEXIST'. */
+  readonly errno: string;
+  /** The errno number, e.g. 17. */
+  readonly code: number;
+  /** The failed request as one line (see describe.ts), or the syscall that failed. */
+  readonly request: string;
+  /** The kernel's extended-ack explanation, when it sent one. */
+  readonly extack?: string;
+
+  constructor(code: number, request: string, extack?: string) {
+    super(`${request}: ${errnoText(code)} (${errnoName(code)})${extack ? `: ${extack}` : ''}`);
+    this.name = 'NetlinkError';
+    this.errno = errnoName(code);
+    this.code = code;
+    this.request = request;
+    if (extack) this.extack = extack;
+  }
+}
+
+/** True when `e` is a NetlinkError with one of the given errno names. */
+export const isErrno = (e: unknown, ...names: string[]): e is NetlinkError =>
+  e instanceof NetlinkError && names.includes(e.errno);
+
+/** How many times a dump is restarted when the kernel says it was inconsistent. */
+export const DUMP_ATTEMPTS = 5;
+
+export interface NetlinkOptions {
+  /** Called with each request's one-line description before it is sent (debug logs). */
+  trace?: (line: string) => void;
+}
+
+/** Synchronous request/reply over one RawSocket; owns the socket. */
+export class NetlinkSocket {
+  private seq: number;
+  private readonly raw: RawSocket;
+  private readonly trace: ((line: string) => void) | undefined;
+
+  constructor(raw: RawSocket, opts: NetlinkOptions = {}) {
+    this.raw = raw;
+    this.trace = opts.trace;
+    // Distinct starting points keep replies of two sockets apart in traces.
+    this.seq = (Date.now() & 0xffff) << 8;
+  }
+
+  /**
+   * Sends a request with NLM_F_ACK and waits for the acknowledgement; returns the messages that
+   * came before it (the object, for a GET). Throws NetlinkError when the kernel refuses.
+   */
+  request(req: Request): NlMessage[] {
+    const { seq, bytes } = this.frame(req, NLM_F_REQUEST | NLM_F_ACK);
+    this.raw.send(bytes);
+    const replies: NlMessage[] = [];
+    for (;;) {
+      for (const m of parseMessages(this.raw.recv())) {
+        if (m.seq !== seq || m.type === NLMSG_NOOP) continue;
+        if (m.type === NLMSG_ERROR) {
+          const e = decodeError(m);
+          if (e.errno === 0) return replies;
+          throw new NetlinkError(e.errno, `netlink ${describe(bytes)}`, e.extack);
+        }
+        if (m.type === NLMSG_DONE) return replies;
+        replies.push(m);
+      }
+    }
+  }
+
+  /**
+   * Dumps (NLM_F_DUMP) and returns every object message. A dump the kernel marks as interrupted
+   * (the table changed meanwhile) is thrown away and restarted, up to DUMP_ATTEMPTS times.
+   */
+  dump(req: Request): NlMessage[] {
+    let sent: Uint8Array = new Uint8Array();
+    for (let attempt = 1; attempt <= DUMP_ATTEMPTS; attempt++) {
+      const { seq, bytes } = this.frame(req, NLM_F_REQUEST | NLM_F_DUMP);
+      sent = bytes;
+      this.raw.send(bytes);
+      const { messages, interrupted } = this.collectDump(seq, bytes);
+      if (!interrupted) return messages;
+    }
+    throw new NetlinkError(
+      errnoNumber('EINTR'),
+      `netlink ${describe(sent)}`,
+      `dump interrupted ${DUMP_ATTEMPTS} times in a row`,
+    );
+  }
+
+  private collectDump(seq: number, sent: Uint8Array): { messages: NlMessage[]; interrupted: boolean } {
+    const messages: NlMessage[] = [];
+    let interrupted = false;
+    for (;;) {
+      for (const m of parseMessages(this.raw.recv())) {
+        if (m.seq !== seq || m.type === NLMSG_NOOP) continue;
+        if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (m.type === NLMSG_ERROR) {
+          const e = decodeError(m);
+          if (e.errno !== 0) throw new NetlinkError(e.errno, `netlink ${describe(sent)}`, e.extack);
+          continue;
+        }
+        if (m.type === NLMSG_OVERRUN) throw new NetlinkError(errnoNumber('ENOBUFS'), `netlink ${describe(sent)}`);
+        if (m.type === NLMSG_DONE) {
+          doneError(m, sent);
+          return { messages, interrupted };
+        }
+        messages.push(m);
+      }
+    }
+  }
+
+  private frame(req: Request, base: number): { seq: number; bytes: Uint8Array } {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    const bytes = encodeMessage(
+      { type: req.type, flags: base | req.flags, seq: this.seq },
+      req.header,
+      req.attrs ?? [],
+    );
+    if (this.trace) this.trace(describe(bytes));
+    return { seq: this.seq, bytes };
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}
+
+/** NLMSG_DONE carries an int: negative when the dump failed part-way, then optional TLVs. */
+function doneError(m: NlMessage, sent: Uint8Array): void {
+  if (m.payload.length < 4) return;
+  const err = new DataView(m.payload.buffer, m.payload.byteOffset, 4).getInt32(0, true);
+  if (err >= 0) return;
+  const extack = m.flags & NLM_F_ACK_TLVS ? Attrs.parse(m.payload, 4).str(NLMSGERR_ATTR_MSG) : undefined;
+  throw new NetlinkError(-err, `netlink ${describe(sent)}`, extack);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real socket (Bun only)
+
+/** True under Bun, where bun:ffi exists. */
+export const isBun = (): boolean => process.versions['bun'] !== undefined;
+
+type Libc = typeof import('./libc');
+let libc: Libc | undefined;
+
+/** Loads the FFI module on first use; a clear error under Node instead of a missing 'bun:ffi'. */
+export function loadLibc(): Libc {
+  if (libc) return libc;
+  if (!isBun()) throw new Error('netlink over FFI needs the Bun runtime (bun:ffi); under Node use a fake RawSocket');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- bun:ffi only exists under Bun: load lazily
+  libc = require('./libc') as Libc;
+  return libc;
+}
+
+/** Opens a NETLINK_ROUTE socket in this namespace, or inside the one at `netnsPath`. */
+export function openNetlink(opts: NetlinkOptions & { netnsPath?: string } = {}): NetlinkSocket {
+  return new NetlinkSocket(loadLibc().openRawSocket(opts.netnsPath), opts);
+}
