@@ -9,7 +9,8 @@
  * process. Under Node.js (unit tests, one process) the queue alone is the lock.
  */
 import { closeSync, openSync } from 'node:fs';
-import { available, EINTR, libc, LOCK_EX } from '../sys/libc';
+import { errnoNumber } from '../sys/errno';
+import { available, libc, LOCK_EX } from '../sys/libc';
 
 export class StoreLockError extends Error {
   override readonly name = 'StoreLockError';
@@ -45,6 +46,7 @@ function flockExclusive(fd: number, lockFile: string): void {
   // A signal (e.g. a child exiting) may interrupt the wait; anything else is an error.
   for (let tries = 0; c.flock(fd, LOCK_EX) !== 0; tries++) {
     const errno = c.errno();
-    if (errno !== EINTR || tries > 100) throw new StoreLockError(`cannot lock ${lockFile}: errno ${errno}`);
+    if (errno !== errnoNumber('EINTR') || tries > 100)
+      throw new StoreLockError(`cannot lock ${lockFile}: errno ${errno}`);
   }
 }

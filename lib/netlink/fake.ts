@@ -13,7 +13,7 @@ import {
   NLM_F_MULTI,
 } from './constants';
 import { describe } from './describe';
-import { errnoNumber } from './errno';
+import { errnoNumber } from '../sys/errno';
 import { encodeErrorPayload, encodeMessage, parseMessages, withSeq, type NlMessage } from './message';
 import type { RawSocket } from './socket';
 

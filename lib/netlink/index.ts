@@ -12,7 +12,6 @@ export {
   type NetlinkOptions,
   type RawSocket,
 } from './socket';
-export { netnsInode, withNetns, withNetnsFd } from './netns';
 export { describe } from './describe';
 export type { Addr, AddrFlags, AddrOptions } from './addrs';
 export type {

@@ -1,8 +1,8 @@
 /**
  * The request/reply protocol over a netlink socket: sequence numbers, acknowledgements, dumps
  * (NLM_F_DUMP until NLMSG_DONE, restarted when the kernel flags NLM_F_DUMP_INTR), and kernel
- * errors turned into NetlinkError. The socket itself is a RawSocket: the Bun FFI one (libc.ts,
- * loaded on first use so Node and jest never touch bun:ffi) or a fake in tests (fake.ts).
+ * errors turned into NetlinkError. The socket itself is a RawSocket: the real one (ffi-socket.ts,
+ * through the C library, Bun only) or a fake in tests (fake.ts).
  */
 import {
   NLMSG_DONE,
@@ -17,7 +17,9 @@ import {
   NLMSGERR_ATTR_MSG,
 } from './constants';
 import { describe } from './describe';
-import { errnoName, errnoNumber, errnoText } from './errno';
+import { errnoName, errnoNumber, errnoText } from '../sys/errno';
+import { available } from '../sys/libc';
+import { openRawSocket } from './ffi-socket';
 import { Attrs, decodeError, encodeMessage, parseMessages, type NlMessage, type Request } from './message';
 
 /** A datagram socket speaking NETLINK_ROUTE. */
@@ -169,22 +171,10 @@ function doneError(m: NlMessage, sent: Uint8Array): void {
 // ---------------------------------------------------------------------------------------------
 // The real socket (Bun only)
 
-/** True under Bun, where bun:ffi exists. */
-export const isBun = (): boolean => process.versions['bun'] !== undefined;
-
-type Libc = typeof import('./libc');
-let libc: Libc | undefined;
-
-/** Loads the FFI module on first use; a clear error under Node instead of a missing 'bun:ffi'. */
-export function loadLibc(): Libc {
-  if (libc) return libc;
-  if (!isBun()) throw new Error('netlink over FFI needs the Bun runtime (bun:ffi); under Node use a fake RawSocket');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- bun:ffi only exists under Bun: load lazily
-  libc = require('./libc') as Libc;
-  return libc;
-}
+/** True under Bun, where the C library (and so a real netlink socket) can be called. */
+export const isBun = (): boolean => available();
 
 /** Opens a NETLINK_ROUTE socket in this namespace, or inside the one at `netnsPath`. */
 export function openNetlink(opts: NetlinkOptions & { netnsPath?: string } = {}): NetlinkSocket {
-  return new NetlinkSocket(loadLibc().openRawSocket(opts.netnsPath), opts);
+  return new NetlinkSocket(openRawSocket(opts.netnsPath), opts);
 }

@@ -14,10 +14,12 @@ import { dumpLinks, getLinkByName, newIpvlan, newVeth } from './links';
 import { dumpAddrs } from './addrs';
 import { dumpRoutes } from './routes';
 import { encodeMessage, parseMessages, type Request } from './message';
-import { netnsInode, withNetns } from './netns';
+import { inNetns as withNetns, netnsInode } from '../sys/netns';
 import { Rtnl } from './rtnl';
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR } from './constants';
-import { NetlinkError, loadLibc } from './socket';
+import { NetlinkError } from './socket';
+import { openRawSocket } from './ffi-socket';
+import { libc } from '../sys/libc';
 
 // performance.now() counts from process start: this is the runtime's own startup.
 const STARTED_AT = Math.round(performance.now() * 1000) / 1000;
@@ -61,7 +63,7 @@ function resolve(v: unknown, r: () => Rtnl): unknown {
 
 /** Raw request → hex of every datagram up to the ack / NLMSG_DONE (fixtures for unit tests). */
 function capture(req: Request): string[] {
-  const raw = loadLibc().openRawSocket();
+  const raw = openRawSocket();
   try {
     const dump = (req.flags & NLM_F_DUMP) === NLM_F_DUMP;
     raw.send(
@@ -97,7 +99,7 @@ const ms = (t0: number): number => Math.round((performance.now() - t0) * 1000) /
 /** Timings inside this (compiled) executable; `ip` exec'd for comparison. */
 function bench(rounds: number): Record<string, number> {
   const t0 = performance.now();
-  loadLibc();
+  libc();
   const dlopen = ms(t0);
   const t1 = performance.now();
   const r = Rtnl.open();

@@ -1,38 +1,57 @@
 /**
  * The C library functions tscni calls directly, through Bun's FFI: the kernel interfaces that
- * Node.js and Bun do not expose (flock here; netlink sockets and setns elsewhere). Bound on
- * first use, once per process (~0.2 ms). Only the Bun executable has them: under Node.js (the
- * unit tests) `available()` is false and callers take their Node path.
+ * neither Node.js nor Bun expose (netlink sockets, setns, flock). This is the only module that
+ * touches `bun:ffi`; it binds on first use (~0.2 ms). Only the Bun executable has it: under
+ * Node.js (the unit tests) `available()` is false and callers take their fake or Node path.
  */
 type Ffi = typeof import('bun:ffi');
 
 export interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Int32Array | BigInt64Array, length: number): number;
+  send(fd: number, buf: Uint8Array, length: number, flags: number): number;
+  recv(fd: number, buf: Uint8Array, length: number, flags: number): number;
+  close(fd: number): number;
+  setns(fd: number, nstype: number): number;
   flock(fd: number, operation: number): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
 }
 
 export const LOCK_EX = 2;
-export const LOCK_UN = 8;
-export const EINTR = 4;
+
+/** True in the executable (Bun), where the C library can be called. */
+export const available = (): boolean => process.versions['bun'] !== undefined;
 
 let bound: Libc | undefined;
 
-export const available = (): boolean => typeof Bun !== 'undefined';
-
 export function libc(): Libc {
   if (bound) return bound;
-  if (!available()) throw new Error('C library calls need the tscni executable');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- exists only inside Bun
+  if (!available()) throw new Error('calls into the C library need the Bun runtime (the tscni executable)');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- bun:ffi exists only under Bun
   const ffi = require('bun:ffi') as Ffi;
-  const { symbols } = ffi.dlopen('libc.so.6', {
-    flock: { args: [ffi.FFIType.i32, ffi.FFIType.i32], returns: ffi.FFIType.i32 },
-    __errno_location: { args: [], returns: ffi.FFIType.ptr },
-  });
+  const { i32, u32, u64, i64, ptr } = ffi.FFIType;
+  // glibc; a musl build would name it libc.musl-<arch>.so.1.
+  const c = ffi.dlopen('libc.so.6', {
+    socket: { args: [i32, i32, i32], returns: i32 },
+    setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
+    send: { args: [i32, ptr, u64, i32], returns: i64 },
+    recv: { args: [i32, ptr, u64, i32], returns: i64 },
+    close: { args: [i32], returns: i32 },
+    setns: { args: [i32, i32], returns: i32 },
+    flock: { args: [i32, i32], returns: i32 },
+    __errno_location: { args: [], returns: ptr },
+  }).symbols;
   bound = {
-    flock: (fd, op) => symbols.flock(fd, op),
+    socket: (d, t, p) => c.socket(d, t, p),
+    setsockopt: (fd, level, name, value, length) => c.setsockopt(fd, level, name, value, length),
+    send: (fd, buf, length, flags) => Number(c.send(fd, buf, length, flags)),
+    recv: (fd, buf, length, flags) => Number(c.recv(fd, buf, length, flags)),
+    close: (fd) => c.close(fd),
+    setns: (fd, nstype) => c.setns(fd, nstype),
+    flock: (fd, op) => c.flock(fd, op),
     errno: () => {
-      const p = symbols.__errno_location();
+      const p = c.__errno_location();
       return p === null ? 0 : ffi.read.i32(p, 0);
     },
   };
