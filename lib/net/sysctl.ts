@@ -1,13 +1,16 @@
 /**
- * /proc/sys access for the namespace this process runs in (the plugin runs in the runtime's
- * "host" namespace). Values inside a container namespace must be set from a process in that
- * namespace instead (see the container-side exec in lib/net).
+ * /proc/sys access, in this process's network namespace or inside a container's. /proc/sys/net
+ * shows the namespace of the thread that opens a file there, so a container's values are
+ * written with the thread switched into its namespace (lib/sys/netns.ts) — no nsenter, no
+ * sysctl process. All calls are synchronous: each is one small read or write.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isValidLinkName } from '../cni/names';
-import { defaultRunner } from '../exec/real';
+import { inNetns } from '../sys/netns';
 
-/** net/ipv4/conf/<if>/route_localnet style key → /proc/sys path; the interface part is checked. */
+export type SysctlValues = ReadonlyArray<readonly [key: string, value: string]>;
+
+/** net/ipv4/conf/<if>/route_localnet style key → /proc/sys path; every part is checked. */
 export function sysctlPath(key: string): string {
   const parts = key.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..'))
@@ -17,36 +20,53 @@ export function sysctlPath(key: string): string {
   return `/proc/sys/${key}`;
 }
 
-export async function readSysctl(key: string): Promise<string> {
-  return (await readFile(sysctlPath(key), 'utf8')).trim();
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+/** The value, or undefined when the key does not exist here. */
+export function readSysctl(key: string): string | undefined {
+  try {
+    return readFileSync(sysctlPath(key), 'utf8').trim();
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return undefined;
+    throw e;
+  }
 }
 
 /** Writes only when the value differs (a write can be slow and may be denied when unchanged). */
-export async function ensureSysctl(key: string, value: string): Promise<void> {
-  const path = sysctlPath(key);
-  let current: string | undefined;
-  try {
-    current = (await readFile(path, 'utf8')).trim();
-  } catch {
-    current = undefined;
-  }
-  if (current === value) return;
-  await writeFile(path, value);
+export function ensureSysctl(key: string, value: string): void {
+  if (readSysctl(key) === value) return;
+  writeFileSync(sysctlPath(key), value);
 }
 
 /**
- * Writes sysctls inside another network namespace in one exec (`nsenter … sysctl -w`): /proc/sys/net
- * shows the namespace of the process that opens it, so this process cannot write them itself.
- * Keys that do not exist (e.g. IPv6 keys on a kernel booted with ipv6.disable=1) are skipped.
+ * Writes sysctls inside the network namespace at `netns`. Keys that do not exist there (e.g.
+ * IPv6 keys on a kernel booted with ipv6.disable=1) are skipped, as `sysctl -e` would.
  */
-export async function setSysctlsIn(
-  netns: string,
-  values: ReadonlyArray<readonly [key: string, value: string]>,
-): Promise<void> {
+export function setSysctlsIn(netns: string, values: SysctlValues): void {
   if (values.length === 0) return;
-  for (const [key] of values) sysctlPath(key);
-  await defaultRunner().run({
-    tool: 'nsenter',
-    argv: [`--net=${netns}`, '--', 'sysctl', '-q', '-e', '-w', ...values.map(([k, v]) => `${k}=${v}`)],
+  const paths = values.map(([k, v]) => [sysctlPath(k), v] as const);
+  inNetns(netns, () => {
+    for (const [path, value] of paths) {
+      try {
+        writeFileSync(path, value);
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw new Error(`sysctl ${path}=${value}: ${(e as Error).message}`);
+      }
+    }
   });
+}
+
+/** Reads sysctls inside the network namespace at `netns`; a missing key reads as undefined. */
+export function readSysctlsIn(netns: string, keys: readonly string[]): Array<string | undefined> {
+  const paths = keys.map(sysctlPath);
+  return inNetns(netns, () =>
+    paths.map((path) => {
+      try {
+        return readFileSync(path, 'utf8').trim();
+      } catch (e) {
+        if (errno(e) === 'ENOENT') return undefined;
+        throw e;
+      }
+    }),
+  );
 }

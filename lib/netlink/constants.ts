@@ -22,6 +22,7 @@ export const NETLINK_CAP_ACK = 10;
 export const NETLINK_EXT_ACK = 11;
 export const NETLINK_GET_STRICT_CHK = 12;
 export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
 export const CLONE_NEWNET = 0x40000000;
 
 // nlmsghdr.nlmsg_flags
@@ -122,6 +123,7 @@ export const IPVLAN_MODE_L2 = 0;
 export const IPVLAN_MODE_L3 = 1;
 export const IPVLAN_MODE_L3S = 2;
 export const IFLA_VLAN_ID = 1;
+export const IFLA_BR_VLAN_FILTERING = 7;
 
 // Bridge port attributes (IFLA_PROTINFO with AF_BRIDGE, and IFLA_INFO_SLAVE_DATA of a port)
 export const IFLA_BRPORT_STATE = 1;
@@ -173,6 +175,9 @@ export const RTA_GATEWAY = 5;
 export const RTA_PRIORITY = 6;
 export const RTA_PREFSRC = 7;
 export const RTA_METRICS = 8;
+// Route metrics nested in RTA_METRICS (RTAX_*).
+export const RTAX_MTU = 2;
+export const RTAX_ADVMSS = 8;
 export const RTA_MULTIPATH = 9;
 export const RTA_TABLE = 15;
 export const RTA_PREF = 20;

@@ -37,6 +37,7 @@ import {
   IFLA_PROTINFO,
   IFLA_TXQLEN,
   IFLA_VLAN_ID,
+  IFLA_BR_VLAN_FILTERING,
   NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_DUMP,
@@ -45,10 +46,13 @@ import {
   NLM_F_REPLACE,
   RTA_DST,
   RTA_GATEWAY,
+  RTA_METRICS,
   RTA_OIF,
   RTA_PREFSRC,
   RTA_PRIORITY,
   RTA_TABLE,
+  RTAX_ADVMSS,
+  RTAX_MTU,
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELROUTE,
@@ -222,6 +226,9 @@ function kindDataWords(kind: string, data: Attrs): string[] {
   } else if (kind === 'vlan') {
     const id = data.u16(IFLA_VLAN_ID);
     if (id !== undefined) out.push(`id=${id}`);
+  } else if (kind === 'bridge') {
+    const filtering = data.u8(IFLA_BR_VLAN_FILTERING);
+    if (filtering !== undefined) out.push(`vlan_filtering=${filtering}`);
   }
   return out;
 }
@@ -284,6 +291,11 @@ function routeWords(p: Uint8Array): string[] {
   if (src) out.push(`src=${formatIp(src)}`);
   const metric = a.u32(RTA_PRIORITY);
   if (metric !== undefined) out.push(`metric=${metric}`);
+  const metrics = a.nested(RTA_METRICS);
+  const mtu = metrics?.u32(RTAX_MTU);
+  if (mtu !== undefined) out.push(`mtu=${mtu}`);
+  const advmss = metrics?.u32(RTAX_ADVMSS);
+  if (advmss !== undefined) out.push(`advmss=${advmss}`);
   const table = a.u32(RTA_TABLE) ?? h.table;
   if (table) out.push(`table=${named(TABLE_NAMES, table)}`);
   if (h.protocol) out.push(`proto=${named(PROTO_NAMES, h.protocol)}`);

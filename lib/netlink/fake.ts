@@ -107,6 +107,10 @@ export class RecordingSocket implements RawSocket {
     return d;
   }
 
+  tryRecv(): Uint8Array | undefined {
+    return this.pending.shift();
+  }
+
   close(): void {
     this.closed = true;
   }

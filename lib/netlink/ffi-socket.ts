@@ -4,6 +4,7 @@
  */
 import {
   AF_NETLINK,
+  MSG_DONTWAIT,
   MSG_TRUNC,
   NETLINK_CAP_ACK,
   NETLINK_EXT_ACK,
@@ -67,6 +68,18 @@ class LibcNetlinkSocket implements RawSocket {
       if (n === bytes.length) return;
       if (n >= 0) throw new NetlinkError(errnoNumber('EMSGSIZE'), `send: ${n} of ${bytes.length} bytes sent`);
       if (errno() !== errnoNumber('EINTR')) throw fail('send(netlink)');
+    }
+  }
+
+  tryRecv(): Uint8Array | undefined {
+    for (;;) {
+      const n = libc().recv(this.fd, this.buf, this.buf.length, MSG_TRUNC | MSG_DONTWAIT);
+      if (n > this.buf.length) throw new NetlinkError(errnoNumber('EMSGSIZE'), `recv: ${n}-byte datagram truncated`);
+      if (n >= 0) return this.buf.slice(0, n);
+      const e = errno();
+      if (e === errnoNumber('EINTR')) continue;
+      if (e === errnoNumber('EAGAIN')) return undefined;
+      throw new NetlinkError(e, 'recv(netlink)');
     }
   }
 

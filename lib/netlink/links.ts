@@ -32,6 +32,7 @@ import {
   IFLA_IPVLAN_MODE,
   IFLA_LINK,
   IFLA_LINKINFO,
+  IFLA_BR_VLAN_FILTERING,
   IFLA_LINK_NETNSID,
   IFLA_MACVLAN_MODE,
   IFLA_MASTER,
@@ -266,7 +267,10 @@ export interface NewLinkCommon {
   netnsFd?: number;
 }
 
-export type BridgeOptions = NewLinkCommon;
+export interface BridgeOptions extends NewLinkCommon {
+  /** 802.1Q filtering on the bridge's ports (needs CONFIG_BRIDGE_VLAN_FILTERING). */
+  vlanFiltering?: boolean;
+}
 
 export interface VethOptions extends NewLinkCommon {
   peerName: string;
@@ -312,7 +316,12 @@ function newLink(kind: string, own: AttrSpec[], data?: AttrSpec[]): Request {
   };
 }
 
-export const newBridge = (o: BridgeOptions): Request => newLink('bridge', commonAttrs(o));
+export const newBridge = (o: BridgeOptions): Request =>
+  newLink(
+    'bridge',
+    commonAttrs(o),
+    o.vlanFiltering === undefined ? undefined : [attr.u8(IFLA_BR_VLAN_FILTERING, o.vlanFiltering ? 1 : 0)],
+  );
 
 export function newVeth(o: VethOptions): Request {
   const peer = commonAttrs({

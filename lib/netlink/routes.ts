@@ -10,7 +10,10 @@ import {
   NLM_F_REPLACE,
   RTA_DST,
   RTA_GATEWAY,
+  RTA_METRICS,
   RTA_MULTIPATH,
+  RTAX_ADVMSS,
+  RTAX_MTU,
   RTA_OIF,
   RTA_PREFSRC,
   RTA_PRIORITY,
@@ -80,6 +83,17 @@ export function decodeRoute(m: NlMessage): Route | undefined {
   return r;
 }
 
+/** The kernel's route lookup for one destination address (`ip route get <addr>`). */
+export function getRoute(address: string): Request {
+  const ip = parseIp(address);
+  return {
+    type: RTM_GETROUTE,
+    flags: 0,
+    header: encodeRtMsg({ family: afOf(ip.family), dstLen: ip.family === 4 ? 32 : 128 }),
+    attrs: [attr.bytes(RTA_DST, ip.bytes)],
+  };
+}
+
 export const dumpRoutes = (family?: IpFamily): Request => ({
   type: RTM_GETROUTE,
   flags: NLM_F_DUMP,
@@ -101,6 +115,9 @@ export interface RouteSpec {
   protocol?: number;
   /** RTN_*; defaults to unicast. */
   type?: number;
+  /** Path MTU and advertised MSS of the route (RTA_METRICS). */
+  mtu?: number;
+  advmss?: number;
 }
 
 function destination(s: RouteSpec): Prefix {
@@ -123,6 +140,10 @@ function routeBody(s: RouteSpec, forDelete: boolean): { header: Uint8Array; attr
   if (s.oif !== undefined) attrs.push(attr.u32(RTA_OIF, s.oif));
   if (s.src !== undefined) attrs.push(attr.bytes(RTA_PREFSRC, sameFamily(s.src, 'source')));
   if (s.metric !== undefined) attrs.push(attr.u32(RTA_PRIORITY, s.metric));
+  const metrics: AttrSpec[] = [];
+  if (s.mtu !== undefined) metrics.push(attr.u32(RTAX_MTU, s.mtu));
+  if (s.advmss !== undefined) metrics.push(attr.u32(RTAX_ADVMSS, s.advmss));
+  if (metrics.length) attrs.push(attr.nest(RTA_METRICS, metrics));
   const table = s.table ?? RT_TABLE_MAIN;
   // rtm_table is 8 bits wide; larger table ids only travel in RTA_TABLE.
   if (table > 255) attrs.push(attr.u32(RTA_TABLE, table));

@@ -29,7 +29,7 @@ import {
   type VlanOptions,
 } from './links';
 import type { NlMessage, Request } from './message';
-import { decodeRoute, delRoute, dumpRoutes, newRoute, type Route, type RouteSpec } from './routes';
+import { decodeRoute, delRoute, dumpRoutes, getRoute, newRoute, type Route, type RouteSpec } from './routes';
 import { NetlinkSocket, isErrno, openNetlink, type NetlinkOptions, type RawSocket } from './socket';
 
 export interface AddrFilter {
@@ -171,6 +171,11 @@ export class Rtnl {
     this.exec(delLink(index));
   }
 
+  /** deleteLink without blocking the event loop while the kernel takes its time (see requestAsync). */
+  async deleteLinkAsync(index: number): Promise<void> {
+    await this.nl.requestAsync(delLink(index));
+  }
+
   // -------------------------------------------------------------------------------------------
   // Addresses
 
@@ -208,6 +213,12 @@ export class Rtnl {
       out.push(r);
     }
     return out;
+  }
+
+  /** The route the kernel would use to reach `address` (ENETUNREACH when there is none). */
+  routeTo(address: string): Route | undefined {
+    const m = this.nl.request(getRoute(address)).find((r) => r.type === RTM_NEWROUTE);
+    return m ? decodeRoute(m) : undefined;
   }
 
   /** Adds a route; EEXIST when an identical one is there. */

@@ -27,6 +27,8 @@ export interface RawSocket {
   send(bytes: Uint8Array): void;
   /** Blocks until the next datagram arrives; throws NetlinkError on a socket error or timeout. */
   recv(): Uint8Array;
+  /** The next datagram if one is waiting, without blocking. */
+  tryRecv(): Uint8Array | undefined;
   close(): void;
 }
 
@@ -88,17 +90,39 @@ export class NetlinkSocket {
     this.raw.send(bytes);
     const replies: NlMessage[] = [];
     for (;;) {
-      for (const m of parseMessages(this.raw.recv())) {
-        if (m.seq !== seq || m.type === NLMSG_NOOP) continue;
-        if (m.type === NLMSG_ERROR) {
-          const e = decodeError(m);
-          if (e.errno === 0) return replies;
-          throw new NetlinkError(e.errno, `netlink ${describe(bytes)}`, e.extack);
-        }
-        if (m.type === NLMSG_DONE) return replies;
-        replies.push(m);
-      }
+      if (this.takeReplies(this.raw.recv(), seq, bytes, replies)) return replies;
     }
+  }
+
+  /**
+   * `request` for changes the kernel takes long to make (deleting a veth waits ~20 ms for the
+   * network stack to quiesce): the answer is polled for, so the event loop keeps serving other
+   * work, e.g. firewall commands running beside it, meanwhile.
+   */
+  async requestAsync(req: Request, pollMs = 1): Promise<NlMessage[]> {
+    const { seq, bytes } = this.frame(req, NLM_F_REQUEST | NLM_F_ACK);
+    this.raw.send(bytes);
+    const replies: NlMessage[] = [];
+    for (;;) {
+      const datagram = this.raw.tryRecv();
+      if (datagram === undefined) await new Promise((r) => setTimeout(r, pollMs));
+      else if (this.takeReplies(datagram, seq, bytes, replies)) return replies;
+    }
+  }
+
+  /** Adds the replies to `seq` in one datagram to `replies`; true once the answer is complete. */
+  private takeReplies(datagram: Uint8Array, seq: number, sent: Uint8Array, replies: NlMessage[]): boolean {
+    for (const m of parseMessages(datagram)) {
+      if (m.seq !== seq || m.type === NLMSG_NOOP) continue;
+      if (m.type === NLMSG_ERROR) {
+        const e = decodeError(m);
+        if (e.errno === 0) return true;
+        throw new NetlinkError(e.errno, `netlink ${describe(sent)}`, e.extack);
+      }
+      if (m.type === NLMSG_DONE) return true;
+      replies.push(m);
+    }
+    return false;
   }
 
   /**

@@ -1,8 +1,10 @@
 /**
- * bridge ADD: bridge → IPAM → veth pair (+ bridge port settings, gateway address) in one host
- * `ip -batch` → addresses and routes in one batch inside the container → forwarding sysctls →
- * masquerade in one firewall transaction. Every side effect registers its undo first, so a
- * failure at any step leaves nothing behind and reports the original error.
+ * bridge ADD: bridge → IPAM → veth pair born in the container (+ bridge port settings, gateway
+ * address) → addresses and routes inside the container → forwarding sysctls → masquerade in
+ * one firewall transaction. Kernel changes go over netlink from this process; the firewall
+ * (and the MAC spoof check) are the only programs started, and they run while the netlink
+ * work is done. Every side effect registers its undo first, so a failure at any step leaves
+ * nothing behind and reports the original error.
  */
 import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
@@ -10,17 +12,19 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
 import { defaultRunner } from '../../lib/exec/real';
-import { ExecError } from '../../lib/exec/runner';
 import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
 import { bestEffort } from '../../lib/log';
 import { setupMasqWith, teardownMasqWith } from '../../lib/nat/masq';
-import { ipBatch, ipTry, randomMac, randomVethName } from '../../lib/net/ip';
-import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
+import { configureInterface } from '../../lib/net/interface';
+import { randomMac } from '../../lib/net/mac';
+import { openRtnl } from '../../lib/net/rtnl';
 import { settleIPv6 } from '../../lib/net/settle';
+import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
-import { concurrently, UndoStack } from '../../lib/undo';
+import { createVethPair } from '../../lib/net/veth';
+import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
+import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import { readLink, type LinkState } from './links';
 
 export const CONTAINER_IFACE_INDEX = 2;
 
@@ -46,19 +50,22 @@ function calcGateways(ips: IPConfig[], cfg: BridgeConfig): Map<4 | 6, Gateway> {
   return gws;
 }
 
-/** Host-side lines that put gateway addresses on the bridge (the reference's ensureAddr rules). */
-function gatewayLines(br: LinkState | undefined, cfg: BridgeConfig, gws: Map<4 | 6, Gateway>): string[] {
-  const lines: string[] = [];
+/**
+ * Puts the gateway addresses on the bridge (the reference's ensureAddr rules): an address of
+ * the same family already there is an error unless `forceAddress` replaces it; IPv6 only
+ * conflicts within the same subnet, and link-local addresses never do.
+ */
+function ensureGatewayAddrs(host: Rtnl, br: Link, cfg: BridgeConfig, gws: Map<4 | 6, Gateway>): void {
+  const present = host.addrs({ index: br.index });
   for (const gw of gws.values()) {
     const want = formatIP(gw.addr);
-    const present = br?.addrs ?? [];
-    if (present.some((a) => a.local === want && a.prefixlen === gw.prefix)) continue;
+    if (present.some((a) => a.address === want && a.prefixLen === gw.prefix)) continue;
     const conflicting = present.filter((a) => {
       if (a.family !== gw.addr.family) return false;
       if (a.family === 6) {
-        const other = parseIP(a.local);
-        const p = Math.min(a.prefixlen, gw.prefix);
-        return !!other && networkOf(other, p).value === networkOf(gw.addr, p).value && !a.local.startsWith('fe80:');
+        const other = parseIP(a.address);
+        const p = Math.min(a.prefixLen, gw.prefix);
+        return !!other && networkOf(other, p).value === networkOf(gw.addr, p).value && !a.address.startsWith('fe80:');
       }
       return true;
     });
@@ -68,10 +75,9 @@ function gatewayLines(br: LinkState | undefined, cfg: BridgeConfig, gws: Map<4 |
         `${JSON.stringify(cfg.bridge)} already has an IP address different from ${formatCIDR(gw.addr, gw.prefix)}`,
       );
     }
-    for (const a of conflicting) lines.push(`addr del ${a.local}/${a.prefixlen} dev ${cfg.bridge}`);
-    lines.push(`addr add ${formatCIDR(gw.addr, gw.prefix)} dev ${cfg.bridge}`);
+    for (const a of conflicting) host.deleteAddr(br.index, a.cidr);
+    host.addAddr(br.index, formatCIDR(gw.addr, gw.prefix));
   }
-  return lines;
 }
 
 /**
@@ -94,29 +100,35 @@ function containerSysctls(ifName: string, cfg: BridgeConfig, ips: readonly IPCon
   return v;
 }
 
-/** `route add` lines for the container; a route without gw uses its family's gateway. */
-function routeLines(routes: readonly Route[], gws: Map<4 | 6, Gateway>, ifName: string): string[] {
-  return routes.map((r) => {
-    const dst = parseCIDR(r.dst);
-    if (!dst) throw new CniError(ErrorCode.Internal, `invalid route destination ${r.dst}`);
-    const gw = r.gw ?? (gws.get(dst.addr.family) ? formatIP(gws.get(dst.addr.family)!.addr) : undefined);
-    const parts = [`route add ${r.dst}`];
-    if (gw) parts.push(`via ${gw}`);
-    parts.push(`dev ${ifName}`);
-    if (r.priority !== undefined) parts.push(`metric ${r.priority}`);
-    if (r.mtu !== undefined) parts.push(`mtu ${r.mtu}`);
-    if (r.advmss !== undefined) parts.push(`advmss ${r.advmss}`);
-    if (r.table !== undefined) parts.push(`table ${r.table}`);
-    if (r.scope !== undefined) parts.push(`scope ${r.scope}`);
-    return parts.join(' ');
-  });
+/** The bridge, created when missing; its MAC is set explicitly so it never follows port churn. */
+function ensureBridge(host: Rtnl, existing: Link | undefined, cfg: BridgeConfig): Link {
+  const vlans = cfg.vlan > 0 || cfg.vlanTrunk.length > 0;
+  let br = existing;
+  if (!br) {
+    try {
+      host.createBridge({
+        name: cfg.bridge,
+        mac: randomMac(),
+        mtu: cfg.mtu > 0 ? cfg.mtu : undefined,
+        vlanFiltering: vlans ? true : undefined,
+      });
+    } catch (e) {
+      if (vlans && isErrno(e, 'EOPNOTSUPP', 'EINVAL'))
+        throw new CniError(
+          ErrorCode.Internal,
+          'bridge VLAN filtering is not supported by this kernel (vlan/vlanTrunk need CONFIG_BRIDGE_VLAN_FILTERING)',
+          e.message,
+        );
+      if (!isErrno(e, 'EEXIST')) throw e; // created by a concurrent ADD meanwhile
+    }
+    br = host.linkByName(cfg.bridge);
+    if (!br) throw new CniError(ErrorCode.Internal, `bridge ${cfg.bridge} vanished right after its creation`);
+    if (br.kind !== 'bridge')
+      throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
+  }
+  host.setLink(br.index, { mac: br.mac, up: true, ...(cfg.promiscMode ? { promisc: true } : {}) });
+  return host.linkByIndex(br.index) ?? br;
 }
-
-/** The batch line number (1-based) an `ip -batch` failure names, if any. */
-const failedLine = (e: unknown): number | undefined => {
-  const m = e instanceof ExecError ? /Command failed -:(\d+)/.exec(e.stderr) : null;
-  return m?.[1] ? Number(m[1]) : undefined;
-};
 
 export async function add(inv: Invocation): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
@@ -126,128 +138,104 @@ export async function add(inv: Invocation): Promise<Result> {
       `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`,
     );
   const undo = new UndoStack();
-  return undo.guard(async () => {
-    // The bridge is read while IPAM allocates; an unusable bridge then releases the lease.
-    if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
-    const [br, ipam] = await concurrently(
-      readLink(cfg.bridge),
-      cfg.ipamType !== '' ? delegate('ADD', cfg.ipamType, inv) : Promise.resolve(undefined),
-    );
-    if (br && br.kind !== 'bridge')
-      throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
-    if (cfg.ipamType !== '' && !ipam?.ips?.length)
-      throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
-    const ips: IPConfig[] = (ipam?.ips ?? []).map((ip) => ({ ...ip }));
-    const gws = calcGateways(ips, cfg);
-    const routes: Route[] = [...(ipam?.routes ?? [])];
-    if (cfg.isDefaultGateway) {
-      for (const [fam, gw] of gws) {
-        const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
-        if (!routes.some((r) => r.dst === dst && r.gw)) routes.push({ dst, gw: formatIP(gw.addr) });
+  const host = openRtnl();
+  try {
+    return await undo.guard(async () => {
+      const existing = host.linkByName(cfg.bridge);
+      if (existing && existing.kind !== 'bridge')
+        throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
+      if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
+      const ipam = cfg.ipamType !== '' ? await delegate('ADD', cfg.ipamType, inv) : undefined;
+      if (cfg.ipamType !== '' && !ipam?.ips?.length)
+        throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+      const ips: IPConfig[] = (ipam?.ips ?? []).map((ip) => ({ ...ip }));
+      const gws = calcGateways(ips, cfg);
+      const routes: Route[] = [...(ipam?.routes ?? [])];
+      if (cfg.isDefaultGateway) {
+        for (const [fam, gw] of gws) {
+          const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
+          if (!routes.some((r) => r.dst === dst && r.gw)) routes.push({ dst, gw: formatIP(gw.addr) });
+        }
       }
-    }
 
-    // Host side: one batch. The bridge MAC is set explicitly so it never follows port churn.
-    const brMac = br?.mac || randomMac();
-    const hostVeth = randomVethName();
-    const hostMac = randomMac();
-    const contMac = cfg.mac ?? randomMac();
-    const mtu = cfg.mtu > 0 ? ` mtu ${cfg.mtu}` : '';
-    const host: string[] = [];
-    if (!br)
-      host.push(
-        `link add name ${cfg.bridge} address ${brMac}${mtu} type bridge${cfg.vlan || cfg.vlanTrunk.length ? ' vlan_filtering 1' : ''}`,
+      // The firewall programs start first and run while this process does the netlink work.
+      const target = { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName };
+      const masq = cfg.ipMasq && ips.length > 0;
+      if (masq) undo.push('remove masquerade rules', () => teardownMasqWith(cfg.ipMasqBackend, target));
+      const firewall = undo.track(masq ? setupMasqWith(cfg.ipMasqBackend, target, masqAddresses(ips)) : undefined);
+
+      const br = ensureBridge(host, existing, cfg);
+      const veth = createVethPair(host, inv.netns, inv.ifName, {
+        mtu: cfg.mtu > 0 ? cfg.mtu : undefined,
+        containerMac: cfg.mac,
+      });
+      undo.push('remove host veth', async () => deleteLinkNamed(host, veth.hostName));
+      host.setLink(veth.hostIndex, { masterIndex: br.index });
+      host.setBridgePort(veth.hostIndex, { hairpin: cfg.hairpinMode, isolated: cfg.portIsolation });
+      host.setUp(veth.hostIndex);
+      if (cfg.isGateway) ensureGatewayAddrs(host, br, cfg, gws);
+      await bestEffort('disable router advertisements on the bridge', async () =>
+        ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'),
       );
-    else host.push(`link set ${cfg.bridge} address ${brMac}`);
-    host.push(`link set ${cfg.bridge} up`);
-    if (cfg.promiscMode) host.push(`link set ${cfg.bridge} promisc on`);
-    const vethLine = host.length + 1;
-    host.push(
-      `link add name ${hostVeth}${mtu} address ${hostMac} type veth peer name ${inv.ifName}${mtu} address ${contMac} netns ${inv.netns}`,
-    );
-    host.push(`link set ${hostVeth} master ${cfg.bridge}`);
-    host.push(
-      `link set ${hostVeth} type bridge_slave hairpin ${cfg.hairpinMode ? 'on' : 'off'} isolated ${cfg.portIsolation ? 'on' : 'off'}`,
-    );
-    host.push(`link set ${hostVeth} up`);
-    host.push(...gatewayLines(br, cfg, cfg.isGateway ? gws : new Map()));
-    undo.push('remove host veth', () => ipTry(['link', 'del', hostVeth]));
-    try {
-      await ipBatch(host);
-    } catch (e) {
-      if ((cfg.vlan || cfg.vlanTrunk.length) && e instanceof ExecError && /Operation not supported/.test(e.stderr)) {
-        throw new CniError(
-          ErrorCode.Internal,
-          'bridge VLAN filtering is not supported by this kernel (vlan/vlanTrunk need CONFIG_BRIDGE_VLAN_FILTERING)',
-          e.message,
-        );
-      }
-      if (failedLine(e) === vethLine) {
-        throw new CniError(
-          ErrorCode.Internal,
-          `container veth name (${JSON.stringify(inv.ifName)}) peer provided (${JSON.stringify(hostVeth)}) already exists`,
-          (e as Error).message,
-        );
-      }
-      throw e;
-    }
-    await bestEffort('disable router advertisements on the bridge', () =>
-      ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'),
-    );
-    if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(cfg, hostVeth);
-    // The rest is independent work, run side by side: the container side (sysctls before any
-    // address exists, then one ip batch inside the namespace), MAC spoof check, forwarding,
-    // masquerade. Every undo is registered before any of them starts.
-    const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
-    if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(spoof));
-    const target = { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName };
-    const masq = cfg.ipMasq && ips.length > 0;
-    if (masq) undo.push('remove masquerade rules', () => teardownMasqWith(cfg.ipMasqBackend, target));
-    await concurrently(
-      configureContainer(inv, cfg, ips, routes, gws),
-      spoof ? setupSpoofcheck(spoof, hostVeth, contMac) : Promise.resolve(),
-      cfg.isGateway ? enableForwarding(gws) : Promise.resolve(),
-      masq ? setupMasqWith(cfg.ipMasqBackend, target, masqAddresses(ips)) : Promise.resolve(),
-    );
+      if (cfg.isGateway) enableForwarding(gws);
 
-    const result: Result = {
-      cniVersion: inv.cniVersion,
-      interfaces: [
-        { name: cfg.bridge, mac: brMac },
-        { name: hostVeth, mac: hostMac },
-        { name: inv.ifName, mac: contMac, sandbox: inv.netns },
-      ],
-    };
-    if (ips.length) result.ips = ips;
-    if (routes.length) result.routes = routes;
-    const dns = cfg.dns ?? ipam?.dns;
-    if (dns) result.dns = dns;
-    return result;
-  });
+      const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
+      if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(spoof));
+      const spoofing = undo.track(spoof ? setupSpoofcheck(spoof, veth.hostName, veth.containerMac) : undefined);
+      if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(cfg, veth.hostName);
+
+      // Inside the container: sysctls first (before any address exists), then the addresses.
+      if (ips.length > 0) setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
+      const ctr = openRtnl(inv.netns);
+      try {
+        const index = configureInterface(ctr, inv.ifName, {
+          ips,
+          routes,
+          gateways: new Map([...gws].map(([f, g]) => [f, formatIP(g.addr)])),
+          nodad: !cfg.enabledad,
+          up: !cfg.disableContainerInterface,
+        });
+        // With DAD on, IPv6 addresses start tentative; wait so the container can use them at once.
+        if (cfg.enabledad && gws.has(6) && !cfg.disableContainerInterface) await settleIPv6(ctr, index, inv.ifName);
+      } finally {
+        ctr.close();
+      }
+      await firewall;
+      await spoofing;
+
+      const result: Result = {
+        cniVersion: inv.cniVersion,
+        interfaces: [
+          { name: cfg.bridge, mac: br.mac ?? '' },
+          { name: veth.hostName, mac: veth.hostMac },
+          { name: inv.ifName, mac: veth.containerMac, sandbox: inv.netns },
+        ],
+      };
+      if (ips.length) result.ips = ips;
+      if (routes.length) result.routes = routes;
+      const dns = cfg.dns ?? ipam?.dns;
+      if (dns) result.dns = dns;
+      return result;
+    });
+  } finally {
+    host.close();
+  }
 }
 
-/** Inside the container: sysctls first (before any address exists), then one ip batch. */
-async function configureContainer(
-  inv: Invocation,
-  cfg: BridgeConfig,
-  ips: readonly IPConfig[],
-  routes: readonly Route[],
-  gws: Map<4 | 6, Gateway>,
-): Promise<void> {
-  if (ips.length > 0) await setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
-  const cont: string[] = [];
-  for (const ip of ips)
-    cont.push(`addr add ${ip.address} dev ${inv.ifName}${ip.address.includes(':') && !cfg.enabledad ? ' nodad' : ''}`);
-  if (!cfg.disableContainerInterface) cont.push(`link set ${inv.ifName} up`);
-  cont.push(...routeLines(routes, gws, inv.ifName));
-  await ipBatch(cont, inv.netns);
-  // With DAD on, IPv6 addresses start tentative; wait so the container can use them at once.
-  if (cfg.enabledad && gws.has(6) && !cfg.disableContainerInterface) await settleIPv6(inv.ifName, inv.netns);
+/** Deletes a link of this namespace by name; a link already gone is fine. */
+async function deleteLinkNamed(host: Rtnl, name: string): Promise<void> {
+  const link = host.linkByName(name);
+  if (!link) return;
+  try {
+    await host.deleteLinkAsync(link.index);
+  } catch (e) {
+    if (!isErrno(e, 'ENODEV')) throw e;
+  }
 }
 
-async function enableForwarding(gws: Map<4 | 6, Gateway>): Promise<void> {
-  if (gws.has(4)) await ensureSysctl('net/ipv4/ip_forward', '1');
-  if (gws.has(6)) await ensureSysctl('net/ipv6/conf/all/forwarding', '1');
+function enableForwarding(gws: Map<4 | 6, Gateway>): void {
+  if (gws.has(4)) ensureSysctl('net/ipv4/ip_forward', '1');
+  if (gws.has(6)) ensureSysctl('net/ipv6/conf/all/forwarding', '1');
 }
 
 /** Each container address with its subnet, as masquerade rules need them. */

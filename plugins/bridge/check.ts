@@ -1,76 +1,92 @@
 /**
  * bridge CHECK: the live state still matches prevResult — bridge, container interface (veth,
- * MAC, addresses), host veth on the bridge — and IPAM agrees. Works for L2-only configs too.
+ * MAC, addresses, routes), host veth on the bridge — and IPAM agrees. Works for L2-only configs
+ * too. Every kernel read is a netlink request from this process.
  */
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { parseCIDR, formatIP } from '../../lib/ipam/ip';
-import { ipJson } from '../../lib/net/ip';
-import { concurrently } from '../../lib/undo';
+import { formatCIDR, networkOf, parseCIDR } from '../../lib/ipam/ip';
+import { openRtnl } from '../../lib/net/rtnl';
+import type { Link, Rtnl } from '../../lib/netlink';
 import { loadBridgeConfig } from './config';
-import { readLink } from './links';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
+const sameMac = (a: string | undefined, b: string | undefined): boolean =>
+  (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
 
 export async function check(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
+  // IPAM first, as the reference: its verdict is the first one reported.
+  if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv);
   const ifaces = prev.interfaces ?? [];
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
   const hostPrev = ifaces.find((i, idx) => idx !== contIndex && !i.sandbox && i.name !== cfg.bridge);
-  const routes = prev.routes ?? [];
-  const routeFamilies = (['-4', '-6'] as const).filter((fam) =>
-    routes.some((r) => (fam === '-6') === r.dst.includes(':')),
-  );
 
-  // Every read at once; the checks below then run in the reference's order, so the first
-  // mismatch reported is the one the reference would report (IPAM first).
-  const [, br, cont, host, ...liveRoutes] = await concurrently(
-    cfg.ipamType !== '' ? delegate('CHECK', cfg.ipamType, inv) : Promise.resolve(undefined),
-    readLink(cfg.bridge),
-    contIndex >= 0 ? readLink(inv.ifName, inv.netns) : Promise.resolve(undefined),
-    hostPrev ? readLink(hostPrev.name) : Promise.resolve(undefined),
-    ...routeFamilies.map(async (fam) => (await ipJson([fam, 'route', 'show', 'dev', inv.ifName], inv.netns)) ?? []),
-  );
-
+  const host = openRtnl();
+  let br: Link | undefined;
+  let hostVeth: Link | undefined;
+  try {
+    br = host.linkByName(cfg.bridge);
+    hostVeth = hostPrev ? host.linkByName(hostPrev.name) : undefined;
+  } finally {
+    host.close();
+  }
   if (!br) throw fail(`CNI created bridge ${cfg.bridge} in host namespace was not found`);
   if (br.kind !== 'bridge') throw fail(`${cfg.bridge} is not a bridge`);
-  const promisc = br.flags.includes('PROMISC');
-  if (promisc !== cfg.promiscMode)
+  if (br.flags.promisc !== cfg.promiscMode)
     throw fail(
-      `Bridge interface ${cfg.bridge} configured Promisc Mode ${cfg.promiscMode} doesn't match current state: ${promisc} `,
+      `Bridge interface ${cfg.bridge} configured Promisc Mode ${cfg.promiscMode} doesn't match current state: ${br.flags.promisc} `,
     );
   const brPrev = ifaces.find((i) => i.name === cfg.bridge);
-  if (brPrev?.mac && brPrev.mac.toLowerCase() !== br.mac.toLowerCase())
+  if (brPrev?.mac && !sameMac(brPrev.mac, br.mac))
     throw fail(`Interface ${cfg.bridge} Mac doesn't match: ${brPrev.mac} not found`);
 
   const contPrev = ifaces[contIndex];
   if (!contPrev) throw fail(`interface ${inv.ifName} with sandbox ${inv.netns} not found in prevResult`);
-  if (!cont) throw fail(`CNI created interface in container ${inv.ifName} not found`);
-  if (cont.kind !== 'veth') throw fail(`Error: Container interface ${inv.ifName} not of type veth`);
-  if (contPrev.mac && contPrev.mac.toLowerCase() !== cont.mac.toLowerCase())
-    throw fail(`Interface ${inv.ifName} Mac doesn't match: ${contPrev.mac} not found`);
-  if (hostPrev && (!host || host.master !== cfg.bridge))
-    throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
+  const ctr = openRtnl(inv.netns);
+  try {
+    const cont = ctr.linkByName(inv.ifName);
+    if (!cont) throw fail(`CNI created interface in container ${inv.ifName} not found`);
+    if (cont.kind !== 'veth') throw fail(`Error: Container interface ${inv.ifName} not of type veth`);
+    if (contPrev.mac && !sameMac(contPrev.mac, cont.mac))
+      throw fail(`Interface ${inv.ifName} Mac doesn't match: ${contPrev.mac} not found`);
+    if (hostPrev && (!hostVeth || hostVeth.masterIndex !== br.index))
+      throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
+    checkAddresses(ctr, cont, prev.ips ?? [], contIndex, inv.ifName);
+    checkRoutes(ctr, cont, prev.routes ?? [], inv.ifName);
+  } finally {
+    ctr.close();
+  }
+}
 
-  for (const ip of prev.ips ?? []) {
+function checkAddresses(
+  ctr: Rtnl,
+  cont: Link,
+  ips: ReadonlyArray<{ interface?: number; address: string }>,
+  contIndex: number,
+  ifName: string,
+): void {
+  const live = new Set(ctr.addrs({ index: cont.index }).map((a) => a.cidr));
+  for (const ip of ips) {
     if (ip.interface !== undefined && ip.interface !== contIndex) continue;
     const c = parseCIDR(ip.address);
-    if (!c) continue;
-    const want = formatIP(c.addr);
-    if (!cont.addrs.some((a) => a.local === want && a.prefixlen === c.prefix))
-      throw fail(`Failed to match addr ${ip.address} on interface ${inv.ifName}`);
+    if (c && !live.has(formatCIDR(c.addr, c.prefix)))
+      throw fail(`Failed to match addr ${ip.address} on interface ${ifName}`);
   }
-  routeFamilies.forEach((fam, i) => {
-    const dsts = new Set((liveRoutes[i] ?? []).map((r) => String(r['dst'])));
-    for (const r of routes.filter((x) => (fam === '-6') === x.dst.includes(':'))) {
-      const c = parseCIDR(r.dst);
-      const isDefault = c?.prefix === 0;
-      if (!(isDefault ? dsts.has('default') : dsts.has(r.dst) || (c && dsts.has(formatIP(c.addr)))))
-        throw fail(`Failed to match route ${r.dst} on interface ${inv.ifName}`);
-    }
-  });
+}
+
+/** Every prevResult route is in the container's routes through its interface (any table). */
+function checkRoutes(ctr: Rtnl, cont: Link, routes: ReadonlyArray<{ dst: string }>, ifName: string): void {
+  if (routes.length === 0) return;
+  const live = new Set(ctr.routes({ table: 'all', oif: cont.index }).map((r) => r.dst));
+  for (const r of routes) {
+    const c = parseCIDR(r.dst);
+    if (!c) continue;
+    const network = formatCIDR(networkOf(c.addr, c.prefix), c.prefix);
+    if (!live.has(network) && !live.has(r.dst)) throw fail(`Failed to match route ${r.dst} on interface ${ifName}`);
+  }
 }

@@ -10,7 +10,7 @@ import { dnsDecoder } from '../../lib/cni/result/decode';
 import type { DNS } from '../../lib/cni/result/types';
 import * as t from '../../lib/cni/schema';
 import type { Backend } from '../../lib/nat/backend';
-import { normalizeMac } from '../../lib/net/ip';
+import { normalizeMac } from '../../lib/net/mac';
 
 const bool = t.optional(t.boolean);
 const trunkDecoder = t.object({ id: t.optional(t.int), minID: t.optional(t.int), maxID: t.optional(t.int) });

@@ -7,24 +7,31 @@ import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { teardownMasqWith } from '../../lib/nat/masq';
-import { ipTry } from '../../lib/net/ip';
+import { openRtnl } from '../../lib/net/rtnl';
 import { spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
+import { isErrno } from '../../lib/netlink';
 import { concurrently } from '../../lib/undo';
 import { loadBridgeConfig } from './config';
 
+/** Deletes the container's interface; a missing namespace or interface is fine. */
+async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
+  if (netns === '' || !existsSync(netns)) return;
+  const ctr = openRtnl(netns);
+  try {
+    const link = ctr.linkByName(ifName);
+    // The kernel takes ~20 ms to delete a veth; the rule teardown runs meanwhile.
+    if (link) await ctr.deleteLinkAsync(link.index);
+  } catch (e) {
+    if (!isErrno(e, 'ENODEV')) throw new Error(`failed to delete ${ifName}: ${(e as Error).message}`);
+  } finally {
+    ctr.close();
+  }
+}
+
 export async function del(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
-  const errors: string[] = [];
-  // The link goes before the lease (so its address is never handed out while still in use);
-  // rule removal is independent of both and runs alongside.
-  const linkThenLease = async (): Promise<void> => {
-    if (inv.netns !== '' && existsSync(inv.netns)) {
-      const r = await ipTry(['link', 'del', inv.ifName], inv.netns);
-      if (r.exitCode !== 0 && !/Cannot find device|does not exist|No such/i.test(r.stderr))
-        errors.push(`failed to delete ${inv.ifName}: ${r.stderr.trim()}`);
-    }
-    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
-  };
+  // The rules first (their programs run while the link goes); the link goes before the lease,
+  // so its address is never handed out while still in use.
   const rules = async (): Promise<void> => {
     if (cfg.ipMasq)
       await teardownMasqWith(cfg.ipMasqBackend, {
@@ -34,6 +41,13 @@ export async function del(inv: Invocation): Promise<void> {
       });
     if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
   };
-  await concurrently(linkThenLease(), rules());
-  if (errors.length > 0) throw new Error(errors.join('; '));
+  const linkThenLease = async (): Promise<void> => {
+    const link = await deleteContainerLink(inv.netns, inv.ifName).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
+    if (link) throw link; // reported after the lease is released anyway
+  };
+  await concurrently(rules(), linkThenLease());
 }

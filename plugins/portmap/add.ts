@@ -10,7 +10,7 @@ import type { Result } from '../../lib/cni/result/types';
 import { bestEffort } from '../../lib/log';
 import { withBackend, type Backend } from '../../lib/nat/backend';
 import { flushUdpConntrack } from '../../lib/nat/conntrack';
-import { ipJson } from '../../lib/net/ip';
+import { openRtnl } from '../../lib/net/rtnl';
 import { ensureSysctl } from '../../lib/net/sysctl';
 import { UndoStack, concurrently } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
@@ -20,9 +20,17 @@ import { setupNft, teardownNft } from './nftables';
 import { nftPlanFor, planFor } from './plan';
 
 /** The interface that routes to the container (normally the bridge). */
-async function routeDev(ip: ContainerIP): Promise<string | undefined> {
-  const dev = (await ipJson(['route', 'get', ip.address]))?.[0]?.['dev'];
-  return typeof dev === 'string' ? dev : undefined;
+/** The interface this host routes the container's address through; undefined when unroutable. */
+function routeDev(ip: ContainerIP): string | undefined {
+  const host = openRtnl();
+  try {
+    const oif = host.routeTo(ip.address)?.oif;
+    return oif === undefined ? undefined : host.linkByIndex(oif)?.name;
+  } catch {
+    return undefined;
+  } finally {
+    host.close();
+  }
 }
 
 export async function add(inv: Invocation): Promise<Result> {
@@ -56,9 +64,11 @@ export async function add(inv: Invocation): Promise<Result> {
       ...ips.map(async (ip) => {
         await flushUdpConntrack(cfg.mappings, ip.six);
         // Localhost → container needs route_localnet on the interface that routes to the container.
-        const dev = !ip.six && cfg.snat ? await routeDev(ip) : undefined;
+        const dev = !ip.six && cfg.snat ? routeDev(ip) : undefined;
         if (dev)
-          await bestEffort('enable route_localnet', () => ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'));
+          await bestEffort('enable route_localnet', async () =>
+            ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'),
+          );
       }),
     );
   });

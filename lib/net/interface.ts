@@ -1,0 +1,41 @@
+/**
+ * Putting a container's IP configuration on its interface — addresses, link up, routes — the
+ * step every interface plugin (bridge, ptp, macvlan, ...) ends with, as the reference's
+ * ConfigureIface does. Synchronous netlink calls on a socket inside the container's namespace.
+ */
+import { CniError, ErrorCode } from '../cni/errors';
+import type { IPConfig, Route } from '../cni/result/types';
+import type { Rtnl } from '../netlink';
+
+export interface InterfaceConfig {
+  readonly ips: readonly IPConfig[];
+  readonly routes: readonly Route[];
+  /** The gateway a route without `gw` goes through, per family. */
+  readonly gateways: ReadonlyMap<4 | 6, string>;
+  /** IPv6 addresses usable at once (no duplicate address detection). */
+  readonly nodad: boolean;
+  /** Bring the link up (false leaves it down, e.g. bridge's disableContainerInterface). */
+  readonly up: boolean;
+}
+
+/** Configures `ifName` in the namespace of `ctr`; returns the link's index. */
+export function configureInterface(ctr: Rtnl, ifName: string, c: InterfaceConfig): number {
+  const link = ctr.linkByName(ifName);
+  if (!link) throw new CniError(ErrorCode.Internal, `failed to lookup ${JSON.stringify(ifName)}: link not found`);
+  for (const ip of c.ips) ctr.addAddr(link.index, ip.address, { nodad: c.nodad && ip.address.includes(':') });
+  if (c.up) ctr.setUp(link.index);
+  for (const r of c.routes) {
+    const family = r.dst.includes(':') ? 6 : 4;
+    ctr.addRoute({
+      dst: r.dst,
+      gateway: r.gw ?? c.gateways.get(family),
+      oif: link.index,
+      metric: r.priority,
+      mtu: r.mtu,
+      advmss: r.advmss,
+      table: r.table,
+      scope: r.scope,
+    });
+  }
+  return link.index;
+}
