@@ -5,7 +5,7 @@ CNI_PATH ?= $(CURDIR)/bin
 JEST := node --max-old-space-size=4096 node_modules/.bin/jest
 APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
 
-.PHONY: all deps sysdeps npmdeps build typecheck lint format unit integration conformance test demo bench install clean reference
+.PHONY: all deps sysdeps npmdeps build typecheck lint format unit golden integration conformance test demo bench install clean reference
 
 all: build
 
@@ -52,6 +52,12 @@ format: npmdeps
 
 unit: npmdeps
 	$(JEST) --selectProjects unit
+
+# Rewrites the golden files of rendered firewall text (lib/firewall/*/__golden__) from the
+# renderers; review the diff before committing it.
+golden: npmdeps
+	UPDATE_GOLDEN=1 $(JEST) --selectProjects unit lib/firewall
+	@git status --short -- 'lib/firewall/*/__golden__'
 
 integration: npmdeps build
 	$(JEST) --selectProjects integration --runInBand

@@ -13,13 +13,13 @@ import { defaultRunner } from '../../lib/exec/real';
 import { ExecError } from '../../lib/exec/runner';
 import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
 import { bestEffort } from '../../lib/log';
-import { setupMasqWith, teardownMasqWith } from '../../lib/nat/masq';
 import { ipBatch, ipTry, randomMac, randomVethName } from '../../lib/net/ip';
-import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
+import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { settleIPv6 } from '../../lib/net/settle';
 import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
 import { concurrently, UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
+import { setupMasquerade, teardownMasquerade } from './masquerade';
 import { readLink, type LinkState } from './links';
 
 export const CONTAINER_IFACE_INDEX = 2;
@@ -199,15 +199,15 @@ export async function add(inv: Invocation): Promise<Result> {
     // address exists, then one ip batch inside the namespace), MAC spoof check, forwarding,
     // masquerade. Every undo is registered before any of them starts.
     const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
-    if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(spoof));
-    const target = { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName };
+    const runner = defaultRunner();
+    if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(runner, spoof));
     const masq = cfg.ipMasq && ips.length > 0;
-    if (masq) undo.push('remove masquerade rules', () => teardownMasqWith(cfg.ipMasqBackend, target));
+    if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
     await concurrently(
       configureContainer(inv, cfg, ips, routes, gws),
-      spoof ? setupSpoofcheck(spoof, hostVeth, contMac) : Promise.resolve(),
+      spoof ? setupSpoofcheck(runner, spoof, hostVeth, contMac) : Promise.resolve(),
       cfg.isGateway ? enableForwarding(gws) : Promise.resolve(),
-      masq ? setupMasqWith(cfg.ipMasqBackend, target, masqAddresses(ips)) : Promise.resolve(),
+      masq ? setupMasquerade(runner, cfg, inv, ips) : Promise.resolve(),
     );
 
     const result: Result = {
@@ -248,14 +248,6 @@ async function configureContainer(
 async function enableForwarding(gws: Map<4 | 6, Gateway>): Promise<void> {
   if (gws.has(4)) await ensureSysctl('net/ipv4/ip_forward', '1');
   if (gws.has(6)) await ensureSysctl('net/ipv6/conf/all/forwarding', '1');
-}
-
-/** Each container address with its subnet, as masquerade rules need them. */
-function masqAddresses(ips: readonly IPConfig[]): Array<{ address: string; subnet: string }> {
-  return ips.map((ip) => {
-    const c = parseCIDR(ip.address)!;
-    return { address: formatIP(c.addr), subnet: formatCIDR(networkOf(c.addr, c.prefix), c.prefix) };
-  });
 }
 
 /** Access VLAN (pvid untagged) and trunk VIDs on the host port, in one `bridge -batch`. */

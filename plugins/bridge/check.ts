@@ -1,16 +1,19 @@
 /**
  * bridge CHECK: the live state still matches prevResult — bridge, container interface (veth,
- * MAC, addresses), host veth on the bridge — and IPAM agrees. Works for L2-only configs too.
+ * MAC, addresses), host veth on the bridge, masquerade rules with `ipMasq` — and IPAM agrees.
+ * Works for L2-only configs too.
  */
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
+import { defaultRunner } from '../../lib/exec/real';
 import { parseCIDR, formatIP } from '../../lib/ipam/ip';
 import { ipJson } from '../../lib/net/ip';
 import { concurrently } from '../../lib/undo';
 import { loadBridgeConfig } from './config';
 import { readLink } from './links';
+import { checkMasquerade } from './masquerade';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
@@ -27,7 +30,16 @@ export async function check(inv: Invocation): Promise<void> {
   );
 
   // Every read at once; the checks below then run in the reference's order, so the first
-  // mismatch reported is the one the reference would report (IPAM first).
+  // mismatch reported is the one the reference would report (IPAM first). The masquerade rules,
+  // which the reference does not check, are read alongside and reported last.
+  const contIps = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
+  const masq =
+    cfg.ipMasq && contIps.length > 0
+      ? checkMasquerade(defaultRunner(), cfg, inv, contIps).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      : Promise.resolve(undefined);
   const [, br, cont, host, ...liveRoutes] = await concurrently(
     cfg.ipamType !== '' ? delegate('CHECK', cfg.ipamType, inv) : Promise.resolve(undefined),
     readLink(cfg.bridge),
@@ -56,8 +68,7 @@ export async function check(inv: Invocation): Promise<void> {
   if (hostPrev && (!host || host.master !== cfg.bridge))
     throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
 
-  for (const ip of prev.ips ?? []) {
-    if (ip.interface !== undefined && ip.interface !== contIndex) continue;
+  for (const ip of contIps) {
     const c = parseCIDR(ip.address);
     if (!c) continue;
     const want = formatIP(c.addr);
@@ -73,4 +84,6 @@ export async function check(inv: Invocation): Promise<void> {
         throw fail(`Failed to match route ${r.dst} on interface ${inv.ifName}`);
     }
   });
+  const masqError = await masq;
+  if (masqError !== undefined) throw masqError;
 }

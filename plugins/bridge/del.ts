@@ -6,11 +6,12 @@
 import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { teardownMasqWith } from '../../lib/nat/masq';
+import { defaultRunner } from '../../lib/exec/real';
+import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { ipTry } from '../../lib/net/ip';
-import { spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { concurrently } from '../../lib/undo';
 import { loadBridgeConfig } from './config';
+import { teardownMasquerade } from './masquerade';
 
 export async function del(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
@@ -25,14 +26,11 @@ export async function del(inv: Invocation): Promise<void> {
     }
     if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
   };
+  // Masquerade goes from both backends (the container may have been set up under an earlier config).
+  const runner = defaultRunner();
   const rules = async (): Promise<void> => {
-    if (cfg.ipMasq)
-      await teardownMasqWith(cfg.ipMasqBackend, {
-        networkName: inv.networkName,
-        containerId: inv.containerId,
-        ifName: inv.ifName,
-      });
-    if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
+    if (cfg.ipMasq) await teardownMasquerade(runner, inv);
+    if (cfg.macspoofchk) await teardownSpoofcheck(runner, spoofRef(inv.containerId, inv.ifName));
   };
   await concurrently(linkThenLease(), rules());
   if (errors.length > 0) throw new Error(errors.join('; '));

@@ -1,5 +1,5 @@
 /**
- * portmap's nftables backend: one table of our own, `inet tscni_hostport`, whose rules never
+ * Port forwarding through nftables (portmap's nftables backend): one table of our own, `inet tscni_hostport`, whose rules never
  * change — a fixed handful that look up maps keyed on (destination address, protocol, port) —
  * while each container adds or removes only its own map and set elements. A packet's lookup and
  * an ADD cost the same with one mapping or thousands. Every element carries an owner comment
@@ -7,7 +7,17 @@
  * runtime resending its port mappings, and two networks of one container stay apart.
  */
 import { createHash } from 'node:crypto';
-import type { PortMapping } from './portmap-iptables';
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Runner } from '../../exec/runner';
+import type {
+  Attachment,
+  ContainerAddress,
+  ForwardedPorts,
+  PortForwarding,
+  PortForwardRequest,
+  PortMapping,
+} from '../types';
+import { nftApply, nftRead } from './nft';
 
 export const NFT_TABLE = 'tscni_hostport';
 const T = `inet ${NFT_TABLE}`;
@@ -176,4 +186,102 @@ export function conflicts(p: NftPlan, existing: readonly NftElement[]): NftEleme
     }
   }
   return found;
+}
+
+export function nftPlanOf(req: PortForwardRequest, c: ContainerAddress): NftPlan {
+  const a = req.attachment;
+  return {
+    owner: ownerComment(a.networkName, a.containerId, a.ifName),
+    six: c.six,
+    containerIP: c.address,
+    mappings: req.mappings,
+    snat: req.snat,
+    masqAll: req.masqAll,
+  };
+}
+
+const PROTOCOLS: Readonly<Record<string, PortMapping['protocol']>> = {
+  tcp: 'tcp',
+  udp: 'udp',
+  sctp: 'sctp',
+  '6': 'tcp',
+  '17': 'udp',
+  '132': 'sctp',
+};
+
+/** The mappings that map elements stand for (set elements forward nothing). */
+export function mappingsOf(elements: readonly NftElement[]): Map<4 | 6, PortMapping[]> {
+  const out = new Map<4 | 6, PortMapping[]>();
+  for (const e of elements) {
+    const fam = isSixSet(e.set) ? 6 : 4;
+    if (!out.has(fam)) out.set(fam, []);
+    const any = e.set.startsWith('anyports');
+    if (!any && !e.set.startsWith('hostports')) continue;
+    const [hostIP, proto, port] = any ? ['', ...e.parts] : e.parts;
+    const protocol = PROTOCOLS[String(proto)];
+    if (!protocol) continue;
+    out.get(fam)?.push({
+      hostIP: String(hostIP),
+      protocol,
+      hostPort: Number(port),
+      containerPort: Number(e.value?.[1] ?? 0),
+    });
+  }
+  return out;
+}
+
+export class NftPortForwarding implements PortForwarding {
+  constructor(private readonly runner: Runner) {}
+
+  private async elements(): Promise<NftElement[]> {
+    const json = await nftRead(this.runner, ['-j', 'list', 'table', 'inet', NFT_TABLE]);
+    return json === undefined ? [] : parseElements(json);
+  }
+
+  /** Installs one container's elements for every family, replacing its old ones, in one transaction. */
+  async setup(req: PortForwardRequest): Promise<void> {
+    const plans = req.containers.map((c) => nftPlanOf(req, c));
+    const existing = await this.elements();
+    for (const p of plans) {
+      const clash = conflicts(p, existing)[0];
+      if (clash) {
+        throw new CniError(
+          ErrorCode.Internal,
+          `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
+          `owner ${clash.comment}`,
+        );
+      }
+    }
+    const owner = plans[0]?.owner;
+    const stale = existing.filter((e) => e.comment === owner).map(deleteLine);
+    await nftApply(this.runner, [...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)]);
+  }
+
+  async teardown(a: Attachment): Promise<ForwardedPorts> {
+    const owner = ownerComment(a.networkName, a.containerId, a.ifName);
+    const mine = (await this.elements()).filter((e) => e.comment === owner);
+    await nftApply(this.runner, mine.map(deleteLine));
+    return mappingsOf(mine);
+  }
+
+  async check(req: PortForwardRequest): Promise<void> {
+    const have = new Set((await this.elements()).map((e) => `${e.set} ${e.key} ${e.comment}`));
+    for (const c of req.containers) {
+      for (const line of renderElements(nftPlanOf(req, c))) {
+        // `add element inet tscni_hostport <set> { <key> comment "<owner>"[ : <value>] }`
+        const m = /^add element \S+ \S+ (\S+) \{ (.*) comment "([^"]*)"/.exec(line);
+        if (m && !have.has(`${m[1]} ${m[2]} ${m[3]}`))
+          throw new CniError(ErrorCode.Internal, `missing hostport element ${m[2]} in ${m[1]}`);
+      }
+    }
+  }
+
+  /** Elements of this network whose (container, ifname) is not kept. Hashed owners are kept. */
+  async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
+    const stale = (await this.elements()).filter((e) => {
+      const o = parseOwner(e.comment);
+      return o !== undefined && o.net === networkName && !keep.has(`${o.cid}\u0000${o.ifName}`);
+    });
+    await nftApply(this.runner, stale.map(deleteLine));
+  }
 }
