@@ -2,11 +2,14 @@
  * The seam between plugins and the host firewall.
  *
  * A FirewallDriver is one backend (iptables or nftables) bound to the Runner that executes its
- * commands. It covers every concern tscni programs, each with setup, teardown, check and gc:
- *  - `masquerade`: bridge `ipMasq`, SNAT of a container's traffic leaving its subnet;
- *  - `portForwarding`: portmap, host port → container DNAT plus hairpin/localhost SNAT;
- * Every rule is found again by the attachment (network, container ID, ifname) it belongs to,
- * never only by addresses, so teardown works after the container's netns is gone.
+ * commands. It covers every concern tscni programs:
+ *  - `masquerade` (bridge `ipMasq`): SNAT of a container's traffic leaving its subnet;
+ *  - `portForwarding` (portmap): host port → container DNAT plus hairpin/localhost SNAT;
+ *  - `containerForwarding` (the firewall plugin): filter rules that let container traffic through
+ *    the host's FORWARD chain, and isolation between bridges.
+ * Masquerade and port forwarding rules are found again by the attachment (network, container ID,
+ * ifname) they belong to, so their teardown works after the container's netns is gone; the
+ * firewall plugin's rules carry only addresses (as the reference's do), so it keeps records.
  *
  * A verb picks its driver once: `driverFor` for a configured backend, `withDriver` for the
  * reference's lazy default (iptables first, nftables only where iptables is unusable), and

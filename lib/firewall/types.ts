@@ -67,8 +67,48 @@ export interface PortForwarding {
   gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
 }
 
+/**
+ * One change to the firewall plugin's filter rules (forwarding of container traffic through the
+ * host, and isolation between bridges). The plugin decides what changes, from its records of
+ * which attachment holds which address and bridge; a driver renders the change as one
+ * transaction per family.
+ */
+export interface ForwardingChange {
+  /** Addresses whose traffic is accepted: everything from them, replies to them. */
+  readonly accept: readonly string[];
+  /** Addresses whose rules go (no attachment holds them any more). */
+  readonly forget: readonly string[];
+  /** Bridges isolated from the other isolated bridges (`ingressPolicy: same-bridge`). */
+  readonly isolate: readonly string[];
+  /** Bridges whose isolation goes (their last container went). */
+  readonly unisolate: readonly string[];
+  /** Families whose isolation rules to touch (those of the containers' addresses). */
+  readonly families: readonly (4 | 6)[];
+  /** The chain operators put their own rules in (iptables: `iptablesAdminChainName`). */
+  readonly adminChain: string;
+  /** Who the change is for (nftables element comments). */
+  readonly owner: Attachment;
+}
+
+/** What CHECK expects to find. */
+export interface ForwardingExpectation {
+  readonly accept: readonly string[];
+  readonly isolate: readonly string[];
+  readonly families: readonly (4 | 6)[];
+  readonly adminChain: string;
+}
+
+export interface ContainerForwarding {
+  apply(change: ForwardingChange): Promise<void>;
+  /** Throws a CniError naming the first expected rule that is missing. */
+  check(expected: ForwardingExpectation): Promise<void>;
+  /** The bridges that currently carry isolation rules (for GC). */
+  isolatedBridges(): Promise<string[]>;
+}
+
 export interface FirewallDriver {
   readonly backend: Backend;
   readonly masquerade: Masquerade;
   readonly portForwarding: PortForwarding;
+  readonly containerForwarding: ContainerForwarding;
 }

@@ -99,3 +99,30 @@ export function renderChainRemoval(table: Table, save: string, chains: ReadonlyS
   out.push('COMMIT', '');
   return out.join('\n');
 }
+
+/**
+ * Read, render, write: `read` lists what the change depends on and `render` turns that into one
+ * restore. Chains are created with `-N` (a `:CHAIN` line would flush a chain that exists), so a
+ * concurrent writer makes the restore fail as a whole instead of losing its rules; then the
+ * state is read again and the change rendered afresh, a few times at most.
+ */
+export async function transact(
+  runner: Runner,
+  six: boolean,
+  read: () => Promise<string>,
+  render: (current: string) => string,
+  attempts = 3,
+): Promise<void> {
+  for (let i = 1; ; i++) {
+    const text = render(await read());
+    try {
+      await restore(runner, six, text);
+      return;
+    } catch (e) {
+      const raced = /Chain already exists|does a matching rule exist|No chain\/target\/match|Resource busy/.test(
+        (e as Error).message,
+      );
+      if (!raced || i >= attempts) throw e;
+    }
+  }
+}

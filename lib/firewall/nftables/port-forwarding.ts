@@ -17,7 +17,9 @@ import type {
   PortForwardRequest,
   PortMapping,
 } from '../types';
-import { nftApply, nftRead } from './nft';
+import { nftApply, nftRead, parseElements, type NftElement } from './nft';
+
+export { parseElements, type NftElement };
 
 export const NFT_TABLE = 'tscni_hostport';
 const T = `inet ${NFT_TABLE}`;
@@ -114,51 +116,6 @@ export function renderElements(p: NftPlan): string[] {
     // A container reaching its own host port: without masquerade the reply would come from itself.
     out.push(`add element ${T} ${n.hairpin} { ${p.containerIP} . ${p.containerIP}${c} }`);
     if (!p.six) out.push(`add element ${T} ${n.local} { ${p.containerIP}${c} }`);
-  }
-  return out;
-}
-
-// ---- reading the table back (nft -j list table) ----
-
-type Json = string | number | { concat?: Json[] } | Record<string, unknown>;
-export interface NftElement {
-  readonly set: string;
-  /** The key as nft text, ready for `delete element`. */
-  readonly key: string;
-  /** Key parts as listed (addresses, protocol names, ports, interface names). */
-  readonly parts: ReadonlyArray<string | number>;
-  readonly value: ReadonlyArray<string | number> | undefined;
-  readonly comment: string;
-}
-
-const partsOf = (v: unknown): Array<string | number> => {
-  if (typeof v === 'string' || typeof v === 'number') return [v];
-  if (v && typeof v === 'object' && Array.isArray((v as { concat?: unknown }).concat))
-    return (v as { concat: unknown[] }).concat.flatMap(partsOf);
-  return [];
-};
-
-/** Every element of our maps and sets, from `nft -j list table inet tscni_hostport` output. */
-export function parseElements(json: string): NftElement[] {
-  const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
-  const out: NftElement[] = [];
-  for (const obj of doc.nftables ?? []) {
-    const s = (obj['map'] ?? obj['set']) as { name?: string; elem?: unknown[] } | undefined;
-    if (!s?.name || !Array.isArray(s.elem)) continue;
-    for (const e of s.elem) {
-      const [k, v] = Array.isArray(e) ? [e[0], e[1]] : [e, undefined];
-      const inner = (k as { elem?: { val?: unknown; comment?: string } }).elem;
-      const val = inner ? inner.val : k;
-      const parts = partsOf(val);
-      const key = parts.join(' . ');
-      out.push({
-        set: s.name,
-        key,
-        parts,
-        value: v === undefined ? undefined : partsOf(v as Json),
-        comment: inner?.comment ?? '',
-      });
-    }
   }
   return out;
 }
