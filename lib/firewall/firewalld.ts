@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
+import type { Env } from '../cni/io';
 import type { Runner } from '../exec/runner';
 import { warn } from '../log';
 import { concurrently } from '../undo';
@@ -17,7 +18,7 @@ const FIREWALLD = 'org.fedoraproject.FirewallD1';
 const ZONE_API = [FIREWALLD, '/org/fedoraproject/FirewallD1', `${FIREWALLD}.zone`] as const;
 
 /** The system bus socket, from DBUS_SYSTEM_BUS_ADDRESS (`unix:path=…`) or the standard path. */
-export function systemBusSocket(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function systemBusSocket(env: Env): string | undefined {
   const addr = env['DBUS_SYSTEM_BUS_ADDRESS'];
   if (!addr) return '/run/dbus/system_bus_socket';
   const m = /(?:^|;)unix:(?:[^;]*,)?path=([^,;]+)/.exec(addr);
@@ -28,8 +29,8 @@ export function systemBusSocket(env: NodeJS.ProcessEnv = process.env): string | 
  * Whether firewalld owns its name on the system bus (the reference's test). Without a system bus
  * socket the answer is no and costs no exec, which is the common case on hosts without firewalld.
  */
-export async function firewalldRunning(runner: Runner): Promise<boolean> {
-  const socket = systemBusSocket();
+export async function firewalldRunning(runner: Runner, env: Env): Promise<boolean> {
+  const socket = systemBusSocket(env);
   if (!socket || !existsSync(socket)) return false;
   const r = await runner
     .run({

@@ -38,7 +38,7 @@ export async function callVerb(
   funcs: PluginFuncs,
   command: string,
   conf: object,
-  opts: { id?: string; ifname?: string; netns?: string } = {},
+  opts: { id?: string; ifname?: string; netns?: string; env?: Record<string, string> } = {},
 ): Promise<VerbOutput> {
   let stdout = '';
   let stderr = '';
@@ -48,6 +48,7 @@ export async function callVerb(
     CNI_NETNS: opts.netns ?? '/nonexistent/netns',
     CNI_IFNAME: opts.ifname ?? 'eth0',
     CNI_PATH: '/nonexistent',
+    ...opts.env,
   };
   const code = await dispatch(
     { about: 'test', load: async () => funcs },

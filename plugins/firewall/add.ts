@@ -68,7 +68,7 @@ export async function add(inv: Invocation, runner: Runner = defaultRunner()): Pr
         owner: a,
       });
     };
-    await withFirewallBackend(cfg, runner, run, () => release(store, runner, a, recordFor('iptables')));
+    await withFirewallBackend(cfg, runner, inv.env, run, () => release(store, runner, a, recordFor('iptables')));
   });
   return prev;
 }

@@ -24,7 +24,7 @@ export async function check(inv: Invocation, runner: Runner = defaultRunner()): 
   };
   const run = (b: FirewallBackend): Promise<void> => forwardingFor(b, rec?.zone ?? cfg.zone, runner).check(expected);
   // Where ADD put them, when we know; else where ADD would put them.
-  if (rec?.backend === 'firewalld') await requireFirewalld(runner);
+  if (rec?.backend === 'firewalld') await requireFirewalld(runner, inv.env);
   if (rec) await run(rec.backend);
-  else await withFirewallBackend(cfg, runner, run);
+  else await withFirewallBackend(cfg, runner, inv.env, run);
 }

@@ -5,6 +5,7 @@
  * is released from prevResult with the configured or default backend. Idempotent.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
+import type { Env } from '../../lib/cni/io';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
@@ -15,9 +16,9 @@ import { factsOf, type Facts } from './facts';
 import { RecordStore, type FirewallRecord } from './records';
 import { attachmentOf, release } from './rules';
 
-async function backendOf(cfg: FirewallConfig, runner: Runner): Promise<FirewallBackend> {
+async function backendOf(cfg: FirewallConfig, runner: Runner, env: Env): Promise<FirewallBackend> {
   if (cfg.backend) return cfg.backend;
-  return (await firewalldRunning(runner)) ? 'firewalld' : defaultBackend(runner);
+  return (await firewalldRunning(runner, env)) ? 'firewalld' : defaultBackend(runner);
 }
 
 export async function del(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
@@ -37,7 +38,7 @@ export async function del(inv: Invocation, runner: Runner = defaultRunner()): Pr
   if (recorded && facts) rec = { ...recorded, ips: [...new Set([...recorded.ips, ...facts.ips])] };
   if (!recorded && facts && facts.ips.length > 0)
     rec = {
-      backend: await backendOf(cfg, runner),
+      backend: await backendOf(cfg, runner, inv.env),
       zone: cfg.zone,
       adminChain: cfg.adminChain,
       ips: facts.ips,

@@ -530,6 +530,64 @@ describe('verbs, versions and bad input', () => {
   });
 });
 
+describe('concurrency and the default backend', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = await Sandbox.create('fwc');
+  });
+  afterAll(async () => sb.destroy());
+
+  it('eight ADDs at once on a host without the chains all land, and nine DELs at once leave nothing', async () => {
+    const names = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    for (const name of names) await sb.addContainer(name);
+    const conf = (name: string, i: number): Record<string, unknown> =>
+      fwConf(
+        sb,
+        { ingressPolicy: 'same-bridge' },
+        bridgeResult(sb, name, `kbr${i % 2}`, [`10.74.0.${i + 2}/24`, `fd74::${i + 2}/64`]),
+      );
+    const adds = await Promise.all(names.map((name, i) => fw(sb, 'ADD', name, conf(name, i))));
+    for (const r of adds) expect(r.stdout + r.stderr).not.toMatch(/"code"/);
+    const rules = await filterRules(sb);
+    for (let i = 0; i < 8; i++) {
+      expect(rules).toContain(`-A CNI-FORWARD -s 10.74.0.${i + 2}/32 -j ACCEPT`);
+      expect(rules).toContain(`-A CNI-FORWARD -s fd74::${i + 2}/128 -j ACCEPT`);
+    }
+    // Writers that read the same state may both add a shared rule; the next change removes the copy.
+    await sb.addContainer('k8');
+    ok(await fw(sb, 'ADD', 'k8', conf('k8', 8)));
+    const settled = await filterRules(sb);
+    expect(settled.match(/^-A FORWARD .*-j CNI-FORWARD$/gm)).toHaveLength(2);
+    expect(settled.match(/^-A FORWARD .*-j CNI-ISOLATION-STAGE-1$/gm)).toHaveLength(2);
+    expect(settled.match(/^-A CNI-ISOLATION-STAGE-1 -i kbr0 /gm)).toHaveLength(2);
+    names.push('k8');
+    const dels = await Promise.all(names.map((name, i) => fw(sb, 'DEL', name, conf(name, i))));
+    for (const r of dels) expect(r.stdout).toBe('');
+    for (const r of dels) expect(r.code).toBe(0);
+    const after = await filterRules(sb);
+    expect(after).not.toMatch(/10\.74\.|fd74::|kbr|ISOLATION/);
+    expect(records(sb)).toEqual([]);
+  });
+
+  it('no backend configured and no iptables tools: nftables, and DEL finds it from the record', async () => {
+    const tools = join(sb.dir, 'tools-no-iptables');
+    mkdirSync(tools);
+    for (const t of ['ip', 'nft']) {
+      const real = (await sb.exec('host', ['sh', '-c', `command -v ${t}`])).stdout.trim();
+      symlinkSync(real, join(tools, t));
+    }
+    await sb.addContainer('dn');
+    const conf = fwConf(sb, {}, bridgeResult(sb, 'dn', 'dnbr0', ['10.74.1.2/24']));
+    ok(await fw(sb, 'ADD', 'dn', conf, { env: { PATH: tools } }));
+    expect(await nftTable(sb)).toContain('10.74.1.2');
+    expect(await filterRules(sb)).not.toContain('10.74.1.2');
+    ok(await fw(sb, 'CHECK', 'dn', conf, { env: { PATH: tools } }));
+    // DEL with iptables back on PATH still removes the elements where ADD put them.
+    ok(await fw(sb, 'DEL', 'dn', { ...conf, prevResult: undefined }));
+    expect(await nftTable(sb)).not.toContain('10.74.1.2');
+  });
+});
+
 describe('podman’s conflist: bridge, portmap, firewall and the reference tuning', () => {
   let sb: Sandbox;
   let env: Record<string, string> = {};

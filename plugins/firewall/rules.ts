@@ -4,6 +4,7 @@
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
+import type { Env } from '../../lib/cni/io';
 import type { Runner } from '../../lib/exec/runner';
 import { withBackend } from '../../lib/firewall/backend';
 import { driverFor, type Attachment, type ContainerForwarding } from '../../lib/firewall/driver';
@@ -24,8 +25,8 @@ export function forwardingFor(backend: FirewallBackend, zone: string, runner: Ru
   return driverFor(backend, runner).containerForwarding;
 }
 
-export async function requireFirewalld(runner: Runner): Promise<void> {
-  if (!(await firewalldRunning(runner)))
+export async function requireFirewalld(runner: Runner, env: Env): Promise<void> {
+  if (!(await firewalldRunning(runner, env)))
     throw new CniError(
       ErrorCode.NotAvailable,
       'firewalld is not running',
@@ -41,15 +42,16 @@ export async function requireFirewalld(runner: Runner): Promise<void> {
 export async function withFirewallBackend(
   cfg: FirewallConfig,
   runner: Runner,
+  env: Env,
   run: (b: FirewallBackend) => Promise<void>,
   undoIptables: () => Promise<unknown> = async () => undefined,
 ): Promise<void> {
   if (cfg.backend === 'firewalld') {
-    await requireFirewalld(runner);
+    await requireFirewalld(runner, env);
     return run('firewalld');
   }
   if (cfg.backend) return run(cfg.backend);
-  if (await firewalldRunning(runner)) return run('firewalld');
+  if (await firewalldRunning(runner, env)) return run('firewalld');
   return withBackend(undefined, run, undoIptables, runner);
 }
 

@@ -12,11 +12,15 @@ import { firewalldRunning } from '../../lib/firewall/firewalld';
 
 export async function status(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
   const cfg = loadFirewallConfig(inv);
-  if (cfg.backend === 'firewalld') await requireFirewalld(runner);
+  if (cfg.backend === 'firewalld') await requireFirewalld(runner, inv.env);
   else if (cfg.backend) {
     if (!(await backendUsable(cfg.backend, runner)))
       throw new CniError(ErrorCode.NotAvailable, `the ${cfg.backend} backend is not usable`);
-  } else if (!((await firewalldRunning(runner)) || (await iptablesUsable(runner)) || (await nftablesUsable(runner))))
+  } else if (!(
+    (await firewalldRunning(runner, inv.env)) ||
+    (await iptablesUsable(runner)) ||
+    (await nftablesUsable(runner))
+  ))
     throw new CniError(ErrorCode.NotAvailable, 'neither firewalld, iptables nor nftables is usable');
   // The records directory, or the nearest existing directory above it, must be writable.
   let dir = cfg.dataDir;

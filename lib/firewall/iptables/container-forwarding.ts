@@ -61,29 +61,31 @@ export function chainsToRead(change: ForwardingChange, six: boolean): string[] {
 /** iptables-restore text for one family of a change, given a listing of the chains it reads. */
 export function renderForwardingChange(change: ForwardingChange, six: boolean, current: string): string {
   const { chains, rules } = parseSave(current);
-  const live = new Set(rules);
+  // Rules are counted, not just noted: two writers that read the same state may both have added
+  // a rule, and any later change removes the extra copy (teardown removes every copy).
+  const live = new Map<string, number>();
+  for (const r of rules) live.set(r, (live.get(r) ?? 0) + 1);
   const out: string[] = [];
-  const has = (chain: string, s: string): boolean => live.has(`-A ${chain} ${s}`);
+  const count = (chain: string, s: string): number => live.get(`-A ${chain} ${s}`) ?? 0;
   const ensureChain = (c: string): void => {
     if (chains.has(c)) return;
     out.push(`-N ${c}`);
     chains.add(c);
   };
-  const insert = (chain: string, s: string): void => {
-    if (has(chain, s)) return;
-    out.push(`-I ${chain} 1 ${s}`);
-    live.add(`-A ${chain} ${s}`);
+  const drop = (chain: string, s: string, copies: number): void => {
+    for (let i = 0; i < copies; i++) out.push(`-D ${chain} ${s}`);
+    live.set(`-A ${chain} ${s}`, count(chain, s) - copies);
   };
-  const append = (chain: string, s: string): void => {
-    if (has(chain, s)) return;
-    out.push(`-A ${chain} ${s}`);
-    live.add(`-A ${chain} ${s}`);
+  const ensure = (chain: string, s: string, how: 'insert' | 'append'): void => {
+    const n = count(chain, s);
+    if (n > 1) drop(chain, s, n - 1);
+    if (n > 0) return;
+    out.push(how === 'insert' ? `-I ${chain} 1 ${s}` : `-A ${chain} ${s}`);
+    live.set(`-A ${chain} ${s}`, 1);
   };
-  const remove = (chain: string, s: string): void => {
-    if (!has(chain, s)) return;
-    out.push(`-D ${chain} ${s}`);
-    live.delete(`-A ${chain} ${s}`);
-  };
+  const insert = (chain: string, s: string): void => ensure(chain, s, 'insert');
+  const append = (chain: string, s: string): void => ensure(chain, s, 'append');
+  const remove = (chain: string, s: string): void => drop(chain, s, count(chain, s));
 
   const accept = change.accept.filter(inFamily(six));
   if (accept.length > 0) {
@@ -113,17 +115,31 @@ export function renderForwardingChange(change: ForwardingChange, six: boolean, c
       for (const br of change.isolate) insert(STAGE2, spec.stage2Bridge(br));
       append(STAGE2, spec.stageReturn);
     }
+    let unisolated = false;
     for (const br of change.unisolate) {
       if (change.isolate.includes(br)) continue;
+      unisolated ||= count(STAGE1, spec.stage1Bridge(br)) + count(STAGE2, spec.stage2Bridge(br)) > 0;
       remove(STAGE1, spec.stage1Bridge(br));
       remove(STAGE2, spec.stage2Bridge(br));
     }
-    // The last isolated bridge gone: the stage chains and their jump go too.
-    const stage1Left = [...live].filter((r) => r.startsWith(`-A ${STAGE1} -i `));
-    if (change.unisolate.length > 0 && stage1Left.length === 0 && chains.has(STAGE1)) {
-      remove('FORWARD', spec.jumpToStage1);
-      const stages = [STAGE1, STAGE2].filter((c) => chains.has(c));
-      out.push(...stages.map((c) => `-F ${c}`), ...stages.map((c) => `-X ${c}`));
+    const bridgesLeft = [...live].filter(([r, n]) => n > 0 && r.startsWith(`-A ${STAGE1} -i `)).map(([r]) => r);
+    if (unisolated && chains.has(STAGE1)) {
+      if (bridgesLeft.length === 0) {
+        // The last isolated bridge gone: the stage chains and their jump go too. Their rules are
+        // deleted one by one, not flushed, so a bridge another writer adds meanwhile makes `-X`
+        // fail (and this change be rendered again) instead of being flushed away.
+        remove('FORWARD', spec.jumpToStage1);
+        for (const c of [STAGE1, STAGE2].filter((x) => chains.has(x))) {
+          for (const [r, n] of [...live]) if (n > 0 && r.startsWith(`-A ${c} `)) drop(c, r.slice(`-A ${c} `.length), n);
+          out.push(`-X ${c}`);
+        }
+      } else {
+        // The chains stay because another bridge's rule is there: delete and re-insert one such
+        // rule, so that if its owner removes it at the same time this transaction fails and is
+        // rendered again (else both could keep the chains, each counting on the other's bridge).
+        const kept = bridgesLeft[0]?.slice(`-A ${STAGE1} `.length);
+        if (kept) out.push(`-D ${STAGE1} ${kept}`, `-I ${STAGE1} 1 ${kept}`);
+      }
     }
   }
   return out.length > 0 ? ['*filter', ...out, 'COMMIT', ''].join('\n') : '';

@@ -5,6 +5,8 @@ import type { Attachment, PortForwardRequest } from '../types';
 import { renderMasqSetup } from './masquerade';
 import { dnChainName, planOf, renderPortmapSetup } from './port-forwarding';
 import { renderChainRemoval } from './tables';
+import { renderForwardingChange, spec, STAGE1, STAGE2 } from './container-forwarding';
+import type { ForwardingChange } from '../types';
 import { chainName } from '../names';
 
 const golden = (name: string, text: string): void => expectGolden(__dirname, name, text);
@@ -121,5 +123,74 @@ describe('iptables port forwarding', () => {
       `:${sn} - [0:0]`,
     ].join('\n');
     golden('port-forwarding-teardown', renderChainRemoval('nat', listing, new Set([dn, sn])));
+  });
+});
+
+const change = (over: Partial<ForwardingChange> = {}): ForwardingChange => ({
+  accept: [],
+  forget: [],
+  isolate: [],
+  unisolate: [],
+  families: [4, 6],
+  adminChain: 'CNI-ADMIN',
+  owner: ctr,
+  ...over,
+});
+
+describe('iptables container forwarding (firewall plugin)', () => {
+  const empty = [':FORWARD ACCEPT [0:0]'].join('\n');
+  it('sets up IPv4 and IPv6 on a host without the chains, with isolation', () => {
+    const c = change({ accept: ['10.88.0.2', 'fd00:88::2'], isolate: ['cni-podman0'] });
+    golden('forwarding-setup-v4', renderForwardingChange(c, false, empty));
+    golden('forwarding-setup-v6', renderForwardingChange(c, true, empty));
+  });
+  it('adds only what is missing where the chains exist, with a custom admin chain', () => {
+    const current = [
+      ':FORWARD DROP [0:0]',
+      `-A FORWARD ${spec.jumpToStage1}`,
+      `-A FORWARD ${spec.jumpToForward}`,
+      ':CNI-FORWARD - [0:0]',
+      `-A CNI-FORWARD ${spec.jumpToAdmin('FW-ADMIN')}`,
+      `-A CNI-FORWARD ${spec.replies('10.88.0.3')}`,
+      `-A CNI-FORWARD ${spec.from('10.88.0.3')}`,
+      ':FW-ADMIN - [0:0]',
+      `:${STAGE1} - [0:0]`,
+      `-A ${STAGE1} ${spec.stage1Bridge('br1')}`,
+      `-A ${STAGE1} ${spec.stageReturn}`,
+      `:${STAGE2} - [0:0]`,
+      `-A ${STAGE2} ${spec.stage2Bridge('br1')}`,
+      `-A ${STAGE2} ${spec.stageReturn}`,
+    ].join('\n');
+    const c = change({
+      accept: ['10.88.0.2'],
+      forget: ['10.88.0.3'],
+      isolate: ['br2'],
+      adminChain: 'FW-ADMIN',
+      families: [4],
+    });
+    golden('forwarding-setup-v4-existing', renderForwardingChange(c, false, current));
+  });
+  it('tears down an address and the last isolated bridge, with the stage chains', () => {
+    const current = [
+      ':FORWARD ACCEPT [0:0]',
+      `-A FORWARD ${spec.jumpToStage1}`,
+      `-A FORWARD ${spec.jumpToForward}`,
+      ':CNI-FORWARD - [0:0]',
+      `-A CNI-FORWARD ${spec.jumpToAdmin('CNI-ADMIN')}`,
+      `-A CNI-FORWARD ${spec.replies('fd00:88::2')}`,
+      `-A CNI-FORWARD ${spec.from('fd00:88::2')}`,
+      ':CNI-ADMIN - [0:0]',
+      `:${STAGE1} - [0:0]`,
+      `-A ${STAGE1} ${spec.stage1Bridge('cni-podman0')}`,
+      `-A ${STAGE1} ${spec.stageReturn}`,
+      `:${STAGE2} - [0:0]`,
+      `-A ${STAGE2} ${spec.stage2Bridge('cni-podman0')}`,
+      `-A ${STAGE2} ${spec.stageReturn}`,
+    ].join('\n');
+    const c = change({ forget: ['fd00:88::2'], unisolate: ['cni-podman0'] });
+    golden('forwarding-teardown-v6', renderForwardingChange(c, true, current));
+  });
+  it('renders nothing when there is nothing to change', () => {
+    golden('forwarding-teardown-nothing', renderForwardingChange(change({ forget: ['10.88.0.9'] }), false, empty));
   });
 });

@@ -111,7 +111,7 @@ export async function transact(
   six: boolean,
   read: () => Promise<string>,
   render: (current: string) => string,
-  attempts = 3,
+  attempts = 5,
 ): Promise<void> {
   for (let i = 1; ; i++) {
     const text = render(await read());
@@ -119,10 +119,15 @@ export async function transact(
       await restore(runner, six, text);
       return;
     } catch (e) {
-      const raced = /Chain already exists|does a matching rule exist|No chain\/target\/match|Resource busy/.test(
-        (e as Error).message,
-      );
+      // The messages of iptables-legacy and iptables-nft for: the chain exists, the rule or chain is
+      // gone, the chain is not empty.
+      const raced =
+        /chain already exists|file exists|does a matching rule exist|no such file or directory|no chain\/target\/match|resource busy|not empty/i.test(
+          (e as Error).message,
+        );
       if (!raced || i >= attempts) throw e;
+      // A little jitter, so writers that collided do not collide again in lockstep.
+      await new Promise((res) => setTimeout(res, 5 + Math.floor(Math.random() * 20 * i)));
     }
   }
 }

@@ -62,17 +62,19 @@ export function renderForwardingSetup(c: ForwardingChange): string[] {
   return out;
 }
 
-/** Deletions of the change's elements that `existing` holds. */
+/**
+ * Deletions of the change's elements that `existing` holds. Each is added first: should another
+ * DEL remove it between our read and our write, the transaction still succeeds.
+ */
 export function renderForwardingTeardown(c: ForwardingChange, existing: readonly NftElement[]): string[] {
   const present = new Set(existing.map((e) => `${e.set} ${e.key}`));
-  const out: string[] = [];
-  for (const ip of c.forget)
-    if (present.has(`${setOf(ip)} ${ip}`)) out.push(`delete element ${T} ${addressElement(ip)}`);
+  const gone: string[] = [];
+  for (const ip of c.forget) if (present.has(`${setOf(ip)} ${ip}`)) gone.push(addressElement(ip));
   for (const br of c.unisolate) {
-    if (present.has(`isolated ${br}`)) out.push(`delete element ${T} isolated { "${br}" }`);
-    if (present.has(`samebridge ${br} . ${br}`)) out.push(`delete element ${T} samebridge { "${br}" . "${br}" }`);
+    if (present.has(`isolated ${br}`)) gone.push(`isolated { "${br}" }`);
+    if (present.has(`samebridge ${br} . ${br}`)) gone.push(`samebridge { "${br}" . "${br}" }`);
   }
-  return out;
+  return gone.flatMap((e) => [`add element ${T} ${e}`, `delete element ${T} ${e}`]);
 }
 
 export class NftContainerForwarding implements ContainerForwarding {

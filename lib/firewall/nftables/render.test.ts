@@ -5,6 +5,8 @@ import type { Attachment, PortForwardRequest } from '../types';
 import { renderNftMasqDelete, renderNftMasqSetup } from './masquerade';
 import { deleteLine, nftPlanOf, parseElements, renderElements, renderSkeleton } from './port-forwarding';
 import { renderSpoofcheckSetup, renderSpoofcheckTeardown, spoofRef } from './spoofcheck';
+import { renderForwardingSetup, renderForwardingTeardown } from './container-forwarding';
+import type { ForwardingChange } from '../types';
 
 const golden = (name: string, lines: readonly string[]): void => expectGolden(__dirname, name, lines.join('\n'));
 const ctr: Attachment = { networkName: 'podman', containerId: 'c0ffee', ifName: 'eth0' };
@@ -114,6 +116,50 @@ describe('nftables MAC spoof check', () => {
     golden(
       'spoofcheck-teardown',
       renderSpoofcheckTeardown(listing, (r) => r === ref),
+    );
+  });
+});
+
+describe('nftables container forwarding (firewall plugin)', () => {
+  const change = (over: Partial<ForwardingChange> = {}): ForwardingChange => ({
+    accept: [],
+    forget: [],
+    isolate: [],
+    unisolate: [],
+    families: [4, 6],
+    adminChain: 'CNI-ADMIN',
+    owner: ctr,
+    ...over,
+  });
+  it('sets up both families and isolation in one transaction with no read', () => {
+    golden(
+      'forwarding-setup',
+      renderForwardingSetup(change({ accept: ['10.88.0.2', 'fd00:88::2'], isolate: ['cni-podman0'] })),
+    );
+  });
+  it('a repeated ADD drops its old address and bridge safely (added, then deleted)', () => {
+    golden(
+      'forwarding-setup-replacing',
+      renderForwardingSetup(
+        change({ accept: ['10.88.0.4'], forget: ['10.88.0.2'], isolate: ['br2'], unisolate: ['br1'] }),
+      ),
+    );
+  });
+  it('tears down only the elements the table holds', () => {
+    const listing = JSON.stringify({
+      nftables: [
+        { set: { name: 'containers4', elem: [{ elem: { val: '10.88.0.2', comment: 'n=podman;c=c0ffee;i=eth0' } }] } },
+        { set: { name: 'containers6', elem: [] } },
+        { set: { name: 'isolated', elem: ['cni-podman0'] } },
+        { set: { name: 'samebridge', elem: [{ concat: ['cni-podman0', 'cni-podman0'] }] } },
+      ],
+    });
+    golden(
+      'forwarding-teardown',
+      renderForwardingTeardown(
+        change({ forget: ['10.88.0.2', 'fd00:88::2'], unisolate: ['cni-podman0'] }),
+        parseElements(listing),
+      ),
     );
   });
 });
