@@ -45,6 +45,8 @@ const RESERVED = new Set([
   'CNI-ISOLATION-STAGE-2',
 ]);
 const ZONE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+export const isAdminChainName = (s: string): boolean => CHAIN_RE.test(s) && !RESERVED.has(s);
+export const isZoneName = (s: string): boolean => ZONE_RE.test(s);
 
 export function loadFirewallConfig(inv: Invocation): FirewallConfig {
   const c = parseWith(schema(), inv.config, 'firewall configuration');
@@ -58,7 +60,7 @@ export function loadFirewallConfig(inv: Invocation): FirewallConfig {
     backend = c.backend;
   }
   const adminChain = c.iptablesAdminChainName || 'CNI-ADMIN';
-  if (!CHAIN_RE.test(adminChain) || RESERVED.has(adminChain))
+  if (!isAdminChainName(adminChain))
     throw new ConfigError(
       `invalid iptablesAdminChainName ${JSON.stringify(adminChain)}`,
       'a chain name of at most 28 letters, digits, "_", "." or "-", not a built-in or CNI-FORWARD chain',
@@ -69,7 +71,7 @@ export function loadFirewallConfig(inv: Invocation): FirewallConfig {
       'with nftables the admin chain is "admin" in table inet tscni_firewall',
     );
   const zone = c.firewalldZone || 'trusted';
-  if (!ZONE_RE.test(zone)) throw new ConfigError(`invalid firewalldZone ${JSON.stringify(zone)}`);
+  if (!isZoneName(zone)) throw new ConfigError(`invalid firewalldZone ${JSON.stringify(zone)}`);
   const policy = c.ingressPolicy || 'open';
   if (policy !== 'open' && policy !== 'same-bridge')
     throw new ConfigError(

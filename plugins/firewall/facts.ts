@@ -15,6 +15,7 @@ export interface Facts {
 
 /** Link names that go into iptables rules and nft elements: no quotes, no spaces, no option-like start. */
 const RULE_LINK_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,14}$/;
+export const isRuleLinkName = (s: string): boolean => RULE_LINK_RE.test(s);
 
 export const familiesOf = (ips: readonly string[]): Array<4 | 6> =>
   ([4, 6] as const).filter((f) => ips.some((ip) => ip.includes(':') === (f === 6)));

@@ -22,7 +22,9 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, wr
 import { join } from 'node:path';
 import type { Attachment } from '../../lib/firewall/driver';
 import { goObject, lazySchema, parseWith, z } from '../../lib/cni/schema';
-import type { FirewallBackend } from './config';
+import { formatIP, parseIP } from '../../lib/ipam/ip';
+import { isAdminChainName, isZoneName, type FirewallBackend } from './config';
+import { isRuleLinkName } from './facts';
 
 export interface FirewallRecord {
   readonly backend: FirewallBackend;
@@ -79,9 +81,24 @@ export class RecordStore {
     return this.parse(text);
   }
 
+  /**
+   * A record's names reach commands at DEL, so they are checked like the config's: an address must
+   * be one (in canonical form), the bridge, admin chain and zone valid names.
+   */
   private parse(text: string): FirewallRecord | undefined {
     try {
       const r = parseWith(recordSchema(), JSON.parse(text) as unknown, 'firewall record');
+      const canonical = (ip: string): boolean => {
+        const a = parseIP(ip);
+        return a !== undefined && formatIP(a) === ip;
+      };
+      if (
+        !r.ips.every(canonical) ||
+        (r.bridge && !isRuleLinkName(r.bridge)) ||
+        !isAdminChainName(r.adminChain) ||
+        (r.zone !== undefined && r.zone !== '' && !isZoneName(r.zone))
+      )
+        return undefined;
       return {
         backend: r.backend,
         zone: r.zone ?? '',

@@ -132,6 +132,15 @@ describe('firewall DEL', () => {
     expect(existsSync(recordFile())).toBe(false);
   });
 
+  it('a record whose names are not valid is ignored, never passed to a command', async () => {
+    await call(new RecordingRunner(), 'ADD', conf({ backend: 'iptables' }));
+    const rec = JSON.parse(readFileSync(recordFile(), 'utf8')) as Record<string, unknown>;
+    writeFileSync(recordFile(), JSON.stringify({ ...rec, ips: ['10.0.0.2 -j DROP'] }));
+    const runner = new RecordingRunner();
+    expect((await call(runner, 'DEL', { ...conf(), prevResult: undefined })).code).toBe(0);
+    expect(runner.calls).toEqual([]);
+  });
+
   it('knows nothing and is told nothing: does nothing', async () => {
     const runner = new RecordingRunner();
     expect((await call(runner, 'DEL', { ...conf(), prevResult: undefined })).code).toBe(0);

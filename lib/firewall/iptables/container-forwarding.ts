@@ -51,8 +51,9 @@ export function bridgesIn(listing: string): string[] {
 /** The chains a change reads in one family. */
 export function chainsToRead(change: ForwardingChange, six: boolean): string[] {
   const chains = new Set<string>();
-  if (change.accept.some(inFamily(six)) || change.forget.some(inFamily(six)))
-    for (const c of ['FORWARD', FORWARD_CHAIN, change.adminChain]) chains.add(c);
+  // Accepting needs the jumps into CNI-FORWARD and the admin chain; forgetting only CNI-FORWARD.
+  if (change.accept.some(inFamily(six))) for (const c of ['FORWARD', FORWARD_CHAIN, change.adminChain]) chains.add(c);
+  if (change.forget.some(inFamily(six))) chains.add(FORWARD_CHAIN);
   if (change.families.includes(six ? 6 : 4) && (change.isolate.length > 0 || change.unisolate.length > 0))
     for (const c of ['FORWARD', STAGE1, STAGE2]) chains.add(c);
   return [...chains];
