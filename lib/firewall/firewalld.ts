@@ -86,9 +86,14 @@ export class FirewalldForwarding implements ContainerForwarding {
       ...change.forget
         .filter((ip) => !change.accept.includes(ip))
         .map(async (ip) => {
-          const r = await this.call('removeSource', ip, true);
-          // Not bound (any more): nothing to remove.
-          if (r.exitCode !== 0 && !/UNKNOWN_SOURCE|ZONE_CONFLICT|NOT_ENABLED/.test(r.stderr))
+          // Removal is best effort, as in the reference: a source that is not bound (any more), or
+          // a firewalld that stopped (and took its runtime bindings with it), leaves nothing to do.
+          const r = await this.call('removeSource', ip, true).catch((e: unknown) => ({
+            exitCode: -1,
+            stdout: '',
+            stderr: e instanceof Error ? e.message : String(e),
+          }));
+          if (r.exitCode !== 0 && !/UNKNOWN_SOURCE|NOT_ENABLED/.test(r.stderr))
             warn(`firewalld: removing ${sourceOf(ip)} from zone ${this.zone} failed: ${r.stderr.trim()}`);
         }),
     );

@@ -87,6 +87,19 @@ describe('firewall ADD', () => {
     expect(existsSync(recordFile())).toBe(false);
   });
 
+  for (const version of ['0.1.0', '0.2.0']) {
+    it(`[${version}] takes the addresses of an old-style prevResult and prints it back in its version`, async () => {
+      const runner = new RecordingRunner();
+      const old = { cniVersion: version, ip4: { ip: '10.0.0.7/24', gateway: '10.0.0.1' } };
+      const out = await call(runner, 'ADD', { ...conf({ backend: 'nftables' }), cniVersion: version, prevResult: old });
+      expect(out.code).toBe(0);
+      expect(out.json).toMatchObject({ ip4: { ip: '10.0.0.7/24' } });
+      expect(String(runner.calls[0]?.input)).toContain(
+        'add element inet tscni_firewall containers4 { 10.0.0.7 comment',
+      );
+    });
+  }
+
   it('nftables: one transaction and no read', async () => {
     const runner = new RecordingRunner();
     expect((await call(runner, 'ADD', conf({ backend: 'nftables' }))).code).toBe(0);
