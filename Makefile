@@ -8,7 +8,7 @@ APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
 DIST := dist/tscni-$(VERSION)-linux-amd64
 
-.PHONY: all deps dist sysdeps npmdeps build typecheck lint format unit integration conformance test demo bench install clean reference
+.PHONY: all deps dist sysdeps npmdeps build typecheck lint format unit golden integration conformance test demo bench install clean reference
 
 all: build
 

@@ -11,6 +11,7 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
     load: async () => (await import('./host-local/verbs')).verbs,
   },
   portmap: { about: 'CNI portmap plugin (tscni)', load: async () => (await import('./portmap/verbs')).verbs },
+  firewall: { about: 'CNI firewall plugin (tscni)', load: async () => (await import('./firewall/verbs')).verbs },
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);

@@ -16,6 +16,7 @@ export type Tool =
   | 'ip6tables-save'
   | 'nft'
   | 'conntrack'
+  | 'busctl'
   | 'plugin';
 
 export interface Command {

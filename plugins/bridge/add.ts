@@ -12,19 +12,19 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
 import { defaultRunner } from '../../lib/exec/real';
+import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
 import { bestEffort } from '../../lib/log';
-import { setupMasqWith, teardownMasqWith } from '../../lib/nat/masq';
 import { configureInterface } from '../../lib/net/interface';
 import { randomMac } from '../../lib/net/mac';
 import { openRtnl } from '../../lib/net/rtnl';
 import { settleIPv6 } from '../../lib/net/settle';
-import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
 import { createVethPair } from '../../lib/net/veth';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
+import { setupMasquerade, teardownMasquerade } from './masquerade';
 
 export const CONTAINER_IFACE_INDEX = 2;
 
@@ -159,10 +159,10 @@ export async function add(inv: Invocation): Promise<Result> {
       }
 
       // The firewall programs start first and run while this process does the netlink work.
-      const target = { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName };
+      const runner = defaultRunner();
       const masq = cfg.ipMasq && ips.length > 0;
-      if (masq) undo.push('remove masquerade rules', () => teardownMasqWith(cfg.ipMasqBackend, target));
-      const firewall = undo.track(masq ? setupMasqWith(cfg.ipMasqBackend, target, masqAddresses(ips)) : undefined);
+      if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
+      const firewall = undo.track(masq ? setupMasquerade(runner, cfg, inv, ips) : undefined);
 
       const br = ensureBridge(host, existing, cfg);
       const veth = createVethPair(host, inv.netns, inv.ifName, {
@@ -180,8 +180,8 @@ export async function add(inv: Invocation): Promise<Result> {
       if (cfg.isGateway) enableForwarding(gws);
 
       const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
-      if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(spoof));
-      const spoofing = undo.track(spoof ? setupSpoofcheck(spoof, veth.hostName, veth.containerMac) : undefined);
+      if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(runner, spoof));
+      const spoofing = undo.track(spoof ? setupSpoofcheck(runner, spoof, veth.hostName, veth.containerMac) : undefined);
       if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(cfg, veth.hostName);
 
       // Inside the container: sysctls first (before any address exists), then the addresses.
@@ -236,14 +236,6 @@ async function deleteLinkNamed(host: Rtnl, name: string): Promise<void> {
 function enableForwarding(gws: Map<4 | 6, Gateway>): void {
   if (gws.has(4)) ensureSysctl('net/ipv4/ip_forward', '1');
   if (gws.has(6)) ensureSysctl('net/ipv6/conf/all/forwarding', '1');
-}
-
-/** Each container address with its subnet, as masquerade rules need them. */
-function masqAddresses(ips: readonly IPConfig[]): Array<{ address: string; subnet: string }> {
-  return ips.map((ip) => {
-    const c = parseCIDR(ip.address)!;
-    return { address: formatIP(c.addr), subnet: formatCIDR(networkOf(c.addr, c.prefix), c.prefix) };
-  });
 }
 
 /** Access VLAN (pvid untagged) and trunk VIDs on the host port, in one `bridge -batch`. */

@@ -607,6 +607,75 @@ describe('ipMasq', () => {
     expect(await nftRules()).not.toContain('ctr-dfn');
   });
 
+  for (const backend of ['iptables', 'nftables'] as const) {
+    it(`${backend}: CHECK verifies the masquerade rules (dual-stack) and fails once they are gone`, async () => {
+      const name = `ck${backend[0]}`;
+      await sb.addContainer(name);
+      const n = backend === 'iptables' ? 3 : 2;
+      const c = {
+        ...conf(
+          { bridge: `tbk${backend[0]}`, ipMasq: true, ipMasqBackend: backend },
+          { subnet: undefined, ranges: [[{ subnet: `10.9${n}.0.0/24` }], [{ subnet: `fd9${n}::/64` }]] },
+        ),
+        name: `cknet-${backend}`,
+      };
+      const add = await plugin('ADD', name, c);
+      expect(add.code).toBe(0);
+      expect(JSON.stringify(add.json)).toContain(`fd9${n}::2/64`);
+      const withPrev = { ...c, prevResult: add.json };
+      const ok = await plugin('CHECK', name, withPrev);
+      expect(ok.stdout + ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      // Someone flushes the rules behind our back.
+      if (backend === 'iptables')
+        await runOk(['ip', 'netns', 'exec', sb.hostNs, 'iptables', '-t', 'nat', '-F', 'POSTROUTING']);
+      else
+        await runOk([
+          'ip',
+          'netns',
+          'exec',
+          sb.hostNs,
+          'nft',
+          'flush',
+          'chain',
+          'inet',
+          'cni_plugins_masquerade',
+          'masq_checks',
+        ]);
+      const bad = await plugin('CHECK', name, withPrev);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(/masquerade rule not found/);
+      expect((await plugin('DEL', name, c)).code).toBe(0);
+    });
+  }
+
+  it('DEL and GC remove masquerade rules from both backends, whatever the config says now', async () => {
+    const nftRules = async (): Promise<string> => (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
+    const mk = (backend: string): Record<string, unknown> => ({
+      ...conf({ bridge: 'tbsw', ipMasq: true, ipMasqBackend: backend }, { subnet: '10.91.0.0/24' }),
+      name: 'swnet',
+      cniVersion: '1.1.0',
+    });
+    await sb.addContainer('sw1');
+    await sb.addContainer('sw2');
+    // sw1 set up under nftables, sw2 under iptables; the config then switches backend.
+    expect((await plugin('ADD', 'sw1', mk('nftables'))).code).toBe(0);
+    expect((await plugin('ADD', 'sw2', mk('iptables'))).code).toBe(0);
+    expect(await nftRules()).toContain('id: ctr-sw1');
+    expect(await natRules()).toContain('ctr-sw2');
+    expect((await plugin('DEL', 'sw1', mk('iptables'))).code).toBe(0);
+    expect(await nftRules()).not.toContain('id: ctr-sw1');
+    // GC with the other backend configured still finds sw2's iptables rules.
+    const gc = await sb.runPlugin(
+      BRIDGE,
+      { command: 'GC', path: cniPath },
+      { ...mk('nftables'), 'cni.dev/valid-attachments': [] },
+    );
+    expect(gc.stdout + gc.stderr).toBe('');
+    expect(await natRules()).not.toContain('ctr-sw2');
+    await plugin('DEL', 'sw2', mk('iptables'));
+  });
+
   it('uses the reference chain name and comment', async () => {
     await sb.addContainer('ref');
     const c = { ...conf({ ipMasq: true, ipMasqBackend: 'iptables' }), name: 'refnet' };

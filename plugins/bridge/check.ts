@@ -1,7 +1,8 @@
 /**
  * bridge CHECK: the live state still matches prevResult — bridge, container interface (veth,
- * MAC, addresses, routes), host veth on the bridge — and IPAM agrees. Works for L2-only configs
- * too. Every kernel read is a netlink request from this process.
+ * MAC, addresses, routes), host veth on the bridge, masquerade rules with `ipMasq` (which the
+ * reference does not check) — and IPAM agrees. Works for L2-only configs too. Kernel reads are
+ * netlink requests from this process; the firewall read runs meanwhile.
  */
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
@@ -10,7 +11,9 @@ import { prevResultOf } from '../../lib/cni/netconf';
 import { formatCIDR, networkOf, parseCIDR } from '../../lib/ipam/ip';
 import { openRtnl } from '../../lib/net/rtnl';
 import type { Link, Rtnl } from '../../lib/netlink';
+import { defaultRunner } from '../../lib/exec/real';
 import { loadBridgeConfig } from './config';
+import { checkMasquerade } from './masquerade';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 const sameMac = (a: string | undefined, b: string | undefined): boolean =>
@@ -20,10 +23,26 @@ export async function check(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
-  // IPAM first, as the reference: its verdict is the first one reported.
-  if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv);
   const ifaces = prev.interfaces ?? [];
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
+  // The firewall read starts first and is reported last (the reference does not check it).
+  const contIps = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
+  const masq =
+    cfg.ipMasq && contIps.length > 0
+      ? checkMasquerade(defaultRunner(), cfg, inv, contIps).then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+      : Promise.resolve(undefined);
+  // IPAM first, as the reference: its verdict is the first one reported.
+  if (cfg.ipamType !== '') {
+    try {
+      await delegate('CHECK', cfg.ipamType, inv);
+    } catch (e) {
+      await masq;
+      throw e;
+    }
+  }
   const hostPrev = ifaces.find((i, idx) => idx !== contIndex && !i.sandbox && i.name !== cfg.bridge);
 
   const host = openRtnl();
@@ -58,9 +77,14 @@ export async function check(inv: Invocation): Promise<void> {
       throw fail(`CNI veth created for bridge ${cfg.bridge} was not found`);
     checkAddresses(ctr, cont, prev.ips ?? [], contIndex, inv.ifName);
     checkRoutes(ctr, cont, prev.routes ?? [], inv.ifName);
+  } catch (e) {
+    await masq;
+    throw e;
   } finally {
     ctr.close();
   }
+  const masqError = await masq;
+  if (masqError !== undefined) throw masqError;
 }
 
 function checkAddresses(

@@ -9,7 +9,7 @@ import { isValidLinkName } from '../../lib/cni/names';
 import { dnsDecoder } from '../../lib/cni/result/decode';
 import type { DNS } from '../../lib/cni/result/types';
 import * as t from '../../lib/cni/schema';
-import type { Backend } from '../../lib/nat/backend';
+import { isBackend, type Backend } from '../../lib/firewall/backend';
 import { normalizeMac } from '../../lib/net/mac';
 
 const bool = t.optional(t.boolean);
@@ -99,8 +99,7 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
     throw new ConfigError('cannot use IPAM when DisableContainerInterface flag is set');
   let backend: Backend | undefined;
   if (c.ipMasqBackend) {
-    if (c.ipMasqBackend !== 'iptables' && c.ipMasqBackend !== 'nftables')
-      throw new ConfigError(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`);
+    if (!isBackend(c.ipMasqBackend)) throw new ConfigError(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`);
     backend = c.ipMasqBackend;
   }
   const argsMac = parseCniArgs(inv.cniArgs, ['MAC'])['MAC'];

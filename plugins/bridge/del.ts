@@ -6,12 +6,13 @@
 import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { teardownMasqWith } from '../../lib/nat/masq';
+import { defaultRunner } from '../../lib/exec/real';
+import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { openRtnl } from '../../lib/net/rtnl';
-import { spoofRef, teardownSpoofcheck } from '../../lib/net/spoofcheck';
 import { isErrno } from '../../lib/netlink';
 import { concurrently } from '../../lib/undo';
 import { loadBridgeConfig } from './config';
+import { teardownMasquerade } from './masquerade';
 
 /** Deletes the container's interface; a missing namespace or interface is fine. */
 async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
@@ -32,14 +33,11 @@ export async function del(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   // The rules first (their programs run while the link goes); the link goes before the lease,
   // so its address is never handed out while still in use.
+  // Masquerade goes from both backends (the container may have been set up under an earlier config).
+  const runner = defaultRunner();
   const rules = async (): Promise<void> => {
-    if (cfg.ipMasq)
-      await teardownMasqWith(cfg.ipMasqBackend, {
-        networkName: inv.networkName,
-        containerId: inv.containerId,
-        ifName: inv.ifName,
-      });
-    if (cfg.macspoofchk) await teardownSpoofcheck(spoofRef(inv.containerId, inv.ifName));
+    if (cfg.ipMasq) await teardownMasquerade(runner, inv);
+    if (cfg.macspoofchk) await teardownSpoofcheck(runner, spoofRef(inv.containerId, inv.ifName));
   };
   const linkThenLease = async (): Promise<void> => {
     const link = await deleteContainerLink(inv.netns, inv.ifName).then(

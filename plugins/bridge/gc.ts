@@ -1,14 +1,18 @@
-/** bridge GC: forward to IPAM (the spec's MUST), then drop masquerade rules of stale attachments. */
+/**
+ * bridge GC: forward to IPAM (the spec's MUST), then drop masquerade rules (both backends) and
+ * spoof checks of stale attachments.
+ */
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
-import { defaultBackend } from '../../lib/nat/backend';
-import { gcMasq } from '../../lib/nat/masq';
-import { gcSpoofcheck, spoofRef } from '../../lib/net/spoofcheck';
+import { defaultRunner } from '../../lib/exec/real';
+import { gcSpoofcheck, spoofRef } from '../../lib/firewall/nftables/spoofcheck';
 import { loadBridgeConfig } from './config';
+import { gcMasquerade } from './masquerade';
 
 export async function gc(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
+  const runner = defaultRunner();
   const errors: string[] = [];
   if (cfg.ipamType !== '') {
     await delegate('GC', cfg.ipamType, inv).catch((e: unknown) => errors.push(`IPAM GC: ${(e as Error).message}`));
@@ -16,13 +20,11 @@ export async function gc(inv: Invocation): Promise<void> {
   const valid = validAttachmentsOf(inv);
   if (valid && cfg.ipMasq) {
     const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
-    await gcMasq(cfg.ipMasqBackend ?? (await defaultBackend()), inv.networkName, keep).catch((e: unknown) =>
-      errors.push(`masquerade GC: ${(e as Error).message}`),
-    );
+    await gcMasquerade(runner, inv, keep).catch((e: unknown) => errors.push(`masquerade GC: ${(e as Error).message}`));
   }
   if (valid && cfg.macspoofchk) {
     const keep = new Set(valid.map((a) => spoofRef(a.containerID, a.ifname)));
-    await gcSpoofcheck(keep).catch((e: unknown) => errors.push(`spoof check GC: ${(e as Error).message}`));
+    await gcSpoofcheck(runner, keep).catch((e: unknown) => errors.push(`spoof check GC: ${(e as Error).message}`));
   }
   if (errors.length > 0) throw new Error(errors.join('; '));
 }

@@ -1,39 +1,42 @@
 /**
- * portmap ADD: forward each host port to the container — iptables: one restore per family;
- * nftables: one transaction for all families — then localhost support (route_localnet) and UDP
- * conntrack cleanup. prevResult passes through unchanged.
+ * portmap ADD: forward each host port to the container through the firewall driver (iptables:
+ * one restore per family; nftables: one transaction for all families), then localhost support
+ * (route_localnet) and UDP conntrack cleanup. prevResult passes through unchanged.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
+import { isValidLinkName } from '../../lib/cni/names';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
+import { defaultRunner } from '../../lib/exec/real';
+import type { Runner } from '../../lib/exec/runner';
+import { flushUdpConntrack } from '../../lib/firewall/conntrack';
+import { withDriver } from '../../lib/firewall/driver';
 import { bestEffort } from '../../lib/log';
-import { withBackend, type Backend } from '../../lib/nat/backend';
-import { flushUdpConntrack } from '../../lib/nat/conntrack';
 import { openRtnl } from '../../lib/net/rtnl';
+import type { Rtnl } from '../../lib/netlink';
 import { ensureSysctl } from '../../lib/net/sysctl';
 import { UndoStack, concurrently } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
 import { containerIPs, type ContainerIP } from './container-ips';
-import { setupIptables, teardownIptables } from './iptables';
-import { setupNft, teardownNft } from './nftables';
-import { nftPlanFor, planFor } from './plan';
+import { attachmentOf, requestFor } from './plan';
 
-/** The interface that routes to the container (normally the bridge). */
-/** The interface this host routes the container's address through; undefined when unroutable. */
+/** The interface that routes to the container (normally the bridge); undefined when unroutable. */
 function routeDev(ip: ContainerIP): string | undefined {
-  const host = openRtnl();
+  let host: Rtnl | undefined;
   try {
+    host = openRtnl();
     const oif = host.routeTo(ip.address)?.oif;
-    return oif === undefined ? undefined : host.linkByIndex(oif)?.name;
+    const name = oif === undefined ? undefined : host.linkByIndex(oif)?.name;
+    return name !== undefined && isValidLinkName(name) ? name : undefined;
   } catch {
-    return undefined;
+    return undefined; // no route (or no netlink, in unit tests): nothing to enable
   } finally {
-    host.close();
+    host?.close();
   }
 }
 
-export async function add(inv: Invocation): Promise<Result> {
+export async function add(inv: Invocation, runner: Runner = defaultRunner()): Promise<Result> {
   const cfg = loadPortmapConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'must be called as chained plugin');
@@ -46,23 +49,20 @@ export async function add(inv: Invocation): Promise<Result> {
       `no address on interface ${inv.ifName}`,
     );
   const undo = new UndoStack();
-  const teardownAllIptables = (): Promise<unknown> =>
-    concurrently(...ips.map((ip) => teardownIptables(inv.networkName, inv.containerId, ip.six)));
-  const forward = async (backend: Backend): Promise<void> => {
-    if (backend === 'nftables') {
-      undo.push('remove port forwarding', () => teardownNft(inv.networkName, inv.containerId, inv.ifName));
-      await setupNft(ips.map((ip) => nftPlanFor(inv, cfg, ip)));
-      return;
-    }
-    undo.push('remove port forwarding', teardownAllIptables);
-    // One restore per family; the families are independent.
-    await concurrently(...ips.map((ip) => setupIptables(planFor(inv, cfg, ip))));
-  };
+  const req = requestFor(inv, cfg, ips);
   await undo.guard(async () => {
-    await withBackend(cfg.backend, forward, teardownAllIptables);
+    await withDriver(
+      cfg.backend,
+      runner,
+      async (d) => {
+        undo.push('remove port forwarding', () => d.portForwarding.teardown(req.attachment));
+        await d.portForwarding.setup(req);
+      },
+      (iptables) => iptables.portForwarding.teardown(attachmentOf(inv)),
+    );
     await concurrently(
       ...ips.map(async (ip) => {
-        await flushUdpConntrack(cfg.mappings, ip.six);
+        await flushUdpConntrack(runner, cfg.mappings, ip.six);
         // Localhost → container needs route_localnet on the interface that routes to the container.
         const dev = !ip.six && cfg.snat ? routeDev(ip) : undefined;
         if (dev)

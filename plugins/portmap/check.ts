@@ -2,25 +2,18 @@
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { withBackend } from '../../lib/nat/backend';
+import { defaultRunner } from '../../lib/exec/real';
+import type { Runner } from '../../lib/exec/runner';
+import { withDriver } from '../../lib/firewall/driver';
 import { loadPortmapConfig } from './config';
-import { checkNft } from './nftables';
 import { containerIPs } from './container-ips';
-import { checkIptables } from './iptables';
-import { nftPlanFor, planFor } from './plan';
+import { requestFor } from './plan';
 
-export async function check(inv: Invocation): Promise<void> {
+export async function check(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
   const cfg = loadPortmapConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   if (cfg.mappings.length === 0) return;
-  const ips = containerIPs(prev, inv.ifName);
-  await withBackend(
-    cfg.backend,
-    async (backend) => {
-      if (backend === 'nftables') return checkNft(ips.map((ip) => nftPlanFor(inv, cfg, ip)));
-      for (const ip of ips) await checkIptables(planFor(inv, cfg, ip));
-    },
-    async () => undefined,
-  );
+  const req = requestFor(inv, cfg, containerIPs(prev, inv.ifName));
+  await withDriver(cfg.backend, runner, (d) => d.portForwarding.check(req));
 }

@@ -1,13 +1,13 @@
 /**
  * portmap configuration (reference: plugins/meta/portmap/main.go). Port mappings come from
- * runtimeConfig.portMappings; containerd sends `HostPort`, podman `hostPort` (goObject folds both).
+ * runtimeConfig.portMappings; containerd sends `HostPort`, podman `hostPort` (the decoder folds both).
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { parseIP, formatIP } from '../../lib/ipam/ip';
-import type { Backend } from '../../lib/nat/backend';
-import type { PortMapping } from '../../lib/nat/portmap-iptables';
+import { isBackend, type Backend } from '../../lib/firewall/backend';
+import type { PortMapping } from '../../lib/firewall/driver';
 
 const mappingDecoder = t.object({
   hostPort: t.int,
@@ -71,8 +71,7 @@ export function loadPortmapConfig(inv: Invocation): PortmapConfig {
     throw new ConfigError('conditions must not contain newlines or double quotes');
   let backend: Backend | undefined;
   if (c.backend) {
-    if (c.backend !== 'iptables' && c.backend !== 'nftables')
-      throw new ConfigError(`unrecognized backend ${JSON.stringify(c.backend)}`);
+    if (!isBackend(c.backend)) throw new ConfigError(`unrecognized backend ${JSON.stringify(c.backend)}`);
     backend = c.backend;
   }
   const iptablesOnly = [

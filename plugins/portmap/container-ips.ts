@@ -1,12 +1,9 @@
 /** Which container addresses portmap forwards to: as the reference picks them from prevResult. */
 import type { Result } from '../../lib/cni/result/types';
+import type { ContainerAddress } from '../../lib/firewall/driver';
 import { parseCIDR, formatIP } from '../../lib/ipam/ip';
 
-export interface ContainerIP {
-  readonly address: string;
-  readonly prefix: number;
-  readonly six: boolean;
-}
+export type ContainerIP = ContainerAddress;
 
 /** The first IPv4 and first IPv6 address on the interface named ifName in a sandbox (or unattached). */
 export function containerIPs(prev: Result, ifName: string): ContainerIP[] {

@@ -1,41 +1,34 @@
 /**
  * portmap DEL: removes this container's forwarding by (network, container[, ifname]) — also when
- * the runtime does not resend portMappings (the reference then does nothing) — in both backends
- * that are usable, and flushes the UDP conntrack entries of the mappings it removed. Idempotent.
+ * the runtime does not resend portMappings (the reference then does nothing) — in every backend
+ * the config allows, and flushes the UDP conntrack entries of the mappings it removed. Idempotent.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
-import { nftablesUsable } from '../../lib/nat/backend';
-import { isSixSet, type NftElement } from '../../lib/nat/portmap-nft';
-import type { PortMapping } from '../../lib/nat/portmap-iptables';
-import { flushUdpConntrack } from '../../lib/nat/conntrack';
+import { defaultRunner } from '../../lib/exec/real';
+import type { Runner } from '../../lib/exec/runner';
+import { BACKENDS } from '../../lib/firewall/backend';
+import { flushUdpConntrack } from '../../lib/firewall/conntrack';
+import { inEveryBackend } from '../../lib/firewall/driver';
 import { concurrently } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
-import { teardownIptables } from './iptables';
-import { teardownNft } from './nftables';
+import { attachmentOf } from './plan';
 
-export async function del(inv: Invocation): Promise<void> {
+export async function del(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
   const cfg = loadPortmapConfig(inv);
-  // Both families and the nftables table are independent: all at once. No probe runs first: a
-  // backend that is not usable here has nothing to remove (its read finds nothing), and its
-  // failure counts only where the probe says the backend is usable.
-  const iptables = async (six: boolean): Promise<PortMapping[] | undefined> =>
-    cfg.backend === 'nftables' ? undefined : teardownIptables(inv.networkName, inv.containerId, six);
-  const nft = async (): Promise<NftElement[]> => {
-    if (cfg.backend === 'iptables') return [];
-    try {
-      return await teardownNft(inv.networkName, inv.containerId, inv.ifName);
-    } catch (e) {
-      if (await nftablesUsable()) throw e;
-      return [];
-    }
-  };
-  const [v4, v6, elements] = await concurrently(iptables(false), iptables(true), nft());
+  // Both families and both backends are independent: all at once. No probe runs first: a backend
+  // that is not usable here has nothing to remove, and its failure counts only where the probe
+  // says it is usable.
+  const removed = await inEveryBackend(
+    runner,
+    (d) => d.portForwarding.teardown(attachmentOf(inv)),
+    cfg.backend ? [cfg.backend] : BACKENDS,
+  );
   // UDP conntrack entries can only point at the container in a family where it was forwarded.
   await concurrently(
-    ...[false, true].map(async (six) => {
-      const had = six ? v6 : v4;
-      if (had === undefined && !elements.some((e) => isSixSet(e.set) === six)) return;
-      await flushUdpConntrack(cfg.mappingsGiven ? cfg.mappings : (had ?? cfg.mappings), six);
+    ...([4, 6] as const).map(async (fam) => {
+      const had = removed.flatMap((r) => (r?.has(fam) ? [r.get(fam) ?? []] : []));
+      if (had.length === 0) return;
+      await flushUdpConntrack(runner, cfg.mappingsGiven ? cfg.mappings : had.flat(), fam === 6);
     }),
   );
 }

@@ -1,20 +1,20 @@
 /** portmap GC: forwarding of attachments not in cni.dev/valid-attachments goes; no list, no change. */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
-import { iptablesUsable, nftablesUsable } from '../../lib/nat/backend';
-import { gcNft } from './nftables';
+import { defaultRunner } from '../../lib/exec/real';
+import type { Runner } from '../../lib/exec/runner';
+import { BACKENDS } from '../../lib/firewall/backend';
+import { inEveryBackend } from '../../lib/firewall/driver';
 import { loadPortmapConfig } from './config';
-import { gcIptables } from './iptables';
 
-export async function gc(inv: Invocation): Promise<void> {
+export async function gc(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
   const cfg = loadPortmapConfig(inv);
   const valid = validAttachmentsOf(inv);
   if (!valid) return;
-  const ids = new Set(valid.map((a) => a.containerID));
-  if (cfg.backend !== 'nftables' && (await iptablesUsable())) {
-    await gcIptables(inv.networkName, ids, false);
-    if (await iptablesUsable(undefined, 6)) await gcIptables(inv.networkName, ids, true);
-  }
-  if (cfg.backend !== 'iptables' && (await nftablesUsable()))
-    await gcNft(inv.networkName, new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname))));
+  const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
+  await inEveryBackend(
+    runner,
+    (d) => d.portForwarding.gc(inv.networkName, keep),
+    cfg.backend ? [cfg.backend] : BACKENDS,
+  );
 }

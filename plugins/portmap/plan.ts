@@ -1,33 +1,28 @@
-/** Turns config + container address into the per-family plans the backends apply. */
+/** Turns config + container addresses into the request a firewall driver applies. */
 import type { Invocation } from '../../lib/cni/dispatch';
-import type { PortmapPlan } from '../../lib/nat/portmap-iptables';
-import { ownerComment, type NftPlan } from '../../lib/nat/portmap-nft';
+import type { Attachment, ContainerAddress, PortForwardRequest } from '../../lib/firewall/driver';
 import type { PortmapConfig } from './config';
-import type { ContainerIP } from './container-ips';
 
-export function planFor(inv: Invocation, cfg: PortmapConfig, ip: ContainerIP): PortmapPlan {
+export const attachmentOf = (inv: Invocation): Attachment => ({
+  networkName: inv.networkName,
+  containerId: inv.containerId,
+  ifName: inv.ifName,
+});
+
+export function requestFor(
+  inv: Invocation,
+  cfg: PortmapConfig,
+  containers: readonly ContainerAddress[],
+): PortForwardRequest {
   return {
-    networkName: inv.networkName,
-    containerId: inv.containerId,
-    six: ip.six,
-    containerIP: ip.address,
-    prefix: ip.prefix,
+    attachment: attachmentOf(inv),
+    containers,
     mappings: cfg.mappings,
     snat: cfg.snat,
     masqAll: cfg.masqAll,
     markMasqBit: cfg.markMasqBit,
     externalSetMarkChain: cfg.externalSetMarkChain,
-    conditions: ip.six ? cfg.conditionsV6 : cfg.conditionsV4,
-  };
-}
-
-export function nftPlanFor(inv: Invocation, cfg: PortmapConfig, ip: ContainerIP): NftPlan {
-  return {
-    owner: ownerComment(inv.networkName, inv.containerId, inv.ifName),
-    six: ip.six,
-    containerIP: ip.address,
-    mappings: cfg.mappings,
-    snat: cfg.snat,
-    masqAll: cfg.masqAll,
+    conditionsV4: cfg.conditionsV4,
+    conditionsV6: cfg.conditionsV6,
   };
 }

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chainName } from '../../lib/nat/names';
+import { chainName } from '../../lib/firewall/names';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 
 const PORTMAP = join(BIN_DIR, 'portmap');

@@ -1,17 +1,19 @@
 /**
  * Which firewall backend to use when the config does not say: iptables if it is usable, else
- * nftables if it is usable (the reference's rule for both ipMasq and portmap). Probed once per
- * process and cached, and only when needed: `withBackend` tries iptables first and asks the
- * question only if that fails, which saves an exec on every call of a host where iptables works.
+ * nftables if it is usable (the reference's rule for ipMasq and portmap). Probed once per process
+ * and cached, and only when needed: `withBackend` tries iptables first and asks the question only
+ * if that fails, which saves an exec on every call of a host where iptables works.
  */
-import { defaultRunner } from '../exec/real';
 import type { Runner } from '../exec/runner';
 
 export type Backend = 'iptables' | 'nftables';
+export const BACKENDS: readonly Backend[] = ['iptables', 'nftables'];
+
+export const isBackend = (s: string): s is Backend => s === 'iptables' || s === 'nftables';
 
 const cache = new Map<string, Promise<boolean>>();
 
-async function probe(key: string, fn: () => Promise<boolean>): Promise<boolean> {
+function probe(key: string, fn: () => Promise<boolean>): Promise<boolean> {
   let p = cache.get(key);
   if (!p) {
     p = fn().catch(() => false);
@@ -21,7 +23,7 @@ async function probe(key: string, fn: () => Promise<boolean>): Promise<boolean> 
 }
 
 /** `iptables -t filter -S INPUT 1` works (the reference's SupportsIPTables). */
-export function iptablesUsable(runner: Runner = defaultRunner(), family: 4 | 6 = 4): Promise<boolean> {
+export function iptablesUsable(runner: Runner, family: 4 | 6 = 4): Promise<boolean> {
   const tool = family === 4 ? 'iptables' : 'ip6tables';
   return probe(
     tool,
@@ -38,7 +40,7 @@ export function iptablesUsable(runner: Runner = defaultRunner(), family: 4 | 6 =
 }
 
 /** `nft list tables` works: the binary exists and we may talk to the kernel. */
-export function nftablesUsable(runner: Runner = defaultRunner()): Promise<boolean> {
+export function nftablesUsable(runner: Runner): Promise<boolean> {
   return probe(
     'nft',
     async () =>
@@ -47,7 +49,11 @@ export function nftablesUsable(runner: Runner = defaultRunner()): Promise<boolea
   );
 }
 
-export async function defaultBackend(runner: Runner = defaultRunner()): Promise<Backend> {
+export function backendUsable(backend: Backend, runner: Runner): Promise<boolean> {
+  return backend === 'iptables' ? iptablesUsable(runner) : nftablesUsable(runner);
+}
+
+export async function defaultBackend(runner: Runner): Promise<Backend> {
   if (await iptablesUsable(runner)) return 'iptables';
   if (await nftablesUsable(runner)) return 'nftables';
   return 'iptables';
@@ -63,7 +69,7 @@ export async function withBackend(
   configured: Backend | undefined,
   run: (b: Backend) => Promise<void>,
   undoIptables: () => Promise<unknown>,
-  runner: Runner = defaultRunner(),
+  runner: Runner,
 ): Promise<void> {
   if (configured) return run(configured);
   try {

@@ -1,13 +1,25 @@
 /**
- * portmap's nftables backend: one table of our own, `inet tscni_hostport`, whose rules never
+ * Port forwarding through nftables (portmap's nftables backend): one table of our own, `inet tscni_hostport`, whose rules never
  * change — a fixed handful that look up maps keyed on (destination address, protocol, port) —
  * while each container adds or removes only its own map and set elements. A packet's lookup and
  * an ADD cost the same with one mapping or thousands. Every element carries an owner comment
  * (network, container ID, ifname), so DEL, CHECK and GC find a container's elements without the
  * runtime resending its port mappings, and two networks of one container stay apart.
  */
-import { sha256hex } from '../sys/hash';
-import type { PortMapping } from './portmap-iptables';
+import { CniError, ErrorCode } from '../../cni/errors';
+import { sha256hex } from '../../sys/hash';
+import type { Runner } from '../../exec/runner';
+import type {
+  Attachment,
+  ContainerAddress,
+  ForwardedPorts,
+  PortForwarding,
+  PortForwardRequest,
+  PortMapping,
+} from '../types';
+import { nftApply, nftRead, parseElements, type NftElement } from './nft';
+
+export { parseElements, type NftElement };
 
 export const NFT_TABLE = 'tscni_hostport';
 const T = `inet ${NFT_TABLE}`;
@@ -108,51 +120,6 @@ export function renderElements(p: NftPlan): string[] {
   return out;
 }
 
-// ---- reading the table back (nft -j list table) ----
-
-type Json = string | number | { concat?: Json[] } | Record<string, unknown>;
-export interface NftElement {
-  readonly set: string;
-  /** The key as nft text, ready for `delete element`. */
-  readonly key: string;
-  /** Key parts as listed (addresses, protocol names, ports, interface names). */
-  readonly parts: ReadonlyArray<string | number>;
-  readonly value: ReadonlyArray<string | number> | undefined;
-  readonly comment: string;
-}
-
-const partsOf = (v: unknown): Array<string | number> => {
-  if (typeof v === 'string' || typeof v === 'number') return [v];
-  if (v && typeof v === 'object' && Array.isArray((v as { concat?: unknown }).concat))
-    return (v as { concat: unknown[] }).concat.flatMap(partsOf);
-  return [];
-};
-
-/** Every element of our maps and sets, from `nft -j list table inet tscni_hostport` output. */
-export function parseElements(json: string): NftElement[] {
-  const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
-  const out: NftElement[] = [];
-  for (const obj of doc.nftables ?? []) {
-    const s = (obj['map'] ?? obj['set']) as { name?: string; elem?: unknown[] } | undefined;
-    if (!s?.name || !Array.isArray(s.elem)) continue;
-    for (const e of s.elem) {
-      const [k, v] = Array.isArray(e) ? [e[0], e[1]] : [e, undefined];
-      const inner = (k as { elem?: { val?: unknown; comment?: string } }).elem;
-      const val = inner ? inner.val : k;
-      const parts = partsOf(val);
-      const key = parts.join(' . ');
-      out.push({
-        set: s.name,
-        key,
-        parts,
-        value: v === undefined ? undefined : partsOf(v as Json),
-        comment: inner?.comment ?? '',
-      });
-    }
-  }
-  return out;
-}
-
 export const deleteLine = (e: NftElement): string => `delete element ${T} ${e.set} { ${e.key} }`;
 
 /** Elements another owner holds on the host ports `p` wants: the conflicts. */
@@ -176,4 +143,102 @@ export function conflicts(p: NftPlan, existing: readonly NftElement[]): NftEleme
     }
   }
   return found;
+}
+
+export function nftPlanOf(req: PortForwardRequest, c: ContainerAddress): NftPlan {
+  const a = req.attachment;
+  return {
+    owner: ownerComment(a.networkName, a.containerId, a.ifName),
+    six: c.six,
+    containerIP: c.address,
+    mappings: req.mappings,
+    snat: req.snat,
+    masqAll: req.masqAll,
+  };
+}
+
+const PROTOCOLS: Readonly<Record<string, PortMapping['protocol']>> = {
+  tcp: 'tcp',
+  udp: 'udp',
+  sctp: 'sctp',
+  '6': 'tcp',
+  '17': 'udp',
+  '132': 'sctp',
+};
+
+/** The mappings that map elements stand for (set elements forward nothing). */
+export function mappingsOf(elements: readonly NftElement[]): Map<4 | 6, PortMapping[]> {
+  const out = new Map<4 | 6, PortMapping[]>();
+  for (const e of elements) {
+    const fam = isSixSet(e.set) ? 6 : 4;
+    if (!out.has(fam)) out.set(fam, []);
+    const any = e.set.startsWith('anyports');
+    if (!any && !e.set.startsWith('hostports')) continue;
+    const [hostIP, proto, port] = any ? ['', ...e.parts] : e.parts;
+    const protocol = PROTOCOLS[String(proto)];
+    if (!protocol) continue;
+    out.get(fam)?.push({
+      hostIP: String(hostIP),
+      protocol,
+      hostPort: Number(port),
+      containerPort: Number(e.value?.[1] ?? 0),
+    });
+  }
+  return out;
+}
+
+export class NftPortForwarding implements PortForwarding {
+  constructor(private readonly runner: Runner) {}
+
+  private async elements(): Promise<NftElement[]> {
+    const json = await nftRead(this.runner, ['-j', 'list', 'table', 'inet', NFT_TABLE]);
+    return json === undefined ? [] : parseElements(json);
+  }
+
+  /** Installs one container's elements for every family, replacing its old ones, in one transaction. */
+  async setup(req: PortForwardRequest): Promise<void> {
+    const plans = req.containers.map((c) => nftPlanOf(req, c));
+    const existing = await this.elements();
+    for (const p of plans) {
+      const clash = conflicts(p, existing)[0];
+      if (clash) {
+        throw new CniError(
+          ErrorCode.Internal,
+          `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
+          `owner ${clash.comment}`,
+        );
+      }
+    }
+    const owner = plans[0]?.owner;
+    const stale = existing.filter((e) => e.comment === owner).map(deleteLine);
+    await nftApply(this.runner, [...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)]);
+  }
+
+  async teardown(a: Attachment): Promise<ForwardedPorts> {
+    const owner = ownerComment(a.networkName, a.containerId, a.ifName);
+    const mine = (await this.elements()).filter((e) => e.comment === owner);
+    await nftApply(this.runner, mine.map(deleteLine));
+    return mappingsOf(mine);
+  }
+
+  async check(req: PortForwardRequest): Promise<void> {
+    const have = new Set((await this.elements()).map((e) => `${e.set} ${e.key} ${e.comment}`));
+    for (const c of req.containers) {
+      for (const line of renderElements(nftPlanOf(req, c))) {
+        // `add element inet tscni_hostport <set> { <key> comment "<owner>"[ : <value>] }`
+        const m = /^add element \S+ \S+ (\S+) \{ (.*) comment "([^"]*)"/.exec(line);
+        if (m && !have.has(`${m[1]} ${m[2]} ${m[3]}`))
+          throw new CniError(ErrorCode.Internal, `missing hostport element ${m[2]} in ${m[1]}`);
+      }
+    }
+  }
+
+  /** Elements of this network whose (container, ifname) is not kept. Hashed owners are kept. */
+  async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
+    const stale = (await this.elements()).filter((e) => {
+      const o = parseOwner(e.comment);
+      return o !== undefined && o.net === networkName && !keep.has(`${o.cid}\u0000${o.ifName}`);
+    });
+    await nftApply(this.runner, stale.map(deleteLine));
+  }
 }

@@ -3,19 +3,21 @@
  * datagrams to an old destination. Limited to the mapping's host IP when it has one (the
  * reference deletes by port alone, also other addresses' flows).
  */
-import { defaultRunner } from '../exec/real';
+import type { Runner } from '../exec/runner';
 import { warn } from '../log';
-import type { PortMapping } from './portmap-iptables';
+import type { PortMapping } from './types';
 
-export async function flushUdpConntrack(mappings: readonly PortMapping[], six: boolean): Promise<void> {
+const unspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip === '::';
+
+export async function flushUdpConntrack(runner: Runner, mappings: readonly PortMapping[], six: boolean): Promise<void> {
   for (const m of mappings) {
     if (m.protocol !== 'udp') continue;
-    if (m.hostIP !== '' && m.hostIP !== '0.0.0.0' && m.hostIP !== '::' && m.hostIP.includes(':') !== six) continue;
+    if (!unspecified(m.hostIP) && m.hostIP.includes(':') !== six) continue;
     const argv = ['-D', '-f', six ? 'ipv6' : 'ipv4', '-p', 'udp', '--orig-port-dst', String(m.hostPort)];
-    if (m.hostIP !== '' && m.hostIP !== '0.0.0.0' && m.hostIP !== '::') argv.push('--orig-dst', m.hostIP);
+    if (!unspecified(m.hostIP)) argv.push('--orig-dst', m.hostIP);
     try {
       // Exit 1 with "0 flow entries have been deleted" is the normal nothing-to-do answer.
-      await defaultRunner().run({ tool: 'conntrack', argv, allowFailure: true, timeoutMs: 10_000 });
+      await runner.run({ tool: 'conntrack', argv, allowFailure: true, timeoutMs: 10_000 });
     } catch (e) {
       warn(`conntrack cleanup skipped: ${(e as Error).message}`);
       return;

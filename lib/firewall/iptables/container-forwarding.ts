@@ -1,0 +1,212 @@
+/**
+ * The firewall plugin's rules in iptables table filter, exactly as the reference writes them, so
+ * that either implementation finds and removes the other's:
+ *  - FORWARD jumps to CNI-FORWARD ("CNI firewall plugin rules"), whose first rule jumps to the
+ *    admin chain (CNI-ADMIN, left to operators), followed by two rules per container address:
+ *    replies to it (RELATED,ESTABLISHED) and everything from it are accepted. This is what lets
+ *    container traffic through a host whose FORWARD policy is DROP.
+ *  - `ingressPolicy: same-bridge`: FORWARD first jumps to CNI-ISOLATION-STAGE-1, which sends
+ *    traffic entering from an isolated bridge and leaving by another interface to
+ *    CNI-ISOLATION-STAGE-2, which drops it when that interface is another isolated bridge.
+ * The rules carry no container ID, only addresses and bridge names; the plugin's records say
+ * which attachment holds which. A change is one `iptables-restore --noflush` per family,
+ * rendered from a listing of just the chains it touches.
+ */
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Runner } from '../../exec/runner';
+import { concurrently } from '../../undo';
+import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from '../types';
+import { listChains, parseSave, transact } from './tables';
+
+export const FORWARD_CHAIN = 'CNI-FORWARD';
+export const STAGE1 = 'CNI-ISOLATION-STAGE-1';
+export const STAGE2 = 'CNI-ISOLATION-STAGE-2';
+const ISOLATION = '"CNI firewall plugin rules (ingressPolicy: same-bridge)"';
+
+/** Rule specifications as `iptables -S` lists them (after `-A <chain> `). */
+export const spec = {
+  jumpToForward: `-m comment --comment "CNI firewall plugin rules" -j ${FORWARD_CHAIN}`,
+  jumpToAdmin: (admin: string): string => `-m comment --comment "CNI firewall plugin admin overrides" -j ${admin}`,
+  replies: (ip: string): string =>
+    `-d ${ip}/${ip.includes(':') ? 128 : 32} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  from: (ip: string): string => `-s ${ip}/${ip.includes(':') ? 128 : 32} -j ACCEPT`,
+  jumpToStage1: `-m comment --comment ${ISOLATION} -j ${STAGE1}`,
+  stage1Bridge: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${ISOLATION} -j ${STAGE2}`,
+  stage2Bridge: (br: string): string => `-o ${br} -m comment --comment ${ISOLATION} -j DROP`,
+  stageReturn: `-m comment --comment ${ISOLATION} -j RETURN`,
+};
+
+const inFamily = (six: boolean) => (ip: string) => ip.includes(':') === six;
+
+/** Bridges named by the isolation rules of a STAGE-1 listing. */
+export function bridgesIn(listing: string): string[] {
+  const out: string[] = [];
+  for (const line of listing.split('\n')) {
+    const m = new RegExp(`^-A ${STAGE1} -i (\\S+) ! -o (\\S+) `).exec(line);
+    if (m?.[1] && m[1] === m[2]) out.push(m[1]);
+  }
+  return out;
+}
+
+/** The chains a change reads in one family. */
+export function chainsToRead(change: ForwardingChange, six: boolean): string[] {
+  const chains = new Set<string>();
+  // Accepting needs the jumps into CNI-FORWARD and the admin chain; forgetting only CNI-FORWARD.
+  if (change.accept.some(inFamily(six))) for (const c of ['FORWARD', FORWARD_CHAIN, change.adminChain]) chains.add(c);
+  if (change.forget.some(inFamily(six))) chains.add(FORWARD_CHAIN);
+  if (change.families.includes(six ? 6 : 4) && (change.isolate.length > 0 || change.unisolate.length > 0))
+    for (const c of ['FORWARD', STAGE1, STAGE2]) chains.add(c);
+  return [...chains];
+}
+
+/** iptables-restore text for one family of a change, given a listing of the chains it reads. */
+export function renderForwardingChange(change: ForwardingChange, six: boolean, current: string): string {
+  const { chains, rules } = parseSave(current);
+  // Rules are counted, not just noted: two writers that read the same state may both have added
+  // a rule, and any later change removes the extra copy (teardown removes every copy).
+  const live = new Map<string, number>();
+  for (const r of rules) live.set(r, (live.get(r) ?? 0) + 1);
+  const out: string[] = [];
+  const count = (chain: string, s: string): number => live.get(`-A ${chain} ${s}`) ?? 0;
+  const ensureChain = (c: string): void => {
+    if (chains.has(c)) return;
+    out.push(`-N ${c}`);
+    chains.add(c);
+  };
+  const drop = (chain: string, s: string, copies: number): void => {
+    for (let i = 0; i < copies; i++) out.push(`-D ${chain} ${s}`);
+    live.set(`-A ${chain} ${s}`, count(chain, s) - copies);
+  };
+  const ensure = (chain: string, s: string, how: 'insert' | 'append'): void => {
+    const n = count(chain, s);
+    if (n > 1) drop(chain, s, n - 1);
+    if (n > 0) return;
+    out.push(how === 'insert' ? `-I ${chain} 1 ${s}` : `-A ${chain} ${s}`);
+    live.set(`-A ${chain} ${s}`, 1);
+  };
+  const insert = (chain: string, s: string): void => ensure(chain, s, 'insert');
+  const append = (chain: string, s: string): void => ensure(chain, s, 'append');
+  const remove = (chain: string, s: string): void => drop(chain, s, count(chain, s));
+
+  const accept = change.accept.filter(inFamily(six));
+  if (accept.length > 0) {
+    ensureChain(FORWARD_CHAIN);
+    ensureChain(change.adminChain);
+    insert('FORWARD', spec.jumpToForward);
+    insert(FORWARD_CHAIN, spec.jumpToAdmin(change.adminChain));
+    for (const ip of accept) {
+      append(FORWARD_CHAIN, spec.replies(ip));
+      append(FORWARD_CHAIN, spec.from(ip));
+    }
+  }
+  for (const ip of change.forget.filter(inFamily(six))) {
+    if (accept.includes(ip)) continue;
+    remove(FORWARD_CHAIN, spec.replies(ip));
+    remove(FORWARD_CHAIN, spec.from(ip));
+  }
+
+  if (change.families.includes(six ? 6 : 4)) {
+    if (change.isolate.length > 0) {
+      ensureChain(STAGE1);
+      ensureChain(STAGE2);
+      // Before CNI-FORWARD's accepts, or they would let cross-bridge traffic through.
+      insert('FORWARD', spec.jumpToStage1);
+      for (const br of change.isolate) insert(STAGE1, spec.stage1Bridge(br));
+      append(STAGE1, spec.stageReturn);
+      for (const br of change.isolate) insert(STAGE2, spec.stage2Bridge(br));
+      append(STAGE2, spec.stageReturn);
+    }
+    let unisolated = false;
+    for (const br of change.unisolate) {
+      if (change.isolate.includes(br)) continue;
+      unisolated ||= count(STAGE1, spec.stage1Bridge(br)) + count(STAGE2, spec.stage2Bridge(br)) > 0;
+      remove(STAGE1, spec.stage1Bridge(br));
+      remove(STAGE2, spec.stage2Bridge(br));
+    }
+    const bridgesLeft = [...live].filter(([r, n]) => n > 0 && r.startsWith(`-A ${STAGE1} -i `)).map(([r]) => r);
+    if (unisolated && chains.has(STAGE1)) {
+      if (bridgesLeft.length === 0) {
+        // The last isolated bridge gone: the stage chains and their jump go too. Their rules are
+        // deleted one by one, not flushed, so a bridge another writer adds meanwhile makes `-X`
+        // fail (and this change be rendered again) instead of being flushed away.
+        remove('FORWARD', spec.jumpToStage1);
+        for (const c of [STAGE1, STAGE2].filter((x) => chains.has(x))) {
+          for (const [r, n] of [...live]) if (n > 0 && r.startsWith(`-A ${c} `)) drop(c, r.slice(`-A ${c} `.length), n);
+          out.push(`-X ${c}`);
+        }
+      } else {
+        // The chains stay because another bridge's rule is there: delete and re-insert one such
+        // rule, so that if its owner removes it at the same time this transaction fails and is
+        // rendered again (else both could keep the chains, each counting on the other's bridge).
+        const kept = bridgesLeft[0]?.slice(`-A ${STAGE1} `.length);
+        if (kept) out.push(`-D ${STAGE1} ${kept}`, `-I ${STAGE1} 1 ${kept}`);
+      }
+    }
+  }
+  return out.length > 0 ? ['*filter', ...out, 'COMMIT', ''].join('\n') : '';
+}
+
+export class IptablesContainerForwarding implements ContainerForwarding {
+  constructor(private readonly runner: Runner) {}
+
+  async apply(change: ForwardingChange): Promise<void> {
+    await concurrently(
+      ...[false, true].map(async (six) => {
+        const chains = chainsToRead(change, six);
+        if (chains.length === 0) return;
+        await transact(
+          this.runner,
+          six,
+          () => listChains(this.runner, six, 'filter', chains),
+          (current) => renderForwardingChange(change, six, current),
+        );
+      }),
+    );
+  }
+
+  async check(expected: ForwardingExpectation): Promise<void> {
+    for (const six of [false, true]) {
+      const accept = expected.accept.filter(inFamily(six));
+      const isolate = expected.families.includes(six ? 6 : 4) ? expected.isolate : [];
+      if (accept.length === 0 && isolate.length === 0) continue;
+      const reads = ['FORWARD', FORWARD_CHAIN, expected.adminChain, ...(isolate.length > 0 ? [STAGE1, STAGE2] : [])];
+      const { chains, rules } = parseSave(await listChains(this.runner, six, 'filter', reads));
+      const table = `${six ? 'ip6tables' : 'iptables'} table filter`;
+      const need = (chain: string, s: string): void => {
+        if (!rules.includes(`-A ${chain} ${s}`))
+          throw new CniError(ErrorCode.Internal, `firewall rule not found in ${table}`, `-A ${chain} ${s}`);
+      };
+      if (accept.length > 0) {
+        if (!chains.has(expected.adminChain))
+          throw new CniError(ErrorCode.Internal, `chain ${expected.adminChain} not found in ${table}`);
+        need('FORWARD', spec.jumpToForward);
+        need(FORWARD_CHAIN, spec.jumpToAdmin(expected.adminChain));
+        for (const ip of accept) {
+          need(FORWARD_CHAIN, spec.replies(ip));
+          need(FORWARD_CHAIN, spec.from(ip));
+        }
+      }
+      for (const br of isolate) {
+        need('FORWARD', spec.jumpToStage1);
+        need(STAGE1, spec.stage1Bridge(br));
+        need(STAGE2, spec.stage2Bridge(br));
+      }
+      const order = rules.filter((r) => r.startsWith('-A FORWARD '));
+      const iso = order.indexOf(`-A FORWARD ${spec.jumpToStage1}`);
+      const fwd = order.indexOf(`-A FORWARD ${spec.jumpToForward}`);
+      if (isolate.length > 0 && fwd >= 0 && iso > fwd)
+        throw new CniError(
+          ErrorCode.Internal,
+          `${table}: FORWARD reaches ${FORWARD_CHAIN} before ${STAGE1}, so bridges are not isolated`,
+        );
+    }
+  }
+
+  async isolatedBridges(): Promise<string[]> {
+    const [v4, v6] = await concurrently(
+      listChains(this.runner, false, 'filter', [STAGE1]),
+      listChains(this.runner, true, 'filter', [STAGE1]),
+    );
+    return [...new Set([...bridgesIn(v4), ...bridgesIn(v6)])];
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * IP masquerade through iptables (bridge `ipMasq`), with the reference's names so that rules made
+ * by either implementation are found by the other: a chain `CNI-<hash(net+id)>` per container in
+ * table nat, jumped to from POSTROUTING by source address, every rule commented
+ * `name: "<net>" id: "<cid>"`. Teardown finds the chain by network name and container ID, never
+ * by addresses, so it also works after the container's interface or netns is gone.
+ */
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Runner } from '../../exec/runner';
+import { concurrently } from '../../undo';
+import { chainName, ruleComment } from '../names';
+import type { Attachment, Masquerade, MasqAddress } from '../types';
+import { listChains, renderChainRemoval, restore, saveTable } from './tables';
+
+const isV6 = (a: string): boolean => a.includes(':');
+
+/** iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps. */
+export function renderMasqSetup(a: Attachment, addrs: readonly MasqAddress[], six: boolean): string {
+  const chain = chainName(a.networkName, a.containerId);
+  const c = JSON.stringify(ruleComment(a.networkName, a.containerId));
+  const multicast = six ? 'ff00::/8' : '224.0.0.0/4';
+  const lines = ['*nat', `:${chain} - [0:0]`];
+  for (const x of addrs)
+    lines.push(`-A POSTROUTING -s ${x.address}/${six ? 128 : 32} -m comment --comment ${c} -j ${chain}`);
+  for (const x of addrs) lines.push(`-A ${chain} -d ${x.subnet} -m comment --comment ${c} -j ACCEPT`);
+  lines.push(`-A ${chain} ! -d ${multicast} -m comment --comment ${c} -j MASQUERADE`, 'COMMIT', '');
+  return lines.join('\n');
+}
+
+/** POSTROUTING jumps of `net`'s containers whose ID is not kept: their chains. */
+export function staleMasqChains(save: string, networkName: string, keptIds: ReadonlySet<string>): Set<string> {
+  const stale = new Set<string>();
+  const re = /^-A POSTROUTING .*--comment "name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\"" -j (CNI-[0-9a-f]{24})\s*$/;
+  for (const line of save.split('\n')) {
+    const m = re.exec(line);
+    if (
+      m?.[2] !== undefined &&
+      m[3] &&
+      m[1] === networkName &&
+      !keptIds.has(m[2]) &&
+      m[3] === chainName(networkName, m[2])
+    )
+      stale.add(m[3]);
+  }
+  return stale;
+}
+
+export class IptablesMasquerade implements Masquerade {
+  constructor(private readonly runner: Runner) {}
+
+  async setup(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
+    await concurrently(
+      ...[false, true].map(async (six) => {
+        const mine = addrs.filter((x) => isV6(x.address) === six);
+        if (mine.length > 0) await restore(this.runner, six, renderMasqSetup(a, mine, six));
+      }),
+    );
+  }
+
+  async teardown(a: Attachment): Promise<void> {
+    const chains = new Set([chainName(a.networkName, a.containerId)]);
+    // Only POSTROUTING (where the jumps are) and the container's chain are read.
+    await concurrently(
+      ...[false, true].map(async (six) => {
+        const current = await listChains(this.runner, six, 'nat', ['POSTROUTING', ...chains]);
+        await restore(this.runner, six, renderChainRemoval('nat', current, chains));
+      }),
+    );
+  }
+
+  async check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
+    const chain = chainName(a.networkName, a.containerId);
+    for (const six of [false, true]) {
+      const mine = addrs.filter((x) => isV6(x.address) === six);
+      if (mine.length === 0) continue;
+      const have = new Set((await listChains(this.runner, six, 'nat', ['POSTROUTING', chain])).split('\n'));
+      for (const rule of renderMasqSetup(a, mine, six).split('\n')) {
+        if (rule.startsWith('-A ') && !have.has(rule))
+          throw new CniError(
+            ErrorCode.Internal,
+            `masquerade rule not found in ${six ? 'ip6tables' : 'iptables'} table nat`,
+            rule,
+          );
+      }
+    }
+  }
+
+  async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
+    // iptables rules carry no ifname: a container is kept if any of its attachments is.
+    const keptIds = new Set([...keep].map((k) => k.split('\u0000')[0] ?? ''));
+    for (const six of [false, true]) {
+      const save = await saveTable(this.runner, six, 'nat');
+      const stale = staleMasqChains(save, networkName, keptIds);
+      if (stale.size > 0) await restore(this.runner, six, renderChainRemoval('nat', save, stale));
+    }
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * Port forwarding through iptables (portmap), reference-compatible: shared chains
+ * CNI-HOSTPORT-DNAT / -SETMARK / -MASQ, one CNI-DN-<hash> chain per container, entry rules in
+ * CNI-HOSTPORT-DNAT commented `dnat name: "<net>" id: "<cid>"`. Per family, one read and one
+ * `iptables-restore --noflush` write per verb: ADD reads the whole nat table (host-port conflicts
+ * can be anywhere); DEL and CHECK read only the chains they touch. Rendering is pure.
+ */
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Runner } from '../../exec/runner';
+import { concurrently } from '../../undo';
+import { chainName, ruleComment } from '../names';
+import type {
+  Attachment,
+  ContainerAddress,
+  ForwardedPorts,
+  PortForwarding,
+  PortForwardRequest,
+  PortMapping,
+} from '../types';
+import { listChains, parseSave, renderChainRemoval, restore, saveTable } from './tables';
+
+export const DNAT_CHAIN = 'CNI-HOSTPORT-DNAT';
+export const SETMARK_CHAIN = 'CNI-HOSTPORT-SETMARK';
+export const MASQ_CHAIN = 'CNI-HOSTPORT-MASQ';
+/** Old releases jumped from here to per-container CNI-SN-<hash> chains; only ever torn down. */
+export const LEGACY_SNAT_CHAIN = 'CNI-HOSTPORT-SNAT';
+
+/** What one family's rules are rendered from. */
+export interface PortmapPlan {
+  readonly networkName: string;
+  readonly containerId: string;
+  readonly six: boolean;
+  /** Container address and prefix length, e.g. 10.0.0.2 and 24. */
+  readonly containerIP: string;
+  readonly prefix: number;
+  readonly mappings: readonly PortMapping[];
+  readonly snat: boolean;
+  readonly masqAll: boolean;
+  readonly markMasqBit: number;
+  readonly externalSetMarkChain: string | undefined;
+  readonly conditions: readonly string[];
+}
+
+export const dnChainName = (net: string, id: string): string => chainName(net, id, 'DN-');
+const isUnspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip === '::';
+const sameFamily = (ip: string, six: boolean): boolean => isUnspecified(ip) || ip.includes(':') === six;
+export const markOf = (bit: number): string => `0x${((1 << bit) >>> 0).toString(16)}`;
+
+/** The restore text for one container and one family. */
+export function renderPortmapSetup(p: PortmapPlan, save: string): string {
+  const { chains, rules } = parseSave(save);
+  const dn = dnChainName(p.networkName, p.containerId);
+  const mark = markOf(p.markMasqBit);
+  const setmark = p.externalSetMarkChain ?? SETMARK_CHAIN;
+  const out = ['*nat'];
+  const declare = (c: string): void => {
+    if (!chains.has(c)) out.push(`:${c} - [0:0]`);
+  };
+  declare(DNAT_CHAIN);
+  const ownSetmark = p.snat && !p.externalSetMarkChain;
+  if (ownSetmark) {
+    declare(SETMARK_CHAIN);
+    declare(MASQ_CHAIN);
+  }
+  out.push(`:${dn} - [0:0]`); // declared even when present: iptables-restore --noflush flushes it
+  if (ownSetmark && !chains.has(SETMARK_CHAIN))
+    out.push(
+      `-A ${SETMARK_CHAIN} -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${mark}/${mark}`,
+    );
+  if (ownSetmark && !chains.has(MASQ_CHAIN)) out.push(`-A ${MASQ_CHAIN} -m mark --mark ${mark}/${mark} -j MASQUERADE`);
+  if (ownSetmark && !rules.some((r) => r.startsWith('-A POSTROUTING') && r.endsWith(`-j ${MASQ_CHAIN}`))) {
+    out.push(`-I POSTROUTING 1 -m comment --comment "CNI portfwd requiring masquerade" -j ${MASQ_CHAIN}`);
+  }
+  for (const hook of ['PREROUTING', 'OUTPUT']) {
+    if (!rules.some((r) => r.startsWith(`-A ${hook} `) && r.endsWith(`-j ${DNAT_CHAIN}`)))
+      out.push(`-A ${hook} -m addrtype --dst-type LOCAL -j ${DNAT_CHAIN}`);
+  }
+  // Our old entry rules go; new ones follow (a repeated ADD leaves no stale rule, unlike the reference).
+  for (const r of rules) if (r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)) out.push(`-D${r.slice(2)}`);
+  const comment = JSON.stringify(`dnat ${ruleComment(p.networkName, p.containerId)}`);
+  const cond = p.conditions.length ? ` ${p.conditions.join(' ')}` : '';
+  for (const proto of [...new Set(p.mappings.map((m) => m.protocol))].sort()) {
+    const ports = [...new Set(p.mappings.filter((m) => m.protocol === proto).map((m) => m.hostPort))];
+    for (let i = 0; i < ports.length; i += 15) {
+      out.push(
+        `-A ${DNAT_CHAIN} -p ${proto} -m comment --comment ${comment} -m multiport --destination-ports ${ports.slice(i, i + 15).join(',')}${cond} -j ${dn}`,
+      );
+    }
+  }
+  const src = p.masqAll ? (p.six ? '::/0' : '0.0.0.0/0') : `${p.containerIP}/${p.prefix}`;
+  const target = p.six ? `[${p.containerIP}]` : p.containerIP;
+  for (const m of p.mappings) {
+    if (!sameFamily(m.hostIP, p.six)) continue;
+    const match = `-p ${m.protocol} -m ${m.protocol} --dport ${m.hostPort}${isUnspecified(m.hostIP) ? '' : ` -d ${m.hostIP}`}`;
+    if (p.snat) {
+      out.push(`-A ${dn} -s ${src} ${match} -j ${setmark}`);
+      if (!p.six && !p.masqAll) out.push(`-A ${dn} -s 127.0.0.1 ${match} -j ${setmark}`);
+    }
+    out.push(`-A ${dn} ${match} -j DNAT --to-destination ${target}:${m.containerPort}`);
+  }
+  out.push('COMMIT', '');
+  return out.join('\n');
+}
+
+/** DNAT targets in other containers' DN chains: `<proto>/<port>` → hostIP ('' = any) and chain. */
+export function existingHostPorts(
+  save: string,
+  exceptChain: string,
+): Array<{ proto: string; port: number; hostIP: string; chain: string }> {
+  const found: Array<{ proto: string; port: number; hostIP: string; chain: string }> = [];
+  for (const r of parseSave(save).rules) {
+    const m = /^-A (CNI-DN-[0-9a-f]+) (.*)-j DNAT/.exec(r);
+    if (!m?.[1] || m[1] === exceptChain) continue;
+    const proto = / -p (\w+)/.exec(r)?.[1] ?? '';
+    const port = Number(/ --dport (\d+)/.exec(r)?.[1] ?? 0);
+    const d = / -d (\S+?)(\/(32|128))? /.exec(r + ' ');
+    found.push({ proto, port, hostIP: d?.[1] ?? '', chain: m[1] });
+  }
+  return found;
+}
+
+/** The mappings our chain currently DNATs (used when DEL is not given portMappings). */
+export function mappingsInChain(save: string, chain: string): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const r of parseSave(save).rules) {
+    if (!r.startsWith(`-A ${chain} `) || !r.includes('-j DNAT')) continue;
+    const proto = / -p (\w+)/.exec(r)?.[1];
+    const hostPort = Number(/ --dport (\d+)/.exec(r)?.[1] ?? 0);
+    const containerPort = Number(/--to-destination \S*:(\d+)/.exec(r)?.[1] ?? 0);
+    const d = / -d (\S+?)(\/(32|128))? /.exec(r + ' ');
+    if (proto === 'tcp' || proto === 'udp' || proto === 'sctp')
+      out.push({ hostPort, containerPort, protocol: proto, hostIP: d?.[1] ?? '' });
+  }
+  return out;
+}
+
+/** The plan of one family of a request. */
+export function planOf(req: PortForwardRequest, c: ContainerAddress): PortmapPlan {
+  return {
+    networkName: req.attachment.networkName,
+    containerId: req.attachment.containerId,
+    six: c.six,
+    containerIP: c.address,
+    prefix: c.prefix,
+    mappings: req.mappings,
+    snat: req.snat,
+    masqAll: req.masqAll,
+    markMasqBit: req.markMasqBit,
+    externalSetMarkChain: req.externalSetMarkChain,
+    conditions: c.six ? req.conditionsV6 : req.conditionsV4,
+  };
+}
+
+/** Throws when another container already forwards one of these host ports. */
+function checkConflicts(plan: PortmapPlan, current: string): void {
+  const taken = existingHostPorts(current, dnChainName(plan.networkName, plan.containerId));
+  for (const m of plan.mappings) {
+    if (!sameFamily(m.hostIP, plan.six)) continue;
+    const clash = taken.find(
+      (t) =>
+        t.proto === m.protocol &&
+        t.port === m.hostPort &&
+        (isUnspecified(t.hostIP) || isUnspecified(m.hostIP) || t.hostIP === m.hostIP),
+    );
+    if (clash) {
+      const where = isUnspecified(m.hostIP) ? '' : `${m.hostIP}:`;
+      throw new CniError(
+        ErrorCode.Internal,
+        `host port ${where}${m.hostPort}/${m.protocol} is already forwarded to another container`,
+        `by chain ${clash.chain}`,
+      );
+    }
+  }
+}
+
+export class IptablesPortForwarding implements PortForwarding {
+  constructor(private readonly runner: Runner) {}
+
+  async setup(req: PortForwardRequest): Promise<void> {
+    // One restore per family; the families are independent.
+    await concurrently(
+      ...req.containers.map(async (c) => {
+        const plan = planOf(req, c);
+        const current = await saveTable(this.runner, plan.six, 'nat');
+        checkConflicts(plan, current);
+        await restore(this.runner, plan.six, renderPortmapSetup(plan, current));
+      }),
+    );
+  }
+
+  async teardown(a: Attachment): Promise<ForwardedPorts> {
+    const [v4, v6] = await concurrently(this.teardownFamily(a, false), this.teardownFamily(a, true));
+    const out = new Map<4 | 6, readonly PortMapping[]>();
+    if (v4) out.set(4, v4);
+    if (v6) out.set(6, v6);
+    return out;
+  }
+
+  /**
+   * Removes the container's chains (DN and legacy SN) and their jumps; returns the mappings it had,
+   * or undefined when this family has no DN chain for the container (nothing was forwarded).
+   */
+  private async teardownFamily(a: Attachment, six: boolean): Promise<PortMapping[] | undefined> {
+    const dn = dnChainName(a.networkName, a.containerId);
+    const sn = chainName(a.networkName, a.containerId, 'SN-');
+    // The container's own chain and the legacy SNAT chain first: a family with neither (the other
+    // family of a single-stack container, a second DEL) costs one round of reads. A legacy SN
+    // chain exists only with its jump from CNI-HOSTPORT-SNAT, so the jump stands for the chain.
+    const first = await listChains(this.runner, six, 'nat', [dn, LEGACY_SNAT_CHAIN]);
+    const hasSn = first.split('\n').some((l) => l.endsWith(`-j ${sn}`));
+    if (!hasSn && !first.split('\n').some((l) => l.startsWith(`:${dn} `))) return undefined;
+    let current = `${first}\n${await listChains(this.runner, six, 'nat', [DNAT_CHAIN])}`;
+    if (hasSn) current += `\n:${sn} - [0:0]`;
+    const had = mappingsInChain(current, dn);
+    await restore(this.runner, six, renderChainRemoval('nat', current, new Set([dn, sn])));
+    return had;
+  }
+
+  /** Every expected DNAT rule and the entry jump are present. */
+  async check(req: PortForwardRequest): Promise<void> {
+    for (const c of req.containers) {
+      const plan = planOf(req, c);
+      const dn = dnChainName(plan.networkName, plan.containerId);
+      const current = await listChains(this.runner, plan.six, 'nat', [DNAT_CHAIN, dn]);
+      const { chains, rules } = parseSave(current);
+      if (!chains.has(dn)) throw new CniError(ErrorCode.Internal, `chain ${dn} not found in iptables table nat`);
+      if (!rules.some((r) => r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)))
+        throw new CniError(ErrorCode.Internal, `rule jumping to ${dn} not found in chain ${DNAT_CHAIN}`);
+      const have = mappingsInChain(current, dn);
+      for (const m of plan.mappings) {
+        if (!sameFamily(m.hostIP, plan.six)) continue;
+        const found = have.some(
+          (h) =>
+            h.protocol === m.protocol &&
+            h.hostPort === m.hostPort &&
+            h.containerPort === m.containerPort &&
+            (isUnspecified(m.hostIP) ? h.hostIP === '' : h.hostIP === m.hostIP),
+        );
+        if (!found)
+          throw new CniError(
+            ErrorCode.Internal,
+            `rule for ${m.protocol} port ${m.hostPort} in chain ${dn} not found in table nat`,
+          );
+      }
+    }
+  }
+
+  /** Chains of this network whose container ID is not kept (rules carry no ifname). */
+  async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
+    const keptIds = new Set([...keep].map((k) => k.split('\u0000')[0] ?? ''));
+    for (const six of [false, true]) {
+      const current = await saveTable(this.runner, six, 'nat');
+      const stale = new Set<string>();
+      const re = /--comment "dnat name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\"".* -j (CNI-DN-[0-9a-f]+)\s*$/;
+      for (const r of parseSave(current).rules) {
+        const m = re.exec(r);
+        if (
+          m?.[2] !== undefined &&
+          m[3] &&
+          m[1] === networkName &&
+          !keptIds.has(m[2]) &&
+          m[3] === dnChainName(networkName, m[2])
+        )
+          stale.add(m[3]);
+      }
+      if (stale.size) await restore(this.runner, six, renderChainRemoval('nat', current, stale));
+    }
+  }
+}

@@ -1,0 +1,196 @@
+/** Golden text of every iptables-restore transaction lib/firewall renders (`make golden` rewrites them). */
+import { describe, it } from '@jest/globals';
+import { expectGolden } from '../../testutil/golden';
+import type { Attachment, PortForwardRequest } from '../types';
+import { renderMasqSetup } from './masquerade';
+import { dnChainName, planOf, renderPortmapSetup } from './port-forwarding';
+import { renderChainRemoval } from './tables';
+import { renderForwardingChange, spec, STAGE1, STAGE2 } from './container-forwarding';
+import type { ForwardingChange } from '../types';
+import { chainName } from '../names';
+
+const golden = (name: string, text: string): void => expectGolden(__dirname, name, text);
+const ctr: Attachment = { networkName: 'podman', containerId: 'c0ffee', ifName: 'eth0' };
+
+describe('iptables masquerade', () => {
+  it('sets up IPv4', () => {
+    golden('masquerade-setup-v4', renderMasqSetup(ctr, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], false));
+  });
+  it('sets up IPv6', () => {
+    golden('masquerade-setup-v6', renderMasqSetup(ctr, [{ address: 'fd00:88::2', subnet: 'fd00:88::/64' }], true));
+  });
+  it('tears down the chain and its jumps from a listing of POSTROUTING and the chain', () => {
+    const chain = chainName('podman', 'c0ffee');
+    const listing = [
+      ':POSTROUTING ACCEPT [0:0]',
+      `-A POSTROUTING -s 10.88.0.2/32 -m comment --comment "name: \\"podman\\" id: \\"c0ffee\\"" -j ${chain}`,
+      '-A POSTROUTING -s 10.88.0.3/32 -m comment --comment "name: \\"podman\\" id: \\"other\\"" -j CNI-0123456789abcdef01234567',
+      `:${chain} - [0:0]`,
+      `-A ${chain} -d 10.88.0.0/16 -m comment --comment "name: \\"podman\\" id: \\"c0ffee\\"" -j ACCEPT`,
+    ].join('\n');
+    golden('masquerade-teardown', renderChainRemoval('nat', listing, new Set([chain])));
+  });
+});
+
+const request = (over: Partial<PortForwardRequest> = {}): PortForwardRequest => ({
+  attachment: ctr,
+  containers: [
+    { address: '10.88.0.2', prefix: 16, six: false },
+    { address: 'fd00:88::2', prefix: 64, six: true },
+  ],
+  mappings: [
+    { hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '' },
+    { hostPort: 8443, containerPort: 443, protocol: 'tcp', hostIP: '192.168.1.10' },
+    { hostPort: 9443, containerPort: 443, protocol: 'tcp', hostIP: 'fd00:1::10' },
+    { hostPort: 5353, containerPort: 53, protocol: 'udp', hostIP: '' },
+  ],
+  snat: true,
+  masqAll: false,
+  markMasqBit: 13,
+  externalSetMarkChain: undefined,
+  conditionsV4: [],
+  conditionsV6: [],
+  ...over,
+});
+const plan = (six: boolean, over: Partial<PortForwardRequest> = {}): ReturnType<typeof planOf> => {
+  const req = request(over);
+  const c = req.containers.find((x) => x.six === six);
+  if (!c) throw new Error('no container address');
+  return planOf(req, c);
+};
+
+describe('iptables port forwarding', () => {
+  it('sets up IPv4 on a host without the shared chains', () => {
+    golden('port-forwarding-setup-v4', renderPortmapSetup(plan(false), ''));
+  });
+  it('sets up IPv6 on a host without the shared chains', () => {
+    golden('port-forwarding-setup-v6', renderPortmapSetup(plan(true), ''));
+  });
+  it('rewrites the chain of a repeated ADD, keeping the shared chains', () => {
+    const dn = dnChainName('podman', 'c0ffee');
+    const save = [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      ':CNI-HOSTPORT-DNAT - [0:0]',
+      ':CNI-HOSTPORT-SETMARK - [0:0]',
+      ':CNI-HOSTPORT-MASQ - [0:0]',
+      `:${dn} - [0:0]`,
+      '-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
+      '-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
+      '-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ',
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podman\\" id: \\"c0ffee\\"" -m multiport --destination-ports 7000 -j ${dn}`,
+      'COMMIT',
+    ].join('\n');
+    golden('port-forwarding-setup-v4-again', renderPortmapSetup(plan(false), save));
+  });
+  it('masqAll, no snat of localhost, conditions and an external mark chain', () => {
+    golden(
+      'port-forwarding-setup-v4-options',
+      renderPortmapSetup(
+        plan(false, {
+          masqAll: true,
+          externalSetMarkChain: 'KUBE-MARK-MASQ',
+          conditionsV4: ['! -s 10.0.0.0/8'],
+        }),
+        '',
+      ),
+    );
+  });
+  it('without snat renders only DNAT rules', () => {
+    golden('port-forwarding-setup-v6-nosnat', renderPortmapSetup(plan(true, { snat: false, markMasqBit: 5 }), ''));
+  });
+  it('splits more than 15 ports of one protocol over several entry rules', () => {
+    const mappings = Array.from({ length: 17 }, (_, i) => ({
+      hostPort: 10000 + i,
+      containerPort: 80,
+      protocol: 'tcp' as const,
+      hostIP: '',
+    }));
+    golden('port-forwarding-setup-v4-many', renderPortmapSetup(plan(false, { mappings }), ''));
+  });
+  it('tears down the DN chain, its entry rule and a legacy SN chain', () => {
+    const dn = dnChainName('podman', 'c0ffee');
+    const sn = chainName('podman', 'c0ffee', 'SN-');
+    const listing = [
+      `:${dn} - [0:0]`,
+      `-A ${dn} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.88.0.2:80`,
+      ':CNI-HOSTPORT-SNAT - [0:0]',
+      `-A CNI-HOSTPORT-SNAT -m comment --comment "snat name: \\"podman\\" id: \\"c0ffee\\"" -j ${sn}`,
+      ':CNI-HOSTPORT-DNAT - [0:0]',
+      `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podman\\" id: \\"c0ffee\\"" -m multiport --destination-ports 8080 -j ${dn}`,
+      `:${sn} - [0:0]`,
+    ].join('\n');
+    golden('port-forwarding-teardown', renderChainRemoval('nat', listing, new Set([dn, sn])));
+  });
+});
+
+const change = (over: Partial<ForwardingChange> = {}): ForwardingChange => ({
+  accept: [],
+  forget: [],
+  isolate: [],
+  unisolate: [],
+  families: [4, 6],
+  adminChain: 'CNI-ADMIN',
+  owner: ctr,
+  ...over,
+});
+
+describe('iptables container forwarding (firewall plugin)', () => {
+  const empty = [':FORWARD ACCEPT [0:0]'].join('\n');
+  it('sets up IPv4 and IPv6 on a host without the chains, with isolation', () => {
+    const c = change({ accept: ['10.88.0.2', 'fd00:88::2'], isolate: ['cni-podman0'] });
+    golden('forwarding-setup-v4', renderForwardingChange(c, false, empty));
+    golden('forwarding-setup-v6', renderForwardingChange(c, true, empty));
+  });
+  it('adds only what is missing where the chains exist, with a custom admin chain', () => {
+    const current = [
+      ':FORWARD DROP [0:0]',
+      `-A FORWARD ${spec.jumpToStage1}`,
+      `-A FORWARD ${spec.jumpToForward}`,
+      ':CNI-FORWARD - [0:0]',
+      `-A CNI-FORWARD ${spec.jumpToAdmin('FW-ADMIN')}`,
+      `-A CNI-FORWARD ${spec.replies('10.88.0.3')}`,
+      `-A CNI-FORWARD ${spec.from('10.88.0.3')}`,
+      ':FW-ADMIN - [0:0]',
+      `:${STAGE1} - [0:0]`,
+      `-A ${STAGE1} ${spec.stage1Bridge('br1')}`,
+      `-A ${STAGE1} ${spec.stageReturn}`,
+      `:${STAGE2} - [0:0]`,
+      `-A ${STAGE2} ${spec.stage2Bridge('br1')}`,
+      `-A ${STAGE2} ${spec.stageReturn}`,
+    ].join('\n');
+    const c = change({
+      accept: ['10.88.0.2'],
+      forget: ['10.88.0.3'],
+      isolate: ['br2'],
+      adminChain: 'FW-ADMIN',
+      families: [4],
+    });
+    golden('forwarding-setup-v4-existing', renderForwardingChange(c, false, current));
+  });
+  it('tears down an address and the last isolated bridge, with the stage chains', () => {
+    const current = [
+      ':FORWARD ACCEPT [0:0]',
+      `-A FORWARD ${spec.jumpToStage1}`,
+      `-A FORWARD ${spec.jumpToForward}`,
+      ':CNI-FORWARD - [0:0]',
+      `-A CNI-FORWARD ${spec.jumpToAdmin('CNI-ADMIN')}`,
+      `-A CNI-FORWARD ${spec.replies('fd00:88::2')}`,
+      `-A CNI-FORWARD ${spec.from('fd00:88::2')}`,
+      ':CNI-ADMIN - [0:0]',
+      `:${STAGE1} - [0:0]`,
+      `-A ${STAGE1} ${spec.stage1Bridge('cni-podman0')}`,
+      `-A ${STAGE1} ${spec.stageReturn}`,
+      `:${STAGE2} - [0:0]`,
+      `-A ${STAGE2} ${spec.stage2Bridge('cni-podman0')}`,
+      `-A ${STAGE2} ${spec.stageReturn}`,
+    ].join('\n');
+    const c = change({ forget: ['fd00:88::2'], unisolate: ['cni-podman0'] });
+    golden('forwarding-teardown-v6', renderForwardingChange(c, true, current));
+  });
+  it('renders nothing when there is nothing to change', () => {
+    golden('forwarding-teardown-nothing', renderForwardingChange(change({ forget: ['10.88.0.9'] }), false, empty));
+  });
+});

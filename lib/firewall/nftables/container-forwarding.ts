@@ -1,0 +1,132 @@
+/**
+ * The firewall plugin's rules in nftables (`backend: nftables`, ours; the reference has none):
+ * one table, `inet tscni_firewall`, with the same meaning as the iptables chains, in a fixed set
+ * of rules over sets, so a container adds and removes only set elements:
+ *  - chain `forward` (filter hook) jumps to `isolation`, then to `admin` (operators' own rules,
+ *    never flushed by tscni), then accepts everything from and replies to `containers4/6`;
+ *  - chain `isolation` drops traffic from one bridge in `isolated` to another one in `isolated`
+ *    (`samebridge` holds each bridge paired with itself, which nft can match in one lookup).
+ * An accept in this table cannot overrule a drop in another table at the same hook (nftables
+ * evaluates every base chain), so on a host whose iptables FORWARD policy is DROP only the
+ * iptables backend lets container traffic through.
+ * ADD is one transaction with no read; DEL and GC read the table once to delete only elements
+ * that are there (deleting a missing element would abort the transaction).
+ */
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Runner } from '../../exec/runner';
+import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from '../types';
+import { nftApply, nftRead, parseElements, type NftElement } from './nft';
+
+export const FW_TABLE = 'tscni_firewall';
+const T = `inet ${FW_TABLE}`;
+const setOf = (ip: string): string => (ip.includes(':') ? 'containers6' : 'containers4');
+
+/** The fixed part of the table, rewritten by every ADD in its transaction. */
+export function renderForwardingSkeleton(): string[] {
+  return [
+    `add table ${T} { comment "tscni firewall plugin: container traffic through the host, bridge isolation" ; }`,
+    `add set ${T} containers4 { type ipv4_addr ; }`,
+    `add set ${T} containers6 { type ipv6_addr ; }`,
+    `add set ${T} isolated { type ifname ; }`,
+    `add set ${T} samebridge { type ifname . ifname ; }`,
+    `add chain ${T} forward { type filter hook forward priority filter ; policy accept ; }`,
+    `add chain ${T} admin { comment "operators' rules, before the accepts; tscni never changes this chain" ; }`,
+    `add chain ${T} isolation`,
+    `flush chain ${T} forward`,
+    `flush chain ${T} isolation`,
+    `add rule ${T} forward jump isolation`,
+    `add rule ${T} forward jump admin`,
+    `add rule ${T} forward ip daddr @containers4 ct state established,related accept`,
+    `add rule ${T} forward ip saddr @containers4 accept`,
+    `add rule ${T} forward ip6 daddr @containers6 ct state established,related accept`,
+    `add rule ${T} forward ip6 saddr @containers6 accept`,
+    `add rule ${T} isolation iifname @isolated oifname @isolated iifname . oifname != @samebridge drop`,
+  ];
+}
+
+const ownerOf = (c: ForwardingChange): string =>
+  `n=${c.owner.networkName};c=${c.owner.containerId};i=${c.owner.ifName}`.slice(0, 128);
+const addressElement = (ip: string, comment?: string): string =>
+  `${setOf(ip)} { ${ip}${comment ? ` comment "${comment}"` : ''} }`;
+const bridgeElements = (br: string): string[] => [`isolated { "${br}" }`, `samebridge { "${br}" . "${br}" }`];
+
+/** The change as one transaction that needs no read: elements to remove are first added, so they exist. */
+export function renderForwardingSetup(c: ForwardingChange): string[] {
+  const out = renderForwardingSkeleton();
+  const owner = ownerOf(c);
+  for (const ip of c.accept) out.push(`add element ${T} ${addressElement(ip, owner)}`);
+  for (const br of c.isolate) for (const e of bridgeElements(br)) out.push(`add element ${T} ${e}`);
+  const forget = c.forget.filter((ip) => !c.accept.includes(ip)).map((ip) => addressElement(ip));
+  const unisolate = c.unisolate.filter((br) => !c.isolate.includes(br)).flatMap(bridgeElements);
+  for (const e of [...forget, ...unisolate]) out.push(`add element ${T} ${e}`, `delete element ${T} ${e}`);
+  return out;
+}
+
+/**
+ * Deletions of the change's elements that `existing` holds. Each is added first: should another
+ * DEL remove it between our read and our write, the transaction still succeeds.
+ */
+export function renderForwardingTeardown(c: ForwardingChange, existing: readonly NftElement[]): string[] {
+  const present = new Set(existing.map((e) => `${e.set} ${e.key}`));
+  const gone: string[] = [];
+  for (const ip of c.forget) if (present.has(`${setOf(ip)} ${ip}`)) gone.push(addressElement(ip));
+  for (const br of c.unisolate) {
+    if (present.has(`isolated ${br}`)) gone.push(`isolated { "${br}" }`);
+    if (present.has(`samebridge ${br} . ${br}`)) gone.push(`samebridge { "${br}" . "${br}" }`);
+  }
+  return gone.flatMap((e) => [`add element ${T} ${e}`, `delete element ${T} ${e}`]);
+}
+
+export class NftContainerForwarding implements ContainerForwarding {
+  constructor(private readonly runner: Runner) {}
+
+  private async listing(): Promise<string | undefined> {
+    return nftRead(this.runner, ['-j', 'list', 'table', 'inet', FW_TABLE]);
+  }
+
+  async apply(change: ForwardingChange): Promise<void> {
+    if (change.accept.length > 0 || change.isolate.length > 0) {
+      await nftApply(this.runner, renderForwardingSetup(change));
+      return;
+    }
+    if (change.forget.length === 0 && change.unisolate.length === 0) return;
+    const json = await this.listing();
+    if (json !== undefined) await nftApply(this.runner, renderForwardingTeardown(change, parseElements(json)));
+  }
+
+  async check(expected: ForwardingExpectation): Promise<void> {
+    const json = await this.listing();
+    if (json === undefined) throw new CniError(ErrorCode.Internal, `nftables table ${T} not found`);
+    const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+    const rules = (doc.nftables ?? [])
+      .map((o) => o['rule'] as { chain?: string } | undefined)
+      .filter((r): r is { chain?: string } => r !== undefined);
+    const ruleIn = (chain: string, marker: string): boolean =>
+      rules.some((r) => r.chain === chain && JSON.stringify(r).includes(marker));
+    for (const [chain, marker] of [
+      ['forward', '"target":"isolation"'],
+      ['forward', '"@containers4"'],
+      ['forward', '"@containers6"'],
+      ['isolation', '"@samebridge"'],
+    ] as const) {
+      if (!ruleIn(chain, marker))
+        throw new CniError(ErrorCode.Internal, `rule of chain ${chain} not found in nftables table ${T}`, marker);
+    }
+    const have = new Set(parseElements(json).map((e) => `${e.set} ${e.key}`));
+    for (const ip of expected.accept)
+      if (!have.has(`${setOf(ip)} ${ip}`))
+        throw new CniError(ErrorCode.Internal, `address ${ip} not found in set ${setOf(ip)} of ${T}`);
+    for (const br of expected.isolate)
+      if (!have.has(`isolated ${br}`) || !have.has(`samebridge ${br} . ${br}`))
+        throw new CniError(ErrorCode.Internal, `bridge ${br} not found in sets isolated/samebridge of ${T}`);
+  }
+
+  async isolatedBridges(): Promise<string[]> {
+    const json = await this.listing();
+    return json === undefined
+      ? []
+      : parseElements(json)
+          .filter((e) => e.set === 'isolated')
+          .map((e) => String(e.parts[0]));
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * IP masquerade through nftables (bridge `ipMasq` with `ipMasqBackend: nftables`), with the
+ * reference's names: table `inet cni_plugins_masquerade`, one rule per address in chain
+ * `masq_checks` whose comment starts with a hash of (net, ifname, id). Setup and teardown are one
+ * `nft -f` each; rules are found by that comment, so teardown needs no addresses.
+ */
+import { CniError, ErrorCode } from '../../cni/errors';
+import type { Runner } from '../../exec/runner';
+import { nftMasqHash } from '../names';
+import type { Attachment, Masquerade, MasqAddress } from '../types';
+import { nftApply, nftRead } from './nft';
+
+export const MASQ_TABLE = 'cni_plugins_masquerade';
+const T = `inet ${MASQ_TABLE}`;
+const isV6 = (a: string): boolean => a.includes(':');
+
+export function masqComment(a: Attachment): string {
+  const clean = (s: string): string => s.replace(/"/g, '');
+  return `${nftMasqHash(a.networkName, a.ifName, a.containerId)}, net: ${clean(a.networkName)}, if: ${clean(a.ifName)}, id: ${clean(a.containerId)}`.slice(
+    0,
+    128,
+  );
+}
+
+/** The rule of one address, as `add rule` takes it. */
+const ruleFor = (a: Attachment, x: MasqAddress): string => {
+  const fam = isV6(x.address) ? 'ip6' : 'ip';
+  return `${fam} saddr == ${x.address} ${fam} daddr != ${x.subnet} masquerade comment "${masqComment(a)}"`;
+};
+
+/** nft text that (re)creates the table's skeleton and the attachment's rules, replacing its old ones. */
+export function renderNftMasqSetup(
+  a: Attachment,
+  addrs: readonly MasqAddress[],
+  staleHandles: readonly number[],
+): string[] {
+  const lines = [
+    `add table ${T} { comment "Masquerading for plugins from github.com/containernetworking/plugins" ; }`,
+    `add chain ${T} masq_checks { comment "Masquerade traffic from certain IPs to any (non-multicast) IP outside their subnet" ; }`,
+    `add chain ${T} postrouting { type nat hook postrouting priority 100 ; }`,
+    `flush chain ${T} postrouting`,
+    `add rule ${T} postrouting ip daddr == 224.0.0.0/4 return`,
+    `add rule ${T} postrouting ip6 daddr == ff00::/8 return`,
+    `add rule ${T} postrouting goto masq_checks`,
+  ];
+  for (const h of staleHandles) lines.push(`delete rule ${T} masq_checks handle ${h}`);
+  for (const x of addrs) lines.push(`add rule ${T} masq_checks ${ruleFor(a, x)}`);
+  return lines;
+}
+
+export const renderNftMasqDelete = (handles: readonly number[]): string[] =>
+  handles.map((h) => `delete rule ${T} masq_checks handle ${h}`);
+
+export interface MasqRule {
+  readonly handle: number;
+  readonly comment: string;
+  /** The rule as listed, without its handle. */
+  readonly text: string;
+}
+
+/** Rules of masq_checks from `nft -a list chain` output. */
+export function parseMasqRules(listing: string): MasqRule[] {
+  const rules: MasqRule[] = [];
+  for (const line of listing.split('\n')) {
+    const m = /^\s*(.*comment "([^"]*)".*) # handle (\d+)/.exec(line);
+    if (m?.[1] && m[2] !== undefined && m[3]) rules.push({ text: m[1], comment: m[2], handle: Number(m[3]) });
+  }
+  return rules;
+}
+
+export class NftMasquerade implements Masquerade {
+  constructor(private readonly runner: Runner) {}
+
+  /** Rules of masq_checks; empty when the table does not exist. */
+  private async rules(): Promise<MasqRule[]> {
+    return parseMasqRules(
+      (await nftRead(this.runner, ['-a', 'list', 'chain', 'inet', MASQ_TABLE, 'masq_checks'])) ?? '',
+    );
+  }
+
+  private async handlesOf(a: Attachment): Promise<number[]> {
+    const prefix = nftMasqHash(a.networkName, a.ifName, a.containerId);
+    return (await this.rules()).filter((r) => r.comment.startsWith(prefix)).map((r) => r.handle);
+  }
+
+  async setup(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
+    if (addrs.length === 0) return;
+    await nftApply(this.runner, renderNftMasqSetup(a, addrs, await this.handlesOf(a)));
+  }
+
+  async teardown(a: Attachment): Promise<void> {
+    await nftApply(this.runner, renderNftMasqDelete(await this.handlesOf(a)));
+  }
+
+  async check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
+    if (addrs.length === 0) return;
+    const table = await nftRead(this.runner, ['list', 'table', 'inet', MASQ_TABLE]);
+    if (table === undefined) throw new CniError(ErrorCode.Internal, `nftables table ${T} not found`);
+    if (!/\bgoto masq_checks\b/.test(table))
+      throw new CniError(ErrorCode.Internal, `nftables chain postrouting of ${T} does not reach masq_checks`);
+    // nft lists rules without the `==` of an equality match.
+    const listed = new Set(table.split('\n').map((l) => l.trim()));
+    for (const x of addrs) {
+      const want = ruleFor(a, x).replace(' == ', ' ');
+      if (!listed.has(want)) throw new CniError(ErrorCode.Internal, `masquerade rule not found in ${T}`, want);
+    }
+  }
+
+  async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
+    const handles: number[] = [];
+    for (const r of await this.rules()) {
+      const m = /, net: (.*), if: (.*), id: (.*)$/.exec(r.comment);
+      if (m && m[1] === networkName && !keep.has(`${m[3]}\u0000${m[2]}`)) handles.push(r.handle);
+    }
+    await nftApply(this.runner, renderNftMasqDelete(handles));
+  }
+}

@@ -1,0 +1,58 @@
+/** Running `nft`: one `nft -f -` transaction per change, and reads that tolerate a missing table. */
+import type { Runner } from '../../exec/runner';
+
+/** Applies `lines` as one transaction; nothing when there are none. */
+export async function nftApply(runner: Runner, lines: readonly string[]): Promise<void> {
+  if (lines.length > 0) await runner.run({ tool: 'nft', argv: ['-f', '-'], input: lines.join('\n') + '\n' });
+}
+
+/** `nft <args>` output, or undefined when nft says no (typically: the table or chain does not exist). */
+export async function nftRead(runner: Runner, args: readonly string[]): Promise<string | undefined> {
+  const r = await runner.run({ tool: 'nft', argv: args, allowFailure: true });
+  return r.exitCode === 0 ? r.stdout : undefined;
+}
+
+// ---- reading sets and maps back (nft -j list table) ----
+
+type Json = string | number | { concat?: Json[] } | Record<string, unknown>;
+export interface NftElement {
+  readonly set: string;
+  /** The key as nft text, ready for `delete element`. */
+  readonly key: string;
+  /** Key parts as listed (addresses, protocol names, ports, interface names). */
+  readonly parts: ReadonlyArray<string | number>;
+  readonly value: ReadonlyArray<string | number> | undefined;
+  readonly comment: string;
+}
+
+const partsOf = (v: unknown): Array<string | number> => {
+  if (typeof v === 'string' || typeof v === 'number') return [v];
+  if (v && typeof v === 'object' && Array.isArray((v as { concat?: unknown }).concat))
+    return (v as { concat: unknown[] }).concat.flatMap(partsOf);
+  return [];
+};
+
+/** Every element of a table's maps and sets, from `nft -j list table` output. */
+export function parseElements(json: string): NftElement[] {
+  const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+  const out: NftElement[] = [];
+  for (const obj of doc.nftables ?? []) {
+    const s = (obj['map'] ?? obj['set']) as { name?: string; elem?: unknown[] } | undefined;
+    if (!s?.name || !Array.isArray(s.elem)) continue;
+    for (const e of s.elem) {
+      const [k, v] = Array.isArray(e) ? [e[0], e[1]] : [e, undefined];
+      const inner = (k as { elem?: { val?: unknown; comment?: string } }).elem;
+      const val = inner ? inner.val : k;
+      const parts = partsOf(val);
+      const key = parts.join(' . ');
+      out.push({
+        set: s.name,
+        key,
+        parts,
+        value: v === undefined ? undefined : partsOf(v as Json),
+        comment: inner?.comment ?? '',
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+/**
+ * The vocabulary of lib/firewall: what plugins ask of a firewall backend, per concern. The
+ * implementations are in iptables/ and nftables/, one file per concern; driver.ts picks one.
+ */
+import type { Backend } from './backend';
+
+/** What every rule of one container interface is found by. */
+export interface Attachment {
+  readonly networkName: string;
+  readonly containerId: string;
+  readonly ifName: string;
+}
+
+/** A container address with its subnet, e.g. { address: '10.1.0.5', subnet: '10.1.0.0/24' }. */
+export interface MasqAddress {
+  readonly address: string;
+  readonly subnet: string;
+}
+
+export interface Masquerade {
+  /** Masquerades traffic from `addrs` to anywhere outside their subnets (and not multicast). */
+  setup(a: Attachment, addrs: readonly MasqAddress[]): Promise<void>;
+  /** Removes the attachment's rules, in both families; missing rules are fine. */
+  teardown(a: Attachment): Promise<void>;
+  /** Throws a CniError naming the first expected rule that is missing. */
+  check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void>;
+  /** Removes rules of this network whose attachment key (see attachmentKey) is not in `keep`. */
+  gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
+}
+
+export interface PortMapping {
+  readonly hostPort: number;
+  readonly containerPort: number;
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
+  /** '' when unspecified (any local address of the family). */
+  readonly hostIP: string;
+}
+
+/** The container address one family forwards to, with its prefix length (hairpin SNAT covers the subnet). */
+export interface ContainerAddress {
+  readonly address: string;
+  readonly prefix: number;
+  readonly six: boolean;
+}
+
+export interface PortForwardRequest {
+  readonly attachment: Attachment;
+  /** At most one address per family. */
+  readonly containers: readonly ContainerAddress[];
+  readonly mappings: readonly PortMapping[];
+  readonly snat: boolean;
+  readonly masqAll: boolean;
+  readonly markMasqBit: number;
+  readonly externalSetMarkChain: string | undefined;
+  readonly conditionsV4: readonly string[];
+  readonly conditionsV6: readonly string[];
+}
+
+/** What a teardown removed, per family; a family that is absent had nothing forwarded. */
+export type ForwardedPorts = ReadonlyMap<4 | 6, readonly PortMapping[]>;
+
+export interface PortForwarding {
+  /** Forwards the request's host ports; throws a CniError when another container holds one of them. */
+  setup(req: PortForwardRequest): Promise<void>;
+  teardown(a: Attachment): Promise<ForwardedPorts>;
+  check(req: PortForwardRequest): Promise<void>;
+  gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
+}
+
+/**
+ * One change to the firewall plugin's filter rules (forwarding of container traffic through the
+ * host, and isolation between bridges). The plugin decides what changes, from its records of
+ * which attachment holds which address and bridge; a driver renders the change as one
+ * transaction per family.
+ */
+export interface ForwardingChange {
+  /** Addresses whose traffic is accepted: everything from them, replies to them. */
+  readonly accept: readonly string[];
+  /** Addresses whose rules go (no attachment holds them any more). */
+  readonly forget: readonly string[];
+  /** Bridges isolated from the other isolated bridges (`ingressPolicy: same-bridge`). */
+  readonly isolate: readonly string[];
+  /** Bridges whose isolation goes (their last container went). */
+  readonly unisolate: readonly string[];
+  /** Families whose isolation rules to touch (those of the containers' addresses). */
+  readonly families: readonly (4 | 6)[];
+  /** The chain operators put their own rules in (iptables: `iptablesAdminChainName`). */
+  readonly adminChain: string;
+  /** Who the change is for (nftables element comments). */
+  readonly owner: Attachment;
+}
+
+/** What CHECK expects to find. */
+export interface ForwardingExpectation {
+  readonly accept: readonly string[];
+  readonly isolate: readonly string[];
+  readonly families: readonly (4 | 6)[];
+  readonly adminChain: string;
+}
+
+export interface ContainerForwarding {
+  apply(change: ForwardingChange): Promise<void>;
+  /** Throws a CniError naming the first expected rule that is missing. */
+  check(expected: ForwardingExpectation): Promise<void>;
+  /** The bridges that currently carry isolation rules (for GC). */
+  isolatedBridges(): Promise<string[]>;
+}
+
+export interface FirewallDriver {
+  readonly backend: Backend;
+  readonly masquerade: Masquerade;
+  readonly portForwarding: PortForwarding;
+  readonly containerForwarding: ContainerForwarding;
+}

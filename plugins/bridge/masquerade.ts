@@ -1,0 +1,63 @@
+/**
+ * bridge's use of the firewall driver for `ipMasq`: set up in the configured backend (or the
+ * reference's default), checked there, and torn down and garbage-collected in both backends, as
+ * the reference does, because an attachment may have been created under an earlier config.
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import type { IPConfig } from '../../lib/cni/result/types';
+import type { Runner } from '../../lib/exec/runner';
+import { inEveryBackend, withDriver, type Attachment, type MasqAddress } from '../../lib/firewall/driver';
+import { formatCIDR, formatIP, networkOf, parseCIDR } from '../../lib/ipam/ip';
+import type { BridgeConfig } from './config';
+
+const attachmentOf = (inv: Invocation): Attachment => ({
+  networkName: inv.networkName,
+  containerId: inv.containerId,
+  ifName: inv.ifName,
+});
+
+/** Each container address with its subnet, as masquerade rules need them. */
+export function masqAddresses(ips: readonly IPConfig[]): MasqAddress[] {
+  return ips.flatMap((ip) => {
+    const c = parseCIDR(ip.address);
+    return c ? [{ address: formatIP(c.addr), subnet: formatCIDR(networkOf(c.addr, c.prefix), c.prefix) }] : [];
+  });
+}
+
+export function setupMasquerade(
+  runner: Runner,
+  cfg: BridgeConfig,
+  inv: Invocation,
+  ips: readonly IPConfig[],
+): Promise<void> {
+  const a = attachmentOf(inv);
+  const addrs = masqAddresses(ips);
+  return withDriver(
+    cfg.ipMasqBackend,
+    runner,
+    (d) => d.masquerade.setup(a, addrs),
+    (iptables) => iptables.masquerade.teardown(a),
+  );
+}
+
+/** Removes the attachment's masquerade rules from both backends (by network and container, no addresses needed). */
+export async function teardownMasquerade(runner: Runner, inv: Invocation): Promise<void> {
+  await inEveryBackend(runner, (d) => d.masquerade.teardown(attachmentOf(inv)));
+}
+
+/** The rules for `ips` are in the backend this config uses. */
+export function checkMasquerade(
+  runner: Runner,
+  cfg: BridgeConfig,
+  inv: Invocation,
+  ips: readonly IPConfig[],
+): Promise<void> {
+  const a = attachmentOf(inv);
+  const addrs = masqAddresses(ips);
+  return withDriver(cfg.ipMasqBackend, runner, (d) => d.masquerade.check(a, addrs));
+}
+
+/** Removes masquerade rules of this network's attachments that are not in `keep`, in both backends. */
+export async function gcMasquerade(runner: Runner, inv: Invocation, keep: ReadonlySet<string>): Promise<void> {
+  await inEveryBackend(runner, (d) => d.masquerade.gc(inv.networkName, keep));
+}
