@@ -3,7 +3,7 @@
  * text form Go's net.IP.String() produces, because lease file names must match the reference's
  * byte for byte (IPv6 compressed per RFC 5952; IPv4-mapped IPv6 treated as IPv4, as Go does).
  */
-import ipaddr from 'ipaddr.js';
+import { formatIPBytes, parseIPv4, parseIPv6 } from '../addr/text';
 
 export type Family = 4 | 6;
 
@@ -16,14 +16,17 @@ export const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
 
 /** Parses an IP the way Go's net.ParseIP accepts it; undefined when it is not one. */
 export function parseIP(text: string): Addr | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    return { family: 4, value: bytesToBig(ipaddr.IPv4.parse(text).toByteArray()) };
-  }
-  if (text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
-  const v6 = ipaddr.IPv6.parse(text);
-  if (v6.isIPv4MappedAddress()) return { family: 4, value: bytesToBig(v6.toIPv4Address().toByteArray()) };
-  return { family: 6, value: bytesToBig(v6.toByteArray()) };
+  const v4 = parseIPv4(text);
+  if (v4) return { family: 4, value: bytesToBig(v4) };
+  const v6 = parseIPv6(text);
+  if (!v6) return undefined;
+  if (isV4Mapped(v6)) return { family: 4, value: bytesToBig(v6.subarray(12)) };
+  return { family: 6, value: bytesToBig(v6) };
 }
+
+/** ::ffff:a.b.c.d */
+const isV4Mapped = (b: Uint8Array): boolean =>
+  b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
 
 export interface Cidr {
   /** The address as written (host bits kept). */
@@ -50,7 +53,7 @@ export const networkOf = (a: Addr, prefix: number): Addr => ({
   value: a.value & ~hostMask(a.family, prefix),
 });
 
-function bytesToBig(bytes: number[]): bigint {
+function bytesToBig(bytes: Uint8Array): bigint {
   let v = 0n;
   for (const b of bytes) v = (v << 8n) | BigInt(b);
   return v;
@@ -62,27 +65,9 @@ export function formatIP(a: Addr): string {
     const v = Number(a.value);
     return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
   }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((a.value >> BigInt(i * 16)) & 0xffffn));
-  // Longest run of zero groups (first one on a tie), only if at least two long.
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
-  if (bestAt < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestAt))}::${hex(groups.slice(bestAt + bestLen))}`;
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) bytes[i] = Number((a.value >> BigInt((15 - i) * 8)) & 0xffn);
+  return formatIPBytes(bytes);
 }
 
 export const formatCIDR = (a: Addr, prefix: number): string => `${formatIP(a)}/${prefix}`;

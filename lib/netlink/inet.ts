@@ -2,7 +2,7 @@
  * IP and MAC text ↔ the raw bytes netlink carries. Strict parsing (four-part dotted IPv4, no
  * zone ids), IPv6 printed in RFC 5952 form so it reads like iproute2's output.
  */
-import ipaddr from 'ipaddr.js';
+import { formatIPBytes, parseIPv4, parseIPv6 } from '../addr/text';
 
 export type IpFamily = 4 | 6;
 
@@ -18,12 +18,10 @@ export interface Prefix extends IpBytes {
 
 /** Parses an IPv4 or IPv6 address; throws on anything else. */
 export function parseIp(text: string): IpBytes {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
-    return { family: 4, bytes: Uint8Array.from(ipaddr.IPv4.parse(text).toByteArray()) };
-  }
-  if (!text.includes('%') && ipaddr.IPv6.isValid(text)) {
-    return { family: 6, bytes: Uint8Array.from(ipaddr.IPv6.parse(text).toByteArray()) };
-  }
+  const v4 = parseIPv4(text);
+  if (v4) return { family: 4, bytes: v4 };
+  const v6 = parseIPv6(text);
+  if (v6) return { family: 6, bytes: v6 };
   throw new Error(`not an IP address: ${JSON.stringify(text)}`);
 }
 
@@ -40,15 +38,7 @@ export function parsePrefix(text: string): Prefix {
 
 /** Text form of 4 or 16 address bytes. */
 export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
-  if (bytes.length === 16) return new ipaddr.IPv6(Array.from(toU16(bytes))).toRFC5952String();
-  throw new Error(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
-}
-
-function toU16(bytes: Uint8Array): number[] {
-  const parts: number[] = [];
-  for (let i = 0; i < bytes.length; i += 2) parts.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  return parts;
+  return formatIPBytes(bytes);
 }
 
 /** The IPv4 broadcast address of a prefix (all host bits set). */
