@@ -1,5 +1,6 @@
-// Three projects: unit (no root), integration (root, real network namespaces),
-// conformance (black-box against the bundles in bin/). `make unit|integration|conformance`.
+// Four projects: unit (no root), integration (root, real network namespaces),
+// conformance (black-box against the bundles in bin/), e2e (real container runtimes driving bin/,
+// each in its own sandbox). `make unit|integration|conformance|e2e`.
 // The bundle is built from ES modules (so ncc can tree-shake); jest runs the same sources as CommonJS.
 const tsJest = [
   'ts-jest',
@@ -21,5 +22,6 @@ module.exports = {
     },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{lib,plugins,examples}/**/*.int.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/conformance/**/*.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e.test.ts'] },
   ],
 };
