@@ -24,7 +24,7 @@ describe('cnitool', () => {
       await sb.sh('ip netns add c1 && ip -n c1 link set lo up');
       const netns = '/run/netns/c1';
       const env = {
-        CNI_PATH: sb.binDir,
+        CNI_PATH: '/opt/cni/bin',
         NETCONFPATH: '/etc/cni/net.d',
         CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: HOST_PORT, containerPort: 80, protocol: 'tcp' }] }),
       };

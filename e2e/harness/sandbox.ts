@@ -85,7 +85,10 @@ export class RuntimeSandbox {
   readonly dir: string;
   /** cgroup (v1 path relative to each hierarchy, or v2) the runtimes must put containers under. */
   readonly cgroupParent: string;
-  /** The CNI bin dir the runtimes are given: trace wrappers in front of `realBinDir`. */
+  /**
+   * The CNI bin dir, trace wrappers in front of `realBinDir`: `/opt/cni/bin` inside the sandbox,
+   * this path outside it (and inside too).
+   */
   readonly binDir: string;
   /** A copy of `bin/` (symlinks kept) plus the plugins borrowed from the reference. */
   readonly realBinDir: string;
@@ -102,7 +105,8 @@ export class RuntimeSandbox {
     const id = `${process.pid}-${randomBytes(3).toString('hex')}`;
     this.dir = mkdtempSync(join(tmpdir(), `tscni-e2e-${tag}-`));
     this.cgroupParent = `/tscni-e2e-${tag}-${id}`;
-    this.binDir = join(this.dir, 'cni-bin');
+    // The wrappers go where runtimes look by default (ctr cannot be told another dir).
+    this.binDir = this.hostPath('/opt/cni/bin');
     this.realBinDir = join(this.dir, 'cni-real');
     this.traceDir = join(this.dir, 'trace');
     this.env = {

@@ -101,3 +101,21 @@ export function formatTrace(entries: readonly TraceEntry[]): string {
 /** The calls of one plugin and verb. */
 export const callsOf = (entries: readonly TraceEntry[], plugin: string, command?: string): TraceEntry[] =>
   entries.filter((e) => e.plugin === plugin && (command === undefined || e.command === command));
+
+/** The first IPv4 address in the result of the last successful `plugin` ADD ('' when none). */
+export function resultIp(entries: readonly TraceEntry[], plugin = 'bridge'): string {
+  const add = callsOf(entries, plugin, 'ADD')
+    .filter((e) => e.rc === 0)
+    .pop();
+  if (!add) return '';
+  try {
+    const r = JSON.parse(add.stdout) as { ips?: { address?: string }[] };
+    for (const i of r.ips ?? []) {
+      const a = i.address?.split('/')[0] ?? '';
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(a)) return a;
+    }
+  } catch {
+    return '';
+  }
+  return '';
+}
