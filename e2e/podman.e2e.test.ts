@@ -1,0 +1,142 @@
+/**
+ * podman 4.3 with its CNI backend and /opt/cni/bin (examples/e2e/containers.conf):
+ * - `podman run -p` on the default network "podman", our examples/e2e/podman.conflist;
+ * - `podman network create`, then a container with a host port on that network, whose conflist
+ *   podman wrote itself (bridge, portmap, firewall, tuning; podman writes cniVersion 0.4.0, the
+ *   1.0.0 run rewrites that one key).
+ * Podman probes VERSION of every plugin of every network before each command.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  checkInside,
+  expectHttpToken,
+  hostPortUrls,
+  httpServerScript,
+  InContainer,
+  leftovers,
+  newToken,
+} from './harness/checks';
+import { buildBusyboxImage, IMAGE_REF } from './harness/image';
+import { RuntimeSandbox } from './harness/sandbox';
+import { CNI_VERSIONS, conflist, EXAMPLES_DIR, expectAllCallsOk, expectVersion, scenario, Steps } from './harness/scenario';
+import { callsOf, TraceEntry } from './harness/trace';
+
+const CONFIG_FILES = ['containers.conf', 'storage.conf', 'policy.json', 'registries.conf'];
+
+async function setupPodman(sb: RuntimeSandbox, version: string): Promise<(args: string[]) => Promise<string>> {
+  for (const f of CONFIG_FILES) writeFileSync(join(sb.hostPath('/etc/containers'), f), readFileSync(join(EXAMPLES_DIR, f)));
+  writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '87-podman.conflist'), conflist('podman.conflist', version));
+  const podman = async (args: string[]): Promise<string> => (await sb.execOk(['podman', ...args], { timeoutMs: 120_000 })).stdout;
+  await podman(['load', '-q', '-i', await buildBusyboxImage(join(sb.dir, 'image'))]);
+  return podman;
+}
+
+interface Run {
+  name: string;
+  network?: string;
+  hostPort: number;
+  gateway: string;
+  subnetPrefix: string;
+}
+
+/** Runs one container with a host port, checks it from inside and through the port, removes it; returns its calls. */
+async function runContainer(
+  sb: RuntimeSandbox,
+  podman: (args: string[]) => Promise<string>,
+  r: Run,
+  steps: Steps,
+): Promise<TraceEntry[]> {
+  const before = sb.trace().length;
+  const token = newToken();
+  const net = r.network ? ['--network', r.network] : [];
+  const id = (
+    await podman([
+      'run',
+      '-d',
+      '--name',
+      r.name,
+      ...net,
+      '-p',
+      `${r.hostPort}:80`,
+      '--cgroup-parent',
+      sb.cgroupParent,
+      // Debian's podman leaves NET_RAW out of the default capabilities; busybox ping needs it.
+      '--cap-add',
+      'NET_RAW',
+      IMAGE_REF,
+      'sh',
+      '-c',
+      httpServerScript(token),
+    ])
+  ).trim();
+  steps.mark(`${r.name} run`);
+  const ip = (await podman(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', r.name])).trim();
+  expect(ip.startsWith(r.subnetPrefix)).toBe(true);
+  const inside: InContainer = (argv) => sb.exec(['podman', 'exec', r.name, ...argv]);
+  await checkInside(inside, ip, r.gateway);
+  for (const url of [...hostPortUrls(r.hostPort), `http://${ip}/`]) await expectHttpToken(sb, url, token);
+  steps.mark(`${r.name} traffic`);
+  // httpd as PID 1 ignores SIGTERM: -t 0 kills at once instead of waiting 10 s.
+  await podman(['rm', '-f', '-t', '0', r.name]);
+  steps.mark(`${r.name} rm`);
+  const calls = sb.trace().slice(before);
+  expect(await leftovers(sb, { containerIds: [id], ips: [ip] })).toEqual([]);
+  return calls;
+}
+
+const verbs = (calls: readonly TraceEntry[]): string[] =>
+  calls.filter((e) => e.command !== 'VERSION').map((e) => `${e.plugin} ${e.command}`);
+
+describe('podman (CNI backend)', () => {
+  it.each(CNI_VERSIONS)('cniVersion %s: run -p, network create, run on it', async (version) => {
+    await scenario(`podman-${version}`, async (sb, steps) => {
+      const podman = await setupPodman(sb, version);
+      steps.mark('podman load');
+
+      const first = await runContainer(
+        sb,
+        podman,
+        { name: 'web', hostPort: 8080, gateway: '10.88.3.1', subnetPrefix: '10.88.3.' },
+        steps,
+      );
+      expect(verbs(first)).toEqual(['bridge ADD', 'portmap ADD', 'portmap DEL', 'bridge DEL']);
+
+      await podman(['network', 'create', '--subnet', '10.88.5.0/24', 'e2enet']);
+      const written = join(sb.hostPath('/etc/cni/net.d'), 'e2enet.conflist');
+      const own = JSON.parse(readFileSync(written, 'utf8')) as { cniVersion: string; plugins: { type: string }[] };
+      expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning']);
+      writeFileSync(written, JSON.stringify({ ...own, cniVersion: version }, null, 3));
+      steps.mark('network create');
+
+      const second = await runContainer(
+        sb,
+        podman,
+        { name: 'web2', network: 'e2enet', hostPort: 8081, gateway: '10.88.5.1', subnetPrefix: '10.88.5.' },
+        steps,
+      );
+      expect(verbs(second)).toEqual([
+        'bridge ADD',
+        'portmap ADD',
+        'firewall ADD',
+        'tuning ADD',
+        'tuning DEL',
+        'firewall DEL',
+        'portmap DEL',
+        'bridge DEL',
+      ]);
+      await podman(['network', 'rm', 'e2enet']);
+
+      const trace = sb.trace();
+      expectAllCallsOk(trace);
+      expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning']);
+      // Every ADD and DEL is preceded by VERSION probes of the network's plugins.
+      expect(callsOf(trace, 'bridge', 'VERSION').length).toBeGreaterThanOrEqual(4);
+      expect(callsOf(trace, 'portmap', 'ADD').map((e) => e.runtimeConfigKeys)).toEqual([
+        ['portMappings'],
+        ['portMappings'],
+      ]);
+    });
+  }, 180_000);
+});
