@@ -12,84 +12,88 @@ import { checkInside, expectHttpToken, hostPortUrls, httpServerScript, leftovers
 import { startContainerd } from './harness/containerd';
 import { CriClient, PodConfig } from './harness/cri';
 import { IMAGE_REF } from './harness/image';
-import { CNI_VERSIONS, conflist, expectAllCallsOk, expectVersion, scenario } from './harness/scenario';
+import { CNI_VERSIONS, JEST_TIMEOUT_MS, conflist, expectAllCallsOk, expectVersion, scenario } from './harness/scenario';
 import { callsOf } from './harness/trace';
 
 const HOST_PORT = 8080;
 const GATEWAY = '10.88.4.1';
 
 describe('containerd CRI', () => {
-  it.each(CNI_VERSIONS)('cniVersion %s: RunPodSandbox with a port, StopPodSandbox, RemovePodSandbox', async (version) => {
-    await scenario(`cri-${version}`, async (sb, steps) => {
-      writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '10-e2e.conflist'), conflist('cri.conflist', version));
-      const cd = await startContainerd(sb, 'containerd-cri.toml', ['k8s.io']);
-      const cri = new CriClient(cd.socket);
-      try {
-        await sb.waitFor('the CRI service', async () => {
-          try {
-            return (await cri.version()).runtimeName === 'containerd';
-          } catch {
-            return false;
-          }
-        });
-        steps.mark('containerd+image');
+  it.each(CNI_VERSIONS)(
+    'cniVersion %s: RunPodSandbox with a port, StopPodSandbox, RemovePodSandbox',
+    async (version) => {
+      await scenario(`cri-${version}`, async (sb, steps) => {
+        writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '10-e2e.conflist'), conflist('cri.conflist', version));
+        const cd = await startContainerd(sb, 'containerd-cri.toml', ['k8s.io']);
+        const cri = new CriClient(cd.socket);
+        try {
+          await sb.waitFor('the CRI service', async () => {
+            try {
+              return (await cri.version()).runtimeName === 'containerd';
+            } catch {
+              return false;
+            }
+          });
+          steps.mark('containerd+image');
 
-        const pod: PodConfig = {
-          name: 'web',
-          uid: randomUUID(),
-          namespace: 'e2e',
-          portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: HOST_PORT }],
-          cgroupParent: sb.cgroupParent,
-        };
-        const podId = await cri.runPodSandbox(pod);
-        const status = await cri.podSandboxStatus(podId);
-        expect(status.state).toBe(0);
-        const ip = status.ip;
-        expect(ip).toMatch(/^10\.88\.4\./);
-        steps.mark('RunPodSandbox');
+          const pod: PodConfig = {
+            name: 'web',
+            uid: randomUUID(),
+            namespace: 'e2e',
+            portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: HOST_PORT }],
+            cgroupParent: sb.cgroupParent,
+          };
+          const podId = await cri.runPodSandbox(pod);
+          const status = await cri.podSandboxStatus(podId);
+          expect(status.state).toBe(0);
+          const ip = status.ip;
+          expect(ip).toMatch(/^10\.88\.4\./);
+          steps.mark('RunPodSandbox');
 
-        const token = newToken();
-        const ctrId = await cri.createContainer(podId, pod, {
-          name: 'httpd',
-          image: IMAGE_REF,
-          command: ['sh', '-c', httpServerScript(token)],
-        });
-        await cri.startContainer(ctrId);
-        steps.mark('container');
-        await checkInside((argv) => cri.execSync(ctrId, argv), ip, GATEWAY);
-        for (const url of [...hostPortUrls(HOST_PORT), `http://${ip}/`]) await expectHttpToken(sb, url, token);
-        steps.mark('traffic');
+          const token = newToken();
+          const ctrId = await cri.createContainer(podId, pod, {
+            name: 'httpd',
+            image: IMAGE_REF,
+            command: ['sh', '-c', httpServerScript(token)],
+          });
+          await cri.startContainer(ctrId);
+          steps.mark('container');
+          await checkInside((argv) => cri.execSync(ctrId, argv), ip, GATEWAY);
+          for (const url of [...hostPortUrls(HOST_PORT), `http://${ip}/`]) await expectHttpToken(sb, url, token);
+          steps.mark('traffic');
 
-        const afterAdd = sb.trace().length;
-        await cri.stopPodSandbox(podId);
-        const afterStop = sb.trace().length;
-        steps.mark('StopPodSandbox');
-        await cri.removePodSandbox(podId);
-        expect(await cri.listPodSandboxIds()).toEqual([]);
-        steps.mark('RemovePodSandbox');
+          const afterAdd = sb.trace().length;
+          await cri.stopPodSandbox(podId);
+          const afterStop = sb.trace().length;
+          steps.mark('StopPodSandbox');
+          await cri.removePodSandbox(podId);
+          expect(await cri.listPodSandboxIds()).toEqual([]);
+          steps.mark('RemovePodSandbox');
 
-        const trace = sb.trace();
-        expect(await leftovers(sb, { containerIds: [podId], ips: [ip] })).toEqual([]);
-        expectAllCallsOk(trace);
-        expectVersion(trace, version, ['bridge', 'portmap']);
-        const calls = (from: number, to?: number): string[] =>
-          trace
-            .slice(from, to)
-            .map((e) => `${e.plugin} ${e.command} ${e.netns ? 'netns' : 'no-netns'}`)
-            .sort();
-        // loopback and the conflist are set up concurrently; both get a DEL from StopPodSandbox
-        // (netns still there) and another from RemovePodSandbox (netns gone: CNI_NETNS empty).
-        expect(calls(0, afterAdd)).toEqual(['bridge ADD netns', 'loopback ADD netns', 'portmap ADD netns']);
-        expect(calls(afterAdd, afterStop)).toEqual(['bridge DEL netns', 'loopback DEL netns', 'portmap DEL netns']);
-        expect(calls(afterStop)).toEqual(['bridge DEL no-netns', 'loopback DEL no-netns', 'portmap DEL no-netns']);
-        // CRI's port mappings are go-cni's struct without JSON tags: capitalised keys.
-        const pm = callsOf(trace, 'portmap', 'ADD')[0]?.config?.['runtimeConfig'];
-        expect(pm).toEqual({
-          portMappings: [{ HostPort: HOST_PORT, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }],
-        });
-      } finally {
-        cri.close();
-      }
-    });
-  }, 180_000);
+          const trace = sb.trace();
+          expect(await leftovers(sb, { containerIds: [podId], ips: [ip] })).toEqual([]);
+          expectAllCallsOk(trace);
+          expectVersion(trace, version, ['bridge', 'portmap']);
+          const calls = (from: number, to?: number): string[] =>
+            trace
+              .slice(from, to)
+              .map((e) => `${e.plugin} ${e.command} ${e.netns ? 'netns' : 'no-netns'}`)
+              .sort();
+          // loopback and the conflist are set up concurrently; both get a DEL from StopPodSandbox
+          // (netns still there) and another from RemovePodSandbox (netns gone: CNI_NETNS empty).
+          expect(calls(0, afterAdd)).toEqual(['bridge ADD netns', 'loopback ADD netns', 'portmap ADD netns']);
+          expect(calls(afterAdd, afterStop)).toEqual(['bridge DEL netns', 'loopback DEL netns', 'portmap DEL netns']);
+          expect(calls(afterStop)).toEqual(['bridge DEL no-netns', 'loopback DEL no-netns', 'portmap DEL no-netns']);
+          // CRI's port mappings are go-cni's struct without JSON tags: capitalised keys.
+          const pm = callsOf(trace, 'portmap', 'ADD')[0]?.config?.['runtimeConfig'];
+          expect(pm).toEqual({
+            portMappings: [{ HostPort: HOST_PORT, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }],
+          });
+        } finally {
+          cri.close();
+        }
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
 });

@@ -20,15 +20,26 @@ import {
 } from './harness/checks';
 import { buildBusyboxImage, IMAGE_REF } from './harness/image';
 import { RuntimeSandbox } from './harness/sandbox';
-import { CNI_VERSIONS, conflist, EXAMPLES_DIR, expectAllCallsOk, expectVersion, scenario, Steps } from './harness/scenario';
+import {
+  CNI_VERSIONS,
+  JEST_TIMEOUT_MS,
+  conflist,
+  EXAMPLES_DIR,
+  expectAllCallsOk,
+  expectVersion,
+  scenario,
+  Steps,
+} from './harness/scenario';
 import { callsOf, TraceEntry } from './harness/trace';
 
 const CONFIG_FILES = ['containers.conf', 'storage.conf', 'policy.json', 'registries.conf'];
 
 async function setupPodman(sb: RuntimeSandbox, version: string): Promise<(args: string[]) => Promise<string>> {
-  for (const f of CONFIG_FILES) writeFileSync(join(sb.hostPath('/etc/containers'), f), readFileSync(join(EXAMPLES_DIR, f)));
+  for (const f of CONFIG_FILES)
+    writeFileSync(join(sb.hostPath('/etc/containers'), f), readFileSync(join(EXAMPLES_DIR, f)));
   writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '87-podman.conflist'), conflist('podman.conflist', version));
-  const podman = async (args: string[]): Promise<string> => (await sb.execOk(['podman', ...args], { timeoutMs: 120_000 })).stdout;
+  const podman = async (args: string[]): Promise<string> =>
+    (await sb.execOk(['podman', ...args], { timeoutMs: 120_000 })).stdout;
   await podman(['load', '-q', '-i', await buildBusyboxImage(join(sb.dir, 'image'))]);
   return podman;
 }
@@ -72,7 +83,9 @@ async function runContainer(
     ])
   ).trim();
   steps.mark(`${r.name} run`);
-  const ip = (await podman(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', r.name])).trim();
+  const ip = (
+    await podman(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', r.name])
+  ).trim();
   expect(ip.startsWith(r.subnetPrefix)).toBe(true);
   const inside: InContainer = (argv) => sb.exec(['podman', 'exec', r.name, ...argv]);
   await checkInside(inside, ip, r.gateway);
@@ -90,53 +103,57 @@ const verbs = (calls: readonly TraceEntry[]): string[] =>
   calls.filter((e) => e.command !== 'VERSION').map((e) => `${e.plugin} ${e.command}`);
 
 describe('podman (CNI backend)', () => {
-  it.each(CNI_VERSIONS)('cniVersion %s: run -p, network create, run on it', async (version) => {
-    await scenario(`podman-${version}`, async (sb, steps) => {
-      const podman = await setupPodman(sb, version);
-      steps.mark('podman load');
+  it.each(CNI_VERSIONS)(
+    'cniVersion %s: run -p, network create, run on it',
+    async (version) => {
+      await scenario(`podman-${version}`, async (sb, steps) => {
+        const podman = await setupPodman(sb, version);
+        steps.mark('podman load');
 
-      const first = await runContainer(
-        sb,
-        podman,
-        { name: 'web', hostPort: 8080, gateway: '10.88.3.1', subnetPrefix: '10.88.3.' },
-        steps,
-      );
-      expect(verbs(first)).toEqual(['bridge ADD', 'portmap ADD', 'portmap DEL', 'bridge DEL']);
+        const first = await runContainer(
+          sb,
+          podman,
+          { name: 'web', hostPort: 8080, gateway: '10.88.3.1', subnetPrefix: '10.88.3.' },
+          steps,
+        );
+        expect(verbs(first)).toEqual(['bridge ADD', 'portmap ADD', 'portmap DEL', 'bridge DEL']);
 
-      await podman(['network', 'create', '--subnet', '10.88.5.0/24', 'e2enet']);
-      const written = join(sb.hostPath('/etc/cni/net.d'), 'e2enet.conflist');
-      const own = JSON.parse(readFileSync(written, 'utf8')) as { cniVersion: string; plugins: { type: string }[] };
-      expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning']);
-      writeFileSync(written, JSON.stringify({ ...own, cniVersion: version }, null, 3));
-      steps.mark('network create');
+        await podman(['network', 'create', '--subnet', '10.88.5.0/24', 'e2enet']);
+        const written = join(sb.hostPath('/etc/cni/net.d'), 'e2enet.conflist');
+        const own = JSON.parse(readFileSync(written, 'utf8')) as { cniVersion: string; plugins: { type: string }[] };
+        expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning']);
+        writeFileSync(written, JSON.stringify({ ...own, cniVersion: version }, null, 3));
+        steps.mark('network create');
 
-      const second = await runContainer(
-        sb,
-        podman,
-        { name: 'web2', network: 'e2enet', hostPort: 8081, gateway: '10.88.5.1', subnetPrefix: '10.88.5.' },
-        steps,
-      );
-      expect(verbs(second)).toEqual([
-        'bridge ADD',
-        'portmap ADD',
-        'firewall ADD',
-        'tuning ADD',
-        'tuning DEL',
-        'firewall DEL',
-        'portmap DEL',
-        'bridge DEL',
-      ]);
-      await podman(['network', 'rm', 'e2enet']);
+        const second = await runContainer(
+          sb,
+          podman,
+          { name: 'web2', network: 'e2enet', hostPort: 8081, gateway: '10.88.5.1', subnetPrefix: '10.88.5.' },
+          steps,
+        );
+        expect(verbs(second)).toEqual([
+          'bridge ADD',
+          'portmap ADD',
+          'firewall ADD',
+          'tuning ADD',
+          'tuning DEL',
+          'firewall DEL',
+          'portmap DEL',
+          'bridge DEL',
+        ]);
+        await podman(['network', 'rm', 'e2enet']);
 
-      const trace = sb.trace();
-      expectAllCallsOk(trace);
-      expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning']);
-      // Every ADD and DEL is preceded by VERSION probes of the network's plugins.
-      expect(callsOf(trace, 'bridge', 'VERSION').length).toBeGreaterThanOrEqual(4);
-      expect(callsOf(trace, 'portmap', 'ADD').map((e) => e.runtimeConfigKeys)).toEqual([
-        ['portMappings'],
-        ['portMappings'],
-      ]);
-    });
-  }, 180_000);
+        const trace = sb.trace();
+        expectAllCallsOk(trace);
+        expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning']);
+        // Every ADD and DEL is preceded by VERSION probes of the network's plugins.
+        expect(callsOf(trace, 'bridge', 'VERSION').length).toBeGreaterThanOrEqual(4);
+        expect(callsOf(trace, 'portmap', 'ADD').map((e) => e.runtimeConfigKeys)).toEqual([
+          ['portMappings'],
+          ['portMappings'],
+        ]);
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
 });

@@ -41,7 +41,12 @@ export async function httpGet(sb: RuntimeSandbox, url: string): Promise<CmdResul
 }
 
 /** Polls `url` until it answers with `token` (the server may still be starting). */
-export async function expectHttpToken(sb: RuntimeSandbox, url: string, token: string, timeoutMs = 15_000): Promise<void> {
+export async function expectHttpToken(
+  sb: RuntimeSandbox,
+  url: string,
+  token: string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   let last: CmdResult = { code: -1, stdout: '', stderr: '' };
   while (Date.now() < end) {
@@ -49,7 +54,9 @@ export async function expectHttpToken(sb: RuntimeSandbox, url: string, token: st
     if (last.code === 0 && last.stdout.trim() === token) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`GET ${url} did not return the container's token ${token}: rc=${last.code} '${last.stdout.trim()}' ${last.stderr.trim()}`);
+  throw new Error(
+    `GET ${url} did not return the container's token ${token}: rc=${last.code} '${last.stdout.trim()}' ${last.stderr.trim()}`,
+  );
 }
 
 /** The URLs of a host port: the uplink address and localhost. */
@@ -63,7 +70,8 @@ export interface Traces {
   ips: string[];
 }
 
-const ipPattern = (ip: string): RegExp => new RegExp(`(^|[^0-9a-fA-F.:])${ip.replace(/[.]/g, '\\.')}([^0-9a-fA-F.:]|$)`);
+const ipPattern = (ip: string): RegExp =>
+  new RegExp(`(^|[^0-9a-fA-F.:])${ip.replace(/[.]/g, '\\.')}([^0-9a-fA-F.:]|$)`);
 
 /**
  * What a container left in the sandbox after its removal: veths, netns files, lease files,
@@ -85,7 +93,8 @@ export async function leftovers(sb: RuntimeSandbox, t: Traces): Promise<string[]
   for (const save of ['iptables-save', 'ip6tables-save']) {
     const r = await sb.exec([save]);
     for (const line of r.stdout.split('\n')) {
-      if (/^:CNI-(DN|SN)-[0-9a-f]+ /.test(line) || /^:CNI-[0-9a-f]{24} /.test(line)) found.push(`${save}: chain ${line}`);
+      if (/^:CNI-(DN|SN)-[0-9a-f]+ /.test(line) || /^:CNI-[0-9a-f]{24} /.test(line))
+        found.push(`${save}: chain ${line}`);
       else if (line.startsWith('-A') && mentions(line)) found.push(`${save}: ${line}`);
     }
   }

@@ -125,7 +125,11 @@ export class CriClient {
   }
 
   /** Runs a command in a container and waits for it (CRI ExecSync). */
-  async execSync(id: string, cmd: string[], timeoutSec = 20): Promise<{ stdout: string; stderr: string; code: number }> {
+  async execSync(
+    id: string,
+    cmd: string[],
+    timeoutSec = 20,
+  ): Promise<{ stdout: string; stderr: string; code: number }> {
     const r = await this.call(
       'ExecSync',
       new PbWriter().bytes(1, id).strings(2, cmd).uint(3, timeoutSec),

@@ -27,7 +27,9 @@ export function installPlugins(ourBin: string, realDir: string, wrapDir: string,
   cpSync(ourBin, realDir, { recursive: true, verbatimSymlinks: true });
   for (const name of BORROWED_FROM_REFERENCE) {
     if (existsSync(join(ourBin, name))) {
-      throw new Error(`bin/${name} exists now: remove '${name}' from BORROWED_FROM_REFERENCE in e2e/harness/plugins.ts`);
+      throw new Error(
+        `bin/${name} exists now: remove '${name}' from BORROWED_FROM_REFERENCE in e2e/harness/plugins.ts`,
+      );
     }
     cpSync(join(REFERENCE_DIR, name), join(realDir, name));
   }

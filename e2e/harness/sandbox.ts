@@ -37,7 +37,13 @@ import { installPlugins } from './plugins';
 import { readTrace, TraceEntry } from './trace';
 
 /** Addresses of the uplink: the sandbox host end and the far end (documentation range, TEST-NET-3). */
-export const UPLINK = { ns: 'tscni-e2e-uplink', hostIf: 'up0', hostIp: '203.0.113.2', farIp: '203.0.113.1', prefix: 24 };
+export const UPLINK = {
+  ns: 'tscni-e2e-uplink',
+  hostIf: 'up0',
+  hostIp: '203.0.113.2',
+  farIp: '203.0.113.1',
+  prefix: 24,
+};
 
 /** Default paths the runtimes write to, each replaced by a directory of the sandbox. */
 export const PRIVATE_PATHS = [

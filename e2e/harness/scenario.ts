@@ -63,6 +63,10 @@ export class Steps {
   }
 }
 
+/** A scenario's own deadline, below jest's per-test timeout, so that a hung runtime still gets its sandbox destroyed. */
+export const SCENARIO_TIMEOUT_MS = 150_000;
+export const JEST_TIMEOUT_MS = SCENARIO_TIMEOUT_MS + 30_000;
+
 /** Creates a sandbox, runs `body`, destroys the sandbox; a failure's message gets the trace and logs. */
 export async function scenario(tag: string, body: (sb: RuntimeSandbox, steps: Steps) => Promise<void>): Promise<void> {
   const t0 = Date.now();
@@ -70,10 +74,16 @@ export async function scenario(tag: string, body: (sb: RuntimeSandbox, steps: St
   const sb = await RuntimeSandbox.create(tag);
   steps.mark('sandbox');
   let error: unknown;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`scenario timed out after ${SCENARIO_TIMEOUT_MS} ms`)), SCENARIO_TIMEOUT_MS);
+  });
   try {
-    await body(sb, steps);
+    await Promise.race([body(sb, steps), deadline]);
   } catch (e) {
     error = e;
+  } finally {
+    clearTimeout(timer);
   }
   const trace = sb.trace();
   try {
