@@ -88,7 +88,7 @@ conformance: build
 
 # Real runtimes (cnitool, ctr run --cni, podman, containerd CRI) drive bin/, each in its own sandbox.
 e2e: npmdeps e2edeps build build/e2e/cnitool
-	$(JEST) --selectProjects e2e --runInBand
+	$(JEST) --selectProjects e2e --runInBand --reporters=default --reporters=./e2e/reporter.js
 
 test: deps build typecheck lint
 	$(JEST) --selectProjects unit

@@ -1,9 +1,9 @@
 /**
  * podman 4.3 with its CNI backend and /opt/cni/bin (examples/e2e/containers.conf):
  * - `podman run -p` on the default network "podman", our examples/e2e/podman.conflist;
- * - `podman network create`, then a container with a host port on that network, whose conflist
- *   podman wrote itself (bridge, portmap, firewall, tuning; podman writes cniVersion 0.4.0, the
- *   1.0.0 run rewrites that one key).
+ * - `podman network create`, then a container with a host port, `--ip` and `--mac-address` on
+ *   that network, whose conflist podman wrote itself (bridge, portmap, firewall, tuning; podman
+ *   writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted once.
  * Podman probes VERSION of every plugin of every network before each command.
  */
 import { describe, expect, it } from '@jest/globals';
@@ -50,6 +50,11 @@ interface Run {
   hostPort: number;
   gateway: string;
   subnetPrefix: string;
+  /** `--ip` and `--mac-address` (podman 4.3's CNI backend sends them as CNI_ARGS IP= and MAC=). */
+  staticIp?: string;
+  staticMac?: string;
+  /** `podman restart` before removal: DEL and ADD again for the same container, same address. */
+  restart?: boolean;
 }
 
 /** Runs one container with a host port, checks it from inside and through the port, removes it; returns its calls. */
@@ -62,6 +67,8 @@ async function runContainer(
   const before = sb.trace().length;
   const token = newToken();
   const net = r.network ? ['--network', r.network] : [];
+  if (r.staticIp) net.push('--ip', r.staticIp);
+  if (r.staticMac) net.push('--mac-address', r.staticMac);
   const id = (
     await podman([
       'run',
@@ -87,10 +94,23 @@ async function runContainer(
     await podman(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', r.name])
   ).trim();
   expect(ip.startsWith(r.subnetPrefix)).toBe(true);
+  if (r.staticIp) expect(ip).toBe(r.staticIp);
   const inside: InContainer = (argv) => sb.exec(['podman', 'exec', r.name, ...argv]);
+  if (r.staticMac)
+    expect((await inside(['ip', 'link', 'show', 'eth0'])).stdout).toContain(`link/ether ${r.staticMac} `);
   await checkInside(inside, ip, r.gateway);
   for (const url of [...hostPortUrls(r.hostPort), `http://${ip}/`]) await expectHttpToken(sb, url, token);
   steps.mark(`${r.name} traffic`);
+  if (r.restart) {
+    await podman(['restart', '-t', '0', r.name]);
+    const again = (
+      await podman(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', r.name])
+    ).trim();
+    expect(again).toBe(ip);
+    await checkInside(inside, ip, r.gateway);
+    for (const url of hostPortUrls(r.hostPort)) await expectHttpToken(sb, url, token);
+    steps.mark(`${r.name} restart`);
+  }
   // httpd as PID 1 ignores SIGTERM: -t 0 kills at once instead of waiting 10 s.
   await podman(['rm', '-f', '-t', '0', r.name]);
   steps.mark(`${r.name} rm`);
@@ -104,7 +124,7 @@ const verbs = (calls: readonly TraceEntry[]): string[] =>
 
 describe('podman (CNI backend)', () => {
   it.each(CNI_VERSIONS)(
-    'cniVersion %s: run -p, network create, run on it',
+    'cniVersion %s: run -p; network create, run --ip --mac-address -p on it, restart',
     async (version) => {
       await scenario(`podman-${version}`, async (sb, steps) => {
         const podman = await setupPodman(sb, version);
@@ -128,19 +148,22 @@ describe('podman (CNI backend)', () => {
         const second = await runContainer(
           sb,
           podman,
-          { name: 'web2', network: 'e2enet', hostPort: 8081, gateway: '10.88.5.1', subnetPrefix: '10.88.5.' },
+          {
+            name: 'web2',
+            network: 'e2enet',
+            hostPort: 8081,
+            gateway: '10.88.5.1',
+            subnetPrefix: '10.88.5.',
+            staticIp: '10.88.5.77',
+            staticMac: '02:42:0a:58:05:4d',
+            restart: true,
+          },
           steps,
         );
-        expect(verbs(second)).toEqual([
-          'bridge ADD',
-          'portmap ADD',
-          'firewall ADD',
-          'tuning ADD',
-          'tuning DEL',
-          'firewall DEL',
-          'portmap DEL',
-          'bridge DEL',
-        ]);
+        const chainAdd = ['bridge ADD', 'portmap ADD', 'firewall ADD', 'tuning ADD'];
+        const chainDel = ['tuning DEL', 'firewall DEL', 'portmap DEL', 'bridge DEL'];
+        expect(verbs(second)).toEqual([...chainAdd, ...chainDel, ...chainAdd, ...chainDel]);
+        expect(callsOf(second, 'bridge', 'ADD')[0]?.args).toContain('IP=10.88.5.77');
         await podman(['network', 'rm', 'e2enet']);
 
         const trace = sb.trace();
@@ -148,10 +171,7 @@ describe('podman (CNI backend)', () => {
         expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning']);
         // Every ADD and DEL is preceded by VERSION probes of the network's plugins.
         expect(callsOf(trace, 'bridge', 'VERSION').length).toBeGreaterThanOrEqual(4);
-        expect(callsOf(trace, 'portmap', 'ADD').map((e) => e.runtimeConfigKeys)).toEqual([
-          ['portMappings'],
-          ['portMappings'],
-        ]);
+        for (const e of callsOf(trace, 'portmap', 'ADD')) expect(e.runtimeConfigKeys).toEqual(['portMappings']);
       });
     },
     JEST_TIMEOUT_MS,
