@@ -1,6 +1,7 @@
 /**
  * The Kubernetes path: containerd 1.6's CRI plugin, driven over its gRPC socket the way kubelet
- * does it (e2e/harness/cri.ts): RunPodSandbox with a port mapping, a container in the pod,
+ * does it (e2e/harness/cri.ts): a dual-stack RunPodSandbox with two port mappings (one bound to
+ * a host address), a container in the pod,
  * StopPodSandbox, RemovePodSandbox. CRI calls `loopback` (borrowed from the reference for now)
  * and examples/e2e/cri.conflist from /opt/cni/bin, and sends capability args with capitalised keys.
  */
@@ -8,19 +9,32 @@ import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkInside, expectHttpToken, hostPortUrls, httpServerScript, leftovers, newToken } from './harness/checks';
+import {
+  checkInside,
+  directUrl,
+  expectHttpToken,
+  hostPortUrls,
+  httpGet,
+  httpServerScript,
+  leftovers,
+  newToken,
+} from './harness/checks';
 import { startContainerd } from './harness/containerd';
 import { CriClient, PodConfig } from './harness/cri';
 import { IMAGE_REF } from './harness/image';
+import { UPLINK } from './harness/sandbox';
 import { CNI_VERSIONS, JEST_TIMEOUT_MS, conflist, expectAllCallsOk, expectVersion, scenario } from './harness/scenario';
 import { callsOf } from './harness/trace';
 
 const HOST_PORT = 8080;
+/** A second mapping bound to one host address (kubelet sends HostIP when a pod asks for it). */
+const HOST_IP_PORT = 8443;
 const GATEWAY = '10.88.4.1';
+const GATEWAY6 = 'fd00:88:4::1';
 
 describe('containerd CRI', () => {
   it.each(CNI_VERSIONS)(
-    'cniVersion %s: RunPodSandbox with a port, StopPodSandbox, RemovePodSandbox',
+    'cniVersion %s: dual-stack RunPodSandbox, two ports (one on a host IP), ExecSync, StopPodSandbox, RemovePodSandbox',
     async (version) => {
       await scenario(`cri-${version}`, async (sb, steps) => {
         writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '10-e2e.conflist'), conflist('cri.conflist', version));
@@ -40,7 +54,10 @@ describe('containerd CRI', () => {
             name: 'web',
             uid: randomUUID(),
             namespace: 'e2e',
-            portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: HOST_PORT }],
+            portMappings: [
+              { protocol: 'TCP', containerPort: 80, hostPort: HOST_PORT },
+              { protocol: 'TCP', containerPort: 80, hostPort: HOST_IP_PORT, hostIp: UPLINK.hostIp },
+            ],
             cgroupParent: sb.cgroupParent,
           };
           const podId = await cri.runPodSandbox(pod);
@@ -48,6 +65,8 @@ describe('containerd CRI', () => {
           expect(status.state).toBe(0);
           const ip = status.ip;
           expect(ip).toMatch(/^10\.88\.4\./);
+          const ip6 = status.additionalIps[0] ?? '';
+          expect(ip6).toMatch(/^fd00:88:4:/);
           steps.mark('RunPodSandbox');
 
           const token = newToken();
@@ -58,8 +77,14 @@ describe('containerd CRI', () => {
           });
           await cri.startContainer(ctrId);
           steps.mark('container');
-          await checkInside((argv) => cri.execSync(ctrId, argv), ip, GATEWAY);
-          for (const url of [...hostPortUrls(HOST_PORT), `http://${ip}/`]) await expectHttpToken(sb, url, token);
+          const inside = (argv: string[]): ReturnType<typeof cri.execSync> => cri.execSync(ctrId, argv);
+          await checkInside(inside, ip, GATEWAY);
+          await checkInside(inside, ip6, GATEWAY6);
+          const urls = [...hostPortUrls(HOST_PORT, true), `http://${UPLINK.hostIp}:${HOST_IP_PORT}/`];
+          for (const url of [...urls, directUrl(ip), directUrl(ip6)]) await expectHttpToken(sb, url, token);
+          // Bound to the uplink address only: localhost must not reach it.
+          const other = await httpGet(sb, `http://127.0.0.1:${HOST_IP_PORT}/`);
+          expect(other.stdout).not.toContain(token);
           steps.mark('traffic');
 
           const afterAdd = sb.trace().length;
@@ -71,7 +96,7 @@ describe('containerd CRI', () => {
           steps.mark('RemovePodSandbox');
 
           const trace = sb.trace();
-          expect(await leftovers(sb, { containerIds: [podId], ips: [ip] })).toEqual([]);
+          expect(await leftovers(sb, { containerIds: [podId], ips: [ip, ip6] })).toEqual([]);
           expectAllCallsOk(trace);
           expectVersion(trace, version, ['bridge', 'portmap']);
           const calls = (from: number, to?: number): string[] =>
@@ -87,7 +112,10 @@ describe('containerd CRI', () => {
           // CRI's port mappings are go-cni's struct without JSON tags: capitalised keys.
           const pm = callsOf(trace, 'portmap', 'ADD')[0]?.config?.['runtimeConfig'];
           expect(pm).toEqual({
-            portMappings: [{ HostPort: HOST_PORT, ContainerPort: 80, Protocol: 'tcp', HostIP: '' }],
+            portMappings: [
+              { HostPort: HOST_PORT, ContainerPort: 80, Protocol: 'tcp', HostIP: '' },
+              { HostPort: HOST_IP_PORT, ContainerPort: 80, Protocol: 'tcp', HostIP: UPLINK.hostIp },
+            ],
           });
         } finally {
           cri.close();

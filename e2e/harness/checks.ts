@@ -18,17 +18,18 @@ export const newToken = (): string => `tscni-e2e-${Math.random().toString(36).sl
 export const httpServerScript = (token: string, port = 80): string =>
   `mkdir -p /www && echo ${token} > /www/index.html && exec httpd -f -p ${port} -h /www`;
 
-/** Address on eth0, default route via the gateway, the gateway answers a ping. */
+/** Address on eth0, default route via the gateway, the gateway answers a ping (IPv4 or IPv6, by `ip`). */
 export async function checkInside(inside: InContainer, ip: string, gateway: string): Promise<void> {
-  const addr = await inside(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
-  if (!addr.stdout.includes(`inet ${ip}/`)) {
+  const fam = ip.includes(':') ? '-6' : '-4';
+  const addr = await inside(['ip', fam, '-o', 'addr', 'show', 'dev', 'eth0']);
+  if (!addr.stdout.includes(` ${ip}/`)) {
     throw new Error(`container eth0 does not have ${ip}: ${addr.stdout}${addr.stderr}`);
   }
-  const route = await inside(['ip', '-4', 'route', 'show', 'default']);
+  const route = await inside(['ip', fam, 'route', 'show', 'default']);
   if (!route.stdout.includes(`via ${gateway}`)) {
     throw new Error(`container has no default route via ${gateway}: '${route.stdout.trim()}' ${route.stderr}`);
   }
-  const ping = await inside(['ping', '-c', '1', '-W', '3', gateway]);
+  const ping = await inside(['ping', fam, '-c', '1', '-W', '3', gateway]);
   if (ping.code !== 0) throw new Error(`container cannot ping its gateway ${gateway}: ${ping.stdout}${ping.stderr}`);
 }
 
@@ -59,11 +60,15 @@ export async function expectHttpToken(
   );
 }
 
-/** The URLs of a host port: the uplink address and localhost. */
-export const hostPortUrls = (hostPort: number): string[] => [
+/** The URLs of a host port: the uplink address and localhost (and the uplink's IPv6 address with `ipv6`). */
+export const hostPortUrls = (hostPort: number, ipv6 = false): string[] => [
   `http://${UPLINK.hostIp}:${hostPort}/`,
   `http://127.0.0.1:${hostPort}/`,
+  ...(ipv6 ? [`http://[${UPLINK.hostIp6}]:${hostPort}/`] : []),
 ];
+
+/** The URL of a container's own address. */
+export const directUrl = (ip: string): string => (ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`);
 
 export interface Traces {
   containerIds: string[];

@@ -43,6 +43,10 @@ export const UPLINK = {
   hostIp: '203.0.113.2',
   farIp: '203.0.113.1',
   prefix: 24,
+  // IPv6 documentation prefix (RFC 3849).
+  hostIp6: '2001:db8:e2e::2',
+  farIp6: '2001:db8:e2e::1',
+  prefix6: 64,
 };
 
 /** Default paths the runtimes write to, each replaced by a directory of the sandbox. */
@@ -183,6 +187,10 @@ export class RuntimeSandbox {
         `ip -n ${UPLINK.ns} addr add ${UPLINK.farIp}/${UPLINK.prefix} dev wan0`,
         `ip -n ${UPLINK.ns} link set wan0 up`,
         `ip route add default via ${UPLINK.farIp}`,
+        // nodad: usable at once, no wait for duplicate address detection.
+        `ip addr add ${UPLINK.hostIp6}/${UPLINK.prefix6} dev ${UPLINK.hostIf} nodad`,
+        `ip -n ${UPLINK.ns} addr add ${UPLINK.farIp6}/${UPLINK.prefix6} dev wan0 nodad`,
+        `ip -6 route add default via ${UPLINK.farIp6}`,
       ].join(' && '),
     );
   }
