@@ -49,6 +49,12 @@ export const UPLINK = {
   prefix6: 64,
 };
 
+/**
+ * The plugins under test: bin/, or another directory given as E2E_PLUGINS_DIR (e.g. the
+ * reference, /usr/lib/cni, to compare what the runtimes see from it).
+ */
+export const PLUGINS_DIR = process.env['E2E_PLUGINS_DIR'] || BIN_DIR;
+
 /** Default paths the runtimes write to, each replaced by a directory of the sandbox. */
 export const PRIVATE_PATHS = [
   '/etc/cni/net.d',
@@ -131,7 +137,7 @@ export class RuntimeSandbox {
     const sb = new RuntimeSandbox(tag);
     try {
       await sb.start();
-      installPlugins(opts.binDir ?? BIN_DIR, sb.realBinDir, sb.binDir, sb.traceDir);
+      installPlugins(opts.binDir ?? PLUGINS_DIR, sb.realBinDir, sb.binDir, sb.traceDir);
     } catch (e) {
       await sb.destroy();
       throw e;
