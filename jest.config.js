@@ -17,8 +17,8 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{lib,plugins}/**/*.test.ts'],
-      testPathIgnorePatterns: ['\\.int\\.test\\.ts$'],
+      testMatch: ['<rootDir>/{lib,plugins,e2e}/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'],
     },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{lib,plugins,examples}/**/*.int.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/conformance/**/*.test.ts'] },

@@ -123,6 +123,9 @@ export class PbFields {
     const v = this.last(field);
     return Buffer.isBuffer(v) ? v.toString('utf8') : '';
   }
+  strs(field: number): string[] {
+    return (this.fields.get(field) ?? []).filter(Buffer.isBuffer).map((b) => b.toString('utf8'));
+  }
   bytes(field: number): Buffer {
     const v = this.last(field);
     return Buffer.isBuffer(v) ? v : Buffer.alloc(0);
