@@ -119,7 +119,7 @@ export class RuntimeSandbox {
   private constructor(tag: string) {
     this.tag = tag;
     const id = `${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.dir = mkdtempSync(join(tmpdir(), `tscni-e2e-${tag}-`));
+    this.dir = mkdtempSync(join(tmpdir(), `tscni-e2e-${tag}-${process.pid}-`));
     this.cgroupParent = `/tscni-e2e-${tag}-${id}`;
     // The wrappers go where runtimes look by default (ctr cannot be told another dir).
     this.binDir = this.hostPath('/opt/cni/bin');
@@ -134,6 +134,7 @@ export class RuntimeSandbox {
   }
 
   static async create(tag: string, opts: { binDir?: string } = {}): Promise<RuntimeSandbox> {
+    await sweepStale();
     const sb = new RuntimeSandbox(tag);
     try {
       await sb.start();
@@ -403,4 +404,43 @@ async function removeCgroups(parent: string): Promise<void> {
       }
     }
   }
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+let swept = false;
+/**
+ * Removes the temp dirs and cgroups of sandboxes whose test process is gone (killed before its
+ * cleanup ran; its namespaces died with it). Both names carry that process's PID.
+ */
+async function sweepStale(): Promise<void> {
+  if (swept) return;
+  swept = true;
+  const stale = (name: string, re: RegExp): boolean => {
+    const pid = Number(re.exec(name)?.[1] ?? '0');
+    return pid > 0 && pid !== process.pid && !pidAlive(pid);
+  };
+  for (const e of readdirSync(tmpdir())) {
+    if (stale(e, /^tscni-e2e-.+-(\d+)-[A-Za-z0-9]{6}$/)) rmSync(join(tmpdir(), e), { recursive: true, force: true });
+  }
+  const root = '/sys/fs/cgroup';
+  const hierarchies = existsSync(join(root, 'cgroup.controllers'))
+    ? [root]
+    : readdirSync(root).map((h) => join(root, h));
+  const names = new Set<string>();
+  for (const h of hierarchies) {
+    try {
+      for (const e of readdirSync(h)) if (stale(e, /^tscni-e2e-.+-(\d+)-[0-9a-f]{6}$/)) names.add(e);
+    } catch {
+      /* not a directory */
+    }
+  }
+  for (const n of names) await removeCgroups(`/${n}`);
 }
