@@ -1,9 +1,10 @@
 /**
  * podman 4.3 with its CNI backend and /opt/cni/bin (examples/e2e/containers.conf):
  * - `podman run -p` on the default network "podman", our examples/e2e/podman.conflist;
- * - `podman network create`, then a container with a host port, `--ip` and `--mac-address` on
- *   that network, whose conflist podman wrote itself (bridge, portmap, firewall, tuning; podman
- *   writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted once.
+ * - `podman network create` of a dual-stack network, then a container with a host port, `--ip`
+ *   and `--mac-address` on it, whose conflist podman wrote itself (bridge, portmap, firewall,
+ *   tuning; podman writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted
+ *   once and its network reloaded once.
  * Podman probes VERSION of every plugin of every network before each command.
  */
 import { describe, expect, it } from '@jest/globals';
@@ -11,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   checkInside,
+  directUrl,
   expectHttpToken,
   hostPortUrls,
   httpServerScript,
@@ -50,12 +52,21 @@ interface Run {
   hostPort: number;
   gateway: string;
   subnetPrefix: string;
+  /** A dual-stack network: the IPv6 gateway and prefix the container's address must have. */
+  gateway6?: string;
+  subnet6Prefix?: string;
   /** `--ip` and `--mac-address` (podman 4.3's CNI backend sends them as CNI_ARGS IP= and MAC=). */
   staticIp?: string;
   staticMac?: string;
-  /** `podman restart` before removal: DEL and ADD again for the same container, same address. */
-  restart?: boolean;
+  /**
+   * What to do to the running container before its removal, each a DEL and an ADD again for the
+   * same container and address: `restart` (new netns), `podman network reload` (same netns).
+   */
+  again?: ('restart' | 'reload')[];
 }
+
+const inspect = async (podman: (args: string[]) => Promise<string>, name: string, field: string): Promise<string> =>
+  (await podman(['inspect', '-f', `{{range .NetworkSettings.Networks}}{{.${field}}}{{end}}`, name])).trim();
 
 /** Runs one container with a host port, checks it from inside and through the port, removes it; returns its calls. */
 async function runContainer(
@@ -69,53 +80,50 @@ async function runContainer(
   const net = r.network ? ['--network', r.network] : [];
   if (r.staticIp) net.push('--ip', r.staticIp);
   if (r.staticMac) net.push('--mac-address', r.staticMac);
-  const id = (
-    await podman([
-      'run',
-      '-d',
-      '--name',
-      r.name,
-      ...net,
-      '-p',
-      `${r.hostPort}:80`,
-      '--cgroup-parent',
-      sb.cgroupParent,
-      // Debian's podman leaves NET_RAW out of the default capabilities; busybox ping needs it.
-      '--cap-add',
-      'NET_RAW',
-      IMAGE_REF,
-      'sh',
-      '-c',
-      httpServerScript(token),
-    ])
-  ).trim();
+  const run = [
+    ...['run', '-d', '--name', r.name, ...net, '-p', `${r.hostPort}:80`, '--cgroup-parent', sb.cgroupParent],
+    // Debian's podman leaves NET_RAW out of the default capabilities; busybox ping needs it.
+    ...['--cap-add', 'NET_RAW', IMAGE_REF, 'sh', '-c', httpServerScript(token)],
+  ];
+  const id = (await podman(run)).trim();
   steps.mark(`${r.name} run`);
-  const ip = (
-    await podman(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', r.name])
-  ).trim();
+  const ip = await inspect(podman, r.name, 'IPAddress');
   expect(ip.startsWith(r.subnetPrefix)).toBe(true);
   if (r.staticIp) expect(ip).toBe(r.staticIp);
+  // Only IPv4 is pinned (--ip): host-local gives the container the next free IPv6 address after each DEL/ADD.
+  const v6 = async (): Promise<string> => {
+    if (!r.subnet6Prefix) return '';
+    const a = await inspect(podman, r.name, 'GlobalIPv6Address');
+    expect(a.startsWith(r.subnet6Prefix)).toBe(true);
+    return a;
+  };
+  let ip6 = await v6();
+  const ip6s = [ip6];
   const inside: InContainer = (argv) => sb.exec(['podman', 'exec', r.name, ...argv]);
-  if (r.staticMac)
+  if (r.staticMac) {
     expect((await inside(['ip', 'link', 'show', 'eth0'])).stdout).toContain(`link/ether ${r.staticMac} `);
-  await checkInside(inside, ip, r.gateway);
-  for (const url of [...hostPortUrls(r.hostPort), `http://${ip}/`]) await expectHttpToken(sb, url, token);
-  steps.mark(`${r.name} traffic`);
-  if (r.restart) {
-    await podman(['restart', '-t', '0', r.name]);
-    const again = (
-      await podman(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', r.name])
-    ).trim();
-    expect(again).toBe(ip);
+  }
+  const check = async (): Promise<void> => {
     await checkInside(inside, ip, r.gateway);
-    for (const url of hostPortUrls(r.hostPort)) await expectHttpToken(sb, url, token);
-    steps.mark(`${r.name} restart`);
+    if (ip6 && r.gateway6) await checkInside(inside, ip6, r.gateway6);
+    const urls = [...hostPortUrls(r.hostPort, !!ip6), directUrl(ip), ...(ip6 ? [directUrl(ip6)] : [])];
+    for (const url of urls) await expectHttpToken(sb, url, token);
+  };
+  await check();
+  steps.mark(`${r.name} traffic`);
+  for (const what of r.again ?? []) {
+    await podman(what === 'restart' ? ['restart', '-t', '0', r.name] : ['network', 'reload', r.name]);
+    expect(await inspect(podman, r.name, 'IPAddress')).toBe(ip);
+    ip6 = await v6();
+    ip6s.push(ip6);
+    await check();
+    steps.mark(`${r.name} ${what}`);
   }
   // httpd as PID 1 ignores SIGTERM: -t 0 kills at once instead of waiting 10 s.
   await podman(['rm', '-f', '-t', '0', r.name]);
   steps.mark(`${r.name} rm`);
   const calls = sb.trace().slice(before);
-  expect(await leftovers(sb, { containerIds: [id], ips: [ip] })).toEqual([]);
+  expect(await leftovers(sb, { containerIds: [id], ips: [ip, ...ip6s].filter(Boolean) })).toEqual([]);
   return calls;
 }
 
@@ -124,7 +132,7 @@ const verbs = (calls: readonly TraceEntry[]): string[] =>
 
 describe('podman (CNI backend)', () => {
   it.each(CNI_VERSIONS)(
-    'cniVersion %s: run -p; network create, run --ip --mac-address -p on it, restart',
+    'cniVersion %s: run -p; dual-stack network create, run --ip --mac-address -p on it, restart, network reload',
     async (version) => {
       await scenario(`podman-${version}`, async (sb, steps) => {
         const podman = await setupPodman(sb, version);
@@ -138,7 +146,16 @@ describe('podman (CNI backend)', () => {
         );
         expect(verbs(first)).toEqual(['bridge ADD', 'portmap ADD', 'portmap DEL', 'bridge DEL']);
 
-        await podman(['network', 'create', '--subnet', '10.88.5.0/24', 'e2enet']);
+        await podman([
+          'network',
+          'create',
+          '--ipv6',
+          '--subnet',
+          '10.88.5.0/24',
+          '--subnet',
+          'fd00:88:5::/64',
+          'e2enet',
+        ]);
         const written = join(sb.hostPath('/etc/cni/net.d'), 'e2enet.conflist');
         const own = JSON.parse(readFileSync(written, 'utf8')) as { cniVersion: string; plugins: { type: string }[] };
         expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning']);
@@ -156,13 +173,15 @@ describe('podman (CNI backend)', () => {
             subnetPrefix: '10.88.5.',
             staticIp: '10.88.5.77',
             staticMac: '02:42:0a:58:05:4d',
-            restart: true,
+            gateway6: 'fd00:88:5::1',
+            subnet6Prefix: 'fd00:88:5:',
+            again: ['restart', 'reload'],
           },
           steps,
         );
         const chainAdd = ['bridge ADD', 'portmap ADD', 'firewall ADD', 'tuning ADD'];
         const chainDel = ['tuning DEL', 'firewall DEL', 'portmap DEL', 'bridge DEL'];
-        expect(verbs(second)).toEqual([...chainAdd, ...chainDel, ...chainAdd, ...chainDel]);
+        expect(verbs(second)).toEqual([...chainAdd, ...chainDel, ...chainAdd, ...chainDel, ...chainAdd, ...chainDel]);
         expect(callsOf(second, 'bridge', 'ADD')[0]?.args).toContain('IP=10.88.5.77');
         await podman(['network', 'rm', 'e2enet']);
 
