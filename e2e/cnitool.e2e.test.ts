@@ -1,7 +1,8 @@
 /**
  * cnitool (libcni 1.1.2, built from Debian's source by e2e/build-cnitool.sh) drives bin/ through
- * examples/e2e/cnitool.conflist: ADD with a port mapping, CHECK, DEL, a second DEL. This cnitool
- * has no GC or STATUS verbs (libcni gained them in 1.2).
+ * examples/e2e/cnitool.conflist (iptables) and cnitool-nftables.conflist (both plugins on their
+ * nftables backends): ADD with a port mapping, CHECK, DEL, a second DEL. This cnitool has no GC or
+ * STATUS verbs (libcni gained them in 1.2).
  */
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -20,17 +21,22 @@ import {
 import { callsOf } from './harness/trace';
 
 const CNITOOL = join(E2E_BUILD_DIR, 'cnitool');
-const NET = 'e2e-cnitool';
+/** [conflist, network name, tag]: the same chain on the iptables and on the nftables backends. */
+const VARIANTS = [
+  ['cnitool.conflist', 'e2e-cnitool', 'cnitool'],
+  ['cnitool-nftables.conflist', 'e2e-cnitool-nft', 'cnitool-nft'],
+] as const;
+const CASES = VARIANTS.flatMap(([file, net, tag]) => CNI_VERSIONS.map((v) => [tag, v, file, net] as const));
 const HOST_PORT = 8080;
 const GATEWAY = '10.88.1.1';
 
 describe('cnitool', () => {
-  it.each(CNI_VERSIONS)(
-    'cniVersion %s: add, check, del, del again',
-    async (version) => {
+  it.each(CASES)(
+    '%s, cniVersion %s: add, check, del, del again',
+    async (tag, version, file, NET) => {
       if (!existsSync(CNITOOL)) throw new Error(`${CNITOOL} is missing: run make e2e (it builds cnitool first)`);
-      await scenario(`cnitool-${version}`, async (sb: RuntimeSandbox, steps) => {
-        writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '10-e2e.conflist'), conflist('cnitool.conflist', version));
+      await scenario(`${tag}-${version}`, async (sb: RuntimeSandbox, steps) => {
+        writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '10-e2e.conflist'), conflist(file, version));
         await sb.sh('ip netns add c1 && ip -n c1 link set lo up');
         const netns = '/run/netns/c1';
         const env = {

@@ -48,11 +48,11 @@ class E2eReporter {
           .filter((f) => f.endsWith('.json'))
           .map((f) => JSON.parse(readFileSync(join(REPORTS, f), 'utf8')))
       : [];
-    const lines = ['', 'scenario         result  seconds  steps (ms)'];
+    const lines = ['', 'scenario           result  seconds  steps (ms)'];
     for (const r of reports.sort((a, b) => a.tag.localeCompare(b.tag))) {
       const steps = r.steps.map((s) => `${s.step} ${s.ms}`).join(', ');
       lines.push(
-        `${r.tag.padEnd(16)} ${(r.ok ? 'pass' : 'FAIL').padEnd(6)}  ${(r.ms / 1000).toFixed(1).padStart(7)}  ${steps}`,
+        `${r.tag.padEnd(18)} ${(r.ok ? 'pass' : 'FAIL').padEnd(6)}  ${(r.ms / 1000).toFixed(1).padStart(7)}  ${steps}`,
       );
     }
     lines.push('', 'what the runtimes sent (1.0.0 runs):');
