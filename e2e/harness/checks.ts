@@ -29,7 +29,9 @@ export async function checkInside(inside: InContainer, ip: string, gateway: stri
   if (!route.stdout.includes(`via ${gateway}`)) {
     throw new Error(`container has no default route via ${gateway}: '${route.stdout.trim()}' ${route.stderr}`);
   }
-  const ping = await inside(['ping', fam, '-c', '1', '-W', '3', gateway]);
+  // A new IPv6 gateway address is tentative for about a second (DAD on the bridge): retry a few times.
+  let ping: CmdResult = { code: -1, stdout: '', stderr: '' };
+  for (let i = 0; i < 5 && ping.code !== 0; i++) ping = await inside(['ping', fam, '-c', '1', '-W', '2', gateway]);
   if (ping.code !== 0) throw new Error(`container cannot ping its gateway ${gateway}: ${ping.stdout}${ping.stderr}`);
 }
 
