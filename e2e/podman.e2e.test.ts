@@ -32,7 +32,7 @@ import {
   scenario,
   Steps,
 } from './harness/scenario';
-import { callsOf, TraceEntry } from './harness/trace';
+import { callsOf, resultIp, TraceEntry } from './harness/trace';
 
 const CONFIG_FILES = ['containers.conf', 'storage.conf', 'policy.json', 'registries.conf'];
 
@@ -132,7 +132,7 @@ const verbs = (calls: readonly TraceEntry[]): string[] =>
 
 describe('podman (CNI backend)', () => {
   it.each(CNI_VERSIONS)(
-    'cniVersion %s: run -p; dual-stack network create, run --ip --mac-address -p on it, restart, network reload',
+    'cniVersion %s: run -p; dual-stack network create, run --ip --mac-address -p on it, restart, network reload; run --rm that exits',
     async (version) => {
       await scenario(`podman-${version}`, async (sb, steps) => {
         const podman = await setupPodman(sb, version);
@@ -184,6 +184,21 @@ describe('podman (CNI backend)', () => {
         expect(verbs(second)).toEqual([...chainAdd, ...chainDel, ...chainAdd, ...chainDel, ...chainAdd, ...chainDel]);
         expect(callsOf(second, 'bridge', 'ADD')[0]?.args).toContain('IP=10.88.5.77');
         await podman(['network', 'rm', 'e2enet']);
+
+        // A container that exits by itself: the DEL comes from `podman container cleanup`, which
+        // conmon starts when the container exits (not from the podman command that ran it).
+        const before = sb.trace().length;
+        const rmId = (
+          await podman(['run', '-d', '--rm', '-p', '8082:80', '--cgroup-parent', sb.cgroupParent, IMAGE_REF, 'true'])
+        ).trim();
+        await sb.waitFor('podman to clean up the exited container', async () => {
+          return (await podman(['ps', '-a', '-q'])).trim() === '';
+        });
+        const exited = sb.trace().slice(before);
+        expect(verbs(exited)).toEqual(['bridge ADD', 'portmap ADD', 'portmap DEL', 'bridge DEL']);
+        const exitedIp = resultIp(exited);
+        expect(await leftovers(sb, { containerIds: [rmId], ips: [exitedIp] })).toEqual([]);
+        steps.mark('run --rm, exit');
 
         const trace = sb.trace();
         expectAllCallsOk(trace);
