@@ -8,7 +8,7 @@ APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
 DIST := dist/tscni-$(VERSION)-linux-amd64
 
-.PHONY: all deps dist sysdeps npmdeps build typecheck lint format unit golden integration conformance test demo bench install clean reference
+.PHONY: all deps dist sysdeps npmdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench install clean reference
 
 all: build
 
@@ -25,6 +25,25 @@ sysdeps:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# What `make e2e` drives: containerd + runc (ctr and CRI), podman, busybox-static (the container
+# image), Go and the CNI library's source (cnitool), xz (Debian's source tarballs). Same rule as
+# sysdeps: apt-get only when something is missing.
+e2edeps: sysdeps
+	@missing=""; \
+	for c in containerd:containerd ctr:containerd runc:runc podman:podman go:golang-go xz:xz-utils perl:perl-base; do \
+	  command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c##*:}"; \
+	done; \
+	dpkg-query -W -f='$${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing="$$missing busybox-static"; \
+	if [ ! -f /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go ]; then missing="$$missing golang-github-appc-cni-dev"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# cnitool, built once from Debian's packages (offline, GOPATH mode) and kept in build/e2e/.
+build/e2e/cnitool: e2e/build-cnitool.sh | e2edeps
+	e2e/build-cnitool.sh $@
 
 npmdeps: node_modules/.package-lock.json
 
@@ -62,10 +81,15 @@ integration: npmdeps build
 conformance: build
 	CNI_PATH=$(CNI_PATH) $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
 
+# Real runtimes (cnitool, ctr run --cni, podman, containerd CRI) drive bin/, each in its own sandbox.
+e2e: npmdeps e2edeps build build/e2e/cnitool
+	$(JEST) --selectProjects e2e --runInBand --reporters=default --reporters=./e2e/reporter.js
+
 test: deps build typecheck lint
 	$(JEST) --selectProjects unit
 	$(JEST) --selectProjects integration --runInBand
 	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
+	$(MAKE) --no-print-directory e2e
 
 demo: deps build
 	@if [ -x examples/demo.sh ]; then examples/demo.sh; else echo "demo: not yet"; fi

@@ -1,5 +1,6 @@
-// Three projects: unit (no root), integration (root, real network namespaces),
-// conformance (black-box against the bundles in bin/). `make unit|integration|conformance`.
+// Four projects: unit (no root), integration (root, real network namespaces),
+// conformance (black-box against the bundles in bin/), e2e (real container runtimes driving bin/,
+// each in its own sandbox). `make unit|integration|conformance|e2e`.
 // The bundle is built from ES modules (so ncc can tree-shake); jest runs the same sources as CommonJS.
 const tsJest = [
   'ts-jest',
@@ -16,10 +17,11 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{lib,plugins}/**/*.test.ts'],
-      testPathIgnorePatterns: ['\\.int\\.test\\.ts$'],
+      testMatch: ['<rootDir>/{lib,plugins,e2e}/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'],
     },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/{lib,plugins,examples}/**/*.int.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/conformance/**/*.test.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/e2e/**/*.e2e.test.ts'] },
   ],
 };
