@@ -103,7 +103,11 @@ describe('loopback DEL and CHECK', () => {
     expect(() => checkLoopback(gone.rtnl, '/run/netns/x', prev)).toThrow('loopback address ::1/128 is missing from lo');
     // A chained prevResult describes another interface: nothing to look for on lo.
     const chained = fake(reply.messages(lo(true)));
-    const other = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0' }], ips: [{ interface: 0, address: '10.0.0.2/24' }] };
+    const other = {
+      cniVersion: '1.0.0',
+      interfaces: [{ name: 'eth0' }],
+      ips: [{ interface: 0, address: '10.0.0.2/24' }],
+    };
     expect(() => checkLoopback(chained.rtnl, '/run/netns/x', other)).not.toThrow();
     expect(chained.sock.requests).toEqual(['RTM_GETLINK name=lo']);
   });

@@ -53,10 +53,12 @@ export function bringUpLoopback(rtnl: Rtnl): LoopbackAddrs {
 
 /** The result of an unchained loopback ADD: lo with the all-zero MAC and its addresses. */
 export function loopbackResult(cniVersion: string, netns: string, addrs: LoopbackAddrs): Result {
-  const ips = [addrs.v4, addrs.v6].filter((a): a is string => a !== undefined).map((address) => ({
-    interface: 0,
-    address,
-  }));
+  const ips = [addrs.v4, addrs.v6]
+    .filter((a): a is string => a !== undefined)
+    .map((address) => ({
+      interface: 0,
+      address,
+    }));
   return {
     cniVersion,
     interfaces: [{ name: LOOPBACK, mac: '00:00:00:00:00:00', sandbox: netns }],

@@ -37,7 +37,6 @@ export async function add(inv: Invocation): Promise<Result> {
   } finally {
     rtnl.close();
   }
-  if (cfg.mac !== undefined)
-    for (const i of prev.interfaces ?? []) if (i.name === inv.ifName) i.mac = cfg.mac;
+  if (cfg.mac !== undefined) for (const i of prev.interfaces ?? []) if (i.name === inv.ifName) i.mac = cfg.mac;
   return { ...prev, cniVersion: inv.cniVersion };
 }

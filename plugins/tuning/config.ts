@@ -75,7 +75,8 @@ export function parseMacAddress(raw: string): string {
 }
 
 function checkRange(what: string, v: number | undefined, max: number): void {
-  if (v !== undefined && (v < 0 || v > max)) throw new ConfigError(`invalid ${what} ${v}: must be between 0 and ${max}`);
+  if (v !== undefined && (v < 0 || v > max))
+    throw new ConfigError(`invalid ${what} ${v}: must be between 0 and ${max}`);
 }
 
 /** The state directory alone, for DEL, GC and STATUS: they must not fail on settings they do not apply. */

@@ -18,7 +18,11 @@ export async function status(inv: Invocation): Promise<void> {
         dir = dirname(dir);
         continue;
       }
-      throw new CniError(ErrorCode.NotAvailable, `tuning state directory ${dataDir} is not writable`, `${dir}: ${code}`);
+      throw new CniError(
+        ErrorCode.NotAvailable,
+        `tuning state directory ${dataDir} is not writable`,
+        `${dir}: ${code}`,
+      );
     }
   }
 }

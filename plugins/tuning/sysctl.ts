@@ -34,7 +34,11 @@ function refusal(parts: readonly string[]): string | undefined {
 
 /** Resolves a configured key (dot or slash separated) the reference's way, or throws ConfigError. */
 export function parseSysctlKey(raw: string, ifName: string): SysctlKey {
-  const parts = raw.replaceAll('.', '/').replace('IFNAME', ifName).split('/').filter((p) => p !== '');
+  const parts = raw
+    .replaceAll('.', '/')
+    .replace('IFNAME', ifName)
+    .split('/')
+    .filter((p) => p !== '');
   const why = refusal(parts);
   if (why) throw new ConfigError(`invalid net sysctl key: ${JSON.stringify(raw)}`, why);
   const rel = parts.join('/');

@@ -66,10 +66,8 @@ function restoreLink(rtnl: Rtnl, link: Link, r: LinkOriginals): string[] {
   if (r.mtu) attempt('MTU', () => rtnl.setLink(link.index, { mtu: r.mtu }));
   if (r.mac) attempt('MAC address', () => rtnl.setLink(link.index, { mac: r.mac }));
   if (r.promisc !== undefined) attempt('promiscuous mode', () => rtnl.setLink(link.index, { promisc: r.promisc }));
-  if (r.allmulti !== undefined)
-    attempt('all-multicast mode', () => rtnl.setLink(link.index, { allmulti: r.allmulti }));
-  if (r.txQLen !== undefined)
-    attempt('transmit queue length', () => rtnl.setLink(link.index, { txqlen: r.txQLen }));
+  if (r.allmulti !== undefined) attempt('all-multicast mode', () => rtnl.setLink(link.index, { allmulti: r.allmulti }));
+  if (r.txQLen !== undefined) attempt('transmit queue length', () => rtnl.setLink(link.index, { txqlen: r.txQLen }));
   return errors;
 }
 
@@ -132,8 +130,7 @@ export function applyTuning(d: TuningDeps, cfg: TuningConfig, at: Attachment): v
       if (cfg.mtu !== undefined) setAttr(d.rtnl, link, 'MTU', { mtu: cfg.mtu }, cfg.mtu);
       if (cfg.allmulti !== undefined)
         setAttr(d.rtnl, link, 'all-multicast mode', { allmulti: cfg.allmulti }, cfg.allmulti ? 'on' : 'off');
-      if (cfg.txQLen !== undefined)
-        setAttr(d.rtnl, link, 'transmit queue length', { txqlen: cfg.txQLen }, cfg.txQLen);
+      if (cfg.txQLen !== undefined) setAttr(d.rtnl, link, 'transmit queue length', { txqlen: cfg.txQLen }, cfg.txQLen);
     }
   } catch (e) {
     for (const step of undo.reverse()) {
