@@ -9,6 +9,7 @@ import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
+import { duplicateSysctlKey } from './duplicates';
 import { parseSysctlKey, type SysctlKey } from './sysctl';
 
 /** The reference's default: on tmpfs, so a reboot forgets interfaces that are gone anyway. */
@@ -93,6 +94,8 @@ export function loadDataDir(inv: Invocation): string {
  */
 export function loadTuningConfig(inv: Invocation): TuningConfig {
   const c = t.parseWith(decoder, inv.config, 'tuning configuration');
+  const dup = duplicateSysctlKey(inv.stdin.toString('utf8'));
+  if (dup !== undefined) throw new ConfigError('duplicated sysctl keys are not allowed', dup);
   const a = c.args?.cni;
   const merged = new Map<string, string>();
   for (const [k, v] of [...(c.sysctl ?? []), ...(a?.sysctl ?? [])]) merged.set(k, v);

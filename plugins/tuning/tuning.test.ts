@@ -26,6 +26,7 @@ import {
   type SysctlFs,
   type SysctlKind,
 } from './sysctl';
+import { duplicateSysctlKey } from './duplicates';
 import { applyTuning, checkTuning, restoreTuning } from './tune';
 import { verbs } from './verbs';
 
@@ -585,5 +586,37 @@ describe('verbs through the dispatcher (no namespace needed)', () => {
     writeFileSync(join(dir, 'file'), '');
     const r = await call('STATUS', { ...base, cniVersion: '1.1.0', dataDir: join(dir, 'file', 'sub') });
     expect(JSON.parse(r.out)).toMatchObject({ code: 50 });
+  });
+});
+
+describe('duplicate sysctl keys', () => {
+  it.each([
+    ['{"sysctl":{"a":"1","a":"2"}}', 'a'],
+    ['{"cniVersion":"1.0.0","SysCtl":{"a":"1","b":{"x":[1,"a",{"a":1,"a":2}]},"c\\u002e":"","c.":"2"}}', 'c.'],
+    [' { "name" : "n" , "sysctl" : { "a\\"b" : "1" , "a\\"b" : "2" } } ', 'a"b'],
+  ])('%s repeats %j', (text, key) => {
+    expect(duplicateSysctlKey(text)).toBe(key);
+  });
+
+  it.each([
+    '{"sysctl":{"a":"1","b":"2"}}',
+    '{"args":{"cni":{"sysctl":{"a":"1"}}},"sysctl":{"a":"1"}}',
+    '{"other":{"a":1,"a":2},"sysctl":{}}',
+    '{"sysctl":null,"x":[{},[],"}",-1.5e3,true]}',
+    '[]',
+    '{}',
+  ])('%s has none', (text) => {
+    expect(duplicateSysctlKey(text)).toBeUndefined();
+  });
+
+  it('a config repeating a sysctl key is refused (code 7), as the reference does', () => {
+    const text =
+      '{"cniVersion":"1.0.0","name":"tnet","type":"tuning","sysctl":{"net.core.somaxconn":"1","net.core.somaxconn":"2"}}';
+    const i = { ...inv(JSON.parse(text) as Record<string, unknown>), stdin: Buffer.from(text) };
+    expect(caught(() => loadTuningConfig(i))).toMatchObject({
+      code: 7,
+      msg: 'duplicated sysctl keys are not allowed',
+      details: 'net.core.somaxconn',
+    });
   });
 });
