@@ -284,7 +284,8 @@ describe('tuning ADD, CHECK and DEL on a wired container', () => {
 
   it('without dataDir the record is where the reference keeps it: /run/cni/tuning/<id>_<ifname>.json', async () => {
     const w = await wire();
-    const made = !existsSync('/run/cni/tuning');
+    // Directories this test creates are removed again (only if still empty).
+    const made = ['/run/cni', '/run/cni/tuning'].filter((d) => !existsSync(d)).reverse();
     const c = { ...conf(w, { mtu: 1400 }), dataDir: undefined };
     try {
       expect((await call(OURS, 'ADD', w, c)).code).toBe(0);
@@ -294,7 +295,7 @@ describe('tuning ADD, CHECK and DEL on a wired container', () => {
       expect((await call(OURS, 'DEL', w, c)).code).toBe(0);
       expect(existsSync(record(w, '/run/cni/tuning'))).toBe(false);
     } finally {
-      if (made) rmdirSync('/run/cni/tuning');
+      for (const d of made) rmdirSync(d);
     }
   });
 
