@@ -7,12 +7,12 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import type { Result } from '../../lib/cni/result/types';
 import { openContainer } from '../../lib/net/open-netns';
 import { loadLoopbackConfig } from './config';
-import { bringUpLoopback, loopbackResult } from './loopback';
+import { bringUpLoopback, loopbackResult, type LoopbackAddrs } from './loopback';
 
 export async function add(inv: Invocation): Promise<Result> {
   const cfg = loadLoopbackConfig(inv);
   const ctr = openContainer(inv.netns);
-  let addrs;
+  let addrs: LoopbackAddrs;
   try {
     addrs = bringUpLoopback(ctr);
   } finally {

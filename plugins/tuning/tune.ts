@@ -99,10 +99,17 @@ export function applyTuning(d: TuningDeps, cfg: TuningConfig, at: Attachment): v
   const keys = cfg.sysctls.map((s) => s.key);
   checkNamespaced(d.sysctl, keys);
   const link = changesLink(cfg) ? containerLink(d.rtnl, at.ifName) : undefined;
-  const now: StateRecord = { network: at.network, ...(link ? linkOriginals(link, cfg) : {}) };
-  if (keys.length) now.sysctls = keys.map((k) => [k.rel, d.sysctl.read(k.path)]);
-
   if (!link && keys.length === 0) return;
+  const linkBefore = link ? linkOriginals(link, cfg) : {};
+  const sysctlsBefore = keys.map((k): [string, string] => {
+    try {
+      return [k.rel, d.sysctl.read(k.path)];
+    } catch (e) {
+      throw internal(`failed to read sysctl ${k.path}`, e);
+    }
+  });
+  const now: StateRecord = { network: at.network, ...linkBefore };
+  if (sysctlsBefore.length) now.sysctls = sysctlsBefore;
 
   const undo: Array<() => void> = [];
   try {
@@ -111,7 +118,7 @@ export function applyTuning(d: TuningDeps, cfg: TuningConfig, at: Attachment): v
     undo.push(() => (earlier ? d.store.write(at.record, earlier) : d.store.remove(at.record)));
 
     for (const [i, s] of cfg.sysctls.entries()) {
-      const original = now.sysctls?.[i]?.[1] ?? '';
+      const original = sysctlsBefore[i]?.[1] ?? '';
       try {
         d.sysctl.write(s.key.path, s.value);
       } catch (e) {
@@ -120,9 +127,8 @@ export function applyTuning(d: TuningDeps, cfg: TuningConfig, at: Attachment): v
       undo.push(() => d.sysctl.write(s.key.path, original));
     }
     if (link) {
-      const o = linkOriginals(link, cfg);
       undo.push(() => {
-        const errors = restoreLink(d.rtnl, link, o);
+        const errors = restoreLink(d.rtnl, link, linkBefore);
         if (errors.length) throw new Error(errors.join('; '));
       });
       if (cfg.mac !== undefined) setAttr(d.rtnl, link, 'MAC address', { mac: cfg.mac }, cfg.mac);
