@@ -12,6 +12,8 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
   },
   portmap: { about: 'CNI portmap plugin (tscni)', load: async () => (await import('./portmap/verbs')).verbs },
   firewall: { about: 'CNI firewall plugin (tscni)', load: async () => (await import('./firewall/verbs')).verbs },
+  loopback: { about: 'CNI loopback plugin (tscni)', load: async () => (await import('./loopback/verbs')).verbs },
+  tuning: { about: 'CNI tuning plugin (tscni)', load: async () => (await import('./tuning/verbs')).verbs },
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);

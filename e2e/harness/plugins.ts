@@ -12,7 +12,7 @@ import { BIN_DIR, REFERENCE_DIR } from '../../lib/testutil/sandbox';
  * (`/usr/lib/cni`) until ours land, then removed from this list. CRI calls `loopback`; podman's
  * own conflists chain `firewall` and `tuning`.
  */
-export const BORROWED_FROM_REFERENCE: readonly string[] = ['loopback', 'tuning'];
+export const BORROWED_FROM_REFERENCE: readonly string[] = [];
 
 /**
  * Files of `bin/` that are not wrapped, only linked: `tscni` is the CLI, and `host-local` is

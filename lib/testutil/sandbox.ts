@@ -107,11 +107,11 @@ export class Sandbox {
     this.namespaces.push(name);
   }
 
-  /** Adds a container namespace; returns its path (for CNI_NETNS). */
-  async addContainer(name: string): Promise<string> {
+  /** Adds a container namespace; returns its path (for CNI_NETNS). `loopbackUp: false` leaves lo as the kernel made it (down). */
+  async addContainer(name: string, opts: { loopbackUp?: boolean } = {}): Promise<string> {
     const ns = `${this.prefix}-${name}`;
     await this.addNamespace(ns);
-    await runOk(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    if (opts.loopbackUp !== false) await runOk(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     return `/run/netns/${ns}`;
   }
 

@@ -1,0 +1,37 @@
+/**
+ * tuning DEL: puts back the interface attributes (and sysctls) ADD recorded, then forgets the
+ * record. Without the namespace or the interface there is nothing to put back, and the record
+ * goes too (the reference keeps it forever then). Restore failures are reported on stderr only:
+ * like the reference, DEL does not fail over them, so the runtime can finish its teardown.
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { warn } from '../../lib/log';
+import { inContainer, netnsExists, openContainer } from '../../lib/net/open-netns';
+import { loadDataDir } from './config';
+import { diskStore, recordName, StateFileError, type StateRecord } from './state';
+import { procSysctlFs } from './sysctl';
+import { restoreTuning } from './tune';
+
+export async function del(inv: Invocation): Promise<void> {
+  const store = diskStore(loadDataDir(inv));
+  const name = recordName(inv.containerId, inv.ifName);
+  let record: StateRecord | undefined;
+  try {
+    record = store.read(name);
+  } catch (e) {
+    if (!(e instanceof StateFileError)) throw e;
+    warn(`${e.message}; removing it`);
+  }
+  if (record && netnsExists(inv.netns)) {
+    const rtnl = openContainer(inv.netns);
+    try {
+      const at = { network: inv.networkName, ifName: inv.ifName, record: name };
+      const rec = record;
+      const errors = inContainer(inv.netns, () => restoreTuning({ rtnl, sysctl: procSysctlFs, store }, at, rec));
+      for (const e of errors) warn(`DEL ${inv.ifName}: ${e}`);
+    } finally {
+      rtnl.close();
+    }
+  }
+  store.remove(name);
+}
