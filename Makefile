@@ -8,7 +8,9 @@ APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
 DIST := dist/tscni-$(VERSION)-linux-amd64
 
-.PHONY: all deps dist sysdeps npmdeps build typecheck lint format unit integration conformance test demo bench install clean reference
+IMAGE_REF ?= localhost/tscni:$(VERSION)
+
+.PHONY: all deps dist image sysdeps npmdeps build typecheck lint format unit integration conformance test demo bench install clean reference
 
 all: build
 
@@ -85,6 +87,13 @@ dist: build
 	@cd $(DIST) && sha256sum tscni LICENSE > SHA256SUMS
 	@tar -C dist -czf $(DIST).tar.gz $(notdir $(DIST)) && rm -rf $(DIST)
 	@echo "  $(DIST).tar.gz"
+
+# The installer image, offline: dist/tscni-image.tar (OCI layout + Docker manifest) holding bin/tscni,
+# its plugin links, nft and exactly the shared libraries ldd names (lib/deploy/image.ts).
+image: build
+	@mkdir -p dist
+	@command -v nft >/dev/null || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }
+	@node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft $$(command -v nft) --out dist/tscni-image.tar
 
 # Removes build output and any namespaces our tests left behind (only tscni-t-* names).
 clean:

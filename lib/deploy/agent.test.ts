@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingRunner } from '../exec/recording';
+import { ExecError } from '../exec/runner';
 import { installOnce, type InstallDeps } from './install';
 import type { HttpRequest, HttpResponse } from './kube';
 import { applyMasq, outermost, removeMasq, renderMasq } from './masq';
@@ -173,5 +174,19 @@ describe('installOnce (fake API, recording nft, fake route table)', () => {
     const o = parseInstallArgs(['--conf-dir', join(dir, 'net.d'), '--no-binaries'], deps.env);
     await expect(installOnce(o, deps)).rejects.toThrow('node n2 has no spec.podCIDRs yet');
     expect(() => readdirSync(join(dir, 'net.d'))).toThrow();
+  });
+});
+
+describe('removeMasq without nft', () => {
+  it('there is no table of ours when nft cannot even be started; other failures count', async () => {
+    const missing = {
+      run: async (): Promise<never> =>
+        Promise.reject(new ExecError('nft list table inet tscni_masq', null, '', '', 'nft not found')),
+    };
+    expect(await removeMasq(missing)).toBe(false);
+    const failing = {
+      run: async (): Promise<never> => Promise.reject(new ExecError('nft', 1, '', 'Operation not permitted')),
+    };
+    await expect(removeMasq(failing)).rejects.toThrow(/Operation not permitted/);
   });
 });

@@ -4,7 +4,7 @@
  * across nodes, keeps the pod address. One nftables table, `inet tscni_masq`, replaced in one
  * transaction; its comment carries a hash of the rules, so an unchanged table is not rewritten.
  */
-import type { Runner } from '../exec/runner';
+import { ExecError, type Runner } from '../exec/runner';
 import { parseCIDR, type Cidr } from '../ipam/ip';
 import { sha256hex } from '../sys/hash';
 import type { Outcome } from './files';
@@ -92,9 +92,19 @@ export async function applyMasq(
   return have === undefined ? 'created' : 'updated';
 }
 
-/** Removes the table (another masquerade mode was chosen); true when there was one. */
+/**
+ * Removes the table (another masquerade mode was chosen); true when there was one. Without an
+ * `nft` program there can be no table of ours either.
+ */
 export async function removeMasq(runner: Runner): Promise<boolean> {
-  if ((await installedHash(runner)) === undefined) return false;
+  let have: string | undefined;
+  try {
+    have = await installedHash(runner);
+  } catch (e) {
+    if (e instanceof ExecError && e.exitCode === null) return false;
+    throw e;
+  }
+  if (have === undefined) return false;
   await runner.run({ tool: 'nft', argv: ['delete', 'table', 'inet', MASQ_TABLE] });
   return true;
 }
