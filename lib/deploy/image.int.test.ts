@@ -1,7 +1,7 @@
 /**
  * The installer image, end to end: `make image` twice gives the same bytes; containerd (in a
  * private sandbox) imports it and runs it as the DaemonSet does: default command (installer
- * loop), host directories bind-mounted, the service account at the in-cluster path, privileged,
+ * loop), host directories bind-mounted, the service account at the in-cluster path, NET_ADMIN,
  * host network, pod CIDR read from a fake API server. The installed plugins then serve a
  * container: bridge + portmap ADD, CHECK and DEL through the installed bin dir in a network
  * namespace of the sandbox, and everything is gone afterwards.
@@ -89,7 +89,9 @@ it('runs in containerd as the DaemonSet does and its plugins serve a container',
   await sandbox.ctrOk([
     'run',
     '-d',
-    '--privileged',
+    // The DaemonSet's securityContext: not privileged, NET_ADMIN added (nft, routes).
+    '--cap-add',
+    'CAP_NET_ADMIN',
     '--net-host',
     '--cgroup',
     `${sandbox.cgroupParent}/installer`,
@@ -136,6 +138,33 @@ it('runs in containerd as the DaemonSet does and its plugins serve a container',
   await sandbox.ctrOk(['task', 'rm', 'installer']);
   await sandbox.ctrOk(['containers', 'rm', 'installer']);
   mark('stopped');
+
+  // Run by hand (README). ctr replaces entrypoint and command by what follows the ID (Kubernetes
+  // `args` and `podman run IMAGE ARGS` replace only the command).
+  const once = join(sandbox.dir, 'once');
+  for (const d of ['bin', 'conf']) mkdirSync(join(once, d), { recursive: true });
+  const manual = await sandbox.ctrOk([
+    'run',
+    '--rm',
+    '--cgroup',
+    `${sandbox.cgroupParent}/once`,
+    ...mount(join(once, 'bin'), HOST_BIN_DIR, 'rw'),
+    ...mount(join(once, 'conf'), HOST_CONF_DIR, 'rw'),
+    REF,
+    'tscni-install',
+    '/opt/tscni/bin/tscni',
+    'install',
+    '--bin-dir',
+    HOST_BIN_DIR,
+    '--conf-dir',
+    HOST_CONF_DIR,
+    '--pod-cidr',
+    '10.124.0.0/24',
+    '--once',
+  ]);
+  expect(manual.stdout).toContain(`${HOST_CONF_DIR}/10-tscni.conflist: created`);
+  expect(readFileSync(join(once, 'conf', '10-tscni.conflist'), 'utf8')).toContain('"ipMasq": true');
+  mark('run once');
 
   // The installed plugins serve a container: ADD, CHECK, traffic, DEL, through the installed bin dir.
   const cache = join(sandbox.dir, 'cni-cache');
