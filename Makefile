@@ -75,10 +75,9 @@ demo: deps build
 bench: deps build
 	../shared/bench/run.py --cni-path bin --compare /usr/lib/cni
 
+# Through the installer: atomic (temp file, fsync, rename), so a running node can be upgraded in place.
 install: build
-	install -d $(PREFIX)
-	install -m 755 bin/tscni $(PREFIX)/tscni
-	for p in $$(bin/tscni plugins); do ln -sfn tscni $(PREFIX)/$$p; done
+	bin/tscni install --no-conflist --bin-dir $(abspath $(PREFIX))
 
 # The release archive: the executable, its plugin links, LICENSE and SHA256SUMS, in one directory.
 dist: build

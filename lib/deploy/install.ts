@@ -70,7 +70,7 @@ export async function installOnce(o: InstallOptions, deps: InstallDeps = default
   const mode = masqMode(o);
   let nodes: NodeInfo[] | undefined;
   let self = o.nodeName ?? '';
-  if (needsApi(o) || (mode === 'nft' && clusterCidrs.length === 0)) {
+  if (needsApi(o)) {
     if (!o.nodeName)
       throw new UsageError('node name unknown: set NODE_NAME (downward API spec.nodeName) or --node-name');
     const client = new KubeClient(inClusterConfig(deps.env, deps.serviceAccountDir), deps.transport);
@@ -98,6 +98,7 @@ export async function installOnce(o: InstallOptions, deps: InstallDeps = default
     for (const p of PLUGIN_NAMES)
       report.files.push({ path: `${join(o.binDir, p)} -> tscni`, outcome: installLink(o.binDir, p, 'tscni') });
   }
+  if (!o.conflist) return report;
   if (o.firewall && !PLUGIN_NAMES.includes('firewall'))
     throw new UsageError('--firewall: this build has no firewall plugin');
   const conflist = renderConflist({ ...o, podCidrs, masq: mode });
@@ -149,9 +150,10 @@ function shadowing(o: InstallOptions): string[] {
   }
 }
 
-function describe(r: RoundReport, o: InstallOptions, onlyChanges: boolean): string[] {
+function reportLines(r: RoundReport, o: InstallOptions, onlyChanges: boolean): string[] {
   const lines: string[] = [];
   for (const f of r.files) if (!onlyChanges || f.outcome !== 'unchanged') lines.push(`${f.path}: ${f.outcome}`);
+  if (!o.conflist) return lines;
   if (!onlyChanges || !r.masq.endsWith('unchanged')) lines.push(`masquerade: ${r.masq}`);
   lines.push(...r.routes);
   if (!onlyChanges) {
@@ -180,7 +182,7 @@ export async function installMain(argv: readonly string[], deps: InstallDeps = d
   }
   if (!o.loop) {
     try {
-      for (const line of describe(await installOnce(o, deps), o, false)) deps.say(line);
+      for (const line of reportLines(await installOnce(o, deps), o, false)) deps.say(line);
     } catch (e) {
       writeAll(2, `tscni install: ${(e as Error).message}\n`);
       process.exitCode = e instanceof UsageError ? 2 : 1;
@@ -193,7 +195,7 @@ export async function installMain(argv: readonly string[], deps: InstallDeps = d
   for (let attempt = 0; ; attempt++) {
     try {
       const report = await installOnce(o, deps);
-      const lines = describe(report, o, done);
+      const lines = reportLines(report, o, done);
       for (const line of lines) deps.say(line);
       if (!done) deps.say(`installed; re-checking every ${o.intervalSec} s`);
       done = true;

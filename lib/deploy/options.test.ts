@@ -37,6 +37,14 @@ describe('parseInstallArgs', () => {
     expect(masqMode(parse('--pod-cidr', '10.88.0.0/16', '--cluster-cidr', '10.0.0.0/8'))).toBe('nft');
   });
 
+  it('--no-conflist: only the binaries, never the API', () => {
+    const o = parse('--no-conflist', '--bin-dir', '/x');
+    expect(o.conflist).toBe(false);
+    expect(needsApi(o)).toBe(false);
+    expect(() => parse('--no-conflist', '--no-binaries')).toThrow(/only the binaries/);
+    expect(() => parse('--no-conflist', '--routes')).toThrow(/only the binaries/);
+  });
+
   it('NODE_NAME comes from the environment, --node-name wins', () => {
     expect(parseInstallArgs([], { NODE_NAME: 'kind-worker' }).nodeName).toBe('kind-worker');
     expect(parseInstallArgs(['--node-name', 'b'], { NODE_NAME: 'a' }).nodeName).toBe('b');

@@ -35,6 +35,8 @@ export interface InstallOptions {
   routes: boolean;
   firewall: boolean;
   binaries: boolean;
+  /** false: only the executable and its links (`make install`): no conflist, API, masquerade or routes. */
+  conflist: boolean;
   loop: boolean;
   intervalSec: number;
   nodeName?: string;
@@ -67,6 +69,7 @@ export const INSTALL_USAGE = `usage: tscni install [options]
   --mtu N                MTU of bridge and veths      --cni-version V  (${DEFAULTS.cniVersion})
   --node-name NAME       instead of NODE_NAME         --source FILE    executable to install
   --no-binaries          only the conflist (and masquerade, routes)
+  --no-conflist          only the executable and its plugin links
   --once                 install and exit (default)
   --loop                 install, then re-check every --interval seconds (${DEFAULTS.intervalSec}) until SIGTERM`;
 
@@ -129,6 +132,7 @@ export function parseInstallArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     routes: false,
     firewall: false,
     binaries: true,
+    conflist: true,
     loop: false,
     intervalSec: DEFAULTS.intervalSec,
   };
@@ -220,6 +224,9 @@ export function parseInstallArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       case '--no-binaries':
         o.binaries = false;
         break;
+      case '--no-conflist':
+        o.conflist = false;
+        break;
       case '--once':
         o.loop = false;
         break;
@@ -240,13 +247,14 @@ export function parseInstallArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     }
   }
   o.podCidrs = checkPodCidrs(podCidrs, '--pod-cidr');
+  if (!o.conflist && (!o.binaries || o.routes)) throw new UsageError('--no-conflist installs only the binaries');
   if (nodeName !== undefined) o.nodeName = checkNodeName(nodeName);
   if (o.masq === 'nft' && o.podCidrs.length > 0 && o.clusterCidrs.length === 0) o.clusterCidrs = [...o.podCidrs];
   return o;
 }
 
 /** Whether the node object must be read: no pod CIDRs given, or routes wanted. */
-export const needsApi = (o: InstallOptions): boolean => o.podCidrs.length === 0 || o.routes;
+export const needsApi = (o: InstallOptions): boolean => o.conflist && (o.podCidrs.length === 0 || o.routes);
 
 /** The masquerade mode in effect (see MasqMode). */
 export function masqMode(o: InstallOptions): MasqMode {
