@@ -8,7 +8,9 @@ APT_PKGS := iproute2 iptables nftables conntrack iputils-ping util-linux procps
 VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null || echo 0.0.0)
 DIST := dist/tscni-$(VERSION)-linux-amd64
 
-.PHONY: all deps dist sysdeps npmdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench install clean reference
+IMAGE_REF ?= localhost/tscni:$(VERSION)
+
+.PHONY: all deps dist image sysdeps npmdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench install clean reference
 
 all: build
 
@@ -97,10 +99,9 @@ demo: deps build
 bench: deps build
 	../shared/bench/run.py --cni-path bin --compare /usr/lib/cni
 
+# Through the installer: atomic (temp file, fsync, rename), so a running node can be upgraded in place.
 install: build
-	install -d $(PREFIX)
-	install -m 755 bin/tscni $(PREFIX)/tscni
-	for p in $$(bin/tscni plugins); do ln -sfn tscni $(PREFIX)/$$p; done
+	bin/tscni install --no-conflist --bin-dir $(abspath $(PREFIX))
 
 # The release archive: the executable, its plugin links, LICENSE and SHA256SUMS, in one directory.
 dist: build
@@ -109,6 +110,13 @@ dist: build
 	@cd $(DIST) && sha256sum tscni LICENSE > SHA256SUMS
 	@tar -C dist -czf $(DIST).tar.gz $(notdir $(DIST)) && rm -rf $(DIST)
 	@echo "  $(DIST).tar.gz"
+
+# The installer image, offline: dist/tscni-image.tar (OCI layout + Docker manifest) holding bin/tscni,
+# its plugin links, nft and exactly the shared libraries ldd names (lib/deploy/image.ts).
+image: build
+	@mkdir -p dist
+	@command -v nft >/dev/null || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }
+	@node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft $$(command -v nft) --out dist/tscni-image.tar
 
 # Removes build output and any namespaces our tests left behind (only tscni-t-* names).
 clean:

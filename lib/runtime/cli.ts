@@ -1,6 +1,7 @@
 /**
  * `tscni`: cnitool's commands and environment on top of lib/runtime.
  *   tscni add|check|del|gc|status <network-name> <netns> [-i|--ifname NAME]
+ *   tscni install [options]   (lib/deploy/install.ts)
  * Env: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS, CAP_ARGS (JSON), CNI_IFNAME
  * (default eth0), and ours: CNI_CACHE_DIR (default /var/lib/cni).
  */
@@ -18,7 +19,7 @@ import {
 import { loadNetwork } from './config';
 import { writeAll } from '../stdio';
 
-const USAGE = 'usage: tscni {add|check|del|gc|status} <network-name> <netns> [-i ifname]';
+const USAGE = 'usage: tscni {add|check|del|gc|status} <network-name> <netns> [-i ifname] | tscni install [options]';
 
 /** cnitool's CNI_ARGS rules: every pair exactly k=v with both sides non-empty. */
 function parseArgs(raw: string): Array<[string, string]> {
@@ -73,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
 
 /** Runs one CLI command; errors go to stderr with exit code 1. */
 export async function cliMain(argv: string[]): Promise<void> {
+  if (argv[0] === 'install') return (await import('../deploy/install')).installMain(argv.slice(1));
   try {
     await main(argv);
   } catch (e: unknown) {

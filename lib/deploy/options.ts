@@ -1,0 +1,263 @@
+/**
+ * `tscni install` options: parsing and validation. Every value that becomes a path, a link name,
+ * a conflist key or part of an API URL is checked here, before anything touches the filesystem.
+ */
+import { isAbsolute, normalize } from 'node:path';
+import { formatCIDR, networkOf, parseCIDR } from '../ipam/ip';
+
+/**
+ * How pods reach outside their cluster:
+ *  - `nft`: the installer programs table `inet tscni_masq` on the node (pod → outside, except to
+ *    the cluster CIDRs), as kindnetd's masquerade agent does;
+ *  - `bridge`: bridge `ipMasq` (everything outside the node's own pod CIDR, which includes pods
+ *    on other nodes; right for a lone node);
+ *  - `off`: nothing.
+ */
+export type MasqMode = 'nft' | 'bridge' | 'off';
+
+export interface InstallOptions {
+  binDir: string;
+  confDir: string;
+  confName: string;
+  /** The executable to install; the running one when compiled. */
+  source?: string;
+  /** The node's pod CIDRs (canonical, at most one per family); empty: read from the API. */
+  podCidrs: string[];
+  /** Not masqueraded; empty: every node's pod CIDRs from the API, else this node's. */
+  clusterCidrs: string[];
+  network: string;
+  bridge: string;
+  dataDir: string;
+  mtu?: number;
+  cniVersion: string;
+  /** undefined: `nft` in a cluster (API or --cluster-cidr), `bridge` on a lone node. */
+  masq?: MasqMode;
+  routes: boolean;
+  firewall: boolean;
+  binaries: boolean;
+  /** false: only the executable and its links (`make install`): no conflist, API, masquerade or routes. */
+  conflist: boolean;
+  loop: boolean;
+  intervalSec: number;
+  nodeName?: string;
+}
+
+export const DEFAULTS = {
+  binDir: '/opt/cni/bin',
+  confDir: '/etc/cni/net.d',
+  confName: '10-tscni.conflist',
+  network: 'tscni',
+  bridge: 'tscni0',
+  // tmpfs, as kind: leases die with a reboot, as the containers do.
+  dataDir: '/run/cni-ipam-state',
+  cniVersion: '1.0.0',
+  intervalSec: 60,
+} as const;
+
+export const INSTALL_USAGE = `usage: tscni install [options]
+  --bin-dir DIR          CNI bin dir to install the executable and plugin links into (${DEFAULTS.binDir})
+  --conf-dir DIR         CNI conf dir for the conflist (${DEFAULTS.confDir})
+  --conf-name NAME       conflist file name (${DEFAULTS.confName})
+  --pod-cidr CIDR[,..]   this node's pod CIDR(s), one per family; default: the node object from
+                         the Kubernetes API (in-cluster config, node name from NODE_NAME)
+  --cluster-cidr CIDR    not masqueraded (repeatable); default: every node's pod CIDRs (API)
+  --masq nft|bridge|off  masquerade pod -> outside (default: nft in a cluster, bridge alone)
+  --routes               routes to the other nodes' pod CIDRs via their InternalIP (API)
+  --firewall             add the firewall plugin to the chain
+  --network NAME         network name (${DEFAULTS.network})      --bridge NAME  (${DEFAULTS.bridge})
+  --data-dir DIR         host-local lease dir (${DEFAULTS.dataDir})
+  --mtu N                MTU of bridge and veths      --cni-version V  (${DEFAULTS.cniVersion})
+  --node-name NAME       instead of NODE_NAME         --source FILE    executable to install
+  --no-binaries          only the conflist (and masquerade, routes)
+  --no-conflist          only the executable and its plugin links
+  --once                 install and exit (default)
+  --loop                 install, then re-check every --interval seconds (${DEFAULTS.intervalSec}) until SIGTERM`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** A plain file name: no directory part, no traversal, nothing hidden or odd. */
+export function checkFileName(name: string, what: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(name) || name.includes('..'))
+    throw new UsageError(`${what} ${JSON.stringify(name)} must be a plain file name ([A-Za-z0-9._-], no "..")`);
+  return name;
+}
+
+/** An absolute directory path, normalized; no NUL, no `..` components. */
+export function checkDir(dir: string, what: string): string {
+  if (!isAbsolute(dir) || dir.includes('\0') || dir.split('/').includes('..'))
+    throw new UsageError(`${what} ${JSON.stringify(dir)} must be an absolute path without ".."`);
+  return normalize(dir).replace(/(.)\/+$/, '$1');
+}
+
+/** A Kubernetes object name (DNS subdomain), safe as a URL path segment. */
+export function checkNodeName(name: string): string {
+  if (name.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name))
+    throw new UsageError(`node name ${JSON.stringify(name)} is not a valid Kubernetes name`);
+  return name;
+}
+
+/** A CIDR in canonical network form (`10.244.1.7/24` → `10.244.1.0/24`). */
+export function canonicalCidr(text: string, what: string): string {
+  const c = parseCIDR(text.trim());
+  if (!c) throw new UsageError(`${what} ${JSON.stringify(text)} is not a CIDR`);
+  return formatCIDR(networkOf(c.addr, c.prefix), c.prefix);
+}
+
+/** Pod CIDRs of one node: canonical, at most one per family (a range set per family). */
+export function checkPodCidrs(list: readonly string[], what: string): string[] {
+  const out = list.map((t) => canonicalCidr(t, what));
+  const v6 = out.filter((c) => c.includes(':')).length;
+  if (v6 > 1 || out.length - v6 > 1) throw new UsageError(`${what}: at most one IPv4 and one IPv6 CIDR`);
+  return out.sort((a, b) => Number(a.includes(':')) - Number(b.includes(':')));
+}
+
+const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const NET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const CNI_VERSIONS = ['0.3.1', '0.4.0', '1.0.0', '1.1.0'];
+
+/** Parses `tscni install` arguments (`--flag value` and `--flag=value`). */
+export function parseInstallArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): InstallOptions {
+  const o: InstallOptions = {
+    binDir: DEFAULTS.binDir,
+    confDir: DEFAULTS.confDir,
+    confName: DEFAULTS.confName,
+    podCidrs: [],
+    clusterCidrs: [],
+    network: DEFAULTS.network,
+    bridge: DEFAULTS.bridge,
+    dataDir: DEFAULTS.dataDir,
+    cniVersion: DEFAULTS.cniVersion,
+    routes: false,
+    firewall: false,
+    binaries: true,
+    conflist: true,
+    loop: false,
+    intervalSec: DEFAULTS.intervalSec,
+  };
+  const podCidrs: string[] = [];
+  let nodeName = env['NODE_NAME'] || undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (arg.startsWith('--') && eq > 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    const list = (): string[] =>
+      value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    switch (flag) {
+      case '--bin-dir':
+        o.binDir = checkDir(value(), '--bin-dir');
+        break;
+      case '--conf-dir':
+        o.confDir = checkDir(value(), '--conf-dir');
+        break;
+      case '--conf-name': {
+        const n = checkFileName(value(), '--conf-name');
+        if (!n.endsWith('.conflist')) throw new UsageError('--conf-name must end in .conflist');
+        o.confName = n;
+        break;
+      }
+      case '--source': {
+        const s = value();
+        if (!isAbsolute(s) || s.includes('\0')) throw new UsageError('--source must be an absolute path');
+        o.source = s;
+        break;
+      }
+      case '--pod-cidr':
+        podCidrs.push(...list());
+        break;
+      case '--cluster-cidr':
+        o.clusterCidrs.push(...list().map((c) => canonicalCidr(c, '--cluster-cidr')));
+        break;
+      case '--masq': {
+        const m = value();
+        if (m !== 'nft' && m !== 'bridge' && m !== 'off') throw new UsageError('--masq is one of nft, bridge, off');
+        o.masq = m;
+        break;
+      }
+      case '--routes':
+        o.routes = true;
+        break;
+      case '--firewall':
+        o.firewall = true;
+        break;
+      case '--network': {
+        const n = value();
+        if (!NET_NAME.test(n)) throw new UsageError(`--network ${JSON.stringify(n)}: invalid network name`);
+        o.network = n;
+        break;
+      }
+      case '--bridge': {
+        const b = value();
+        if (!LINK_NAME.test(b)) throw new UsageError(`--bridge ${JSON.stringify(b)}: invalid link name`);
+        o.bridge = b;
+        break;
+      }
+      case '--data-dir':
+        o.dataDir = checkDir(value(), '--data-dir');
+        break;
+      case '--mtu': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 68 || n > 65535) throw new UsageError('--mtu must be an integer 68..65535');
+        o.mtu = n;
+        break;
+      }
+      case '--cni-version': {
+        const v = value();
+        if (!CNI_VERSIONS.includes(v)) throw new UsageError(`--cni-version is one of ${CNI_VERSIONS.join(', ')}`);
+        o.cniVersion = v;
+        break;
+      }
+      case '--node-name':
+        nodeName = value();
+        break;
+      case '--no-binaries':
+        o.binaries = false;
+        break;
+      case '--no-conflist':
+        o.conflist = false;
+        break;
+      case '--once':
+        o.loop = false;
+        break;
+      case '--loop':
+        o.loop = true;
+        break;
+      case '--interval': {
+        const v = value();
+        if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError('--interval is a whole number of seconds ≥ 1');
+        o.intervalSec = Number(v);
+        break;
+      }
+      case '-h':
+      case '--help':
+        throw new UsageError(INSTALL_USAGE);
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(arg)}\n${INSTALL_USAGE}`);
+    }
+  }
+  o.podCidrs = checkPodCidrs(podCidrs, '--pod-cidr');
+  if (!o.conflist && (!o.binaries || o.routes)) throw new UsageError('--no-conflist installs only the binaries');
+  if (nodeName !== undefined) o.nodeName = checkNodeName(nodeName);
+  if (o.masq === 'nft' && o.podCidrs.length > 0 && o.clusterCidrs.length === 0) o.clusterCidrs = [...o.podCidrs];
+  return o;
+}
+
+/** Whether the node object must be read: no pod CIDRs given, or routes wanted. */
+export const needsApi = (o: InstallOptions): boolean => o.conflist && (o.podCidrs.length === 0 || o.routes);
+
+/** The masquerade mode in effect (see MasqMode). */
+export function masqMode(o: InstallOptions): MasqMode {
+  if (o.masq) return o.masq;
+  return needsApi(o) || o.clusterCidrs.length > 0 ? 'nft' : 'bridge';
+}
