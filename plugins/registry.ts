@@ -11,6 +11,9 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
     load: async () => (await import('./host-local/verbs')).verbs,
   },
   portmap: { about: 'CNI portmap plugin (tscni)', load: async () => (await import('./portmap/verbs')).verbs },
+  macvlan: { about: 'CNI macvlan plugin (tscni)', load: async () => (await import('./macvlan/verbs')).verbs },
+  ipvlan: { about: 'CNI ipvlan plugin (tscni)', load: async () => (await import('./ipvlan/verbs')).verbs },
+  ptp: { about: 'CNI ptp plugin (tscni)', load: async () => (await import('./ptp/verbs')).verbs },
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);
