@@ -1,7 +1,7 @@
 /**
- * ptp ADD: IPAM → forwarding → veth pair (container end born in the container) → the
- * container's addresses, IPv6 settling, IPAM routes and the point-to-point routes (routes.ts) →
- * the gateway address and host routes on the host end → masquerade. The firewall program runs
+ * ptp ADD: IPAM → forwarding → veth pair (container end born in the container) → the gateway
+ * address and host routes on the host end → the container's addresses, IPv6 settling, IPAM
+ * routes and the point-to-point routes (routes.ts) → masquerade. The firewall program runs
  * while the netlink work is done. Every side effect registers its undo first, so a failure
  * leaves no veth, lease or rule behind.
  */
@@ -85,6 +85,8 @@ export async function add(inv: Invocation): Promise<Result> {
         ensureSysctl(`net/ipv6/conf/${veth.hostName}/accept_ra`, '0'),
       );
 
+      // The host end first: its IPv6 gateway address then runs DAD while the container's does.
+      hostSide(host, veth.hostIndex, addrs);
       setSysctlsIn(inv.netns, ipv6Sysctls(inv.ifName, ips));
       const ctr = openRtnl(inv.netns);
       try {
@@ -97,7 +99,9 @@ export async function add(inv: Invocation): Promise<Result> {
       } finally {
         ctr.close();
       }
-      hostSide(host, veth.hostIndex, addrs);
+      // Beyond the reference: IPv6 works both ways when ADD returns (the gateway answers neighbour
+      // solicitations only once its DAD is over).
+      if (addrs.some((a) => a.hostBits === 128)) await settleIPv6(host, veth.hostIndex, veth.hostName);
       await firewall;
 
       const result: Result = {
