@@ -14,6 +14,9 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
   firewall: { about: 'CNI firewall plugin (tscni)', load: async () => (await import('./firewall/verbs')).verbs },
   loopback: { about: 'CNI loopback plugin (tscni)', load: async () => (await import('./loopback/verbs')).verbs },
   tuning: { about: 'CNI tuning plugin (tscni)', load: async () => (await import('./tuning/verbs')).verbs },
+  macvlan: { about: 'CNI macvlan plugin (tscni)', load: async () => (await import('./macvlan/verbs')).verbs },
+  ipvlan: { about: 'CNI ipvlan plugin (tscni)', load: async () => (await import('./ipvlan/verbs')).verbs },
+  ptp: { about: 'CNI ptp plugin (tscni)', load: async () => (await import('./ptp/verbs')).verbs },
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);

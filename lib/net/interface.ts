@@ -24,12 +24,27 @@ export function configureInterface(ctr: Rtnl, ifName: string, c: InterfaceConfig
   if (!link) throw new CniError(ErrorCode.Internal, `failed to lookup ${JSON.stringify(ifName)}: link not found`);
   for (const ip of c.ips) ctr.addAddr(link.index, ip.address, { nodad: c.nodad && ip.address.includes(':') });
   if (c.up) ctr.setUp(link.index);
-  for (const r of c.routes) {
+  addRoutes(ctr, link.index, c.routes, c.gateways);
+  return link.index;
+}
+
+/**
+ * Adds result routes through the link `index`; a route without `gw` goes through its family's
+ * gateway. Apart from configureInterface for callers that must wait between addresses and routes
+ * (IPv6 DAD before routes that name a source address).
+ */
+export function addRoutes(
+  ctr: Rtnl,
+  index: number,
+  routes: readonly Route[],
+  gateways: ReadonlyMap<4 | 6, string>,
+): void {
+  for (const r of routes) {
     const family = r.dst.includes(':') ? 6 : 4;
     ctr.addRoute({
       dst: r.dst,
-      gateway: r.gw ?? c.gateways.get(family),
-      oif: link.index,
+      gateway: r.gw ?? gateways.get(family),
+      oif: index,
       metric: r.priority,
       mtu: r.mtu,
       advmss: r.advmss,
@@ -37,5 +52,15 @@ export function configureInterface(ctr: Rtnl, ifName: string, c: InterfaceConfig
       scope: r.scope,
     });
   }
-  return link.index;
+}
+
+/** The first gateway per family of a result's IPs: what a route without `gw` goes through. */
+export function gatewaysOf(ips: readonly IPConfig[]): Map<4 | 6, string> {
+  const gws = new Map<4 | 6, string>();
+  for (const ip of ips) {
+    if (!ip.gateway) continue;
+    const fam = ip.gateway.includes(':') ? 6 : 4;
+    if (!gws.has(fam)) gws.set(fam, ip.gateway);
+  }
+  return gws;
 }

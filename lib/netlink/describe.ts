@@ -23,12 +23,14 @@ import {
   IFLA_BRPORT_LEARNING,
   IFLA_BRPORT_MODE,
   IFLA_EXT_MASK,
+  IFLA_IFALIAS,
   IFLA_IFNAME,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
   IFLA_IPVLAN_MODE,
   IFLA_LINK,
   IFLA_LINKINFO,
+  IFLA_MACVLAN_BC_QUEUE_LEN,
   IFLA_MACVLAN_MODE,
   IFLA_MASTER,
   IFLA_MTU,
@@ -198,6 +200,9 @@ function linkAttrWords(a: Attrs): string[] {
       case IFLA_NET_NS_FD:
         out.push(`netns=fd:${one.s32(IFLA_NET_NS_FD)}`);
         break;
+      case IFLA_IFALIAS:
+        out.push(`alias=${JSON.stringify(one.str(IFLA_IFALIAS) ?? '')}`);
+        break;
       case IFLA_NET_NS_PID:
         out.push(`netns=pid:${one.u32(IFLA_NET_NS_PID)}`);
         break;
@@ -220,6 +225,8 @@ function kindDataWords(kind: string, data: Attrs): string[] {
   } else if (kind === 'macvlan') {
     const mode = data.u32(IFLA_MACVLAN_MODE);
     if (mode !== undefined) out.push(`mode=${modeName(MACVLAN_MODES, mode)}`);
+    const bcq = data.u32(IFLA_MACVLAN_BC_QUEUE_LEN);
+    if (bcq !== undefined) out.push(`bcqueuelen=${bcq}`);
   } else if (kind === 'ipvlan') {
     const mode = data.u16(IFLA_IPVLAN_MODE);
     if (mode !== undefined) out.push(`mode=${modeName(IPVLAN_MODES, mode)}`);

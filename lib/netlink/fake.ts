@@ -12,9 +12,32 @@ import {
   NLM_F_DUMP_INTR,
   NLM_F_MULTI,
 } from './constants';
+import {
+  IFLA_IFALIAS,
+  IFLA_IFNAME,
+  IFLA_INFO_DATA,
+  IFLA_INFO_KIND,
+  IFLA_IPVLAN_MODE,
+  IFLA_LINK,
+  IFLA_LINKINFO,
+  IFLA_MACVLAN_MODE,
+  IFLA_MTU,
+  RTM_NEWLINK,
+} from './constants';
 import { describe } from './describe';
+import { IPVLAN_MODES, MACVLAN_MODES, type IpvlanMode, type MacvlanMode } from './links';
 import { errnoNumber } from '../sys/errno';
-import { encodeErrorPayload, encodeMessage, parseMessages, withSeq, type NlMessage } from './message';
+import {
+  attr,
+  encodeAttrs,
+  encodeErrorPayload,
+  encodeIfInfo,
+  encodeMessage,
+  parseMessages,
+  withSeq,
+  type AttrSpec,
+  type NlMessage,
+} from './message';
 import type { RawSocket } from './socket';
 
 /** Produces the datagrams that answer one request. */
@@ -46,6 +69,38 @@ const ackFor = (req: NlMessage, errno: number, extack?: string): Uint8Array =>
     flags: NLM_F_CAPPED | (extack === undefined ? 0 : NLM_F_ACK_TLVS),
     payload: encodeErrorPayload(errno, req, extack),
   });
+
+/** What a canned RTM_NEWLINK (a link lookup's answer) says about the link. */
+export interface CannedLink {
+  index: number;
+  name: string;
+  mtu?: number;
+  up?: boolean;
+  alias?: string;
+  kind?: string;
+  parentIndex?: number;
+  macvlanMode?: MacvlanMode;
+  ipvlanMode?: IpvlanMode;
+}
+
+/** A link as the kernel describes it in RTM_NEWLINK, for reply.messages(). */
+export function cannedLink(l: CannedLink): CannedMessage {
+  const attrs: AttrSpec[] = [attr.str(IFLA_IFNAME, l.name), attr.u32(IFLA_MTU, l.mtu ?? 1500)];
+  if (l.parentIndex !== undefined) attrs.push(attr.u32(IFLA_LINK, l.parentIndex));
+  if (l.alias !== undefined) attrs.push(attr.str(IFLA_IFALIAS, l.alias));
+  if (l.kind) {
+    const data: AttrSpec[] = [];
+    if (l.macvlanMode) data.push(attr.u32(IFLA_MACVLAN_MODE, MACVLAN_MODES[l.macvlanMode]));
+    if (l.ipvlanMode) data.push(attr.u16(IFLA_IPVLAN_MODE, IPVLAN_MODES[l.ipvlanMode]));
+    attrs.push(attr.nest(IFLA_LINKINFO, [attr.str(IFLA_INFO_KIND, l.kind), attr.nest(IFLA_INFO_DATA, data)]));
+  }
+  const header = encodeIfInfo({ index: l.index, flags: l.up ? 1 : 0 });
+  const body = encodeAttrs(attrs);
+  const payload = new Uint8Array(header.length + body.length);
+  payload.set(header);
+  payload.set(body, header.length);
+  return { type: RTM_NEWLINK, payload };
+}
 
 /** Canned answers. */
 export const reply = {

@@ -24,6 +24,7 @@ import {
   IFLA_BRPORT_STATE,
   IFLA_BROADCAST,
   IFLA_EXT_MASK,
+  IFLA_IFALIAS,
   IFLA_IFNAME,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
@@ -34,6 +35,7 @@ import {
   IFLA_LINKINFO,
   IFLA_BR_VLAN_FILTERING,
   IFLA_LINK_NETNSID,
+  IFLA_MACVLAN_BC_QUEUE_LEN,
   IFLA_MACVLAN_MODE,
   IFLA_MASTER,
   IFLA_MTU,
@@ -147,6 +149,8 @@ export interface Link {
   /** IFLA_ALLMULTI: how many users asked for all-multicast (kernel ≥ 6.0). */
   allmulti?: number;
   operstate: string;
+  /** IFLA_IFALIAS: the free-text alias (`ip link set X alias ...`). */
+  alias?: string;
   macvlanMode?: MacvlanMode;
   ipvlanMode?: IpvlanMode;
   vlanId?: number;
@@ -192,6 +196,8 @@ export function decodeLink(m: NlMessage): Link {
   setIf(link, 'txqlen', a.u32(IFLA_TXQLEN));
   setIf(link, 'promiscuity', a.u32(IFLA_PROMISCUITY));
   setIf(link, 'allmulti', a.u32(IFLA_ALLMULTI));
+  const alias = a.str(IFLA_IFALIAS);
+  if (alias) link.alias = alias;
 
   const info = a.nested(IFLA_LINKINFO);
   const kind = info.str(IFLA_INFO_KIND);
@@ -284,6 +290,8 @@ export interface VethOptions extends NewLinkCommon {
 export interface MacvlanOptions extends NewLinkCommon {
   parentIndex: number;
   mode?: MacvlanMode;
+  /** Length of the broadcast/multicast delivery queue (kernel ≥ 5.11). */
+  bcQueueLen?: number;
 }
 
 export interface IpvlanOptions extends Omit<NewLinkCommon, 'mac'> {
@@ -340,7 +348,10 @@ export const newMacvlan = (o: MacvlanOptions): Request =>
   newLink(
     'macvlan',
     [...commonAttrs(o), attr.u32(IFLA_LINK, o.parentIndex)],
-    [attr.u32(IFLA_MACVLAN_MODE, MACVLAN_MODES[o.mode ?? 'bridge'])],
+    [
+      attr.u32(IFLA_MACVLAN_MODE, MACVLAN_MODES[o.mode ?? 'bridge']),
+      ...(o.bcQueueLen === undefined ? [] : [attr.u32(IFLA_MACVLAN_BC_QUEUE_LEN, o.bcQueueLen)]),
+    ],
   );
 
 export const newIpvlan = (o: IpvlanOptions): Request =>
@@ -376,6 +387,8 @@ export interface LinkChanges {
   promisc?: boolean;
   allmulti?: boolean;
   txqlen?: number;
+  /** The link's alias; '' removes it. */
+  alias?: string;
 }
 
 /** One RTM_SETLINK carrying every requested change (the kernel applies them in one call). */
@@ -397,6 +410,7 @@ export function setLink(index: number, c: LinkChanges): Request {
   if (c.txqlen !== undefined) attrs.push(attr.u32(IFLA_TXQLEN, c.txqlen));
   if (c.masterIndex !== undefined) attrs.push(attr.u32(IFLA_MASTER, c.masterIndex ?? 0));
   if (c.netnsFd !== undefined) attrs.push(attr.s32(IFLA_NET_NS_FD, c.netnsFd));
+  if (c.alias !== undefined) attrs.push(attr.str(IFLA_IFALIAS, c.alias));
   return { type: RTM_SETLINK, flags: 0, header: encodeIfInfo({ index, flags, change }), attrs };
 }
 

@@ -56,7 +56,13 @@ group('link requests', () => {
       'RTM_NEWLINK create excl vlan name=eth0.100 link=2 id=100',
       newVlan({ name: 'eth0.100', parentIndex: 2, id: 100 }),
     ],
+    [
+      'RTM_NEWLINK create excl macvlan name=mv2 link=4 mode=vepa bcqueuelen=100',
+      newMacvlan({ name: 'mv2', parentIndex: 4, mode: 'vepa', bcQueueLen: 100 }),
+    ],
     ['RTM_SETLINK index=5 up', setLink(5, { up: true })],
+    ['RTM_SETLINK index=7 up alias="tscni: a b"', setLink(7, { up: true, alias: 'tscni: a b' })],
+    ['RTM_SETLINK index=7 alias=""', setLink(7, { alias: '' })],
     ['RTM_SETLINK index=5 down', setLink(5, { up: false })],
     ['RTM_SETLINK index=5 mtu=9000', setLink(5, { mtu: 9000 })],
     ['RTM_SETLINK index=5 mac=0a:58:0a:f4:00:01', setLink(5, { mac: '0A:58:0A:F4:00:01' })],

@@ -149,6 +149,8 @@ export class Sandbox {
     set('CNI_IFNAME', call.ifName);
     set('CNI_ARGS', call.args);
     set('CNI_PATH', call.path ?? BIN_DIR);
+    // tscni's own state (e.g. VLAN sub-interface counts) stays inside the sandbox.
+    set('TSCNI_STATE_DIR', join(this.dir, 'tscni-state'));
     for (const [k, v] of Object.entries(call.env ?? {})) {
       if (v === undefined) delete env[k];
       else env[k] = v;

@@ -24,7 +24,7 @@ import { createVethPair } from '../../lib/net/veth';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import { setupMasquerade, teardownMasquerade } from './masquerade';
+import { setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 
 export const CONTAINER_IFACE_INDEX = 2;
 
@@ -162,7 +162,7 @@ export async function add(inv: Invocation): Promise<Result> {
       const runner = defaultRunner();
       const masq = cfg.ipMasq && ips.length > 0;
       if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
-      const firewall = undo.track(masq ? setupMasquerade(runner, cfg, inv, ips) : undefined);
+      const firewall = undo.track(masq ? setupMasquerade(runner, cfg.ipMasqBackend, inv, ips) : undefined);
 
       const br = ensureBridge(host, existing, cfg);
       const veth = createVethPair(host, inv.netns, inv.ifName, {

@@ -13,7 +13,7 @@ import { openRtnl } from '../../lib/net/rtnl';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { defaultRunner } from '../../lib/exec/real';
 import { loadBridgeConfig } from './config';
-import { checkMasquerade } from './masquerade';
+import { checkMasquerade } from '../../lib/firewall/ip-masq';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 const sameMac = (a: string | undefined, b: string | undefined): boolean =>
@@ -29,7 +29,7 @@ export async function check(inv: Invocation): Promise<void> {
   const contIps = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
   const masq =
     cfg.ipMasq && contIps.length > 0
-      ? checkMasquerade(defaultRunner(), cfg, inv, contIps).then(
+      ? checkMasquerade(defaultRunner(), cfg.ipMasqBackend, inv, contIps).then(
           () => undefined,
           (e: unknown) => e,
         )

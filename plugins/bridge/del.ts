@@ -12,7 +12,7 @@ import { openRtnl } from '../../lib/net/rtnl';
 import { isErrno } from '../../lib/netlink';
 import { concurrently } from '../../lib/undo';
 import { loadBridgeConfig } from './config';
-import { teardownMasquerade } from './masquerade';
+import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 
 /** Deletes the container's interface; a missing namespace or interface is fine. */
 async function deleteContainerLink(netns: string, ifName: string): Promise<void> {

@@ -8,7 +8,7 @@ import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
 import { gcSpoofcheck, spoofRef } from '../../lib/firewall/nftables/spoofcheck';
 import { loadBridgeConfig } from './config';
-import { gcMasquerade } from './masquerade';
+import { gcMasquerade } from '../../lib/firewall/ip-masq';
 
 export async function gc(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);

@@ -1,14 +1,15 @@
 /**
- * bridge's use of the firewall driver for `ipMasq`: set up in the configured backend (or the
- * reference's default), checked there, and torn down and garbage-collected in both backends, as
- * the reference does, because an attachment may have been created under an earlier config.
+ * `ipMasq` of the interface plugins (bridge, ptp) through the firewall driver: set up in the
+ * configured backend (or the reference's default), checked there, and torn down and
+ * garbage-collected in both backends, as the reference does, because an attachment may have been
+ * created under an earlier config.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
-import type { IPConfig } from '../../lib/cni/result/types';
-import type { Runner } from '../../lib/exec/runner';
-import { inEveryBackend, withDriver, type Attachment, type MasqAddress } from '../../lib/firewall/driver';
-import { formatCIDR, formatIP, networkOf, parseCIDR } from '../../lib/ipam/ip';
-import type { BridgeConfig } from './config';
+import type { Invocation } from '../cni/dispatch';
+import type { IPConfig } from '../cni/result/types';
+import type { Runner } from '../exec/runner';
+import type { Backend } from './backend';
+import { inEveryBackend, withDriver, type Attachment, type MasqAddress } from './driver';
+import { formatCIDR, formatIP, networkOf, parseCIDR } from '../ipam/ip';
 
 const attachmentOf = (inv: Invocation): Attachment => ({
   networkName: inv.networkName,
@@ -26,14 +27,14 @@ export function masqAddresses(ips: readonly IPConfig[]): MasqAddress[] {
 
 export function setupMasquerade(
   runner: Runner,
-  cfg: BridgeConfig,
+  backend: Backend | undefined,
   inv: Invocation,
   ips: readonly IPConfig[],
 ): Promise<void> {
   const a = attachmentOf(inv);
   const addrs = masqAddresses(ips);
   return withDriver(
-    cfg.ipMasqBackend,
+    backend,
     runner,
     (d) => d.masquerade.setup(a, addrs),
     (iptables) => iptables.masquerade.teardown(a),
@@ -48,13 +49,13 @@ export async function teardownMasquerade(runner: Runner, inv: Invocation): Promi
 /** The rules for `ips` are in the backend this config uses. */
 export function checkMasquerade(
   runner: Runner,
-  cfg: BridgeConfig,
+  backend: Backend | undefined,
   inv: Invocation,
   ips: readonly IPConfig[],
 ): Promise<void> {
   const a = attachmentOf(inv);
   const addrs = masqAddresses(ips);
-  return withDriver(cfg.ipMasqBackend, runner, (d) => d.masquerade.check(a, addrs));
+  return withDriver(backend, runner, (d) => d.masquerade.check(a, addrs));
 }
 
 /** Removes masquerade rules of this network's attachments that are not in `keep`, in both backends. */

@@ -1,0 +1,46 @@
+/**
+ * macvlan/ipvlan DEL: idempotent and independent of the master. The container's link goes first
+ * (nothing to do when the namespace or the link is already gone: a macvlan dies with its
+ * namespace), then the lease, then this attachment's use of a VLAN sub-interface of ours — the
+ * last user takes the sub-interface with it.
+ */
+import { existsSync } from 'node:fs';
+import { delegate } from '../cni/delegate';
+import type { Invocation } from '../cni/dispatch';
+import { openRtnl } from '../net/rtnl';
+import { releaseVlans, vlanOptionsFor } from '../net/vlan';
+import { isErrno } from '../netlink';
+import { vlanUserOf, type SubLinkDelConfig } from './config';
+
+async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
+  if (netns === '' || !existsSync(netns)) return;
+  const ctr = openRtnl(netns);
+  try {
+    const link = ctr.linkByName(ifName);
+    if (link) await ctr.deleteLinkAsync(link.index);
+  } catch (e) {
+    if (!isErrno(e, 'ENODEV')) throw new Error(`failed to delete ${ifName}: ${(e as Error).message}`);
+  } finally {
+    ctr.close();
+  }
+}
+
+export async function delSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise<void> {
+  // Each step runs even when an earlier one failed; the first failure is reported at the end.
+  const failures: unknown[] = [];
+  const step = async (fn: () => Promise<unknown>): Promise<void> => {
+    await fn().catch((e: unknown) => failures.push(e));
+  };
+  await step(() => deleteContainerLink(inv.netns, inv.ifName));
+  if (cfg.ipamType !== '') await step(() => delegate('DEL', cfg.ipamType, inv));
+  if (!cfg.linkInContainer)
+    await step(async () => {
+      const host = openRtnl();
+      try {
+        await releaseVlans(host, vlanUserOf(inv), vlanOptionsFor(inv.env));
+      } finally {
+        host.close();
+      }
+    });
+  if (failures.length > 0) throw failures[0];
+}

@@ -1,0 +1,35 @@
+/**
+ * macvlan/ipvlan GC: forwarded to IPAM (the spec's MUST), then VLAN sub-interface users of this
+ * network that are not valid attachments any more are dropped, and sub-interfaces of ours left
+ * without users are deleted.
+ */
+import { delegate } from '../cni/delegate';
+import type { Invocation } from '../cni/dispatch';
+import { attachmentKey, validAttachmentsOf } from '../cni/netconf';
+import { openRtnl } from '../net/rtnl';
+import { gcVlans, vlanOptionsFor } from '../net/vlan';
+import type { SubLinkDelConfig } from './config';
+
+export async function gcSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise<void> {
+  const errors: string[] = [];
+  if (cfg.ipamType !== '')
+    await delegate('GC', cfg.ipamType, inv).catch((e: unknown) => errors.push(`IPAM GC: ${(e as Error).message}`));
+  const valid = validAttachmentsOf(inv);
+  if (valid && !cfg.linkInContainer) {
+    const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
+    const host = openRtnl();
+    try {
+      await gcVlans(
+        host,
+        inv.networkName,
+        (u) => keep.has(attachmentKey(u.containerId, u.ifName)),
+        vlanOptionsFor(inv.env),
+      );
+    } catch (e) {
+      errors.push(`VLAN sub-interface GC: ${(e as Error).message}`);
+    } finally {
+      host.close();
+    }
+  }
+  if (errors.length > 0) throw new Error(errors.join('; '));
+}

@@ -1,0 +1,35 @@
+/**
+ * What this kernel can do, probed once per test process in a throwaway namespace (test-only
+ * module). Tests of link types a kernel may lack (802.1Q vlan, ipvlan) run where the probe
+ * succeeds and say why they did not run elsewhere.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export type ProbedKind = 'vlan' | 'ipvlan' | 'macvlan';
+const cache = new Map<ProbedKind, boolean>();
+
+const ip = (...args: string[]): number => spawnSync('ip', args, { stdio: 'ignore' }).status ?? -1;
+
+/** True when `ip link add ... type <kind>` works here (checked on a veth in a private namespace). */
+export function kernelHasLinkKind(kind: ProbedKind): boolean {
+  const known = cache.get(kind);
+  if (known !== undefined) return known;
+  const ns = `tscni-t-${process.pid}-${randomBytes(3).toString('hex')}-probe`;
+  let ok = false;
+  if (ip('netns', 'add', ns) === 0) {
+    try {
+      ip('-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
+      const extra = kind === 'vlan' ? ['id', '5'] : kind === 'ipvlan' ? ['mode', 'l2'] : ['mode', 'bridge'];
+      ok = ip('-n', ns, 'link', 'add', 'link', 'p0', 'name', 'probe0', 'type', kind, ...extra) === 0;
+    } finally {
+      ip('netns', 'del', ns);
+    }
+  }
+  cache.set(kind, ok);
+  return ok;
+}
+
+/** A note for test names: empty where the kernel has `kind`, else why the test is skipped. */
+export const skipNote = (kind: ProbedKind): string =>
+  kernelHasLinkKind(kind) ? '' : ` [skipped: this kernel has no ${kind} links]`;

@@ -1,0 +1,25 @@
+/** ipvlan configuration: the reference's keys, modes and messages; our `vlan` key. */
+import { describe, expect, it } from '@jest/globals';
+import { invocation } from '../../lib/testutil/invocation';
+import { loadIpvlanConfig } from './config';
+
+const load = (extra: Record<string, unknown> = {}): ReturnType<typeof loadIpvlanConfig> =>
+  loadIpvlanConfig(invocation({ cniVersion: '1.0.0', name: 'ipvnet', type: 'ipvlan', ...extra }));
+
+describe('ipvlan config', () => {
+  it('defaults to l2 on the default route’s link; has no MAC', () => {
+    expect(load()).toMatchObject({ kind: 'ipvlan', master: '', mode: 'l2', mtu: 0, mac: undefined });
+  });
+  it.each(['l2', 'l3', 'l3s'])('mode %s', (mode) => {
+    expect(load({ mode }).mode).toBe(mode);
+  });
+  it('an unknown mode is the reference message', () => {
+    expect(() => load({ mode: 'l4' })).toThrow('unknown ipvlan mode: "l4"');
+    expect(() => load({ mode: 'bridge' })).toThrow('unknown ipvlan mode: "bridge"');
+  });
+  it('the vlan key and linkInContainer', () => {
+    expect(load({ master: 'eth0', vlan: 20 })).toMatchObject({ master: 'eth0', vlan: 20 });
+    expect(() => load({ vlan: -3 })).toThrow('invalid VLAN ID -3');
+    expect(load({ master: 'eth9', linkInContainer: true }).linkInContainer).toBe(true);
+  });
+});

@@ -1,0 +1,6 @@
+/** macvlan DEL (see lib/sublink/del.ts): needs neither the master nor the container's namespace. */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { delSubLink } from '../../lib/sublink/del';
+import { loadMacvlanDelConfig } from './config';
+
+export const del = (inv: Invocation): Promise<void> => delSubLink(loadMacvlanDelConfig(inv), inv);

@@ -1,0 +1,45 @@
+/**
+ * ptp DEL: idempotent. The masquerade rules are found by (network, container) — also when
+ * CNI_NETNS is empty or the namespace is gone, where the reference leaks them — while the veth
+ * goes with its container end (its gateway address and host routes with it); then the lease.
+ */
+import { existsSync } from 'node:fs';
+import { delegate } from '../../lib/cni/delegate';
+import type { Invocation } from '../../lib/cni/dispatch';
+import { defaultRunner } from '../../lib/exec/real';
+import { teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { openRtnl } from '../../lib/net/rtnl';
+import { isErrno } from '../../lib/netlink';
+import { concurrently } from '../../lib/undo';
+import { loadPtpConfig } from './config';
+
+async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
+  if (netns === '' || !existsSync(netns)) return;
+  const ctr = openRtnl(netns);
+  try {
+    const link = ctr.linkByName(ifName);
+    if (link) await ctr.deleteLinkAsync(link.index);
+  } catch (e) {
+    if (!isErrno(e, 'ENODEV')) throw new Error(`failed to delete ${ifName}: ${(e as Error).message}`);
+  } finally {
+    ctr.close();
+  }
+}
+
+export async function del(inv: Invocation): Promise<void> {
+  const cfg = loadPtpConfig(inv);
+  const rules = async (): Promise<void> => {
+    // From both backends: the container may have been set up under an earlier config.
+    if (cfg.ipMasq) await teardownMasquerade(defaultRunner(), inv);
+  };
+  // The link before the lease, so its address is never handed out while still in use.
+  const linkThenLease = async (): Promise<void> => {
+    const link = await deleteContainerLink(inv.netns, inv.ifName).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
+    if (link) throw link;
+  };
+  await concurrently(rules(), linkThenLease());
+}

@@ -1,0 +1,18 @@
+/** ptp STATUS: the kernel's netlink interface must answer; then whatever the IPAM plugin says. */
+import { delegate } from '../../lib/cni/delegate';
+import type { Invocation } from '../../lib/cni/dispatch';
+import { CniError, ErrorCode } from '../../lib/cni/errors';
+import { openRtnl } from '../../lib/net/rtnl';
+import { loadPtpConfig, requireIpam } from './config';
+
+export async function status(inv: Invocation): Promise<void> {
+  const ipamType = requireIpam(loadPtpConfig(inv));
+  try {
+    const host = openRtnl();
+    host.linkByName('lo');
+    host.close();
+  } catch (e) {
+    throw new CniError(ErrorCode.NotAvailable, 'netlink is not usable', (e as Error).message);
+  }
+  await delegate('STATUS', ipamType, inv);
+}
