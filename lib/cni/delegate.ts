@@ -11,7 +11,7 @@ import { warn } from '../log';
 import type { Invocation } from './dispatch';
 import type { PluginFuncs } from './plugin';
 import type { Verb } from './env';
-import { CniError, ErrorCode, toCniError } from './errors';
+import { CniError, ErrorCode, foreignCode, toCniError } from './errors';
 import { parseResult } from './result/decode';
 import { toWire } from './result/encode';
 import type { Result } from './result/types';
@@ -132,7 +132,7 @@ function delegateError(pluginType: string, stdout: string, stderr: string, exitC
   }
   try {
     const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
-    const code = typeof e.code === 'number' ? e.code : ErrorCode.Internal;
+    const code = typeof e.code === 'number' ? foreignCode(e.code) : ErrorCode.Internal;
     return new CniError(
       code,
       typeof e.msg === 'string' ? e.msg : `plugin ${pluginType} failed`,

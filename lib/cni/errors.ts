@@ -22,9 +22,13 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** A code another plugin reported (a delegate): passed on unchanged, whatever it is. */
+export type ForeignCode = number & { readonly __foreign: true };
+export const foreignCode = (n: number): ForeignCode => n as ForeignCode;
+
 export class CniError extends Error {
   constructor(
-    readonly code: number,
+    readonly code: ErrorCode | ForeignCode,
     readonly msg: string,
     readonly details?: string,
   ) {

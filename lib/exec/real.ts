@@ -131,6 +131,3 @@ let shared: Runner | undefined;
 export function defaultRunner(): Runner {
   return (shared ??= typeof Bun !== 'undefined' ? new BunRunner() : new NodeRunner());
 }
-export function setRunner(r: Runner | undefined): void {
-  shared = r;
-}

@@ -20,7 +20,7 @@
  * families (`nft -f`) per verb; renderers are pure and tested against golden files.
  */
 import type { Runner } from '../exec/runner';
-import { concurrently } from '../undo';
+import { concurrently } from '../async';
 import { backendUsable, withBackend, BACKENDS, type Backend } from './backend';
 import { IptablesDriver } from './iptables/driver';
 import { NftablesDriver } from './nftables/driver';

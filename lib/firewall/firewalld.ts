@@ -11,7 +11,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import type { Env } from '../cni/io';
 import type { Runner } from '../exec/runner';
 import { warn } from '../log';
-import { concurrently } from '../undo';
+import { concurrently } from '../async';
 import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from './types';
 
 const FIREWALLD = 'org.fedoraproject.FirewallD1';
@@ -62,6 +62,15 @@ export class FirewalldForwarding implements ContainerForwarding {
     private readonly isolation: ContainerForwarding,
   ) {}
 
+  /**
+   * firewalld's error code for a failed call (busctl prints the D-Bus error as
+   * `Call failed: ZONE_ALREADY_SET: <zone>`), decided here once; undefined when it succeeded.
+   */
+  private static errorCode(r: { exitCode: number; stderr: string }): string | undefined {
+    if (r.exitCode === 0) return undefined;
+    return /(?:^|\s)([A-Z][A-Z_]+):/.exec(r.stderr)?.[1] ?? 'UNKNOWN_ERROR';
+  }
+
   private call(method: string, ip: string, allowFailure = false): ReturnType<Runner['run']> {
     return this.runner.run({
       tool: 'busctl',
@@ -76,7 +85,8 @@ export class FirewalldForwarding implements ContainerForwarding {
       ...change.accept.map(async (ip) => {
         const r = await this.call('addSource', ip, true);
         // Already bound to this zone (a repeated ADD) is success, as in the reference.
-        if (r.exitCode !== 0 && !/ZONE_ALREADY_SET/.test(r.stderr))
+        const code = FirewalldForwarding.errorCode(r);
+        if (code !== undefined && code !== 'ZONE_ALREADY_SET')
           throw new CniError(
             ErrorCode.Internal,
             `failed to add the address ${sourceOf(ip)} to the firewalld zone ${this.zone}`,
@@ -93,7 +103,8 @@ export class FirewalldForwarding implements ContainerForwarding {
             stdout: '',
             stderr: e instanceof Error ? e.message : String(e),
           }));
-          if (r.exitCode !== 0 && !/UNKNOWN_SOURCE|NOT_ENABLED/.test(r.stderr))
+          const code = FirewalldForwarding.errorCode(r);
+          if (code !== undefined && code !== 'UNKNOWN_SOURCE' && code !== 'NOT_ENABLED')
             warn(`firewalld: removing ${sourceOf(ip)} from zone ${this.zone} failed: ${r.stderr.trim()}`);
         }),
     );

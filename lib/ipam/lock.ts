@@ -9,11 +9,16 @@
  * process. Under Node.js (unit tests, one process) the queue alone is the lock.
  */
 import { closeSync, openSync } from 'node:fs';
+import { CniError, ErrorCode } from '../cni/errors';
 import { errnoNumber } from '../sys/errno';
 import { available, libc, LOCK_EX } from '../sys/libc';
 
-export class StoreLockError extends Error {
-  override readonly name = 'StoreLockError';
+/** The store could not be locked: code 11, the runtime may try again later. */
+export class StoreLockError extends CniError {
+  constructor(details: string) {
+    super(ErrorCode.TryAgainLater, 'failed to lock the IPAM store', details);
+    this.name = 'StoreLockError';
+  }
 }
 
 let queue: Promise<unknown> = Promise.resolve();

@@ -6,7 +6,7 @@
  * GC work across invocations, as with containerd or cnitool.
  */
 import { findInPath } from '../cni/delegate';
-import { CniError, ErrorCode } from '../cni/errors';
+import { CniError, ErrorCode, foreignCode } from '../cni/errors';
 import { compareVersions } from '../cni/version';
 import { defaultRunner } from '../exec/real';
 import { cachedAttachments, deleteCache, readCache, writeCache } from './cache';
@@ -79,7 +79,7 @@ async function exec(
       e = { msg: res.stdout.trim() || `exit code ${res.exitCode}` };
     }
     throw new CniError(
-      e.code ?? ErrorCode.Internal,
+      typeof e.code === 'number' ? foreignCode(e.code) : ErrorCode.Internal,
       `plugin type=${JSON.stringify(plugin.type)} name=${JSON.stringify(plugin['name'] ?? '')} failed (${verb.toLowerCase()}): ${e.msg ?? ''}`,
       e.details,
     );

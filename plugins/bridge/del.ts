@@ -10,7 +10,7 @@ import { defaultRunner } from '../../lib/exec/real';
 import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { openRtnl } from '../../lib/net/rtnl';
 import { isErrno } from '../../lib/netlink';
-import { concurrently } from '../../lib/undo';
+import { concurrently } from '../../lib/async';
 import { loadBridgeConfig } from './config';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 

@@ -9,7 +9,7 @@ import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
 import { inEveryBackend, type Attachment } from '../../lib/firewall/driver';
-import { concurrently } from '../../lib/undo';
+import { concurrently } from '../../lib/async';
 import { loadFirewallConfig } from './config';
 import { familiesOf } from './facts';
 import { isolationRealm, RecordStore, type FirewallRecord } from './records';

@@ -9,7 +9,7 @@ import type { Runner } from '../../lib/exec/runner';
 import { BACKENDS } from '../../lib/firewall/backend';
 import { flushUdpConntrack } from '../../lib/firewall/conntrack';
 import { inEveryBackend } from '../../lib/firewall/driver';
-import { concurrently } from '../../lib/undo';
+import { concurrently } from '../../lib/async';
 import { loadPortmapConfig } from './config';
 import { attachmentOf } from './plan';
 

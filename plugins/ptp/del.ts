@@ -10,7 +10,7 @@ import { defaultRunner } from '../../lib/exec/real';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { openRtnl } from '../../lib/net/rtnl';
 import { isErrno } from '../../lib/netlink';
-import { concurrently } from '../../lib/undo';
+import { concurrently } from '../../lib/async';
 import { loadPtpConfig } from './config';
 
 async function deleteContainerLink(netns: string, ifName: string): Promise<void> {

@@ -14,7 +14,7 @@
  */
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
-import { concurrently } from '../../undo';
+import { concurrently } from '../../async';
 import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from '../types';
 import { listChains, parseSave, transact } from './tables';
 

@@ -7,7 +7,7 @@
  */
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
-import { concurrently } from '../../undo';
+import { concurrently } from '../../async';
 import { chainName, ruleComment } from '../names';
 import type { Attachment, Masquerade, MasqAddress } from '../types';
 import { listChains, renderChainRemoval, restore, saveTable } from './tables';

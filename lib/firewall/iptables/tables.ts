@@ -5,7 +5,7 @@
  * same format back. Every write is one `iptables-restore --noflush` transaction per family.
  */
 import type { Runner } from '../../exec/runner';
-import { concurrently } from '../../undo';
+import { concurrently } from '../../async';
 
 export type Table = 'nat' | 'filter';
 
