@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseIP } from '../ipam/ip';
+import { parseIP } from '../addr/ip';
 import { canonicalCidr, checkNodeName } from './options';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

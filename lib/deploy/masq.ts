@@ -5,7 +5,7 @@
  * transaction; its comment carries a hash of the rules, so an unchanged table is not rewritten.
  */
 import { ExecError, type Runner } from '../exec/runner';
-import { parseCIDR, type Cidr } from '../ipam/ip';
+import { parseCIDR, type Cidr } from '../addr/ip';
 import { sha256hex } from '../sys/hash';
 import type { Outcome } from './files';
 

@@ -3,7 +3,7 @@
  * a conflist key or part of an API URL is checked here, before anything touches the filesystem.
  */
 import { isAbsolute, normalize } from 'node:path';
-import { formatCIDR, networkOf, parseCIDR } from '../ipam/ip';
+import { formatCIDR, networkOf, parseCIDR } from '../addr/ip';
 
 /**
  * How pods reach outside their cluster:

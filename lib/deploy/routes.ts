@@ -3,7 +3,7 @@
  * whose network does not route pod addresses). Our routes carry their own protocol number, so a
  * route of a node that left is found and removed, and nobody else's route is touched.
  */
-import { parseCIDR, parseIP } from '../ipam/ip';
+import { parseCIDR, parseIP } from '../addr/ip';
 import type { NodeInfo } from './kube';
 
 /** rtm_protocol of our routes (unassigned in iproute2's rt_protos). */

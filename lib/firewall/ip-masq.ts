@@ -9,7 +9,7 @@ import type { IPConfig } from '../cni/result/types';
 import type { Runner } from '../exec/runner';
 import type { Backend } from './backend';
 import { inEveryBackend, withDriver, type Attachment, type MasqAddress } from './driver';
-import { formatCIDR, formatIP, networkOf, parseCIDR } from '../ipam/ip';
+import { formatCIDR, formatIP, networkOf, parseCIDR } from '../addr/ip';
 
 const attachmentOf = (inv: Invocation): Attachment => ({
   networkName: inv.networkName,

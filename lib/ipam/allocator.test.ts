@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { PROBE_LIMIT, pickNext } from './allocator';
-import { parseIP } from './ip';
+import { parseIP } from '../addr/ip';
 import { canonicalizeRangeSet } from './ranges';
 
 describe('pickNext', () => {

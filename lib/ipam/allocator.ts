@@ -5,7 +5,7 @@
  * misses we list the directory once and skip known-busy addresses in memory, so a nearly full
  * /16 costs one readdir rather than tens of thousands of failed links.
  */
-import { formatIP, type Addr } from './ip';
+import { formatIP, type Addr } from '../addr/ip';
 import { candidates, type Range, type RangeSet } from './ranges';
 
 export const PROBE_LIMIT = 64;

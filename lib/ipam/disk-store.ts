@@ -33,7 +33,7 @@ import { sha256hex } from '../sys/hash';
 import { join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { NetworkName } from '../cni/names';
-import { formatIP, parseIP, type Addr } from './ip';
+import { formatIP, parseIP, type Addr } from '../addr/ip';
 import { withLock } from './lock';
 import { debug } from '../log';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { formatIP, parseIP } from './ip';
+import { formatIP, parseIP } from '../addr/ip';
 import { candidates, canonicalizeRange, canonicalizeRangeSet, rangeSetString, setSize, type RangeSet } from './ranges';
 
 const ip = (s: string) =>

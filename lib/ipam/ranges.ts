@@ -3,7 +3,17 @@
  * (backend/allocator/range.go, range_set.go, allocator.go GetIter/Next). Errors are plain Error
  * objects carrying the reference text; the config layer turns them into ConfigErrors.
  */
-import { bitsOf, formatCIDR, formatIP, hostMask, networkOf, parseCIDR, parseIP, type Addr, type Family } from './ip';
+import {
+  bitsOf,
+  formatCIDR,
+  formatIP,
+  hostMask,
+  networkOf,
+  parseCIDR,
+  parseIP,
+  type Addr,
+  type Family,
+} from '../addr/ip';
 
 export interface Range {
   readonly family: Family;

@@ -5,7 +5,7 @@
  */
 import { CniError, ErrorCode } from '../cni/errors';
 import type { IPConfig, Route } from '../cni/result/types';
-import { formatCIDR, networkOf, parseCIDR, parseIP, sameAddr } from '../ipam/ip';
+import { formatCIDR, networkOf, parseCIDR, parseIP, sameAddr } from '../addr/ip';
 import type { Rtnl } from '../netlink';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);

@@ -27,11 +27,12 @@ import {
   RTM_GETADDR,
   RTM_NEWADDR,
 } from './constants';
-import { broadcastOf, formatIp, parsePrefix, type IpFamily } from './inet';
+import { broadcastOf, formatIp, parsePrefix } from './inet';
 import { Attrs, attr, decodeIfAddr, encodeIfAddr, type AttrSpec, type NlMessage, type Request } from './message';
+import type { Family } from '../addr/ip';
 
-export const afOf = (f: IpFamily): number => (f === 4 ? AF_INET : AF_INET6);
-export const familyOf = (af: number): IpFamily | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
+export const afOf = (f: Family): number => (f === 4 ? AF_INET : AF_INET6);
+export const familyOf = (af: number): Family | undefined => (af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined);
 
 export interface AddrFlags {
   secondary: boolean;
@@ -48,7 +49,7 @@ export interface AddrFlags {
 
 export interface Addr {
   index: number;
-  family: IpFamily;
+  family: Family;
   /** The address alone: `10.0.0.2`. */
   address: string;
   prefixLen: number;
@@ -107,7 +108,7 @@ export function decodeAddr(m: NlMessage): Addr | undefined {
 }
 
 /** A dump of addresses, optionally one family and (with strict checking) one link. */
-export const dumpAddrs = (family?: IpFamily, index?: number): Request => ({
+export const dumpAddrs = (family?: Family, index?: number): Request => ({
   type: RTM_GETADDR,
   flags: NLM_F_DUMP,
   header: encodeIfAddr({ family: family ? afOf(family) : AF_UNSPEC, index: index ?? 0 }),

@@ -4,10 +4,10 @@
  */
 import { formatIPBytes, parseIPv4, parseIPv6 } from '../addr/text';
 
-export type IpFamily = 4 | 6;
+import type { Family } from '../addr/ip';
 
 export interface IpBytes {
-  family: IpFamily;
+  family: Family;
   bytes: Uint8Array;
 }
 

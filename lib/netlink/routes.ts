@@ -30,11 +30,12 @@ import {
   RT_TABLE_UNSPEC,
 } from './constants';
 import { afOf, familyOf } from './addrs';
-import { formatIp, parseIp, parsePrefix, type IpFamily, type Prefix } from './inet';
+import { formatIp, parseIp, parsePrefix, type Prefix } from './inet';
 import { Attrs, attr, decodeRtMsg, encodeRtMsg, type AttrSpec, type NlMessage, type Request } from './message';
+import type { Family } from '../addr/ip';
 
 export interface Route {
-  family: IpFamily;
+  family: Family;
   /** `10.1.0.0/16`; the default route is `0.0.0.0/0` or `::/0`. */
   dst: string;
   gateway?: string;
@@ -94,7 +95,7 @@ export function getRoute(address: string): Request {
   };
 }
 
-export const dumpRoutes = (family?: IpFamily): Request => ({
+export const dumpRoutes = (family?: Family): Request => ({
   type: RTM_GETROUTE,
   flags: NLM_F_DUMP,
   header: encodeRtMsg({ family: family ? afOf(family) : 0 }),

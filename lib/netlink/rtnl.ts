@@ -5,7 +5,6 @@
  */
 import { RT_TABLE_MAIN, RTM_F_CLONED, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from './constants';
 import { decodeAddr, delAddr, dumpAddrs, newAddr, type Addr, type AddrOptions } from './addrs';
-import type { IpFamily } from './inet';
 import {
   decodeLink,
   delLink,
@@ -31,14 +30,15 @@ import {
 import type { NlMessage, Request } from './message';
 import { decodeRoute, delRoute, dumpRoutes, getRoute, newRoute, type Route, type RouteSpec } from './routes';
 import { NetlinkSocket, isErrno, openNetlink, type NetlinkOptions, type RawSocket } from './socket';
+import type { Family } from '../addr/ip';
 
 export interface AddrFilter {
-  family?: IpFamily;
+  family?: Family;
   index?: number;
 }
 
 export interface RouteFilter {
-  family?: IpFamily;
+  family?: Family;
   /** A table id, or 'all'; the main table by default. */
   table?: number | 'all';
   oif?: number;

@@ -13,7 +13,7 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
 import { defaultRunner } from '../../lib/exec/real';
 import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
-import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
+import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
 import { bestEffort } from '../../lib/log';
 import { configureInterface } from '../../lib/net/interface';
 import { randomMac } from '../../lib/net/mac';

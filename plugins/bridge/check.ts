@@ -8,7 +8,7 @@ import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { formatCIDR, networkOf, parseCIDR } from '../../lib/ipam/ip';
+import { formatCIDR, networkOf, parseCIDR } from '../../lib/addr/ip';
 import { openRtnl } from '../../lib/net/rtnl';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { defaultRunner } from '../../lib/exec/real';

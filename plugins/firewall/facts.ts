@@ -2,7 +2,7 @@
 import { isValidLinkName } from '../../lib/cni/names';
 import { ConfigError } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
-import { formatIP, parseCIDR } from '../../lib/ipam/ip';
+import { formatIP, parseCIDR } from '../../lib/addr/ip';
 import type { FirewallConfig } from './config';
 
 export interface Facts {

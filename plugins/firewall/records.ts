@@ -22,7 +22,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, wr
 import { join } from 'node:path';
 import type { Attachment } from '../../lib/firewall/driver';
 import * as t from '../../lib/cni/schema';
-import { formatIP, parseIP } from '../../lib/ipam/ip';
+import { formatIP, parseIP } from '../../lib/addr/ip';
 import { isAdminChainName, isZoneName, type FirewallBackend } from './config';
 import { isRuleLinkName } from './facts';
 

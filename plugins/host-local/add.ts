@@ -6,7 +6,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import { pickNext, type Picked } from '../../lib/ipam/allocator';
 import { NetworkStore, type Owner } from '../../lib/ipam/disk-store';
-import { formatCIDR, formatIP, parseIP, type Addr } from '../../lib/ipam/ip';
+import { formatCIDR, formatIP, parseIP, type Addr } from '../../lib/addr/ip';
 import { rangeContains, rangeFor, rangeSetString, type RangeSet } from '../../lib/ipam/ranges';
 import { readResolvConf } from '../../lib/ipam/resolv';
 import { warn } from '../../lib/log';

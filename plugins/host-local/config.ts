@@ -12,7 +12,7 @@ import * as t from '../../lib/cni/schema';
 import { routeDecoder } from '../../lib/cni/result/decode';
 import { versionAtLeast } from '../../lib/cni/version';
 import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
-import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/ipam/ip';
+import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
 import {
   canonicalizeRangeSet,
   checkDecodable,

@@ -5,7 +5,7 @@
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
-import { parseIP, formatIP } from '../../lib/ipam/ip';
+import { parseIP, formatIP } from '../../lib/addr/ip';
 import { isBackend, type Backend } from '../../lib/firewall/backend';
 import type { PortMapping } from '../../lib/firewall/driver';
 

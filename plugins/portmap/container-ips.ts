@@ -1,7 +1,7 @@
 /** Which container addresses portmap forwards to: as the reference picks them from prevResult. */
 import type { Result } from '../../lib/cni/result/types';
 import type { ContainerAddress } from '../../lib/firewall/driver';
-import { parseCIDR, formatIP } from '../../lib/ipam/ip';
+import { parseCIDR, formatIP } from '../../lib/addr/ip';
 
 export type ContainerIP = ContainerAddress;
 

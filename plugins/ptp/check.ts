@@ -10,7 +10,7 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { openRtnl } from '../../lib/net/rtnl';
 import { checkAddresses, checkRoutes } from '../../lib/net/verify';
-import { parseCIDR, formatIP, sameAddr } from '../../lib/ipam/ip';
+import { parseCIDR, formatIP, sameAddr } from '../../lib/addr/ip';
 import { loadPtpConfig, requireIpam } from './config';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);

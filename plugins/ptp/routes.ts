@@ -9,7 +9,7 @@
  */
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig } from '../../lib/cni/result/types';
-import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, bitsOf } from '../../lib/ipam/ip';
+import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, bitsOf } from '../../lib/addr/ip';
 import { isErrno, type Rtnl } from '../../lib/netlink';
 import { RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE } from '../../lib/netlink/constants';
 

@@ -4,7 +4,7 @@
  */
 import { CniError, ErrorCode } from '../errors';
 import * as t from '../schema';
-import { parseCIDR, parseIP } from '../../ipam/ip';
+import { parseCIDR, parseIP } from '../../addr/ip';
 import { resultFamily } from '../version';
 import { stripUndefined, toWire } from './encode';
 import type { DNS, IPConfig, Interface, Result, Route } from './types';

@@ -3,7 +3,7 @@
  * text form Go's net.IP.String() produces, because lease file names must match the reference's
  * byte for byte (IPv6 compressed per RFC 5952; IPv4-mapped IPv6 treated as IPv4, as Go does).
  */
-import { formatIPBytes, parseIPv4, parseIPv6 } from '../addr/text';
+import { formatIPBytes, parseIPv4, parseIPv6 } from './text';
 
 export type Family = 4 | 6;
 
