@@ -13,6 +13,7 @@ import {
   NLM_F_MULTI,
 } from './constants';
 import {
+  IFLA_ADDRESS,
   IFLA_IFALIAS,
   IFLA_IFNAME,
   IFLA_INFO_DATA,
@@ -21,10 +22,12 @@ import {
   IFLA_LINK,
   IFLA_LINKINFO,
   IFLA_MACVLAN_MODE,
+  IFLA_MASTER,
   IFLA_MTU,
   RTM_NEWLINK,
 } from './constants';
 import { describe } from './describe';
+import { parseMac } from './inet';
 import { IPVLAN_MODES, MACVLAN_MODES, type IpvlanMode, type MacvlanMode } from './links';
 import { errnoNumber } from '../sys/errno';
 import {
@@ -75,8 +78,10 @@ export interface CannedLink {
   index: number;
   name: string;
   mtu?: number;
+  mac?: string;
   up?: boolean;
   alias?: string;
+  masterIndex?: number;
   kind?: string;
   parentIndex?: number;
   macvlanMode?: MacvlanMode;
@@ -86,6 +91,8 @@ export interface CannedLink {
 /** A link as the kernel describes it in RTM_NEWLINK, for reply.messages(). */
 export function cannedLink(l: CannedLink): CannedMessage {
   const attrs: AttrSpec[] = [attr.str(IFLA_IFNAME, l.name), attr.u32(IFLA_MTU, l.mtu ?? 1500)];
+  if (l.mac !== undefined) attrs.push(attr.bytes(IFLA_ADDRESS, parseMac(l.mac)));
+  if (l.masterIndex !== undefined) attrs.push(attr.u32(IFLA_MASTER, l.masterIndex));
   if (l.parentIndex !== undefined) attrs.push(attr.u32(IFLA_LINK, l.parentIndex));
   if (l.alias !== undefined) attrs.push(attr.str(IFLA_IFALIAS, l.alias));
   if (l.kind) {

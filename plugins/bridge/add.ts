@@ -11,15 +11,14 @@ import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
-import { defaultRunner } from '../../lib/exec/real';
+import type { Runner } from '../../lib/exec/runner';
 import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
 import { bestEffort } from '../../lib/log';
 import { configureInterface } from '../../lib/net/interface';
+import { hostKernel, type Kernel } from '../../lib/net/kernel';
 import { randomMac } from '../../lib/net/mac';
-import { openRtnl } from '../../lib/net/rtnl';
 import { settleIPv6 } from '../../lib/net/settle';
-import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
 import { createVethPair } from '../../lib/net/veth';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
@@ -130,7 +129,7 @@ function ensureBridge(host: Rtnl, existing: Link | undefined, cfg: BridgeConfig)
   return host.linkByIndex(br.index) ?? br;
 }
 
-export async function add(inv: Invocation): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
   if (!existsSync(inv.netns))
     throw new CniError(
@@ -138,14 +137,15 @@ export async function add(inv: Invocation): Promise<Result> {
       `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`,
     );
   const undo = new UndoStack();
-  const host = openRtnl();
+  const host = kernel.rtnl();
   try {
     return await undo.guard(async () => {
       const existing = host.linkByName(cfg.bridge);
       if (existing && existing.kind !== 'bridge')
         throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
-      if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
-      const ipam = cfg.ipamType !== '' ? await delegate('ADD', cfg.ipamType, inv) : undefined;
+      const ipamOpts = { runner: kernel.runner };
+      if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv, ipamOpts));
+      const ipam = cfg.ipamType !== '' ? await delegate('ADD', cfg.ipamType, inv, ipamOpts) : undefined;
       if (cfg.ipamType !== '' && !ipam?.ips?.length)
         throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
       const ips: IPConfig[] = (ipam?.ips ?? []).map((ip) => ({ ...ip }));
@@ -159,7 +159,7 @@ export async function add(inv: Invocation): Promise<Result> {
       }
 
       // The firewall programs start first and run while this process does the netlink work.
-      const runner = defaultRunner();
+      const runner = kernel.runner;
       const masq = cfg.ipMasq && ips.length > 0;
       if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
       const firewall = undo.track(masq ? setupMasquerade(runner, cfg.ipMasqBackend, inv, ips) : undefined);
@@ -175,18 +175,18 @@ export async function add(inv: Invocation): Promise<Result> {
       host.setUp(veth.hostIndex);
       if (cfg.isGateway) ensureGatewayAddrs(host, br, cfg, gws);
       await bestEffort('disable router advertisements on the bridge', async () =>
-        ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'),
+        kernel.ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'),
       );
-      if (cfg.isGateway) enableForwarding(gws);
+      if (cfg.isGateway) enableForwarding(kernel, gws);
 
       const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
       if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(runner, spoof));
       const spoofing = undo.track(spoof ? setupSpoofcheck(runner, spoof, veth.hostName, veth.containerMac) : undefined);
-      if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(cfg, veth.hostName);
+      if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(runner, cfg, veth.hostName);
 
       // Inside the container: sysctls first (before any address exists), then the addresses.
-      if (ips.length > 0) setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
-      const ctr = openRtnl(inv.netns);
+      if (ips.length > 0) kernel.setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));
+      const ctr = kernel.rtnl(inv.netns);
       try {
         const index = configureInterface(ctr, inv.ifName, {
           ips,
@@ -233,17 +233,17 @@ async function deleteLinkNamed(host: Rtnl, name: string): Promise<void> {
   }
 }
 
-function enableForwarding(gws: Map<4 | 6, Gateway>): void {
-  if (gws.has(4)) ensureSysctl('net/ipv4/ip_forward', '1');
-  if (gws.has(6)) ensureSysctl('net/ipv6/conf/all/forwarding', '1');
+function enableForwarding(kernel: Kernel, gws: Map<4 | 6, Gateway>): void {
+  if (gws.has(4)) kernel.ensureSysctl('net/ipv4/ip_forward', '1');
+  if (gws.has(6)) kernel.ensureSysctl('net/ipv6/conf/all/forwarding', '1');
 }
 
 /** Access VLAN (pvid untagged) and trunk VIDs on the host port, in one `bridge -batch`. */
-async function setupVlans(cfg: BridgeConfig, hostVeth: string): Promise<void> {
+async function setupVlans(runner: Runner, cfg: BridgeConfig, hostVeth: string): Promise<void> {
   const lines: string[] = [];
   if (!cfg.preserveDefaultVlan) lines.push(`vlan del vid 1 dev ${hostVeth}`);
   const native = cfg.vlan || (cfg.vlanTrunk.length ? 1 : 0);
   if (native) lines.push(`vlan add vid ${native} dev ${hostVeth} pvid untagged`);
   for (const id of cfg.vlanTrunk) if (id !== native) lines.push(`vlan add vid ${id} dev ${hostVeth}`);
-  await defaultRunner().run({ tool: 'bridge', argv: ['-batch', '-'], input: lines.join('\n') + '\n' });
+  await runner.run({ tool: 'bridge', argv: ['-batch', '-'], input: lines.join('\n') + '\n' });
 }

@@ -9,9 +9,8 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { formatCIDR, networkOf, parseCIDR } from '../../lib/addr/ip';
-import { openRtnl } from '../../lib/net/rtnl';
+import { hostKernel, type Kernel } from '../../lib/net/kernel';
 import type { Link, Rtnl } from '../../lib/netlink';
-import { defaultRunner } from '../../lib/exec/real';
 import { loadBridgeConfig } from './config';
 import { checkMasquerade } from '../../lib/firewall/ip-masq';
 
@@ -19,7 +18,7 @@ const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 const sameMac = (a: string | undefined, b: string | undefined): boolean =>
   (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
 
-export async function check(inv: Invocation): Promise<void> {
+export async function check(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
@@ -29,7 +28,7 @@ export async function check(inv: Invocation): Promise<void> {
   const contIps = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
   const masq =
     cfg.ipMasq && contIps.length > 0
-      ? checkMasquerade(defaultRunner(), cfg.ipMasqBackend, inv, contIps).then(
+      ? checkMasquerade(kernel.runner, cfg.ipMasqBackend, inv, contIps).then(
           () => undefined,
           (e: unknown) => e,
         )
@@ -37,7 +36,7 @@ export async function check(inv: Invocation): Promise<void> {
   // IPAM first, as the reference: its verdict is the first one reported.
   if (cfg.ipamType !== '') {
     try {
-      await delegate('CHECK', cfg.ipamType, inv);
+      await delegate('CHECK', cfg.ipamType, inv, { runner: kernel.runner });
     } catch (e) {
       await masq;
       throw e;
@@ -45,7 +44,7 @@ export async function check(inv: Invocation): Promise<void> {
   }
   const hostPrev = ifaces.find((i, idx) => idx !== contIndex && !i.sandbox && i.name !== cfg.bridge);
 
-  const host = openRtnl();
+  const host = kernel.rtnl();
   let br: Link | undefined;
   let hostVeth: Link | undefined;
   try {
@@ -66,7 +65,7 @@ export async function check(inv: Invocation): Promise<void> {
 
   const contPrev = ifaces[contIndex];
   if (!contPrev) throw fail(`interface ${inv.ifName} with sandbox ${inv.netns} not found in prevResult`);
-  const ctr = openRtnl(inv.netns);
+  const ctr = kernel.rtnl(inv.netns);
   try {
     const cont = ctr.linkByName(inv.ifName);
     if (!cont) throw fail(`CNI created interface in container ${inv.ifName} not found`);

@@ -6,18 +6,17 @@
 import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { defaultRunner } from '../../lib/exec/real';
 import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
-import { openRtnl } from '../../lib/net/rtnl';
+import { hostKernel, type Kernel } from '../../lib/net/kernel';
 import { isErrno } from '../../lib/netlink';
 import { concurrently } from '../../lib/async';
 import { loadBridgeConfig } from './config';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 
 /** Deletes the container's interface; a missing namespace or interface is fine. */
-async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
+async function deleteContainerLink(kernel: Kernel, netns: string, ifName: string): Promise<void> {
   if (netns === '' || !existsSync(netns)) return;
-  const ctr = openRtnl(netns);
+  const ctr = kernel.rtnl(netns);
   try {
     const link = ctr.linkByName(ifName);
     // The kernel takes ~20 ms to delete a veth; the rule teardown runs meanwhile.
@@ -29,22 +28,22 @@ async function deleteContainerLink(netns: string, ifName: string): Promise<void>
   }
 }
 
-export async function del(inv: Invocation): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   // The rules first (their programs run while the link goes); the link goes before the lease,
   // so its address is never handed out while still in use.
   // Masquerade goes from both backends (the container may have been set up under an earlier config).
-  const runner = defaultRunner();
+  const runner = kernel.runner;
   const rules = async (): Promise<void> => {
     if (cfg.ipMasq) await teardownMasquerade(runner, inv);
     if (cfg.macspoofchk) await teardownSpoofcheck(runner, spoofRef(inv.containerId, inv.ifName));
   };
   const linkThenLease = async (): Promise<void> => {
-    const link = await deleteContainerLink(inv.netns, inv.ifName).then(
+    const link = await deleteContainerLink(kernel, inv.netns, inv.ifName).then(
       () => undefined,
       (e: unknown) => e,
     );
-    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
+    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv, { runner });
     if (link) throw link; // reported after the lease is released anyway
   };
   await concurrently(rules(), linkThenLease());

@@ -5,17 +5,19 @@
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
-import { defaultRunner } from '../../lib/exec/real';
 import { gcSpoofcheck, spoofRef } from '../../lib/firewall/nftables/spoofcheck';
-import { loadBridgeConfig } from './config';
 import { gcMasquerade } from '../../lib/firewall/ip-masq';
+import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import { loadBridgeConfig } from './config';
 
-export async function gc(inv: Invocation): Promise<void> {
+export async function gc(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
   const cfg = loadBridgeConfig(inv);
-  const runner = defaultRunner();
+  const runner = kernel.runner;
   const errors: string[] = [];
   if (cfg.ipamType !== '') {
-    await delegate('GC', cfg.ipamType, inv).catch((e: unknown) => errors.push(`IPAM GC: ${(e as Error).message}`));
+    await delegate('GC', cfg.ipamType, inv, { runner }).catch((e: unknown) =>
+      errors.push(`IPAM GC: ${(e as Error).message}`),
+    );
   }
   const valid = validAttachmentsOf(inv);
   if (valid && cfg.ipMasq) {

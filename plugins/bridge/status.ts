@@ -2,17 +2,17 @@
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
-import { openRtnl } from '../../lib/net/rtnl';
+import { hostKernel, type Kernel } from '../../lib/net/kernel';
 import { loadBridgeConfig } from './config';
 
-export async function status(inv: Invocation): Promise<void> {
+export async function status(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   try {
-    const host = openRtnl();
+    const host = kernel.rtnl();
     host.linkByName('lo');
     host.close();
   } catch (e) {
     throw new CniError(ErrorCode.NotAvailable, 'netlink is not usable', (e as Error).message);
   }
-  if (cfg.ipamType !== '') await delegate('STATUS', cfg.ipamType, inv);
+  if (cfg.ipamType !== '') await delegate('STATUS', cfg.ipamType, inv, { runner: kernel.runner });
 }

@@ -1,0 +1,179 @@
+/**
+ * bridge's verbs against recording fakes (no root): every netlink request in the host and the
+ * container namespace, every sysctl and every program, as golden text. A change to what bridge
+ * asks of the kernel shows up as a diff in review (`make golden` rewrites the files).
+ */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RecordingRunner } from '../../lib/exec/recording';
+import { resetBackendProbes } from '../../lib/firewall/backend';
+import type { Kernel } from '../../lib/net/kernel';
+import { Rtnl } from '../../lib/netlink';
+import { cannedLink, RecordingSocket, reply } from '../../lib/netlink/fake';
+import { expectGolden } from '../../lib/testutil/golden';
+import { callVerb } from '../../lib/testutil/verbs';
+import { add } from './add';
+import { del } from './del';
+
+const IPAM_RESULT = JSON.stringify({
+  cniVersion: '1.0.0',
+  ips: [{ address: '10.10.0.2/24', gateway: '10.10.0.1' }],
+  routes: [{ dst: '0.0.0.0/0' }],
+});
+
+/** A Kernel whose sockets, sysctls and programs are recorded; `host` and `ctr` answer in order. */
+function fakeKernel(host: RecordingSocket, ctr: RecordingSocket, runner: RecordingRunner) {
+  const sysctls: string[] = [];
+  const kernel: Kernel = {
+    runner,
+    rtnl: (netns) => new Rtnl(netns ? ctr : host),
+    ensureSysctl: (k, v) => void sysctls.push(`host ${k}=${v}`),
+    setSysctlsIn: (_ns, values) => void sysctls.push(...values.map(([k, v]) => `container ${k}=${v}`)),
+  };
+  return { kernel, sysctls };
+}
+
+/** Random names and MACs replaced, so the plan reads the same on every run. */
+const stable = (lines: readonly string[]): string =>
+  lines
+    .map((l) =>
+      l
+        .replace(/veth[0-9a-f]{8}/g, 'veth<random>')
+        .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>')
+        .replace(/fd:\d+/g, 'fd:<n>'),
+    )
+    .join('\n');
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tscni-bridge-plan-'));
+  writeFileSync(join(dir, 'netns'), ''); // stands for the container's namespace file
+  writeFileSync(join(dir, 'host-local'), ''); // the IPAM plugin the runner "runs"
+  resetBackendProbes();
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const conf = (extra: object = {}): object => ({
+  cniVersion: '1.0.0',
+  name: 'net1',
+  type: 'bridge',
+  bridge: 'cni0',
+  isGateway: true,
+  ipMasq: true,
+  ipam: { type: 'host-local' },
+  ...extra,
+});
+
+describe('bridge ADD plan', () => {
+  it('new bridge: creates it, the veth pair, the gateway; configures the container; one firewall restore', async () => {
+    const host = new RecordingSocket().respond(
+      reply.error('ENODEV'), // no bridge yet
+      reply.ack(), // bridge created
+      reply.messages(cannedLink({ index: 2, name: 'cni0', kind: 'bridge', mac: '0a:00:00:00:00:01' })),
+      reply.ack(), // mac pinned, up
+      reply.messages(cannedLink({ index: 2, name: 'cni0', kind: 'bridge', mac: '0a:00:00:00:00:01', up: true })),
+      reply.ack(), // veth pair
+      reply.messages(cannedLink({ index: 7, name: 'veth00000000', kind: 'veth' })),
+    );
+    const ctr = new RecordingSocket().respond(reply.messages(cannedLink({ index: 3, name: 'eth0', kind: 'veth' })));
+    const runner = new RecordingRunner()
+      .on((c) => c.tool === 'plugin', { stdout: IPAM_RESULT })
+      .on((c) => c.tool === 'iptables', { exitCode: 1 }); // nothing of ours in nat yet
+    const { kernel, sysctls } = fakeKernel(host, ctr, runner);
+    const out = await callVerb({ add: (inv) => add(inv, kernel) }, 'ADD', conf(), {
+      netns: join(dir, 'netns'),
+      env: { CNI_PATH: dir },
+    });
+    expect(out.json['msg']).toBeUndefined();
+    expect(out.code).toBe(0);
+    expect(out.json['ips']).toEqual([{ interface: 2, address: '10.10.0.2/24', gateway: '10.10.0.1' }]);
+    expectGolden(
+      __dirname,
+      'add-new-bridge',
+      [
+        '# host netlink',
+        stable(host.requests),
+        '# container netlink',
+        stable(ctr.requests),
+        '# sysctls',
+        ...sysctls,
+        '# programs',
+        ...runner.lines().map((l) => l.replace(dir, '<cni-path>')),
+      ].join('\n'),
+    );
+  });
+
+  it('a failure in the container rolls back: veth deleted, masquerade and lease released', async () => {
+    const host = new RecordingSocket().respond(
+      reply.messages(cannedLink({ index: 2, name: 'cni0', kind: 'bridge', mac: '0a:00:00:00:00:01', up: true })),
+      reply.ack(),
+      reply.messages(cannedLink({ index: 2, name: 'cni0', kind: 'bridge', mac: '0a:00:00:00:00:01', up: true })),
+      reply.ack(),
+      reply.messages(cannedLink({ index: 7, name: 'veth00000000', kind: 'veth' })),
+      reply.ack(), // master
+      reply.ack(), // port flags
+      reply.ack(), // up
+      reply.dump([]), // bridge addresses
+      reply.ack(), // gateway address
+      reply.messages(cannedLink({ index: 7, name: 'veth00000000', kind: 'veth' })), // rollback: the veth is there
+    );
+    const ctr = new RecordingSocket().respond(
+      reply.messages(cannedLink({ index: 3, name: 'eth0', kind: 'veth' })),
+      reply.error('EADDRNOTAVAIL', 'injected'),
+    );
+    const runner = new RecordingRunner()
+      .on((c) => c.tool === 'plugin', { stdout: IPAM_RESULT })
+      .on((c) => c.tool === 'iptables', { exitCode: 1 });
+    const { kernel } = fakeKernel(host, ctr, runner);
+    const out = await callVerb({ add: (inv) => add(inv, kernel) }, 'ADD', conf(), {
+      netns: join(dir, 'netns'),
+      env: { CNI_PATH: dir },
+    });
+    expect(out.code).toBe(1);
+    expect(String(out.json['msg'])).toContain('EADDRNOTAVAIL');
+    expectGolden(
+      __dirname,
+      'add-rollback',
+      [
+        '# host netlink',
+        stable(host.requests),
+        '# container netlink',
+        stable(ctr.requests),
+        '# programs',
+        ...runner.lines().map((l) => l.replace(dir, '<cni-path>')),
+      ].join('\n'),
+    );
+  });
+});
+
+describe('bridge DEL plan', () => {
+  it('deletes the container link, tears masquerade down in both backends, releases the lease', async () => {
+    const host = new RecordingSocket();
+    const ctr = new RecordingSocket().respond(reply.messages(cannedLink({ index: 3, name: 'eth0', kind: 'veth' })));
+    const runner = new RecordingRunner().on((c) => c.tool === 'iptables' || c.tool === 'ip6tables', {
+      exitCode: 1,
+    });
+    const { kernel } = fakeKernel(host, ctr, runner);
+    const out = await callVerb({ del: (inv) => del(inv, kernel) }, 'DEL', conf(), {
+      netns: join(dir, 'netns'),
+      env: { CNI_PATH: dir },
+    });
+    expect(out.code).toBe(0);
+    expect(host.requests).toEqual([]);
+    expectGolden(
+      __dirname,
+      'del',
+      [
+        '# container netlink',
+        stable(ctr.requests),
+        '# programs',
+        ...runner
+          .lines()
+          .map((l) => l.replace(dir, '<cni-path>'))
+          .sort(),
+      ].join('\n'),
+    );
+  });
+});
