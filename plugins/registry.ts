@@ -1,22 +1,75 @@
 /**
  * Every plugin this executable contains, by the name it is invoked by (`bin/<name>` is a link to
- * `tscni`). A plugin's modules are imported only when it is called.
+ * `tscni`), with the module of each verb it implements. Nothing here is imported until a call
+ * needs it: a call loads only its plugin's verb (loopback keeps no state, so it has no GC).
  */
-import type { PluginEntry } from '../lib/cni/plugin';
+import { lazyVerbs, type PluginEntry, type VerbLoaders } from '../lib/cni/plugin';
+
+const plugin = (about: string, verbs: VerbLoaders): PluginEntry => ({ about, load: async () => lazyVerbs(verbs) });
 
 export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
-  bridge: { about: 'CNI bridge plugin (tscni)', load: async () => (await import('./bridge/verbs')).verbs },
-  'host-local': {
-    about: 'CNI host-local plugin (tscni)',
-    load: async () => (await import('./host-local/verbs')).verbs,
-  },
-  portmap: { about: 'CNI portmap plugin (tscni)', load: async () => (await import('./portmap/verbs')).verbs },
-  firewall: { about: 'CNI firewall plugin (tscni)', load: async () => (await import('./firewall/verbs')).verbs },
-  loopback: { about: 'CNI loopback plugin (tscni)', load: async () => (await import('./loopback/verbs')).verbs },
-  tuning: { about: 'CNI tuning plugin (tscni)', load: async () => (await import('./tuning/verbs')).verbs },
-  macvlan: { about: 'CNI macvlan plugin (tscni)', load: async () => (await import('./macvlan/verbs')).verbs },
-  ipvlan: { about: 'CNI ipvlan plugin (tscni)', load: async () => (await import('./ipvlan/verbs')).verbs },
-  ptp: { about: 'CNI ptp plugin (tscni)', load: async () => (await import('./ptp/verbs')).verbs },
+  bridge: plugin('CNI bridge plugin (tscni)', {
+    add: () => import('./bridge/add'),
+    del: () => import('./bridge/del'),
+    check: () => import('./bridge/check'),
+    gc: () => import('./bridge/gc'),
+    status: () => import('./bridge/status'),
+  }),
+  'host-local': plugin('CNI host-local plugin (tscni)', {
+    add: () => import('./host-local/add'),
+    del: () => import('./host-local/del'),
+    check: () => import('./host-local/check'),
+    gc: () => import('./host-local/gc'),
+    status: () => import('./host-local/status'),
+  }),
+  portmap: plugin('CNI portmap plugin (tscni)', {
+    add: () => import('./portmap/add'),
+    del: () => import('./portmap/del'),
+    check: () => import('./portmap/check'),
+    gc: () => import('./portmap/gc'),
+    status: () => import('./portmap/status'),
+  }),
+  firewall: plugin('CNI firewall plugin (tscni)', {
+    add: () => import('./firewall/add'),
+    del: () => import('./firewall/del'),
+    check: () => import('./firewall/check'),
+    gc: () => import('./firewall/gc'),
+    status: () => import('./firewall/status'),
+  }),
+  loopback: plugin('CNI loopback plugin (tscni)', {
+    add: () => import('./loopback/add'),
+    del: () => import('./loopback/del'),
+    check: () => import('./loopback/check'),
+    status: () => import('./loopback/status'),
+  }),
+  tuning: plugin('CNI tuning plugin (tscni)', {
+    add: () => import('./tuning/add'),
+    del: () => import('./tuning/del'),
+    check: () => import('./tuning/check'),
+    gc: () => import('./tuning/gc'),
+    status: () => import('./tuning/status'),
+  }),
+  macvlan: plugin('CNI macvlan plugin (tscni)', {
+    add: () => import('./macvlan/add'),
+    del: () => import('./macvlan/del'),
+    check: () => import('./macvlan/check'),
+    gc: () => import('./macvlan/gc'),
+    status: () => import('./macvlan/status'),
+  }),
+  ipvlan: plugin('CNI ipvlan plugin (tscni)', {
+    add: () => import('./ipvlan/add'),
+    del: () => import('./ipvlan/del'),
+    check: () => import('./ipvlan/check'),
+    gc: () => import('./ipvlan/gc'),
+    status: () => import('./ipvlan/status'),
+  }),
+  ptp: plugin('CNI ptp plugin (tscni)', {
+    add: () => import('./ptp/add'),
+    del: () => import('./ptp/del'),
+    check: () => import('./ptp/check'),
+    gc: () => import('./ptp/gc'),
+    status: () => import('./ptp/status'),
+  }),
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);

@@ -5,8 +5,8 @@
  */
 import type { Invocation } from './dispatch';
 import { CniError, ErrorCode } from './errors';
-import { parseResult } from './result/decode';
-import type { Result } from './result/types';
+import { dnsDecoder, parseResult } from './result/decode';
+import type { DNS, Result } from './result/types';
 import * as t from './schema';
 import { resultFamily } from './version';
 import { warn } from '../log';
@@ -68,3 +68,14 @@ export function validAttachmentsOf(inv: Invocation): Attachment[] | undefined {
 
 /** `<containerID>\0<ifname>` keys for quick membership tests. */
 export const attachmentKey = (containerID: string, ifname: string): string => `${containerID}\u0000${ifname}`;
+
+/** The config's `dns` key as a result carries it: undefined when it says nothing. */
+export function configuredDns(d: t.Decoded<typeof dnsDecoder> | undefined): DNS | undefined {
+  if (!d || !(d.nameservers?.length || d.domain || d.search?.length || d.options?.length)) return undefined;
+  const out: DNS = {};
+  if (d.nameservers?.length) out.nameservers = d.nameservers;
+  if (d.domain) out.domain = d.domain;
+  if (d.search?.length) out.search = d.search;
+  if (d.options?.length) out.options = d.options;
+  return out;
+}

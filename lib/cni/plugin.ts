@@ -22,3 +22,22 @@ export interface PluginEntry {
 
 /** Finds another plugin of this executable by its type (for in-process delegation). */
 export type PluginLookup = (pluginType: string) => PluginEntry | undefined;
+
+type VerbName = keyof PluginFuncs;
+/** Loads the module of one verb, which exports the handler under the verb's name. */
+export type VerbLoaders = { [V in VerbName]?: () => Promise<Required<Pick<PluginFuncs, V>>> };
+
+/**
+ * A verb table whose handlers import their module on first call, so a call loads only the
+ * code of the verb it runs.
+ */
+export function lazyVerbs(loaders: VerbLoaders): PluginFuncs {
+  const funcs: PluginFuncs = {};
+  const { add, del, check, gc, status } = loaders;
+  if (add) funcs.add = async (inv) => (await add()).add(inv);
+  if (del) funcs.del = async (inv) => (await del()).del(inv);
+  if (check) funcs.check = async (inv) => (await check()).check(inv);
+  if (gc) funcs.gc = async (inv) => (await gc()).gc(inv);
+  if (status) funcs.status = async (inv) => (await status()).status(inv);
+  return funcs;
+}

@@ -14,11 +14,12 @@ import { openRtnl } from '../net/rtnl';
 import { settleIPv6 } from '../net/settle';
 import { setSysctlsIn, type SysctlValues } from '../net/sysctl';
 import { releaseVlans, vlanOptionsFor } from '../net/vlan';
-import { isErrno, type Rtnl } from '../netlink';
+import type { Rtnl } from '../netlink';
 import { withNetnsFd } from '../sys/netns';
 import { UndoStack } from '../undo';
 import { vlanUserOf, type SubLinkConfig } from './config';
 import { checkMtu, createChild, resolveMaster } from './create';
+import { deleteLinkNamed } from '../net/container-link';
 
 /** The reference's container sysctls (v1.9): gratuitous ARP/NA on changes, IPv6 on where it goes. */
 export function containerSysctls(ifName: string, ips: readonly IPConfig[]): SysctlValues {
@@ -54,16 +55,6 @@ export async function configureL3(
   return index;
 }
 
-async function deleteNamed(rtnl: Rtnl, name: string): Promise<void> {
-  const link = rtnl.linkByName(name);
-  if (!link) return;
-  try {
-    await rtnl.deleteLinkAsync(link.index);
-  } catch (e) {
-    if (!isErrno(e, 'ENODEV')) throw e;
-  }
-}
-
 export async function addSubLink(cfg: SubLinkConfig, inv: Invocation, prev: Result | undefined): Promise<Result> {
   if (!existsSync(inv.netns))
     throw new CniError(
@@ -97,7 +88,7 @@ export async function addSubLink(cfg: SubLinkConfig, inv: Invocation, prev: Resu
       };
       if (cfg.linkInContainer) createChild(ctr, child);
       else withNetnsFd(inv.netns, (netnsFd) => createChild(host, { ...child, netnsFd }));
-      undo.push(`delete ${cfg.kind} ${inv.ifName}`, () => deleteNamed(ctr, inv.ifName));
+      undo.push(`delete ${cfg.kind} ${inv.ifName}`, () => deleteLinkNamed(ctr, inv.ifName));
 
       let ips: IPConfig[] = [];
       let routes: Route[] = [];

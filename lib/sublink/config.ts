@@ -57,16 +57,6 @@ export function checkCommon(c: { master?: string; vlan?: number; linkInContainer
   }
 }
 
-export function configuredDns(d: t.Decoded<typeof dnsDecoder> | undefined): DNS | undefined {
-  if (!d || !(d.nameservers?.length || d.domain || d.search?.length || d.options?.length)) return undefined;
-  const out: DNS = {};
-  if (d.nameservers?.length) out.nameservers = d.nameservers;
-  if (d.domain) out.domain = d.domain;
-  if (d.search?.length) out.search = d.search;
-  if (d.options?.length) out.options = d.options;
-  return out;
-}
-
 /** What DEL needs: it must work even with a config whose values ADD would reject. */
 export interface SubLinkDelConfig {
   readonly ipamType: string;

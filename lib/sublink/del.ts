@@ -4,26 +4,12 @@
  * namespace), then the lease, then this attachment's use of a VLAN sub-interface of ours — the
  * last user takes the sub-interface with it.
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { openRtnl } from '../net/rtnl';
 import { releaseVlans, vlanOptionsFor } from '../net/vlan';
-import { isErrno } from '../netlink';
 import { vlanUserOf, type SubLinkDelConfig } from './config';
-
-async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
-  if (netns === '' || !existsSync(netns)) return;
-  const ctr = openRtnl(netns);
-  try {
-    const link = ctr.linkByName(ifName);
-    if (link) await ctr.deleteLinkAsync(link.index);
-  } catch (e) {
-    if (!isErrno(e, 'ENODEV')) throw new Error(`failed to delete ${ifName}: ${(e as Error).message}`);
-  } finally {
-    ctr.close();
-  }
-}
+import { deleteContainerLink } from '../net/container-link';
 
 export async function delSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise<void> {
   // Each step runs even when an earlier one failed; the first failure is reported at the end.

@@ -24,6 +24,7 @@ import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { deleteLinkNamed } from '../../lib/net/container-link';
 
 export const CONTAINER_IFACE_INDEX = 2;
 
@@ -219,17 +220,6 @@ export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promi
     });
   } finally {
     host.close();
-  }
-}
-
-/** Deletes a link of this namespace by name; a link already gone is fine. */
-async function deleteLinkNamed(host: Rtnl, name: string): Promise<void> {
-  const link = host.linkByName(name);
-  if (!link) return;
-  try {
-    await host.deleteLinkAsync(link.index);
-  } catch (e) {
-    if (!isErrno(e, 'ENODEV')) throw e;
   }
 }
 

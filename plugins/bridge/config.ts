@@ -6,6 +6,7 @@ import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
+import { configuredDns } from '../../lib/cni/netconf';
 import { dnsDecoder } from '../../lib/cni/result/decode';
 import type { DNS } from '../../lib/cni/result/types';
 import * as t from '../../lib/cni/schema';
@@ -109,10 +110,7 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
     mac = normalizeMac(rawMac);
     if (!mac) throw new ConfigError(`invalid MAC address ${JSON.stringify(rawMac)}`);
   }
-  const dns =
-    c.dns && (c.dns.nameservers?.length || c.dns.domain || c.dns.search?.length || c.dns.options?.length)
-      ? stripDns(c.dns)
-      : undefined;
+  const dns = configuredDns(c.dns);
   return {
     bridge,
     isGateway: !!(c.isGateway || c.isDefaultGateway),
@@ -134,13 +132,4 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
     dns,
     mac,
   };
-}
-
-function stripDns(d: t.Decoded<typeof dnsDecoder>): DNS {
-  const out: DNS = {};
-  if (d.nameservers?.length) out.nameservers = d.nameservers;
-  if (d.domain) out.domain = d.domain;
-  if (d.search?.length) out.search = d.search;
-  if (d.options?.length) out.options = d.options;
-  return out;
 }

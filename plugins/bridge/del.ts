@@ -3,30 +3,14 @@
  * the masquerade rules are released by (network, container) even when CNI_NETNS is empty, the
  * namespace is gone or the interface was already removed (the reference leaks the rules then).
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { hostKernel, type Kernel } from '../../lib/net/kernel';
-import { isErrno } from '../../lib/netlink';
 import { concurrently } from '../../lib/async';
 import { loadBridgeConfig } from './config';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
-
-/** Deletes the container's interface; a missing namespace or interface is fine. */
-async function deleteContainerLink(kernel: Kernel, netns: string, ifName: string): Promise<void> {
-  if (netns === '' || !existsSync(netns)) return;
-  const ctr = kernel.rtnl(netns);
-  try {
-    const link = ctr.linkByName(ifName);
-    // The kernel takes ~20 ms to delete a veth; the rule teardown runs meanwhile.
-    if (link) await ctr.deleteLinkAsync(link.index);
-  } catch (e) {
-    if (!isErrno(e, 'ENODEV')) throw new Error(`failed to delete ${ifName}: ${(e as Error).message}`);
-  } finally {
-    ctr.close();
-  }
-}
+import { deleteContainerLink } from '../../lib/net/container-link';
 
 export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
   const cfg = loadBridgeConfig(inv);
@@ -39,7 +23,7 @@ export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promi
     if (cfg.macspoofchk) await teardownSpoofcheck(runner, spoofRef(inv.containerId, inv.ifName));
   };
   const linkThenLease = async (): Promise<void> => {
-    const link = await deleteContainerLink(kernel, inv.netns, inv.ifName).then(
+    const link = await deleteContainerLink(inv.netns, inv.ifName, kernel.rtnl).then(
       () => undefined,
       (e: unknown) => e,
     );

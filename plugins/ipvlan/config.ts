@@ -6,7 +6,8 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import type { IpvlanMode } from '../../lib/netlink';
-import { checkCommon, commonKeys, configuredDns, loadDelConfig, type SubLinkConfig } from '../../lib/sublink/config';
+import { checkCommon, commonKeys, loadDelConfig, type SubLinkConfig } from '../../lib/sublink/config';
+import { configuredDns } from '../../lib/cni/netconf';
 
 const decoder = t.object(commonKeys);
 

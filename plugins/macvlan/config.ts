@@ -9,7 +9,8 @@ import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { normalizeMac } from '../../lib/net/mac';
 import type { MacvlanMode } from '../../lib/netlink';
-import { checkCommon, commonKeys, configuredDns, loadDelConfig, type SubLinkConfig } from '../../lib/sublink/config';
+import { checkCommon, commonKeys, loadDelConfig, type SubLinkConfig } from '../../lib/sublink/config';
+import { configuredDns } from '../../lib/cni/netconf';
 
 const decoder = t.object({
   ...commonKeys,

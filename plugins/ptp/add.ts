@@ -18,22 +18,12 @@ import { openRtnl } from '../../lib/net/rtnl';
 import { settleIPv6 } from '../../lib/net/settle';
 import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
 import { createVethPair } from '../../lib/net/veth';
-import { isErrno, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import { loadPtpConfig, requireIpam } from './config';
 import { hostSide, ptpAddresses, routeViaGateway } from './routes';
+import { deleteLinkNamed } from '../../lib/net/container-link';
 
 export const CONTAINER_IFACE_INDEX = 1;
-
-async function deleteLinkNamed(rtnl: Rtnl, name: string): Promise<void> {
-  const link = rtnl.linkByName(name);
-  if (!link) return;
-  try {
-    await rtnl.deleteLinkAsync(link.index);
-  } catch (e) {
-    if (!isErrno(e, 'ENODEV')) throw e;
-  }
-}
 
 /** IPv6 on where an IPv6 address goes (the reference's ConfigureIface). */
 function ipv6Sysctls(ifName: string, ips: readonly IPConfig[]): Array<[string, string]> {

@@ -7,7 +7,8 @@ import { ConfigError } from '../../lib/cni/errors';
 import type { DNS } from '../../lib/cni/result/types';
 import * as t from '../../lib/cni/schema';
 import { isBackend, type Backend } from '../../lib/firewall/backend';
-import { configuredDns, commonKeys } from '../../lib/sublink/config';
+import { commonKeys } from '../../lib/sublink/config';
+import { configuredDns } from '../../lib/cni/netconf';
 
 const decoder = t.object({
   ipMasq: t.optional(t.boolean),

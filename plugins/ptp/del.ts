@@ -3,28 +3,13 @@
  * CNI_NETNS is empty or the namespace is gone, where the reference leaks them — while the veth
  * goes with its container end (its gateway address and host routes with it); then the lease.
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { defaultRunner } from '../../lib/exec/real';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
-import { openRtnl } from '../../lib/net/rtnl';
-import { isErrno } from '../../lib/netlink';
 import { concurrently } from '../../lib/async';
 import { loadPtpConfig } from './config';
-
-async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
-  if (netns === '' || !existsSync(netns)) return;
-  const ctr = openRtnl(netns);
-  try {
-    const link = ctr.linkByName(ifName);
-    if (link) await ctr.deleteLinkAsync(link.index);
-  } catch (e) {
-    if (!isErrno(e, 'ENODEV')) throw new Error(`failed to delete ${ifName}: ${(e as Error).message}`);
-  } finally {
-    ctr.close();
-  }
-}
+import { deleteContainerLink } from '../../lib/net/container-link';
 
 export async function del(inv: Invocation): Promise<void> {
   const cfg = loadPtpConfig(inv);

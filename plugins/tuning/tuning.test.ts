@@ -28,7 +28,7 @@ import {
 } from './sysctl';
 import { duplicateSysctlKey } from './duplicates';
 import { applyTuning, checkTuning, restoreTuning } from './tune';
-import { verbs } from './verbs';
+import { PLUGINS } from '../registry';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -509,15 +509,12 @@ describe('verbs through the dispatcher (no namespace needed)', () => {
     env: Record<string, string> = {},
   ): Promise<{ code: number; out: string }> {
     let out = '';
-    const code = await dispatch(
-      { about: 'test', load: async () => verbs },
-      {
-        env: { CNI_COMMAND: command, CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_PATH: '/x', ...env },
-        readStdin: async () => Buffer.from(JSON.stringify(conf)),
-        stdout: (t) => void (out += t),
-        stderr: () => undefined,
-      },
-    );
+    const code = await dispatch(PLUGINS['tuning']!, {
+      env: { CNI_COMMAND: command, CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_PATH: '/x', ...env },
+      readStdin: async () => Buffer.from(JSON.stringify(conf)),
+      stdout: (t) => void (out += t),
+      stderr: () => undefined,
+    });
     return { code, out };
   }
 
