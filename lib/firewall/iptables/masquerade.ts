@@ -70,9 +70,10 @@ export class IptablesMasquerade implements Masquerade {
 
   async check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
     const chain = chainName(a.networkName, a.containerId);
-    for (const six of [false, true]) {
+    // Both families at once; each reads only POSTROUTING and the container's chain.
+    const family = async (six: boolean): Promise<void> => {
       const mine = addrs.filter((x) => isV6(x.address) === six);
-      if (mine.length === 0) continue;
+      if (mine.length === 0) return;
       const have = new Set((await listChains(this.runner, six, 'nat', ['POSTROUTING', chain])).split('\n'));
       for (const rule of renderMasqSetup(a, mine, six).split('\n')) {
         if (rule.startsWith('-A ') && !have.has(rule))
@@ -82,7 +83,8 @@ export class IptablesMasquerade implements Masquerade {
             rule,
           );
       }
-    }
+    };
+    await concurrently(family(false), family(true));
   }
 
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
