@@ -149,6 +149,8 @@ export class Sandbox {
     set('CNI_IFNAME', call.ifName);
     set('CNI_ARGS', call.args);
     set('CNI_PATH', call.path ?? BIN_DIR);
+    // Teardown marks (lib/reload/marks.ts) stay in the sandbox's directory, not in /run/tscni.
+    set('TSCNI_RUN_DIR', join(this.dir, 'run'));
     for (const [k, v] of Object.entries(call.env ?? {})) {
       if (v === undefined) delete env[k];
       else env[k] = v;

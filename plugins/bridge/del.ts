@@ -11,8 +11,9 @@ import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofc
 import { openRtnl } from '../../lib/net/rtnl';
 import { isErrno } from '../../lib/netlink';
 import { concurrently } from '../../lib/undo';
+import { markTeardown } from '../../lib/reload/marks';
 import { loadBridgeConfig } from './config';
-import { teardownMasquerade } from './masquerade';
+import { attachmentOf, teardownMasquerade } from './masquerade';
 
 /** Deletes the container's interface; a missing namespace or interface is fine. */
 async function deleteContainerLink(netns: string, ifName: string): Promise<void> {
@@ -31,6 +32,8 @@ async function deleteContainerLink(netns: string, ifName: string): Promise<void>
 
 export async function del(inv: Invocation): Promise<void> {
   const cfg = loadBridgeConfig(inv);
+  // Before any rule goes: tscni reload must not take this for a flush (lib/reload/marks.ts).
+  if (cfg.ipMasq || cfg.macspoofchk) markTeardown(inv.env, attachmentOf(inv));
   // The rules first (their programs run while the link goes); the link goes before the lease,
   // so its address is never handed out while still in use.
   // Masquerade goes from both backends (the container may have been set up under an earlier config).

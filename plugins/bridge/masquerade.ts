@@ -10,7 +10,7 @@ import { inEveryBackend, withDriver, type Attachment, type MasqAddress } from '.
 import { formatCIDR, formatIP, networkOf, parseCIDR } from '../../lib/ipam/ip';
 import type { BridgeConfig } from './config';
 
-const attachmentOf = (inv: Invocation): Attachment => ({
+export const attachmentOf = (inv: Invocation): Attachment => ({
   networkName: inv.networkName,
   containerId: inv.containerId,
   ifName: inv.ifName,
