@@ -63,11 +63,13 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
     declare(MASQ_CHAIN);
   }
   out.push(`:${dn} - [0:0]`); // declared even when present: iptables-restore --noflush flushes it
-  if (ownSetmark && !chains.has(SETMARK_CHAIN))
+  // By their rules, not their chains: `iptables -t nat -F` empties chains without deleting them.
+  const hasRules = (c: string): boolean => rules.some((r) => r.startsWith(`-A ${c} `));
+  if (ownSetmark && !hasRules(SETMARK_CHAIN))
     out.push(
       `-A ${SETMARK_CHAIN} -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${mark}/${mark}`,
     );
-  if (ownSetmark && !chains.has(MASQ_CHAIN)) out.push(`-A ${MASQ_CHAIN} -m mark --mark ${mark}/${mark} -j MASQUERADE`);
+  if (ownSetmark && !hasRules(MASQ_CHAIN)) out.push(`-A ${MASQ_CHAIN} -m mark --mark ${mark}/${mark} -j MASQUERADE`);
   if (ownSetmark && !rules.some((r) => r.startsWith('-A POSTROUTING') && r.endsWith(`-j ${MASQ_CHAIN}`))) {
     out.push(`-I POSTROUTING 1 -m comment --comment "CNI portfwd requiring masquerade" -j ${MASQ_CHAIN}`);
   }
