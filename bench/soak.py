@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,7 +99,13 @@ def state(sb: Sandbox, data_dir: str, run_dir: str, ids: list[str]) -> dict:
     }
 
 
+def _stop(signum, frame):  # noqa: ARG001
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: the sandbox is closed
+
+
 def inner(spec: dict) -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     keeper = _StderrKeeper()
     cni_runtime.subprocess = keeper  # see _StderrKeeper
     sb = Sandbox(spec["workdir"], spec["launcher_ns"])
@@ -208,17 +215,23 @@ def figures(calls: list[dict], cycles: int) -> dict:
 
 def outer(args: argparse.Namespace) -> int:
     workdir = tempfile.mkdtemp(prefix="tscni-soak-")
-    spec = {"workdir": os.path.join(workdir, "w"), "launcher_ns": namespace_ids(),
-            "cni_path": os.path.abspath(args.cni_path), "cycles": args.cycles, "alive": args.alive,
-            "every": args.every, "out": os.path.abspath(args.out) if args.out else None}
-    os.makedirs(spec["workdir"])
-    cmd = ["unshare", "--net", "--mount", "--propagation", "private", "--",
-           sys.executable, os.path.abspath(__file__), "--inner", json.dumps(spec)]
-    proc = subprocess.Popen(cmd)
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()  # by PID: only the process we started
+        # A private copy of the plugins: a rebuild during the soak must not change what it measures.
+        bin_copy = os.path.join(workdir, "bin")
+        shutil.copytree(os.path.abspath(args.cni_path), bin_copy, symlinks=True)
+        spec = {"workdir": os.path.join(workdir, "w"), "launcher_ns": namespace_ids(),
+                "cni_path": bin_copy, "cycles": args.cycles, "alive": args.alive,
+                "every": args.every, "out": os.path.abspath(args.out) if args.out else None}
+        os.makedirs(spec["workdir"])
+        cmd = ["unshare", "--net", "--mount", "--propagation", "private", "--",
+               sys.executable, os.path.abspath(__file__), "--inner", json.dumps(spec)]
+        proc = subprocess.Popen(cmd)
+
+        def forward(signum, frame):  # noqa: ARG001
+            proc.send_signal(signum)  # by PID: only the process we started
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
         return proc.wait()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -446,6 +446,13 @@ export class NetworkStore {
     this.writeAtomically(join(this.dir, `last_reserved_ip.${setIndex}`), ip, step);
   }
 
+  /** Who holds `ip`, read without the lock (a lease appears whole: it is linked into place). */
+  ownerOf(ip: string): LeaseOwner | undefined {
+    if (!isLeaseName(ip)) return undefined;
+    const text = readOr(join(this.dir, ip), undefined);
+    return text === undefined ? undefined : parseLeaseContent(text);
+  }
+
   /** Lock-free existence test for STATUS probes. */
   exists(ip: string): boolean {
     try {
