@@ -51,7 +51,9 @@ export function markTeardown(env: Env, a: Attachment): void {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(join(dir, markName(a)), content(a), { mode: 0o600 });
   } catch (e) {
-    warn(`cannot mark ${markName(a)} as torn down in ${dir} (tscni reload may restore its rules): ${(e as Error).message}`);
+    warn(
+      `cannot mark ${markName(a)} as torn down in ${dir} (tscni reload may restore its rules): ${(e as Error).message}`,
+    );
   }
 }
 

@@ -36,7 +36,12 @@ class World {
   }
   tscni(args: string[], extraEnv: Record<string, string> = {}): Promise<RunResult> {
     const env = { ...this.env, ...extraEnv };
-    return this.sb.exec('host', ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), join(BIN_DIR, 'tscni'), ...args]);
+    return this.sb.exec('host', [
+      'env',
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      join(BIN_DIR, 'tscni'),
+      ...args,
+    ]);
   }
   async add(name: string, hostPort: number): Promise<void> {
     if (!readdirSync('/run/netns').includes(this.sb.nsName(name))) await this.sb.addContainer(name);
@@ -185,7 +190,9 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     expect(dry.code).toBe(0);
     for (const name of ['c1', 'c2'])
       for (const what of ['masquerade', 'port forwarding', 'container forwarding'])
-        expect(lines(dry)).toContainEqual(expect.stringMatching(new RegExp(`^broken +rlnet/${w.cid(name)}/eth0 ${what}:`)));
+        expect(lines(dry)).toContainEqual(
+          expect.stringMatching(new RegExp(`^broken +rlnet/${w.cid(name)}/eth0 ${what}:`)),
+        );
     expect(await w.rules()).toBe(flushed);
 
     const r = await w.reload();
@@ -222,10 +229,26 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
       const input = `*nat\n${(jump ?? '').replace(/^-A /, '-D ')}\nCOMMIT\n`;
       await runOk(['ip', 'netns', 'exec', w.sb.hostNs, 'iptables-restore', '--noflush'], { input });
     } else {
-      const listing = (await w.sb.exec('host', ['nft', '-a', 'list', 'chain', 'inet', 'cni_plugins_masquerade', 'masq_checks'])).stdout;
-      const handle = /ip saddr 10\.77\.0\.\d+ .*id: (\S+)" # handle (\d+)/
-        .exec(listing.split('\n').find((l) => l.includes(w.cid('c1'))) ?? '')?.[2];
-      await runOk(['ip', 'netns', 'exec', w.sb.hostNs, 'nft', 'delete', 'rule', 'inet', 'cni_plugins_masquerade', 'masq_checks', 'handle', handle ?? '0']);
+      const listing = (
+        await w.sb.exec('host', ['nft', '-a', 'list', 'chain', 'inet', 'cni_plugins_masquerade', 'masq_checks'])
+      ).stdout;
+      const handle = /ip saddr 10\.77\.0\.\d+ .*id: (\S+)" # handle (\d+)/.exec(
+        listing.split('\n').find((l) => l.includes(w.cid('c1'))) ?? '',
+      )?.[2];
+      await runOk([
+        'ip',
+        'netns',
+        'exec',
+        w.sb.hostNs,
+        'nft',
+        'delete',
+        'rule',
+        'inet',
+        'cni_plugins_masquerade',
+        'masq_checks',
+        'handle',
+        handle ?? '0',
+      ]);
     }
     expect(await w.masquerades('c1')).toBe(false);
     const c2Before = (await w.rules()).split('\n').filter((l) => l.includes(w.cid('c2')));
@@ -241,11 +264,18 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     await w.add('c3', 8083);
     // The runtime's DEL of c3 stopped after portmap (as between two plugins of its chain).
     const cache = JSON.parse(
-      (await w.sb.exec('host', ['cat', join(w.env['CNI_CACHE_DIR'] ?? '', 'results', `rlnet-${w.cid('c3')}-eth0`)])).stdout,
+      (await w.sb.exec('host', ['cat', join(w.env['CNI_CACHE_DIR'] ?? '', 'results', `rlnet-${w.cid('c3')}-eth0`)]))
+        .stdout,
     ) as { result: unknown };
     const pm = await w.sb.runPlugin(
       join(BIN_DIR, 'portmap'),
-      { command: 'DEL', containerId: w.cid('c3'), netns: w.netns('c3'), ifName: 'eth0', env: { TSCNI_RUN_DIR: w.env['TSCNI_RUN_DIR'] } },
+      {
+        command: 'DEL',
+        containerId: w.cid('c3'),
+        netns: w.netns('c3'),
+        ifName: 'eth0',
+        env: { TSCNI_RUN_DIR: w.env['TSCNI_RUN_DIR'] },
+      },
       { cniVersion: '1.1.0', name: 'rlnet', type: 'portmap', backend, prevResult: cache.result },
     );
     expect(pm.code).toBe(0);

@@ -61,14 +61,25 @@ function invocationFor(
   plugin: PluginConf,
   a: Attachment | undefined,
   netns: string,
-  extra: { cniArgs?: ReadonlyArray<[string, string]>; capabilityArgs?: Readonly<Record<string, unknown>>; result?: unknown },
+  extra: {
+    cniArgs?: ReadonlyArray<[string, string]>;
+    capabilityArgs?: Readonly<Record<string, unknown>>;
+    result?: unknown;
+  },
   env: Env,
 ): Invocation {
   const rt = a
-    ? { containerId: a.containerId, netns, ifName: a.ifName, args: extra.cniArgs ?? [], capabilityArgs: extra.capabilityArgs ?? {} }
+    ? {
+        containerId: a.containerId,
+        netns,
+        ifName: a.ifName,
+        args: extra.cniArgs ?? [],
+        capabilityArgs: extra.capabilityArgs ?? {},
+      }
     : undefined;
   const config = injected(list, plugin, rt, extra.result === undefined ? {} : { prevResult: extra.result });
-  if (!isSupportedVersion(list.cniVersion)) throw new Error(`unsupported cniVersion ${JSON.stringify(list.cniVersion)}`);
+  if (!isSupportedVersion(list.cniVersion))
+    throw new Error(`unsupported cniVersion ${JSON.stringify(list.cniVersion)}`);
   return {
     command: 'CHECK', // prevResult must validate, as for CHECK
     containerId: (a?.containerId ?? '') as ContainerId,
@@ -183,7 +194,12 @@ async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
     try {
       targets.push(await targetOf(e, opts));
     } catch (err) {
-      out.push({ subject: subjectOf(e.attachment), what: 'all', state: 'skipped', detail: `cached state: ${message(err)}` });
+      out.push({
+        subject: subjectOf(e.attachment),
+        what: 'all',
+        state: 'skipped',
+        detail: `cached state: ${message(err)}`,
+      });
     }
   }
   // Containers of runtimes without a cache, from the networks of NETCONFPATH; what several
@@ -202,9 +218,7 @@ async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
           const had = known.get(k);
           known.set(
             k,
-            had
-              ? { ...had, leases: [...had.leases, ...t.leases], concerns: [...had.concerns, ...t.concerns] }
-              : t,
+            had ? { ...had, leases: [...had.leases, ...t.leases], concerns: [...had.concerns, ...t.concerns] } : t,
           );
         }
       } catch (err) {

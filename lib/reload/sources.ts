@@ -62,7 +62,10 @@ function decode(file: string, raw: unknown, netconfPath: string): CachedAttachme
   }
   if (list.name !== attachment.networkName) throw new Error(`its config is of network ${JSON.stringify(list.name)}`);
   const args = raw['cniArgs'] ?? [];
-  if (!Array.isArray(args) || !args.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string')))
+  if (
+    !Array.isArray(args) ||
+    !args.every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'string'))
+  )
     throw new Error('cniArgs is not a list of pairs');
   const caps = raw['capabilityArgs'] ?? {};
   if (!isObject(caps)) throw new Error('capabilityArgs is not an object');

@@ -77,6 +77,8 @@ export interface PluginCall {
   path?: string;
   /** Extra or overriding environment variables (a value of undefined removes one). */
   env?: Record<string, string | undefined>;
+  /** A command the call goes through first, e.g. nsenter into a private mount namespace. */
+  via?: readonly string[];
 }
 
 export class Sandbox {
@@ -156,7 +158,7 @@ export class Sandbox {
       else env[k] = v;
     }
     const input = typeof config === 'string' ? config : JSON.stringify(config);
-    return run(['ip', 'netns', 'exec', this.hostNs, pluginPath], { input, env });
+    return run([...(call.via ?? []), 'ip', 'netns', 'exec', this.hostNs, pluginPath], { input, env });
   }
 
   /** Removes every namespace and the directory this sandbox created. Idempotent. */

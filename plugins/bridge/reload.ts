@@ -8,12 +8,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
-import {
-  checkSpoofcheck,
-  setupSpoofcheck,
-  spoofRef,
-  teardownSpoofcheck,
-} from '../../lib/firewall/nftables/spoofcheck';
+import { checkSpoofcheck, setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { normalizeMac } from '../../lib/net/mac';
 import { validateContainerId, validateIfName } from '../../lib/cni/names';
 import { NetworkStore } from '../../lib/ipam/disk-store';

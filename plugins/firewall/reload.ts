@@ -24,7 +24,15 @@ export function recordConcern(store: RecordStore, a: Attachment, rec: FirewallRe
     what: 'container forwarding',
     check: () => rules.check({ accept: rec.ips, isolate, families, adminChain: rec.adminChain }),
     restore: () =>
-      rules.apply({ accept: rec.ips, forget: [], isolate, unisolate: [], families, adminChain: rec.adminChain, owner: a }),
+      rules.apply({
+        accept: rec.ips,
+        forget: [],
+        isolate,
+        unisolate: [],
+        families,
+        adminChain: rec.adminChain,
+        owner: a,
+      }),
     undo: () =>
       rules.apply({
         accept: [],
@@ -58,7 +66,12 @@ function concerns(inv: Invocation, runner: Runner): Concern[] {
       what: 'container forwarding',
       check: () =>
         each((b) =>
-          forwardingFor(b, cfg.zone, runner).check({ accept: facts.ips, isolate, families, adminChain: cfg.adminChain }),
+          forwardingFor(b, cfg.zone, runner).check({
+            accept: facts.ips,
+            isolate,
+            families,
+            adminChain: cfg.adminChain,
+          }),
         ),
       restore: () =>
         each((b) =>

@@ -32,7 +32,11 @@ function concerns(inv: Invocation, runner: Runner): Concern[] {
           (iptables) => iptables.portForwarding.teardown(attachmentOf(inv)),
         ),
       undo: async () => {
-        await inEveryBackend(runner, (d) => d.portForwarding.teardown(attachmentOf(inv)), cfg.backend ? [cfg.backend] : BACKENDS);
+        await inEveryBackend(
+          runner,
+          (d) => d.portForwarding.teardown(attachmentOf(inv)),
+          cfg.backend ? [cfg.backend] : BACKENDS,
+        );
       },
     },
   ];

@@ -96,7 +96,9 @@ describe('portmap CHECK and GC', () => {
       const rule = /^add rule inet tscni_hostport (\S+)/.exec(line)?.[1];
       return chain ? [{ chain: { name: chain } }] : rule ? [{ rule: { chain: rule } }] : [];
     });
-    const runner = new RecordingRunner().on(is('nft', '-j', 'list'), { stdout: JSON.stringify({ nftables: skeleton }) });
+    const runner = new RecordingRunner().on(is('nft', '-j', 'list'), {
+      stdout: JSON.stringify({ nftables: skeleton }),
+    });
     const out = await callVerb(withRunner(verbs, runner), 'CHECK', conf({ backend: 'nftables' }));
     expect(out.json).toMatchObject({ code: 999, msg: 'missing hostport element tcp . 8080 in anyports4' });
   });

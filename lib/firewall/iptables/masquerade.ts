@@ -18,12 +18,7 @@ const isV6 = (a: string): boolean => a.includes(':');
  * iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps;
  * jumps already in `postrouting` (a listing of POSTROUTING) are not added twice.
  */
-export function renderMasqSetup(
-  a: Attachment,
-  addrs: readonly MasqAddress[],
-  six: boolean,
-  postrouting = '',
-): string {
+export function renderMasqSetup(a: Attachment, addrs: readonly MasqAddress[], six: boolean, postrouting = ''): string {
   const present = new Set(postrouting.split('\n'));
   const chain = chainName(a.networkName, a.containerId);
   const c = JSON.stringify(ruleComment(a.networkName, a.containerId));

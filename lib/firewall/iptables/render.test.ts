@@ -24,7 +24,12 @@ describe('iptables masquerade', () => {
     const first = renderMasqSetup(ctr, addrs, false);
     const jumps = first.split('\n').filter((l) => l.startsWith('-A POSTROUTING'));
     const again = renderMasqSetup(ctr, addrs, false, jumps.join('\n'));
-    expect(again).toBe(first.split('\n').filter((l) => !l.startsWith('-A POSTROUTING')).join('\n'));
+    expect(again).toBe(
+      first
+        .split('\n')
+        .filter((l) => !l.startsWith('-A POSTROUTING'))
+        .join('\n'),
+    );
   });
   it('tears down the chain and its jumps from a listing of POSTROUTING and the chain', () => {
     const chain = chainName('podman', 'c0ffee');

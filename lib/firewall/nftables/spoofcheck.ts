@@ -74,5 +74,6 @@ export async function checkSpoofcheck(runner: Runner, ref: string, hostVeth: str
     `drop ${c}`,
   ];
   for (const rule of want)
-    if (!lines.has(rule)) throw new CniError(ErrorCode.Internal, 'MAC spoof check rule not found in table bridge nat', rule);
+    if (!lines.has(rule))
+      throw new CniError(ErrorCode.Internal, 'MAC spoof check rule not found in table bridge nat', rule);
 }
