@@ -87,7 +87,10 @@ class World {
       .filter((l) => !l.startsWith('#'))
       .map((l) => l.replace(/\[\d+:\d+\]/, '[0:0]'))
       .join('\n');
-    const nft = (await this.sb.exec('host', ['nft', '-a', 'list', 'ruleset'])).stdout;
+    const nft = (await this.sb.exec('host', ['nft', '-a', 'list', 'ruleset'])).stdout.replace(
+      /counter packets \d+ bytes \d+/g,
+      'counter',
+    );
     return `${ipt}\n${nft}`;
   }
   /** The same as a multiset of lines without nft handles: equal when the same rules exist, in any order. */

@@ -58,7 +58,6 @@ export async function add(inv: Invocation): Promise<Result> {
     const held = s.leasesOf(owner);
     const pending = new Map(conf.requested.map((a) => [formatIP(a), a] as const));
     const taken: string[] = [];
-    const cursors: Array<[number, string]> = [];
     const out: IPConfig[] = [];
     try {
       conf.ranges.forEach((set, index) => {
@@ -66,7 +65,13 @@ export async function add(inv: Invocation): Promise<Result> {
           const want = takeRequested(set, pending);
           const p = want ? reserveRequested(s, set, want, owner) : reserveNext(s, set, index, owner, held);
           taken.push(p.ip);
-          cursors.push([index, p.ip]);
+          // As the reference, with each reservation (a rolled-back ADD still moves it). Not fatal:
+          // the cursor only says where the next search starts; the leases and the index count.
+          try {
+            s.setLastReserved(index, p.ip);
+          } catch (e) {
+            warn((e as Error).message);
+          }
           out.push({
             address: formatCIDR(p.addr, p.range.prefix),
             gateway: formatIP({ family: p.addr.family, value: p.range.gateway }),
@@ -87,15 +92,6 @@ export async function add(inv: Invocation): Promise<Result> {
         warn(`rolling back ${taken.join(' ')} failed: ${(re as Error).message}`);
       }
       throw e;
-    }
-    // Last, and not fatal: the cursor only says where the next search starts (the leases and
-    // the index are what count), and a failed ADD must not move it.
-    for (const [index, ip] of cursors) {
-      try {
-        s.setLastReserved(index, ip);
-      } catch (e) {
-        warn((e as Error).message);
-      }
     }
     return out;
   });

@@ -57,14 +57,17 @@ const call = (plugin: string, command: string, id: string, config: unknown): Pro
   );
 const err = (r: RunResult): { code?: number; msg?: string } => (r.json ?? {}) as { code?: number; msg?: string };
 
-/** Every file of the store with its content (the stamp is the index's cache key, not state). */
+/**
+ * Every file of the store with its content. Not the stamp (the index's cache key) nor the
+ * round-robin cursors: a rolled-back ADD moves them, as the reference's does.
+ */
 function snapshot(dataDir: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string, rel: string): void => {
     for (const n of readdirSync(dir).sort()) {
       const p = join(dir, n);
       if (statSync(p).isDirectory()) walk(p, `${rel}${n}/`);
-      else if (n !== 'stamp') out[`${rel}${n}`] = readFileSync(p, 'utf8');
+      else if (n !== 'stamp' && !n.startsWith('last_reserved_ip.')) out[`${rel}${n}`] = readFileSync(p, 'utf8');
     }
   };
   walk(pm.view(join(dataDir, NET)), '');
@@ -117,7 +120,7 @@ describe('a full store', () => {
           new RegExp(`^(failed to allocate for range \\d: )?host-local store ${dir()}/${NET}: cannot `),
         );
         expect(step).toBeDefined();
-        expect(snapshot(dir())).toEqual(before); // no lease, no index entry, no temp file, cursors unchanged
+        expect(snapshot(dir())).toEqual(before); // no lease, no index entry, no temp file
         expect(await lockFree(dir())).toBe(true);
       }
     }
