@@ -10,7 +10,7 @@ DIST := dist/tscni-$(VERSION)-linux-amd64
 
 IMAGE_REF ?= localhost/tscni:$(VERSION)
 
-.PHONY: all deps dist image sysdeps npmdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench install clean reference
+.PHONY: all deps dist image sysdeps npmdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench soak install clean reference
 
 all: build
 
@@ -98,6 +98,12 @@ demo: deps build
 
 bench: deps build
 	../shared/bench/run.py --cni-path bin --compare /usr/lib/cni
+
+# Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (~30 min
+# here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).
+SOAK_ARGS ?=
+soak: deps build
+	python3 bench/soak.py --cni-path bin --out soak.json $(SOAK_ARGS)
 
 # Through the installer: atomic (temp file, fsync, rename), so a running node can be upgraded in place.
 install: build

@@ -4,6 +4,7 @@
  * needs it: a call loads only its plugin's verb (loopback keeps no state, so it has no GC).
  */
 import { lazyVerbs, type PluginEntry, type VerbLoaders } from '../lib/cni/plugin';
+import type { Reloader } from '../lib/reload/types';
 
 const plugin = (about: string, verbs: VerbLoaders): PluginEntry => ({ about, load: async () => lazyVerbs(verbs) });
 
@@ -76,3 +77,13 @@ export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);
 
 export const lookupPlugin = (name: string): PluginEntry | undefined =>
   Object.prototype.hasOwnProperty.call(PLUGINS, name) ? PLUGINS[name] : undefined;
+
+/** Plugins whose rules `tscni reload` puts back, by type: their reload module, loaded on first use. */
+const RELOADERS: Readonly<Record<string, () => Promise<Reloader>>> = {
+  bridge: async () => (await import('./bridge/reload')).reloader,
+  portmap: async () => (await import('./portmap/reload')).reloader,
+  firewall: async () => (await import('./firewall/reload')).reloader,
+};
+
+export const lookupReloader = (pluginType: string): Promise<Reloader> | undefined =>
+  Object.prototype.hasOwnProperty.call(RELOADERS, pluginType) ? RELOADERS[pluginType]?.() : undefined;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { debug, debugOn } from '../log';
 import { dispatch, type DispatchOptions } from './dispatch';
 import { processIO } from './io';
@@ -17,12 +17,13 @@ export async function pluginMain(plugin: PluginEntry, options: DispatchOptions =
   }
 }
 
-/** Resident memory as the kernel counts it (for the debug log only). */
+/** Resident memory as the kernel counts it, and open descriptors (for the debug log only). */
 function memoryLine(): string {
   if (!debugOn()) return '';
   const status = readFileSync('/proc/self/status', 'utf8');
-  return ['VmHWM', 'RssAnon', 'RssFile']
+  const mem = ['VmHWM', 'RssAnon', 'RssFile']
     .map((k) => new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1])
-    .map((v, i) => `${['peak', 'anon', 'file'][i]} ${Math.round(Number(v) / 1024)} MiB`)
-    .join(', ');
+    .map((v, i) => `${['peak', 'anon', 'file'][i]} ${Math.round(Number(v) / 1024)} MiB`);
+  // The listing's own descriptor is counted too.
+  return [...mem, `fds ${readdirSync('/proc/self/fd').length}`].join(', ');
 }

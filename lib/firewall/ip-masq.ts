@@ -11,7 +11,7 @@ import type { Backend } from './backend';
 import { inEveryBackend, withDriver, type Attachment, type MasqAddress } from './driver';
 import { formatCIDR, formatIP, networkOf, parseCIDR } from '../addr/ip';
 
-const attachmentOf = (inv: Invocation): Attachment => ({
+export const attachmentOf = (inv: Invocation): Attachment => ({
   networkName: inv.networkName,
   containerId: inv.containerId,
   ifName: inv.ifName,

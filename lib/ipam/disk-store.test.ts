@@ -1,5 +1,14 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkName } from '../cni/names';
@@ -90,6 +99,24 @@ describe('NetworkStore', () => {
     // simulate the kill: a lease linked, the index never written, no stamp
     writeFileSync(join(dir, '10.0.0.3'), 'c2\r\neth0');
     rmSync(stamp);
+    expect(await store.locked((s) => s.leasesOf(b))).toEqual(['10.0.0.3']);
+  });
+
+  it('sees a change that left the directory mtime and size as they were (a coarse clock)', async () => {
+    // Before Linux 6.13 a directory's mtime comes from a clock that ticks every few ms, and on ext4
+    // its size stays 4096: a reference ADD right after ours can leave both unchanged. Simulated here
+    // by giving the directory, after each change, the very timestamp the kernel gave our change.
+    const { store, dir } = fresh();
+    const tick = new Date(Math.floor(Date.now() / 1000) * 1000);
+    await store.locked((s) => {
+      s.reserve('10.0.0.2', a);
+      s.setIndex(a, ['10.0.0.2']);
+      utimesSync(dir, tick, tick); // the kernel's time of our change
+    });
+    const size = statSync(dir).size;
+    writeFileSync(join(dir, '10.0.0.3'), 'c2\r\neth0'); // the reference, within the same tick
+    utimesSync(dir, tick, tick);
+    if (statSync(dir).size !== size) return; // a filesystem whose size tells (tmpfs) proves nothing here
     expect(await store.locked((s) => s.leasesOf(b))).toEqual(['10.0.0.3']);
   });
 

@@ -12,22 +12,36 @@
  *   crashed mid-change — every change first deletes `.tscni/stamp` and rewrites it when done,
  *   so a missing stamp means "interrupted"; (b) the reference plugin changed the directory —
  *   the stamp records the directory's (mtime, size, inode) after our last change. Everything
- *   of ours lives in `.tscni/`, so our index and temp writes never move that mtime. Both
- *   implementations take the same flock on `lock`, so they never change the store at once.
+ *   of ours lives in `.tscni/`, so our index and temp writes never move that mtime. After each
+ *   change we set that mtime one second into the past: before Linux 6.13 directory times come
+ *   from a clock that ticks every few ms (and an ext4 directory's size rarely moves), so a
+ *   reference call right after ours could otherwise leave the stamp matching. No later change
+ *   can produce a time in the past. Both implementations take the same flock on `lock`, so
+ *   they never change the store at once.
+ * - Allocation never trusts the index: an address is claimed by link(), which fails with EEXIST
+ *   on whatever file another binary created, index or not.
+ * - A failed change leaves nothing half-done: the lease, the round-robin cursor and index
+ *   entries are written to a temp file in `.tscni/` first and linked or renamed into place; a
+ *   temp file that could not be written is removed. Errors of the file system (full, read-only)
+ *   become code 5 naming the store and the step.
  * - The reference walks the network directory recursively; our extra files have names that do
  *   not parse as IPs and contents (IP lists) that are not lease owners, so its walk ignores them.
  */
 import {
   closeSync,
+  existsSync,
   linkSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
+  type BigIntStats,
 } from 'node:fs';
 import { sha256hex } from '../sys/hash';
 import { join, resolve } from 'node:path';
@@ -35,7 +49,7 @@ import { CniError, ErrorCode } from '../cni/errors';
 import type { NetworkName } from '../cni/names';
 import { formatIP, parseIP, type Addr } from '../addr/ip';
 import { withLock } from './lock';
-import { debug } from '../log';
+import { debug, warn } from '../log';
 
 export interface Owner {
   readonly id: string;
@@ -76,6 +90,46 @@ export function isLeaseName(name: string): boolean {
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
+const REASONS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EIO: 'input/output error',
+};
+
+/** A file-system error in the store: code 5, naming the store and the step; `errno` says why. */
+export class StoreError extends CniError {
+  constructor(
+    msg: string,
+    readonly errno: string | undefined,
+  ) {
+    super(ErrorCode.IOFailure, msg);
+    this.name = 'StoreError';
+  }
+}
+
+export function storeError(dir: string, step: string, e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  const code = errno(e);
+  const reason = code && REASONS[code] ? `${REASONS[code]} (${code})` : (e as Error).message;
+  return new StoreError(`host-local store ${dir}: cannot ${step}: ${reason}`, code);
+}
+
+/** The errno behind an error of the store, wrapped or not. */
+const causeOf = (e: unknown): string | undefined => (e instanceof StoreError ? e.errno : errno(e));
+
+/** Removes a file that may be absent; on a read-only store there is nothing to clean up either. */
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if (errno(e) !== 'ENOENT' && errno(e) !== 'EROFS') throw e;
+  }
+}
+
+const stampOf = (s: BigIntStats): string => `${s.mtimeNs} ${s.size} ${s.ino}`;
+
 /** Synchronous file calls: several times faster than fs.promises for many tiny files. */
 function forEach<T>(items: Iterable<T>, fn: (item: T) => void): void {
   for (const item of items) fn(item);
@@ -98,10 +152,14 @@ export class NetworkStore {
   private readonly byId: string;
   private readonly stampPath: string;
   private readonly tmpPath: string;
+  /** Where index entries and the cursor are written before they are renamed into place. */
+  private readonly writePath: string;
   private tmpContent: string | undefined;
   private stamp = '';
   private dirty = false;
   private invalid = false;
+  /** The index as scanned, when it was stale and could not be rewritten (full disk). */
+  private scanned: Map<string, string[]> | undefined;
 
   private constructor(
     readonly dir: string,
@@ -110,6 +168,7 @@ export class NetworkStore {
     this.byId = join(meta, 'by-id');
     this.stampPath = join(meta, 'stamp');
     this.tmpPath = join(meta, 'lease.tmp');
+    this.writePath = join(meta, 'write.tmp');
   }
 
   /**
@@ -127,7 +186,9 @@ export class NetworkStore {
     if (!create) return new NetworkStore(dir, meta);
     try {
       mkdirSync(join(meta, 'by-id'), { recursive: true, mode: 0o755 });
-      closeSync(openSync(join(dir, 'lock'), 'a', 0o600));
+      // flock needs no write access: an existing lock file is not opened for writing (read-only store).
+      const lock = join(dir, 'lock');
+      if (!existsSync(lock)) closeSync(openSync(lock, 'a', 0o600));
     } catch (e) {
       throw new CniError(ErrorCode.IOFailure, `cannot use store directory ${dir}`, (e as Error).message);
     }
@@ -137,45 +198,107 @@ export class NetworkStore {
   /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
   locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
     return withLock(join(this.dir, 'lock'), async () => {
-      rmSync(this.tmpPath, { force: true }); // left by a holder that crashed
+      // Left by a holder that crashed.
+      removeQuietly(this.tmpPath);
+      removeQuietly(this.writePath);
       this.tmpContent = undefined;
       this.dirty = false;
       this.invalid = false;
+      this.scanned = undefined;
       this.stamp = readOr(this.stampPath, '') ?? '';
-      if (this.stamp !== this.dirStamp()) await this.rebuildIndex();
+      if (this.stamp !== stampOf(this.statDir())) await this.refreshIndex();
       try {
         return await fn(this);
       } finally {
-        if (this.tmpContent !== undefined) rmSync(this.tmpPath, { force: true });
+        if (this.tmpContent !== undefined) removeQuietly(this.tmpPath);
         this.tmpContent = undefined;
+        this.scanned = undefined;
         if (!this.invalid) this.saveStamp();
       }
     });
   }
 
+  /**
+   * Rebuilds a stale index. Where it cannot be written (a full disk) this call works from the
+   * scan in memory and leaves the stamp stale, so DEL still finds the leases it must release.
+   */
+  private async refreshIndex(): Promise<void> {
+    try {
+      await this.rebuildIndex();
+    } catch (e) {
+      const cause = causeOf(e);
+      if (cause !== 'ENOSPC' && cause !== 'EDQUOT' && cause !== 'EROFS')
+        throw storeError(this.dir, 'rebuild the index', e);
+      const scanned = new Map<string, string[]>();
+      for (const l of await this.scan()) scanned.set(keyOf(l.owner), [...(scanned.get(keyOf(l.owner)) ?? []), l.ip]);
+      this.scanned = scanned;
+      this.invalid = true;
+      debug(`index of ${this.dir} not rewritten (${cause}): using the scan`);
+    }
+  }
+
   /** Called before any change to the store: until saveStamp, a crash forces a rebuild. */
-  private markDirty(): void {
+  private markDirty(step: string): void {
     if (this.dirty) return;
-    rmSync(this.stampPath, { force: true });
+    try {
+      rmSync(this.stampPath, { force: true });
+    } catch (e) {
+      throw storeError(this.dir, step, e);
+    }
     this.stamp = '';
     this.dirty = true;
   }
 
   /** The index may not match the lease files (e.g. a rollback failed): the next holder rebuilds it. */
   invalidate(): void {
-    this.markDirty();
     this.invalid = true;
+    try {
+      this.markDirty('mark the index stale');
+    } catch (e) {
+      warn((e as Error).message);
+    }
   }
 
-  private dirStamp(): string {
-    const s = statSync(this.dir, { bigint: true });
-    return `${s.mtimeNs} ${s.size} ${s.ino}`;
+  private statDir(): BigIntStats {
+    return statSync(this.dir, { bigint: true });
   }
 
+  /**
+   * Records the directory as this holder leaves it. When it changed, its mtime is first set one
+   * second back (see the top of this file). Best effort: without a stamp the next holder rebuilds.
+   */
   private saveStamp(): void {
-    const now = this.dirStamp();
-    if (now !== this.stamp) writeFileSync(this.stampPath, now, { mode: 0o600 });
-    this.stamp = now;
+    try {
+      let s = this.statDir();
+      if (stampOf(s) === this.stamp) return;
+      const back = Number(s.mtimeNs / 1000n) / 1e6 - 1;
+      utimesSync(this.dir, Number(s.atimeNs / 1000n) / 1e6, back);
+      s = this.statDir();
+      writeFileSync(this.stampPath, stampOf(s), { mode: 0o600 });
+      this.stamp = stampOf(s);
+    } catch (e) {
+      debug(`stamp of ${this.dir} not saved (${(e as Error).message}): the next call rebuilds the index`);
+      try {
+        rmSync(this.stampPath, { force: true });
+      } catch {
+        // read-only: nothing changed, so the old stamp is still right
+      }
+    }
+  }
+
+  /** Writes `content` to `path` through a temp file and rename: the old content or the new, never a part. */
+  private writeAtomically(path: string, content: string, step: string): void {
+    try {
+      writeFileSync(this.writePath, content, { mode: 0o600 });
+      renameSync(this.writePath, path);
+    } catch (e) {
+      try {
+        removeQuietly(this.writePath);
+      } catch {
+        // reported below; the next holder removes it
+      }
+      throw storeError(this.dir, step, e);
+    }
   }
 
   /** Every lease file in the directory (one readdir, one read per lease). */
@@ -194,7 +317,7 @@ export class NetworkStore {
    * small files is much cheaper than creating them again.
    */
   async rebuildIndex(leases?: readonly Lease[]): Promise<void> {
-    this.markDirty(); // a crash mid-rebuild must trigger another one
+    this.markDirty('rebuild the index'); // a crash mid-rebuild must trigger another one
     const t0 = Date.now();
     const all = leases ?? (await this.scan());
     const want = new Map<string, string[]>();
@@ -224,6 +347,7 @@ export class NetworkStore {
   }
 
   private readIndex(key: string): string[] {
+    if (this.scanned) return this.scanned.get(key) ?? [];
     const text = readOr(join(this.byId, key), '') ?? '';
     return text.split('\n').filter((s) => s !== '');
   }
@@ -246,24 +370,42 @@ export class NetworkStore {
 
   /** Records the attachment's complete IP list (empty removes the entry and its legacy entry). */
   setIndex(o: Owner, ips: readonly string[]): void {
-    this.markDirty();
+    this.markDirty('update the index');
     const path = join(this.byId, indexKey(o));
-    if (ips.length > 0) writeFileSync(path, ips.join('\n') + '\n', { mode: 0o600 });
-    else rmSync(path, { force: true });
+    if (this.scanned) this.scanned.set(indexKey(o), [...ips]);
+    if (ips.length > 0) this.writeAtomically(path, ips.join('\n') + '\n', 'update the index');
+    else {
+      try {
+        rmSync(path, { force: true });
+      } catch (e) {
+        throw storeError(this.dir, 'update the index', e);
+      }
+    }
   }
 
   dropLegacyIndex(id: string): void {
-    this.markDirty();
-    rmSync(join(this.byId, legacyKey(id)), { force: true });
+    this.markDirty('update the index');
+    try {
+      rmSync(join(this.byId, legacyKey(id)), { force: true });
+    } catch (e) {
+      throw storeError(this.dir, 'update the index', e);
+    }
   }
 
   /** Atomically claims `ip` for `o`; false if it is already taken. */
   reserve(ip: string, o: Owner): boolean {
-    this.markDirty();
+    const step = `write the lease of ${ip}`;
+    this.markDirty(step);
     const content = leaseContent(o);
     if (this.tmpContent !== content) {
-      rmSync(this.tmpPath, { force: true });
-      writeFileSync(this.tmpPath, content, { mode: 0o600, flag: 'wx' });
+      try {
+        this.tmpContent = undefined;
+        removeQuietly(this.tmpPath);
+        writeFileSync(this.tmpPath, content, { mode: 0o600, flag: 'wx' });
+      } catch (e) {
+        removeQuietly(this.tmpPath); // a temp file the disk had no room for
+        throw storeError(this.dir, step, e);
+      }
       this.tmpContent = content;
     }
     try {
@@ -271,18 +413,18 @@ export class NetworkStore {
       return true;
     } catch (e) {
       if (errno(e) === 'EEXIST') return false;
-      throw e;
+      throw storeError(this.dir, step, e);
     }
   }
 
   release(ips: readonly string[]): void {
-    if (ips.length > 0) this.markDirty();
     for (const ip of ips) {
       if (!isLeaseName(ip)) continue;
+      this.markDirty(`release the lease of ${ip}`);
       try {
         unlinkSync(join(this.dir, ip));
       } catch (e) {
-        if (errno(e) !== 'ENOENT') throw e;
+        if (errno(e) !== 'ENOENT') throw storeError(this.dir, `release the lease of ${ip}`, e);
       }
     }
   }
@@ -297,9 +439,18 @@ export class NetworkStore {
     return text === undefined ? undefined : parseIP(text.trim());
   }
 
+  /** The round-robin cursor, shared with the reference (which reads it under the same lock). */
   setLastReserved(setIndex: number, ip: string): void {
-    this.markDirty();
-    writeFileSync(join(this.dir, `last_reserved_ip.${setIndex}`), ip, { mode: 0o600 });
+    const step = `record the last reserved address ${ip}`;
+    this.markDirty(step);
+    this.writeAtomically(join(this.dir, `last_reserved_ip.${setIndex}`), ip, step);
+  }
+
+  /** Who holds `ip`, read without the lock (a lease appears whole: it is linked into place). */
+  ownerOf(ip: string): LeaseOwner | undefined {
+    if (!isLeaseName(ip)) return undefined;
+    const text = readOr(join(this.dir, ip), undefined);
+    return text === undefined ? undefined : parseLeaseContent(text);
   }
 
   /** Lock-free existence test for STATUS probes. */

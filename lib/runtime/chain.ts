@@ -28,7 +28,7 @@ export interface RuntimeOptions {
 
 type Verb = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS';
 
-function injected(
+export function injected(
   list: NetworkConfigList,
   plugin: PluginConf,
   rt: RuntimeConf | undefined,

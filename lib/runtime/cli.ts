@@ -2,8 +2,9 @@
  * `tscni`: cnitool's commands and environment on top of lib/runtime.
  *   tscni add|check|del|gc|status <network-name> <netns> [-i|--ifname NAME]
  *   tscni install [options]   (lib/deploy/install.ts)
+ *   tscni reload [--dry-run] [--cache-dir DIR] [--netconf-path DIR] [--run-dir DIR] [network...]
  * Env: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS, CAP_ARGS (JSON), CNI_IFNAME
- * (default eth0), and ours: CNI_CACHE_DIR (default /var/lib/cni).
+ * (default eth0), and ours: CNI_CACHE_DIR (default /var/lib/cni), TSCNI_RUN_DIR (/run/tscni).
  */
 import { sha512hex } from '../sys/hash';
 import { resolve } from 'node:path';
@@ -17,9 +18,21 @@ import {
   type RuntimeOptions,
 } from './chain';
 import { loadNetwork } from './config';
+import { defaultRunner } from '../exec/real';
+import { runDirOf } from '../reload/marks';
+import { reload } from '../reload/reload';
+import type { ReloaderLookup } from '../reload/types';
 import { writeAll } from '../stdio';
 
-const USAGE = 'usage: tscni {add|check|del|gc|status} <network-name> <netns> [-i ifname] | tscni install [options]';
+const USAGE =
+  'usage: tscni {add|check|del|gc|status} <network-name> <netns> [-i ifname]\n' +
+  '       tscni reload [--dry-run] [--cache-dir DIR] [--netconf-path DIR] [--run-dir DIR] [network...]\n' +
+  '       tscni install [options]';
+
+export interface CliDeps {
+  /** The plugins whose rules `reload` restores (plugins/registry.ts). */
+  readonly reloaders?: ReloaderLookup;
+}
 
 /** cnitool's CNI_ARGS rules: every pair exactly k=v with both sides non-empty. */
 function parseArgs(raw: string): Array<[string, string]> {
@@ -31,7 +44,56 @@ function parseArgs(raw: string): Array<[string, string]> {
   });
 }
 
-async function main(argv: string[]): Promise<void> {
+/** `tscni reload`: see lib/reload/reload.ts. Exit code 1 when a restore failed. */
+async function reloadCommand(argv: string[], deps: CliDeps): Promise<void> {
+  let dryRun = false;
+  let cacheDir = process.env['CNI_CACHE_DIR'] || '/var/lib/cni';
+  let netconfPath = process.env['NETCONFPATH'] || '/etc/cni/net.d';
+  let runDir = runDirOf(process.env);
+  const networks: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    // `--name VALUE` or `--name=VALUE`.
+    const opt = (name: string): string | undefined => {
+      if (a.startsWith(`${name}=`)) return a.slice(name.length + 1);
+      if (a !== name) return undefined;
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${name} needs a value\n${USAGE}`);
+      return v;
+    };
+    let v: string | undefined;
+    if (a === '--dry-run' || a === '-n') dryRun = true;
+    else if ((v = opt('--cache-dir')) !== undefined) cacheDir = v;
+    else if ((v = opt('--netconf-path')) !== undefined) netconfPath = v;
+    else if ((v = opt('--run-dir')) !== undefined) runDir = v;
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a}\n${USAGE}`);
+    else networks.push(a);
+  }
+  if (!deps.reloaders) throw new Error('reload: no plugins to reload');
+  const outcomes = await reload({
+    cacheDir: resolve(cacheDir),
+    netconfPath: resolve(netconfPath),
+    runDir: resolve(runDir),
+    dryRun,
+    networks,
+    env: process.env,
+    runner: defaultRunner(),
+    reloaders: deps.reloaders,
+  });
+  const count = new Map<string, number>();
+  for (const o of outcomes) {
+    count.set(o.state, (count.get(o.state) ?? 0) + 1);
+    writeAll(1, `${o.state.padEnd(8)} ${o.subject} ${o.what}${o.detail ? `: ${o.detail}` : ''}\n`);
+  }
+  const summary = ['restored', 'intact', 'broken', 'gone', 'skipped', 'failed']
+    .map((s) => `${count.get(s) ?? 0} ${s}`)
+    .join(', ');
+  writeAll(2, `tscni reload${dryRun ? ' (dry run)' : ''}: ${summary}\n`);
+  if ((count.get('failed') ?? 0) > 0) process.exitCode = 1;
+}
+
+async function main(argv: string[], deps: CliDeps): Promise<void> {
+  if (argv[0] === 'reload') return reloadCommand(argv.slice(1), deps);
   const positional: string[] = [];
   let ifName = process.env['CNI_IFNAME'] || 'eth0';
   for (let i = 0; i < argv.length; i++) {
@@ -73,10 +135,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 /** Runs one CLI command; errors go to stderr with exit code 1. */
-export async function cliMain(argv: string[]): Promise<void> {
+export async function cliMain(argv: string[], deps: CliDeps = {}): Promise<void> {
   if (argv[0] === 'install') return (await import('../deploy/install')).installMain(argv.slice(1));
   try {
-    await main(argv);
+    await main(argv, deps);
   } catch (e: unknown) {
     writeAll(2, `${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;

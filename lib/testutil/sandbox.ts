@@ -77,6 +77,8 @@ export interface PluginCall {
   path?: string;
   /** Extra or overriding environment variables (a value of undefined removes one). */
   env?: Record<string, string | undefined>;
+  /** A command the call goes through first, e.g. nsenter into a private mount namespace. */
+  via?: readonly string[];
 }
 
 export class Sandbox {
@@ -151,12 +153,14 @@ export class Sandbox {
     set('CNI_PATH', call.path ?? BIN_DIR);
     // tscni's own state (e.g. VLAN sub-interface counts) stays inside the sandbox.
     set('TSCNI_STATE_DIR', join(this.dir, 'tscni-state'));
+    // Teardown marks (lib/reload/marks.ts) stay in the sandbox's directory, not in /run/tscni.
+    set('TSCNI_RUN_DIR', join(this.dir, 'run'));
     for (const [k, v] of Object.entries(call.env ?? {})) {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
     const input = typeof config === 'string' ? config : JSON.stringify(config);
-    return run(['ip', 'netns', 'exec', this.hostNs, pluginPath], { input, env });
+    return run([...(call.via ?? []), 'ip', 'netns', 'exec', this.hostNs, pluginPath], { input, env });
   }
 
   /** Removes every namespace and the directory this sandbox created. Idempotent. */

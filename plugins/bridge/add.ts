@@ -23,8 +23,9 @@ import { createVethPair } from '../../lib/net/veth';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import { setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { attachmentOf, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { deleteLinkNamed } from '../../lib/net/container-link';
+import { clearTeardown } from '../../lib/reload/marks';
 
 export const CONTAINER_IFACE_INDEX = 2;
 
@@ -132,6 +133,7 @@ function ensureBridge(host: Rtnl, existing: Link | undefined, cfg: BridgeConfig)
 
 export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
+  if (cfg.ipMasq || cfg.macspoofchk) clearTeardown(inv.env, attachmentOf(inv)); // a DEL's mark, this attachment lives again
   if (!existsSync(inv.netns))
     throw new CniError(
       ErrorCode.Internal,

@@ -8,12 +8,15 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import { hostKernel, type Kernel } from '../../lib/net/kernel';
 import { concurrently } from '../../lib/async';
+import { markTeardown } from '../../lib/reload/marks';
 import { loadBridgeConfig } from './config';
-import { teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { attachmentOf, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { deleteContainerLink } from '../../lib/net/container-link';
 
 export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
   const cfg = loadBridgeConfig(inv);
+  // Before any rule goes: tscni reload must not take this for a flush (lib/reload/marks.ts).
+  if (cfg.ipMasq || cfg.macspoofchk) markTeardown(inv.env, attachmentOf(inv));
   // The rules first (their programs run while the link goes); the link goes before the lease,
   // so its address is never handed out while still in use.
   // Masquerade goes from both backends (the container may have been set up under an earlier config).

@@ -15,6 +15,7 @@ import { UndoStack } from '../../lib/undo';
 import { loadFirewallConfig, type FirewallBackend } from './config';
 import { factsOf, familiesOf } from './facts';
 import { ipRealm, RecordStore, type FirewallRecord, type Released } from './records';
+import { clearTeardown } from '../../lib/reload/marks';
 import { attachmentOf, bridgeInUse, forwardingFor, release, withFirewallBackend } from './rules';
 
 export async function add(inv: Invocation, runner: Runner = defaultRunner()): Promise<Result> {
@@ -26,6 +27,7 @@ export async function add(inv: Invocation, runner: Runner = defaultRunner()): Pr
   if (facts.ips.length === 0) return prev;
   const store = new RecordStore(cfg.dataDir);
   const a = attachmentOf(inv);
+  clearTeardown(inv.env, a);
   const recordFor = (backend: FirewallBackend): FirewallRecord => ({
     backend,
     zone: cfg.zone,

@@ -159,6 +159,17 @@ export class RecordStore {
     return true;
   }
 
+  /** The record's addresses that no attachment holds any more. */
+  unheld(r: FirewallRecord): string[] {
+    return r.ips.filter((ip) => {
+      try {
+        return readdirSync(join(this.dir, ipRealm(r), 'ips', ip)).length === 0;
+      } catch {
+        return true;
+      }
+    });
+  }
+
   /** True when no attachment (of any network) holds the bridge in `realm`. */
   bridgeUnheld(realm: string, bridge: string): boolean {
     try {

@@ -3,6 +3,7 @@
  * atomic), rolled back entirely if any set fails. Messages follow the reference's cmdAdd/Get.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
+import { CniError } from '../../lib/cni/errors';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import { pickNext, type Picked } from '../../lib/ipam/allocator';
 import { NetworkStore, type Owner } from '../../lib/ipam/disk-store';
@@ -64,13 +65,21 @@ export async function add(inv: Invocation): Promise<Result> {
           const want = takeRequested(set, pending);
           const p = want ? reserveRequested(s, set, want, owner) : reserveNext(s, set, index, owner, held);
           taken.push(p.ip);
-          s.setLastReserved(index, p.ip);
+          // As the reference, with each reservation (a rolled-back ADD still moves it). Not fatal:
+          // the cursor only says where the next search starts; the leases and the index count.
+          try {
+            s.setLastReserved(index, p.ip);
+          } catch (e) {
+            warn((e as Error).message);
+          }
           out.push({
             address: formatCIDR(p.addr, p.range.prefix),
             gateway: formatIP({ family: p.addr.family, value: p.range.gateway }),
           });
         } catch (e) {
-          throw new Error(`failed to allocate for range ${index}: ${(e as Error).message}`);
+          const msg = `failed to allocate for range ${index}: ${e instanceof CniError ? e.msg : (e as Error).message}`;
+          // A store error (full or read-only disk) keeps its code; allocation failures are the reference's 999.
+          throw e instanceof CniError ? new CniError(e.code, msg, e.details) : new Error(msg);
         }
       });
       if (pending.size > 0) throw new Error(`failed to allocate all requested IPs: ${[...pending.keys()].join(' ')}`);

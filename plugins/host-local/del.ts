@@ -4,6 +4,7 @@
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { NetworkStore } from '../../lib/ipam/disk-store';
+import { clearTeardown } from '../../lib/reload/marks';
 import { loadStoreConfig } from './config';
 
 export async function del(inv: Invocation): Promise<void> {
@@ -17,4 +18,6 @@ export async function del(inv: Invocation): Promise<void> {
     // leasesOf fell back to legacy ID-only leases, which are now gone as well.
     if (ips.length > 0 && s.leasesOf(owner).length === 0) s.dropLegacyIndex(owner.id);
   });
+  // The lease now says the attachment is gone: its teardown mark has done its job.
+  clearTeardown(inv.env, { networkName: inv.networkName, containerId: inv.containerId, ifName: inv.ifName });
 }

@@ -20,6 +20,7 @@ import { concurrently } from '../../lib/async';
 import { UndoStack } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
 import { containerIPs, type ContainerIP } from './container-ips';
+import { clearTeardown } from '../../lib/reload/marks';
 import { attachmentOf, requestFor } from './plan';
 
 /** The interface that routes to the container (normally the bridge); undefined when unroutable. */
@@ -42,6 +43,7 @@ export async function add(inv: Invocation, runner: Runner = defaultRunner()): Pr
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'must be called as chained plugin');
   if (cfg.mappings.length === 0) return prev;
+  clearTeardown(inv.env, attachmentOf(inv));
   const ips = containerIPs(prev, inv.ifName);
   if (ips.length === 0)
     throw new CniError(

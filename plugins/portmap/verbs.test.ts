@@ -4,6 +4,7 @@ import { RecordingRunner } from '../../lib/exec/recording';
 import type { Command } from '../../lib/exec/runner';
 import { resetBackendProbes } from '../../lib/firewall/backend';
 import { dnChainName } from '../../lib/firewall/iptables/port-forwarding';
+import { renderSkeleton } from '../../lib/firewall/nftables/port-forwarding';
 import { callVerb, withRunner } from '../../lib/testutil/verbs';
 import { add } from './add';
 import { check } from './check';
@@ -89,9 +90,25 @@ describe('portmap DEL', () => {
 
 describe('portmap CHECK and GC', () => {
   it('CHECK names the missing element', async () => {
-    const runner = new RecordingRunner().on(is('nft', '-j', 'list'), { stdout: '{"nftables":[]}' });
+    // The table's fixed part as `nft -j list table` shows it: its chains and their rules.
+    const skeleton = renderSkeleton().flatMap((line): Array<Record<string, unknown>> => {
+      const chain = /^add chain inet tscni_hostport (\S+)/.exec(line)?.[1];
+      const rule = /^add rule inet tscni_hostport (\S+)/.exec(line)?.[1];
+      return chain ? [{ chain: { name: chain } }] : rule ? [{ rule: { chain: rule } }] : [];
+    });
+    const runner = new RecordingRunner().on(is('nft', '-j', 'list'), {
+      stdout: JSON.stringify({ nftables: skeleton }),
+    });
     const out = await callVerb(withRunner(verbs, runner), 'CHECK', conf({ backend: 'nftables' }));
     expect(out.json).toMatchObject({ code: 999, msg: 'missing hostport element tcp . 8080 in anyports4' });
+  });
+
+  it('CHECK finds a flushed table (chains without their rules)', async () => {
+    const runner = new RecordingRunner().on(is('nft', '-j', 'list'), {
+      stdout: JSON.stringify({ nftables: [{ chain: { name: 'prerouting' } }, { chain: { name: 'hostports' } }] }),
+    });
+    const out = await callVerb(withRunner(verbs, runner), 'CHECK', conf({ backend: 'nftables' }));
+    expect(out.json).toMatchObject({ code: 999, msg: 'nftables table inet tscni_hostport is incomplete' });
   });
 
   it('GC without a list of valid attachments changes nothing', async () => {

@@ -14,14 +14,20 @@ import { listChains, renderChainRemoval, restore, saveTable } from './tables';
 
 const isV6 = (a: string): boolean => a.includes(':');
 
-/** iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps. */
-export function renderMasqSetup(a: Attachment, addrs: readonly MasqAddress[], six: boolean): string {
+/**
+ * iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps;
+ * jumps already in `postrouting` (a listing of POSTROUTING) are not added twice.
+ */
+export function renderMasqSetup(a: Attachment, addrs: readonly MasqAddress[], six: boolean, postrouting = ''): string {
+  const present = new Set(postrouting.split('\n'));
   const chain = chainName(a.networkName, a.containerId);
   const c = JSON.stringify(ruleComment(a.networkName, a.containerId));
   const multicast = six ? 'ff00::/8' : '224.0.0.0/4';
   const lines = ['*nat', `:${chain} - [0:0]`];
-  for (const x of addrs)
-    lines.push(`-A POSTROUTING -s ${x.address}/${six ? 128 : 32} -m comment --comment ${c} -j ${chain}`);
+  for (const x of addrs) {
+    const jump = `-A POSTROUTING -s ${x.address}/${six ? 128 : 32} -m comment --comment ${c} -j ${chain}`;
+    if (!present.has(jump)) lines.push(jump);
+  }
   for (const x of addrs) lines.push(`-A ${chain} -d ${x.subnet} -m comment --comment ${c} -j ACCEPT`);
   lines.push(`-A ${chain} ! -d ${multicast} -m comment --comment ${c} -j MASQUERADE`, 'COMMIT', '');
   return lines.join('\n');
@@ -52,7 +58,11 @@ export class IptablesMasquerade implements Masquerade {
     await concurrently(
       ...[false, true].map(async (six) => {
         const mine = addrs.filter((x) => isV6(x.address) === six);
-        if (mine.length > 0) await restore(this.runner, six, renderMasqSetup(a, mine, six));
+        if (mine.length === 0) return;
+        // Read first, as the reference's AppendUnique does: a repeated setup (a retried ADD,
+        // tscni reload) must not add a second jump.
+        const postrouting = await listChains(this.runner, six, 'nat', ['POSTROUTING']);
+        await restore(this.runner, six, renderMasqSetup(a, mine, six, postrouting));
       }),
     );
   }

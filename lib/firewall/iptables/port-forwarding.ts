@@ -63,11 +63,13 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
     declare(MASQ_CHAIN);
   }
   out.push(`:${dn} - [0:0]`); // declared even when present: iptables-restore --noflush flushes it
-  if (ownSetmark && !chains.has(SETMARK_CHAIN))
+  // By their rules, not their chains: `iptables -t nat -F` empties chains without deleting them.
+  const hasRules = (c: string): boolean => rules.some((r) => r.startsWith(`-A ${c} `));
+  if (ownSetmark && !hasRules(SETMARK_CHAIN))
     out.push(
       `-A ${SETMARK_CHAIN} -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${mark}/${mark}`,
     );
-  if (ownSetmark && !chains.has(MASQ_CHAIN)) out.push(`-A ${MASQ_CHAIN} -m mark --mark ${mark}/${mark} -j MASQUERADE`);
+  if (ownSetmark && !hasRules(MASQ_CHAIN)) out.push(`-A ${MASQ_CHAIN} -m mark --mark ${mark}/${mark} -j MASQUERADE`);
   if (ownSetmark && !rules.some((r) => r.startsWith('-A POSTROUTING') && r.endsWith(`-j ${MASQ_CHAIN}`))) {
     out.push(`-I POSTROUTING 1 -m comment --comment "CNI portfwd requiring masquerade" -j ${MASQ_CHAIN}`);
   }
@@ -216,16 +218,33 @@ export class IptablesPortForwarding implements PortForwarding {
     return had;
   }
 
-  /** Every expected DNAT rule and the entry jump are present. */
+  /**
+   * Every expected DNAT rule and the entry jump are present, and so is the shared plumbing that
+   * makes them work: the jumps from PREROUTING and OUTPUT and, with SNAT, the mark and masquerade
+   * rules (a flush empties those too).
+   */
   async check(req: PortForwardRequest): Promise<void> {
     for (const c of req.containers) {
       const plan = planOf(req, c);
       const dn = dnChainName(plan.networkName, plan.containerId);
-      const current = await listChains(this.runner, plan.six, 'nat', [DNAT_CHAIN, dn]);
+      const ownSetmark = plan.snat && !plan.externalSetMarkChain;
+      const shared = ['PREROUTING', 'OUTPUT', ...(ownSetmark ? ['POSTROUTING', SETMARK_CHAIN, MASQ_CHAIN] : [])];
+      const current = await listChains(this.runner, plan.six, 'nat', [DNAT_CHAIN, dn, ...shared]);
       const { chains, rules } = parseSave(current);
-      if (!chains.has(dn)) throw new CniError(ErrorCode.Internal, `chain ${dn} not found in iptables table nat`);
+      const missing = (what: string): CniError =>
+        new CniError(ErrorCode.Internal, `${what} not found in ${plan.six ? 'ip6tables' : 'iptables'} table nat`);
+      if (!chains.has(dn)) throw missing(`chain ${dn}`);
       if (!rules.some((r) => r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)))
         throw new CniError(ErrorCode.Internal, `rule jumping to ${dn} not found in chain ${DNAT_CHAIN}`);
+      const jumps = (from: string, to: string): boolean =>
+        rules.some((r) => r.startsWith(`-A ${from} `) && r.endsWith(`-j ${to}`));
+      for (const hook of ['PREROUTING', 'OUTPUT'])
+        if (!jumps(hook, DNAT_CHAIN)) throw missing(`rule jumping from ${hook} to ${DNAT_CHAIN}`);
+      if (ownSetmark) {
+        if (!jumps('POSTROUTING', MASQ_CHAIN)) throw missing(`rule jumping from POSTROUTING to ${MASQ_CHAIN}`);
+        for (const ch of [SETMARK_CHAIN, MASQ_CHAIN])
+          if (!rules.some((r) => r.startsWith(`-A ${ch} `))) throw missing(`rule of chain ${ch}`);
+      }
       const have = mappingsInChain(current, dn);
       for (const m of plan.mappings) {
         if (!sameFamily(m.hostIP, plan.six)) continue;

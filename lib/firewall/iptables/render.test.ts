@@ -1,5 +1,5 @@
 /** Golden text of every iptables-restore transaction lib/firewall renders (`make golden` rewrites them). */
-import { describe, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { expectGolden } from '../../testutil/golden';
 import type { Attachment, PortForwardRequest } from '../types';
 import { renderMasqSetup } from './masquerade';
@@ -18,6 +18,18 @@ describe('iptables masquerade', () => {
   });
   it('sets up IPv6', () => {
     golden('masquerade-setup-v6', renderMasqSetup(ctr, [{ address: 'fd00:88::2', subnet: 'fd00:88::/64' }], true));
+  });
+  it('adds no second POSTROUTING jump when one is there (a repeated setup)', () => {
+    const addrs = [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }];
+    const first = renderMasqSetup(ctr, addrs, false);
+    const jumps = first.split('\n').filter((l) => l.startsWith('-A POSTROUTING'));
+    const again = renderMasqSetup(ctr, addrs, false, jumps.join('\n'));
+    expect(again).toBe(
+      first
+        .split('\n')
+        .filter((l) => !l.startsWith('-A POSTROUTING'))
+        .join('\n'),
+    );
   });
   it('tears down the chain and its jumps from a listing of POSTROUTING and the chain', () => {
     const chain = chainName('podman', 'c0ffee');
@@ -80,10 +92,19 @@ describe('iptables port forwarding', () => {
       '-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
       '-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT',
       '-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ',
+      '-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000',
+      '-A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE',
       `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podman\\" id: \\"c0ffee\\"" -m multiport --destination-ports 7000 -j ${dn}`,
       'COMMIT',
     ].join('\n');
     golden('port-forwarding-setup-v4-again', renderPortmapSetup(plan(false), save));
+  });
+  it('refills the shared chains after `iptables -t nat -F` (chains there, rules gone)', () => {
+    const dn = dnChainName('podman', 'c0ffee');
+    const save = ['*nat', ':CNI-HOSTPORT-DNAT - [0:0]', ':CNI-HOSTPORT-SETMARK - [0:0]', ':CNI-HOSTPORT-MASQ - [0:0]']
+      .concat([`:${dn} - [0:0]`, 'COMMIT'])
+      .join('\n');
+    golden('port-forwarding-setup-v4-flushed', renderPortmapSetup(plan(false), save));
   });
   it('masqAll, no snat of localhost, conditions and an external mark chain', () => {
     golden(

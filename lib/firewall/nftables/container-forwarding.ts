@@ -15,7 +15,7 @@
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from '../types';
-import { nftApply, nftRead, parseElements, type NftElement } from './nft';
+import { nftApply, nftRead, nftTransact, parseElements, type NftElement } from './nft';
 
 export const FW_TABLE = 'tscni_firewall';
 const T = `inet ${FW_TABLE}`;
@@ -90,8 +90,10 @@ export class NftContainerForwarding implements ContainerForwarding {
       return;
     }
     if (change.forget.length === 0 && change.unisolate.length === 0) return;
-    const json = await this.listing();
-    if (json !== undefined) await nftApply(this.runner, renderForwardingTeardown(change, parseElements(json)));
+    await nftTransact(this.runner, async () => {
+      const json = await this.listing();
+      return json === undefined ? [] : renderForwardingTeardown(change, parseElements(json));
+    });
   }
 
   async check(expected: ForwardingExpectation): Promise<void> {

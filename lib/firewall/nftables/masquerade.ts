@@ -8,7 +8,7 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { nftMasqHash } from '../names';
 import type { Attachment, Masquerade, MasqAddress } from '../types';
-import { nftApply, nftRead } from './nft';
+import { nftRead, nftTransact } from './nft';
 
 export const MASQ_TABLE = 'cni_plugins_masquerade';
 const T = `inet ${MASQ_TABLE}`;
@@ -85,11 +85,11 @@ export class NftMasquerade implements Masquerade {
 
   async setup(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
     if (addrs.length === 0) return;
-    await nftApply(this.runner, renderNftMasqSetup(a, addrs, await this.handlesOf(a)));
+    await nftTransact(this.runner, async () => renderNftMasqSetup(a, addrs, await this.handlesOf(a)));
   }
 
   async teardown(a: Attachment): Promise<void> {
-    await nftApply(this.runner, renderNftMasqDelete(await this.handlesOf(a)));
+    await nftTransact(this.runner, async () => renderNftMasqDelete(await this.handlesOf(a)));
   }
 
   async check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
@@ -107,11 +107,13 @@ export class NftMasquerade implements Masquerade {
   }
 
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
-    const handles: number[] = [];
-    for (const r of await this.rules()) {
-      const m = /, net: (.*), if: (.*), id: (.*)$/.exec(r.comment);
-      if (m && m[1] === networkName && !keep.has(`${m[3]}\u0000${m[2]}`)) handles.push(r.handle);
-    }
-    await nftApply(this.runner, renderNftMasqDelete(handles));
+    await nftTransact(this.runner, async () => {
+      const handles: number[] = [];
+      for (const r of await this.rules()) {
+        const m = /, net: (.*), if: (.*), id: (.*)$/.exec(r.comment);
+        if (m && m[1] === networkName && !keep.has(`${m[3]}\u0000${m[2]}`)) handles.push(r.handle);
+      }
+      return renderNftMasqDelete(handles);
+    });
   }
 }

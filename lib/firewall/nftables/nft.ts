@@ -6,6 +6,27 @@ export async function nftApply(runner: Runner, lines: readonly string[]): Promis
   if (lines.length > 0) await runner.run({ tool: 'nft', argv: ['-f', '-'], input: lines.join('\n') + '\n' });
 }
 
+/**
+ * Reads, renders and applies one transaction. When it fails because something it names (a rule
+ * handle, an element, the table) vanished meanwhile — a concurrent DEL, a flush of the ruleset —
+ * the state is read and the change rendered afresh, a few times at most.
+ */
+export async function nftTransact(
+  runner: Runner,
+  render: () => Promise<readonly string[]>,
+  attempts = 3,
+): Promise<void> {
+  for (let i = 1; ; i++) {
+    const lines = await render();
+    try {
+      await nftApply(runner, lines);
+      return;
+    } catch (e) {
+      if (i >= attempts || !/No such file or directory/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
 /** `nft <args>` output, or undefined when nft says no (typically: the table or chain does not exist). */
 export async function nftRead(runner: Runner, args: readonly string[]): Promise<string | undefined> {
   const r = await runner.run({ tool: 'nft', argv: args, allowFailure: true });

@@ -17,7 +17,7 @@ import type {
   PortForwardRequest,
   PortMapping,
 } from '../types';
-import { nftApply, nftRead, parseElements, type NftElement } from './nft';
+import { nftRead, nftTransact, parseElements, type NftElement } from './nft';
 
 export { parseElements, type NftElement };
 
@@ -87,6 +87,34 @@ export function renderSkeleton(): string[] {
     if (!six) out.push(`add rule ${T} postrouting ct status dnat ip saddr 127.0.0.0/8 ip daddr @${n.local} masquerade`);
   }
   return out;
+}
+
+/** Rules the skeleton puts in each chain. */
+const SKELETON_RULES: ReadonlyMap<string, number> = (() => {
+  const counts = new Map<string, number>();
+  for (const line of renderSkeleton()) {
+    const m = new RegExp(`^add rule ${T} (\\S+) `).exec(line);
+    if (m?.[1]) counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
+  }
+  return counts;
+})();
+
+/** What the table lacks of its fixed part, from `nft -j list table`; undefined when nothing. */
+export function skeletonShortfall(json: string): string | undefined {
+  const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+  const have = new Map<string, number>();
+  const chains = new Set<string>();
+  for (const obj of doc.nftables ?? []) {
+    const chain = obj['chain'] as { name?: unknown } | undefined;
+    if (typeof chain?.name === 'string') chains.add(chain.name);
+    const rule = obj['rule'] as { chain?: unknown } | undefined;
+    if (typeof rule?.chain === 'string') have.set(rule.chain, (have.get(rule.chain) ?? 0) + 1);
+  }
+  for (const [chain, n] of SKELETON_RULES) {
+    if (!chains.has(chain)) return `chain ${chain} missing`;
+    if ((have.get(chain) ?? 0) < n) return `chain ${chain} has ${have.get(chain) ?? 0} of its ${n} rules`;
+  }
+  return undefined;
 }
 
 export interface NftPlan {
@@ -198,31 +226,41 @@ export class NftPortForwarding implements PortForwarding {
   /** Installs one container's elements for every family, replacing its old ones, in one transaction. */
   async setup(req: PortForwardRequest): Promise<void> {
     const plans = req.containers.map((c) => nftPlanOf(req, c));
-    const existing = await this.elements();
-    for (const p of plans) {
-      const clash = conflicts(p, existing)[0];
-      if (clash) {
-        throw new CniError(
-          ErrorCode.Internal,
-          `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
-          `owner ${clash.comment}`,
-        );
+    await nftTransact(this.runner, async () => {
+      const existing = await this.elements();
+      for (const p of plans) {
+        const clash = conflicts(p, existing)[0];
+        if (clash) {
+          throw new CniError(
+            ErrorCode.Internal,
+            `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
+            `owner ${clash.comment}`,
+          );
+        }
       }
-    }
-    const owner = plans[0]?.owner;
-    const stale = existing.filter((e) => e.comment === owner).map(deleteLine);
-    await nftApply(this.runner, [...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)]);
+      const owner = plans[0]?.owner;
+      const stale = existing.filter((e) => e.comment === owner).map(deleteLine);
+      return [...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)];
+    });
   }
 
   async teardown(a: Attachment): Promise<ForwardedPorts> {
     const owner = ownerComment(a.networkName, a.containerId, a.ifName);
-    const mine = (await this.elements()).filter((e) => e.comment === owner);
-    await nftApply(this.runner, mine.map(deleteLine));
+    let mine: NftElement[] = [];
+    await nftTransact(this.runner, async () => {
+      mine = (await this.elements()).filter((e) => e.comment === owner);
+      return mine.map(deleteLine);
+    });
     return mappingsOf(mine);
   }
 
+  /** The table's fixed rules (a flush leaves chains without them) and the attachment's elements. */
   async check(req: PortForwardRequest): Promise<void> {
-    const have = new Set((await this.elements()).map((e) => `${e.set} ${e.key} ${e.comment}`));
+    const json = await nftRead(this.runner, ['-j', 'list', 'table', 'inet', NFT_TABLE]);
+    if (json === undefined) throw new CniError(ErrorCode.Internal, `nftables table ${T} not found`);
+    const short = skeletonShortfall(json);
+    if (short) throw new CniError(ErrorCode.Internal, `nftables table ${T} is incomplete`, short);
+    const have = new Set(parseElements(json).map((e) => `${e.set} ${e.key} ${e.comment}`));
     for (const c of req.containers) {
       for (const line of renderElements(nftPlanOf(req, c))) {
         // `add element inet tscni_hostport <set> { <key> comment "<owner>"[ : <value>] }`
@@ -235,10 +273,13 @@ export class NftPortForwarding implements PortForwarding {
 
   /** Elements of this network whose (container, ifname) is not kept. Hashed owners are kept. */
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
-    const stale = (await this.elements()).filter((e) => {
-      const o = parseOwner(e.comment);
-      return o !== undefined && o.net === networkName && !keep.has(`${o.cid}\u0000${o.ifName}`);
-    });
-    await nftApply(this.runner, stale.map(deleteLine));
+    await nftTransact(this.runner, async () =>
+      (await this.elements())
+        .filter((e) => {
+          const o = parseOwner(e.comment);
+          return o !== undefined && o.net === networkName && !keep.has(`${o.cid}\u0000${o.ifName}`);
+        })
+        .map(deleteLine),
+    );
   }
 }

@@ -5,8 +5,9 @@
  * Frames entering from the container's port with another source MAC are dropped. Setup and
  * teardown are one `nft -f` each; teardown needs only the attachment, not the veth name.
  */
+import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
-import { nftApply, nftRead } from './nft';
+import { nftApply, nftRead, nftTransact } from './nft';
 
 const TABLE = 'bridge nat';
 export const spoofRef = (containerId: string, ifName: string): string => `${containerId}-${ifName}`;
@@ -53,15 +54,26 @@ export async function setupSpoofcheck(runner: Runner, ref: string, hostVeth: str
   await nftApply(runner, renderSpoofcheckSetup(ref, hostVeth, mac));
 }
 export async function teardownSpoofcheck(runner: Runner, ref: string): Promise<void> {
-  await nftApply(
-    runner,
-    renderSpoofcheckTeardown(await listing(runner), (r) => r === ref),
-  );
+  await nftTransact(runner, async () => renderSpoofcheckTeardown(await listing(runner), (r) => r === ref));
 }
 /** GC: spoof checks of attachments (refs `<id>-<ifname>`) not in `keep`. */
 export async function gcSpoofcheck(runner: Runner, keep: ReadonlySet<string>): Promise<void> {
-  await nftApply(
-    runner,
-    renderSpoofcheckTeardown(await listing(runner), (r) => !keep.has(r)),
-  );
+  await nftTransact(runner, async () => renderSpoofcheckTeardown(await listing(runner), (r) => !keep.has(r)));
+}
+
+/** Throws when the attachment's spoof check is not complete (its jump, its chains and their rules). */
+export async function checkSpoofcheck(runner: Runner, ref: string, hostVeth: string, mac: string): Promise<void> {
+  const table = (await nftRead(runner, ['list', 'table', 'bridge', 'nat'])) ?? '';
+  const [iface, macChain] = chains(ref);
+  const c = `comment "macspoofchk-${ref}"`;
+  const lines = new Set(table.split('\n').map((l) => l.trim()));
+  const want = [
+    `iifname "${hostVeth}" jump ${iface} ${c}`,
+    `jump ${macChain} ${c}`,
+    `ether saddr ${mac} return ${c}`,
+    `drop ${c}`,
+  ];
+  for (const rule of want)
+    if (!lines.has(rule))
+      throw new CniError(ErrorCode.Internal, 'MAC spoof check rule not found in table bridge nat', rule);
 }

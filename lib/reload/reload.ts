@@ -1,0 +1,248 @@
+/**
+ * `tscni reload`: puts back the firewall rules of every running container after something wiped
+ * them (a firewalld reload, `iptables -F`, `nft flush ruleset`, some kube-proxy modes), from the
+ * state the plugins already keep — the analogue of netavark's `firewalld-reload`.
+ *
+ * Which containers: those in libcni's result cache (their config, capability args such as
+ * portMappings, and result), plus, for runtimes that keep no cache, those the plugins' own state
+ * knows from the network configs of NETCONFPATH (host-local leases for masquerade, the firewall
+ * plugin's records). What: each plugin's concerns (lib/reload/types.ts), through the
+ * FirewallDriver. How: a concern whose rules are intact is left alone (nothing is rewritten);
+ * a broken one is restored by the driver's idempotent setup, so running reload twice changes
+ * nothing the second time.
+ *
+ * Safe while plugins run: reloads exclude each other (flock on `<runDir>/reload.lock`); a
+ * container is only touched while it is alive — no teardown mark (marks.ts), its netns still
+ * there, its host-local leases still naming it — and that is checked again after restoring: a
+ * container whose DEL began meanwhile has what reload restored taken back, so a DEL never
+ * leaves rules behind because of a reload. Conflicting writes of concurrent ADDs are retried.
+ */
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Invocation } from '../cni/dispatch';
+import type { Env } from '../cni/io';
+import type { ContainerId, IfName, NetworkName } from '../cni/names';
+import { isSupportedVersion, type CniVersion } from '../cni/version';
+import type { Runner } from '../exec/runner';
+import type { Attachment } from '../firewall/types';
+import { NetworkStore } from '../ipam/disk-store';
+import { withLock } from '../ipam/lock';
+import { debug } from '../log';
+import { injected } from '../runtime/chain';
+import type { NetworkConfigList, PluginConf } from '../runtime/config';
+import { isMarked, listMarks, removeMark } from './marks';
+import { readCache, readNetconfs, type CachedAttachment } from './sources';
+import type { Concern, LeaseRef, Outcome, ReloaderLookup, Target } from './types';
+
+export interface ReloadOptions {
+  readonly cacheDir: string;
+  readonly netconfPath: string;
+  readonly runDir: string;
+  /** List what is broken; change nothing. */
+  readonly dryRun: boolean;
+  /** Only these networks (all when empty). */
+  readonly networks: readonly string[];
+  readonly env: Env;
+  readonly runner: Runner;
+  readonly reloaders: ReloaderLookup;
+}
+
+/** A mark older than this whose attachment has no cache entry belongs to a finished DEL. */
+const STALE_MARK_MS = 10 * 60 * 1000;
+/** A restore that failed is tried again this often (a concurrent ADD may have raced it). */
+const ATTEMPTS = 3;
+
+const keyOf = (a: Attachment): string => `${a.networkName}\u0000${a.containerId}\u0000${a.ifName}`;
+const subjectOf = (a: Attachment): string => `${a.networkName}/${a.containerId}/${a.ifName}`;
+
+/** The Invocation a plugin's config loaders expect, for one plugin of a list. */
+function invocationFor(
+  list: NetworkConfigList,
+  plugin: PluginConf,
+  a: Attachment | undefined,
+  netns: string,
+  extra: {
+    cniArgs?: ReadonlyArray<[string, string]>;
+    capabilityArgs?: Readonly<Record<string, unknown>>;
+    result?: unknown;
+  },
+  env: Env,
+): Invocation {
+  const rt = a
+    ? {
+        containerId: a.containerId,
+        netns,
+        ifName: a.ifName,
+        args: extra.cniArgs ?? [],
+        capabilityArgs: extra.capabilityArgs ?? {},
+      }
+    : undefined;
+  const config = injected(list, plugin, rt, extra.result === undefined ? {} : { prevResult: extra.result });
+  if (!isSupportedVersion(list.cniVersion))
+    throw new Error(`unsupported cniVersion ${JSON.stringify(list.cniVersion)}`);
+  return {
+    command: 'CHECK', // prevResult must validate, as for CHECK
+    containerId: (a?.containerId ?? '') as ContainerId,
+    netns,
+    ifName: (a?.ifName ?? '') as IfName,
+    cniArgs: (extra.cniArgs ?? []).map(([k, v]) => `${k}=${v}`).join(';'),
+    cniPath: [],
+    env,
+    stdin: Buffer.from(JSON.stringify(config)),
+    config,
+    networkName: list.name as NetworkName,
+    cniVersion: list.cniVersion as CniVersion,
+  };
+}
+
+/** The targets of one cache entry: every concern of every plugin of its list we can reload. */
+async function targetOf(e: CachedAttachment, opts: ReloadOptions): Promise<Target> {
+  const concerns: Concern[] = [];
+  const leases: LeaseRef[] = [];
+  for (const plugin of e.list.plugins) {
+    const reloader = await opts.reloaders(plugin.type);
+    if (!reloader) continue;
+    const inv = invocationFor(e.list, plugin, e.attachment, e.netns, e, opts.env);
+    const got = reloader.concerns(inv, opts.runner);
+    concerns.push(...got.concerns);
+    leases.push(...got.leases);
+  }
+  return { attachment: e.attachment, netns: e.netns, leases, concerns, source: 'cache' };
+}
+
+/** Why the attachment is not (or no longer) to be touched; undefined while it is alive. */
+function notAlive(t: Target, runDir: string): string | undefined {
+  if (isMarked(runDir, t.attachment)) return 'being deleted (teardown mark)';
+  if (t.netns !== '' && !existsSync(t.netns)) return `its netns ${t.netns} is gone`;
+  for (const l of t.leases) {
+    const owner = NetworkStore.open(l.dataDir, t.attachment.networkName as NetworkName, false).ownerOf(l.ip);
+    const mine =
+      owner !== undefined &&
+      owner.id === t.attachment.containerId &&
+      (owner.kind === 'legacy' || owner.ifname === t.attachment.ifName);
+    if (!mine) return `its lease of ${l.ip} is gone`;
+  }
+  return undefined;
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+async function reloadOne(t: Target, opts: ReloadOptions): Promise<Outcome[]> {
+  const a = t.attachment;
+  const subject = subjectOf(a);
+  const dead = notAlive(t, opts.runDir);
+  if (dead) return [{ subject, what: 'all', state: 'skipped', detail: dead }];
+  const out: Outcome[] = [];
+  for (const c of t.concerns) {
+    let broken: string;
+    try {
+      await c.check();
+      out.push({ subject, what: c.what, state: 'intact' });
+      continue;
+    } catch (e) {
+      broken = message(e);
+    }
+    if (opts.dryRun) {
+      out.push({ subject, what: c.what, state: 'broken', detail: broken });
+      continue;
+    }
+    let failure: string | undefined;
+    for (let i = 1; i <= ATTEMPTS; i++) {
+      try {
+        await c.restore();
+        failure = undefined;
+        break;
+      } catch (e) {
+        failure = message(e);
+        if (notAlive(t, opts.runDir)) break;
+        debug(`reload: restoring ${c.what} of ${a.containerId}/${a.ifName} failed (attempt ${i}): ${failure}`);
+      }
+    }
+    // A DEL may have begun while we restored: then what we put back must go again.
+    const gone = notAlive(t, opts.runDir);
+    if (gone) {
+      await c.undo().catch((e: unknown) => debug(`reload: undo of ${c.what} failed: ${message(e)}`));
+      out.push({ subject, what: c.what, state: 'gone', detail: gone });
+    } else if (failure !== undefined) {
+      out.push({ subject, what: c.what, state: 'failed', detail: failure });
+    } else {
+      out.push({ subject, what: c.what, state: 'restored', detail: broken });
+    }
+  }
+  return out;
+}
+
+/** Runs reload; the outcomes are in the order attachments were found. */
+export async function reload(opts: ReloadOptions): Promise<Outcome[]> {
+  mkdirSync(opts.runDir, { recursive: true, mode: 0o700 });
+  const lockFile = join(opts.runDir, 'reload.lock');
+  closeSync(openSync(lockFile, 'a', 0o600));
+  return withLock(lockFile, () => reloadLocked(opts));
+}
+
+async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
+  const wanted = (net: string): boolean => opts.networks.length === 0 || opts.networks.includes(net);
+  const out: Outcome[] = [];
+  const { entries, unusable } = readCache(opts.cacheDir, opts.netconfPath);
+  for (const u of unusable)
+    out.push({ subject: u.file, what: 'all', state: 'skipped', detail: `unusable cache entry: ${u.why}` });
+  const cached = new Set<string>();
+  const targets: Target[] = [];
+  for (const e of entries) {
+    cached.add(keyOf(e.attachment));
+    if (!wanted(e.attachment.networkName)) continue;
+    try {
+      targets.push(await targetOf(e, opts));
+    } catch (err) {
+      out.push({
+        subject: subjectOf(e.attachment),
+        what: 'all',
+        state: 'skipped',
+        detail: `cached state: ${message(err)}`,
+      });
+    }
+  }
+  // Containers of runtimes without a cache, from the networks of NETCONFPATH; what several
+  // plugins know of one attachment is one target.
+  const known = new Map<string, Target>();
+  for (const list of readNetconfs(opts.netconfPath)) {
+    if (!wanted(list.name)) continue;
+    for (const plugin of list.plugins) {
+      const reloader = await opts.reloaders(plugin.type);
+      if (!reloader?.known) continue;
+      try {
+        const inv = invocationFor(list, plugin, undefined, '', {}, opts.env);
+        for (const t of await reloader.known(inv, opts.runner)) {
+          const k = keyOf(t.attachment);
+          if (cached.has(k)) continue;
+          const had = known.get(k);
+          known.set(
+            k,
+            had ? { ...had, leases: [...had.leases, ...t.leases], concerns: [...had.concerns, ...t.concerns] } : t,
+          );
+        }
+      } catch (err) {
+        out.push({
+          subject: `${list.name}/*/*`,
+          what: plugin.type,
+          state: 'skipped',
+          detail: `config ${list.file}: ${message(err)}`,
+        });
+      }
+    }
+  }
+  targets.push(...known.values());
+  for (const t of targets) {
+    if (t.concerns.length === 0) continue;
+    out.push(...(await reloadOne(t, opts)));
+  }
+  if (!opts.dryRun) pruneMarks(opts.runDir, cached);
+  return out;
+}
+
+/** Marks of finished DELs: no cache entry any more, and old. */
+function pruneMarks(runDir: string, cached: ReadonlySet<string>): void {
+  const now = Date.now();
+  for (const m of listMarks(runDir))
+    if (!cached.has(keyOf(m.attachment)) && now - m.since > STALE_MARK_MS) removeMark(runDir, m.attachment);
+}

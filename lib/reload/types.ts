@@ -1,0 +1,65 @@
+/**
+ * What `tscni reload` asks of a plugin: the groups of rules ("concerns") one attachment needs,
+ * each able to say whether it is intact, to put itself back, and to take back what it put back.
+ * A plugin builds its concerns from its own config and the cached result, the same way its CHECK
+ * and ADD do, and acts through the FirewallDriver, whose setup is idempotent per attachment.
+ */
+import type { Invocation } from '../cni/dispatch';
+import type { Runner } from '../exec/runner';
+import type { Attachment } from '../firewall/types';
+
+export interface Concern {
+  /** What the rules are for, e.g. "masquerade", "port forwarding". */
+  readonly what: string;
+  /** Resolves when every rule is in place; throws naming the first missing one. */
+  check(): Promise<void>;
+  /** Puts the rules back; rules already there are kept, none is added twice. */
+  restore(): Promise<void>;
+  /** Removes what restore put back: the attachment was torn down while reload ran. */
+  undo(): Promise<void>;
+}
+
+/** One attachment reload knows about, with where that knowledge comes from. */
+export interface Target {
+  readonly attachment: Attachment;
+  /** The container's netns path ('' when not known): gone means the container is gone. */
+  readonly netns: string;
+  /** host-local leases that must still name the attachment (empty when the IPAM is not host-local). */
+  readonly leases: readonly LeaseRef[];
+  readonly concerns: readonly Concern[];
+  /** 'cache' (libcni's result cache), 'leases' or 'records' (no cache entry). */
+  readonly source: 'cache' | 'leases' | 'records';
+}
+
+export interface LeaseRef {
+  readonly dataDir: string;
+  readonly ip: string;
+}
+
+export type State = 'intact' | 'restored' | 'broken' | 'skipped' | 'gone' | 'failed';
+
+/** One line of reload's report. */
+export interface Outcome {
+  /** `<network>/<containerID>/<ifname>`, or the cache file that could not be used. */
+  readonly subject: string;
+  readonly what: string;
+  readonly state: State;
+  readonly detail?: string;
+}
+
+/** A plugin's reload module (plugins/<type>/reload.ts), found through the registry. */
+export interface Reloader {
+  /**
+   * The concerns of one attachment, from the plugin's config as the runtime passed it (name,
+   * cniVersion, runtimeConfig) with the cached result as prevResult; and the host-local leases
+   * that must still name the attachment. Throws on a config or result that does not validate.
+   */
+  concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] };
+  /**
+   * Attachments the plugin's own state knows (leases, records) from the network's config alone:
+   * for containers of runtimes that keep no libcni cache. Those with a cache entry are ignored.
+   */
+  known?(inv: Invocation, runner: Runner): Promise<Target[]>;
+}
+
+export type ReloaderLookup = (pluginType: string) => Promise<Reloader> | undefined;

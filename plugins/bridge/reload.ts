@@ -1,0 +1,127 @@
+/**
+ * bridge's part in `tscni reload`: its masquerade (`ipMasq`) and MAC spoof check
+ * (`macspoofchk`), rebuilt from the config and the cached result as ADD made them, checked the
+ * way CHECK checks them. Restoring masquerade is the driver's idempotent setup; the spoof
+ * check is replaced whole (teardown, then setup), so a half-flushed one leaves no double rule.
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { prevResultOf } from '../../lib/cni/netconf';
+import type { IPConfig, Result } from '../../lib/cni/result/types';
+import type { Runner } from '../../lib/exec/runner';
+import { checkSpoofcheck, setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
+import { normalizeMac } from '../../lib/net/mac';
+import { validateContainerId, validateIfName } from '../../lib/cni/names';
+import { NetworkStore } from '../../lib/ipam/disk-store';
+import { formatCIDR, formatIP, parseCIDR, parseIP } from '../../lib/addr/ip';
+import { rangeFor } from '../../lib/ipam/ranges';
+import type { Concern, LeaseRef, Reloader, Target } from '../../lib/reload/types';
+import { loadConfig as loadHostLocalConfig, loadStoreConfig } from '../host-local/config';
+import { loadBridgeConfig, type BridgeConfig } from './config';
+import { attachmentOf, checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+
+/** The container interface's addresses (those of the container's interface, or of no interface). */
+function containerIps(prev: Result, inv: Invocation): IPConfig[] {
+  const ifaces = prev.interfaces ?? [];
+  const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && !!i.sandbox);
+  return (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
+}
+
+/** The host veth and container MAC of the cached result, validated (they reach nft). */
+function spoofFacts(prev: Result, inv: Invocation, cfg: BridgeConfig): { hostVeth: string; mac: string } | undefined {
+  const ifaces = prev.interfaces ?? [];
+  const cont = ifaces.find((i) => i.name === inv.ifName && !!i.sandbox);
+  const host = ifaces.find((i) => !i.sandbox && i.name !== cfg.bridge);
+  const mac = cont?.mac ? normalizeMac(cont.mac) : undefined;
+  // The veth name goes into an nft rule: the characters of a link name that need no quoting.
+  if (!host || !/^[A-Za-z0-9_.@+-]{1,15}$/.test(host.name) || !mac) return undefined;
+  return { hostVeth: host.name, mac };
+}
+
+function masqueradeConcern(runner: Runner, cfg: BridgeConfig, inv: Invocation, ips: IPConfig[]): Concern {
+  return {
+    what: 'masquerade',
+    check: () => checkMasquerade(runner, cfg.ipMasqBackend, inv, ips),
+    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, inv, ips),
+    undo: () => teardownMasquerade(runner, inv),
+  };
+}
+
+function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
+  const cfg = loadBridgeConfig(inv);
+  const prev = prevResultOf(inv);
+  if (!prev) return { concerns: [], leases: [] };
+  const out: Concern[] = [];
+  const ips = containerIps(prev, inv);
+  if (cfg.ipMasq && ips.length > 0) out.push(masqueradeConcern(runner, cfg, inv, ips));
+  const spoof = cfg.macspoofchk ? spoofFacts(prev, inv, cfg) : undefined;
+  if (spoof) {
+    const ref = spoofRef(inv.containerId, inv.ifName);
+    out.push({
+      what: 'MAC spoof check',
+      check: () => checkSpoofcheck(runner, ref, spoof.hostVeth, spoof.mac),
+      restore: async () => {
+        await teardownSpoofcheck(runner, ref);
+        await setupSpoofcheck(runner, ref, spoof.hostVeth, spoof.mac);
+      },
+      undo: () => teardownSpoofcheck(runner, ref),
+    });
+  }
+  let leases: LeaseRef[] = [];
+  if (cfg.ipamType === 'host-local') {
+    const { dataDir } = loadStoreConfig(inv);
+    leases = ips.flatMap((ip) => {
+      const c = parseCIDR(ip.address);
+      return c ? [{ dataDir, ip: formatIP(c.addr) }] : [];
+    });
+  }
+  return { concerns: out, leases };
+}
+
+/**
+ * Masquerade of the attachments whose leases are in this network's host-local store (for
+ * runtimes that keep no libcni cache): each lease's address with the subnet of its range.
+ */
+async function known(inv: Invocation, runner: Runner): Promise<Target[]> {
+  const cfg = loadBridgeConfig(inv);
+  if (!cfg.ipMasq || cfg.ipamType !== 'host-local') return [];
+  const ipam = loadHostLocalConfig(inv);
+  const store = NetworkStore.open(ipam.dataDir, inv.networkName, false);
+  let leases;
+  try {
+    leases = await store.scan();
+  } catch {
+    return []; // no store yet
+  }
+  const byOwner = new Map<string, { id: string; ifname: string; ips: IPConfig[]; refs: LeaseRef[] }>();
+  for (const l of leases) {
+    if (l.owner.kind !== 'attachment') continue; // a legacy lease names no interface
+    const addr = parseIP(l.ip);
+    const range = addr ? ipam.ranges.map((set) => rangeFor(set, addr)).find((r) => r !== undefined) : undefined;
+    if (!addr || !range) continue;
+    const key = `${l.owner.id}\u0000${l.owner.ifname}`;
+    const g = byOwner.get(key) ?? { id: l.owner.id, ifname: l.owner.ifname, ips: [], refs: [] };
+    byOwner.set(key, g);
+    g.ips.push({ address: formatCIDR(addr, range.prefix) });
+    g.refs.push({ dataDir: ipam.dataDir, ip: l.ip });
+  }
+  const out: Target[] = [];
+  for (const g of byOwner.values()) {
+    let one: Invocation;
+    try {
+      // The store is input too: its names must be valid before they reach a rule.
+      one = { ...inv, containerId: validateContainerId(g.id), ifName: validateIfName(g.ifname), netns: '' };
+    } catch {
+      continue;
+    }
+    out.push({
+      attachment: attachmentOf(one),
+      netns: '',
+      leases: g.refs,
+      concerns: [masqueradeConcern(runner, cfg, one, g.ips)],
+      source: 'leases',
+    });
+  }
+  return out;
+}
+
+export const reloader: Reloader = { concerns, known };

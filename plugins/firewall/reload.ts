@@ -1,0 +1,132 @@
+/**
+ * The firewall plugin's part in `tscni reload`: the attachment's FORWARD accepts and its bridge's
+ * isolation, from its record (or, for an attachment we have no record of, from the cached
+ * prevResult, as DEL does), checked as CHECK checks them and re-applied as one change. Taking
+ * back a restore removes only addresses that no attachment holds any more.
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { validateContainerId, validateIfName } from '../../lib/cni/names';
+import { prevResultOf } from '../../lib/cni/netconf';
+import type { Runner } from '../../lib/exec/runner';
+import type { Attachment } from '../../lib/firewall/driver';
+import type { Concern, Reloader, Target } from '../../lib/reload/types';
+import { loadFirewallConfig, type FirewallBackend } from './config';
+import { factsOf, familiesOf } from './facts';
+import { RecordStore, type FirewallRecord } from './records';
+import { attachmentOf, forwardingFor, withFirewallBackend } from './rules';
+
+/** The concern of a recorded attachment (also used for records that have no cache entry). */
+export function recordConcern(store: RecordStore, a: Attachment, rec: FirewallRecord, runner: Runner): Concern {
+  const rules = forwardingFor(rec.backend, rec.zone, runner);
+  const families = familiesOf(rec.ips);
+  const isolate = rec.bridge ? [rec.bridge] : [];
+  return {
+    what: 'container forwarding',
+    check: () => rules.check({ accept: rec.ips, isolate, families, adminChain: rec.adminChain }),
+    restore: () =>
+      rules.apply({
+        accept: rec.ips,
+        forget: [],
+        isolate,
+        unisolate: [],
+        families,
+        adminChain: rec.adminChain,
+        owner: a,
+      }),
+    undo: () =>
+      rules.apply({
+        accept: [],
+        forget: store.unheld(rec),
+        isolate: [],
+        unisolate: [],
+        families,
+        adminChain: rec.adminChain,
+        owner: a,
+      }),
+  };
+}
+
+function concerns(inv: Invocation, runner: Runner): Concern[] {
+  const cfg = loadFirewallConfig(inv);
+  const store = new RecordStore(cfg.dataDir);
+  const a = attachmentOf(inv);
+  const rec = store.read(a);
+  if (rec) return rec.ips.length > 0 ? [recordConcern(store, a, rec, runner)] : [];
+  // No record: set up by the reference, or before records existed. Where ADD would put them.
+  const prev = prevResultOf(inv);
+  if (!prev) return [];
+  const facts = factsOf(prev, cfg);
+  if (facts.ips.length === 0) return [];
+  const families = familiesOf(facts.ips);
+  const isolate = facts.bridge ? [facts.bridge] : [];
+  const each = (fn: (b: FirewallBackend) => Promise<void>): Promise<void> =>
+    withFirewallBackend(cfg, runner, inv.env, fn);
+  return [
+    {
+      what: 'container forwarding',
+      check: () =>
+        each((b) =>
+          forwardingFor(b, cfg.zone, runner).check({
+            accept: facts.ips,
+            isolate,
+            families,
+            adminChain: cfg.adminChain,
+          }),
+        ),
+      restore: () =>
+        each((b) =>
+          forwardingFor(b, cfg.zone, runner).apply({
+            accept: facts.ips,
+            forget: [],
+            isolate,
+            unisolate: [],
+            families,
+            adminChain: cfg.adminChain,
+            owner: a,
+          }),
+        ),
+      undo: () =>
+        each((b) =>
+          forwardingFor(b, cfg.zone, runner).apply({
+            accept: [],
+            forget: facts.ips,
+            isolate: [],
+            unisolate: [],
+            families,
+            adminChain: cfg.adminChain,
+            owner: a,
+          }),
+        ),
+    },
+  ];
+}
+
+/** Every recorded attachment of the network (for runtimes that keep no libcni cache). */
+async function known(inv: Invocation, runner: Runner): Promise<Target[]> {
+  const store = new RecordStore(loadFirewallConfig(inv).dataDir);
+  // The record's path names the attachment, and those names reach nft comments: validated first.
+  const valid = (a: Attachment): boolean => {
+    try {
+      validateContainerId(a.containerId);
+      validateIfName(a.ifName);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return store
+    .list(inv.networkName)
+    .filter(({ attachment, record }) => record.ips.length > 0 && valid(attachment))
+    .map(({ attachment, record }) => ({
+      attachment,
+      netns: '',
+      leases: [],
+      concerns: [recordConcern(store, attachment, record, runner)],
+      source: 'records' as const,
+    }));
+}
+
+export const reloader: Reloader = {
+  concerns: (inv, runner) => ({ concerns: concerns(inv, runner), leases: [] }),
+  known,
+};
