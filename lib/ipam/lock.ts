@@ -4,8 +4,8 @@
  * The kernel drops a flock when its holder dies (kill -9 included), so a crash costs the next
  * caller nothing, and waiters queue in the kernel instead of polling.
  *
- * Within one process callers are queued first: two flocks on separate descriptors of one file
- * would block each other, and a blocked flock blocks the whole (single JavaScript thread)
+ * Within one process callers of one file are queued first: two flocks on separate descriptors
+ * of one file would block each other, and a blocked flock blocks the whole (single JavaScript thread)
  * process. Under Node.js (unit tests, one process) the queue alone is the lock.
  */
 import { closeSync, openSync } from 'node:fs';
@@ -21,12 +21,17 @@ export class StoreLockError extends CniError {
   }
 }
 
-let queue: Promise<unknown> = Promise.resolve();
+/** Per lock file, the callers of this process waiting for it (locks of different files nest). */
+const queues = new Map<string, Promise<unknown>>();
 
 /** Runs fn while holding the lock on `lockFile` (which must exist). */
 export function withLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
-  const run = queue.then(() => holding(lockFile, fn));
-  queue = run.catch(() => undefined);
+  const run = (queues.get(lockFile) ?? Promise.resolve()).then(() => holding(lockFile, fn));
+  const settled = run.catch(() => undefined);
+  queues.set(lockFile, settled);
+  void settled.then(() => {
+    if (queues.get(lockFile) === settled) queues.delete(lockFile);
+  });
   return run;
 }
 

@@ -2,6 +2,8 @@
  * Runs a plugin's verb functions in-process through the real dispatcher (test-only): env and
  * stdin in, the printed JSON and exit code out. Verbs get the Runner the test passes.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { dispatch } from '../cni/dispatch';
 import type { Invocation } from '../cni/dispatch';
 import type { PluginFuncs } from '../cni/plugin';
@@ -48,6 +50,8 @@ export async function callVerb(
     CNI_NETNS: opts.netns ?? '/nonexistent/netns',
     CNI_IFNAME: opts.ifname ?? 'eth0',
     CNI_PATH: '/nonexistent',
+    // Teardown marks and other run-time state go to a temporary directory, not /run/tscni.
+    TSCNI_RUN_DIR: join(tmpdir(), `tscni-unit-${process.pid}`),
     ...opts.env,
   };
   const code = await dispatch(

@@ -17,6 +17,7 @@ import type {
   PortForwardRequest,
   PortMapping,
 } from '../types';
+import { withPortForwardingLock } from '../port-lock';
 import { listChains, parseSave, renderChainRemoval, restore, saveTable } from './tables';
 
 export const DNAT_CHAIN = 'CNI-HOSTPORT-DNAT';
@@ -179,14 +180,17 @@ export class IptablesPortForwarding implements PortForwarding {
   constructor(private readonly runner: Runner) {}
 
   async setup(req: PortForwardRequest): Promise<void> {
-    // One restore per family; the families are independent.
-    await concurrently(
-      ...req.containers.map(async (c) => {
-        const plan = planOf(req, c);
-        const current = await saveTable(this.runner, plan.six, 'nat');
-        checkConflicts(plan, current);
-        await restore(this.runner, plan.six, renderPortmapSetup(plan, current));
-      }),
+    // One restore per family; the families are independent. Read and write under the lock, so
+    // a concurrent ADD cannot take the same port or empty the shared chains meanwhile.
+    await withPortForwardingLock(() =>
+      concurrently(
+        ...req.containers.map(async (c) => {
+          const plan = planOf(req, c);
+          const current = await saveTable(this.runner, plan.six, 'nat');
+          checkConflicts(plan, current);
+          await restore(this.runner, plan.six, renderPortmapSetup(plan, current));
+        }),
+      ),
     );
   }
 

@@ -17,6 +17,7 @@ import type {
   PortForwardRequest,
   PortMapping,
 } from '../types';
+import { withPortForwardingLock } from '../port-lock';
 import { nftRead, nftTransact, parseElements, type NftElement } from './nft';
 
 export { parseElements, type NftElement };
@@ -226,22 +227,25 @@ export class NftPortForwarding implements PortForwarding {
   /** Installs one container's elements for every family, replacing its old ones, in one transaction. */
   async setup(req: PortForwardRequest): Promise<void> {
     const plans = req.containers.map((c) => nftPlanOf(req, c));
-    await nftTransact(this.runner, async () => {
-      const existing = await this.elements();
-      for (const p of plans) {
-        const clash = conflicts(p, existing)[0];
-        if (clash) {
-          throw new CniError(
-            ErrorCode.Internal,
-            `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
-            `owner ${clash.comment}`,
-          );
+    // Under the lock: a concurrent ADD cannot take the same port between the read and the write.
+    await withPortForwardingLock(() =>
+      nftTransact(this.runner, async () => {
+        const existing = await this.elements();
+        for (const p of plans) {
+          const clash = conflicts(p, existing)[0];
+          if (clash) {
+            throw new CniError(
+              ErrorCode.Internal,
+              `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
+              `owner ${clash.comment}`,
+            );
+          }
         }
-      }
-      const owner = plans[0]?.owner;
-      const stale = existing.filter((e) => e.comment === owner).map(deleteLine);
-      return [...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)];
-    });
+        const owner = plans[0]?.owner;
+        const stale = existing.filter((e) => e.comment === owner).map(deleteLine);
+        return [...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)];
+      }),
+    );
   }
 
   async teardown(a: Attachment): Promise<ForwardedPorts> {
