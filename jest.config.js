@@ -1,7 +1,7 @@
 // Four projects: unit (no root), integration (root, real network namespaces),
 // conformance (black-box against the bundles in bin/), e2e (real container runtimes driving bin/,
 // each in its own sandbox). `make unit|integration|conformance|e2e`.
-// The bundle is built from ES modules (so ncc can tree-shake); jest runs the same sources as CommonJS.
+// The executable is compiled from ES modules by Bun; jest runs the same sources as CommonJS.
 const tsJest = [
   'ts-jest',
   { diagnostics: false, tsconfig: { module: 'commonjs', moduleResolution: 'node', isolatedModules: true } },
@@ -10,6 +10,7 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': tsJest },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  setupFiles: ['<rootDir>/lib/testutil/private-state.js'],
 };
 
 module.exports = {

@@ -73,7 +73,13 @@ async function ask(where: string, host: string, port = 80): Promise<string> {
 }
 
 const inNode = (n: Node, argv: readonly string[], env: Record<string, string> = {}): Promise<RunResult> =>
-  sb.exec(n.name, ['env', '-i', ...Object.entries({ PATH, ...env }).map(([k, v]) => `${k}=${v}`), ...argv]);
+  sb.exec(n.name, [
+    'env',
+    '-i',
+    // tscni's run-time state stays in the test's temporary directory (lib/testutil/private-state.js).
+    ...Object.entries({ PATH, TSCNI_RUN_DIR: process.env['TSCNI_RUN_DIR'] ?? '', ...env }).map(([k, v]) => `${k}=${v}`),
+    ...argv,
+  ]);
 
 async function sh(where: string, ...cmds: string[][]): Promise<void> {
   for (const c of cmds) {
