@@ -83,6 +83,7 @@ const RELOADERS: Readonly<Record<string, () => Promise<Reloader>>> = {
   bridge: async () => (await import('./bridge/reload')).reloader,
   portmap: async () => (await import('./portmap/reload')).reloader,
   firewall: async () => (await import('./firewall/reload')).reloader,
+  ptp: async () => (await import('./ptp/reload')).reloader,
 };
 
 export const lookupReloader = (pluginType: string): Promise<Reloader> | undefined =>

@@ -404,3 +404,51 @@ describe("kind's kindnetd conflist (ptp + host-local + portmap) through bin/tscn
     expect(readdirSync(join(sb.dir, 'kind-ipam', 'kindnet')).filter((f) => f.startsWith('10.'))).toEqual([]);
   });
 });
+
+describe('tscni reload puts ptp masquerade back after a flush', () => {
+  it('masquerade gone with `iptables -t nat -F`, back (exactly) after reload, then intact', async () => {
+    const netd = join(sb.dir, 'net.d-reload');
+    mkdirSync(netd);
+    writeFileSync(
+      join(netd, '10-ptpreload.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'ptpreload',
+        plugins: [
+          {
+            type: 'ptp',
+            ipMasq: true,
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: '10.250.7.0/24' }]],
+              routes: [{ dst: '0.0.0.0/0' }],
+              dataDir: join(sb.dir, 'reload-ipam'),
+            },
+          },
+        ],
+      }),
+    );
+    const env = [`NETCONFPATH=${netd}`, `CNI_PATH=${BIN_DIR}`, `CNI_CACHE_DIR=${join(sb.dir, 'reload-cache')}`];
+    const tscni = (...args: string[]): Promise<RunResult> =>
+      sb.exec('host', ['env', ...env, join(BIN_DIR, 'tscni'), ...args]);
+    await sb.addContainer('rl1');
+    expect((await tscni('add', 'ptpreload', `/run/netns/${sb.nsName('rl1')}`)).code).toBe(0);
+    expect(await ping('rl1', OUTSIDE)).toBe(true); // the outside has no route back: masqueraded
+    const before = await natRules();
+    expect(before).toContain('ptpreload');
+
+    await runOk(['ip', 'netns', 'exec', sb.hostNs, 'iptables', '-t', 'nat', '-F']);
+    expect(await natRules()).not.toContain('ptpreload');
+    expect(await ping('rl1', OUTSIDE)).toBe(false);
+
+    const reload = await tscni('reload');
+    expect(reload.stderr).toMatch(/1 restored/);
+    expect(await ping('rl1', OUTSIDE)).toBe(true);
+    const rulesOf = (save: string): string[] => save.split('\n').filter((l) => l.includes('ptpreload'));
+    expect(rulesOf(await natRules())).toEqual(rulesOf(before));
+    expect((await tscni('reload')).stderr).toMatch(/0 restored, 1 intact/);
+
+    expect((await tscni('del', 'ptpreload', `/run/netns/${sb.nsName('rl1')}`)).code).toBe(0);
+    expect(await natRules()).not.toContain('ptpreload');
+  });
+});

@@ -1,0 +1,41 @@
+/**
+ * ptp's part in `tscni reload`: its masquerade (`ipMasq`), rebuilt from the config and the
+ * cached result as ADD made it and checked as bridge CHECK checks its own. Containers of
+ * runtimes that keep no libcni cache are not known here (ptp keeps no other record of them).
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { prevResultOf } from '../../lib/cni/netconf';
+import type { IPConfig } from '../../lib/cni/result/types';
+import type { Runner } from '../../lib/exec/runner';
+import { formatIP, parseCIDR } from '../../lib/addr/ip';
+import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import type { Concern, LeaseRef, Reloader } from '../../lib/reload/types';
+import { loadStoreConfig } from '../host-local/config';
+import { loadPtpConfig } from './config';
+
+function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
+  const cfg = loadPtpConfig(inv);
+  const prev = prevResultOf(inv);
+  if (!prev || !cfg.ipMasq) return { concerns: [], leases: [] };
+  const ifaces = prev.interfaces ?? [];
+  const cont = ifaces.findIndex((i) => i.name === inv.ifName && !!i.sandbox);
+  const ips: IPConfig[] = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === cont);
+  if (ips.length === 0) return { concerns: [], leases: [] };
+  const masquerade: Concern = {
+    what: 'masquerade',
+    check: () => checkMasquerade(runner, cfg.ipMasqBackend, inv, ips),
+    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, inv, ips),
+    undo: () => teardownMasquerade(runner, inv),
+  };
+  let leases: LeaseRef[] = [];
+  if (cfg.ipamType === 'host-local') {
+    const { dataDir } = loadStoreConfig(inv);
+    leases = ips.flatMap((ip) => {
+      const c = parseCIDR(ip.address);
+      return c ? [{ dataDir, ip: formatIP(c.addr) }] : [];
+    });
+  }
+  return { concerns: [masquerade], leases };
+}
+
+export const reloader: Reloader = { concerns };
