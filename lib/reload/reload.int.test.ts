@@ -8,11 +8,11 @@
  * racing ADDs and DELs leaves no rule of a deleted container behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, Sandbox, runOk, type RunResult } from '../testutil/sandbox';
+import { fetchFrom, startServer, type TestServer } from '../testutil/traffic';
 
 type Backend = 'iptables' | 'nftables';
 
@@ -20,7 +20,7 @@ const OUT_HOST = '192.168.77.1';
 const OUT_PEER = '192.168.77.2';
 
 class World {
-  readonly servers: ChildProcess[] = [];
+  readonly servers: TestServer[] = [];
   env: Record<string, string> = {};
   constructor(
     readonly sb: Sandbox,
@@ -62,15 +62,11 @@ class World {
 
   /** A TCP server in `where` that answers each connection with `reply` (or the peer's address). */
   async serve(where: string, port: number, reply: string | 'peer'): Promise<void> {
-    const answer = reply === 'peer' ? "c.remoteAddress.replace(/^::ffff:/,'')" : JSON.stringify(reply);
-    const code = `require('net').createServer(c=>{c.end(${answer})}).listen(${port})`;
-    this.servers.push(spawn('ip', ['netns', 'exec', this.sb.nsName(where), 'node', '-e', code], { stdio: 'ignore' }));
-    await new Promise((res) => setTimeout(res, 500));
+    this.servers.push(await startServer(this.sb, where, port, reply));
   }
   /** What a new TCP connection from `where` to host:port gets back ('' when it fails). */
-  async fetch(where: string, host: string, port: number): Promise<string> {
-    const code = `const c=require('net').connect(${port},'${host}');let d='';c.on('data',x=>d+=x);c.on('end',()=>{process.stdout.write(d);process.exit(0)});c.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),1500)`;
-    return (await this.sb.exec(where, ['node', '-e', code])).stdout;
+  fetch(where: string, host: string, port: number): Promise<string> {
+    return fetchFrom(this.sb, where, host, port);
   }
   /** Masquerade works when the outside sees the sandbox host's address, not the container's. */
   masquerades(name: string): Promise<boolean> {
@@ -111,7 +107,7 @@ class World {
     }
   }
   async destroy(): Promise<void> {
-    for (const s of this.servers) if (s.pid) s.kill('SIGKILL');
+    for (const s of this.servers) s.stop();
     await this.sb.destroy();
   }
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
+import { fetchFrom, startServer } from '../../lib/testutil/traffic';
 
 const BRIDGE = join(BIN_DIR, 'bridge');
 let sb: Sandbox;
@@ -547,20 +548,12 @@ describe('ipMasq', () => {
       const r = await plugin('ADD', name, c);
       expect(r.code).toBe(0);
       // The upstream sees the sandbox host's address, not the container's.
-      const server = sb.exec('up', [
-        'timeout',
-        '10',
-        'node',
-        '-e',
-        "require('net').createServer(s=>{process.stdout.write(s.remoteAddress);s.end();process.exit(0)}).listen(7777,'192.168.77.2')",
-      ]);
-      await new Promise((res) => setTimeout(res, 700));
-      await sb.exec(name, [
-        'node',
-        '-e',
-        "const s=require('net').connect(7777,'192.168.77.2');s.on('error',()=>process.exit(1));s.on('close',()=>process.exit(0))",
-      ]);
-      expect((await server).stdout).toBe('192.168.77.1');
+      const server = await startServer(sb, 'up', 7777, 'peer');
+      try {
+        expect(await fetchFrom(sb, name, '192.168.77.2', 7777)).toBe('192.168.77.1');
+      } finally {
+        server.stop();
+      }
       const rules =
         backend === 'iptables' ? await natRules() : (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
       expect(rules).toContain(`ctr-${name}`);

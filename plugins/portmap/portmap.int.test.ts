@@ -1,13 +1,13 @@
 /** portmap (iptables backend) in a sandbox, chained after our bridge + host-local, with real traffic. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fetchFrom as fetchFromNs, startServer, type TestServer } from '../../lib/testutil/traffic';
 import { chainName } from '../../lib/firewall/names';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 
 const PORTMAP = join(BIN_DIR, 'portmap');
 let sb: Sandbox;
-const servers: ChildProcess[] = [];
+const servers: TestServer[] = [];
 
 const bridgeConf = (): Record<string, unknown> => ({
   cniVersion: '1.0.0',
@@ -53,21 +53,11 @@ function portmap(command: string, name: string, config: unknown, exe = PORTMAP):
 
 /** A TCP (or UDP) server in a container that answers every request with `reply`. */
 async function serve(container: string, port: number, reply: string, udp = false): Promise<void> {
-  const code = udp
-    ? `const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(${JSON.stringify(reply)},r.port,r.address));s.bind(${port})`
-    : `require('net').createServer(c=>{c.end(${JSON.stringify(reply)})}).listen(${port})`;
-  const child = spawn('ip', ['netns', 'exec', sb.nsName(container), 'node', '-e', code], { stdio: 'ignore' });
-  servers.push(child);
-  await new Promise((res) => setTimeout(res, 600));
+  servers.push(await startServer(sb, container, port, reply, udp ? 'udp' : 'tcp'));
 }
 /** Connects from `where` ('host' or a namespace) and returns what the server said ('' on failure). */
-async function fetchFrom(where: string, host: string, port: number, udp = false): Promise<string> {
-  const code = udp
-    ? `const s=require('dgram').createSocket('${host.includes(':') ? 'udp6' : 'udp4'}');s.on('message',m=>{process.stdout.write(m);process.exit(0)});s.send('x',${port},'${host}');setTimeout(()=>process.exit(1),2000)`
-    : `const c=require('net').connect(${port},'${host}');let d='';c.on('data',x=>d+=x);c.on('end',()=>{process.stdout.write(d);process.exit(0)});c.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),3000)`;
-  const r = where === 'host' ? await sb.exec('host', ['node', '-e', code]) : await sb.exec(where, ['node', '-e', code]);
-  return r.stdout;
-}
+const fetchFrom = (where: string, host: string, port: number, udp = false): Promise<string> =>
+  fetchFromNs(sb, where, host, port, udp ? 'udp' : 'tcp');
 
 let resultA: unknown;
 beforeAll(async () => {
@@ -100,7 +90,7 @@ beforeAll(async () => {
   await serve('a', 53, 'udp-from-a', true);
 });
 afterAll(async () => {
-  for (const s of servers) if (s.pid) s.kill('SIGKILL');
+  for (const s of servers) s.stop();
   await sb.destroy();
 });
 
@@ -376,8 +366,7 @@ describe.each(['iptables', 'nftables'])('IPv6 forwarding (%s)', (backend) => {
     // The outside machine gets an IPv6 address next to the sandbox host's (no DAD wait).
     await sb.exec('host', ['ip', 'addr', 'replace', 'fd00:66::1/64', 'dev', 'out0', 'nodad']);
     await sb.exec('out', ['ip', 'addr', 'replace', 'fd00:66::2/64', 'dev', 'out1', 'nodad']);
-    const code = `require('net').createServer(c=>c.end('v6-from-${tag}')).listen(80,'::')`;
-    servers.push(spawn('ip', ['netns', 'exec', sb.nsName(tag), 'node', '-e', code], { stdio: 'ignore' }));
+    servers.push(await startServer(sb, tag, 80, `v6-from-${tag}`));
     // Wait for the gateway's IPv6 address on the new bridge to leave DAD.
     for (let i = 0; i < 40; i++) {
       if (!(await sb.exec('host', ['ip', '-6', 'addr', 'show', 'dev', `pm${tag}`, 'tentative'])).stdout.trim()) break;

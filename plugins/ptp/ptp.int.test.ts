@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFile
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, REPO_ROOT, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 import { addUnderlay } from '../../lib/testutil/underlay';
+import { fetchFrom, startServer } from '../../lib/testutil/traffic';
 
 const PTP = join(BIN_DIR, 'ptp');
 const OUTSIDE = '192.168.61.100';
@@ -384,21 +385,12 @@ describe("kind's kindnetd conflist (ptp + host-local + portmap) through bin/tscn
     ]);
     expect(await ping('k1', OUTSIDE)).toBe(true);
     // A host port on the node forwards to pod k1.
-    const server = sb.exec('k1', [
-      'timeout',
-      '10',
-      'node',
-      '-e',
-      "require('net').createServer(s=>{s.end('hello from k1');process.exit(0)}).listen(80)",
-    ]);
-    await new Promise((res) => setTimeout(res, 700));
-    const client = await sb.exec('out', [
-      'node',
-      '-e',
-      "const s=require('net').connect(8080,'192.168.61.1');s.on('data',d=>process.stdout.write(d));s.on('error',()=>process.exit(1))",
-    ]);
-    expect(client.stdout).toBe('hello from k1');
-    expect((await server).code).toBe(0);
+    const server = await startServer(sb, 'k1', 80, 'hello from k1');
+    try {
+      expect(await fetchFrom(sb, 'out', '192.168.61.1', 8080)).toBe('hello from k1');
+    } finally {
+      server.stop();
+    }
     for (const pod of ['k1', 'k2']) expect((await tscni('del', pod)).code).toBe(0);
     expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain('dports 8080');
     expect(readdirSync(join(sb.dir, 'kind-ipam', 'kindnet')).filter((f) => f.startsWith('10.'))).toEqual([]);
