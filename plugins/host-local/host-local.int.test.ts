@@ -9,6 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, Sandbox, type PluginCall, type RunResult } from '../../lib/testutil/sandbox';
+import { flockWaitersOn } from '../../lib/testutil/locks';
 
 /** Polls `cond` until it holds (or fails the test after 10 s). */
 async function waitFor(cond: () => boolean): Promise<void> {
@@ -265,7 +266,7 @@ describe('host-local binary', () => {
         .includes(join(dir, 'tnet', 'lock')),
     );
     const second = call('ADD', c, { containerId: 'ctr2' });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => flockWaitersOn(join(dir, 'tnet', 'lock')) > 0); // the ADD waits for the holder
     holder.kill('SIGKILL');
     expect((await second).code).toBe(0);
   });

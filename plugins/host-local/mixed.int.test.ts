@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path';
 import { isLeaseName } from '../../lib/ipam/disk-store';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../../lib/testutil/sandbox';
+import { flockWaiters } from '../../lib/testutil/locks';
 
 const OURS = join(BIN_DIR, 'host-local');
 const REF = join(REFERENCE_DIR, 'host-local');
@@ -56,13 +57,6 @@ function leases(dataDir: string): Map<string, string> {
 }
 const indexEntries = (dataDir: string): string[] => readdirSync(join(dataDir, NET, '.tscni', 'by-id'));
 
-/** Processes waiting in the kernel for the flock on the file with inode `ino`. */
-function waiters(ino: number): number {
-  return readFileSync('/proc/locks', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('->') && l.includes(`:${ino} `)).length;
-}
-
 /**
  * Starts every call while holding the store's lock, waits until all of them wait for it, then
  * releases it: the calls then contend for the store at the same moment.
@@ -78,8 +72,8 @@ async function burst(dataDir: string, calls: Array<() => Promise<RunResult>>): P
     const running = calls.map((c) => c());
     const ino = statSync(lock).ino;
     const deadline = Date.now() + 60_000;
-    while (waiters(ino) < calls.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(waiters(ino)).toBe(calls.length);
+    while (flockWaiters(ino) < calls.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(flockWaiters(ino)).toBe(calls.length);
     holder.stdin.end(); // cat exits, flock releases the lock
     return await Promise.all(running);
   } finally {
