@@ -99,7 +99,7 @@ demo: deps build
 bench: deps build
 	../shared/bench/run.py --cni-path bin --compare /usr/lib/cni
 
-# Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (~30 min
+# Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (20-30 min
 # here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).
 SOAK_ARGS ?=
 soak: deps build

@@ -2,6 +2,7 @@
  * Runs a plugin's verb functions in-process through the real dispatcher (test-only): env and
  * stdin in, the printed JSON and exit code out. Verbs get the Runner the test passes.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dispatch } from '../cni/dispatch';
@@ -44,24 +45,30 @@ export async function callVerb(
 ): Promise<VerbOutput> {
   let stdout = '';
   let stderr = '';
+  const runDir = mkdtempSync(join(tmpdir(), 'tscni-unit-run-'));
   const env: Record<string, string> = {
     CNI_COMMAND: command,
     CNI_CONTAINERID: opts.id ?? 'c1',
     CNI_NETNS: opts.netns ?? '/nonexistent/netns',
     CNI_IFNAME: opts.ifname ?? 'eth0',
     CNI_PATH: '/nonexistent',
-    // Teardown marks and other run-time state go to a temporary directory, not /run/tscni.
-    TSCNI_RUN_DIR: join(tmpdir(), `tscni-unit-${process.pid}`),
+    // Teardown marks of in-process DELs go to a directory of this call, not /run/tscni.
+    TSCNI_RUN_DIR: runDir,
     ...opts.env,
   };
-  const code = await dispatch(
-    { about: 'test', load: async () => funcs },
-    {
-      env,
-      readStdin: async () => Buffer.from(JSON.stringify(conf)),
-      stdout: (t) => void (stdout += t),
-      stderr: (t) => void (stderr += t),
-    },
-  );
+  let code: number;
+  try {
+    code = await dispatch(
+      { about: 'test', load: async () => funcs },
+      {
+        env,
+        readStdin: async () => Buffer.from(JSON.stringify(conf)),
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+      },
+    );
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
   return { code, json: stdout ? (JSON.parse(stdout) as Record<string, unknown>) : {}, stderr };
 }
