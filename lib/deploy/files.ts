@@ -150,6 +150,27 @@ function writeContent(fd: number, content: Content): void {
 }
 
 /**
+ * Creates `<dir>/<name>` as a temp entry (`make`), renames it over `target` and syncs the
+ * directory: a reader sees the old entry or the new one, never part of one. The temp entry
+ * goes again when anything fails.
+ */
+function placeAtomically(dir: string, name: string, target: string, make: (temp: string) => void): void {
+  const temp = tempName(dir, name);
+  try {
+    make(temp);
+    step(target, 'rename into place', () => renameSync(temp, target));
+  } catch (e) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* not created, or already renamed */
+    }
+    throw e;
+  }
+  step(dir, 'fsync directory', () => fsyncDir(dir));
+}
+
+/**
  * Installs `content` as `<dir>/<name>` with `mode`. Same bytes already there: only a wrong mode
  * is fixed (chmod; mtime stays) and the result is 'unchanged'.
  */
@@ -174,8 +195,7 @@ export function installFile(dir: string, name: string, content: Content, mode: n
     }
   }
   if ('file' in content) step(target, `read ${content.file}`, () => closeSync(openSync(content.file, 'r')));
-  const temp = tempName(dir, name);
-  try {
+  placeAtomically(dir, name, target, (temp) => {
     const fd = step(target, `create temp file ${temp}`, () => openSync(temp, 'wx', mode));
     try {
       step(target, 'write temp file', () => writeContent(fd, content));
@@ -185,16 +205,7 @@ export function installFile(dir: string, name: string, content: Content, mode: n
     }
     // The umask may have cut bits off the mode given to open.
     step(target, 'chmod temp file', () => chmodSync(temp, mode));
-    step(target, 'rename into place', () => renameSync(temp, target));
-  } catch (e) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      /* not created, or already renamed */
-    }
-    throw e;
-  }
-  step(dir, 'fsync directory', () => fsyncDir(dir));
+  });
   return old ? 'updated' : 'created';
 }
 
@@ -207,18 +218,8 @@ export function installLink(dir: string, name: string, linkTarget: string): Outc
   if (old?.isDirectory()) throw new Error(`install ${path}: a directory is in the way`);
   if (old && !old.isFile() && !old.isSymbolicLink()) throw new Error(`install ${path}: not a regular file or link`);
   if (old?.isSymbolicLink() && step(path, 'read link', () => readlinkSync(path)) === linkTarget) return 'unchanged';
-  const temp = tempName(dir, name);
-  step(path, `create temp link ${temp}`, () => symlinkSync(linkTarget, temp));
-  try {
-    step(path, 'rename link into place', () => renameSync(temp, path));
-  } catch (e) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      /* gone */
-    }
-    throw e;
-  }
-  step(dir, 'fsync directory', () => fsyncDir(dir));
+  placeAtomically(dir, name, path, (temp) =>
+    step(path, `create temp link ${temp}`, () => symlinkSync(linkTarget, temp)),
+  );
   return old ? 'updated' : 'created';
 }

@@ -25,6 +25,7 @@ export function masqAddresses(ips: readonly IPConfig[]): MasqAddress[] {
   });
 }
 
+/** Sets the rules for `ips` up in the configured backend, or the reference's default one. */
 export function setupMasquerade(
   runner: Runner,
   backend: Backend | undefined,
@@ -32,11 +33,10 @@ export function setupMasquerade(
   ips: readonly IPConfig[],
 ): Promise<void> {
   const a = attachmentOf(inv);
-  const addrs = masqAddresses(ips);
   return withDriver(
     backend,
     runner,
-    (d) => d.masquerade.setup(a, addrs),
+    (d) => d.masquerade.setup(a, masqAddresses(ips)),
     (iptables) => iptables.masquerade.teardown(a),
   );
 }
@@ -47,16 +47,12 @@ export async function teardownMasquerade(runner: Runner, inv: Invocation): Promi
 }
 
 /** The rules for `ips` are in the backend this config uses. */
-export function checkMasquerade(
+export const checkMasquerade = (
   runner: Runner,
   backend: Backend | undefined,
   inv: Invocation,
   ips: readonly IPConfig[],
-): Promise<void> {
-  const a = attachmentOf(inv);
-  const addrs = masqAddresses(ips);
-  return withDriver(backend, runner, (d) => d.masquerade.check(a, addrs));
-}
+): Promise<void> => withDriver(backend, runner, (d) => d.masquerade.check(attachmentOf(inv), masqAddresses(ips)));
 
 /** Removes masquerade rules of this network's attachments that are not in `keep`, in both backends. */
 export async function gcMasquerade(runner: Runner, inv: Invocation, keep: ReadonlySet<string>): Promise<void> {

@@ -12,10 +12,11 @@ import { checkSpoofcheck, setupSpoofcheck, spoofRef, teardownSpoofcheck } from '
 import { normalizeMac } from '../../lib/net/mac';
 import { validateContainerId, validateIfName } from '../../lib/cni/names';
 import { NetworkStore } from '../../lib/ipam/disk-store';
-import { formatCIDR, formatIP, parseCIDR, parseIP } from '../../lib/addr/ip';
+import { formatCIDR, parseIP } from '../../lib/addr/ip';
 import { rangeFor } from '../../lib/ipam/ranges';
 import type { Concern, LeaseRef, Reloader, Target } from '../../lib/reload/types';
-import { loadConfig as loadHostLocalConfig, loadStoreConfig } from '../host-local/config';
+import { loadConfig as loadHostLocalConfig } from '../host-local/config';
+import { hostLocalLeaseRefs } from '../host-local/lease-refs';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { attachmentOf, checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 
@@ -66,14 +67,7 @@ function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; lease
       undo: () => teardownSpoofcheck(runner, ref),
     });
   }
-  let leases: LeaseRef[] = [];
-  if (cfg.ipamType === 'host-local') {
-    const { dataDir } = loadStoreConfig(inv);
-    leases = ips.flatMap((ip) => {
-      const c = parseCIDR(ip.address);
-      return c ? [{ dataDir, ip: formatIP(c.addr) }] : [];
-    });
-  }
+  const leases = hostLocalLeaseRefs(inv, cfg.ipamType, ips);
   return { concerns: out, leases };
 }
 

@@ -7,10 +7,9 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
-import { formatIP, parseCIDR } from '../../lib/addr/ip';
 import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import type { Concern, LeaseRef, Reloader } from '../../lib/reload/types';
-import { loadStoreConfig } from '../host-local/config';
+import { hostLocalLeaseRefs } from '../host-local/lease-refs';
 import { loadPtpConfig } from './config';
 
 function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
@@ -27,15 +26,7 @@ function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; lease
     restore: () => setupMasquerade(runner, cfg.ipMasqBackend, inv, ips),
     undo: () => teardownMasquerade(runner, inv),
   };
-  let leases: LeaseRef[] = [];
-  if (cfg.ipamType === 'host-local') {
-    const { dataDir } = loadStoreConfig(inv);
-    leases = ips.flatMap((ip) => {
-      const c = parseCIDR(ip.address);
-      return c ? [{ dataDir, ip: formatIP(c.addr) }] : [];
-    });
-  }
-  return { concerns: [masquerade], leases };
+  return { concerns: [masquerade], leases: hostLocalLeaseRefs(inv, cfg.ipamType, ips) };
 }
 
 export const reloader: Reloader = { concerns };
