@@ -3,16 +3,16 @@
  * done already), and without blocking the event loop while the kernel takes its ~20 ms to
  * delete a veth, so firewall teardown running beside it keeps going.
  */
-import { existsSync } from 'node:fs';
 import { isErrno, type Rtnl } from '../netlink';
 import { openRtnl } from './rtnl';
+import { netnsExists } from './open-netns';
 
 export async function deleteContainerLink(
   netns: string,
   ifName: string,
   rtnl: (netns: string) => Rtnl = openRtnl,
 ): Promise<void> {
-  if (netns === '' || !existsSync(netns)) return;
+  if (!netnsExists(netns)) return;
   const ctr = rtnl(netns);
   try {
     const link = ctr.linkByName(ifName);

@@ -11,7 +11,8 @@ import { openRtnl } from './rtnl';
 /** True when the path exists (a vanished namespace is not an error for DEL). */
 export const netnsExists = (netns: string): boolean => netns !== '' && existsSync(netns);
 
-function mustExist(netns: string): void {
+/** Throws the reference's error when the container's namespace file is not there (ADD, CHECK). */
+export function requireNetns(netns: string): void {
   if (!netnsExists(netns))
     throw new CniError(ErrorCode.Internal, `failed to open netns ${JSON.stringify(netns)}: no such file or directory`);
 }
@@ -24,7 +25,7 @@ function explained(netns: string, e: unknown): unknown {
 
 /** A netlink socket inside the namespace at `netns`. */
 export function openContainer(netns: string): Rtnl {
-  mustExist(netns);
+  requireNetns(netns);
   try {
     return openRtnl(netns);
   } catch (e) {
@@ -34,7 +35,7 @@ export function openContainer(netns: string): Rtnl {
 
 /** Runs synchronous `fn` on this thread inside the namespace at `netns` (e.g. /proc/sys/net work). */
 export function inContainer<T>(netns: string, fn: () => T): T {
-  mustExist(netns);
+  requireNetns(netns);
   let entered = false;
   try {
     return inNetns(netns, () => {

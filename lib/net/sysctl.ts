@@ -55,18 +55,3 @@ export function setSysctlsIn(netns: string, values: SysctlValues): void {
     }
   });
 }
-
-/** Reads sysctls inside the network namespace at `netns`; a missing key reads as undefined. */
-export function readSysctlsIn(netns: string, keys: readonly string[]): Array<string | undefined> {
-  const paths = keys.map(sysctlPath);
-  return inNetns(netns, () =>
-    paths.map((path) => {
-      try {
-        return readFileSync(path, 'utf8').trim();
-      } catch (e) {
-        if (errno(e) === 'ENOENT') return undefined;
-        throw e;
-      }
-    }),
-  );
-}

@@ -4,7 +4,6 @@
  * registers its undo first, so a failure at any step leaves no link, no lease and no VLAN user
  * behind and reports the original error.
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
@@ -20,6 +19,7 @@ import { UndoStack } from '../undo';
 import { vlanUserOf, type SubLinkConfig } from './config';
 import { checkMtu, createChild, resolveMaster } from './create';
 import { deleteLinkNamed } from '../net/container-link';
+import { requireNetns } from '../net/open-netns';
 
 /** The reference's container sysctls (v1.9): gratuitous ARP/NA on changes, IPv6 on where it goes. */
 export function containerSysctls(ifName: string, ips: readonly IPConfig[]): SysctlValues {
@@ -56,11 +56,7 @@ export async function configureL3(
 }
 
 export async function addSubLink(cfg: SubLinkConfig, inv: Invocation, prev: Result | undefined): Promise<Result> {
-  if (!existsSync(inv.netns))
-    throw new CniError(
-      ErrorCode.Internal,
-      `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`,
-    );
+  requireNetns(inv.netns);
   // ipvlan without IPAM takes its addresses from a chained prevResult; there is no L2-only ipvlan.
   const chained = cfg.kind === 'ipvlan' && cfg.ipamType === '' && (prev?.ips?.length ?? 0) > 0 ? prev : undefined;
   if (cfg.kind === 'ipvlan' && cfg.ipamType === '' && !chained)

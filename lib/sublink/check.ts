@@ -3,7 +3,6 @@
  * the master) and carries prevResult's addresses and routes; IPAM agrees. Messages as the
  * reference's, with its order: netns, IPAM, prevResult, master, interface, addresses, routes.
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { CniError, ErrorCode } from '../cni/errors';
@@ -13,13 +12,13 @@ import { checkAddresses, checkRoutes } from '../net/verify';
 import type { Link } from '../netlink';
 import type { SubLinkConfig } from './config';
 import { baseMasterName, masterName } from './create';
+import { requireNetns } from '../net/open-netns';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 const modeLabel = { macvlan: 'macvlan', ipvlan: 'IPVlan' } as const;
 
 export async function checkSubLink(cfg: SubLinkConfig, inv: Invocation): Promise<void> {
-  if (!existsSync(inv.netns))
-    throw fail(`failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`);
+  requireNetns(inv.netns);
   if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');

@@ -6,7 +6,6 @@
  * work is done. Every side effect registers its undo first, so a failure at any step leaves
  * nothing behind and reports the original error.
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
@@ -26,6 +25,7 @@ import { loadBridgeConfig, type BridgeConfig } from './config';
 import { attachmentOf, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { deleteLinkNamed } from '../../lib/net/container-link';
 import { clearTeardown } from '../../lib/reload/marks';
+import { requireNetns } from '../../lib/net/open-netns';
 
 export const CONTAINER_IFACE_INDEX = 2;
 
@@ -127,18 +127,15 @@ function ensureBridge(host: Rtnl, existing: Link | undefined, cfg: BridgeConfig)
     if (br.kind !== 'bridge')
       throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
   }
+  // Index and MAC are all the caller uses, and this change alters neither: no second read.
   host.setLink(br.index, { mac: br.mac, up: true, ...(cfg.promiscMode ? { promisc: true } : {}) });
-  return host.linkByIndex(br.index) ?? br;
+  return br;
 }
 
 export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
   if (cfg.ipMasq || cfg.macspoofchk) clearTeardown(inv.env, attachmentOf(inv)); // a DEL's mark, this attachment lives again
-  if (!existsSync(inv.netns))
-    throw new CniError(
-      ErrorCode.Internal,
-      `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`,
-    );
+  requireNetns(inv.netns);
   const undo = new UndoStack();
   const host = kernel.rtnl();
   try {

@@ -5,7 +5,6 @@
  * while the netlink work is done. Every side effect registers its undo first, so a failure
  * leaves no veth, lease or rule behind.
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
@@ -22,6 +21,7 @@ import { UndoStack } from '../../lib/undo';
 import { loadPtpConfig, requireIpam } from './config';
 import { hostSide, ptpAddresses, routeViaGateway } from './routes';
 import { deleteLinkNamed } from '../../lib/net/container-link';
+import { requireNetns } from '../../lib/net/open-netns';
 
 export const CONTAINER_IFACE_INDEX = 1;
 
@@ -38,11 +38,7 @@ function ipv6Sysctls(ifName: string, ips: readonly IPConfig[]): Array<[string, s
 export async function add(inv: Invocation): Promise<Result> {
   const cfg = loadPtpConfig(inv);
   const ipamType = requireIpam(cfg);
-  if (!existsSync(inv.netns))
-    throw new CniError(
-      ErrorCode.Internal,
-      `failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`,
-    );
+  requireNetns(inv.netns);
   const undo = new UndoStack();
   const host = openRtnl();
   try {

@@ -3,7 +3,6 @@
  * routes (the reference's checks and messages), and — beyond the reference — the host end
  * still routes each container address.
  */
-import { existsSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
@@ -12,13 +11,13 @@ import { openRtnl } from '../../lib/net/rtnl';
 import { checkAddresses, checkRoutes } from '../../lib/net/verify';
 import { parseCIDR, formatIP, sameAddr } from '../../lib/addr/ip';
 import { loadPtpConfig, requireIpam } from './config';
+import { requireNetns } from '../../lib/net/open-netns';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
 export async function check(inv: Invocation): Promise<void> {
   const cfg = loadPtpConfig(inv);
-  if (!existsSync(inv.netns))
-    throw fail(`failed to open netns ${JSON.stringify(inv.netns)}: no such file or directory`);
+  requireNetns(inv.netns);
   await delegate('CHECK', requireIpam(cfg), inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'ptp: Required prevResult missing');
