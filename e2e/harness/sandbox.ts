@@ -32,6 +32,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { firstChildPid } from '../../lib/testutil/processes';
 import { BIN_DIR, RunResult, run } from '../../lib/testutil/sandbox';
 import { installPlugins } from './plugins';
 import { readTrace, TraceEntry } from './trace';
@@ -158,15 +159,7 @@ export class RuntimeSandbox {
     const pid = child.pid;
     if (pid === undefined) throw new Error('unshare did not start');
     // unshare forks PID 1 of the new namespace; nsenter must target it, not unshare itself.
-    for (let i = 0; i < 100 && !this.initPid; i++) {
-      try {
-        const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-        if (kids) this.initPid = Number(kids.split(/\s+/)[0]);
-      } catch {
-        /* not yet */
-      }
-      if (!this.initPid) await sleep(20);
-    }
+    this.initPid = (await firstChildPid(pid, 100, 20)) ?? 0;
     if (!this.initPid) throw new Error('sandbox PID 1 did not appear');
     // --mount-proc has happened once PID 1 runs perl; wait for that before entering.
     for (let i = 0; i < 100; i++) {

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstChildPid } from '../testutil/processes';
 import { run, type RunResult } from '../testutil/sandbox';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -89,15 +90,7 @@ export class ContainerdSandbox {
     this.unshare = child;
     const upid = child.pid;
     if (upid === undefined) throw new Error('containerd sandbox: unshare did not start');
-    for (let i = 0; i < 200 && !this.pid; i++) {
-      try {
-        const kids = readFileSync(`/proc/${upid}/task/${upid}/children`, 'utf8').trim();
-        if (kids) this.pid = Number(kids.split(/\s+/)[0]);
-      } catch {
-        /* not yet */
-      }
-      if (!this.pid) await sleep(25);
-    }
+    this.pid = (await firstChildPid(upid, 200, 25)) ?? 0;
     if (!this.pid) throw new Error('containerd sandbox: PID 1 did not appear');
     for (let i = 0; i < 200; i++) {
       if ((await this.ctr(['version'])).code === 0) return;

@@ -24,6 +24,7 @@ import {
   IFLA_MACVLAN_MODE,
   IFLA_MASTER,
   IFLA_MTU,
+  IFLA_TXQLEN,
   RTM_NEWLINK,
 } from './constants';
 import { describe } from './describe';
@@ -79,7 +80,10 @@ export interface CannedLink {
   name: string;
   mtu?: number;
   mac?: string;
+  txqlen?: number;
   up?: boolean;
+  /** IFF_* bits; when given, they are the link's flags (else just IFF_UP from `up`). */
+  flags?: number;
   alias?: string;
   masterIndex?: number;
   kind?: string;
@@ -92,6 +96,7 @@ export interface CannedLink {
 export function cannedLink(l: CannedLink): CannedMessage {
   const attrs: AttrSpec[] = [attr.str(IFLA_IFNAME, l.name), attr.u32(IFLA_MTU, l.mtu ?? 1500)];
   if (l.mac !== undefined) attrs.push(attr.bytes(IFLA_ADDRESS, parseMac(l.mac)));
+  if (l.txqlen !== undefined) attrs.push(attr.u32(IFLA_TXQLEN, l.txqlen));
   if (l.masterIndex !== undefined) attrs.push(attr.u32(IFLA_MASTER, l.masterIndex));
   if (l.parentIndex !== undefined) attrs.push(attr.u32(IFLA_LINK, l.parentIndex));
   if (l.alias !== undefined) attrs.push(attr.str(IFLA_IFALIAS, l.alias));
@@ -101,7 +106,7 @@ export function cannedLink(l: CannedLink): CannedMessage {
     if (l.ipvlanMode) data.push(attr.u16(IFLA_IPVLAN_MODE, IPVLAN_MODES[l.ipvlanMode]));
     attrs.push(attr.nest(IFLA_LINKINFO, [attr.str(IFLA_INFO_KIND, l.kind), attr.nest(IFLA_INFO_DATA, data)]));
   }
-  const header = encodeIfInfo({ index: l.index, flags: l.up ? 1 : 0 });
+  const header = encodeIfInfo({ index: l.index, flags: l.flags ?? (l.up ? 1 : 0) });
   const body = encodeAttrs(attrs);
   const payload = new Uint8Array(header.length + body.length);
   payload.set(header);

@@ -4,11 +4,12 @@ import { toWire } from '../../lib/cni/result/encode';
 import { IFF_LOOPBACK, IFF_UP } from '../../lib/netlink/constants';
 import { RecordingSocket, reply } from '../../lib/netlink/fake';
 import { Rtnl } from '../../lib/netlink';
-import { addrMessage, linkMessage } from '../../lib/testutil/netlink-replies';
+import { addrMessage } from '../../lib/testutil/netlink-replies';
+import { cannedLink } from '../../lib/netlink/fake';
 import { bringDownLoopback, bringUpLoopback, checkLoopback, loopbackResult } from './loopback';
 
-const lo = (up: boolean): ReturnType<typeof linkMessage> =>
-  linkMessage({ index: 1, name: 'lo', mtu: 65536, mac: '00:00:00:00:00:00', flags: IFF_LOOPBACK | (up ? IFF_UP : 0) });
+const lo = (up: boolean): ReturnType<typeof cannedLink> =>
+  cannedLink({ index: 1, name: 'lo', mtu: 65536, mac: '00:00:00:00:00:00', flags: IFF_LOOPBACK | (up ? IFF_UP : 0) });
 
 function fake(...responders: Parameters<RecordingSocket['respond']>): { sock: RecordingSocket; rtnl: Rtnl } {
   const sock = new RecordingSocket().respond(...responders);

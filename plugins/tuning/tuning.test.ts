@@ -13,7 +13,7 @@ import type { ContainerId, IfName, NetworkName } from '../../lib/cni/names';
 import { IFF_ALLMULTI, IFF_PROMISC } from '../../lib/netlink/constants';
 import { RecordingSocket, reply, type Responder } from '../../lib/netlink/fake';
 import { Rtnl } from '../../lib/netlink';
-import { linkMessage } from '../../lib/testutil/netlink-replies';
+import { cannedLink } from '../../lib/netlink/fake';
 import { loadDataDir, loadTuningConfig, parseMacAddress, type TuningConfig } from './config';
 import { decodeRecord, encodeRecord, memoryStore, mergeRecords, recordName } from './state';
 import {
@@ -317,8 +317,8 @@ describe('state file', () => {
 });
 
 describe('ADD, DEL and CHECK on a recording socket, a fake /proc/sys and a memory store', () => {
-  const eth0 = (o: Partial<Parameters<typeof linkMessage>[0]> = {}): ReturnType<typeof linkMessage> =>
-    linkMessage({ index: 2, name: 'eth0', mtu: 1500, mac: '0a:00:00:00:00:01', txqlen: 1000, ...o });
+  const eth0 = (o: Partial<Parameters<typeof cannedLink>[0]> = {}): ReturnType<typeof cannedLink> =>
+    cannedLink({ index: 2, name: 'eth0', mtu: 1500, mac: '0a:00:00:00:00:01', txqlen: 1000, ...o });
   const at = { network: 'tnet', ifName: 'eth0', record: recordName('c1', 'eth0') };
   const SOMAXCONN = '/proc/sys/net/core/somaxconn';
   const RPF = '/proc/sys/net/ipv4/conf/eth0/rp_filter';
