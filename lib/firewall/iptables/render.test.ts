@@ -1,16 +1,19 @@
 /** Golden text of every iptables-restore transaction lib/firewall renders (`make golden` rewrites them). */
 import { describe, expect, it } from '@jest/globals';
 import { expectGolden } from '../../testutil/golden';
-import type { Attachment, PortForwardRequest } from '../types';
+import type { PortForwardRequest } from '../types';
+import {
+  forwardingChange as change,
+  goldenAttachment as ctr,
+  portForwardRequest as request,
+} from '../../testutil/firewall-requests';
 import { renderMasqSetup } from './masquerade';
 import { dnChainName, planOf, renderPortmapSetup } from './port-forwarding';
 import { renderChainRemoval } from './tables';
 import { renderForwardingChange, spec, STAGE1, STAGE2 } from './container-forwarding';
-import type { ForwardingChange } from '../types';
 import { chainName } from '../names';
 
 const golden = (name: string, text: string): void => expectGolden(__dirname, name, text);
-const ctr: Attachment = { networkName: 'podman', containerId: 'c0ffee', ifName: 'eth0' };
 
 describe('iptables masquerade', () => {
   it('sets up IPv4', () => {
@@ -44,26 +47,6 @@ describe('iptables masquerade', () => {
   });
 });
 
-const request = (over: Partial<PortForwardRequest> = {}): PortForwardRequest => ({
-  attachment: ctr,
-  containers: [
-    { address: '10.88.0.2', prefix: 16, six: false },
-    { address: 'fd00:88::2', prefix: 64, six: true },
-  ],
-  mappings: [
-    { hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '' },
-    { hostPort: 8443, containerPort: 443, protocol: 'tcp', hostIP: '192.168.1.10' },
-    { hostPort: 9443, containerPort: 443, protocol: 'tcp', hostIP: 'fd00:1::10' },
-    { hostPort: 5353, containerPort: 53, protocol: 'udp', hostIP: '' },
-  ],
-  snat: true,
-  masqAll: false,
-  markMasqBit: 13,
-  externalSetMarkChain: undefined,
-  conditionsV4: [],
-  conditionsV6: [],
-  ...over,
-});
 const plan = (six: boolean, over: Partial<PortForwardRequest> = {}): ReturnType<typeof planOf> => {
   const req = request(over);
   const c = req.containers.find((x) => x.six === six);
@@ -145,17 +128,6 @@ describe('iptables port forwarding', () => {
     ].join('\n');
     golden('port-forwarding-teardown', renderChainRemoval('nat', listing, new Set([dn, sn])));
   });
-});
-
-const change = (over: Partial<ForwardingChange> = {}): ForwardingChange => ({
-  accept: [],
-  forget: [],
-  isolate: [],
-  unisolate: [],
-  families: [4, 6],
-  adminChain: 'CNI-ADMIN',
-  owner: ctr,
-  ...over,
 });
 
 describe('iptables container forwarding (firewall plugin)', () => {

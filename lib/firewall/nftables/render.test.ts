@@ -1,15 +1,18 @@
 /** Golden text of every `nft -f` transaction lib/firewall renders (`make golden` rewrites them). */
 import { describe, it } from '@jest/globals';
 import { expectGolden } from '../../testutil/golden';
-import type { Attachment, PortForwardRequest } from '../types';
+import type { PortForwardRequest } from '../types';
+import {
+  forwardingChange as change,
+  goldenAttachment as ctr,
+  portForwardRequest as request,
+} from '../../testutil/firewall-requests';
 import { renderNftMasqDelete, renderNftMasqSetup } from './masquerade';
 import { deleteLine, nftPlanOf, parseElements, renderElements, renderSkeleton } from './port-forwarding';
 import { renderSpoofcheckSetup, renderSpoofcheckTeardown, spoofRef } from './spoofcheck';
 import { renderForwardingSetup, renderForwardingTeardown } from './container-forwarding';
-import type { ForwardingChange } from '../types';
 
 const golden = (name: string, lines: readonly string[]): void => expectGolden(__dirname, name, lines.join('\n'));
-const ctr: Attachment = { networkName: 'podman', containerId: 'c0ffee', ifName: 'eth0' };
 
 describe('nftables masquerade', () => {
   it('sets up both families in one transaction, replacing stale rules', () => {
@@ -30,26 +33,6 @@ describe('nftables masquerade', () => {
   });
 });
 
-const request = (over: Partial<PortForwardRequest> = {}): PortForwardRequest => ({
-  attachment: ctr,
-  containers: [
-    { address: '10.88.0.2', prefix: 16, six: false },
-    { address: 'fd00:88::2', prefix: 64, six: true },
-  ],
-  mappings: [
-    { hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '' },
-    { hostPort: 8443, containerPort: 443, protocol: 'tcp', hostIP: '192.168.1.10' },
-    { hostPort: 9443, containerPort: 443, protocol: 'tcp', hostIP: 'fd00:1::10' },
-    { hostPort: 5353, containerPort: 53, protocol: 'udp', hostIP: '' },
-  ],
-  snat: true,
-  masqAll: false,
-  markMasqBit: 13,
-  externalSetMarkChain: undefined,
-  conditionsV4: [],
-  conditionsV6: [],
-  ...over,
-});
 const elements = (over: Partial<PortForwardRequest> = {}): string[] => {
   const req = request(over);
   return req.containers.flatMap((c) => renderElements(nftPlanOf(req, c)));
@@ -121,16 +104,6 @@ describe('nftables MAC spoof check', () => {
 });
 
 describe('nftables container forwarding (firewall plugin)', () => {
-  const change = (over: Partial<ForwardingChange> = {}): ForwardingChange => ({
-    accept: [],
-    forget: [],
-    isolate: [],
-    unisolate: [],
-    families: [4, 6],
-    adminChain: 'CNI-ADMIN',
-    owner: ctr,
-    ...over,
-  });
   it('sets up both families and isolation in one transaction with no read', () => {
     golden(
       'forwarding-setup',
