@@ -105,3 +105,8 @@ export async function fetchFrom(
 ): Promise<string> {
   return (await sb.exec(where, [process.execPath, '-e', CLIENT, proto, host, String(port)])).stdout;
 }
+
+/** True when one ping from `where` ('host' or a container of `sb`) to `to` is answered within `waitSeconds`. */
+export async function pings(sb: Sandbox, where: string, to: string, waitSeconds: number): Promise<boolean> {
+  return (await sb.exec(where, ['ping', '-c1', `-W${waitSeconds}`, to])).code === 0;
+}

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
+import { pings } from '../../lib/testutil/traffic';
 
 const FIREWALL = join(BIN_DIR, 'firewall');
 const REF_FIREWALL = join(REFERENCE_DIR, 'firewall');
@@ -155,8 +156,7 @@ for (const backend of ['iptables', 'nftables'] as const) {
     const ipOf = (net: 'a' | 'b', i: number): string => `10.${n}${net === 'a' ? 1 : 2}.0.${i + 1}`;
     const tscni = (...args: string[]): Promise<RunResult> =>
       sb.exec('host', ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), join(BIN_DIR, 'tscni'), ...args]);
-    const ping = async (from: string, to: string): Promise<boolean> =>
-      (await sb.exec(from, ['ping', '-c1', '-W1', to])).code === 0;
+    const ping = (from: string, to: string): Promise<boolean> => pings(sb, from, to, 1);
     const netns = (name: string): string => `/run/netns/${sb.nsName(name)}`;
 
     beforeAll(async () => {

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelHasLinkKind, skipNote } from '../../lib/testutil/kernel';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../../lib/testutil/sandbox';
+import { pings } from '../../lib/testutil/traffic';
 import { addUnderlay } from '../../lib/testutil/underlay';
 
 const IPVLAN = join(BIN_DIR, 'ipvlan');
@@ -60,8 +61,7 @@ const leases = (net = 'ipvnet', dir = 'ipam'): string[] => {
 };
 const hasEth0 = async (ctr: string): Promise<boolean> =>
   (await sb.exec(ctr, ['ip', 'link', 'show', 'eth0'])).code === 0;
-const ping = async (from: string, to: string): Promise<boolean> =>
-  (await sb.exec(from, ['ping', '-c1', '-W1', to])).code === 0;
+const ping = (from: string, to: string): Promise<boolean> => pings(sb, from, to, 1);
 
 beforeAll(async () => {
   sb = await Sandbox.create('ipv');

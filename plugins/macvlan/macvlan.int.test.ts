@@ -10,6 +10,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import { join } from 'node:path';
 import { kernelHasLinkKind, skipNote } from '../../lib/testutil/kernel';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
+import { globalAddrs } from '../../lib/testutil/addresses';
+import { pings } from '../../lib/testutil/traffic';
 import { addUnderlay } from '../../lib/testutil/underlay';
 
 const MACVLAN = join(BIN_DIR, 'macvlan');
@@ -68,14 +70,8 @@ async function linkIn(where: string, name: string): Promise<IpLink | undefined> 
   const r = await sb.exec(where, ['ip', '-j', '-d', 'link', 'show', 'dev', name]);
   return r.code === 0 ? (r.json as IpLink[])[0] : undefined;
 }
-const addrsIn = async (where: string, name: string): Promise<string[]> => {
-  const r = await sb.exec(where, ['ip', '-j', 'addr', 'show', 'dev', name]);
-  if (r.code !== 0) return [];
-  const info = (r.json as Array<{ addr_info: Array<{ local: string; prefixlen: number; scope: string }> }>)[0];
-  return (info?.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
-};
-const ping = async (from: string, to: string): Promise<boolean> =>
-  (await sb.exec(from, ['ping', '-c1', '-W1', to])).code === 0;
+const addrsIn = (where: string, name: string): Promise<string[]> => globalAddrs(sb, where, name);
+const ping = (from: string, to: string): Promise<boolean> => pings(sb, from, to, 1);
 const leases = (net = 'mvnet', dir = 'ipam'): string[] => {
   try {
     return readdirSync(join(sb.dir, dir, net)).filter((f) => /^\d+\.\d+\.\d+\.\d+$|:/.test(f));

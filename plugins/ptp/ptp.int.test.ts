@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, REPO_ROOT, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
+import { globalAddrs } from '../../lib/testutil/addresses';
 import { addUnderlay } from '../../lib/testutil/underlay';
-import { fetchFrom, startServer } from '../../lib/testutil/traffic';
+import { fetchFrom, startServer, pings } from '../../lib/testutil/traffic';
 
 const PTP = join(BIN_DIR, 'ptp');
 const OUTSIDE = '192.168.61.100';
@@ -60,14 +61,8 @@ function plugin(command: string, container: string, config: unknown, o: CallOpts
 type IpRoute = { dst: string; gateway?: string; dev?: string; scope?: string; prefsrc?: string; protocol?: string };
 const routesIn = async (where: string, six = false): Promise<IpRoute[]> =>
   (await sb.exec(where, ['ip', '-j', ...(six ? ['-6'] : []), 'route', 'show'])).json as IpRoute[];
-const addrsIn = async (where: string, dev: string): Promise<string[]> => {
-  const r = await sb.exec(where, ['ip', '-j', 'addr', 'show', 'dev', dev]);
-  if (r.code !== 0) return [];
-  const info = (r.json as Array<{ addr_info: Array<{ local: string; prefixlen: number; scope: string }> }>)[0];
-  return (info?.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
-};
-const ping = async (from: string, to: string): Promise<boolean> =>
-  (await sb.exec(from, ['ping', '-c1', '-W2', to])).code === 0;
+const addrsIn = (where: string, dev: string): Promise<string[]> => globalAddrs(sb, where, dev);
+const ping = (from: string, to: string): Promise<boolean> => pings(sb, from, to, 2);
 const natRules = async (): Promise<string> =>
   (await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout +
   (await sb.exec('host', ['ip6tables-save', '-t', 'nat'])).stdout;
