@@ -18,6 +18,11 @@ type Backend = 'iptables' | 'nftables';
 
 const OUT_HOST = '192.168.77.1';
 const OUT_PEER = '192.168.77.2';
+/** The containers every test starts with, and the host port forwarded to each. */
+const SERVED = [
+  ['c1', 8081],
+  ['c2', 8082],
+] as const;
 
 class World {
   readonly servers: TestServer[] = [];
@@ -152,14 +157,19 @@ async function world(backend: Backend): Promise<World> {
   await runOk(['ip', '-n', sb.nsName('out'), 'addr', 'add', `${OUT_PEER}/24`, 'dev', 'out1']);
   await runOk(['ip', '-n', sb.nsName('out'), 'link', 'set', 'out1', 'up']);
   await w.serve('out', 9000, 'peer');
-  for (const [name, port] of [
-    ['c1', 8081],
-    ['c2', 8082],
-  ] as const) {
+  for (const [name, port] of SERVED) {
     await w.add(name, port);
     await w.serve(name, 80, `hello-${name}`);
   }
   return w;
+}
+
+/** Each container of SERVED reaches the outside (masqueraded) and is reached through its host port. */
+async function expectServing(w: World): Promise<void> {
+  for (const [name, port] of SERVED) {
+    expect(await w.masquerades(name)).toBe(true);
+    expect(await w.forwards(port, name)).toBe(true);
+  }
 }
 
 const lines = (r: RunResult): string[] => r.stdout.split('\n').filter((l) => l !== '');
@@ -172,13 +182,7 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
   afterAll(async () => w?.destroy());
 
   it('restores masquerade, port forwarding and the firewall plugin after a flush, exactly as they were', async () => {
-    for (const [name, port] of [
-      ['c1', 8081],
-      ['c2', 8082],
-    ] as const) {
-      expect(await w.masquerades(name)).toBe(true);
-      expect(await w.forwards(port, name)).toBe(true);
-    }
+    await expectServing(w);
     const before = await w.ruleSet();
     await w.flush();
     expect(await w.masquerades('c1')).toBe(false);
@@ -202,13 +206,7 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     const intact = backend === 'iptables' ? 2 : 0;
     expect(r.stderr).toMatch(`${8 - intact} restored, ${intact} intact, 0 broken, 0 gone, 0 skipped, 0 failed`);
     expect(r.code).toBe(0);
-    for (const [name, port] of [
-      ['c1', 8081],
-      ['c2', 8082],
-    ] as const) {
-      expect(await w.masquerades(name)).toBe(true);
-      expect(await w.forwards(port, name)).toBe(true);
-    }
+    await expectServing(w);
     // The same rules as before the flush: none missing, none doubled.
     expect(await w.ruleSet()).toEqual(before);
     // Their CHECK agrees.
@@ -349,12 +347,6 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     const rules = await w.rules();
     for (const n of names) expect(rules.includes(w.cid(n))).toBe(false);
     await w.reload();
-    for (const [name, port] of [
-      ['c1', 8081],
-      ['c2', 8082],
-    ] as const) {
-      expect(await w.masquerades(name)).toBe(true);
-      expect(await w.forwards(port, name)).toBe(true);
-    }
+    await expectServing(w);
   }, 120_000);
 });
