@@ -10,41 +10,54 @@ DIST := dist/tscni-$(VERSION)-linux-amd64
 
 IMAGE_REF ?= localhost/tscni:$(VERSION)
 
-.PHONY: all deps dist image sysdeps npmdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench soak install clean reference
+.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench soak install clean reference
 
 all: build
 
 # Installs what the project needs on a fresh Debian machine, and nothing that is already there.
+# Each entry is program:Debian package (a program is looked up on PATH, an absolute path must exist).
+SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack ping:iputils-ping \
+  nsenter:util-linux sysctl:procps
+# What the test suites start besides those, installed by `make testdeps` before the first suite
+# runs. lib/testutil/programs.ts is the same list (tests ask for programs through it), and
+# lib/testutil/programs.test.ts fails when the two part.
+TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 iptables-restore:iptables iptables-save:iptables \
+  ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux \
+  ps:procps openssl:openssl /usr/lib/cni/bridge:containernetworking-plugins \
+  containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
+  go:golang-go xz:xz-utils perl:perl-base \
+  /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go:golang-github-appc-cni-dev
+
+# apt-get only for the packages whose program is missing.
+define install_missing
+	@missing=""; \
+	for e in $(1); do \
+	  p=$${e%%:*}; pkg=$${e##*:}; \
+	  case $$p in /*) [ -e $$p ] ;; *) command -v $$p >/dev/null 2>&1 ;; esac || missing="$$missing $$pkg"; \
+	done; \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing// /}" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+endef
+
 deps: sysdeps npmdeps
 
 sysdeps:
-	@missing=""; \
-	for c in ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack ping:iputils-ping nsenter:util-linux sysctl:procps; do \
-	  command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c##*:}"; \
-	done; \
-	if [ ! -x /usr/lib/cni/bridge ]; then missing="$$missing containernetworking-plugins"; fi; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(call install_missing,$(SYS_PROGRAMS))
 
-# What `make e2e` drives: containerd + runc (ctr and CRI), podman, busybox-static (the container
-# image), Go and the CNI library's source (cnitool), xz (Debian's source tarballs). Same rule as
-# sysdeps: apt-get only when something is missing.
-e2edeps: sysdeps
-	@missing=""; \
-	for c in containerd:containerd ctr:containerd runc:runc podman:podman go:golang-go xz:xz-utils perl:perl-base; do \
-	  command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c##*:}"; \
-	done; \
-	dpkg-query -W -f='$${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing="$$missing busybox-static"; \
-	if [ ! -f /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go ]; then missing="$$missing golang-github-appc-cni-dev"; fi; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+# Everything any suite of `make test` needs: containerd + runc (ctr and CRI), podman, busybox-static
+# (the container image), Go and the CNI library's source (cnitool), xz (Debian's source tarballs),
+# the reference plugins (differential tests), openssl (the installer's test PKI).
+testdeps: npmdeps
+	$(call install_missing,$(TEST_PROGRAMS))
+
+# The former name of testdeps.
+e2edeps: testdeps
 
 # cnitool, built once from Debian's packages (offline, GOPATH mode) and kept in build/e2e/.
-build/e2e/cnitool: e2e/build-cnitool.sh | e2edeps
+build/e2e/cnitool: e2e/build-cnitool.sh | testdeps
 	e2e/build-cnitool.sh $@
 
 npmdeps: node_modules/.package-lock.json
@@ -77,17 +90,17 @@ format: npmdeps
 unit: npmdeps
 	$(JEST) --selectProjects unit
 
-integration: npmdeps build
+integration: testdeps build
 	$(JEST) --selectProjects integration --runInBand
 
-conformance: build
+conformance: testdeps build
 	CNI_PATH=$(CNI_PATH) $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
 
 # Real runtimes (cnitool, ctr run --cni, podman, containerd CRI) drive bin/, each in its own sandbox.
-e2e: npmdeps e2edeps build build/e2e/cnitool
+e2e: testdeps build build/e2e/cnitool
 	$(JEST) --selectProjects e2e --runInBand --reporters=default --reporters=./e2e/reporter.js
 
-test: deps build typecheck lint
+test: testdeps build typecheck lint
 	$(JEST) --selectProjects unit
 	$(JEST) --selectProjects integration --runInBand
 	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js

@@ -33,6 +33,7 @@ import {
   Steps,
 } from './harness/scenario';
 import { callsOf, resultIp, TraceEntry } from './harness/trace';
+import { requireProgram } from '../lib/testutil/programs';
 
 const CONFIG_FILES = ['containers.conf', 'storage.conf', 'policy.json', 'registries.conf'];
 
@@ -40,6 +41,7 @@ async function setupPodman(sb: RuntimeSandbox, version: string): Promise<(args: 
   for (const f of CONFIG_FILES)
     writeFileSync(join(sb.hostPath('/etc/containers'), f), readFileSync(join(EXAMPLES_DIR, f)));
   writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '87-podman.conflist'), conflist('podman.conflist', version));
+  requireProgram('podman');
   const podman = async (args: string[]): Promise<string> =>
     (await sb.execOk(['podman', ...args], { timeoutMs: 120_000 })).stdout;
   await podman(['load', '-q', '-i', await buildBusyboxImage(join(sb.dir, 'image'))]);

@@ -5,6 +5,7 @@ import { RunResult } from '../../lib/testutil/sandbox';
 import { buildBusyboxImage } from './image';
 import { RuntimeSandbox } from './sandbox';
 import { template } from './scenario';
+import { requirePrograms } from '../../lib/testutil/programs';
 
 export interface Containerd {
   readonly socket: string;
@@ -25,6 +26,7 @@ export async function startContainerd(
   const config = join(sb.dir, 'containerd.toml');
   writeFileSync(config, template(configName, { SOCKET: socket }));
   const image = await buildBusyboxImage(join(sb.dir, 'image'));
+  requirePrograms('containerd', 'ctr', 'runc');
   sb.startDaemon('containerd', ['containerd', '--config', config, '--log-level', 'info']);
 
   const ctrArgv = (args: readonly string[], ns = 'default'): string[] => ['ctr', '-a', socket, '-n', ns, ...args];

@@ -5,8 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PbFields, PbWriter } from './grpc';
-import { BORROWED_FROM_REFERENCE, installPlugins } from './plugins';
+import { installPlugins } from './plugins';
 import { formatTrace, readTrace, resultIp } from './trace';
+import { requireProgram } from '../../lib/testutil/programs';
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -60,8 +61,8 @@ describe('trace wrappers', () => {
     const real = join(root, 'real');
     const wrap = join(root, 'wrap');
     const trace = join(root, 'trace');
-    // The borrowed plugins come from /usr/lib/cni; skip when the reference is not installed.
-    if (!BORROWED_FROM_REFERENCE.every((p) => spawnSync('test', ['-x', `/usr/lib/cni/${p}`]).status === 0)) return;
+    // The borrowed plugins come from the reference in /usr/lib/cni.
+    requireProgram('/usr/lib/cni/bridge');
     installPlugins(bin, real, wrap, trace);
     expect(readlinkSync(join(real, 'bridge'))).toBe('tscni');
     expect(readlinkSync(join(wrap, 'host-local'))).toBe(join(real, 'host-local'));

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOk } from '../../lib/testutil/sandbox';
+import { requireProgram } from '../../lib/testutil/programs';
 
 export const IMAGE_REF = 'docker.io/tscni-e2e/busybox:latest';
 const BUSYBOX = '/bin/busybox';
@@ -22,6 +23,7 @@ export async function buildBusyboxImage(workDir: string): Promise<string> {
   const root = join(workDir, 'rootfs');
   const layout = join(workDir, 'layout');
   const blobs = join(layout, 'blobs', 'sha256');
+  requireProgram('/bin/busybox');
   rmSync(workDir, { recursive: true, force: true });
   for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'www']) mkdirSync(join(root, d), { recursive: true });
   mkdirSync(blobs, { recursive: true });

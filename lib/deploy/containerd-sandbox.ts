@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstChildPid } from '../testutil/processes';
+import { requirePrograms } from '../testutil/programs';
 import { run, type RunResult } from '../testutil/sandbox';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -44,6 +45,7 @@ export class ContainerdSandbox {
   }
 
   private async boot(): Promise<void> {
+    requirePrograms('unshare', 'containerd', 'ctr', 'runc');
     const config = join(this.dir, 'config.toml');
     writeFileSync(
       config,

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, runOk } from '../testutil/sandbox';
 import { SERVICE_ACCOUNT_DIR } from './kube';
+import { requireProgram } from '../testutil/programs';
 
 export const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const FAKE_API = join(REPO_ROOT, 'lib', 'deploy', 'testdata', 'fake-apiserver.ts');
@@ -22,6 +23,7 @@ export interface Pki {
 
 /** A CA and a server certificate for `ips` (subjectAltName IP entries), valid for a day. */
 export async function makePki(dir: string, ips: readonly string[]): Promise<Pki> {
+  requireProgram('openssl');
   mkdirSync(dir, { recursive: true });
   const p = (f: string): string => join(dir, f);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];

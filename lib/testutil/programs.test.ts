@@ -1,0 +1,51 @@
+/**
+ * The programs tests may start are installed before the first suite runs: the Makefile's
+ * TEST_PROGRAMS (installed by `make testdeps`, which `make test` runs first) and
+ * lib/testutil/programs.ts name the same program:package pairs.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TEST_PROGRAMS, requireProgram } from './programs';
+import { REPO_ROOT } from './sandbox';
+
+const makefile = readFileSync(join(REPO_ROOT, 'Makefile'), 'utf8').replace(/\\\n/g, ' ');
+
+/** The words of a `NAME := …` assignment, with $(VAR) references expanded. */
+function variable(name: string): string[] {
+  const m = new RegExp(`^${name}\\s*:=(.*)$`, 'm').exec(makefile);
+  if (!m?.[1]) throw new Error(`Makefile has no ${name}`);
+  return m[1]
+    .trim()
+    .split(/\s+/)
+    .flatMap((w) => {
+      const ref = /^\$\((\w+)\)$/.exec(w);
+      return ref?.[1] ? variable(ref[1]) : [w];
+    });
+}
+
+const prerequisites = (target: string): string[] =>
+  new RegExp(`^${target}:(.*)$`, 'm').exec(makefile)?.[1]?.trim().split(/\s+/) ?? [];
+
+describe('test programs', () => {
+  it('the Makefile installs exactly the programs lib/testutil/programs.ts lists', () => {
+    const fromMake = variable('TEST_PROGRAMS').map((e) => {
+      const i = e.lastIndexOf(':');
+      return [e.slice(0, i), e.slice(i + 1)];
+    });
+    expect(Object.fromEntries(fromMake)).toEqual(TEST_PROGRAMS);
+    expect(fromMake.length).toBe(Object.keys(TEST_PROGRAMS).length);
+  });
+
+  it('make test and every suite target install them before running anything', () => {
+    for (const t of ['test', 'integration', 'conformance', 'e2e']) expect(prerequisites(t)[0]).toBe('testdeps');
+    expect(makefile).toMatch(/^testdeps:.*\n\t\$\(call install_missing,\$\(TEST_PROGRAMS\)\)$/m);
+  });
+
+  it('requireProgram names the program and its package when it is missing', () => {
+    expect(requireProgram('ip')).toMatch(/\/ip$/);
+    expect(() => requireProgram('containerd', '/nonexistent')).toThrow(
+      'this test needs containerd (Debian package containerd), which is not installed: run `make testdeps`',
+    );
+  });
+});
