@@ -11,4 +11,4 @@ it('make demo runs to the end and leaves nothing behind', async () => {
   if (r.code !== 0) throw new Error(`demo failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
   expect(r.stdout).toContain('hello from the web container');
   expect(r.stdout).toContain('all clean');
-}, 150_000);
+});

@@ -33,7 +33,7 @@ beforeAll(async () => {
   const make = await run(['make', '-s', '-C', REPO_ROOT, 'image'], { timeoutMs: 120_000 });
   if (make.code !== 0) throw new Error(`make image failed: ${make.stderr}${make.stdout}`);
   mark('make image');
-}, 150_000);
+});
 
 afterAll(async () => {
   api?.kill('SIGKILL');
@@ -47,7 +47,7 @@ it('is deterministic: a second build gives the same archive', async () => {
   expect(again.code).toBe(0);
   expect(sha(IMAGE)).toBe(first);
   mark('rebuild');
-}, 150_000);
+});
 
 it('runs in containerd as the DaemonSet does and its plugins serve a container', async () => {
   cd = await ContainerdSandbox.start();
@@ -193,4 +193,4 @@ it('runs in containerd as the DaemonSet does and its plugins serve a container',
   expect(leases.stdout.split('\n').filter((f) => /^\d/.test(f))).toEqual([]);
   expect((await sandbox.exec(['iptables-save', '-t', 'nat'])).stdout).not.toContain('10.123.0.2');
   mark('ADD/CHECK/DEL');
-}, 120_000);
+});

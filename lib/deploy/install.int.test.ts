@@ -70,7 +70,7 @@ beforeAll(async () => {
     token: TOKEN,
     dir: sb.dir,
   });
-}, 60_000);
+});
 
 afterAll(async () => {
   await api?.stop();
@@ -180,7 +180,7 @@ describe('files', () => {
     expect(failures).toEqual([]);
     expect(execs).toBeGreaterThan(6);
     expect(readdirSync(d.bin).filter((f) => f.startsWith('.'))).toEqual([]);
-  }, 60_000);
+  });
 });
 
 describe('in-cluster', () => {
@@ -306,5 +306,5 @@ describe('--loop', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-  }, 30_000);
+  });
 });

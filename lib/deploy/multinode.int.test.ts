@@ -167,7 +167,7 @@ beforeAll(async () => {
     dir: sb.dir,
   });
   await startPeerEcho(outside);
-}, 60_000);
+});
 
 afterAll(async () => {
   for (const s of servers) s.kill('SIGKILL');
@@ -237,7 +237,7 @@ describe('three nodes', () => {
       pods.push({ name, node, netns, ip, ip6 });
       await startPeerEcho(sb.nsName(name));
     }
-  }, 60_000);
+  });
 
   const pod = (name: string): Pod => {
     const p = pods.find((x) => x.name === name);

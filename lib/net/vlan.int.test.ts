@@ -57,7 +57,7 @@ beforeAll(async () => {
   await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'phys0', 'up']);
   driver = join(sb.dir, 'vlandriver');
   await runOk([BUN, 'build', '--compile', '--minify', join(__dirname, 'vlan.driver.ts'), '--outfile', driver]);
-}, 60_000);
+});
 afterAll(async () => sb?.destroy());
 
 describe(`sub-interface lifetime across processes${standIn ? ' (macvlan stand-in: no 802.1Q here)' : ''}`, () => {
@@ -74,7 +74,7 @@ describe(`sub-interface lifetime across processes${standIn ? ' (macvlan stand-in
       expect(await sub()).toBeUndefined();
       expect(stateFiles()).toEqual([]);
     }
-  }, 60_000);
+  });
 
   it('a user keeps it while others come and go; a repeated acquire counts once', async () => {
     expect(await drive('acquire', 'keeper')).toMatchObject({ ok: true, value: { owned: true, added: true } });
@@ -85,7 +85,7 @@ describe(`sub-interface lifetime across processes${standIn ? ' (macvlan stand-in
     expect(await sub()).toBeDefined();
     expect(await drive('release', 'keeper')).toMatchObject({ ok: true, value: { removed: ['phys0.10'] } });
     expect(await sub()).toBeUndefined();
-  }, 30_000);
+  });
 
   it('a process killed while holding the lock does not block the next one', async () => {
     const kill = startHanging('hang-before-create', 'dies');
@@ -100,7 +100,7 @@ describe(`sub-interface lifetime across processes${standIn ? ' (macvlan stand-in
     expect(await waiting).toMatchObject({ ok: true, value: { owned: true, added: true } });
     expect(await drive('release', 'next')).toMatchObject({ value: { removed: ['phys0.10'] } });
     expect(await sub()).toBeUndefined();
-  }, 30_000);
+  });
 
   it('killed between creating the link and marking it ours: the link is never removed by us', async () => {
     const kill = startHanging('hang-after-create', 'dies2');
@@ -115,5 +115,5 @@ describe(`sub-interface lifetime across processes${standIn ? ' (macvlan stand-in
     expect(await drive('release', 'dies2')).toMatchObject({ ok: true, value: { removed: [] } });
     expect(await sub()).toBeDefined();
     await runOk(['ip', '-n', sb.hostNs, 'link', 'del', 'phys0.10']);
-  }, 30_000);
+  });
 });

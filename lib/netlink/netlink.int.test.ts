@@ -58,7 +58,7 @@ beforeAll(async () => {
   ctr = await sb.addContainer('c1');
   driver = join(sb.dir, 'nldriver');
   await runOk([BUN, 'build', '--compile', '--minify', join(__dirname, 'testdriver.ts'), '--outfile', driver]);
-}, 60_000);
+});
 
 afterAll(async () => sb?.destroy());
 
@@ -371,5 +371,5 @@ describe('timings (compiled executable)', () => {
     );
     expect(b?.['linkLookupMs']).toBeLessThan(b?.['ipLinkShowExecMs'] ?? 0);
     expect(b?.['vethCreateMs']).toBeLessThan(b?.['ipLinkAddVethExecMs'] ?? 0);
-  }, 60_000);
+  });
 });

@@ -178,7 +178,7 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
   let w: World;
   beforeAll(async () => {
     w = await world(backend);
-  }, 60_000);
+  });
   afterAll(async () => w?.destroy());
 
   it('restores masquerade, port forwarding and the firewall plugin after a flush, exactly as they were', async () => {
@@ -211,7 +211,7 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     expect(await w.ruleSet()).toEqual(before);
     // Their CHECK agrees.
     for (const name of ['c1', 'c2']) expect((await w.tscni(['check', 'rlnet', w.netns(name)])).code).toBe(0);
-  }, 60_000);
+  });
 
   it('a second reload changes nothing', async () => {
     const once = await w.rules();
@@ -289,7 +289,7 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     await w.del('c3');
     expect((await w.rules()).includes(w.cid('c3'))).toBe(false);
     expect(readdirSync(join(w.env['TSCNI_RUN_DIR'] ?? '', 'teardown'))).toEqual([]);
-  }, 30_000);
+  });
 
   it('restores containers of a runtime that keeps no cache, from the leases and the firewall records', async () => {
     await w.sb.addContainer('d1');
@@ -324,7 +324,7 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     expect((await direct('bridge', 'DEL', plugin(0, br.json))).code).toBe(0);
     expect((await w.rules()).includes('ctr-d1')).toBe(false);
     expect(lines(await w.reload()).filter((l) => l.includes('ctr-d1'))).toEqual([]);
-  }, 30_000);
+  });
 
   it('racing ADDs and DELs, reloads leave no rule of a deleted container and restore every live one', async () => {
     const names = ['r1', 'r2', 'r3', 'r4'];
@@ -348,5 +348,5 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     for (const n of names) expect(rules.includes(w.cid(n))).toBe(false);
     await w.reload();
     await expectServing(w);
-  }, 120_000);
+  });
 });

@@ -137,4 +137,4 @@ it('make install and make dist ship the executable with its plugin links', async
   const [top] = readdirSync(out);
   expect((await run(['sha256sum', '-c', 'SHA256SUMS'], { cwd: join(out, top ?? '') })).code).toBe(0);
   expect(readdirSync(join(out, top ?? '')).sort()).toEqual(['LICENSE', 'SHA256SUMS', 'tscni', ...plugins].sort());
-}, 60_000);
+});

@@ -19,7 +19,7 @@ beforeAll(async () => {
   if (!existsSync(REF)) throw new Error(`${REF} missing: apt-get install containernetworking-plugins`);
   sb = await Sandbox.create('hldiff');
   netns = await sb.addContainer('c');
-}, 30_000);
+});
 afterAll(async () => {
   await sb?.destroy();
 });
@@ -108,7 +108,7 @@ describe('host-local vs reference', () => {
       expect({ label, out: norm(o) }).toEqual({ label, out: norm(r) });
       expect({ label, store: store(ours) }).toEqual({ label, store: store(ref) });
     }
-  }, 60_000);
+  });
 
   it('ours reads and releases what the reference wrote, and continues its round robin', async () => {
     const dir = dataDir();

@@ -22,7 +22,7 @@ beforeAll(async () => {
   sb = await Sandbox.create('disk');
   for (const c of ['c1', 'c2', 'c3', 'c4']) await sb.addContainer(c);
   pm = await PrivateMounts.create(); // after the namespaces: it must see them
-}, 30_000);
+});
 afterAll(async () => {
   await pm?.destroy();
   await sb?.destroy();
@@ -127,7 +127,7 @@ describe('a full store', () => {
     // Both kinds of outcome happened, and failures at more than one step.
     expect(outcomes.filter((o) => o.endsWith(': ok')).length).toBeGreaterThan(0);
     expect(new Set(outcomes.filter((o) => o.includes('failed')).map((o) => o.split(': ')[1])).size).toBeGreaterThan(1);
-  }, 60_000);
+  });
 
   it('DEL on a full disk removes the network and releases the lease', async () => {
     await pm.leaveFree(dir(), join(dir(), 'filler'), 0);
@@ -190,5 +190,5 @@ describe('a read-only store', () => {
     expect((await call(BRIDGE, 'DEL', 'c3', bridgeConf(dir()))).code).toBe(0);
     expect(Object.keys(snapshot(dir())).filter((n) => n.startsWith('10.55.'))).toEqual([]);
     expect(existsSync(pm.view(join(dir(), NET, '.tscni', 'lease.tmp')))).toBe(false);
-  }, 60_000);
+  });
 });

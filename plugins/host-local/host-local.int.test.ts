@@ -28,7 +28,7 @@ beforeAll(async () => {
   if (!existsSync(PLUGIN)) throw new Error(`${PLUGIN} missing: run make build PLUGINS=host-local TOOLS=`);
   sb = await Sandbox.create('hl');
   netns = await sb.addContainer('c');
-}, 30_000);
+});
 afterAll(async () => {
   await sb?.destroy();
 });
@@ -197,7 +197,7 @@ describe('host-local binary', () => {
     const got = rs.map((r) => addresses(r)[0]);
     expect(new Set(got).size).toBe(100);
     expect(leases(dir).length).toBe(100);
-  }, 120_000);
+  });
 
   it('50 DELs racing 50 ADDs leave exactly the new leases', async () => {
     const dir = dataDir();
@@ -216,7 +216,7 @@ describe('host-local binary', () => {
     expect(owners.length).toBe(100);
     expect(owners.every((o) => o.startsWith('new'))).toBe(true);
     expect(new Set(owners).size).toBe(50);
-  }, 120_000);
+  });
 
   it('recovers from ADDs killed with -9 at random moments', async () => {
     const dir = dataDir();
@@ -252,7 +252,7 @@ describe('host-local binary', () => {
     expect(leases(dir)).toEqual([]);
     expect(readdirSync(join(dir, 'tnet', '.tscni')).filter((n) => n.includes('tmp'))).toEqual([]);
     expect((await call('ADD', conf(dir, DUAL))).code).toBe(0);
-  }, 90_000);
+  });
 
   it('a holder killed while it holds the lock costs the next caller nothing', async () => {
     const dir = dataDir();

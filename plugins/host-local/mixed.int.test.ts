@@ -27,7 +27,7 @@ beforeAll(async () => {
   if (!existsSync(REF)) throw new Error(`${REF} missing: apt-get install containernetworking-plugins`);
   sb = await Sandbox.create('hlmix');
   netns = await sb.addContainer('c');
-}, 30_000);
+});
 afterAll(async () => sb?.destroy());
 
 const newStore = (): string => {
@@ -151,5 +151,5 @@ describe(`mixed binaries on one store (${N} + ${N} calls)`, () => {
     expect((await call(OURS, 'CHECK', 'c', dataDir)).code).toBe(1);
     expect((await call(OURS, 'DEL', 'd', dataDir)).code).toBe(0);
     expect([...leases(dataDir).keys()].sort()).toEqual(['10.40.0.2', 'fd00:40::2']);
-  }, 60_000);
+  });
 });

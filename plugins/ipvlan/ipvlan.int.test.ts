@@ -69,7 +69,7 @@ beforeAll(async () => {
   cniPath = join(sb.dir, 'cni-bin');
   mkdirSync(cniPath);
   symlinkSync(join(BIN_DIR, 'host-local'), join(cniPath, 'host-local'));
-}, 30_000);
+});
 afterAll(async () => sb?.destroy());
 
 describe('ipvlan on a kernel without ipvlan links', () => {

@@ -89,7 +89,7 @@ beforeAll(async () => {
   symlinkSync(join(BIN_DIR, 'host-local'), join(cniPath, 'host-local'));
   writeFileSync(join(cniPath, 'failing-ipam'), '#!/bin/sh\necho \'{"code":11,"msg":"ipam says no"}\'\nexit 1\n');
   chmodSync(join(cniPath, 'failing-ipam'), 0o755);
-}, 30_000);
+});
 afterAll(async () => sb?.destroy());
 
 describe('ptp ADD: the reference layout, traffic, masquerade', () => {
