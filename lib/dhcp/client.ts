@@ -15,12 +15,9 @@ import {
   encodeMessage,
   ipToBytes,
   MessageType,
-  messageTypeName,
   messageTypeOf,
   Opt,
   optIp,
-  optText,
-  u32,
   type DhcpMessage,
 } from './wire';
 
@@ -131,7 +128,8 @@ export class DhcpClient {
     for (const [code, value] of o.extra ?? []) options.set(code, value);
     // DECLINE and RELEASE carry no requests or parameters (RFC 2131 table 5).
     if (type !== MessageType.Release && type !== MessageType.Decline) {
-      if (this.id.options.request.length > 0) options.set(Opt.ParameterRequestList, Uint8Array.from(this.id.options.request));
+      if (this.id.options.request.length > 0)
+        options.set(Opt.ParameterRequestList, Uint8Array.from(this.id.options.request));
       for (const [code, value] of this.id.options.provide) options.set(code, Buffer.from(value, 'utf8'));
     }
     const chaddr = new Uint8Array(16);
@@ -327,8 +325,3 @@ const isAckOrNak = (m: DhcpMessage): boolean => {
   const t = messageTypeOf(m);
   return t === MessageType.Ack || t === MessageType.Nak;
 };
-
-/** A NAK's reason, for the log. */
-export const nakReason = (m: DhcpMessage): string => optText(m, Opt.Message) ?? messageTypeName(messageTypeOf(m));
-
-export { u32 };

@@ -26,15 +26,50 @@ export interface DaemonFlags {
   resendTimeoutMs: number;
 }
 
-const FLAGS: ReadonlyArray<{ name: string; key: keyof DaemonFlags; kind: 'string' | 'bool' | 'duration'; help: string }> = [
-  { name: 'socketpath', key: 'socketPath', kind: 'string', help: `unix socket to listen on (default ${DEFAULT_SOCKET_PATH})` },
-  { name: 'hostprefix', key: 'hostPrefix', kind: 'string', help: 'prefix to the host root: for namespace paths, the socket and the state dir' },
-  { name: 'statedir', key: 'stateDir', kind: 'string', help: `where leases are kept across restarts (default ${DEFAULT_STATE_DIR})` },
+const FLAGS: ReadonlyArray<{
+  name: string;
+  key: keyof DaemonFlags;
+  kind: 'string' | 'bool' | 'duration';
+  help: string;
+}> = [
+  {
+    name: 'socketpath',
+    key: 'socketPath',
+    kind: 'string',
+    help: `unix socket to listen on (default ${DEFAULT_SOCKET_PATH})`,
+  },
+  {
+    name: 'hostprefix',
+    key: 'hostPrefix',
+    kind: 'string',
+    help: 'prefix to the host root: for namespace paths, the socket and the state dir',
+  },
+  {
+    name: 'statedir',
+    key: 'stateDir',
+    kind: 'string',
+    help: `where leases are kept across restarts (default ${DEFAULT_STATE_DIR})`,
+  },
   { name: 'pidfile', key: 'pidFile', kind: 'string', help: 'absolute path to write the daemon PID to' },
   { name: 'broadcast', key: 'broadcast', kind: 'bool', help: 'ask DHCP servers to broadcast their replies' },
-  { name: 'timeout', key: 'timeoutMs', kind: 'duration', help: 'longest wait for one answer before a request is sent again (default 10s)' },
-  { name: 'resendmax', key: 'resendMaxMs', kind: 'duration', help: 'longest pause between two sends of a request (default 62s)' },
-  { name: 'resendtimeout', key: 'resendTimeoutMs', kind: 'duration', help: 'how long ADD tries to get a lease (default 3m28s)' },
+  {
+    name: 'timeout',
+    key: 'timeoutMs',
+    kind: 'duration',
+    help: 'longest wait for one answer before a request is sent again (default 10s)',
+  },
+  {
+    name: 'resendmax',
+    key: 'resendMaxMs',
+    kind: 'duration',
+    help: 'longest pause between two sends of a request (default 62s)',
+  },
+  {
+    name: 'resendtimeout',
+    key: 'resendTimeoutMs',
+    kind: 'duration',
+    help: 'how long ADD tries to get a lease (default 3m28s)',
+  },
 ];
 
 export class FlagError extends Error {}
@@ -92,13 +127,16 @@ export function parseFlags(argv: readonly string[]): DaemonFlags {
     else (f[spec.key] as string) = value;
   }
   if (f.socketPath === '') f.socketPath = DEFAULT_SOCKET_PATH;
-  if (f.pidFile !== '' && !isAbsolute(f.pidFile)) throw new FlagError(`Error writing pidfile ${JSON.stringify(f.pidFile)}: path not absolute`);
-  if (f.timeoutMs <= 0 || f.resendMaxMs <= 0 || f.resendTimeoutMs <= 0) throw new FlagError('durations must be positive');
+  if (f.pidFile !== '' && !isAbsolute(f.pidFile))
+    throw new FlagError(`Error writing pidfile ${JSON.stringify(f.pidFile)}: path not absolute`);
+  if (f.timeoutMs <= 0 || f.resendMaxMs <= 0 || f.resendTimeoutMs <= 0)
+    throw new FlagError('durations must be positive');
   return f;
 }
 
 const usage = (): string =>
-  'Usage: dhcp daemon [flags]\n' + FLAGS.map((x) => `  -${x.name}${x.kind === 'bool' ? '' : ` ${x.kind}`}\n\t${x.help}\n`).join('');
+  'Usage: dhcp daemon [flags]\n' +
+  FLAGS.map((x) => `  -${x.name}${x.kind === 'bool' ? '' : ` ${x.kind}`}\n\t${x.help}\n`).join('');
 
 const log = (line: string): void => writeAll(2, `${new Date().toISOString()} dhcp: ${line}\n`);
 
@@ -121,7 +159,9 @@ export function parseRequest(line: string): DaemonRequest {
         str(v['netns']) &&
         Number.isInteger(v['priority']) &&
         Array.isArray(provide) &&
-        provide.every((p) => Array.isArray(p) && p.length === 2 && byte(p[0]) && str(p[1]) && Buffer.byteLength(p[1]) <= 255) &&
+        provide.every(
+          (p) => Array.isArray(p) && p.length === 2 && byte(p[0]) && str(p[1]) && Buffer.byteLength(p[1]) <= 255,
+        ) &&
         Array.isArray(request) &&
         request.every(byte)
       )
@@ -169,7 +209,8 @@ async function clearStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-function serve(server: Server, keeper: LeaseKeeper, conns: Set<Socket>): void {
+/** Answers each connection's one request line through the keeper. */
+export function serve(server: Server, keeper: LeaseKeeper, conns: Set<Socket>): void {
   server.on('connection', (c: Socket) => {
     conns.add(c);
     c.on('close', () => conns.delete(c));
@@ -236,6 +277,10 @@ async function run(flags: DaemonFlags): Promise<void> {
   });
   if (flags.pidFile) writeFileSync(flags.pidFile, String(process.pid), { mode: 0o644 });
 
+  // Before the socket opens: a DEL must find the lease a previous daemon kept.
+  const restored = keeper.restore();
+  log(`${restored} lease(s) restored from ${store.dir}`);
+
   const server = createServer({ allowHalfOpen: true });
   const conns = new Set<Socket>();
   serve(server, keeper, conns);
@@ -249,8 +294,7 @@ async function run(flags: DaemonFlags): Promise<void> {
     server.listen(fd === undefined ? { path: socketPath } : { fd }, () => resolve());
   });
   if (fd === undefined) chmodSync(socketPath, 0o600);
-  const restored = keeper.restore();
-  log(`listening on ${fd === undefined ? socketPath : 'the socket systemd passed'}; ${restored} lease(s) restored from ${store.dir}`);
+  log(`listening on ${fd === undefined ? socketPath : 'the socket systemd passed'}`);
 
   let stopping = false;
   const shutdown = (sig: string): void => {

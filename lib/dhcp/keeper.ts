@@ -14,7 +14,7 @@ import { clientIdOf } from './options';
 import type { NetnsId } from './packet-socket';
 import type { Attachment, DaemonRequest, DaemonResponse } from './protocol';
 import type { LeaseRecord, LeaseStore } from './store';
-import { decodeMessage, Opt, optIp, optText, type DhcpMessage } from './wire';
+import { decodeMessage, Opt, optIp, type DhcpMessage } from './wire';
 
 export interface KeeperDeps {
   store: LeaseStore;
@@ -248,7 +248,9 @@ export class LeaseKeeper {
         this.d.log(`${rec.clientId}: cannot send DHCPRELEASE for ${e.ack.yiaddr}: ${(err as Error).message}`);
       }
     } else {
-      this.d.log(`${rec.clientId}: lease of ${e.ack.yiaddr} forgotten (its interface is gone; the server lets it expire)`);
+      this.d.log(
+        `${rec.clientId}: lease of ${e.ack.yiaddr} forgotten (its interface is gone; the server lets it expire)`,
+      );
     }
     this.d.store.remove(rec.clientId);
     this.entries.delete(rec.clientId);
@@ -340,14 +342,22 @@ export class LeaseKeeper {
 
     if (outcome && outcome !== 'nak' && outcome.ack.yiaddr === e.ack.yiaddr) {
       e.ack = outcome.ack;
-      e.rec = { ...rec, ack: Buffer.from(outcome.raw).toString('base64'), ackAt: outcome.at, serverMac: macText(outcome.serverMac) };
+      e.rec = {
+        ...rec,
+        ack: Buffer.from(outcome.raw).toString('base64'),
+        ackAt: outcome.at,
+        serverMac: macText(outcome.serverMac),
+      };
       this.d.store.save(e.rec);
-      this.d.log(`${rec.clientId}: lease of ${e.ack.yiaddr} ${phase === 'renew' ? 'renewed' : phase === 'rebind' ? 'rebound' : 'confirmed'}, ${this.expiryText(e)}`);
+      this.d.log(
+        `${rec.clientId}: lease of ${e.ack.yiaddr} ${phase === 'renew' ? 'renewed' : phase === 'rebind' ? 'rebound' : 'confirmed'}, ${this.expiryText(e)}`,
+      );
       return this.schedule(e);
     }
     if (outcome) {
       // A NAK, or an ACK for another address: this address is no longer ours.
-      const why = outcome === 'nak' ? 'the server refused it (DHCPNAK)' : `the server moved it to ${outcome.ack.yiaddr}`;
+      const why =
+        outcome === 'nak' ? 'the server refused it (DHCPNAK)' : `the server moved it to ${outcome.ack.yiaddr}`;
       return this.end(e, why);
     }
     const later = this.d.clock.now();
@@ -355,7 +365,9 @@ export class LeaseKeeper {
     // No answer: try again after half the time left in this phase, at most a minute, at least a second.
     const left = boundary - later;
     const next = later + Math.max(1000, Math.min(left / 2, MAX_RETRY_PAUSE_MS));
-    this.d.log(`${rec.clientId}: no answer to ${phase === 'renew' ? 'renewal' : 'rebinding'} of ${e.ack.yiaddr}; trying again`);
+    this.d.log(
+      `${rec.clientId}: no answer to ${phase === 'renew' ? 'renewal' : 'rebinding'} of ${e.ack.yiaddr}; trying again`,
+    );
     this.schedule(e, Math.min(next, boundary));
   }
 
@@ -371,5 +383,3 @@ export class LeaseKeeper {
     this.d.store.save(e.rec);
   }
 }
-
-export { optText };

@@ -75,7 +75,8 @@ export function routesOf(ack: DhcpMessage, priority: number): Route[] {
   }
   const routes: Route[] = [];
   const statics = ack.options.get(Opt.StaticRoute);
-  if (statics) for (const r of staticRoutes(statics)) routes.push(withPriority({ dst: `${r.dst}/${r.prefix}`, gw: r.gw }));
+  if (statics)
+    for (const r of staticRoutes(statics)) routes.push(withPriority({ dst: `${r.dst}/${r.prefix}`, gw: r.gw }));
   const gw = gatewayOf(ack);
   if (gw) routes.push(withPriority({ dst: '0.0.0.0/0', gw }));
   return routes;

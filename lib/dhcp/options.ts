@@ -62,7 +62,9 @@ export function parseOptionName(option: string): number {
   const named = OPTION_NAMES[option];
   if (named !== undefined) return named;
   if (/^\d{1,3}$/.test(option) && Number(option) <= 255) return Number(option);
-  throw new OptionError(`Can not parse option ${JSON.stringify(option)}: not a known option name or a number from 0 to 255`);
+  throw new OptionError(
+    `Can not parse option ${JSON.stringify(option)}: not a known option name or a number from 0 to 255`,
+  );
 }
 
 export interface ProvideOption {

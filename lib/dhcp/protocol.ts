@@ -98,7 +98,8 @@ function parse(
   reject: (e: Error) => void,
 ): void {
   const line = bytes.toString('utf8').split('\n')[0] ?? '';
-  if (line === '') return reject(new DaemonUnreachable(socketPath, 'the daemon closed the connection without an answer', false));
+  if (line === '')
+    return reject(new DaemonUnreachable(socketPath, 'the daemon closed the connection without an answer', false));
   try {
     const v = JSON.parse(line) as unknown;
     if (typeof v === 'object' && v !== null && typeof (v as { ok?: unknown }).ok === 'boolean') {

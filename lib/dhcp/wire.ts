@@ -53,7 +53,9 @@ export const MessageType = {
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
 export const messageTypeName = (t: number | undefined): string =>
-  Object.entries(MessageType).find(([, v]) => v === t)?.[0].toUpperCase() ?? `type ${t ?? 'none'}`;
+  Object.entries(MessageType)
+    .find(([, v]) => v === t)?.[0]
+    .toUpperCase() ?? `type ${t ?? 'none'}`;
 
 export interface DhcpMessage {
   op: number;

@@ -14,7 +14,14 @@ export interface Libc {
   bind(fd: number, addr: Uint8Array, length: number): number;
   sendto(fd: number, buf: Uint8Array, length: number, flags: number, addr: Uint8Array, addrLength: number): number;
   /** `addrLength` holds the size of `addr` on the way in and the sender's address length on the way out. */
-  recvfrom(fd: number, buf: Uint8Array, length: number, flags: number, addr: Uint8Array, addrLength: Uint32Array): number;
+  recvfrom(
+    fd: number,
+    buf: Uint8Array,
+    length: number,
+    flags: number,
+    addr: Uint8Array,
+    addrLength: Uint32Array,
+  ): number;
   close(fd: number): number;
   setns(fd: number, nstype: number): number;
   flock(fd: number, operation: number): number;

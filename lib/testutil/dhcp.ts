@@ -82,7 +82,7 @@ export async function startDnsmasq(sb: Sandbox, o: DnsmasqOptions): Promise<Dnsm
     logFile,
     leases: () => parseLeases(existsSync(leaseFile) ? readFileSync(leaseFile, 'utf8') : ''),
     log: readLog,
-    stop: () => stopChild(child),
+    stop: async () => void (await stopChild(child)),
   };
 }
 
@@ -119,7 +119,13 @@ export async function startDhcpDaemon(
   exe: string,
   o: { socketPath: string; stateDir?: string; flags?: readonly string[] },
 ): Promise<DhcpDaemon> {
-  const args = ['daemon', '-socketpath', o.socketPath, ...(o.stateDir ? ['-statedir', o.stateDir] : []), ...(o.flags ?? [])];
+  const args = [
+    'daemon',
+    '-socketpath',
+    o.socketPath,
+    ...(o.stateDir ? ['-statedir', o.stateDir] : []),
+    ...(o.flags ?? []),
+  ];
   // `ip netns exec` execs the daemon itself: the child's PID is the daemon's.
   const child = spawn('ip', ['netns', 'exec', sb.hostNs, exe, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

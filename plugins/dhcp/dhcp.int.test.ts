@@ -34,7 +34,8 @@ let daemon: DhcpDaemon | undefined;
 let socketPath = '';
 let stateDir = '';
 
-const ipOf = (r: RunResult): string => ((r.json as { ips: Array<{ address: string }> }).ips[0]?.address ?? '').split('/')[0] ?? '';
+const ipOf = (r: RunResult): string =>
+  ((r.json as { ips: Array<{ address: string }> }).ips[0]?.address ?? '').split('/')[0] ?? '';
 const inRange = (ip: string, subnet = SUBNET): boolean => {
   const [a, b, c, d] = ip.split('.');
   return `${a}.${b}.${c}` === subnet && Number(d) >= 10 && Number(d) <= 60;
@@ -78,7 +79,11 @@ function call(
 }
 
 const startOurs = (): Promise<DhcpDaemon> =>
-  startDhcpDaemon(sb, join(BIN_DIR, 'dhcp'), { socketPath, stateDir, flags: ['-timeout', '2s', '-resendtimeout', '30s'] });
+  startDhcpDaemon(sb, join(BIN_DIR, 'dhcp'), {
+    socketPath,
+    stateDir,
+    flags: ['-timeout', '2s', '-resendtimeout', '30s'],
+  });
 
 beforeAll(async () => {
   requireProgram('dnsmasq');
@@ -106,7 +111,21 @@ beforeAll(async () => {
   await sb.addContainer('srv2');
   await runOk(['ip', '-n', sb.hostNs, 'link', 'add', 'dbr0', 'type', 'bridge']);
   await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'dbr0', 'up']);
-  await runOk(['ip', '-n', sb.hostNs, 'link', 'add', 'brup', 'type', 'veth', 'peer', 'name', 'uplink', 'netns', sb.nsName('srv2')]);
+  await runOk([
+    'ip',
+    '-n',
+    sb.hostNs,
+    'link',
+    'add',
+    'brup',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'uplink',
+    'netns',
+    sb.nsName('srv2'),
+  ]);
   await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'brup', 'master', 'dbr0', 'up']);
   await runOk(['ip', '-n', sb.nsName('srv2'), 'addr', 'add', `${BR_SUBNET}.100/24`, 'dev', 'uplink']);
   await runOk(['ip', '-n', sb.nsName('srv2'), 'link', 'set', 'uplink', 'up']);
@@ -132,7 +151,9 @@ describe('dhcp with macvlan against dnsmasq', () => {
 
   it('ADD gets a lease in the server range with its router, DNS and classless routes', async () => {
     await sb.addContainer('a');
-    const r = await call('ADD', 'a', macvlanConf(), { args: 'IgnoreUnknown=1;K8S_POD_NAME=pod-a;K8S_POD_NAMESPACE=ns' });
+    const r = await call('ADD', 'a', macvlanConf(), {
+      args: 'IgnoreUnknown=1;K8S_POD_NAME=pod-a;K8S_POD_NAMESPACE=ns',
+    });
     expect(r.stdout + r.stderr).not.toMatch(/"code"/);
     expect(r.code).toBe(0);
     const res = r.json as Record<string, unknown>;
@@ -156,7 +177,7 @@ describe('dhcp with macvlan against dnsmasq', () => {
     expect(records()).toHaveLength(1);
   });
 
-  it('the IPAM result carries the lease\'s DNS; a repeated ADD gets the lease the attachment has', async () => {
+  it("the IPAM result carries the lease's DNS; a repeated ADD gets the lease the attachment has", async () => {
     const r = await sb.runPlugin(
       join(BIN_DIR, 'dhcp'),
       { command: 'ADD', containerId: 'ctr-a', netns: `/run/netns/${sb.nsName('a')}`, ifName: 'eth0', path: BIN_DIR },
@@ -190,9 +211,14 @@ describe('dhcp with macvlan against dnsmasq', () => {
     await daemon?.stop('SIGKILL');
     const expiry = server.leases().find((l) => l.ip === ipA)?.expiry ?? 0;
     daemon = await startOurs();
-    expect(daemon.output()).toMatch(/1 lease\(s\) restored/);
-    await waitFor('a renewal by the new daemon', () => /ctr-a\/dhnet\/eth0: lease of \S+ (renewed|rebound)/.test(daemon?.output() ?? ''));
-    await waitFor('the server to extend the lease', () => (server.leases().find((l) => l.ip === ipA)?.expiry ?? 0) > expiry);
+    await waitFor('the restored lease to be logged', () => /1 lease\(s\) restored/.test(daemon?.output() ?? ''));
+    await waitFor('a renewal by the new daemon', () =>
+      /ctr-a\/dhnet\/eth0: lease of \S+ (renewed|rebound)/.test(daemon?.output() ?? ''),
+    );
+    await waitFor(
+      'the server to extend the lease',
+      () => (server.leases().find((l) => l.ip === ipA)?.expiry ?? 0) > expiry,
+    );
     expect(await globalAddrs(sb, 'a', 'eth0')).toEqual([`${ipA}/24`]);
   });
 
@@ -245,13 +271,17 @@ describe('dhcp with macvlan against dnsmasq', () => {
     });
     expect((await sb.exec('down', ['ip', 'link', 'show', 'eth0'])).code).not.toBe(0);
     // STATUS says the same as 50 (not available).
-    const st = await sb.runPlugin(join(BIN_DIR, 'dhcp'), { command: 'STATUS', path: BIN_DIR }, { ...macvlanConf(), cniVersion: '1.1.0' });
+    const st = await sb.runPlugin(
+      join(BIN_DIR, 'dhcp'),
+      { command: 'STATUS', path: BIN_DIR },
+      { ...macvlanConf(), cniVersion: '1.1.0' },
+    );
     expect(st.json).toMatchObject({ code: 50 });
   });
 
   it('a restarted daemon picks up the lease kept at SIGTERM; DEL then releases it', async () => {
     daemon = await startOurs();
-    expect(daemon.output()).toMatch(/1 lease\(s\) restored/);
+    await waitFor('the restored lease to be logged', () => /1 lease\(s\) restored/.test(daemon?.output() ?? ''));
     const ip = server.leases().find((l) => l.clientId === clientIdHex('ctr-t/dhnet/eth0'))?.ip ?? '';
     expect(inRange(ip)).toBe(true);
     expect((await call('DEL', 't', macvlanConf())).code).toBe(0);
@@ -321,12 +351,18 @@ describe('the reference dhcp plugin and daemon in the same scenario', () => {
     // Ours, with the same config, gives the same result (its IPAM also returns DNS, macvlan drops it).
     await sb.addContainer('o');
     daemon ??= await startOurs();
-    const ours = await call('ADD', 'o', { ...conf(), ipam: { ...(conf()['ipam'] as object), daemonSocketPath: socketPath } });
+    const ours = await call('ADD', 'o', {
+      ...conf(),
+      ipam: { ...(conf()['ipam'] as object), daemonSocketPath: socketPath },
+    });
     expect(ours.code).toBe(0);
     const oursRes = ours.json as Record<string, unknown>;
     expect(oursRes['routes']).toEqual(res['routes']);
     expect((oursRes['ips'] as Array<Record<string, unknown>>)[0]?.['gateway']).toBe(`${SUBNET}.1`);
-    expect((await call('DEL', 'o', { ...conf(), ipam: { ...(conf()['ipam'] as object), daemonSocketPath: socketPath } })).code).toBe(0);
+    expect(
+      (await call('DEL', 'o', { ...conf(), ipam: { ...(conf()['ipam'] as object), daemonSocketPath: socketPath } }))
+        .code,
+    ).toBe(0);
   });
 
   it('renews, and releases on DEL', async () => {

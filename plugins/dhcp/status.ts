@@ -8,7 +8,8 @@ export async function status(inv: Invocation): Promise<void> {
   try {
     await ask(loadSocketConfig(inv).socketPath, { op: 'status' });
   } catch (e) {
-    if (e instanceof CniError && e.code === ErrorCode.TryAgainLater) throw new CniError(ErrorCode.NotAvailable, e.msg, e.details);
+    if (e instanceof CniError && e.code === ErrorCode.TryAgainLater)
+      throw new CniError(ErrorCode.NotAvailable, e.msg, e.details);
     throw e;
   }
 }
