@@ -50,7 +50,8 @@ sysdeps:
 
 # Everything any suite of `make test` needs: containerd + runc (ctr and CRI), podman, busybox-static
 # (the container image), Go and the CNI library's source (cnitool), xz (Debian's source tarballs),
-# the reference plugins (differential tests), openssl (the installer's test PKI).
+# the reference plugins (differential tests), openssl (the installer's test PKI), dnsmasq (the DHCP
+# server of the dhcp plugin's tests).
 testdeps: npmdeps
 	$(call install_missing,$(TEST_PROGRAMS))
 

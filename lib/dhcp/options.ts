@@ -4,7 +4,7 @@
  * request list with its defaults. Shared by the plugin (which validates and resolves them) and
  * the daemon (which puts them in its messages). Pure and small: the plugin path loads it.
  */
-import { Opt } from './wire';
+import { Opt } from './codes';
 
 /** Names as dhcp-options(5) spells them: the reference's six, then the ones its docs list. */
 const OPTION_NAMES: Readonly<Record<string, number>> = {

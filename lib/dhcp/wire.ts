@@ -5,6 +5,9 @@
  * (`dhcp`, `dhcpjs`) were not usable here; README.md (dhcp, Deliberate differences) says why.
  */
 
+import { Opt } from './codes';
+
+export { Opt };
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;
 const MAGIC_COOKIE = 0x63825363;
@@ -12,33 +15,6 @@ const HEADER_LENGTH = 236;
 /** RFC 1542 §3.2: relay agents and some servers drop BOOTP messages shorter than 300 bytes. */
 const MIN_MESSAGE_LENGTH = 300;
 export const BROADCAST_FLAG = 0x8000;
-
-/** Option codes this implementation reads or writes. */
-export const Opt = {
-  Pad: 0,
-  SubnetMask: 1,
-  Router: 3,
-  DomainNameServer: 6,
-  HostName: 12,
-  DomainName: 15,
-  StaticRoute: 33,
-  RequestedIP: 50,
-  LeaseTime: 51,
-  Overload: 52,
-  MessageType: 53,
-  ServerId: 54,
-  ParameterRequestList: 55,
-  Message: 56,
-  MaxMessageSize: 57,
-  RenewalTime: 58,
-  RebindingTime: 59,
-  ClassId: 60,
-  ClientId: 61,
-  UserClass: 77,
-  DomainSearch: 119,
-  ClasslessRoute: 121,
-  End: 255,
-} as const;
 
 export const MessageType = {
   Discover: 1,
