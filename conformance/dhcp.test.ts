@@ -54,7 +54,7 @@ beforeAll(async () => {
     flags: ['-timeout', '2s'],
     ...(pluginPath('dhcp').startsWith('/usr/lib/cni') ? {} : { stateDir: join(sb.dir, 'state') }),
   });
-}, 60_000);
+});
 afterAll(async () => {
   await daemon?.stop('SIGKILL');
   await server?.stop();

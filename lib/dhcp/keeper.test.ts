@@ -129,7 +129,7 @@ describe('LeaseKeeper', () => {
     expect(await k2.handle({ op: 'release', attachment: attachment() })).toEqual({ ok: true });
     expect(server.leases.size).toBe(0);
     await k2.stop();
-  });
+  }, 60_000); // real 1 s timers; the limit only guards a hang
 
   it('a NAK at renewal ends the lease: the link goes down, CHECK fails, DEL still cleans up', async () => {
     const k = keeper();
@@ -144,7 +144,7 @@ describe('LeaseKeeper', () => {
     expect(await k.handle({ op: 'release', attachment: attachment() })).toEqual({ ok: true });
     expect(records()).toHaveLength(0);
     await k.stop();
-  });
+  }, 60_000); // real 1 s timers; the limit only guards a hang
 
   it('a lease whose namespace is gone (or was replaced) is forgotten at its next renewal', async () => {
     const k = keeper();
@@ -153,7 +153,7 @@ describe('LeaseKeeper', () => {
     await waitFor('the lease to be forgotten', () => records().length === 0, 10_000);
     expect(log.join('\n')).toMatch(/forgotten: its network namespace is gone/);
     await k.stop();
-  });
+  }, 60_000); // real 1 s timers; the limit only guards a hang
 
   it('skips unreadable records and leftover temp files at restore', async () => {
     const k = keeper();
