@@ -23,7 +23,8 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # lib/testutil/programs.test.ts fails when the two part.
 TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 iptables-restore:iptables iptables-save:iptables \
   ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux \
-  ps:procps openssl:openssl /usr/lib/cni/bridge:containernetworking-plugins \
+  ps:procps openssl:openssl dnsmasq:dnsmasq-base /usr/lib/cni/bridge:containernetworking-plugins \
+  /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
   go:golang-go xz:xz-utils perl:perl-base \
   /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go:golang-github-appc-cni-dev
@@ -49,7 +50,8 @@ sysdeps:
 
 # Everything any suite of `make test` needs: containerd + runc (ctr and CRI), podman, busybox-static
 # (the container image), Go and the CNI library's source (cnitool), xz (Debian's source tarballs),
-# the reference plugins (differential tests), openssl (the installer's test PKI).
+# the reference plugins (differential tests), openssl (the installer's test PKI), dnsmasq (the DHCP
+# server of the dhcp plugin's tests).
 testdeps: npmdeps
 	$(call install_missing,$(TEST_PROGRAMS))
 

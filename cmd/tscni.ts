@@ -1,7 +1,8 @@
 /**
  * The one executable. `bin/bridge`, `bin/host-local`, ... are links to it: it runs the plugin
  * named by the name it was invoked by, and as `tscni <command>` it is the CLI (cnitool's
- * commands). Only the modules of what was asked for are loaded.
+ * commands), and as `dhcp daemon` the dhcp plugin's daemon. Only the modules of what was asked
+ * for are loaded.
  */
 import { basename } from 'node:path';
 import { pluginMain } from '../lib/cni/main';
@@ -20,6 +21,9 @@ function invokedName(): string {
 
 async function main(): Promise<void> {
   const name = invokedName();
+  // The dhcp plugin's daemon, as the reference starts it: `dhcp daemon [flags]`.
+  if (name === 'dhcp' && process.argv[2] === 'daemon')
+    return (await import('../lib/dhcp/daemon')).daemonMain(process.argv.slice(3));
   const plugin = lookupPlugin(name);
   if (plugin) return pluginMain(plugin, { plugins: lookupPlugin });
   if (name === 'tscni' && process.argv[2] === 'plugins') return writeAll(1, PLUGIN_NAMES.join('\n') + '\n');

@@ -9,7 +9,17 @@ import { run, type RunResult } from '../lib/testutil/sandbox';
 
 export const PLUGIN_DIR = resolve(process.env['CNI_PATH']?.split(':')[0] || join(__dirname, '..', 'bin'));
 export const ALL_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
-export const PLUGINS = ['bridge', 'host-local', 'portmap', 'loopback', 'tuning', 'macvlan', 'ipvlan', 'ptp'] as const;
+export const PLUGINS = [
+  'bridge',
+  'host-local',
+  'portmap',
+  'loopback',
+  'tuning',
+  'macvlan',
+  'ipvlan',
+  'ptp',
+  'dhcp',
+] as const;
 
 export const pluginPath = (name: string): string => join(PLUGIN_DIR, name);
 export const hasPlugin = (name: string): boolean => existsSync(pluginPath(name));

@@ -23,6 +23,14 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
     gc: () => import('./host-local/gc'),
     status: () => import('./host-local/status'),
   }),
+  // `dhcp daemon` is the same executable in its long-running mode (cmd/tscni.ts, lib/dhcp/daemon.ts).
+  dhcp: plugin('CNI dhcp plugin (tscni)', {
+    add: () => import('./dhcp/add'),
+    del: () => import('./dhcp/del'),
+    check: () => import('./dhcp/check'),
+    gc: () => import('./dhcp/gc'),
+    status: () => import('./dhcp/status'),
+  }),
   portmap: plugin('CNI portmap plugin (tscni)', {
     add: () => import('./portmap/add'),
     del: () => import('./portmap/del'),

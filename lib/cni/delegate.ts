@@ -33,6 +33,13 @@ export function findInPath(pluginType: string, paths: readonly string[]): string
   throw new CniError(ErrorCode.Internal, `failed to find plugin "${pluginType}" in path [${paths.join(' ')}]`);
 }
 
+/**
+ * IPAM plugins that talk to the network through the container's interface (the reference's
+ * dhcp): an interface plugin runs their ADD once that interface exists and their DEL before it
+ * deletes it (so a DHCPRELEASE can still go out).
+ */
+export const ipamUsesInterface = (pluginType: string): boolean => pluginType === 'dhcp';
+
 export interface DelegateOptions {
   /** Replaces the stdin bytes (e.g. a config with keys added); defaults to the invocation's. */
   readonly stdin?: Buffer | string;

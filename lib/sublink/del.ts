@@ -1,8 +1,9 @@
 /**
- * macvlan/ipvlan DEL: idempotent and independent of the master. The container's link goes first
- * (nothing to do when the namespace or the link is already gone: a macvlan dies with its
- * namespace), then the lease, then this attachment's use of a VLAN sub-interface of ours — the
- * last user takes the sub-interface with it.
+ * macvlan/ipvlan DEL: idempotent and independent of the master. The lease goes first, while the
+ * container's link still exists (the reference's order: the dhcp daemon sends its DHCPRELEASE
+ * from that link), then the link (nothing to do when the namespace or the link is already gone:
+ * a macvlan dies with its namespace), then this attachment's use of a VLAN sub-interface of
+ * ours — the last user takes the sub-interface with it.
  */
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
@@ -17,8 +18,8 @@ export async function delSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promis
   const step = async (fn: () => Promise<unknown>): Promise<void> => {
     await fn().catch((e: unknown) => failures.push(e));
   };
-  await step(() => deleteContainerLink(inv.netns, inv.ifName));
   if (cfg.ipamType !== '') await step(() => delegate('DEL', cfg.ipamType, inv));
+  await step(() => deleteContainerLink(inv.netns, inv.ifName));
   if (!cfg.linkInContainer)
     await step(async () => {
       const host = openRtnl();

@@ -1,6 +1,6 @@
 /**
  * The C library functions tscni calls directly, through Bun's FFI: the kernel interfaces that
- * neither Node.js nor Bun expose (netlink sockets, setns, flock). This is the only module that
+ * neither Node.js nor Bun expose (netlink and packet sockets, setns, flock). This is the only module that
  * touches `bun:ffi`; it binds on first use (~0.2 ms). Only the Bun executable has it: under
  * Node.js (the unit tests) `available()` is false and callers take their fake or Node path.
  */
@@ -11,6 +11,17 @@ export interface Libc {
   setsockopt(fd: number, level: number, name: number, value: Int32Array | BigInt64Array, length: number): number;
   send(fd: number, buf: Uint8Array, length: number, flags: number): number;
   recv(fd: number, buf: Uint8Array, length: number, flags: number): number;
+  bind(fd: number, addr: Uint8Array, length: number): number;
+  sendto(fd: number, buf: Uint8Array, length: number, flags: number, addr: Uint8Array, addrLength: number): number;
+  /** `addrLength` holds the size of `addr` on the way in and the sender's address length on the way out. */
+  recvfrom(
+    fd: number,
+    buf: Uint8Array,
+    length: number,
+    flags: number,
+    addr: Uint8Array,
+    addrLength: Uint32Array,
+  ): number;
   close(fd: number): number;
   setns(fd: number, nstype: number): number;
   flock(fd: number, operation: number): number;
@@ -37,6 +48,9 @@ export function libc(): Libc {
     setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
     send: { args: [i32, ptr, u64, i32], returns: i64 },
     recv: { args: [i32, ptr, u64, i32], returns: i64 },
+    bind: { args: [i32, ptr, u32], returns: i32 },
+    sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: i64 },
+    recvfrom: { args: [i32, ptr, u64, i32, ptr, ptr], returns: i64 },
     close: { args: [i32], returns: i32 },
     setns: { args: [i32, i32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
@@ -47,6 +61,10 @@ export function libc(): Libc {
     setsockopt: (fd, level, name, value, length) => c.setsockopt(fd, level, name, value, length),
     send: (fd, buf, length, flags) => Number(c.send(fd, buf, length, flags)),
     recv: (fd, buf, length, flags) => Number(c.recv(fd, buf, length, flags)),
+    bind: (fd, addr, length) => c.bind(fd, addr, length),
+    sendto: (fd, buf, length, flags, addr, addrLength) => Number(c.sendto(fd, buf, length, flags, addr, addrLength)),
+    recvfrom: (fd, buf, length, flags, addr, addrLength) =>
+      Number(c.recvfrom(fd, buf, length, flags, addr, addrLength)),
     close: (fd) => c.close(fd),
     setns: (fd, nstype) => c.setns(fd, nstype),
     flock: (fd, op) => c.flock(fd, op),

@@ -29,8 +29,11 @@ export const TEST_PROGRAMS = {
   sysctl: 'procps',
   ps: 'procps',
   openssl: 'openssl',
+  // the DHCP server the dhcp plugin's tests lease from
+  dnsmasq: 'dnsmasq-base',
   // the reference plugins, for differential tests
   '/usr/lib/cni/bridge': 'containernetworking-plugins',
+  '/usr/lib/cni/dhcp': 'containernetworking-plugins',
   // real runtimes (the installer's image test and the e2e suite)
   containerd: 'containerd',
   ctr: 'containerd',

@@ -1,12 +1,12 @@
 /**
  * bridge ADD: bridge → IPAM → veth pair born in the container (+ bridge port settings, gateway
- * address) → addresses and routes inside the container → forwarding sysctls → masquerade in
+ * address; a dhcp IPAM runs here, once the container's interface exists) → addresses and routes inside the container → forwarding sysctls → masquerade in
  * one firewall transaction. Kernel changes go over netlink from this process; the firewall
  * (and the MAC spoof check) are the only programs started, and they run while the netlink
  * work is done. Every side effect registers its undo first, so a failure at any step leaves
  * nothing behind and reports the original error.
  */
-import { delegate } from '../../lib/cni/delegate';
+import { delegate, ipamUsesInterface } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
@@ -144,25 +144,35 @@ export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promi
       if (existing && existing.kind !== 'bridge')
         throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
       const ipamOpts = { runner: kernel.runner };
-      if (cfg.ipamType !== '') undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv, ipamOpts));
-      const ipam = cfg.ipamType !== '' ? await delegate('ADD', cfg.ipamType, inv, ipamOpts) : undefined;
-      if (cfg.ipamType !== '' && !ipam?.ips?.length)
-        throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
-      const ips: IPConfig[] = (ipam?.ips ?? []).map((ip) => ({ ...ip }));
-      const gws = calcGateways(ips, cfg);
-      const routes: Route[] = [...(ipam?.routes ?? [])];
-      if (cfg.isDefaultGateway) {
-        for (const [fam, gw] of gws) {
-          const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
-          if (!routes.some((r) => r.dst === dst && r.gw)) routes.push({ dst, gw: formatIP(gw.addr) });
-        }
-      }
-
-      // The firewall programs start first and run while this process does the netlink work.
+      const runIpam = async (): Promise<Result | undefined> => {
+        if (cfg.ipamType === '') return undefined;
+        undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv, ipamOpts));
+        const r = await delegate('ADD', cfg.ipamType, inv, ipamOpts);
+        if (!r?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
+        return r;
+      };
       const runner = kernel.runner;
-      const masq = cfg.ipMasq && ips.length > 0;
-      if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
-      const firewall = undo.track(masq ? setupMasquerade(runner, cfg.ipMasqBackend, inv, ips) : undefined);
+      /** What the IPAM result decides: addresses, gateways, routes; masquerade starts at once. */
+      const fromIpam = (ipam: Result | undefined) => {
+        const ips: IPConfig[] = (ipam?.ips ?? []).map((ip) => ({ ...ip }));
+        const gws = calcGateways(ips, cfg);
+        const routes: Route[] = [...(ipam?.routes ?? [])];
+        if (cfg.isDefaultGateway) {
+          for (const [fam, gw] of gws) {
+            const dst = fam === 4 ? '0.0.0.0/0' : '::/0';
+            if (!routes.some((r) => r.dst === dst && r.gw)) routes.push({ dst, gw: formatIP(gw.addr) });
+          }
+        }
+        // The firewall programs start first and run while this process does the netlink work.
+        const masq = cfg.ipMasq && ips.length > 0;
+        if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
+        const firewall = undo.track(masq ? setupMasquerade(runner, cfg.ipMasqBackend, inv, ips) : undefined);
+        return { ipam, ips, gws, routes, firewall };
+      };
+      // An IPAM that works through the container's interface (dhcp) runs once the veth exists,
+      // as the reference runs every IPAM; any other runs first, so its result is known early.
+      const late = ipamUsesInterface(cfg.ipamType);
+      let plan = late ? undefined : fromIpam(await runIpam());
 
       const br = ensureBridge(host, existing, cfg);
       const veth = createVethPair(host, inv.netns, inv.ifName, {
@@ -173,6 +183,11 @@ export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promi
       host.setLink(veth.hostIndex, { masterIndex: br.index });
       host.setBridgePort(veth.hostIndex, { hairpin: cfg.hairpinMode, isolated: cfg.portIsolation });
       host.setUp(veth.hostIndex);
+      const vlans = cfg.vlan || cfg.vlanTrunk.length;
+      // The port's VLANs must carry the DHCP exchange of a late IPAM.
+      if (late && vlans) await setupVlans(runner, cfg, veth.hostName);
+      plan ??= fromIpam(await runIpam());
+      const { ipam, ips, gws, routes, firewall } = plan;
       if (cfg.isGateway) ensureGatewayAddrs(host, br, cfg, gws);
       await bestEffort('disable router advertisements on the bridge', async () =>
         kernel.ensureSysctl(`net/ipv6/conf/${cfg.bridge}/accept_ra`, '0'),
@@ -182,7 +197,7 @@ export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promi
       const spoof = cfg.macspoofchk ? spoofRef(inv.containerId, inv.ifName) : undefined;
       if (spoof) undo.push('remove MAC spoof check', () => teardownSpoofcheck(runner, spoof));
       const spoofing = undo.track(spoof ? setupSpoofcheck(runner, spoof, veth.hostName, veth.containerMac) : undefined);
-      if (cfg.vlan || cfg.vlanTrunk.length) await setupVlans(runner, cfg, veth.hostName);
+      if (!late && vlans) await setupVlans(runner, cfg, veth.hostName);
 
       // Inside the container: sysctls first (before any address exists), then the addresses.
       if (ips.length > 0) kernel.setSysctlsIn(inv.netns, containerSysctls(inv.ifName, cfg, ips));

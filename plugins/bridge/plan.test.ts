@@ -175,3 +175,71 @@ describe('bridge DEL plan', () => {
     );
   });
 });
+
+describe('bridge with a dhcp IPAM (it works through the container interface)', () => {
+  /** One timeline: the host/container netlink requests made so far when the IPAM is called. */
+  const timeline = (host: RecordingSocket, ctr: RecordingSocket, runner: RecordingRunner, events: string[]) =>
+    runner.on(
+      (c) => c.tool === 'plugin',
+      (c) => {
+        events.push(
+          `-- IPAM ${c.env?.['CNI_COMMAND'] ?? '?'} after ${host.requests.length} host and ${ctr.requests.length} container requests`,
+        );
+        return { stdout: c.env?.['CNI_COMMAND'] === 'ADD' ? IPAM_RESULT : '' };
+      },
+    );
+
+  it('ADD: bridge and veth first, then the IPAM, then the gateway and the container', async () => {
+    writeFileSync(join(dir, 'dhcp'), '');
+    const host = new RecordingSocket().respond(
+      reply.error('ENODEV'),
+      reply.ack(),
+      reply.messages(cannedLink({ index: 2, name: 'cni0', kind: 'bridge', mac: '0a:00:00:00:00:01' })),
+      reply.ack(),
+      reply.ack(),
+      reply.messages(cannedLink({ index: 7, name: 'veth00000000', kind: 'veth' })),
+    );
+    const ctr = new RecordingSocket().respond(reply.messages(cannedLink({ index: 3, name: 'eth0', kind: 'veth' })));
+    const events: string[] = [];
+    const runner = timeline(host, ctr, new RecordingRunner(), events);
+    const { kernel } = fakeKernel(host, ctr, runner);
+    const out = await callVerb(
+      { add: (inv) => add(inv, kernel) },
+      'ADD',
+      conf({ ipMasq: false, ipam: { type: 'dhcp' } }),
+      {
+        netns: join(dir, 'netns'),
+        env: { CNI_PATH: dir },
+      },
+    );
+    expect(out.json['msg']).toBeUndefined();
+    expect(out.code).toBe(0);
+    expectGolden(
+      __dirname,
+      'add-dhcp',
+      ['# host netlink', stable(host.requests), '# container netlink', stable(ctr.requests), '# IPAM', ...events].join(
+        '\n',
+      ),
+    );
+  });
+
+  it('DEL: the lease is released before the container link goes', async () => {
+    writeFileSync(join(dir, 'dhcp'), '');
+    const host = new RecordingSocket();
+    const ctr = new RecordingSocket().respond(reply.messages(cannedLink({ index: 3, name: 'eth0', kind: 'veth' })));
+    const events: string[] = [];
+    const runner = timeline(host, ctr, new RecordingRunner(), events);
+    const { kernel } = fakeKernel(host, ctr, runner);
+    const out = await callVerb(
+      { del: (inv) => del(inv, kernel) },
+      'DEL',
+      conf({ ipMasq: false, ipam: { type: 'dhcp' } }),
+      {
+        netns: join(dir, 'netns'),
+        env: { CNI_PATH: dir },
+      },
+    );
+    expect(out.code).toBe(0);
+    expectGolden(__dirname, 'del-dhcp', ['# IPAM', ...events, '# container netlink', stable(ctr.requests)].join('\n'));
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * dhcp IPAM configuration (reference: plugins/ipam/dhcp/main.go, IPAMConfig): the daemon's
+ * socket, the options to provide and to request, the route metric. Decoded and checked here, so
+ * a bad key is code 7 before the daemon is asked anything.
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { ConfigError } from '../../lib/cni/errors';
+import * as t from '../../lib/cni/schema';
+import { OptionError, prepareOptions, type LeaseOptions } from '../../lib/dhcp/options';
+import { DEFAULT_SOCKET_PATH, type Attachment } from '../../lib/dhcp/protocol';
+
+const optStr = t.optional(t.string);
+const ipamDecoder = t.object({
+  type: optStr,
+  daemonSocketPath: optStr,
+  provide: t.optional(t.array(t.object({ option: optStr, value: optStr, fromArg: optStr }))),
+  request: t.optional(t.array(t.object({ skipDefault: t.optional(t.boolean), option: optStr }))),
+  priority: t.optional(t.int),
+});
+const netDecoder = t.object({ ipam: t.optional(ipamDecoder) });
+type IpamRaw = t.Decoded<typeof ipamDecoder>;
+
+export interface DhcpSocketConfig {
+  readonly socketPath: string;
+}
+export interface DhcpConfig extends DhcpSocketConfig {
+  readonly options: LeaseOptions;
+  readonly priority: number;
+}
+
+function ipamOf(inv: Invocation): IpamRaw {
+  const net = t.parseWith(netDecoder, inv.config, 'dhcp configuration');
+  if (!net.ipam) throw new ConfigError("IPAM config missing 'ipam' key");
+  return net.ipam;
+}
+
+/** Only the socket: what DEL, GC and STATUS need (they must work whatever the option keys say). */
+export function loadSocketConfig(inv: Invocation): DhcpSocketConfig {
+  return { socketPath: ipamOf(inv).daemonSocketPath || DEFAULT_SOCKET_PATH };
+}
+
+export function loadConfig(inv: Invocation): DhcpConfig {
+  const ipam = ipamOf(inv);
+  let options: LeaseOptions;
+  try {
+    options = prepareOptions(inv.cniArgs, ipam.provide ?? [], ipam.request ?? []);
+  } catch (e) {
+    if (e instanceof OptionError) throw new ConfigError(e.message);
+    throw e;
+  }
+  return { socketPath: ipam.daemonSocketPath || DEFAULT_SOCKET_PATH, options, priority: ipam.priority ?? 0 };
+}
+
+export const attachmentOf = (inv: Invocation): Attachment => ({
+  containerId: inv.containerId,
+  networkName: inv.networkName,
+  ifName: inv.ifName,
+});
