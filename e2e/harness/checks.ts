@@ -48,7 +48,7 @@ export async function expectHttpToken(
   sb: RuntimeSandbox,
   url: string,
   token: string,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   let last: CmdResult = { code: -1, stdout: '', stderr: '' };

@@ -159,7 +159,7 @@ export class RuntimeSandbox {
     const pid = child.pid;
     if (pid === undefined) throw new Error('unshare did not start');
     // unshare forks PID 1 of the new namespace; nsenter must target it, not unshare itself.
-    this.initPid = (await firstChildPid(pid, 100, 20)) ?? 0;
+    this.initPid = (await firstChildPid(pid, 3000, 20)) ?? 0;
     if (!this.initPid) throw new Error('sandbox PID 1 did not appear');
     // --mount-proc has happened once PID 1 runs perl; wait for that before entering.
     for (let i = 0; i < 100; i++) {
@@ -285,7 +285,7 @@ export class RuntimeSandbox {
   }
 
   /** Polls `probe` until it returns true or `timeoutMs` passes. */
-  async waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  async waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       if (await probe()) return;

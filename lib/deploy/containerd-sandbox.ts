@@ -92,7 +92,7 @@ export class ContainerdSandbox {
     this.unshare = child;
     const upid = child.pid;
     if (upid === undefined) throw new Error('containerd sandbox: unshare did not start');
-    this.pid = (await firstChildPid(upid, 200, 25)) ?? 0;
+    this.pid = (await firstChildPid(upid, 2400, 25)) ?? 0;
     if (!this.pid) throw new Error('containerd sandbox: PID 1 did not appear');
     for (let i = 0; i < 200; i++) {
       if ((await this.ctr(['version'])).code === 0) return;

@@ -28,6 +28,7 @@ import {
   type FakeApi,
   type Pki,
 } from './testkit';
+import { waitFor as waitUntil } from '../testutil/wait';
 
 const TSCNI = join(BIN_DIR, 'tscni');
 const TOKEN = 'test-token-' + Math.random().toString(36).slice(2);
@@ -289,10 +290,8 @@ describe('--loop', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
       const conf = join(d.conf, '10-tscni.conflist');
-      const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
-        for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
-        if (!ok()) throw new Error(`timed out waiting for ${what}; output:\n${out}`);
-      };
+      const waitFor = (what: string, ok: () => boolean): Promise<void> =>
+        waitUntil(what, ok).catch((e: Error) => Promise.reject(new Error(`${e.message}; output:\n${out}`)));
       const exists = (): boolean =>
         readdirSync(d.conf, { withFileTypes: true }).some((e) => e.name === '10-tscni.conflist');
       const created = (): number => out.match(/10-tscni\.conflist: created/g)?.length ?? 0;

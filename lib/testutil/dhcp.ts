@@ -9,17 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireProgram } from './programs';
 import type { Sandbox } from './sandbox';
+import { waitFor } from './wait';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `cond` every 50 ms until it holds; throws `what` after `timeoutMs` (a guard, not a timing assertion). */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { waitFor };
 
 export interface DnsmasqLease {
   expiry: number;

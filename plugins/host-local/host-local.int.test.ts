@@ -10,14 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { BIN_DIR, Sandbox, type PluginCall, type RunResult } from '../../lib/testutil/sandbox';
 import { flockWaitersOn } from '../../lib/testutil/locks';
-
-/** Polls `cond` until it holds (or fails the test after 10 s). */
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (const end = Date.now() + 10_000; !cond();) {
-    if (Date.now() > end) throw new Error('condition not reached in 10 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from '../../lib/testutil/wait';
 
 const PLUGIN = join(BIN_DIR, 'host-local');
 let sb: Sandbox;
@@ -260,13 +253,13 @@ describe('host-local binary', () => {
     expect((await call('ADD', c)).code).toBe(0);
     // A process that takes the store's flock and is then killed with SIGKILL.
     const holder = spawn('flock', ['-o', join(dir, 'tnet', 'lock'), 'sleep', '60'], { stdio: 'ignore' });
-    await waitFor(() =>
+    await waitFor('the holder to take the lock', () =>
       execFileSync('lslocks', ['-n', '-o', 'PATH'])
         .toString()
         .includes(join(dir, 'tnet', 'lock')),
     );
     const second = call('ADD', c, { containerId: 'ctr2' });
-    await waitFor(() => flockWaitersOn(join(dir, 'tnet', 'lock')) > 0); // the ADD waits for the holder
+    await waitFor('the ADD to queue on the lock', () => flockWaitersOn(join(dir, 'tnet', 'lock')) > 0); // the ADD waits for the holder
     holder.kill('SIGKILL');
     expect((await second).code).toBe(0);
   });
@@ -274,15 +267,20 @@ describe('host-local binary', () => {
   it('excludes a reference host-local holding the same store lock', async () => {
     const dir = dataDir();
     const c = conf(dir, DUAL);
+    const lock = join(dir, 'tnet', 'lock');
     expect((await call('ADD', c)).code).toBe(0);
-    const holder = spawn('flock', ['-o', join(dir, 'tnet', 'lock'), 'sleep', '1'], { stdio: 'ignore' });
-    await waitFor(() =>
-      execFileSync('lslocks', ['-n', '-o', 'PATH'])
-        .toString()
-        .includes(join(dir, 'tnet', 'lock')),
+    // The holder keeps the lock until its stdin closes (cat exits), not for a fixed time.
+    const holder = spawn('flock', ['-o', lock, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const holderExited = new Promise((r) => holder.once('exit', r));
+    await waitFor('the holder to take the lock', () =>
+      execFileSync('lslocks', ['-n', '-o', 'PATH']).toString().includes(lock),
     );
-    expect((await call('ADD', c, { containerId: 'ctr3' })).code).toBe(0);
-    // The ADD can only have finished after the holder let go.
-    expect(holder.exitCode).toBe(0);
+    let finished = false;
+    const add = call('ADD', c, { containerId: 'ctr3' }).finally(() => (finished = true));
+    await waitFor('the ADD to queue on the lock', () => flockWaitersOn(lock) > 0);
+    expect(finished).toBe(false);
+    holder.stdin.end();
+    await holderExited;
+    expect((await add).code).toBe(0);
   });
 });
