@@ -7,22 +7,22 @@
  */
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
-import { openRtnl } from '../net/rtnl';
+import type { Kernel } from '../net/kernel';
 import { releaseVlans, vlanOptionsFor } from '../net/vlan';
 import { vlanUserOf, type SubLinkDelConfig } from './config';
 import { deleteContainerLink } from '../net/container-link';
 
-export async function delSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise<void> {
+export async function delSubLink(cfg: SubLinkDelConfig, inv: Invocation, kernel: Kernel): Promise<void> {
   // Each step runs even when an earlier one failed; the first failure is reported at the end.
   const failures: unknown[] = [];
   const step = async (fn: () => Promise<unknown>): Promise<void> => {
     await fn().catch((e: unknown) => failures.push(e));
   };
-  if (cfg.ipamType !== '') await step(() => delegate('DEL', cfg.ipamType, inv));
-  await step(() => deleteContainerLink(inv.netns, inv.ifName));
+  if (cfg.ipamType !== '') await step(() => delegate('DEL', cfg.ipamType, inv, { runner: kernel.runner }));
+  await step(() => deleteContainerLink(inv.netns, inv.ifName, kernel.rtnl));
   if (!cfg.linkInContainer)
     await step(async () => {
-      const host = openRtnl();
+      const host = kernel.rtnl();
       try {
         await releaseVlans(host, vlanUserOf(inv), vlanOptionsFor(inv.env));
       } finally {

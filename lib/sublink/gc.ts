@@ -6,18 +6,20 @@
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../cni/netconf';
-import { openRtnl } from '../net/rtnl';
+import type { Kernel } from '../net/kernel';
 import { gcVlans, vlanOptionsFor } from '../net/vlan';
 import type { SubLinkDelConfig } from './config';
 
-export async function gcSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise<void> {
+export async function gcSubLink(cfg: SubLinkDelConfig, inv: Invocation, kernel: Kernel): Promise<void> {
   const errors: string[] = [];
   if (cfg.ipamType !== '')
-    await delegate('GC', cfg.ipamType, inv).catch((e: unknown) => errors.push(`IPAM GC: ${(e as Error).message}`));
+    await delegate('GC', cfg.ipamType, inv, { runner: kernel.runner }).catch((e: unknown) =>
+      errors.push(`IPAM GC: ${(e as Error).message}`),
+    );
   const valid = validAttachmentsOf(inv);
   if (valid && !cfg.linkInContainer) {
     const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
-    const host = openRtnl();
+    const host = kernel.rtnl();
     try {
       await gcVlans(
         host,

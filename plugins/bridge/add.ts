@@ -15,7 +15,7 @@ import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewal
 import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
 import { bestEffort } from '../../lib/log';
 import { configureInterface } from '../../lib/net/interface';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { randomMac } from '../../lib/net/mac';
 import { settleIPv6 } from '../../lib/net/settle';
 import { createVethPair } from '../../lib/net/veth';
@@ -132,7 +132,7 @@ function ensureBridge(host: Rtnl, existing: Link | undefined, cfg: BridgeConfig)
   return br;
 }
 
-export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
   if (cfg.ipMasq || cfg.macspoofchk) clearTeardown(inv.env, attachmentOf(inv)); // a DEL's mark, this attachment lives again
   requireNetns(inv.netns);

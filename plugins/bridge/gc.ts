@@ -7,10 +7,10 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
 import { gcSpoofcheck, spoofRef } from '../../lib/firewall/nftables/spoofcheck';
 import { gcMasquerade } from '../../lib/firewall/ip-masq';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { loadBridgeConfig } from './config';
 
-export async function gc(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function gc(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const runner = kernel.runner;
   const errors: string[] = [];

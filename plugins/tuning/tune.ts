@@ -1,7 +1,8 @@
 /**
  * The work of tuning's verbs, on seams: an Rtnl whose socket lives in the container's namespace,
- * the container's /proc/sys (SysctlFs) and the state store. The plugin runs these inside the
- * container's namespace (inContainer), unit tests on a RecordingSocket, a map and a memory store.
+ * the container's /proc/sys (SysctlFs) and the state store. The verbs run these inside the
+ * container's namespace (Kernel.withSysctlsIn), unit tests on a RecordingSocket, a map and a
+ * memory store.
  * Everything is synchronous, so a namespace switch never spans an await.
  */
 import { CniError, ErrorCode } from '../../lib/cni/errors';
@@ -9,7 +10,8 @@ import { warn } from '../../lib/log';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { changesLink, type TuningConfig } from './config';
 import { mergeRecords, type LinkOriginals, type StateRecord, type StateStore } from './state';
-import { checkNamespaced, parseStoredKey, sameSysctlValue, type SysctlFs } from './sysctl';
+import type { SysctlFs } from '../../lib/net/sysctl';
+import { checkNamespaced, parseStoredKey, sameSysctlValue } from './sysctl';
 
 export interface TuningDeps {
   readonly rtnl: Rtnl;

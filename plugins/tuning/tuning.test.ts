@@ -23,9 +23,8 @@ import {
   parseSysctlKey,
   readAllowlist,
   sameSysctlValue,
-  type SysctlFs,
-  type SysctlKind,
 } from './sysctl';
+import type { SysctlFs, SysctlKind } from '../../lib/net/sysctl';
 import { duplicateSysctlKey } from './duplicates';
 import { applyTuning, checkTuning, restoreTuning } from './tune';
 import { PLUGINS } from '../registry';
