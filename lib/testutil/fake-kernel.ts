@@ -53,7 +53,7 @@ export interface PlanOptions {
 export const stableLine = (l: string, keepMacs = false): string => {
   const s = l
     .replace(/veth[0-9a-f]{8}/g, 'veth<random>')
-    .replace(/fd:\d+/g, 'fd:<n>')
+    .replace(/netns=fd:\d+/g, 'netns=fd:<n>')
     .replace(/\(id [0-9a-f]{12}\)/g, '(id <token>)');
   return keepMacs ? s : s.replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>');
 };
