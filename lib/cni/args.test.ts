@@ -1,8 +1,6 @@
 /** CNI_ARGS as the reference's types.LoadArgs reads it: known keys, IgnoreUnknown, malformed pairs. */
 import { describe, expect, it } from '@jest/globals';
 import { parseCniArgs } from './args';
-import { toCniError, CniError, ConfigError } from './errors';
-import { ExecError } from '../exec/runner';
 
 describe('CNI_ARGS', () => {
   it('parses known keys case-sensitively', () => {
@@ -22,15 +20,4 @@ describe('CNI_ARGS', () => {
   });
   it('rejects a bad boolean', () =>
     expect(() => parseCniArgs('IgnoreUnknown=yes', [])).toThrow('boolean unmarshal error'));
-});
-
-describe('toCniError', () => {
-  it('passes CniError through, maps the rest to 999', () => {
-    const e = new CniError(11, 'x');
-    expect(toCniError(e)).toBe(e);
-    expect(toCniError(new ExecError('ip link', 2, '', 'oops')).code).toBe(999);
-    expect(toCniError(new Error('m')).msg).toBe('m');
-    expect(toCniError('s').code).toBe(999);
-    expect(new ConfigError('bad').code).toBe(7);
-  });
 });

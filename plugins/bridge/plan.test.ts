@@ -8,12 +8,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordingRunner } from '../../lib/exec/recording';
 import { resetBackendProbes } from '../../lib/firewall/backend';
+import { chainName } from '../../lib/firewall/names';
 import { cannedLink, RecordingSocket, reply } from '../../lib/netlink/fake';
 import { fakeKernel, planDir, stableLine, type PlanDir } from '../../lib/testutil/fake-kernel';
 import { expectGolden } from '../../lib/testutil/golden';
 import { callVerb } from '../../lib/testutil/verbs';
 import { add } from './add';
 import { del } from './del';
+import { gc } from './gc';
 
 const IPAM_RESULT = JSON.stringify({
   cniVersion: '1.0.0',
@@ -175,5 +177,30 @@ describe('bridge with a dhcp IPAM (it works through the container interface)', (
     );
     expect(out.code).toBe(0);
     expectGolden(__dirname, 'del-dhcp', ['# IPAM', ...events, '# container netlink', stable(ctr.requests)].join('\n'));
+  });
+});
+
+describe('bridge GC', () => {
+  it('every step runs; their failures come back as one error with the first code (IPAM’s) and every message', async () => {
+    // A stale container's masquerade chain, which the restore that would remove it fails on.
+    const chain = chainName('net1', 'gone');
+    const comment = '-m comment --comment "name: \\"net1\\" id: \\"gone\\""';
+    const save = `*nat\n:${chain} - [0:0]\n-A POSTROUTING -s 10.10.0.9/32 ${comment} -j ${chain}\nCOMMIT\n`;
+    const runner = new RecordingRunner()
+      .on((c) => c.tool === 'plugin', { exitCode: 1, stdout: '{"code":11,"msg":"failed to lock the IPAM store"}' })
+      .on((c) => c.tool === 'iptables-save', { stdout: save })
+      .on((c) => c.tool === 'iptables-restore', { exitCode: 4, stderr: 'resource busy' });
+    const k = fakeKernel({ runner });
+    const out = await callVerb(
+      { gc: (inv) => gc(inv, k.kernel) },
+      'GC',
+      { ...conf({ cniVersion: '1.1.0' }), 'cni.dev/valid-attachments': [] },
+      { env: d.env },
+    );
+    expect(out.code).toBe(1);
+    expect(out.json).toMatchObject({ code: 11 });
+    expect(out.json['msg']).toMatch(
+      /^IPAM GC: failed to lock the IPAM store; masquerade GC: command failed \(exit code 4\): iptables-restore .*: resource busy$/,
+    );
   });
 });

@@ -112,6 +112,21 @@ describe('macvlan DEL plan', () => {
     expectGolden(__dirname, 'del', k.plan({ cniPath: d.dir }));
   });
 
+  it('every step runs even after a failure; all of them come back as one error with the first code', async () => {
+    d = planDir(['host-local']);
+    const ctr = new RecordingSocket().respond(reply.messages(child), reply.error('EBUSY'));
+    const runner = new RecordingRunner().on((c) => c.tool === 'plugin', {
+      exitCode: 1,
+      stdout: '{"code":11,"msg":"failed to lock the IPAM store"}',
+    });
+    const k = fakeKernel({ ctr, runner });
+    const out = await callVerb({ del: (inv) => del(inv, k.kernel) }, 'DEL', conf(), { netns: d.netns, env: d.env });
+    // The lease goes first (the reference's order), its failure does not keep the link.
+    expect(out.json).toMatchObject({ code: 11 });
+    expect(out.json['msg']).toMatch(/^failed to lock the IPAM store; failed to delete eth0: .*busy/i);
+    expect(k.ctr.requests).toEqual(['RTM_GETLINK name=eth0', 'RTM_DELLINK index=4']);
+  });
+
   it('the last user of a VLAN sub-interface of ours takes it away', async () => {
     d = planDir(['host-local']);
     // The ADD that made eth0.10 and counted this attachment.

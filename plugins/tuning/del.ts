@@ -27,8 +27,8 @@ export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
     try {
       const at = { network: inv.networkName, ifName: inv.ifName, record: name };
       const rec = record;
-      const errors = kernel.withSysctlsIn(inv.netns, (sysctl) => restoreTuning({ rtnl, sysctl, store }, at, rec));
-      for (const e of errors) warn(`DEL ${inv.ifName}: ${e}`);
+      const failed = kernel.withSysctlsIn(inv.netns, (sysctl) => restoreTuning({ rtnl, sysctl, store }, at, rec));
+      if (failed) warn(`DEL ${inv.ifName}: ${failed.message}`);
     } finally {
       rtnl.close();
     }
