@@ -4,6 +4,7 @@
  * registers its undo first, so a failure at any step leaves no link, no lease and no VLAN user
  * behind and reports the original error.
  */
+import { familyOfText } from '../addr/ip';
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
@@ -27,7 +28,7 @@ export function containerSysctls(ifName: string, ips: readonly IPConfig[]): Sysc
     [`net/ipv4/conf/${ifName}/arp_notify`, '1'],
     [`net/ipv6/conf/${ifName}/ndisc_notify`, '1'],
   ];
-  if (ips.some((ip) => ip.address.includes(':')))
+  if (ips.some((ip) => familyOfText(ip.address) === 6))
     v.push(
       ['net/ipv6/conf/lo/disable_ipv6', '0'],
       [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'],

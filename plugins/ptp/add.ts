@@ -5,6 +5,7 @@
  * while the netlink work is done. Every side effect registers its undo first, so a failure
  * leaves no veth, lease or rule behind.
  */
+import { familyOfText } from '../../lib/addr/ip';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
@@ -25,7 +26,7 @@ export const CONTAINER_IFACE_INDEX = 1;
 
 /** IPv6 on where an IPv6 address goes (the reference's ConfigureIface). */
 function ipv6Sysctls(ifName: string, ips: readonly IPConfig[]): Array<[string, string]> {
-  if (!ips.some((ip) => ip.address.includes(':'))) return [];
+  if (!ips.some((ip) => familyOfText(ip.address) === 6)) return [];
   return [
     ['net/ipv6/conf/lo/disable_ipv6', '0'],
     [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'],
