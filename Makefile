@@ -92,6 +92,10 @@ format: npmdeps
 unit: npmdeps
 	$(JEST) --selectProjects unit
 
+# Rewrites every golden file (firewall text, verb plans) from what the code produces now.
+golden: npmdeps
+	UPDATE_GOLDEN=1 $(JEST) --selectProjects unit
+
 integration: testdeps build
 	$(JEST) --selectProjects integration --runInBand
 

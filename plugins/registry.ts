@@ -1,21 +1,72 @@
 /**
  * Every plugin this executable contains, by the name it is invoked by (`bin/<name>` is a link to
  * `tscni`), with the module of each verb it implements. Nothing here is imported until a call
- * needs it: a call loads only its plugin's verb (loopback keeps no state, so it has no GC).
+ * needs it: a call loads only its plugin's verb (loopback keeps no state, so it has no GC). The
+ * interface plugins' verbs get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
  */
+import type { Invocation } from '../lib/cni/dispatch';
 import { lazyVerbs, type PluginEntry, type VerbLoaders } from '../lib/cni/plugin';
+import type { Result } from '../lib/cni/result/types';
+import type { Kernel } from '../lib/net/kernel';
 import type { Reloader } from '../lib/reload/types';
 
 const plugin = (about: string, verbs: VerbLoaders): PluginEntry => ({ about, load: async () => lazyVerbs(verbs) });
 
+/** Verb modules that take the machine as their second argument. */
+interface KernelVerbLoaders {
+  add?: () => Promise<{ add(inv: Invocation, kernel: Kernel): Promise<Result> }>;
+  del?: () => Promise<{ del(inv: Invocation, kernel: Kernel): Promise<void> }>;
+  check?: () => Promise<{ check(inv: Invocation, kernel: Kernel): Promise<void> }>;
+  gc?: () => Promise<{ gc(inv: Invocation, kernel: Kernel): Promise<void> }>;
+  status?: () => Promise<{ status(inv: Invocation, kernel: Kernel): Promise<void> }>;
+}
+
+/** The host's Kernel, loaded beside the verb's module when a call needs it (never at start-up). */
+const hostKernel = async (): Promise<Kernel> => (await import('../lib/net/kernel')).hostKernel();
+
+/** Binds each verb to the host's Kernel. */
+function onHost(v: KernelVerbLoaders): VerbLoaders {
+  const { add, del, check, gc, status } = v;
+  const out: VerbLoaders = {};
+  if (add)
+    out.add = async () => {
+      const [m, kernel] = await Promise.all([add(), hostKernel()]);
+      return { add: (inv) => m.add(inv, kernel) };
+    };
+  if (del)
+    out.del = async () => {
+      const [m, kernel] = await Promise.all([del(), hostKernel()]);
+      return { del: (inv) => m.del(inv, kernel) };
+    };
+  if (check)
+    out.check = async () => {
+      const [m, kernel] = await Promise.all([check(), hostKernel()]);
+      return { check: (inv) => m.check(inv, kernel) };
+    };
+  if (gc)
+    out.gc = async () => {
+      const [m, kernel] = await Promise.all([gc(), hostKernel()]);
+      return { gc: (inv) => m.gc(inv, kernel) };
+    };
+  if (status)
+    out.status = async () => {
+      const [m, kernel] = await Promise.all([status(), hostKernel()]);
+      return { status: (inv) => m.status(inv, kernel) };
+    };
+  return out;
+}
+
 export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
-  bridge: plugin('CNI bridge plugin (tscni)', {
-    add: () => import('./bridge/add'),
-    del: () => import('./bridge/del'),
-    check: () => import('./bridge/check'),
-    gc: () => import('./bridge/gc'),
-    status: () => import('./bridge/status'),
-  }),
+  bridge: plugin(
+    'CNI bridge plugin (tscni)',
+    onHost({
+      add: () => import('./bridge/add'),
+      del: () => import('./bridge/del'),
+      check: () => import('./bridge/check'),
+      gc: () => import('./bridge/gc'),
+      status: () => import('./bridge/status'),
+    }),
+  ),
   'host-local': plugin('CNI host-local plugin (tscni)', {
     add: () => import('./host-local/add'),
     del: () => import('./host-local/del'),
@@ -45,40 +96,54 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
     gc: () => import('./firewall/gc'),
     status: () => import('./firewall/status'),
   }),
-  loopback: plugin('CNI loopback plugin (tscni)', {
-    add: () => import('./loopback/add'),
-    del: () => import('./loopback/del'),
-    check: () => import('./loopback/check'),
-    status: () => import('./loopback/status'),
-  }),
+  loopback: plugin(
+    'CNI loopback plugin (tscni)',
+    onHost({
+      add: () => import('./loopback/add'),
+      del: () => import('./loopback/del'),
+      check: () => import('./loopback/check'),
+      status: () => import('./loopback/status'),
+    }),
+  ),
   tuning: plugin('CNI tuning plugin (tscni)', {
-    add: () => import('./tuning/add'),
-    del: () => import('./tuning/del'),
-    check: () => import('./tuning/check'),
+    ...onHost({
+      add: () => import('./tuning/add'),
+      del: () => import('./tuning/del'),
+      check: () => import('./tuning/check'),
+    }),
     gc: () => import('./tuning/gc'),
     status: () => import('./tuning/status'),
   }),
-  macvlan: plugin('CNI macvlan plugin (tscni)', {
-    add: () => import('./macvlan/add'),
-    del: () => import('./macvlan/del'),
-    check: () => import('./macvlan/check'),
-    gc: () => import('./macvlan/gc'),
-    status: () => import('./macvlan/status'),
-  }),
-  ipvlan: plugin('CNI ipvlan plugin (tscni)', {
-    add: () => import('./ipvlan/add'),
-    del: () => import('./ipvlan/del'),
-    check: () => import('./ipvlan/check'),
-    gc: () => import('./ipvlan/gc'),
-    status: () => import('./ipvlan/status'),
-  }),
-  ptp: plugin('CNI ptp plugin (tscni)', {
-    add: () => import('./ptp/add'),
-    del: () => import('./ptp/del'),
-    check: () => import('./ptp/check'),
-    gc: () => import('./ptp/gc'),
-    status: () => import('./ptp/status'),
-  }),
+  macvlan: plugin(
+    'CNI macvlan plugin (tscni)',
+    onHost({
+      add: () => import('./macvlan/add'),
+      del: () => import('./macvlan/del'),
+      check: () => import('./macvlan/check'),
+      gc: () => import('./macvlan/gc'),
+      status: () => import('./macvlan/status'),
+    }),
+  ),
+  ipvlan: plugin(
+    'CNI ipvlan plugin (tscni)',
+    onHost({
+      add: () => import('./ipvlan/add'),
+      del: () => import('./ipvlan/del'),
+      check: () => import('./ipvlan/check'),
+      gc: () => import('./ipvlan/gc'),
+      status: () => import('./ipvlan/status'),
+    }),
+  ),
+  ptp: plugin(
+    'CNI ptp plugin (tscni)',
+    onHost({
+      add: () => import('./ptp/add'),
+      del: () => import('./ptp/del'),
+      check: () => import('./ptp/check'),
+      gc: () => import('./ptp/gc'),
+      status: () => import('./ptp/status'),
+    }),
+  ),
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { formatIP, parseCIDR, parseIP } from './ip';
+import { bitsOf, FAMILIES, familyOfText, formatIP, parseCIDR, parseIP } from './ip';
 
 const roundTrip = (s: string): string | undefined => {
   const a = parseIP(s);
@@ -28,5 +28,17 @@ describe('ip', () => {
     expect(parseCIDR('10.1.2.3/33')).toBeUndefined();
     expect(parseCIDR('fd00::/64')?.prefix).toBe(64);
     expect(parseCIDR('fd00::')).toBeUndefined();
+  });
+});
+
+describe('families', () => {
+  it('4 and 6, from text without parsing it', () => {
+    expect(FAMILIES).toEqual([4, 6]);
+    expect(familyOfText('10.0.0.1')).toBe(4);
+    expect(familyOfText('10.0.0.0/8')).toBe(4);
+    expect(familyOfText('fd00::1/64')).toBe(6);
+    expect(familyOfText('::')).toBe(6);
+    expect(bitsOf(4)).toBe(32);
+    expect(bitsOf(6)).toBe(128);
   });
 });

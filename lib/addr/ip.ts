@@ -5,7 +5,9 @@
  */
 import { formatIPBytes, parseIPv4, parseIPv6 } from './text';
 
+/** An address family, spelled one way everywhere: 4 or 6. */
 export type Family = 4 | 6;
+export const FAMILIES: readonly Family[] = [4, 6];
 
 export interface Addr {
   readonly family: Family;
@@ -13,6 +15,9 @@ export interface Addr {
 }
 
 export const bitsOf = (f: Family): number => (f === 4 ? 32 : 128);
+
+/** The family of an address or CIDR as written, without parsing it (IPv6 text always has a colon). */
+export const familyOfText = (text: string): Family => (text.includes(':') ? 6 : 4);
 
 /** Parses an IP the way Go's net.ParseIP accepts it; undefined when it is not one. */
 export function parseIP(text: string): Addr | undefined {

@@ -1,9 +1,6 @@
+/** CNI_ARGS as the reference's types.LoadArgs reads it: known keys, IgnoreUnknown, malformed pairs. */
 import { describe, expect, it } from '@jest/globals';
 import { parseCniArgs } from './args';
-import * as t from './schema';
-
-import { toCniError, CniError, ConfigError } from './errors';
-import { ExecError } from '../exec/runner';
 
 describe('CNI_ARGS', () => {
   it('parses known keys case-sensitively', () => {
@@ -23,30 +20,4 @@ describe('CNI_ARGS', () => {
   });
   it('rejects a bad boolean', () =>
     expect(() => parseCniArgs('IgnoreUnknown=yes', [])).toThrow('boolean unmarshal error'));
-});
-
-describe('Go-style config decoding', () => {
-  it('matches keys case-insensitively, exact key first, unknown dropped', () => {
-    expect(t.foldKeys({ HostPort: 1, containerport: 2, extra: 3 }, ['hostPort', 'containerPort'])).toEqual({
-      hostPort: 1,
-      containerPort: 2,
-    });
-    expect(t.foldKeys({ HOSTPORT: 1, hostPort: 2 }, ['hostPort'])).toEqual({ hostPort: 2 });
-  });
-  it('keeps types strict and names the path', () => {
-    const s = t.object({ portIsolation: t.optional(t.boolean) });
-    expect(t.parseWith(s, { PortIsolation: true }, 'config')).toEqual({ portIsolation: true });
-    expect(() => t.parseWith(s, { portIsolation: 'true' }, 'config')).toThrow(ConfigError);
-  });
-});
-
-describe('toCniError', () => {
-  it('passes CniError through, maps the rest to 999', () => {
-    const e = new CniError(11, 'x');
-    expect(toCniError(e)).toBe(e);
-    expect(toCniError(new ExecError('ip link', 2, '', 'oops')).code).toBe(999);
-    expect(toCniError(new Error('m')).msg).toBe('m');
-    expect(toCniError('s').code).toBe(999);
-    expect(new ConfigError('bad').code).toBe(7);
-  });
 });

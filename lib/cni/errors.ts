@@ -59,3 +59,43 @@ export function toCniError(e: unknown): CniError {
   if (e instanceof Error) return new CniError(ErrorCode.Internal, e.message);
   return new CniError(ErrorCode.Internal, String(e));
 }
+
+/** One of several steps that failed while the others ran on. */
+export interface Failure {
+  /** What the step was doing, put before its message ("IPAM GC"); none when the message says it. */
+  readonly step?: string;
+  readonly error: unknown;
+}
+
+/**
+ * Several failures as one CniError, undefined when there are none: the first one's code (a
+ * delegate's own code passes through) and every message, in order. One failure keeps its message
+ * and details apart (its step before the message; without a step it is returned as it was);
+ * several are joined into one message, each with its own step and details, so none is lost or
+ * paired with another's details.
+ */
+export function combinedError(failures: readonly Failure[]): CniError | undefined {
+  const errors = failures.map((f) => ({ step: f.step, e: toCniError(f.error) }));
+  const label = (step: string | undefined, text: string): string => (step ? `${step}: ${text}` : text);
+  const first = errors[0];
+  if (!first) return undefined;
+  if (errors.length === 1)
+    return first.step ? new CniError(first.e.code, label(first.step, first.e.msg), first.e.details) : first.e;
+  return new CniError(first.e.code, errors.map(({ step, e }) => label(step, e.message)).join('; '));
+}
+
+/** Collects the failures of steps that run on regardless, then throws them as one (combinedError). */
+export class Failures {
+  readonly list: Failure[] = [];
+
+  /** A rejection handler that keeps the failure under `step`: `await gc().catch(failures.of('IPAM GC'))`. */
+  of(step?: string): (error: unknown) => void {
+    return (error) => void this.list.push({ step, error });
+  }
+
+  /** Throws what was kept as one CniError; nothing when every step succeeded. */
+  throwIfAny(): void {
+    const error = combinedError(this.list);
+    if (error) throw error;
+  }
+}

@@ -5,7 +5,7 @@
  * transaction; its comment carries a hash of the rules, so an unchanged table is not rewritten.
  */
 import { ExecError, type Runner } from '../exec/runner';
-import { parseCIDR, type Cidr } from '../addr/ip';
+import { familyOfText, parseCIDR, type Cidr } from '../addr/ip';
 import { sha256hex } from '../sys/hash';
 import type { Outcome } from './files';
 
@@ -37,7 +37,7 @@ function body(podCidrs: readonly string[], clusterCidrs: readonly string[]): str
   ] as const;
   const rules: string[] = [];
   for (const f of families) {
-    const of = (list: readonly string[]): string[] => list.filter((c) => c.includes(':') === (f.v === 6));
+    const of = (list: readonly string[]): string[] => list.filter((c) => familyOfText(c) === f.v);
     const pods = outermost(of(podCidrs));
     const cluster = outermost(of(clusterCidrs));
     if (pods.length === 0) continue;

@@ -3,7 +3,7 @@
  * whose network does not route pod addresses). Our routes carry their own protocol number, so a
  * route of a node that left is found and removed, and nobody else's route is touched.
  */
-import { parseCIDR, parseIP } from '../addr/ip';
+import { parseCIDR, parseIP, type Family } from '../addr/ip';
 import type { NodeInfo } from './kube';
 
 /** rtm_protocol of our routes (unassigned in iproute2's rt_protos). */
@@ -31,7 +31,7 @@ export function planRoutes(self: string, nodes: readonly NodeInfo[]): PodRoute[]
 
 /** What the route agent needs of lib/netlink's Rtnl (a fake in unit tests). */
 export interface RouteTable {
-  routes(filter: { family?: 4 | 6 }): Array<{ dst: string; gateway?: string; protocol: number }>;
+  routes(filter: { family?: Family }): Array<{ dst: string; gateway?: string; protocol: number }>;
   replaceRoute(spec: { dst: string; gateway: string; protocol: number }): void;
   deleteRoute(spec: { dst: string; protocol: number }): void;
 }

@@ -4,6 +4,7 @@
  * and cached, and only when needed: `withBackend` tries iptables first and asks the question only
  * if that fails, which saves an exec on every call of a host where iptables works.
  */
+import type { Family } from '../addr/ip';
 import type { Runner } from '../exec/runner';
 
 export type Backend = 'iptables' | 'nftables';
@@ -23,7 +24,7 @@ function probe(key: string, fn: () => Promise<boolean>): Promise<boolean> {
 }
 
 /** `iptables -t filter -S INPUT 1` works (the reference's SupportsIPTables). */
-export function iptablesUsable(runner: Runner, family: 4 | 6 = 4): Promise<boolean> {
+export function iptablesUsable(runner: Runner, family: Family = 4): Promise<boolean> {
   const tool = family === 4 ? 'iptables' : 'ip6tables';
   return probe(
     tool,

@@ -42,7 +42,7 @@ describe('iptables masquerade', () => {
 
   it('check passes when every rule is listed and names the first missing one', async () => {
     const addrs = [{ address: '10.0.0.2', subnet: '10.0.0.0/24' }];
-    const rules = renderMasqSetup(ctr, addrs, false)
+    const rules = renderMasqSetup(ctr, addrs, 4)
       .split('\n')
       .filter((l) => l.startsWith('-A '));
     const full = new RecordingRunner().on(listsChain('POSTROUTING'), { stdout: rules.join('\n') });

@@ -6,6 +6,7 @@
  * D-Bus library: one short exec per address. Bridge isolation has no firewalld form; like the
  * reference, it goes to iptables whatever the backend.
  */
+import { bitsOf, familyOfText } from '../addr/ip';
 import { existsSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { Env } from '../cni/io';
@@ -52,7 +53,7 @@ export async function firewalldRunning(runner: Runner, env: Env): Promise<boolea
   return r?.exitCode === 0;
 }
 
-export const sourceOf = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
+export const sourceOf = (ip: string): string => `${ip}/${bitsOf(familyOfText(ip))}`;
 
 export class FirewalldForwarding implements ContainerForwarding {
   constructor(

@@ -2,6 +2,7 @@
  * The vocabulary of lib/firewall: what plugins ask of a firewall backend, per concern. The
  * implementations are in iptables/ and nftables/, one file per concern; driver.ts picks one.
  */
+import type { Family } from '../addr/ip';
 import type { Backend } from './backend';
 
 /** What every rule of one container interface is found by. */
@@ -40,7 +41,7 @@ export interface PortMapping {
 export interface ContainerAddress {
   readonly address: string;
   readonly prefix: number;
-  readonly six: boolean;
+  readonly family: Family;
 }
 
 export interface PortForwardRequest {
@@ -57,7 +58,7 @@ export interface PortForwardRequest {
 }
 
 /** What a teardown removed, per family; a family that is absent had nothing forwarded. */
-export type ForwardedPorts = ReadonlyMap<4 | 6, readonly PortMapping[]>;
+export type ForwardedPorts = ReadonlyMap<Family, readonly PortMapping[]>;
 
 export interface PortForwarding {
   /** Forwards the request's host ports; throws a CniError when another container holds one of them. */
@@ -83,7 +84,7 @@ export interface ForwardingChange {
   /** Bridges whose isolation goes (their last container went). */
   readonly unisolate: readonly string[];
   /** Families whose isolation rules to touch (those of the containers' addresses). */
-  readonly families: readonly (4 | 6)[];
+  readonly families: readonly Family[];
   /** The chain operators put their own rules in (iptables: `iptablesAdminChainName`). */
   readonly adminChain: string;
   /** Who the change is for (nftables element comments). */
@@ -94,7 +95,7 @@ export interface ForwardingChange {
 export interface ForwardingExpectation {
   readonly accept: readonly string[];
   readonly isolate: readonly string[];
-  readonly families: readonly (4 | 6)[];
+  readonly families: readonly Family[];
   readonly adminChain: string;
 }
 

@@ -4,14 +4,10 @@
  * delete a veth, so firewall teardown running beside it keeps going.
  */
 import { isErrno, type Rtnl } from '../netlink';
-import { openRtnl } from './rtnl';
 import { netnsExists } from './open-netns';
 
-export async function deleteContainerLink(
-  netns: string,
-  ifName: string,
-  rtnl: (netns: string) => Rtnl = openRtnl,
-): Promise<void> {
+/** `rtnl` opens a socket in the container's namespace (the verb's Kernel.rtnl). */
+export async function deleteContainerLink(netns: string, ifName: string, rtnl: (netns: string) => Rtnl): Promise<void> {
   if (!netnsExists(netns)) return;
   const ctr = rtnl(netns);
   try {

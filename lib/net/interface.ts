@@ -3,6 +3,7 @@
  * step every interface plugin (bridge, ptp, macvlan, ...) ends with, as the reference's
  * ConfigureIface does. Synchronous netlink calls on a socket inside the container's namespace.
  */
+import { familyOfText, type Family } from '../addr/ip';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { IPConfig, Route } from '../cni/result/types';
 import type { Rtnl } from '../netlink';
@@ -11,7 +12,7 @@ export interface InterfaceConfig {
   readonly ips: readonly IPConfig[];
   readonly routes: readonly Route[];
   /** The gateway a route without `gw` goes through, per family. */
-  readonly gateways: ReadonlyMap<4 | 6, string>;
+  readonly gateways: ReadonlyMap<Family, string>;
   /** IPv6 addresses usable at once (no duplicate address detection). */
   readonly nodad: boolean;
   /** Bring the link up (false leaves it down, e.g. bridge's disableContainerInterface). */
@@ -22,7 +23,7 @@ export interface InterfaceConfig {
 export function configureInterface(ctr: Rtnl, ifName: string, c: InterfaceConfig): number {
   const link = ctr.linkByName(ifName);
   if (!link) throw new CniError(ErrorCode.Internal, `failed to lookup ${JSON.stringify(ifName)}: link not found`);
-  for (const ip of c.ips) ctr.addAddr(link.index, ip.address, { nodad: c.nodad && ip.address.includes(':') });
+  for (const ip of c.ips) ctr.addAddr(link.index, ip.address, { nodad: c.nodad && familyOfText(ip.address) === 6 });
   if (c.up) ctr.setUp(link.index);
   addRoutes(ctr, link.index, c.routes, c.gateways);
   return link.index;
@@ -37,10 +38,10 @@ export function addRoutes(
   ctr: Rtnl,
   index: number,
   routes: readonly Route[],
-  gateways: ReadonlyMap<4 | 6, string>,
+  gateways: ReadonlyMap<Family, string>,
 ): void {
   for (const r of routes) {
-    const family = r.dst.includes(':') ? 6 : 4;
+    const family = familyOfText(r.dst);
     ctr.addRoute({
       dst: r.dst,
       gateway: r.gw ?? gateways.get(family),
@@ -55,11 +56,11 @@ export function addRoutes(
 }
 
 /** The first gateway per family of a result's IPs: what a route without `gw` goes through. */
-export function gatewaysOf(ips: readonly IPConfig[]): Map<4 | 6, string> {
-  const gws = new Map<4 | 6, string>();
+export function gatewaysOf(ips: readonly IPConfig[]): Map<Family, string> {
+  const gws = new Map<Family, string>();
   for (const ip of ips) {
     if (!ip.gateway) continue;
-    const fam = ip.gateway.includes(':') ? 6 : 4;
+    const fam = familyOfText(ip.gateway);
     if (!gws.has(fam)) gws.set(fam, ip.gateway);
   }
   return gws;

@@ -4,7 +4,7 @@
  * written with the thread switched into its namespace (lib/sys/netns.ts) — no nsenter, no
  * sysctl process. All calls are synchronous: each is one small read or write.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isValidLinkName } from '../cni/names';
 import { inNetns } from '../sys/netns';
 
@@ -55,3 +55,32 @@ export function setSysctlsIn(netns: string, values: SysctlValues): void {
     }
   });
 }
+
+export type SysctlKind = 'missing' | 'directory' | 'readonly' | 'writable';
+
+/** /proc/sys as a plugin that checks before it writes (tuning) sees it: a seam, a map in unit tests. */
+export interface SysctlFs {
+  kind(path: string): SysctlKind;
+  /** The value without its trailing newline. */
+  read(path: string): string;
+  write(path: string, value: string): void;
+}
+
+/** /proc/sys of the namespace this thread is in (use it inside inNetns). */
+export const procSysctlFs: SysctlFs = {
+  kind(path) {
+    try {
+      const st = statSync(path);
+      if (st.isDirectory()) return 'directory';
+      // Sysctl permissions are the table's mode, enforced for root too (no DAC override).
+      return (st.mode & 0o200) !== 0 ? 'writable' : 'readonly';
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
+      throw e;
+    }
+  },
+  read: (path) => readFileSync(path, 'utf8').replace(/\n$/, ''),
+  // r+: never create; a sysctl that is not there must fail, not become a file.
+  write: (path, value) => writeFileSync(path, value, { flag: 'r+' }),
+};

@@ -7,10 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelHasLinkKind } from '../testutil/kernel';
+import { flockHolders, flockWaiters } from '../testutil/locks';
 import { REPO_ROOT, Sandbox, runOk } from '../testutil/sandbox';
+import { waitFor } from '../testutil/wait';
 
 const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const standIn = !kernelHasLinkKind('vlan');
@@ -48,7 +50,13 @@ const sub = async (): Promise<{ ifalias?: string } | undefined> => {
 };
 const stateFiles = (): string[] =>
   existsSync(stateDir) ? readdirSync(stateDir).filter((f) => f.endsWith('.json')) : [];
-const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+/** The state directory's one lock, as the kernel lists it: held by how many, waited for by how many. */
+const lockState = (): { holders: number; waiters: number } => {
+  const lock = join(stateDir, 'lock');
+  if (!existsSync(lock)) return { holders: 0, waiters: 0 };
+  const ino = statSync(lock).ino;
+  return { holders: flockHolders(ino), waiters: flockWaiters(ino) };
+};
 
 beforeAll(async () => {
   sb = await Sandbox.create('vlan');
@@ -89,13 +97,14 @@ describe(`sub-interface lifetime across processes${standIn ? ' (macvlan stand-in
 
   it('a process killed while holding the lock does not block the next one', async () => {
     const kill = startHanging('hang-before-create', 'dies');
-    await sleep(700); // it now holds the lock, stuck before creating the link
+    await waitFor('the stuck process to hold the lock', () => lockState().holders === 1);
     let settled = false;
     const waiting = drive('acquire', 'next').finally(() => {
       settled = true;
     });
-    await sleep(300);
-    expect(settled).toBe(false); // queued on the flock behind the stuck process
+    await waitFor('the next one to queue on the flock', () => lockState().waiters === 1);
+    expect(settled).toBe(false);
+    expect(lockState()).toEqual({ holders: 1, waiters: 1 });
     await kill();
     expect(await waiting).toMatchObject({ ok: true, value: { owned: true, added: true } });
     expect(await drive('release', 'next')).toMatchObject({ value: { removed: ['phys0.10'] } });
@@ -104,7 +113,7 @@ describe(`sub-interface lifetime across processes${standIn ? ' (macvlan stand-in
 
   it('killed between creating the link and marking it ours: the link is never removed by us', async () => {
     const kill = startHanging('hang-after-create', 'dies2');
-    await sleep(700);
+    await waitFor('the sub-interface to exist', async () => (await sub()) !== undefined);
     await kill();
     expect(await sub()).toBeDefined();
     expect((await sub())?.ifalias).toBeUndefined();

@@ -6,7 +6,7 @@
  * GC work across invocations, as with containerd or cnitool.
  */
 import { findInPath } from '../cni/delegate';
-import { CniError, ErrorCode, foreignCode } from '../cni/errors';
+import { CniError, ErrorCode, Failures, foreignCode } from '../cni/errors';
 import { compareVersions } from '../cni/version';
 import { defaultRunner } from '../exec/real';
 import { cachedAttachments, deleteCache, readCache, writeCache } from './cache';
@@ -125,14 +125,14 @@ export async function checkNetworkList(list: NetworkConfigList, rt: RuntimeConf,
   for (const p of list.plugins) await exec(opts, 'CHECK', p, injected(list, p, rt, { prevResult: cached.result }), rt);
 }
 
-/** GC: DEL every cached attachment not in `valid`, then GC on every plugin; errors are collected. */
+/** GC: DEL every cached attachment not in `valid`, then GC on every plugin; failures are collected, codes kept. */
 export async function gcNetworkList(
   list: NetworkConfigList,
   valid: ReadonlyArray<{ containerID: string; ifname: string }> | undefined,
   opts: RuntimeOptions,
 ): Promise<void> {
   if (list.disableGC) return;
-  const errors: string[] = [];
+  const failures = new Failures();
   const keep = new Set((valid ?? []).map((a) => `${a.containerID}\u0000${a.ifname}`));
   for (const e of cachedAttachments(opts.cacheDir, list.name)) {
     if (keep.has(`${e.containerId}\u0000${e.ifName}`)) continue;
@@ -143,16 +143,14 @@ export async function gcNetworkList(
       args: e.cniArgs ?? [],
       capabilityArgs: e.capabilityArgs ?? {},
     };
-    await delNetworkList(list, rt, opts).catch((err: unknown) => errors.push((err as Error).message));
+    await delNetworkList(list, rt, opts).catch(failures.of());
   }
   if (compareVersions(list.cniVersion, '1.1.0') >= 0) {
     const extra = valid ? { 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid } : {};
     for (const p of list.plugins)
-      await exec(opts, 'GC', p, injected(list, p, undefined, extra), undefined).catch((err: unknown) =>
-        errors.push((err as Error).message),
-      );
+      await exec(opts, 'GC', p, injected(list, p, undefined, extra), undefined).catch(failures.of());
   }
-  if (errors.length) throw new Error(errors.join('; '));
+  failures.throwIfAny();
 }
 
 export async function statusNetworkList(list: NetworkConfigList, opts: RuntimeOptions): Promise<void> {

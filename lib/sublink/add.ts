@@ -4,14 +4,15 @@
  * registers its undo first, so a failure at any step leaves no link, no lease and no VLAN user
  * behind and reports the original error.
  */
+import { familyOfText } from '../addr/ip';
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
 import type { IPConfig, Result, Route } from '../cni/result/types';
 import { addRoutes, configureInterface, gatewaysOf } from '../net/interface';
-import { openRtnl } from '../net/rtnl';
+import type { Kernel } from '../net/kernel';
 import { settleIPv6 } from '../net/settle';
-import { setSysctlsIn, type SysctlValues } from '../net/sysctl';
+import type { SysctlValues } from '../net/sysctl';
 import { releaseVlans, vlanOptionsFor } from '../net/vlan';
 import type { Rtnl } from '../netlink';
 import { withNetnsFd } from '../sys/netns';
@@ -27,7 +28,7 @@ export function containerSysctls(ifName: string, ips: readonly IPConfig[]): Sysc
     [`net/ipv4/conf/${ifName}/arp_notify`, '1'],
     [`net/ipv6/conf/${ifName}/ndisc_notify`, '1'],
   ];
-  if (ips.some((ip) => ip.address.includes(':')))
+  if (ips.some((ip) => familyOfText(ip.address) === 6))
     v.push(
       ['net/ipv6/conf/lo/disable_ipv6', '0'],
       [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'],
@@ -41,13 +42,14 @@ export function containerSysctls(ifName: string, ips: readonly IPConfig[]): Sysc
  * through an IPv6 gateway needs a usable source address.
  */
 export async function configureL3(
+  kernel: Kernel,
   ctr: Rtnl,
   netns: string,
   ifName: string,
   ips: readonly IPConfig[],
   routes: readonly Route[],
 ): Promise<number> {
-  setSysctlsIn(netns, containerSysctls(ifName, ips));
+  kernel.setSysctlsIn(netns, containerSysctls(ifName, ips));
   const gateways = gatewaysOf(ips);
   const index = configureInterface(ctr, ifName, { ips, routes: [], gateways, nodad: false, up: true });
   if (gateways.has(6)) await settleIPv6(ctr, index, ifName);
@@ -55,7 +57,12 @@ export async function configureL3(
   return index;
 }
 
-export async function addSubLink(cfg: SubLinkConfig, inv: Invocation, prev: Result | undefined): Promise<Result> {
+export async function addSubLink(
+  cfg: SubLinkConfig,
+  inv: Invocation,
+  prev: Result | undefined,
+  kernel: Kernel,
+): Promise<Result> {
   requireNetns(inv.netns);
   // ipvlan without IPAM takes its addresses from a chained prevResult; there is no L2-only ipvlan.
   const chained = cfg.kind === 'ipvlan' && cfg.ipamType === '' && (prev?.ips?.length ?? 0) > 0 ? prev : undefined;
@@ -63,8 +70,9 @@ export async function addSubLink(cfg: SubLinkConfig, inv: Invocation, prev: Resu
     throw new ConfigError('ipvlan needs an "ipam" section, or a prevResult with IPs to take over');
 
   const undo = new UndoStack();
-  const host = openRtnl();
-  const ctr = openRtnl(inv.netns);
+  const runner = kernel.runner;
+  const host = kernel.rtnl();
+  const ctr = kernel.rtnl(inv.netns);
   try {
     return await undo.guard(async () => {
       const user = vlanUserOf(inv);
@@ -89,8 +97,8 @@ export async function addSubLink(cfg: SubLinkConfig, inv: Invocation, prev: Resu
       let ips: IPConfig[] = [];
       let routes: Route[] = [];
       if (cfg.ipamType !== '') {
-        undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv));
-        const ipam = await delegate('ADD', cfg.ipamType, inv);
+        undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv, { runner }));
+        const ipam = await delegate('ADD', cfg.ipamType, inv, { runner });
         if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
         ips = ipam.ips.map((ip) => ({ ...ip, interface: 0 }));
         routes = [...(ipam.routes ?? [])];
@@ -98,7 +106,7 @@ export async function addSubLink(cfg: SubLinkConfig, inv: Invocation, prev: Resu
         ips = (chained.ips ?? []).map((ip) => ({ ...ip, interface: 0 }));
         routes = [...(chained.routes ?? [])];
       }
-      if (ips.length > 0) await configureL3(ctr, inv.netns, inv.ifName, ips, routes);
+      if (ips.length > 0) await configureL3(kernel, ctr, inv.netns, inv.ifName, ips, routes);
       else {
         const link = ctr.linkByName(inv.ifName);
         if (!link)

@@ -7,7 +7,7 @@ import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { CniError, ErrorCode } from '../cni/errors';
 import { prevResultOf } from '../cni/netconf';
-import { openRtnl } from '../net/rtnl';
+import type { Kernel } from '../net/kernel';
 import { checkAddresses, checkRoutes } from '../net/verify';
 import type { Link } from '../netlink';
 import type { SubLinkConfig } from './config';
@@ -17,9 +17,9 @@ import { requireNetns } from '../net/open-netns';
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 const modeLabel = { macvlan: 'macvlan', ipvlan: 'IPVlan' } as const;
 
-export async function checkSubLink(cfg: SubLinkConfig, inv: Invocation): Promise<void> {
+export async function checkSubLink(cfg: SubLinkConfig, inv: Invocation, kernel: Kernel): Promise<void> {
   requireNetns(inv.netns);
-  if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv);
+  if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv, { runner: kernel.runner });
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   const ifaces = prev.interfaces ?? [];
@@ -27,8 +27,8 @@ export async function checkSubLink(cfg: SubLinkConfig, inv: Invocation): Promise
   const cont = ifaces[contIndex];
   if (!cont) throw fail(`Sandbox in prevResult  doesn't match configured netns: ${inv.netns}`);
 
-  const host = openRtnl();
-  const ctr = openRtnl(inv.netns);
+  const host = kernel.rtnl();
+  const ctr = kernel.rtnl(inv.netns);
   try {
     const where = cfg.linkInContainer ? ctr : host;
     // A chained ipvlan took its master from the previous plugin's result, which CHECK no longer has.

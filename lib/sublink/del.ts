@@ -7,27 +7,26 @@
  */
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
-import { openRtnl } from '../net/rtnl';
+import { Failures } from '../cni/errors';
+import type { Kernel } from '../net/kernel';
 import { releaseVlans, vlanOptionsFor } from '../net/vlan';
 import { vlanUserOf, type SubLinkDelConfig } from './config';
 import { deleteContainerLink } from '../net/container-link';
 
-export async function delSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise<void> {
-  // Each step runs even when an earlier one failed; the first failure is reported at the end.
-  const failures: unknown[] = [];
-  const step = async (fn: () => Promise<unknown>): Promise<void> => {
-    await fn().catch((e: unknown) => failures.push(e));
-  };
-  if (cfg.ipamType !== '') await step(() => delegate('DEL', cfg.ipamType, inv));
-  await step(() => deleteContainerLink(inv.netns, inv.ifName));
+export async function delSubLink(cfg: SubLinkDelConfig, inv: Invocation, kernel: Kernel): Promise<void> {
+  // Each step runs even when an earlier one failed; every failure is reported at the end.
+  const failures = new Failures();
+  const step = async (fn: () => Promise<unknown>): Promise<void> => fn().then(() => undefined, failures.of());
+  if (cfg.ipamType !== '') await step(() => delegate('DEL', cfg.ipamType, inv, { runner: kernel.runner }));
+  await step(() => deleteContainerLink(inv.netns, inv.ifName, kernel.rtnl));
   if (!cfg.linkInContainer)
     await step(async () => {
-      const host = openRtnl();
+      const host = kernel.rtnl();
       try {
         await releaseVlans(host, vlanUserOf(inv), vlanOptionsFor(inv.env));
       } finally {
         host.close();
       }
     });
-  if (failures.length > 0) throw failures[0];
+  failures.throwIfAny();
 }

@@ -5,19 +5,20 @@
  */
 import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
+import { Failures } from '../cni/errors';
 import { attachmentKey, validAttachmentsOf } from '../cni/netconf';
-import { openRtnl } from '../net/rtnl';
+import type { Kernel } from '../net/kernel';
 import { gcVlans, vlanOptionsFor } from '../net/vlan';
 import type { SubLinkDelConfig } from './config';
 
-export async function gcSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise<void> {
-  const errors: string[] = [];
+export async function gcSubLink(cfg: SubLinkDelConfig, inv: Invocation, kernel: Kernel): Promise<void> {
+  const failures = new Failures();
   if (cfg.ipamType !== '')
-    await delegate('GC', cfg.ipamType, inv).catch((e: unknown) => errors.push(`IPAM GC: ${(e as Error).message}`));
+    await delegate('GC', cfg.ipamType, inv, { runner: kernel.runner }).catch(failures.of('IPAM GC'));
   const valid = validAttachmentsOf(inv);
   if (valid && !cfg.linkInContainer) {
     const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
-    const host = openRtnl();
+    const host = kernel.rtnl();
     try {
       await gcVlans(
         host,
@@ -26,10 +27,10 @@ export async function gcSubLink(cfg: SubLinkDelConfig, inv: Invocation): Promise
         vlanOptionsFor(inv.env),
       );
     } catch (e) {
-      errors.push(`VLAN sub-interface GC: ${(e as Error).message}`);
+      failures.of('VLAN sub-interface GC')(e);
     } finally {
       host.close();
     }
   }
-  if (errors.length > 0) throw new Error(errors.join('; '));
+  failures.throwIfAny();
 }

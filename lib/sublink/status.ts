@@ -7,7 +7,7 @@ import { delegate } from '../cni/delegate';
 import type { Invocation } from '../cni/dispatch';
 import { CniError, ErrorCode } from '../cni/errors';
 import { defaultRouteLinkName } from '../net/master';
-import { openRtnl } from '../net/rtnl';
+import type { Kernel } from '../net/kernel';
 import { parseVlanName } from '../net/vlan';
 import type { Rtnl } from '../netlink';
 import type { SubLinkConfig } from './config';
@@ -30,10 +30,10 @@ function masterReady(cfg: SubLinkConfig, host: Rtnl): string | undefined {
   return `master ${JSON.stringify(name)} does not exist${parent ? `, nor its VLAN parent ${JSON.stringify(parent)}` : ''}`;
 }
 
-export async function statusSubLink(cfg: SubLinkConfig, inv: Invocation): Promise<void> {
+export async function statusSubLink(cfg: SubLinkConfig, inv: Invocation, kernel: Kernel): Promise<void> {
   let problem: string | undefined;
   try {
-    const host = openRtnl();
+    const host = kernel.rtnl();
     try {
       if (!cfg.linkInContainer) problem = masterReady(cfg, host);
     } finally {
@@ -43,5 +43,5 @@ export async function statusSubLink(cfg: SubLinkConfig, inv: Invocation): Promis
     throw new CniError(ErrorCode.NotAvailable, 'netlink is not usable', (e as Error).message);
   }
   if (problem) throw new CniError(ErrorCode.NotAvailable, `${cfg.kind} is not ready`, problem);
-  if (cfg.ipamType !== '') await delegate('STATUS', cfg.ipamType, inv);
+  if (cfg.ipamType !== '') await delegate('STATUS', cfg.ipamType, inv, { runner: kernel.runner });
 }

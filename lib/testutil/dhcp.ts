@@ -11,7 +11,6 @@ import { requireProgram } from './programs';
 import type { Sandbox } from './sandbox';
 import { waitFor } from './wait';
 
-
 export { waitFor };
 
 export interface DnsmasqLease {

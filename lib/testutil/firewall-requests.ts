@@ -7,8 +7,8 @@ export const goldenAttachment: Attachment = { networkName: 'podman', containerId
 export const portForwardRequest = (over: Partial<PortForwardRequest> = {}): PortForwardRequest => ({
   attachment: goldenAttachment,
   containers: [
-    { address: '10.88.0.2', prefix: 16, six: false },
-    { address: 'fd00:88::2', prefix: 64, six: true },
+    { address: '10.88.0.2', prefix: 16, family: 4 },
+    { address: 'fd00:88::2', prefix: 64, family: 6 },
   ],
   mappings: [
     { hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIP: '' },

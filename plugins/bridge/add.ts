@@ -12,10 +12,19 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
 import { setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
-import { formatCIDR, formatIP, networkOf, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
+import {
+  familyOfText,
+  formatCIDR,
+  formatIP,
+  networkOf,
+  parseCIDR,
+  parseIP,
+  type Addr,
+  type Family,
+} from '../../lib/addr/ip';
 import { bestEffort } from '../../lib/log';
 import { configureInterface } from '../../lib/net/interface';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { randomMac } from '../../lib/net/mac';
 import { settleIPv6 } from '../../lib/net/settle';
 import { createVethPair } from '../../lib/net/veth';
@@ -35,8 +44,8 @@ interface Gateway {
 }
 
 /** Fills each IP's gateway (network + 1 when IPAM gave none and the bridge is the gateway). */
-function calcGateways(ips: IPConfig[], cfg: BridgeConfig): Map<4 | 6, Gateway> {
-  const gws = new Map<4 | 6, Gateway>();
+function calcGateways(ips: IPConfig[], cfg: BridgeConfig): Map<Family, Gateway> {
+  const gws = new Map<Family, Gateway>();
   for (const ip of ips) {
     const cidr = parseCIDR(ip.address);
     if (!cidr) throw new CniError(ErrorCode.Internal, `IPAM returned an invalid address ${ip.address}`);
@@ -56,7 +65,7 @@ function calcGateways(ips: IPConfig[], cfg: BridgeConfig): Map<4 | 6, Gateway> {
  * the same family already there is an error unless `forceAddress` replaces it; IPv6 only
  * conflicts within the same subnet, and link-local addresses never do.
  */
-function ensureGatewayAddrs(host: Rtnl, br: Link, cfg: BridgeConfig, gws: Map<4 | 6, Gateway>): void {
+function ensureGatewayAddrs(host: Rtnl, br: Link, cfg: BridgeConfig, gws: Map<Family, Gateway>): void {
   const present = host.addrs({ index: br.index });
   for (const gw of gws.values()) {
     const want = formatIP(gw.addr);
@@ -91,7 +100,7 @@ function containerSysctls(ifName: string, cfg: BridgeConfig, ips: readonly IPCon
   if (cfg.enabledad) v.push([`net/ipv6/conf/${ifName}/enhanced_dad`, '1'], [`net/ipv6/conf/${ifName}/accept_dad`, '1']);
   else v.push([`net/ipv6/conf/${ifName}/accept_dad`, '0']);
   v.push([`net/ipv4/conf/${ifName}/arp_notify`, '1']);
-  if (ips.some((ip) => ip.address.includes(':'))) {
+  if (ips.some((ip) => familyOfText(ip.address) === 6)) {
     v.push(
       ['net/ipv6/conf/lo/disable_ipv6', '0'],
       [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'],
@@ -132,7 +141,7 @@ function ensureBridge(host: Rtnl, existing: Link | undefined, cfg: BridgeConfig)
   return br;
 }
 
-export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadBridgeConfig(inv);
   if (cfg.ipMasq || cfg.macspoofchk) clearTeardown(inv.env, attachmentOf(inv)); // a DEL's mark, this attachment lives again
   requireNetns(inv.netns);
@@ -237,7 +246,7 @@ export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promi
   }
 }
 
-function enableForwarding(kernel: Kernel, gws: Map<4 | 6, Gateway>): void {
+function enableForwarding(kernel: Kernel, gws: Map<Family, Gateway>): void {
   if (gws.has(4)) kernel.ensureSysctl('net/ipv4/ip_forward', '1');
   if (gws.has(6)) kernel.ensureSysctl('net/ipv6/conf/all/forwarding', '1');
 }

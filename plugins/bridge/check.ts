@@ -9,7 +9,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { formatCIDR, networkOf, parseCIDR } from '../../lib/addr/ip';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { loadBridgeConfig } from './config';
 import { checkMasquerade } from '../../lib/firewall/ip-masq';
@@ -18,7 +18,7 @@ const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 const sameMac = (a: string | undefined, b: string | undefined): boolean =>
   (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
 
-export async function check(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');

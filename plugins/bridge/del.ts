@@ -6,14 +6,14 @@
 import { delegate, ipamUsesInterface } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { concurrently } from '../../lib/async';
 import { markTeardown } from '../../lib/reload/marks';
 import { loadBridgeConfig } from './config';
 import { attachmentOf, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { deleteContainerLink } from '../../lib/net/container-link';
 
-export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   // Before any rule goes: tscni reload must not take this for a flush (lib/reload/marks.ts).
   if (cfg.ipMasq || cfg.macspoofchk) markTeardown(inv.env, attachmentOf(inv));

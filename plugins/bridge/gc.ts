@@ -4,29 +4,26 @@
  */
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
+import { Failures } from '../../lib/cni/errors';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
 import { gcSpoofcheck, spoofRef } from '../../lib/firewall/nftables/spoofcheck';
 import { gcMasquerade } from '../../lib/firewall/ip-masq';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { loadBridgeConfig } from './config';
 
-export async function gc(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function gc(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   const runner = kernel.runner;
-  const errors: string[] = [];
-  if (cfg.ipamType !== '') {
-    await delegate('GC', cfg.ipamType, inv, { runner }).catch((e: unknown) =>
-      errors.push(`IPAM GC: ${(e as Error).message}`),
-    );
-  }
+  const failures = new Failures();
+  if (cfg.ipamType !== '') await delegate('GC', cfg.ipamType, inv, { runner }).catch(failures.of('IPAM GC'));
   const valid = validAttachmentsOf(inv);
   if (valid && cfg.ipMasq) {
     const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
-    await gcMasquerade(runner, inv, keep).catch((e: unknown) => errors.push(`masquerade GC: ${(e as Error).message}`));
+    await gcMasquerade(runner, inv, keep).catch(failures.of('masquerade GC'));
   }
   if (valid && cfg.macspoofchk) {
     const keep = new Set(valid.map((a) => spoofRef(a.containerID, a.ifname)));
-    await gcSpoofcheck(runner, keep).catch((e: unknown) => errors.push(`spoof check GC: ${(e as Error).message}`));
+    await gcSpoofcheck(runner, keep).catch(failures.of('spoof check GC'));
   }
-  if (errors.length > 0) throw new Error(errors.join('; '));
+  failures.throwIfAny();
 }

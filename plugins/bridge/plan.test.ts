@@ -4,18 +4,18 @@
  * asks of the kernel shows up as a diff in review (`make golden` rewrites the files).
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordingRunner } from '../../lib/exec/recording';
 import { resetBackendProbes } from '../../lib/firewall/backend';
-import type { Kernel } from '../../lib/net/kernel';
-import { Rtnl } from '../../lib/netlink';
+import { chainName } from '../../lib/firewall/names';
 import { cannedLink, RecordingSocket, reply } from '../../lib/netlink/fake';
+import { fakeKernel, planDir, stableLine, type PlanDir } from '../../lib/testutil/fake-kernel';
 import { expectGolden } from '../../lib/testutil/golden';
 import { callVerb } from '../../lib/testutil/verbs';
 import { add } from './add';
 import { del } from './del';
+import { gc } from './gc';
 
 const IPAM_RESULT = JSON.stringify({
   cniVersion: '1.0.0',
@@ -23,37 +23,15 @@ const IPAM_RESULT = JSON.stringify({
   routes: [{ dst: '0.0.0.0/0' }],
 });
 
-/** A Kernel whose sockets, sysctls and programs are recorded; `host` and `ctr` answer in order. */
-function fakeKernel(host: RecordingSocket, ctr: RecordingSocket, runner: RecordingRunner) {
-  const sysctls: string[] = [];
-  const kernel: Kernel = {
-    runner,
-    rtnl: (netns) => new Rtnl(netns ? ctr : host),
-    ensureSysctl: (k, v) => void sysctls.push(`host ${k}=${v}`),
-    setSysctlsIn: (_ns, values) => void sysctls.push(...values.map(([k, v]) => `container ${k}=${v}`)),
-  };
-  return { kernel, sysctls };
-}
-
-/** Random names and MACs replaced, so the plan reads the same on every run. */
-const stable = (lines: readonly string[]): string =>
-  lines
-    .map((l) =>
-      l
-        .replace(/veth[0-9a-f]{8}/g, 'veth<random>')
-        .replace(/([0-9a-f]{2}:){5}[0-9a-f]{2}/g, '<mac>')
-        .replace(/fd:\d+/g, 'fd:<n>'),
-    )
-    .join('\n');
-
-let dir: string;
+let d: PlanDir;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tscni-bridge-plan-'));
-  writeFileSync(join(dir, 'netns'), ''); // stands for the container's namespace file
-  writeFileSync(join(dir, 'host-local'), ''); // the IPAM plugin the runner "runs"
+  d = planDir(['host-local']); // the IPAM plugin the runner "runs"
   resetBackendProbes();
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => d.remove());
+
+/** Request lines made stable, one string (the dhcp timelines' own layout). */
+const stable = (lines: readonly string[]): string => lines.map((l) => stableLine(l)).join('\n');
 
 const conf = (extra: object = {}): object => ({
   cniVersion: '1.0.0',
@@ -80,28 +58,15 @@ describe('bridge ADD plan', () => {
     const runner = new RecordingRunner()
       .on((c) => c.tool === 'plugin', { stdout: IPAM_RESULT })
       .on((c) => c.tool === 'iptables', { exitCode: 1 }); // nothing of ours in nat yet
-    const { kernel, sysctls } = fakeKernel(host, ctr, runner);
-    const out = await callVerb({ add: (inv) => add(inv, kernel) }, 'ADD', conf(), {
-      netns: join(dir, 'netns'),
-      env: { CNI_PATH: dir },
+    const k = fakeKernel({ host, ctr, runner });
+    const out = await callVerb({ add: (inv) => add(inv, k.kernel) }, 'ADD', conf(), {
+      netns: d.netns,
+      env: d.env,
     });
     expect(out.json['msg']).toBeUndefined();
     expect(out.code).toBe(0);
     expect(out.json['ips']).toEqual([{ interface: 2, address: '10.10.0.2/24', gateway: '10.10.0.1' }]);
-    expectGolden(
-      __dirname,
-      'add-new-bridge',
-      [
-        '# host netlink',
-        stable(host.requests),
-        '# container netlink',
-        stable(ctr.requests),
-        '# sysctls',
-        ...sysctls,
-        '# programs',
-        ...runner.lines().map((l) => l.replace(dir, '<cni-path>')),
-      ].join('\n'),
-    );
+    expectGolden(__dirname, 'add-new-bridge', k.plan({ cniPath: d.dir }));
   });
 
   it('a failure in the container rolls back: veth deleted, masquerade and lease released', async () => {
@@ -124,25 +89,14 @@ describe('bridge ADD plan', () => {
     const runner = new RecordingRunner()
       .on((c) => c.tool === 'plugin', { stdout: IPAM_RESULT })
       .on((c) => c.tool === 'iptables', { exitCode: 1 });
-    const { kernel } = fakeKernel(host, ctr, runner);
-    const out = await callVerb({ add: (inv) => add(inv, kernel) }, 'ADD', conf(), {
-      netns: join(dir, 'netns'),
-      env: { CNI_PATH: dir },
+    const k = fakeKernel({ host, ctr, runner });
+    const out = await callVerb({ add: (inv) => add(inv, k.kernel) }, 'ADD', conf(), {
+      netns: d.netns,
+      env: d.env,
     });
     expect(out.code).toBe(1);
     expect(String(out.json['msg'])).toContain('EADDRNOTAVAIL');
-    expectGolden(
-      __dirname,
-      'add-rollback',
-      [
-        '# host netlink',
-        stable(host.requests),
-        '# container netlink',
-        stable(ctr.requests),
-        '# programs',
-        ...runner.lines().map((l) => l.replace(dir, '<cni-path>')),
-      ].join('\n'),
-    );
+    expectGolden(__dirname, 'add-rollback', k.plan({ cniPath: d.dir }));
   });
 });
 
@@ -153,26 +107,14 @@ describe('bridge DEL plan', () => {
     const runner = new RecordingRunner().on((c) => c.tool === 'iptables' || c.tool === 'ip6tables', {
       exitCode: 1,
     });
-    const { kernel } = fakeKernel(host, ctr, runner);
-    const out = await callVerb({ del: (inv) => del(inv, kernel) }, 'DEL', conf(), {
-      netns: join(dir, 'netns'),
-      env: { CNI_PATH: dir },
+    const k = fakeKernel({ host, ctr, runner });
+    const out = await callVerb({ del: (inv) => del(inv, k.kernel) }, 'DEL', conf(), {
+      netns: d.netns,
+      env: d.env,
     });
     expect(out.code).toBe(0);
     expect(host.requests).toEqual([]);
-    expectGolden(
-      __dirname,
-      'del',
-      [
-        '# container netlink',
-        stable(ctr.requests),
-        '# programs',
-        ...runner
-          .lines()
-          .map((l) => l.replace(dir, '<cni-path>'))
-          .sort(),
-      ].join('\n'),
-    );
+    expectGolden(__dirname, 'del', k.plan({ cniPath: d.dir, sortPrograms: true }));
   });
 });
 
@@ -190,7 +132,7 @@ describe('bridge with a dhcp IPAM (it works through the container interface)', (
     );
 
   it('ADD: bridge and veth first, then the IPAM, then the gateway and the container', async () => {
-    writeFileSync(join(dir, 'dhcp'), '');
+    writeFileSync(join(d.dir, 'dhcp'), '');
     const host = new RecordingSocket().respond(
       reply.error('ENODEV'),
       reply.ack(),
@@ -202,15 +144,12 @@ describe('bridge with a dhcp IPAM (it works through the container interface)', (
     const ctr = new RecordingSocket().respond(reply.messages(cannedLink({ index: 3, name: 'eth0', kind: 'veth' })));
     const events: string[] = [];
     const runner = timeline(host, ctr, new RecordingRunner(), events);
-    const { kernel } = fakeKernel(host, ctr, runner);
+    const { kernel } = fakeKernel({ host, ctr, runner });
     const out = await callVerb(
       { add: (inv) => add(inv, kernel) },
       'ADD',
       conf({ ipMasq: false, ipam: { type: 'dhcp' } }),
-      {
-        netns: join(dir, 'netns'),
-        env: { CNI_PATH: dir },
-      },
+      { netns: d.netns, env: d.env },
     );
     expect(out.json['msg']).toBeUndefined();
     expect(out.code).toBe(0);
@@ -224,22 +163,44 @@ describe('bridge with a dhcp IPAM (it works through the container interface)', (
   });
 
   it('DEL: the lease is released before the container link goes', async () => {
-    writeFileSync(join(dir, 'dhcp'), '');
+    writeFileSync(join(d.dir, 'dhcp'), '');
     const host = new RecordingSocket();
     const ctr = new RecordingSocket().respond(reply.messages(cannedLink({ index: 3, name: 'eth0', kind: 'veth' })));
     const events: string[] = [];
     const runner = timeline(host, ctr, new RecordingRunner(), events);
-    const { kernel } = fakeKernel(host, ctr, runner);
+    const { kernel } = fakeKernel({ host, ctr, runner });
     const out = await callVerb(
       { del: (inv) => del(inv, kernel) },
       'DEL',
       conf({ ipMasq: false, ipam: { type: 'dhcp' } }),
-      {
-        netns: join(dir, 'netns'),
-        env: { CNI_PATH: dir },
-      },
+      { netns: d.netns, env: d.env },
     );
     expect(out.code).toBe(0);
     expectGolden(__dirname, 'del-dhcp', ['# IPAM', ...events, '# container netlink', stable(ctr.requests)].join('\n'));
+  });
+});
+
+describe('bridge GC', () => {
+  it('every step runs; their failures come back as one error with the first code (IPAM’s) and every message', async () => {
+    // A stale container's masquerade chain, which the restore that would remove it fails on.
+    const chain = chainName('net1', 'gone');
+    const comment = '-m comment --comment "name: \\"net1\\" id: \\"gone\\""';
+    const save = `*nat\n:${chain} - [0:0]\n-A POSTROUTING -s 10.10.0.9/32 ${comment} -j ${chain}\nCOMMIT\n`;
+    const runner = new RecordingRunner()
+      .on((c) => c.tool === 'plugin', { exitCode: 1, stdout: '{"code":11,"msg":"failed to lock the IPAM store"}' })
+      .on((c) => c.tool === 'iptables-save', { stdout: save })
+      .on((c) => c.tool === 'iptables-restore', { exitCode: 4, stderr: 'resource busy' });
+    const k = fakeKernel({ runner });
+    const out = await callVerb(
+      { gc: (inv) => gc(inv, k.kernel) },
+      'GC',
+      { ...conf({ cniVersion: '1.1.0' }), 'cni.dev/valid-attachments': [] },
+      { env: d.env },
+    );
+    expect(out.code).toBe(1);
+    expect(out.json).toMatchObject({ code: 11 });
+    expect(out.json['msg']).toMatch(
+      /^IPAM GC: failed to lock the IPAM store; masquerade GC: command failed \(exit code 4\): iptables-restore .*: resource busy$/,
+    );
   });
 });

@@ -2,10 +2,10 @@
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { loadBridgeConfig } from './config';
 
-export async function status(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function status(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadBridgeConfig(inv);
   try {
     const host = kernel.rtnl();

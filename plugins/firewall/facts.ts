@@ -2,7 +2,7 @@
 import { isValidLinkName } from '../../lib/cni/names';
 import { ConfigError } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
-import { formatIP, parseCIDR } from '../../lib/addr/ip';
+import { formatIP, parseCIDR, FAMILIES, familyOfText, type Family } from '../../lib/addr/ip';
 import type { FirewallConfig } from './config';
 
 export interface Facts {
@@ -17,8 +17,8 @@ export interface Facts {
 const RULE_LINK_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,14}$/;
 export const isRuleLinkName = (s: string): boolean => RULE_LINK_RE.test(s);
 
-export const familiesOf = (ips: readonly string[]): Array<4 | 6> =>
-  ([4, 6] as const).filter((f) => ips.some((ip) => ip.includes(':') === (f === 6)));
+export const familiesOf = (ips: readonly string[]): Family[] =>
+  FAMILIES.filter((f) => ips.some((ip) => familyOfText(ip) === f));
 
 export function factsOf(prev: Result, cfg: FirewallConfig): Facts {
   const ips: string[] = [];

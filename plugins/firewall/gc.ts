@@ -4,6 +4,7 @@
  * isolation of bridges no container uses any more (also those the reference left behind, which
  * never removes them). Without a list, nothing changes.
  */
+import type { Family } from '../../lib/addr/ip';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
@@ -31,7 +32,7 @@ export async function gc(inv: Invocation, runner: Runner = defaultRunner()): Pro
     readonly owner: Attachment;
     readonly forget: string[];
     readonly unisolate: string[];
-    readonly families: Set<4 | 6>;
+    readonly families: Set<Family>;
   }
   const groups = new Map<string, Group>();
   for (const { attachment, record } of stale) {

@@ -6,7 +6,9 @@
 import type { Invocation } from '../../lib/cni/dispatch';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
+import type { Kernel } from '../../lib/net/kernel';
 import { addSubLink } from '../../lib/sublink/add';
 import { loadIpvlanConfig } from './config';
 
-export const add = (inv: Invocation): Promise<Result> => addSubLink(loadIpvlanConfig(inv), inv, prevResultOf(inv));
+export const add = (inv: Invocation, kernel: Kernel): Promise<Result> =>
+  addSubLink(loadIpvlanConfig(inv), inv, prevResultOf(inv), kernel);

@@ -1,7 +1,8 @@
 /** ipvlan configuration: the reference's keys, modes and messages; our `vlan` key. */
 import { describe, expect, it } from '@jest/globals';
+import { cniErrorOf } from '../../lib/testutil/errors';
 import { invocation } from '../../lib/testutil/invocation';
-import { loadIpvlanConfig } from './config';
+import { loadIpvlanConfig, loadIpvlanDelConfig } from './config';
 
 const load = (extra: Record<string, unknown> = {}): ReturnType<typeof loadIpvlanConfig> =>
   loadIpvlanConfig(invocation({ cniVersion: '1.0.0', name: 'ipvnet', type: 'ipvlan', ...extra }));
@@ -16,6 +17,18 @@ describe('ipvlan config', () => {
   it('an unknown mode is the reference message', () => {
     expect(() => load({ mode: 'l4' })).toThrow('unknown ipvlan mode: "l4"');
     expect(() => load({ mode: 'bridge' })).toThrow('unknown ipvlan mode: "bridge"');
+  });
+  it('wrong types name their path (code 7); DEL reads only what it needs', () => {
+    expect(cniErrorOf(() => load({ mode: 3 }))).toEqual({
+      code: 7,
+      msg: 'invalid ipvlan configuration',
+      details: 'mode: expected string, got number',
+    });
+    expect(cniErrorOf(() => load({ ipam: 'host-local' })).details).toBe(
+      'ipam: expected object, got string "host-local"',
+    );
+    const del = invocation({ name: 'ipvnet', mode: 'l4', vlan: -3, ipam: { type: 'static' } }, { command: 'DEL' });
+    expect(loadIpvlanDelConfig(del)).toEqual({ ipamType: 'static', linkInContainer: false });
   });
   it('the vlan key and linkInContainer', () => {
     expect(load({ master: 'eth0', vlan: 20 })).toMatchObject({ master: 'eth0', vlan: 20 });

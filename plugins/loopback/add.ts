@@ -5,13 +5,15 @@
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import type { Result } from '../../lib/cni/result/types';
-import { openContainer } from '../../lib/net/open-netns';
+import type { Kernel } from '../../lib/net/kernel';
+import { requireNetns } from '../../lib/net/open-netns';
 import { loadLoopbackConfig } from './config';
 import { bringUpLoopback, loopbackResult, type LoopbackAddrs } from './loopback';
 
-export async function add(inv: Invocation): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadLoopbackConfig(inv);
-  const ctr = openContainer(inv.netns);
+  requireNetns(inv.netns);
+  const ctr = kernel.rtnl(inv.netns);
   let addrs: LoopbackAddrs;
   try {
     addrs = bringUpLoopback(ctr);

@@ -3,12 +3,13 @@
  * (the runtime may call DEL after deleting it, and more than once).
  */
 import type { Invocation } from '../../lib/cni/dispatch';
-import { netnsExists, openContainer } from '../../lib/net/open-netns';
+import type { Kernel } from '../../lib/net/kernel';
+import { netnsExists } from '../../lib/net/open-netns';
 import { bringDownLoopback } from './loopback';
 
-export async function del(inv: Invocation): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   if (!netnsExists(inv.netns)) return;
-  const ctr = openContainer(inv.netns);
+  const ctr = kernel.rtnl(inv.netns);
   try {
     bringDownLoopback(ctr);
   } finally {

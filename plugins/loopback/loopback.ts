@@ -3,6 +3,7 @@
  * RecordingSocket in unit tests). The interface is always `lo`: CNI_IFNAME is ignored, as in
  * the reference (containerd sends `lo`, other runtimes whatever their default is).
  */
+import type { Family } from '../../lib/addr/ip';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
 import type { Addr, Link, Rtnl } from '../../lib/netlink';
@@ -36,7 +37,7 @@ export interface LoopbackAddrs {
 export function bringUpLoopback(rtnl: Rtnl): LoopbackAddrs {
   const lo = loopbackLink(rtnl);
   rtnl.setUp(lo.index);
-  const firstOf = (family: 4 | 6): string | undefined => {
+  const firstOf = (family: Family): string | undefined => {
     const addrs = rtnl.addrs({ family, index: lo.index });
     const foreign = addrs.find((a) => !isLoopbackAddress(a));
     if (foreign)

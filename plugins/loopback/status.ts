@@ -1,11 +1,11 @@
 /** loopback STATUS: ready whenever the kernel's netlink interface answers. */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
-import { openRtnl } from '../../lib/net/rtnl';
+import type { Kernel } from '../../lib/net/kernel';
 
-export async function status(_inv: Invocation): Promise<void> {
+export async function status(_inv: Invocation, kernel: Kernel): Promise<void> {
   try {
-    const host = openRtnl();
+    const host = kernel.rtnl();
     try {
       host.linkByName('lo');
     } finally {

@@ -1,6 +1,7 @@
 /** macvlan configuration: the reference's keys, defaults, MAC precedence and messages; our `vlan` key. */
 import { describe, expect, it } from '@jest/globals';
 import { CniError } from '../../lib/cni/errors';
+import { cniErrorOf } from '../../lib/testutil/errors';
 import { invocation } from '../../lib/testutil/invocation';
 import { loadMacvlanConfig, loadMacvlanDelConfig } from './config';
 
@@ -55,8 +56,17 @@ describe('macvlan config', () => {
       mtu: 1400,
       linkInContainer: true,
     });
-    expect(codeOf(() => load({ mtu: '1400' }))).toBe(7);
-    expect(codeOf(() => load({ linkInContainer: 'true' }))).toBe(7);
+    expect(cniErrorOf(() => load({ mtu: '1400' }))).toEqual({
+      code: 7,
+      msg: 'invalid macvlan configuration',
+      details: 'mtu: expected integer, got string "1400"',
+    });
+    expect(cniErrorOf(() => load({ linkInContainer: 'true' })).details).toBe(
+      'linkInContainer: expected boolean, got string "true"',
+    );
+    expect(cniErrorOf(() => load({ runtimeConfig: { mac: 1 } })).details).toBe(
+      'runtimeConfig.mac: expected string, got number',
+    );
   });
 
   it('MAC: runtimeConfig over CNI_ARGS over the mac key, lower-cased; a bad one is the reference message', () => {
@@ -74,7 +84,10 @@ describe('macvlan config', () => {
     const c = load({ ipam: { type: 'host-local' }, dns: { nameservers: ['10.0.0.53'] }, bcqueuelen: 100 });
     expect(c).toMatchObject({ ipamType: 'host-local', dns: { nameservers: ['10.0.0.53'] }, bcQueueLen: 100 });
     expect(load({ dns: {} }).dns).toBeUndefined();
-    expect(codeOf(() => load({ bcqueuelen: -1 }))).toBe(7);
+    expect(cniErrorOf(() => load({ bcqueuelen: -1 })).details).toBe(
+      'bcqueuelen: expected non-negative integer, got number',
+    );
+    expect(cniErrorOf(() => load({ bcqueuelen: 2 ** 32 }))).toEqual({ code: 7, msg: 'invalid bcqueuelen 4294967296' });
   });
 
   it('the vlan key: 1–4094, not with linkInContainer, and a master name that stays a link name', () => {

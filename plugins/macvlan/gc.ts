@@ -1,6 +1,7 @@
 /** macvlan GC (see lib/sublink/gc.ts). */
 import type { Invocation } from '../../lib/cni/dispatch';
+import type { Kernel } from '../../lib/net/kernel';
 import { gcSubLink } from '../../lib/sublink/gc';
 import { loadMacvlanDelConfig } from './config';
 
-export const gc = (inv: Invocation): Promise<void> => gcSubLink(loadMacvlanDelConfig(inv), inv);
+export const gc = (inv: Invocation, kernel: Kernel): Promise<void> => gcSubLink(loadMacvlanDelConfig(inv), inv, kernel);

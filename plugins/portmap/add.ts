@@ -65,9 +65,9 @@ export async function add(inv: Invocation, runner: Runner = defaultRunner()): Pr
     );
     await concurrently(
       ...ips.map(async (ip) => {
-        await flushUdpConntrack(runner, cfg.mappings, ip.six);
+        await flushUdpConntrack(runner, cfg.mappings, ip.family);
         // Localhost → container needs route_localnet on the interface that routes to the container.
-        const dev = !ip.six && cfg.snat ? routeDev(ip) : undefined;
+        const dev = ip.family === 4 && cfg.snat ? routeDev(ip) : undefined;
         if (dev)
           await bestEffort('enable route_localnet', async () =>
             ensureSysctl(`net/ipv4/conf/${dev}/route_localnet`, '1'),

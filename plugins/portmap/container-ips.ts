@@ -16,9 +16,9 @@ export function containerIPs(prev: Result, ifName: string): ContainerIP[] {
     }
     const c = parseCIDR(ip.address);
     if (!c) continue;
-    const six = c.addr.family === 6;
-    if (out.some((o) => o.six === six)) continue;
-    out.push({ address: formatIP(c.addr), prefix: c.prefix, six });
+    const family = c.addr.family;
+    if (out.some((o) => o.family === family)) continue;
+    out.push({ address: formatIP(c.addr), prefix: c.prefix, family });
   }
   return out;
 }

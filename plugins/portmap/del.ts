@@ -3,6 +3,7 @@
  * the runtime does not resend portMappings (the reference then does nothing) — in every backend
  * the config allows, and flushes the UDP conntrack entries of the mappings it removed. Idempotent.
  */
+import { FAMILIES } from '../../lib/addr/ip';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
@@ -27,10 +28,10 @@ export async function del(inv: Invocation, runner: Runner = defaultRunner()): Pr
   );
   // UDP conntrack entries can only point at the container in a family where it was forwarded.
   await concurrently(
-    ...([4, 6] as const).map(async (fam) => {
+    ...FAMILIES.map(async (fam) => {
       const had = removed.flatMap((r) => (r?.has(fam) ? [r.get(fam) ?? []] : []));
       if (had.length === 0) return;
-      await flushUdpConntrack(runner, cfg.mappingsGiven ? cfg.mappings : had.flat(), fam === 6);
+      await flushUdpConntrack(runner, cfg.mappingsGiven ? cfg.mappings : had.flat(), fam);
     }),
   );
 }

@@ -5,17 +5,16 @@
  * while the netlink work is done. Every side effect registers its undo first, so a failure
  * leaves no veth, lease or rule behind.
  */
+import { familyOfText } from '../../lib/addr/ip';
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import { bestEffort } from '../../lib/log';
-import { defaultRunner } from '../../lib/exec/real';
 import { setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { addRoutes, configureInterface, gatewaysOf } from '../../lib/net/interface';
-import { openRtnl } from '../../lib/net/rtnl';
+import type { Kernel } from '../../lib/net/kernel';
 import { settleIPv6 } from '../../lib/net/settle';
-import { ensureSysctl, setSysctlsIn } from '../../lib/net/sysctl';
 import { createVethPair } from '../../lib/net/veth';
 import { UndoStack } from '../../lib/undo';
 import { loadPtpConfig, requireIpam } from './config';
@@ -27,7 +26,7 @@ export const CONTAINER_IFACE_INDEX = 1;
 
 /** IPv6 on where an IPv6 address goes (the reference's ConfigureIface). */
 function ipv6Sysctls(ifName: string, ips: readonly IPConfig[]): Array<[string, string]> {
-  if (!ips.some((ip) => ip.address.includes(':'))) return [];
+  if (!ips.some((ip) => familyOfText(ip.address) === 6)) return [];
   return [
     ['net/ipv6/conf/lo/disable_ipv6', '0'],
     [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'],
@@ -35,25 +34,25 @@ function ipv6Sysctls(ifName: string, ips: readonly IPConfig[]): Array<[string, s
   ];
 }
 
-export async function add(inv: Invocation): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadPtpConfig(inv);
   const ipamType = requireIpam(cfg);
   requireNetns(inv.netns);
   const undo = new UndoStack();
-  const host = openRtnl();
+  const host = kernel.rtnl();
+  const runner = kernel.runner;
   try {
     return await undo.guard(async () => {
-      undo.push('IPAM DEL', () => delegate('DEL', ipamType, inv));
-      const ipam = await delegate('ADD', ipamType, inv);
+      undo.push('IPAM DEL', () => delegate('DEL', ipamType, inv, { runner }));
+      const ipam = await delegate('ADD', ipamType, inv, { runner });
       if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
       const ips: IPConfig[] = ipam.ips.map((ip) => ({ ...ip, interface: CONTAINER_IFACE_INDEX }));
       const routes = [...(ipam.routes ?? [])];
       const addrs = ptpAddresses(ips);
-      if (addrs.some((a) => a.hostBits === 32)) ensureSysctl('net/ipv4/ip_forward', '1');
-      if (addrs.some((a) => a.hostBits === 128)) ensureSysctl('net/ipv6/conf/all/forwarding', '1');
+      if (addrs.some((a) => a.hostBits === 32)) kernel.ensureSysctl('net/ipv4/ip_forward', '1');
+      if (addrs.some((a) => a.hostBits === 128)) kernel.ensureSysctl('net/ipv6/conf/all/forwarding', '1');
 
       // The firewall program starts first and runs while this process does the netlink work.
-      const runner = defaultRunner();
       if (cfg.ipMasq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
       const firewall = undo.track(cfg.ipMasq ? setupMasquerade(runner, cfg.ipMasqBackend, inv, ips) : undefined);
 
@@ -61,13 +60,13 @@ export async function add(inv: Invocation): Promise<Result> {
       undo.push('remove host veth', () => deleteLinkNamed(host, veth.hostName));
       host.setUp(veth.hostIndex);
       await bestEffort('disable router advertisements on the host veth', async () =>
-        ensureSysctl(`net/ipv6/conf/${veth.hostName}/accept_ra`, '0'),
+        kernel.ensureSysctl(`net/ipv6/conf/${veth.hostName}/accept_ra`, '0'),
       );
 
       // The host end first: its IPv6 gateway address then runs DAD while the container's does.
       hostSide(host, veth.hostIndex, addrs);
-      setSysctlsIn(inv.netns, ipv6Sysctls(inv.ifName, ips));
-      const ctr = openRtnl(inv.netns);
+      kernel.setSysctlsIn(inv.netns, ipv6Sysctls(inv.ifName, ips));
+      const ctr = kernel.rtnl(inv.netns);
       try {
         const gateways = gatewaysOf(ips);
         const index = configureInterface(ctr, inv.ifName, { ips, routes: [], gateways, nodad: false, up: true });

@@ -7,7 +7,7 @@ import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { openRtnl } from '../../lib/net/rtnl';
+import type { Kernel } from '../../lib/net/kernel';
 import { checkAddresses, checkRoutes } from '../../lib/net/verify';
 import { parseCIDR, formatIP, sameAddr } from '../../lib/addr/ip';
 import { loadPtpConfig, requireIpam } from './config';
@@ -15,10 +15,10 @@ import { requireNetns } from '../../lib/net/open-netns';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
-export async function check(inv: Invocation): Promise<void> {
+export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadPtpConfig(inv);
   requireNetns(inv.netns);
-  await delegate('CHECK', requireIpam(cfg), inv);
+  await delegate('CHECK', requireIpam(cfg), inv, { runner: kernel.runner });
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'ptp: Required prevResult missing');
   const ifaces = prev.interfaces ?? [];
@@ -27,7 +27,7 @@ export async function check(inv: Invocation): Promise<void> {
   if (!cont) throw fail(`Sandbox in prevResult  doesn't match configured netns: ${inv.netns}`);
   const ips = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
 
-  const ctr = openRtnl(inv.netns);
+  const ctr = kernel.rtnl(inv.netns);
   let peerIndex: number | undefined;
   try {
     const link = ctr.linkByName(inv.ifName);
@@ -44,7 +44,7 @@ export async function check(inv: Invocation): Promise<void> {
 
   const hostPrev = ifaces.find((i, idx) => idx !== contIndex && !i.sandbox);
   if (!hostPrev) return;
-  const host = openRtnl();
+  const host = kernel.rtnl();
   try {
     const veth = host.linkByName(hostPrev.name);
     if (!veth || veth.index !== peerIndex)

@@ -5,25 +5,26 @@
  */
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { defaultRunner } from '../../lib/exec/real';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { concurrently } from '../../lib/async';
+import type { Kernel } from '../../lib/net/kernel';
 import { loadPtpConfig } from './config';
 import { deleteContainerLink } from '../../lib/net/container-link';
 
-export async function del(inv: Invocation): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadPtpConfig(inv);
+  const runner = kernel.runner;
   const rules = async (): Promise<void> => {
     // From both backends: the container may have been set up under an earlier config.
-    if (cfg.ipMasq) await teardownMasquerade(defaultRunner(), inv);
+    if (cfg.ipMasq) await teardownMasquerade(runner, inv);
   };
   // The link before the lease, so its address is never handed out while still in use.
   const linkThenLease = async (): Promise<void> => {
-    const link = await deleteContainerLink(inv.netns, inv.ifName).then(
+    const link = await deleteContainerLink(inv.netns, inv.ifName, kernel.rtnl).then(
       () => undefined,
       (e: unknown) => e,
     );
-    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv);
+    if (cfg.ipamType !== '') await delegate('DEL', cfg.ipamType, inv, { runner });
     if (link) throw link;
   };
   await concurrently(rules(), linkThenLease());

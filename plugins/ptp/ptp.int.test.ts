@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Family } from '../../lib/addr/ip';
 import { BIN_DIR, REFERENCE_DIR, REPO_ROOT, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 import { globalAddrs } from '../../lib/testutil/addresses';
 import { addUnderlay } from '../../lib/testutil/underlay';
@@ -59,8 +60,8 @@ function plugin(command: string, container: string, config: unknown, o: CallOpts
 }
 
 type IpRoute = { dst: string; gateway?: string; dev?: string; scope?: string; prefsrc?: string; protocol?: string };
-const routesIn = async (where: string, six = false): Promise<IpRoute[]> =>
-  (await sb.exec(where, ['ip', '-j', ...(six ? ['-6'] : []), 'route', 'show'])).json as IpRoute[];
+const routesIn = async (where: string, family: Family = 4): Promise<IpRoute[]> =>
+  (await sb.exec(where, ['ip', '-j', `-${family}`, 'route', 'show'])).json as IpRoute[];
 const addrsIn = (where: string, dev: string): Promise<string[]> => globalAddrs(sb, where, dev);
 const ping = (from: string, to: string): Promise<boolean> => pings(sb, from, to, 2);
 const natRules = async (): Promise<string> =>
@@ -125,7 +126,7 @@ describe('ptp ADD: the reference layout, traffic, masquerade', () => {
       ]),
     );
     expect(v4.some((r) => r.protocol === 'kernel' && r.dst === '10.250.1.0/24')).toBe(false);
-    const v6 = await routesIn('a', true);
+    const v6 = await routesIn('a', 6);
     expect(v6).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ dst: 'default', gateway: 'fd00:250:1::1' }),
@@ -144,7 +145,7 @@ describe('ptp ADD: the reference layout, traffic, masquerade', () => {
     expect(await routesIn('host')).toEqual(
       expect.arrayContaining([expect.objectContaining({ dst: '10.250.1.2', dev: veth, scope: 'host' })]),
     );
-    expect(await routesIn('host', true)).toEqual(
+    expect(await routesIn('host', 6)).toEqual(
       expect.arrayContaining([expect.objectContaining({ dst: 'fd00:250:1::2', dev: veth })]),
     );
     const sysctls = await sb.exec('host', [
@@ -292,9 +293,9 @@ describe('differential: the reference ptp in the same sandbox', () => {
           .filter((r) => r.dev === 'VETH' || r.dev === 'eth0');
       return {
         ctrAddrs: await addrsIn(ctr, 'eth0'),
-        ctrRoutes: [...(await routesIn(ctr)), ...(await routesIn(ctr, true))],
+        ctrRoutes: [...(await routesIn(ctr)), ...(await routesIn(ctr, 6))],
         hostAddrs: await addrsIn('host', veth),
-        hostRoutes: clean([...(await routesIn('host')), ...(await routesIn('host', true))]),
+        hostRoutes: clean([...(await routesIn('host')), ...(await routesIn('host', 6))]),
         rules: (await natRules())
           .split('\n')
           .filter((l) => l.includes('same-id'))

@@ -1,39 +1,16 @@
 /**
- * ptp: configuration, and the netlink requests that lay out its point-to-point addressing
- * (golden lines over the recording fake), the reference's layout observed on /usr/lib/cni/ptp.
+ * ptp: the netlink requests that lay out its point-to-point addressing (golden lines over the
+ * recording fake), the reference's layout observed on /usr/lib/cni/ptp.
  */
 import { describe, expect, it } from '@jest/globals';
 import { Rtnl } from '../../lib/netlink';
 import { RecordingSocket, reply, type Responder } from '../../lib/netlink/fake';
-import { invocation } from '../../lib/testutil/invocation';
-import { loadPtpConfig, requireIpam } from './config';
 import { hostSide, ptpAddresses, routeViaGateway } from './routes';
 
 const fake = (...responders: Responder[]): { sock: RecordingSocket; rtnl: Rtnl } => {
   const sock = new RecordingSocket().respond(...responders);
   return { sock, rtnl: new Rtnl(sock) };
 };
-const load = (extra: Record<string, unknown> = {}): ReturnType<typeof loadPtpConfig> =>
-  loadPtpConfig(invocation({ cniVersion: '0.3.1', name: 'kindnet', type: 'ptp', ...extra }));
-
-describe('ptp config', () => {
-  it('kindnet’s keys', () => {
-    expect(load({ ipMasq: false, mtu: 1500, ipam: { type: 'host-local' } })).toEqual({
-      ipMasq: false,
-      ipMasqBackend: undefined,
-      mtu: 1500,
-      ipamType: 'host-local',
-      dns: undefined,
-    });
-  });
-  it('ipMasqBackend, and the errors', () => {
-    expect(load({ ipMasq: true, ipMasqBackend: 'nftables' }).ipMasqBackend).toBe('nftables');
-    expect(() => load({ ipMasqBackend: 'pf' })).toThrow('unknown ipmasq backend "pf"');
-    expect(() => load({ mtu: -1 })).toThrow('invalid MTU -1');
-    expect(() => requireIpam(load())).toThrow('ptp needs an "ipam" section');
-  });
-});
-
 const ips = [
   { interface: 1, address: '10.244.1.2/24', gateway: '10.244.1.1' },
   { interface: 1, address: 'fd00:244:1::2/64', gateway: 'fd00:244:1::1' },

@@ -2,17 +2,17 @@
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
-import { openRtnl } from '../../lib/net/rtnl';
+import type { Kernel } from '../../lib/net/kernel';
 import { loadPtpConfig, requireIpam } from './config';
 
-export async function status(inv: Invocation): Promise<void> {
+export async function status(inv: Invocation, kernel: Kernel): Promise<void> {
   const ipamType = requireIpam(loadPtpConfig(inv));
   try {
-    const host = openRtnl();
+    const host = kernel.rtnl();
     host.linkByName('lo');
     host.close();
   } catch (e) {
     throw new CniError(ErrorCode.NotAvailable, 'netlink is not usable', (e as Error).message);
   }
-  await delegate('STATUS', ipamType, inv);
+  await delegate('STATUS', ipamType, inv, { runner: kernel.runner });
 }

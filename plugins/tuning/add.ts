@@ -7,16 +7,17 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
-import { inContainer, openContainer } from '../../lib/net/open-netns';
+import type { Kernel } from '../../lib/net/kernel';
+import { requireNetns } from '../../lib/net/open-netns';
 import { loadTuningConfig } from './config';
 import { diskStore, recordName } from './state';
-import { checkAllowlist, DEFAULT_ALLOWLIST, procSysctlFs, readAllowlist } from './sysctl';
+import { checkAllowlist, DEFAULT_ALLOWLIST, readAllowlist } from './sysctl';
 import { applyTuning } from './tune';
 
 /** The allow-list file; TSCNI_TUNING_ALLOWLIST points elsewhere (tests, or a non-standard layout). */
 export const allowlistPath = (inv: Invocation): string => inv.env['TSCNI_TUNING_ALLOWLIST'] || DEFAULT_ALLOWLIST;
 
-export async function add(inv: Invocation): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadTuningConfig(inv);
   checkAllowlist(
     cfg.sysctls.map((s) => s.raw),
@@ -25,10 +26,11 @@ export async function add(inv: Invocation): Promise<Result> {
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
 
-  const rtnl = openContainer(inv.netns);
+  requireNetns(inv.netns);
+  const rtnl = kernel.rtnl(inv.netns);
   try {
-    inContainer(inv.netns, () =>
-      applyTuning({ rtnl, sysctl: procSysctlFs, store: diskStore(cfg.dataDir) }, cfg, {
+    kernel.withSysctlsIn(inv.netns, (sysctl) =>
+      applyTuning({ rtnl, sysctl, store: diskStore(cfg.dataDir) }, cfg, {
         network: inv.networkName,
         ifName: inv.ifName,
         record: recordName(inv.containerId, inv.ifName),

@@ -2,17 +2,18 @@
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { inContainer, openContainer } from '../../lib/net/open-netns';
+import type { Kernel } from '../../lib/net/kernel';
+import { requireNetns } from '../../lib/net/open-netns';
 import { loadTuningConfig } from './config';
-import { procSysctlFs } from './sysctl';
 import { checkTuning } from './tune';
 
-export async function check(inv: Invocation): Promise<void> {
+export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadTuningConfig(inv);
   if (!prevResultOf(inv)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
-  const rtnl = openContainer(inv.netns);
+  requireNetns(inv.netns);
+  const rtnl = kernel.rtnl(inv.netns);
   try {
-    inContainer(inv.netns, () => checkTuning({ rtnl, sysctl: procSysctlFs }, cfg, inv.ifName));
+    kernel.withSysctlsIn(inv.netns, (sysctl) => checkTuning({ rtnl, sysctl }, cfg, inv.ifName));
   } finally {
     rtnl.close();
   }

@@ -6,13 +6,13 @@
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { warn } from '../../lib/log';
-import { inContainer, netnsExists, openContainer } from '../../lib/net/open-netns';
+import type { Kernel } from '../../lib/net/kernel';
+import { netnsExists } from '../../lib/net/open-netns';
 import { loadDataDir } from './config';
 import { diskStore, recordName, StateFileError, type StateRecord } from './state';
-import { procSysctlFs } from './sysctl';
 import { restoreTuning } from './tune';
 
-export async function del(inv: Invocation): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const store = diskStore(loadDataDir(inv));
   const name = recordName(inv.containerId, inv.ifName);
   let record: StateRecord | undefined;
@@ -23,12 +23,12 @@ export async function del(inv: Invocation): Promise<void> {
     warn(`${e.message}; removing it`);
   }
   if (record && netnsExists(inv.netns)) {
-    const rtnl = openContainer(inv.netns);
+    const rtnl = kernel.rtnl(inv.netns);
     try {
       const at = { network: inv.networkName, ifName: inv.ifName, record: name };
       const rec = record;
-      const errors = inContainer(inv.netns, () => restoreTuning({ rtnl, sysctl: procSysctlFs, store }, at, rec));
-      for (const e of errors) warn(`DEL ${inv.ifName}: ${e}`);
+      const failed = kernel.withSysctlsIn(inv.netns, (sysctl) => restoreTuning({ rtnl, sysctl, store }, at, rec));
+      if (failed) warn(`DEL ${inv.ifName}: ${failed.message}`);
     } finally {
       rtnl.close();
     }

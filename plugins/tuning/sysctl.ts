@@ -12,8 +12,9 @@
  *    nf_conntrack_max, ...). So a key must name a file that exists and is writable there. In
  *    the initial namespace that proves nothing; tuning refuses to write sysctls there.
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
+import type { SysctlFs, SysctlKind } from '../../lib/net/sysctl';
 
 export interface SysctlKey {
   /** Relative to /proc/sys, `/`-separated: `net/ipv4/conf/eth0/rp_filter`. */
@@ -90,36 +91,8 @@ export function checkAllowlist(rawKeys: readonly string[], patterns: readonly Re
 }
 
 // -----------------------------------------------------------------------------------------------
-// The kernel's view, through a seam (unit tests give a map; the plugin gives /proc/sys as seen
-// from inside the container's namespace).
-
-export type SysctlKind = 'missing' | 'directory' | 'readonly' | 'writable';
-
-export interface SysctlFs {
-  kind(path: string): SysctlKind;
-  /** The value without its trailing newline. */
-  read(path: string): string;
-  write(path: string, value: string): void;
-}
-
-/** /proc/sys of the namespace this thread is in (call it inside inNetns). */
-export const procSysctlFs: SysctlFs = {
-  kind(path) {
-    try {
-      const st = statSync(path);
-      if (st.isDirectory()) return 'directory';
-      // Sysctl permissions are the table's mode, enforced for root too (no DAC override).
-      return (st.mode & 0o200) !== 0 ? 'writable' : 'readonly';
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
-      throw e;
-    }
-  },
-  read: (path) => readFileSync(path, 'utf8').replace(/\n$/, ''),
-  // r+: never create; a sysctl that is not there must fail, not become a file.
-  write: (path, value) => writeFileSync(path, value, { flag: 'r+' }),
-};
+// The kernel's view, through the Kernel seam's SysctlFs (unit tests give a map; the plugin gives
+// /proc/sys as seen from inside the container's namespace).
 
 /** A host-wide net sysctl that only the initial namespace can change: writable here means we are there. */
 const INIT_ONLY_PROBE = `${PROC_SYS}/net/core/wmem_max`;

@@ -1,15 +1,17 @@
 /**
  * The work of tuning's verbs, on seams: an Rtnl whose socket lives in the container's namespace,
- * the container's /proc/sys (SysctlFs) and the state store. The plugin runs these inside the
- * container's namespace (inContainer), unit tests on a RecordingSocket, a map and a memory store.
+ * the container's /proc/sys (SysctlFs) and the state store. The verbs run these inside the
+ * container's namespace (Kernel.withSysctlsIn), unit tests on a RecordingSocket, a map and a
+ * memory store.
  * Everything is synchronous, so a namespace switch never spans an await.
  */
-import { CniError, ErrorCode } from '../../lib/cni/errors';
+import { CniError, combinedError, ErrorCode, Failures } from '../../lib/cni/errors';
 import { warn } from '../../lib/log';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { changesLink, type TuningConfig } from './config';
 import { mergeRecords, type LinkOriginals, type StateRecord, type StateStore } from './state';
-import { checkNamespaced, parseStoredKey, sameSysctlValue, type SysctlFs } from './sysctl';
+import type { SysctlFs } from '../../lib/net/sysctl';
+import { checkNamespaced, parseStoredKey, sameSysctlValue } from './sysctl';
 
 export interface TuningDeps {
   readonly rtnl: Rtnl;
@@ -53,14 +55,13 @@ function setAttr(rtnl: Rtnl, link: Link, what: string, change: Parameters<Rtnl['
   }
 }
 
-/** Puts back what a record says, in the reference's order, then the sysctls; returns the failures. */
-function restoreLink(rtnl: Rtnl, link: Link, r: LinkOriginals): string[] {
-  const errors: string[] = [];
+/** Puts back the interface attributes a record holds, in the reference's order; keeps the failures. */
+function restoreLink(rtnl: Rtnl, link: Link, r: LinkOriginals, failures: Failures): void {
   const attempt = (what: string, fn: () => void): void => {
     try {
       fn();
     } catch (e) {
-      errors.push(`failed to restore ${what}: ${(e as Error).message}`);
+      failures.of(`failed to restore ${what}`)(e);
     }
   };
   if (r.mtu) attempt('MTU', () => rtnl.setLink(link.index, { mtu: r.mtu }));
@@ -68,25 +69,22 @@ function restoreLink(rtnl: Rtnl, link: Link, r: LinkOriginals): string[] {
   if (r.promisc !== undefined) attempt('promiscuous mode', () => rtnl.setLink(link.index, { promisc: r.promisc }));
   if (r.allmulti !== undefined) attempt('all-multicast mode', () => rtnl.setLink(link.index, { allmulti: r.allmulti }));
   if (r.txQLen !== undefined) attempt('transmit queue length', () => rtnl.setLink(link.index, { txqlen: r.txQLen }));
-  return errors;
 }
 
-function restoreSysctls(fs: SysctlFs, originals: ReadonlyArray<[string, string]>): string[] {
-  const errors: string[] = [];
+function restoreSysctls(fs: SysctlFs, originals: ReadonlyArray<[string, string]>, failures: Failures): void {
   for (const [rel, value] of [...originals].reverse()) {
     const key = parseStoredKey(rel);
     if (!key) {
-      errors.push(`refusing to restore sysctl ${JSON.stringify(rel)}: not a net sysctl`);
+      failures.of()(internal(`refusing to restore sysctl ${JSON.stringify(rel)}: not a net sysctl`));
       continue;
     }
     if (fs.kind(key.path) !== 'writable') continue; // gone with its interface
     try {
       fs.write(key.path, value);
     } catch (e) {
-      errors.push(`failed to restore sysctl ${key.path}: ${(e as Error).message}`);
+      failures.of(`failed to restore sysctl ${key.path}`)(e);
     }
   }
-  return errors;
 }
 
 /**
@@ -128,8 +126,9 @@ export function applyTuning(d: TuningDeps, cfg: TuningConfig, at: Attachment): v
     }
     if (link) {
       undo.push(() => {
-        const errors = restoreLink(d.rtnl, link, linkBefore);
-        if (errors.length) throw new Error(errors.join('; '));
+        const failures = new Failures();
+        restoreLink(d.rtnl, link, linkBefore, failures);
+        failures.throwIfAny();
       });
       if (cfg.mac !== undefined) setAttr(d.rtnl, link, 'MAC address', { mac: cfg.mac }, cfg.mac);
       if (cfg.promisc) setAttr(d.rtnl, link, 'promiscuous mode', { promisc: true }, 'on');
@@ -152,20 +151,20 @@ export function applyTuning(d: TuningDeps, cfg: TuningConfig, at: Attachment): v
 
 /**
  * DEL: puts back what the record says (the interface, then the sysctls) and removes the record.
- * A missing interface leaves nothing to restore. Failures are returned, not thrown: the record
- * goes either way, as the runtime's DEL must be able to finish.
+ * A missing interface leaves nothing to restore. The failures are returned as one error, not
+ * thrown: the record goes either way, as the runtime's DEL must be able to finish.
  */
-export function restoreTuning(d: TuningDeps, at: Attachment, record: StateRecord): string[] {
-  const errors: string[] = [];
+export function restoreTuning(d: TuningDeps, at: Attachment, record: StateRecord): CniError | undefined {
+  const failures = new Failures();
   let link: Link | undefined;
   try {
     link = d.rtnl.linkByName(at.ifName);
   } catch (e) {
-    if (!isErrno(e, 'ENODEV')) errors.push(`failed to look up ${at.ifName}: ${(e as Error).message}`);
+    if (!isErrno(e, 'ENODEV')) failures.of(`failed to look up ${at.ifName}`)(e);
   }
-  if (link) errors.push(...restoreLink(d.rtnl, link, record));
-  errors.push(...restoreSysctls(d.sysctl, record.sysctls ?? []));
-  return errors;
+  if (link) restoreLink(d.rtnl, link, record, failures);
+  restoreSysctls(d.sysctl, record.sysctls ?? [], failures);
+  return combinedError(failures.list);
 }
 
 /** CHECK: every configured value is what the kernel has now (the reference's messages). */

@@ -1,8 +1,8 @@
 /**
- * tuning without root: configuration, sysctl key rules, the allow-list, the state file format
- * (the reference's), and the verbs' kernel work on a recording netlink socket, a fake /proc/sys
- * and an in-memory store (golden request lines, rollback, restore, CHECK); DEL, GC and STATUS
- * through the dispatcher on a temporary state directory.
+ * tuning without root (its configuration: config.test.ts): sysctl key rules, the allow-list, the
+ * state file format (the reference's), and the verbs' kernel work on a recording netlink socket,
+ * a fake /proc/sys and an in-memory store (golden request lines, rollback, restore, CHECK); DEL,
+ * GC and STATUS through the dispatcher on a temporary state directory.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { IFF_ALLMULTI, IFF_PROMISC } from '../../lib/netlink/constants';
 import { RecordingSocket, reply, type Responder } from '../../lib/netlink/fake';
 import { Rtnl } from '../../lib/netlink';
 import { cannedLink } from '../../lib/netlink/fake';
-import { loadDataDir, loadTuningConfig, parseMacAddress, type TuningConfig } from './config';
+import { loadTuningConfig, type TuningConfig } from './config';
 import { decodeRecord, encodeRecord, memoryStore, mergeRecords, recordName } from './state';
 import {
   checkAllowlist,
@@ -23,9 +23,8 @@ import {
   parseSysctlKey,
   readAllowlist,
   sameSysctlValue,
-  type SysctlFs,
-  type SysctlKind,
 } from './sysctl';
+import type { SysctlFs, SysctlKind } from '../../lib/net/sysctl';
 import { duplicateSysctlKey } from './duplicates';
 import { applyTuning, checkTuning, restoreTuning } from './tune';
 import { PLUGINS } from '../registry';
@@ -67,88 +66,6 @@ const caught = (fn: () => unknown): { code?: number; msg?: string; details?: str
   }
   throw new Error('expected a throw');
 };
-
-describe('configuration', () => {
-  it('defaults: nothing to change, the reference state directory', () => {
-    expect(loadTuningConfig(inv(base))).toEqual({
-      dataDir: '/run/cni/tuning',
-      sysctls: [],
-      mac: undefined,
-      promisc: false,
-      mtu: undefined,
-      allmulti: undefined,
-      txQLen: undefined,
-    });
-  });
-
-  it('MAC precedence: own key < CNI_ARGS MAC < runtimeConfig.mac < args.cni.mac (the reference order)', () => {
-    const c = { ...base, mac: '02:00:00:00:00:01' };
-    expect(loadTuningConfig(inv(c)).mac).toBe('02:00:00:00:00:01');
-    expect(loadTuningConfig(inv(c, { cniArgs: 'IgnoreUnknown=1;MAC=02:00:00:00:00:02' })).mac).toBe(
-      '02:00:00:00:00:02',
-    );
-    const rc = { ...c, runtimeConfig: { mac: '02:00:00:00:00:03' } };
-    expect(loadTuningConfig(inv(rc, { cniArgs: 'MAC=02:00:00:00:00:02' })).mac).toBe('02:00:00:00:00:03');
-    const ar = { ...rc, args: { cni: { mac: '02:00:00:00:00:04' } } };
-    expect(loadTuningConfig(inv(ar)).mac).toBe('02:00:00:00:00:04');
-  });
-
-  it('args.cni overrides and merges sysctls over the plugin keys', () => {
-    const c = loadTuningConfig(
-      inv({
-        ...base,
-        mtu: 1400,
-        promisc: true,
-        sysctl: { 'net.core.somaxconn': '100', 'net.ipv4.ip_forward': '1' },
-        args: {
-          cni: { mtu: 9000, promisc: false, allmulti: true, txQLen: 0, sysctl: { 'net.core.somaxconn': '200' } },
-        },
-      }),
-    );
-    expect(c.sysctls.map((s) => [s.raw, s.value])).toEqual([
-      ['net.core.somaxconn', '200'],
-      ['net.ipv4.ip_forward', '1'],
-    ]);
-    expect(c).toMatchObject({ mtu: 9000, promisc: false, allmulti: true, txQLen: 0 });
-  });
-
-  it('keys match case-insensitively like Go; types are strict (code 7 naming the key)', () => {
-    expect(loadTuningConfig(inv({ ...base, MTU: 1400, TxQLen: 10 }))).toMatchObject({ mtu: 1400, txQLen: 10 });
-    expect(caught(() => loadTuningConfig(inv({ ...base, mtu: '1400' })))).toMatchObject({
-      code: 7,
-      details: expect.stringContaining('mtu') as unknown as string,
-    });
-    expect(caught(() => loadTuningConfig(inv({ ...base, sysctl: { 'net.core.somaxconn': 5 } })))).toMatchObject({
-      code: 7,
-      details: expect.stringContaining('sysctl.net.core.somaxconn') as unknown as string,
-    });
-  });
-
-  it('rejects negative or oversized numbers and malformed MACs (code 7)', () => {
-    for (const bad of [{ mtu: -1 }, { txQLen: -1 }, { txQLen: 2 ** 32 }, { mac: 'zz' }, { mac: '01:02:03' }])
-      expect(caught(() => loadTuningConfig(inv({ ...base, ...bad }))).code).toBe(7);
-    expect(caught(() => loadTuningConfig(inv({ ...base, mac: 'zz' }))).msg).toBe(
-      'invalid args zz for MAC addr: address zz: invalid MAC address',
-    );
-  });
-
-  it('MACs in every spelling Go accepts, normalised', () => {
-    for (const m of ['C2:11:22:33:44:55', 'c2-11-22-33-44-55', 'c211.2233.4455'])
-      expect(parseMacAddress(m)).toBe('c2:11:22:33:44:55');
-  });
-
-  it('unknown CNI_ARGS fail as in the reference, unless IgnoreUnknown', () => {
-    expect(caught(() => loadTuningConfig(inv(base, { cniArgs: 'K8S_POD_NAME=x' }))).msg).toBe(
-      'ARGS: unknown args ["K8S_POD_NAME=x"]',
-    );
-    expect(() => loadTuningConfig(inv(base, { cniArgs: 'IgnoreUnknown=1;K8S_POD_NAME=x' }))).not.toThrow();
-  });
-
-  it('DEL needs only the state directory: settings it does not apply cannot fail it', () => {
-    const c = { ...base, dataDir: '/tmp/x', mac: 'zz', sysctl: { 'kernel.hostname': 'x' } };
-    expect(loadDataDir(inv(c, { command: 'DEL' }))).toBe('/tmp/x');
-  });
-});
 
 describe('sysctl keys', () => {
   it.each([
@@ -433,7 +350,7 @@ describe('ADD, DEL and CHECK on a recording socket, a fake /proc/sys and a memor
   it('DEL restores the interface in the reference order, then the sysctls', () => {
     const w = world(reply.messages(eth0({ mtu: 9000 })));
     w.values[SOMAXCONN] = '100';
-    const errors = restoreTuning(w, at, {
+    const failed = restoreTuning(w, at, {
       mac: '0a:00:00:00:00:01',
       promisc: false,
       mtu: 1500,
@@ -441,7 +358,7 @@ describe('ADD, DEL and CHECK on a recording socket, a fake /proc/sys and a memor
       txQLen: 1000,
       sysctls: [['net/core/somaxconn', '4096']],
     });
-    expect(errors).toEqual([]);
+    expect(failed).toBeUndefined();
     expect(w.sock.requests).toEqual([
       'RTM_GETLINK name=eth0',
       'RTM_SETLINK index=2 mtu=1500',
@@ -456,14 +373,17 @@ describe('ADD, DEL and CHECK on a recording socket, a fake /proc/sys and a memor
   it('DEL without the interface restores the sysctls only; a tampered key is refused', () => {
     const w = world(reply.error('ENODEV'));
     w.values[SOMAXCONN] = '100';
-    const errors = restoreTuning(w, at, {
+    const failed = restoreTuning(w, at, {
       mtu: 1500,
       sysctls: [
         ['kernel/hostname', 'x'],
         ['net/core/somaxconn', '4096'],
       ],
     });
-    expect(errors).toEqual(['refusing to restore sysctl "kernel/hostname": not a net sysctl']);
+    expect(failed?.toJSON()).toEqual({
+      code: 999,
+      msg: 'refusing to restore sysctl "kernel/hostname": not a net sysctl',
+    });
     expect(w.values[SOMAXCONN]).toBe('4096');
   });
 

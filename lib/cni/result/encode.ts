@@ -4,11 +4,10 @@
  * going down to 0.2 keeps the first address of each family and only routes of a family that has
  * an address; going down to 0.4 adds `version` and drops 1.1-only interface fields.
  */
+import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../errors';
 import { resultFamily } from '../version';
 import type { DNS, Result, Route } from './types';
-
-export const isV6 = (addr: string): boolean => addr.includes(':');
 
 export function stripUndefined<T extends object>(o: T): T {
   for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k];
@@ -69,7 +68,7 @@ export function toWire(r: Result, version: string): Record<string, unknown> {
     if (r.ips?.length) {
       out['ips'] = r.ips.map((ip) =>
         stripUndefined({
-          version: isV6(ip.address) ? '6' : '4',
+          version: String(familyOfText(ip.address)),
           interface: ip.interface,
           address: ip.address,
           gateway: ip.gateway,
@@ -81,17 +80,17 @@ export function toWire(r: Result, version: string): Record<string, unknown> {
     return out;
   }
   // 0.1.0 / 0.2.0: one address per family, routes grouped under the family that has an address.
-  const v4 = r.ips?.find((ip) => !isV6(ip.address));
-  const v6 = r.ips?.find((ip) => isV6(ip.address));
+  const v4 = r.ips?.find((ip) => familyOfText(ip.address) === 4);
+  const v6 = r.ips?.find((ip) => familyOfText(ip.address) === 6);
   if (!v4 && !v6) throw new CniError(ErrorCode.Internal, 'cannot convert: no valid IP addresses');
   const out: Record<string, unknown> = { cniVersion: version };
-  for (const [key, ip, six] of [
-    ['ip4', v4, false],
-    ['ip6', v6, true],
+  for (const [key, ip, family] of [
+    ['ip4', v4, 4],
+    ['ip6', v6, 6],
   ] as const) {
     if (!ip) continue;
     const routes = (r.routes ?? [])
-      .filter((rt) => isV6(rt.dst) === six)
+      .filter((rt) => familyOfText(rt.dst) === family)
       .map((rt) => stripUndefined({ dst: rt.dst, gw: rt.gw }));
     out[key] = stripUndefined({ ip: ip.address, gateway: ip.gateway, routes: routes.length ? routes : undefined });
   }

@@ -12,6 +12,7 @@
  * which attachment holds which. A change is one `iptables-restore --noflush` per family,
  * rendered from a listing of just the chains it touches.
  */
+import { FAMILIES, bitsOf, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
@@ -28,15 +29,15 @@ export const spec = {
   jumpToForward: `-m comment --comment "CNI firewall plugin rules" -j ${FORWARD_CHAIN}`,
   jumpToAdmin: (admin: string): string => `-m comment --comment "CNI firewall plugin admin overrides" -j ${admin}`,
   replies: (ip: string): string =>
-    `-d ${ip}/${ip.includes(':') ? 128 : 32} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
-  from: (ip: string): string => `-s ${ip}/${ip.includes(':') ? 128 : 32} -j ACCEPT`,
+    `-d ${ip}/${bitsOf(familyOfText(ip))} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  from: (ip: string): string => `-s ${ip}/${bitsOf(familyOfText(ip))} -j ACCEPT`,
   jumpToStage1: `-m comment --comment ${ISOLATION} -j ${STAGE1}`,
   stage1Bridge: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${ISOLATION} -j ${STAGE2}`,
   stage2Bridge: (br: string): string => `-o ${br} -m comment --comment ${ISOLATION} -j DROP`,
   stageReturn: `-m comment --comment ${ISOLATION} -j RETURN`,
 };
 
-const inFamily = (six: boolean) => (ip: string) => ip.includes(':') === six;
+const inFamily = (family: Family) => (ip: string) => familyOfText(ip) === family;
 
 /** Bridges named by the isolation rules of a STAGE-1 listing. */
 export function bridgesIn(listing: string): string[] {
@@ -49,18 +50,19 @@ export function bridgesIn(listing: string): string[] {
 }
 
 /** The chains a change reads in one family. */
-export function chainsToRead(change: ForwardingChange, six: boolean): string[] {
+export function chainsToRead(change: ForwardingChange, family: Family): string[] {
   const chains = new Set<string>();
   // Accepting needs the jumps into CNI-FORWARD and the admin chain; forgetting only CNI-FORWARD.
-  if (change.accept.some(inFamily(six))) for (const c of ['FORWARD', FORWARD_CHAIN, change.adminChain]) chains.add(c);
-  if (change.forget.some(inFamily(six))) chains.add(FORWARD_CHAIN);
-  if (change.families.includes(six ? 6 : 4) && (change.isolate.length > 0 || change.unisolate.length > 0))
+  if (change.accept.some(inFamily(family)))
+    for (const c of ['FORWARD', FORWARD_CHAIN, change.adminChain]) chains.add(c);
+  if (change.forget.some(inFamily(family))) chains.add(FORWARD_CHAIN);
+  if (change.families.includes(family) && (change.isolate.length > 0 || change.unisolate.length > 0))
     for (const c of ['FORWARD', STAGE1, STAGE2]) chains.add(c);
   return [...chains];
 }
 
 /** iptables-restore text for one family of a change, given a listing of the chains it reads. */
-export function renderForwardingChange(change: ForwardingChange, six: boolean, current: string): string {
+export function renderForwardingChange(change: ForwardingChange, family: Family, current: string): string {
   const { chains, rules } = parseSave(current);
   // Rules are counted, not just noted: two writers that read the same state may both have added
   // a rule, and any later change removes the extra copy (teardown removes every copy).
@@ -88,7 +90,7 @@ export function renderForwardingChange(change: ForwardingChange, six: boolean, c
   const append = (chain: string, s: string): void => ensure(chain, s, 'append');
   const remove = (chain: string, s: string): void => drop(chain, s, count(chain, s));
 
-  const accept = change.accept.filter(inFamily(six));
+  const accept = change.accept.filter(inFamily(family));
   if (accept.length > 0) {
     ensureChain(FORWARD_CHAIN);
     ensureChain(change.adminChain);
@@ -99,13 +101,13 @@ export function renderForwardingChange(change: ForwardingChange, six: boolean, c
       append(FORWARD_CHAIN, spec.from(ip));
     }
   }
-  for (const ip of change.forget.filter(inFamily(six))) {
+  for (const ip of change.forget.filter(inFamily(family))) {
     if (accept.includes(ip)) continue;
     remove(FORWARD_CHAIN, spec.replies(ip));
     remove(FORWARD_CHAIN, spec.from(ip));
   }
 
-  if (change.families.includes(six ? 6 : 4)) {
+  if (change.families.includes(family)) {
     if (change.isolate.length > 0) {
       ensureChain(STAGE1);
       ensureChain(STAGE2);
@@ -151,27 +153,27 @@ export class IptablesContainerForwarding implements ContainerForwarding {
 
   async apply(change: ForwardingChange): Promise<void> {
     await concurrently(
-      ...[false, true].map(async (six) => {
-        const chains = chainsToRead(change, six);
+      ...FAMILIES.map(async (family) => {
+        const chains = chainsToRead(change, family);
         if (chains.length === 0) return;
         await transact(
           this.runner,
-          six,
-          () => listChains(this.runner, six, 'filter', chains),
-          (current) => renderForwardingChange(change, six, current),
+          family,
+          () => listChains(this.runner, family, 'filter', chains),
+          (current) => renderForwardingChange(change, family, current),
         );
       }),
     );
   }
 
   async check(expected: ForwardingExpectation): Promise<void> {
-    for (const six of [false, true]) {
-      const accept = expected.accept.filter(inFamily(six));
-      const isolate = expected.families.includes(six ? 6 : 4) ? expected.isolate : [];
+    for (const family of FAMILIES) {
+      const accept = expected.accept.filter(inFamily(family));
+      const isolate = expected.families.includes(family) ? expected.isolate : [];
       if (accept.length === 0 && isolate.length === 0) continue;
       const reads = ['FORWARD', FORWARD_CHAIN, expected.adminChain, ...(isolate.length > 0 ? [STAGE1, STAGE2] : [])];
-      const { chains, rules } = parseSave(await listChains(this.runner, six, 'filter', reads));
-      const table = `${six ? 'ip6tables' : 'iptables'} table filter`;
+      const { chains, rules } = parseSave(await listChains(this.runner, family, 'filter', reads));
+      const table = `${family === 6 ? 'ip6tables' : 'iptables'} table filter`;
       const need = (chain: string, s: string): void => {
         if (!rules.includes(`-A ${chain} ${s}`))
           throw new CniError(ErrorCode.Internal, `firewall rule not found in ${table}`, `-A ${chain} ${s}`);
@@ -204,8 +206,8 @@ export class IptablesContainerForwarding implements ContainerForwarding {
 
   async isolatedBridges(): Promise<string[]> {
     const [v4, v6] = await concurrently(
-      listChains(this.runner, false, 'filter', [STAGE1]),
-      listChains(this.runner, true, 'filter', [STAGE1]),
+      listChains(this.runner, 4, 'filter', [STAGE1]),
+      listChains(this.runner, 6, 'filter', [STAGE1]),
     );
     return [...new Set([...bridgesIn(v4), ...bridgesIn(v6)])];
   }

@@ -5,6 +5,7 @@
  * `name: "<net>" id: "<cid>"`. Teardown finds the chain by network name and container ID, never
  * by addresses, so it also works after the container's interface or netns is gone.
  */
+import { FAMILIES, bitsOf, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
@@ -12,20 +13,23 @@ import { chainName, ruleComment } from '../names';
 import type { Attachment, Masquerade, MasqAddress } from '../types';
 import { listChains, renderChainRemoval, restore, saveTable } from './tables';
 
-const isV6 = (a: string): boolean => a.includes(':');
-
 /**
  * iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps;
  * jumps already in `postrouting` (a listing of POSTROUTING) are not added twice.
  */
-export function renderMasqSetup(a: Attachment, addrs: readonly MasqAddress[], six: boolean, postrouting = ''): string {
+export function renderMasqSetup(
+  a: Attachment,
+  addrs: readonly MasqAddress[],
+  family: Family,
+  postrouting = '',
+): string {
   const present = new Set(postrouting.split('\n'));
   const chain = chainName(a.networkName, a.containerId);
   const c = JSON.stringify(ruleComment(a.networkName, a.containerId));
-  const multicast = six ? 'ff00::/8' : '224.0.0.0/4';
+  const multicast = family === 6 ? 'ff00::/8' : '224.0.0.0/4';
   const lines = ['*nat', `:${chain} - [0:0]`];
   for (const x of addrs) {
-    const jump = `-A POSTROUTING -s ${x.address}/${six ? 128 : 32} -m comment --comment ${c} -j ${chain}`;
+    const jump = `-A POSTROUTING -s ${x.address}/${bitsOf(family)} -m comment --comment ${c} -j ${chain}`;
     if (!present.has(jump)) lines.push(jump);
   }
   for (const x of addrs) lines.push(`-A ${chain} -d ${x.subnet} -m comment --comment ${c} -j ACCEPT`);
@@ -56,13 +60,13 @@ export class IptablesMasquerade implements Masquerade {
 
   async setup(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
     await concurrently(
-      ...[false, true].map(async (six) => {
-        const mine = addrs.filter((x) => isV6(x.address) === six);
+      ...FAMILIES.map(async (family) => {
+        const mine = addrs.filter((x) => familyOfText(x.address) === family);
         if (mine.length === 0) return;
         // Read first, as the reference's AppendUnique does: a repeated setup (a retried ADD,
         // tscni reload) must not add a second jump.
-        const postrouting = await listChains(this.runner, six, 'nat', ['POSTROUTING']);
-        await restore(this.runner, six, renderMasqSetup(a, mine, six, postrouting));
+        const postrouting = await listChains(this.runner, family, 'nat', ['POSTROUTING']);
+        await restore(this.runner, family, renderMasqSetup(a, mine, family, postrouting));
       }),
     );
   }
@@ -71,9 +75,9 @@ export class IptablesMasquerade implements Masquerade {
     const chains = new Set([chainName(a.networkName, a.containerId)]);
     // Only POSTROUTING (where the jumps are) and the container's chain are read.
     await concurrently(
-      ...[false, true].map(async (six) => {
-        const current = await listChains(this.runner, six, 'nat', ['POSTROUTING', ...chains]);
-        await restore(this.runner, six, renderChainRemoval('nat', current, chains));
+      ...FAMILIES.map(async (family) => {
+        const current = await listChains(this.runner, family, 'nat', ['POSTROUTING', ...chains]);
+        await restore(this.runner, family, renderChainRemoval('nat', current, chains));
       }),
     );
   }
@@ -81,29 +85,29 @@ export class IptablesMasquerade implements Masquerade {
   async check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
     const chain = chainName(a.networkName, a.containerId);
     // Both families at once; each reads only POSTROUTING and the container's chain.
-    const family = async (six: boolean): Promise<void> => {
-      const mine = addrs.filter((x) => isV6(x.address) === six);
+    const checkFamily = async (family: Family): Promise<void> => {
+      const mine = addrs.filter((x) => familyOfText(x.address) === family);
       if (mine.length === 0) return;
-      const have = new Set((await listChains(this.runner, six, 'nat', ['POSTROUTING', chain])).split('\n'));
-      for (const rule of renderMasqSetup(a, mine, six).split('\n')) {
+      const have = new Set((await listChains(this.runner, family, 'nat', ['POSTROUTING', chain])).split('\n'));
+      for (const rule of renderMasqSetup(a, mine, family).split('\n')) {
         if (rule.startsWith('-A ') && !have.has(rule))
           throw new CniError(
             ErrorCode.Internal,
-            `masquerade rule not found in ${six ? 'ip6tables' : 'iptables'} table nat`,
+            `masquerade rule not found in ${family === 6 ? 'ip6tables' : 'iptables'} table nat`,
             rule,
           );
       }
     };
-    await concurrently(family(false), family(true));
+    await concurrently(checkFamily(4), checkFamily(6));
   }
 
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
     // iptables rules carry no ifname: a container is kept if any of its attachments is.
     const keptIds = new Set([...keep].map((k) => k.split('\u0000')[0] ?? ''));
-    for (const six of [false, true]) {
-      const save = await saveTable(this.runner, six, 'nat');
+    for (const family of FAMILIES) {
+      const save = await saveTable(this.runner, family, 'nat');
       const stale = staleMasqChains(save, networkName, keptIds);
-      if (stale.size > 0) await restore(this.runner, six, renderChainRemoval('nat', save, stale));
+      if (stale.size > 0) await restore(this.runner, family, renderChainRemoval('nat', save, stale));
     }
   }
 }

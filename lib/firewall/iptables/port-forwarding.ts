@@ -5,6 +5,7 @@
  * `iptables-restore --noflush` write per verb: ADD reads the whole nat table (host-port conflicts
  * can be anywhere); DEL and CHECK read only the chains they touch. Rendering is pure.
  */
+import { FAMILIES, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
@@ -30,7 +31,7 @@ export const LEGACY_SNAT_CHAIN = 'CNI-HOSTPORT-SNAT';
 export interface PortmapPlan {
   readonly networkName: string;
   readonly containerId: string;
-  readonly six: boolean;
+  readonly family: Family;
   /** Container address and prefix length, e.g. 10.0.0.2 and 24. */
   readonly containerIP: string;
   readonly prefix: number;
@@ -44,7 +45,7 @@ export interface PortmapPlan {
 
 export const dnChainName = (net: string, id: string): string => chainName(net, id, 'DN-');
 const isUnspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip === '::';
-const sameFamily = (ip: string, six: boolean): boolean => isUnspecified(ip) || ip.includes(':') === six;
+const sameFamily = (ip: string, family: Family): boolean => isUnspecified(ip) || familyOfText(ip) === family;
 export const markOf = (bit: number): string => `0x${((1 << bit) >>> 0).toString(16)}`;
 
 /** The restore text for one container and one family. */
@@ -90,14 +91,14 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
       );
     }
   }
-  const src = p.masqAll ? (p.six ? '::/0' : '0.0.0.0/0') : `${p.containerIP}/${p.prefix}`;
-  const target = p.six ? `[${p.containerIP}]` : p.containerIP;
+  const src = p.masqAll ? (p.family === 6 ? '::/0' : '0.0.0.0/0') : `${p.containerIP}/${p.prefix}`;
+  const target = p.family === 6 ? `[${p.containerIP}]` : p.containerIP;
   for (const m of p.mappings) {
-    if (!sameFamily(m.hostIP, p.six)) continue;
+    if (!sameFamily(m.hostIP, p.family)) continue;
     const match = `-p ${m.protocol} -m ${m.protocol} --dport ${m.hostPort}${isUnspecified(m.hostIP) ? '' : ` -d ${m.hostIP}`}`;
     if (p.snat) {
       out.push(`-A ${dn} -s ${src} ${match} -j ${setmark}`);
-      if (!p.six && !p.masqAll) out.push(`-A ${dn} -s 127.0.0.1 ${match} -j ${setmark}`);
+      if (p.family === 4 && !p.masqAll) out.push(`-A ${dn} -s 127.0.0.1 ${match} -j ${setmark}`);
     }
     out.push(`-A ${dn} ${match} -j DNAT --to-destination ${target}:${m.containerPort}`);
   }
@@ -142,7 +143,7 @@ export function planOf(req: PortForwardRequest, c: ContainerAddress): PortmapPla
   return {
     networkName: req.attachment.networkName,
     containerId: req.attachment.containerId,
-    six: c.six,
+    family: c.family,
     containerIP: c.address,
     prefix: c.prefix,
     mappings: req.mappings,
@@ -150,7 +151,7 @@ export function planOf(req: PortForwardRequest, c: ContainerAddress): PortmapPla
     masqAll: req.masqAll,
     markMasqBit: req.markMasqBit,
     externalSetMarkChain: req.externalSetMarkChain,
-    conditions: c.six ? req.conditionsV6 : req.conditionsV4,
+    conditions: c.family === 6 ? req.conditionsV6 : req.conditionsV4,
   };
 }
 
@@ -158,7 +159,7 @@ export function planOf(req: PortForwardRequest, c: ContainerAddress): PortmapPla
 function checkConflicts(plan: PortmapPlan, current: string): void {
   const taken = existingHostPorts(current, dnChainName(plan.networkName, plan.containerId));
   for (const m of plan.mappings) {
-    if (!sameFamily(m.hostIP, plan.six)) continue;
+    if (!sameFamily(m.hostIP, plan.family)) continue;
     const clash = taken.find(
       (t) =>
         t.proto === m.protocol &&
@@ -186,17 +187,17 @@ export class IptablesPortForwarding implements PortForwarding {
       concurrently(
         ...req.containers.map(async (c) => {
           const plan = planOf(req, c);
-          const current = await saveTable(this.runner, plan.six, 'nat');
+          const current = await saveTable(this.runner, plan.family, 'nat');
           checkConflicts(plan, current);
-          await restore(this.runner, plan.six, renderPortmapSetup(plan, current));
+          await restore(this.runner, plan.family, renderPortmapSetup(plan, current));
         }),
       ),
     );
   }
 
   async teardown(a: Attachment): Promise<ForwardedPorts> {
-    const [v4, v6] = await concurrently(this.teardownFamily(a, false), this.teardownFamily(a, true));
-    const out = new Map<4 | 6, readonly PortMapping[]>();
+    const [v4, v6] = await concurrently(this.teardownFamily(a, 4), this.teardownFamily(a, 6));
+    const out = new Map<Family, readonly PortMapping[]>();
     if (v4) out.set(4, v4);
     if (v6) out.set(6, v6);
     return out;
@@ -206,19 +207,19 @@ export class IptablesPortForwarding implements PortForwarding {
    * Removes the container's chains (DN and legacy SN) and their jumps; returns the mappings it had,
    * or undefined when this family has no DN chain for the container (nothing was forwarded).
    */
-  private async teardownFamily(a: Attachment, six: boolean): Promise<PortMapping[] | undefined> {
+  private async teardownFamily(a: Attachment, family: Family): Promise<PortMapping[] | undefined> {
     const dn = dnChainName(a.networkName, a.containerId);
     const sn = chainName(a.networkName, a.containerId, 'SN-');
     // The container's own chain and the legacy SNAT chain first: a family with neither (the other
     // family of a single-stack container, a second DEL) costs one round of reads. A legacy SN
     // chain exists only with its jump from CNI-HOSTPORT-SNAT, so the jump stands for the chain.
-    const first = await listChains(this.runner, six, 'nat', [dn, LEGACY_SNAT_CHAIN]);
+    const first = await listChains(this.runner, family, 'nat', [dn, LEGACY_SNAT_CHAIN]);
     const hasSn = first.split('\n').some((l) => l.endsWith(`-j ${sn}`));
     if (!hasSn && !first.split('\n').some((l) => l.startsWith(`:${dn} `))) return undefined;
-    let current = `${first}\n${await listChains(this.runner, six, 'nat', [DNAT_CHAIN])}`;
+    let current = `${first}\n${await listChains(this.runner, family, 'nat', [DNAT_CHAIN])}`;
     if (hasSn) current += `\n:${sn} - [0:0]`;
     const had = mappingsInChain(current, dn);
-    await restore(this.runner, six, renderChainRemoval('nat', current, new Set([dn, sn])));
+    await restore(this.runner, family, renderChainRemoval('nat', current, new Set([dn, sn])));
     return had;
   }
 
@@ -233,10 +234,13 @@ export class IptablesPortForwarding implements PortForwarding {
       const dn = dnChainName(plan.networkName, plan.containerId);
       const ownSetmark = plan.snat && !plan.externalSetMarkChain;
       const shared = ['PREROUTING', 'OUTPUT', ...(ownSetmark ? ['POSTROUTING', SETMARK_CHAIN, MASQ_CHAIN] : [])];
-      const current = await listChains(this.runner, plan.six, 'nat', [DNAT_CHAIN, dn, ...shared]);
+      const current = await listChains(this.runner, plan.family, 'nat', [DNAT_CHAIN, dn, ...shared]);
       const { chains, rules } = parseSave(current);
       const missing = (what: string): CniError =>
-        new CniError(ErrorCode.Internal, `${what} not found in ${plan.six ? 'ip6tables' : 'iptables'} table nat`);
+        new CniError(
+          ErrorCode.Internal,
+          `${what} not found in ${plan.family === 6 ? 'ip6tables' : 'iptables'} table nat`,
+        );
       if (!chains.has(dn)) throw missing(`chain ${dn}`);
       if (!rules.some((r) => r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)))
         throw new CniError(ErrorCode.Internal, `rule jumping to ${dn} not found in chain ${DNAT_CHAIN}`);
@@ -251,7 +255,7 @@ export class IptablesPortForwarding implements PortForwarding {
       }
       const have = mappingsInChain(current, dn);
       for (const m of plan.mappings) {
-        if (!sameFamily(m.hostIP, plan.six)) continue;
+        if (!sameFamily(m.hostIP, plan.family)) continue;
         const found = have.some(
           (h) =>
             h.protocol === m.protocol &&
@@ -271,8 +275,8 @@ export class IptablesPortForwarding implements PortForwarding {
   /** Chains of this network whose container ID is not kept (rules carry no ifname). */
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
     const keptIds = new Set([...keep].map((k) => k.split('\u0000')[0] ?? ''));
-    for (const six of [false, true]) {
-      const current = await saveTable(this.runner, six, 'nat');
+    for (const family of FAMILIES) {
+      const current = await saveTable(this.runner, family, 'nat');
       const stale = new Set<string>();
       const re = /--comment "dnat name: \\"([^"\\]*)\\" id: \\"([^"\\]*)\\"".* -j (CNI-DN-[0-9a-f]+)\s*$/;
       for (const r of parseSave(current).rules) {
@@ -286,7 +290,7 @@ export class IptablesPortForwarding implements PortForwarding {
         )
           stale.add(m[3]);
       }
-      if (stale.size) await restore(this.runner, six, renderChainRemoval('nat', current, stale));
+      if (stale.size) await restore(this.runner, family, renderChainRemoval('nat', current, stale));
     }
   }
 }

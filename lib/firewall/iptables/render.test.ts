@@ -1,5 +1,6 @@
 /** Golden text of every iptables-restore transaction lib/firewall renders (`make golden` rewrites them). */
 import { describe, expect, it } from '@jest/globals';
+import type { Family } from '../../addr/ip';
 import { expectGolden } from '../../testutil/golden';
 import type { PortForwardRequest } from '../types';
 import {
@@ -17,16 +18,16 @@ const golden = (name: string, text: string): void => expectGolden(__dirname, nam
 
 describe('iptables masquerade', () => {
   it('sets up IPv4', () => {
-    golden('masquerade-setup-v4', renderMasqSetup(ctr, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], false));
+    golden('masquerade-setup-v4', renderMasqSetup(ctr, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], 4));
   });
   it('sets up IPv6', () => {
-    golden('masquerade-setup-v6', renderMasqSetup(ctr, [{ address: 'fd00:88::2', subnet: 'fd00:88::/64' }], true));
+    golden('masquerade-setup-v6', renderMasqSetup(ctr, [{ address: 'fd00:88::2', subnet: 'fd00:88::/64' }], 6));
   });
   it('adds no second POSTROUTING jump when one is there (a repeated setup)', () => {
     const addrs = [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }];
-    const first = renderMasqSetup(ctr, addrs, false);
+    const first = renderMasqSetup(ctr, addrs, 4);
     const jumps = first.split('\n').filter((l) => l.startsWith('-A POSTROUTING'));
-    const again = renderMasqSetup(ctr, addrs, false, jumps.join('\n'));
+    const again = renderMasqSetup(ctr, addrs, 4, jumps.join('\n'));
     expect(again).toBe(
       first
         .split('\n')
@@ -47,19 +48,19 @@ describe('iptables masquerade', () => {
   });
 });
 
-const plan = (six: boolean, over: Partial<PortForwardRequest> = {}): ReturnType<typeof planOf> => {
+const plan = (family: Family, over: Partial<PortForwardRequest> = {}): ReturnType<typeof planOf> => {
   const req = request(over);
-  const c = req.containers.find((x) => x.six === six);
+  const c = req.containers.find((x) => x.family === family);
   if (!c) throw new Error('no container address');
   return planOf(req, c);
 };
 
 describe('iptables port forwarding', () => {
   it('sets up IPv4 on a host without the shared chains', () => {
-    golden('port-forwarding-setup-v4', renderPortmapSetup(plan(false), ''));
+    golden('port-forwarding-setup-v4', renderPortmapSetup(plan(4), ''));
   });
   it('sets up IPv6 on a host without the shared chains', () => {
-    golden('port-forwarding-setup-v6', renderPortmapSetup(plan(true), ''));
+    golden('port-forwarding-setup-v6', renderPortmapSetup(plan(6), ''));
   });
   it('rewrites the chain of a repeated ADD, keeping the shared chains', () => {
     const dn = dnChainName('podman', 'c0ffee');
@@ -80,20 +81,20 @@ describe('iptables port forwarding', () => {
       `-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"podman\\" id: \\"c0ffee\\"" -m multiport --destination-ports 7000 -j ${dn}`,
       'COMMIT',
     ].join('\n');
-    golden('port-forwarding-setup-v4-again', renderPortmapSetup(plan(false), save));
+    golden('port-forwarding-setup-v4-again', renderPortmapSetup(plan(4), save));
   });
   it('refills the shared chains after `iptables -t nat -F` (chains there, rules gone)', () => {
     const dn = dnChainName('podman', 'c0ffee');
     const save = ['*nat', ':CNI-HOSTPORT-DNAT - [0:0]', ':CNI-HOSTPORT-SETMARK - [0:0]', ':CNI-HOSTPORT-MASQ - [0:0]']
       .concat([`:${dn} - [0:0]`, 'COMMIT'])
       .join('\n');
-    golden('port-forwarding-setup-v4-flushed', renderPortmapSetup(plan(false), save));
+    golden('port-forwarding-setup-v4-flushed', renderPortmapSetup(plan(4), save));
   });
   it('masqAll, no snat of localhost, conditions and an external mark chain', () => {
     golden(
       'port-forwarding-setup-v4-options',
       renderPortmapSetup(
-        plan(false, {
+        plan(4, {
           masqAll: true,
           externalSetMarkChain: 'KUBE-MARK-MASQ',
           conditionsV4: ['! -s 10.0.0.0/8'],
@@ -103,7 +104,7 @@ describe('iptables port forwarding', () => {
     );
   });
   it('without snat renders only DNAT rules', () => {
-    golden('port-forwarding-setup-v6-nosnat', renderPortmapSetup(plan(true, { snat: false, markMasqBit: 5 }), ''));
+    golden('port-forwarding-setup-v6-nosnat', renderPortmapSetup(plan(6, { snat: false, markMasqBit: 5 }), ''));
   });
   it('splits more than 15 ports of one protocol over several entry rules', () => {
     const mappings = Array.from({ length: 17 }, (_, i) => ({
@@ -112,7 +113,7 @@ describe('iptables port forwarding', () => {
       protocol: 'tcp' as const,
       hostIP: '',
     }));
-    golden('port-forwarding-setup-v4-many', renderPortmapSetup(plan(false, { mappings }), ''));
+    golden('port-forwarding-setup-v4-many', renderPortmapSetup(plan(4, { mappings }), ''));
   });
   it('tears down the DN chain, its entry rule and a legacy SN chain', () => {
     const dn = dnChainName('podman', 'c0ffee');
@@ -134,8 +135,8 @@ describe('iptables container forwarding (firewall plugin)', () => {
   const empty = [':FORWARD ACCEPT [0:0]'].join('\n');
   it('sets up IPv4 and IPv6 on a host without the chains, with isolation', () => {
     const c = change({ accept: ['10.88.0.2', 'fd00:88::2'], isolate: ['cni-podman0'] });
-    golden('forwarding-setup-v4', renderForwardingChange(c, false, empty));
-    golden('forwarding-setup-v6', renderForwardingChange(c, true, empty));
+    golden('forwarding-setup-v4', renderForwardingChange(c, 4, empty));
+    golden('forwarding-setup-v6', renderForwardingChange(c, 6, empty));
   });
   it('adds only what is missing where the chains exist, with a custom admin chain', () => {
     const current = [
@@ -161,7 +162,7 @@ describe('iptables container forwarding (firewall plugin)', () => {
       adminChain: 'FW-ADMIN',
       families: [4],
     });
-    golden('forwarding-setup-v4-existing', renderForwardingChange(c, false, current));
+    golden('forwarding-setup-v4-existing', renderForwardingChange(c, 4, current));
   });
   it('tears down an address and the last isolated bridge, with the stage chains', () => {
     const current = [
@@ -181,9 +182,9 @@ describe('iptables container forwarding (firewall plugin)', () => {
       `-A ${STAGE2} ${spec.stageReturn}`,
     ].join('\n');
     const c = change({ forget: ['fd00:88::2'], unisolate: ['cni-podman0'] });
-    golden('forwarding-teardown-v6', renderForwardingChange(c, true, current));
+    golden('forwarding-teardown-v6', renderForwardingChange(c, 6, current));
   });
   it('renders nothing when there is nothing to change', () => {
-    golden('forwarding-teardown-nothing', renderForwardingChange(change({ forget: ['10.88.0.9'] }), false, empty));
+    golden('forwarding-teardown-nothing', renderForwardingChange(change({ forget: ['10.88.0.9'] }), 4, empty));
   });
 });

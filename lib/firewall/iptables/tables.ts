@@ -4,15 +4,16 @@
  * touch a few known chains list just those chains (`iptables -S <chain>`, all at once) and get the
  * same format back. Every write is one `iptables-restore --noflush` transaction per family.
  */
+import type { Family } from '../../addr/ip';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
 
 export type Table = 'nat' | 'filter';
 
 /** `iptables-save -t <table>` (or ip6tables); empty when the table cannot be read. */
-export async function saveTable(runner: Runner, six: boolean, table: Table): Promise<string> {
+export async function saveTable(runner: Runner, family: Family, table: Table): Promise<string> {
   const r = await runner.run({
-    tool: six ? 'ip6tables-save' : 'iptables-save',
+    tool: family === 6 ? 'ip6tables-save' : 'iptables-save',
     argv: ['-t', table],
     allowFailure: true,
   });
@@ -40,11 +41,11 @@ export function toSaveFormat(listing: string): string {
  */
 export async function listChains(
   runner: Runner,
-  six: boolean,
+  family: Family,
   table: Table,
   chains: readonly string[],
 ): Promise<string> {
-  const tool = six ? 'ip6tables' : 'iptables';
+  const tool = family === 6 ? 'ip6tables' : 'iptables';
   const listings = await concurrently(
     ...chains.map(async (chain) => {
       const r = await runner
@@ -57,10 +58,10 @@ export async function listChains(
 }
 
 /** `iptables-restore --noflush` with `text` (which names its table); nothing when empty. */
-export async function restore(runner: Runner, six: boolean, text: string): Promise<void> {
+export async function restore(runner: Runner, family: Family, text: string): Promise<void> {
   if (text)
     await runner.run({
-      tool: six ? 'ip6tables-restore' : 'iptables-restore',
+      tool: family === 6 ? 'ip6tables-restore' : 'iptables-restore',
       argv: ['--noflush', '-w', '10'],
       input: text,
     });
@@ -108,7 +109,7 @@ export function renderChainRemoval(table: Table, save: string, chains: ReadonlyS
  */
 export async function transact(
   runner: Runner,
-  six: boolean,
+  family: Family,
   read: () => Promise<string>,
   render: (current: string) => string,
   attempts = 5,
@@ -116,7 +117,7 @@ export async function transact(
   for (let i = 1; ; i++) {
     const text = render(await read());
     try {
-      await restore(runner, six, text);
+      await restore(runner, family, text);
       return;
     } catch (e) {
       // The messages of iptables-legacy and iptables-nft for: the chain exists, the rule or chain is

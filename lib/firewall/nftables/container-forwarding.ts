@@ -12,6 +12,7 @@
  * ADD is one transaction with no read; DEL and GC read the table once to delete only elements
  * that are there (deleting a missing element would abort the transaction).
  */
+import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from '../types';
@@ -19,7 +20,7 @@ import { nftApply, nftRead, nftTransact, parseElements, type NftElement } from '
 
 export const FW_TABLE = 'tscni_firewall';
 const T = `inet ${FW_TABLE}`;
-const setOf = (ip: string): string => (ip.includes(':') ? 'containers6' : 'containers4');
+const setOf = (ip: string): string => `containers${familyOfText(ip)}`;
 
 /** The fixed part of the table, rewritten by every ADD in its transaction. */
 export function renderForwardingSkeleton(): string[] {

@@ -4,6 +4,7 @@
  * `masq_checks` whose comment starts with a hash of (net, ifname, id). Setup and teardown are one
  * `nft -f` each; rules are found by that comment, so teardown needs no addresses.
  */
+import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { nftMasqHash } from '../names';
@@ -12,7 +13,6 @@ import { nftRead, nftTransact } from './nft';
 
 export const MASQ_TABLE = 'cni_plugins_masquerade';
 const T = `inet ${MASQ_TABLE}`;
-const isV6 = (a: string): boolean => a.includes(':');
 
 export function masqComment(a: Attachment): string {
   const clean = (s: string): string => s.replace(/"/g, '');
@@ -24,7 +24,7 @@ export function masqComment(a: Attachment): string {
 
 /** The rule of one address, as `add rule` takes it. */
 const ruleFor = (a: Attachment, x: MasqAddress): string => {
-  const fam = isV6(x.address) ? 'ip6' : 'ip';
+  const fam = familyOfText(x.address) === 6 ? 'ip6' : 'ip';
   return `${fam} saddr == ${x.address} ${fam} daddr != ${x.subnet} masquerade comment "${masqComment(a)}"`;
 };
 

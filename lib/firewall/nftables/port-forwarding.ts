@@ -6,6 +6,7 @@
  * (network, container ID, ifname), so DEL, CHECK and GC find a container's elements without the
  * runtime resending its port mappings, and two networks of one container stay apart.
  */
+import { FAMILIES, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { sha256hex } from '../../sys/hash';
 import type { Runner } from '../../exec/runner';
@@ -26,8 +27,8 @@ export const NFT_TABLE = 'tscni_hostport';
 const T = `inet ${NFT_TABLE}`;
 
 /** Map and set names per family. */
-const names = (six: boolean): { host: string; any: string; hairpin: string; local: string; all: string } => {
-  const f = six ? '6' : '4';
+const names = (family: Family): { host: string; any: string; hairpin: string; local: string; all: string } => {
+  const f = String(family);
   return {
     host: `hostports${f}`,
     any: `anyports${f}`,
@@ -53,16 +54,16 @@ export function parseOwner(comment: string): { net: string; cid: string; ifName:
 /** The fixed part of the table: rewritten (flushed and re-added) by every ADD, in the same transaction. */
 export function renderSkeleton(): string[] {
   const out = [`add table ${T} { comment "tscni portmap: host port forwarding" ; }`];
-  for (const six of [false, true]) {
-    const n = names(six);
-    const a = six ? 'ipv6_addr' : 'ipv4_addr';
+  for (const family of FAMILIES) {
+    const n = names(family);
+    const a = family === 6 ? 'ipv6_addr' : 'ipv4_addr';
     out.push(
       `add map ${T} ${n.host} { type ${a} . inet_proto . inet_service : ${a} . inet_service ; }`,
       `add map ${T} ${n.any} { type inet_proto . inet_service : ${a} . inet_service ; }`,
       `add set ${T} ${n.hairpin} { type ${a} . ${a} ; }`,
       `add set ${T} ${n.all} { type ${a} ; }`,
     );
-    if (!six) out.push(`add set ${T} ${n.local} { type ${a} ; }`);
+    if (family === 4) out.push(`add set ${T} ${n.local} { type ${a} ; }`);
   }
   out.push(
     `add chain ${T} prerouting { type nat hook prerouting priority dstnat ; }`,
@@ -76,16 +77,17 @@ export function renderSkeleton(): string[] {
     `add rule ${T} prerouting fib daddr type local jump hostports`,
     `add rule ${T} output fib daddr type local jump hostports`,
   );
-  for (const six of [false, true]) {
-    const n = names(six);
-    const ip = six ? 'ip6' : 'ip';
+  for (const family of FAMILIES) {
+    const n = names(family);
+    const ip = family === 6 ? 'ip6' : 'ip';
     out.push(
       `add rule ${T} hostports dnat ${ip} to ${ip} daddr . meta l4proto . th dport map @${n.host}`,
       `add rule ${T} hostports dnat ${ip} to meta l4proto . th dport map @${n.any}`,
       `add rule ${T} postrouting ct status dnat ${ip} saddr . ${ip} daddr @${n.hairpin} masquerade`,
       `add rule ${T} postrouting ct status dnat ${ip} daddr @${n.all} masquerade`,
     );
-    if (!six) out.push(`add rule ${T} postrouting ct status dnat ip saddr 127.0.0.0/8 ip daddr @${n.local} masquerade`);
+    if (family === 4)
+      out.push(`add rule ${T} postrouting ct status dnat ip saddr 127.0.0.0/8 ip daddr @${n.local} masquerade`);
   }
   return out;
 }
@@ -120,7 +122,7 @@ export function skeletonShortfall(json: string): string | undefined {
 
 export interface NftPlan {
   readonly owner: string;
-  readonly six: boolean;
+  readonly family: Family;
   readonly containerIP: string;
   readonly mappings: readonly PortMapping[];
   readonly snat: boolean;
@@ -131,11 +133,11 @@ const unspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip
 
 /** `add element` lines for one container and family. */
 export function renderElements(p: NftPlan): string[] {
-  const n = names(p.six);
+  const n = names(p.family);
   const c = ` comment "${p.owner}"`;
   const out: string[] = [];
   for (const m of p.mappings) {
-    if (!unspecified(m.hostIP) && m.hostIP.includes(':') !== p.six) continue;
+    if (!unspecified(m.hostIP) && familyOfText(m.hostIP) !== p.family) continue;
     const val = `${p.containerIP} . ${m.containerPort}`;
     if (unspecified(m.hostIP)) out.push(`add element ${T} ${n.any} { ${m.protocol} . ${m.hostPort}${c} : ${val} }`);
     else out.push(`add element ${T} ${n.host} { ${m.hostIP} . ${m.protocol} . ${m.hostPort}${c} : ${val} }`);
@@ -144,7 +146,7 @@ export function renderElements(p: NftPlan): string[] {
   else if (p.snat) {
     // A container reaching its own host port: without masquerade the reply would come from itself.
     out.push(`add element ${T} ${n.hairpin} { ${p.containerIP} . ${p.containerIP}${c} }`);
-    if (!p.six) out.push(`add element ${T} ${n.local} { ${p.containerIP}${c} }`);
+    if (p.family === 4) out.push(`add element ${T} ${n.local} { ${p.containerIP}${c} }`);
   }
   return out;
 }
@@ -153,10 +155,10 @@ export const deleteLine = (e: NftElement): string => `delete element ${T} ${e.se
 
 /** Elements another owner holds on the host ports `p` wants: the conflicts. */
 export function conflicts(p: NftPlan, existing: readonly NftElement[]): NftElement[] {
-  const n = names(p.six);
+  const n = names(p.family);
   const found: NftElement[] = [];
   for (const m of p.mappings) {
-    if (!unspecified(m.hostIP) && m.hostIP.includes(':') !== p.six) continue;
+    if (!unspecified(m.hostIP) && familyOfText(m.hostIP) !== p.family) continue;
     for (const e of existing) {
       if (e.comment === p.owner || (e.set !== n.any && e.set !== n.host)) continue;
       const [a, b, c] = e.parts;
@@ -178,7 +180,7 @@ export function nftPlanOf(req: PortForwardRequest, c: ContainerAddress): NftPlan
   const a = req.attachment;
   return {
     owner: ownerComment(a.networkName, a.containerId, a.ifName),
-    six: c.six,
+    family: c.family,
     containerIP: c.address,
     mappings: req.mappings,
     snat: req.snat,
@@ -196,8 +198,8 @@ const PROTOCOLS: Readonly<Record<string, PortMapping['protocol']>> = {
 };
 
 /** The mappings that map elements stand for (set elements forward nothing). */
-export function mappingsOf(elements: readonly NftElement[]): Map<4 | 6, PortMapping[]> {
-  const out = new Map<4 | 6, PortMapping[]>();
+export function mappingsOf(elements: readonly NftElement[]): Map<Family, PortMapping[]> {
+  const out = new Map<Family, PortMapping[]>();
   for (const e of elements) {
     const fam = isSixSet(e.set) ? 6 : 4;
     if (!out.has(fam)) out.set(fam, []);
