@@ -1,7 +1,8 @@
 /**
  * Every plugin this executable contains, by the name it is invoked by (`bin/<name>` is a link to
  * `tscni`), with the module of each verb it implements. Nothing here is imported until a call
- * needs it: a call loads only its plugin's verb (loopback keeps no state, so it has no GC). The
+ * needs it: a call loads only its plugin's verb (loopback and static keep no state, so they have no
+ * GC; static has nothing to report in STATUS either). The
  * interface plugins' verbs get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
  */
 import type { Invocation } from '../lib/cni/dispatch';
@@ -134,6 +135,11 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
       status: () => import('./ipvlan/status'),
     }),
   ),
+  static: plugin('CNI static plugin (tscni)', {
+    add: () => import('./static/add'),
+    del: () => import('./static/del'),
+    check: () => import('./static/check'),
+  }),
   ptp: plugin(
     'CNI ptp plugin (tscni)',
     onHost({
