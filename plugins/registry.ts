@@ -1,9 +1,9 @@
 /**
  * Every plugin this executable contains, by the name it is invoked by (`bin/<name>` is a link to
  * `tscni`), with the module of each verb it implements. Nothing here is imported until a call
- * needs it: a call loads only its plugin's verb (loopback and static keep no state, so they have no
- * GC; static has nothing to report in STATUS either). The
- * interface plugins' verbs get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
+ * needs it: a call loads only its plugin's verb (loopback, static and sbr keep no state of their
+ * own, so they have no GC; static and sbr have nothing to report in STATUS either). The interface
+ * plugins' verbs get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
  */
 import type { Invocation } from '../lib/cni/dispatch';
 import { lazyVerbs, type PluginEntry, type VerbLoaders } from '../lib/cni/plugin';
@@ -140,6 +140,14 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
     del: () => import('./static/del'),
     check: () => import('./static/check'),
   }),
+  sbr: plugin(
+    'CNI sbr plugin (tscni)',
+    onHost({
+      add: () => import('./sbr/add'),
+      del: () => import('./sbr/del'),
+      check: () => import('./sbr/check'),
+    }),
+  ),
   ptp: plugin(
     'CNI ptp plugin (tscni)',
     onHost({
