@@ -135,6 +135,16 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
       status: () => import('./ipvlan/status'),
     }),
   ),
+  'host-device': plugin(
+    'CNI host-device plugin (tscni)',
+    onHost({
+      add: () => import('./host-device/add'),
+      del: () => import('./host-device/del'),
+      check: () => import('./host-device/check'),
+      gc: () => import('./host-device/gc'),
+      status: () => import('./host-device/status'),
+    }),
+  ),
   static: plugin('CNI static plugin (tscni)', {
     add: () => import('./static/add'),
     del: () => import('./static/del'),
