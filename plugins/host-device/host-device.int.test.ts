@@ -33,7 +33,7 @@ beforeAll(async () => {
   refPath = join(sb.dir, 'ref-bin');
   mkdirSync(refPath);
   for (const p of ['static', 'host-local']) symlinkSync(join(REFERENCE_DIR, p), join(refPath, p));
-}, 30_000);
+});
 afterAll(async () => sb?.destroy());
 
 let subnet = 64;
@@ -149,7 +149,7 @@ describe('differential: the reference on a twin device', () => {
     // The device comes back as it left (up, its alias); v1.1.1 leaves it down with our alias on it.
     expect(oursBack).toEqual({ alias: undefined, up: true });
     expect(refBack).toEqual({ alias: 'hdb', up: false });
-  }, 60_000);
+  });
 });
 
 describe('DEL: the device is never lost', () => {
@@ -175,7 +175,7 @@ describe('DEL: the device is never lost', () => {
     expect((await call('ADD', 'n1', conf(dev), { exe: REF })).code).toBe(0);
     expect((await call('DEL', 'n1', conf(dev))).code).toBe(0);
     expect(await linkIn('host', 'hdc')).toBeDefined();
-  }, 60_000);
+  });
 
   it('after the namespace died with a veth inside: gone with it (as the kernel does), DEL succeeds and releases the lease', async () => {
     const dev = await hostDevice('hdd');
@@ -200,33 +200,29 @@ describe('DEL: the device is never lost', () => {
     // The reference fails that DEL (and so never releases the lease).
     const ref = await call('DEL', 'n2', c, { exe: REF });
     expect(errorOf(ref)['msg']).toMatch(/^failed to open netns/);
-  }, 60_000);
+  });
 
   it.each([
     ['under its container name', 'net1'],
     ['as dev<index>, its container name being taken', 'dev'],
-  ])(
-    'a physical device the kernel handed back %s is renamed to its host name',
-    async (_name, how) => {
-      const dev = await hostDevice(how === 'net1' ? 'hde' : 'hdf');
-      const ctr = `n3${how}`;
-      await sb.addContainer(ctr);
-      expect((await call('ADD', ctr, conf(dev))).code).toBe(0);
-      const index = ((await sb.exec(ctr, ['ip', '-j', 'link', 'show', 'net1'])).json as Array<{ ifindex: number }>)[0]
-        ?.ifindex;
-      // What the kernel does to a physical device when the namespace dies: to the host, name and alias kept.
-      await runOk(['ip', '-n', sb.nsName(ctr), 'link', 'set', 'net1', 'netns', sb.hostNs]);
-      if (how === 'dev') await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'net1', 'name', `dev${index ?? 0}`]);
-      await sb.removeContainer(ctr);
-      expect((await call('DEL', ctr, conf(dev))).code).toBe(0);
-      const back = await linkIn('host', dev.name);
-      expect(back).toMatchObject({ address: dev.mac });
-      expect(back?.ifalias).toBeUndefined();
-      expect(back?.flags).toContain('UP');
-      expect(recordsOf()).toEqual([]);
-    },
-    60_000,
-  );
+  ])('a physical device the kernel handed back %s is renamed to its host name', async (_name, how) => {
+    const dev = await hostDevice(how === 'net1' ? 'hde' : 'hdf');
+    const ctr = `n3${how}`;
+    await sb.addContainer(ctr);
+    expect((await call('ADD', ctr, conf(dev))).code).toBe(0);
+    const index = ((await sb.exec(ctr, ['ip', '-j', 'link', 'show', 'net1'])).json as Array<{ ifindex: number }>)[0]
+      ?.ifindex;
+    // What the kernel does to a physical device when the namespace dies: to the host, name and alias kept.
+    await runOk(['ip', '-n', sb.nsName(ctr), 'link', 'set', 'net1', 'netns', sb.hostNs]);
+    if (how === 'dev') await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'net1', 'name', `dev${index ?? 0}`]);
+    await sb.removeContainer(ctr);
+    expect((await call('DEL', ctr, conf(dev))).code).toBe(0);
+    const back = await linkIn('host', dev.name);
+    expect(back).toMatchObject({ address: dev.mac });
+    expect(back?.ifalias).toBeUndefined();
+    expect(back?.flags).toContain('UP');
+    expect(recordsOf()).toEqual([]);
+  });
 });
 
 describe('ADD: a failure leaves the device where it was', () => {
@@ -247,7 +243,7 @@ describe('ADD: a failure leaves the device where it was', () => {
     expect((await call('ADD', 'f-ref', conf(devs.ref), { exe: REF })).code).not.toBe(0);
     expect(await linkIn('host', 'hdh')).toBeUndefined();
     expect(await linkIn('f-ref', 'hdh')).toBeDefined();
-  }, 60_000);
+  });
 
   it('IPAM or addressing fails after the move: back under its name, up as before, no record', async () => {
     const dev = await hostDevice('hdi');
@@ -260,7 +256,7 @@ describe('ADD: a failure leaves the device where it was', () => {
     expect(back?.ifalias).toBeUndefined();
     expect(await linkIn('f2', 'net1')).toBeUndefined();
     expect(recordsOf()).toEqual([]);
-  }, 30_000);
+  });
 });
 
 describe('naming the device', () => {
@@ -273,7 +269,7 @@ describe('naming the device', () => {
     expect(r.json).toMatchObject({ interfaces: [{ name: 'net1', mac: dev.mac }] });
     expect((await call('DEL', 'm1', c)).code).toBe(0);
     expect(await linkIn('host', 'hdj')).toBeDefined();
-  }, 30_000);
+  });
 
   it.each<[string, Json, RegExp]>([
     ['no key', {}, /^specify either "device", "hwaddr", "kernelpath" or "pciBusID"$/],
@@ -339,5 +335,5 @@ describe('GC and STATUS (cniVersion 1.1.0)', () => {
     );
     expect(status.code).toBe(0);
     expect((await call('DEL', 'g1', conf(keep))).code).toBe(0);
-  }, 60_000);
+  });
 });

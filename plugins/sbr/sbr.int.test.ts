@@ -22,7 +22,7 @@ beforeAll(async () => {
   await addUnderlay(sb, { master: 'phys1', outside: 'outb', subnet: '192.168.63', defaultRoute: false });
   // A far address only outb knows: reachable from the containers through net1's gateway alone.
   await runOk(['ip', '-n', sb.nsName('outb'), 'addr', 'add', '10.63.0.1/32', 'dev', 'lo']);
-}, 30_000);
+});
 afterAll(async () => sb?.destroy());
 
 type Json = Record<string, unknown>;
@@ -124,35 +124,31 @@ describe('differential: the reference sbr on a twin container', () => {
     ],
   ];
 
-  it.each(cases)(
-    '%s: same result, rules and routes after ADD and after DEL',
-    async (_name, net1, prepare) => {
-      const tag = `d${cases.findIndex((c) => c[1] === net1)}`;
-      const seen: Record<string, { result: unknown; added: unknown; deleted: unknown }> = {};
-      // One side after the other: the twins hold the same addresses (IPv6 DAD would see both).
-      for (const [who, exe] of [
-        ['ours', OURS],
-        ['ref', REF],
-      ] as const) {
-        const ctr = `${tag}-${who}`;
-        const prev = (await twin(ctr, net1, prepare)) as Json;
-        const add = await sbr(exe, 'ADD', ctr, sbrConf(prev));
-        expect(add.stdout).not.toContain('"code"');
-        const added = await routing(ctr);
-        // Our CHECK verifies the rules and tables, also those the reference made; its own checks nothing.
-        expect((await sbr(OURS, 'CHECK', ctr, sbrConf(add.json))).code).toBe(0);
-        expect((await sbr(exe, 'DEL', ctr, sbrConf(add.json))).code).toBe(0);
-        const deleted = await routing(ctr);
-        // A second DEL has nothing left to do.
-        expect((await sbr(exe, 'DEL', ctr, sbrConf(add.json))).code).toBe(0);
-        seen[who] = { result: normalized(add, ctr), added, deleted };
-        await sb.removeContainer(ctr);
-      }
-      expect(seen['ours']).toEqual(seen['ref']);
-      expect(JSON.stringify(seen['ours']?.added)).toContain('"table":"101"');
-    },
-    60_000,
-  );
+  it.each(cases)('%s: same result, rules and routes after ADD and after DEL', async (_name, net1, prepare) => {
+    const tag = `d${cases.findIndex((c) => c[1] === net1)}`;
+    const seen: Record<string, { result: unknown; added: unknown; deleted: unknown }> = {};
+    // One side after the other: the twins hold the same addresses (IPv6 DAD would see both).
+    for (const [who, exe] of [
+      ['ours', OURS],
+      ['ref', REF],
+    ] as const) {
+      const ctr = `${tag}-${who}`;
+      const prev = (await twin(ctr, net1, prepare)) as Json;
+      const add = await sbr(exe, 'ADD', ctr, sbrConf(prev));
+      expect(add.stdout).not.toContain('"code"');
+      const added = await routing(ctr);
+      // Our CHECK verifies the rules and tables, also those the reference made; its own checks nothing.
+      expect((await sbr(OURS, 'CHECK', ctr, sbrConf(add.json))).code).toBe(0);
+      expect((await sbr(exe, 'DEL', ctr, sbrConf(add.json))).code).toBe(0);
+      const deleted = await routing(ctr);
+      // A second DEL has nothing left to do.
+      expect((await sbr(exe, 'DEL', ctr, sbrConf(add.json))).code).toBe(0);
+      seen[who] = { result: normalized(add, ctr), added, deleted };
+      await sb.removeContainer(ctr);
+    }
+    expect(seen['ours']).toEqual(seen['ref']);
+    expect(JSON.stringify(seen['ours']?.added)).toContain('"table":"101"');
+  });
 });
 
 describe('traffic: the second interface answers through its own gateway', () => {
@@ -186,7 +182,7 @@ describe('traffic: the second interface answers through its own gateway', () => 
       msg: 'no rule for source 192.168.63.41 on interface net1',
     });
     expect((await sbr(OURS, 'DEL', 't', sbrConf(r.json))).code).toBe(0);
-  }, 60_000);
+  });
 });
 
 describe('where the reference falls short', () => {
@@ -202,7 +198,7 @@ describe('where the reference falls short', () => {
     const ref = await sbr(REF, 'DEL', 'g-ref', sbrConf(add.ref.json));
     expect(ref.json).toMatchObject({ msg: 'Failed to get link net1: Link not found' });
     expect(JSON.stringify(await routing('g-ref'))).toContain('192.168.63.51');
-  }, 60_000);
+  });
 
   it('DEL without the namespace, or with it gone: nothing to do, no file made', async () => {
     const gone = `/run/netns/${sb.prefix}-never-existed`;
@@ -228,7 +224,7 @@ describe('where the reference falls short', () => {
     // The reference takes table 100, mixing its routes with the blackhole there.
     expect((await sbr(REF, 'ADD', 'h-ref', sbrConf(prev.ref))).code).toBe(0);
     expect((await sb.exec('h-ref', ['ip', 'rule', 'show'])).stdout).toContain('from 192.168.63.61 lookup 100');
-  }, 60_000);
+  });
 
   it('`table`: one rule per address into it, the table left to the operator', async () => {
     await sb.addContainer('k');
@@ -249,5 +245,5 @@ describe('where the reference falls short', () => {
     expect((await sb.exec('k', ['ip', 'route', 'show', 'table', '5000'])).stdout).toContain(
       'default via 192.168.63.100',
     );
-  }, 30_000);
+  });
 });

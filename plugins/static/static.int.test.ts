@@ -30,7 +30,7 @@ beforeAll(async () => {
   symlinkSync(join(BIN_DIR, 'macvlan'), join(dirs.exec, 'macvlan'));
   // Another file with the same code: not this executable, so macvlan must exec it.
   copyFileSync(join(BIN_DIR, 'tscni'), join(dirs.exec, 'static'));
-}, 30_000);
+});
 afterAll(async () => sb?.destroy());
 
 type Json = Record<string, unknown>;
@@ -163,7 +163,7 @@ describe('static as macvlan’s IPAM: in-process, exec’d, and the reference pa
         { interface: 0, address: 'fd00:61::20/64', gateway: 'fd00:61::1' },
       ],
     });
-  }, 60_000);
+  });
 
   it('an in-process static CHECK fails like an exec’d one when the address drifted', async () => {
     await sb.addContainer('m-drift');
@@ -176,5 +176,5 @@ describe('static as macvlan’s IPAM: in-process, exec’d, and the reference pa
       expect(chk.json).toMatchObject({ msg: 'static: Failed to match addr 192.168.61.20 on interface net1' });
     }
     expect((await run('inproc', 'DEL', 'm-drift', conf())).code).toBe(0);
-  }, 30_000);
+  });
 });
