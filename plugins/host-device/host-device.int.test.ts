@@ -202,6 +202,18 @@ describe('DEL: the device is never lost', () => {
     expect(errorOf(ref)['msg']).toMatch(/^failed to open netns/);
   });
 
+  it('the container renamed the device: found by its MAC and brought back', async () => {
+    const dev = await hostDevice('hdm');
+    await sb.addContainer('n4');
+    expect((await call('ADD', 'n4', conf(dev))).code).toBe(0);
+    await runOk(['ip', '-n', sb.nsName('n4'), 'link', 'set', 'net1', 'down']);
+    await runOk(['ip', '-n', sb.nsName('n4'), 'link', 'set', 'net1', 'name', 'renamed0']);
+    expect((await call('DEL', 'n4', conf(dev))).code).toBe(0);
+    expect(await linkIn('host', 'hdm')).toMatchObject({ address: dev.mac });
+    expect(await linkIn('n4', 'renamed0')).toBeUndefined();
+    expect(recordsOf()).toEqual([]);
+  });
+
   it.each([
     ['under its container name', 'net1'],
     ['as dev<index>, its container name being taken', 'dev'],

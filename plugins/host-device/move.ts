@@ -70,13 +70,16 @@ export function moveOut(host: Rtnl, ctr: Rtnl, link: Link, state: HostState): vo
   }
 }
 
-/** The recorded device inside the container: under its container name, or its host name if the move stopped half-way. */
+/**
+ * The recorded device inside the container: under its container name, under its host name (a
+ * move that stopped half-way), or under any name the container gave it (found by MAC).
+ */
 export function findInContainer(ctr: Rtnl, rec: DeviceRecord): Link | undefined {
   for (const name of [rec.ifName, rec.hostName]) {
     const l = ctr.linkByName(name);
     if (l && l.mac === rec.mac) return l;
   }
-  return undefined;
+  return ctr.links().find((l) => l.mac === rec.mac);
 }
 
 export type Recovery = 'home' | 'renamed' | 'gone';

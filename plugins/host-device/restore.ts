@@ -9,8 +9,8 @@ import { statSync } from 'node:fs';
 import { warn } from '../../lib/log';
 import type { Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';
-import type { Link } from '../../lib/netlink';
-import { moveOut, recoverInHost, type HostState } from './move';
+import type { Link, Rtnl } from '../../lib/netlink';
+import { findInContainer, moveOut, recoverInHost, type HostState } from './move';
 import type { DeviceRecord } from './records';
 
 /** The namespace to look in: the one given, else the recorded one if it is still that namespace. */
@@ -31,6 +31,13 @@ function hostStateOf(link: Link, rec: DeviceRecord | undefined): HostState | und
   return undefined;
 }
 
+/** The attachment's link in the container: CNI_IFNAME (the reference's way), or the recorded device under any name. */
+function linkInContainer(ctr: Rtnl, ifName: string, rec: DeviceRecord | undefined): Link | undefined {
+  const named = ctr.linkByName(ifName);
+  if (!rec || (named && named.mac === rec.mac)) return named;
+  return findInContainer(ctr, rec) ?? named;
+}
+
 export async function bringBack(
   kernel: Kernel,
   netns: string,
@@ -43,7 +50,7 @@ export async function bringBack(
     if (where) {
       const ctr = kernel.rtnl(where);
       try {
-        const link = ctr.linkByName(ifName);
+        const link = linkInContainer(ctr, ifName, rec);
         const state = link && hostStateOf(link, rec);
         if (link && state) return moveOut(host, ctr, link, state);
         // Not a device host-device moved (no alias, no record): nothing of ours to take back.
