@@ -11,7 +11,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Interface, IPConfig, Result, Route } from '../../lib/cni/result/types';
 import { addRoutes, configureInterface, gatewaysOf } from '../../lib/net/interface';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { requireNetns } from '../../lib/net/open-netns';
 import { settleIPv6 } from '../../lib/net/settle';
 import type { SysctlValues } from '../../lib/net/sysctl';
@@ -47,7 +47,7 @@ async function configure(
   addRoutes(ctr, index, routes, gateways);
 }
 
-export async function add(inv: Invocation, kernel: Kernel = hostKernel(), sysfs = '/sys'): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel, sysfs = '/sys'): Promise<Result> {
   const cfg = loadHostDeviceConfig(inv, sysfs);
   requireNetns(inv.netns);
   const dpdk = isDpdk(cfg.device, sysfs);

@@ -7,7 +7,7 @@ import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { requireNetns } from '../../lib/net/open-netns';
 import { checkAddresses, checkRoutes } from '../../lib/net/verify';
 import { loadHostDeviceConfig } from './config';
@@ -15,7 +15,7 @@ import { isDpdk } from './device';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
-export async function check(inv: Invocation, kernel: Kernel = hostKernel(), sysfs = '/sys'): Promise<void> {
+export async function check(inv: Invocation, kernel: Kernel, sysfs = '/sys'): Promise<void> {
   const cfg = loadHostDeviceConfig(inv, sysfs);
   requireNetns(inv.netns);
   const dpdk = isDpdk(cfg.device, sysfs);

@@ -6,21 +6,20 @@
  */
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import { Failures } from '../../lib/cni/errors';
+import type { Kernel } from '../../lib/net/kernel';
 import { loadStateConfig } from './config';
 import { DeviceRecords } from './records';
 import { bringBack } from './restore';
 
-export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadStateConfig(inv);
   const records = new DeviceRecords(cfg.dataDir);
   const rec = records.read(inv.networkName, inv.containerId, inv.ifName);
-  const failures: unknown[] = [];
-  const step = async (fn: () => Promise<unknown>): Promise<void> => {
-    await fn().catch((e: unknown) => failures.push(e));
-  };
+  const failures = new Failures();
+  const step = async (fn: () => Promise<unknown>): Promise<void> => fn().then(() => undefined, failures.of());
   if (cfg.ipamType !== '') await step(() => delegate('DEL', cfg.ipamType, inv, { runner: kernel.runner }));
   await step(() => bringBack(kernel, inv.netns, inv.ifName, rec));
-  if (failures.length > 0) throw failures[0];
+  failures.throwIfAny();
   records.remove(inv.networkName, inv.containerId, inv.ifName);
 }

@@ -6,27 +6,26 @@
 import { delegate } from '../../lib/cni/delegate';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import { Failures } from '../../lib/cni/errors';
+import type { Kernel } from '../../lib/net/kernel';
 import { loadStateConfig } from './config';
 import { DeviceRecords } from './records';
 import { bringBack } from './restore';
 
-export async function gc(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function gc(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadStateConfig(inv);
   const valid = validAttachmentsOf(inv);
   if (cfg.ipamType !== '') await delegate('GC', cfg.ipamType, inv, { runner: kernel.runner });
   if (!valid) return;
   const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
   const records = new DeviceRecords(cfg.dataDir);
-  let failure: unknown;
+  const failures = new Failures();
   for (const rec of records.list(inv.networkName)) {
     if (keep.has(attachmentKey(rec.containerId, rec.ifName))) continue;
-    try {
-      await bringBack(kernel, '', rec.ifName, rec);
-      records.remove(rec.network, rec.containerId, rec.ifName);
-    } catch (e) {
-      failure ??= e;
-    }
+    await bringBack(kernel, '', rec.ifName, rec).then(
+      () => records.remove(rec.network, rec.containerId, rec.ifName),
+      failures.of(`attachment ${rec.containerId}/${rec.ifName}`),
+    );
   }
-  if (failure) throw failure;
+  failures.throwIfAny();
 }

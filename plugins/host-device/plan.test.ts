@@ -6,14 +6,13 @@
  * PCI address in a fake sysfs, and a DPDK device (nothing moved). Plus what the record holds.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordingRunner } from '../../lib/exec/recording';
 import type { Kernel } from '../../lib/net/kernel';
-import { Rtnl } from '../../lib/netlink';
 import { IFF_UP } from '../../lib/netlink/constants';
 import { cannedLink, RecordingSocket, reply, type CannedLink } from '../../lib/netlink/fake';
+import { fakeKernel, planDir, type PlanDir } from '../../lib/testutil/fake-kernel';
 import { expectGolden } from '../../lib/testutil/golden';
 import { callVerb } from '../../lib/testutil/verbs';
 import { add } from './add';
@@ -29,30 +28,17 @@ const IPAM_RESULT = JSON.stringify({
 });
 const HD0: CannedLink = { index: 5, name: 'hd0', mac: '02:00:00:00:64:05', flags: IFF_UP, alias: 'uplink to tor 3' };
 
+let d: PlanDir;
 let dir: string;
 let netns: string;
 let sysfs: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tscni-hd-plan-'));
-  netns = join(dir, 'netns');
-  writeFileSync(netns, ''); // stands for the container's namespace file
-  writeFileSync(join(dir, 'static'), ''); // the IPAM plugin the runner "runs"
+  d = planDir(['static']); // the IPAM plugin the runner "runs"
+  dir = d.dir;
+  netns = d.netns;
   sysfs = join(dir, 'sys');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-function fakeKernel(host: RecordingSocket, ctr: RecordingSocket, runner = new RecordingRunner()) {
-  const sysctls: string[] = [];
-  const kernel: Kernel = {
-    runner,
-    rtnl: (ns) => new Rtnl(ns ? ctr : host),
-    ensureSysctl: (k, v) => void sysctls.push(`host ${k}=${v}`),
-    setSysctlsIn: (_ns, values) => void sysctls.push(...values.map(([k, v]) => `container ${k}=${v}`)),
-  };
-  return { kernel, sysctls, runner };
-}
-
-const stable = (lines: readonly string[]): string => lines.map((l) => l.replace(/fd:\d+/g, 'fd:<n>')).join('\n');
+afterEach(() => d.remove());
 
 const conf = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   cniVersion: '1.0.0',
@@ -87,8 +73,8 @@ describe('host-device ADD plan', () => {
       reply.messages(moved), // net1 for configuring
     );
     const runner = new RecordingRunner().on((c) => c.tool === 'plugin', { stdout: IPAM_RESULT });
-    const { kernel, sysctls } = fakeKernel(host, ctr, runner);
-    const out = await call('ADD', kernel, conf());
+    const k = fakeKernel({ host, ctr, runner });
+    const out = await call('ADD', k.kernel, conf());
     expect(out.json['msg']).toBeUndefined();
     expect(out.json).toEqual({
       cniVersion: '1.0.0',
@@ -114,20 +100,7 @@ describe('host-device ADD plan', () => {
       up: true,
       dpdk: false,
     });
-    expectGolden(
-      __dirname,
-      'add-by-name',
-      [
-        '# host netlink',
-        stable(host.requests),
-        '# container netlink',
-        stable(ctr.requests),
-        '# sysctls',
-        ...sysctls,
-        '# programs',
-        ...runner.lines().map((l) => l.replace(dir, '<cni-path>')),
-      ].join('\n'),
-    );
+    expectGolden(__dirname, 'add-by-name', k.plan({ cniPath: dir, keepMacs: true }));
   });
 
   it('a failure after the move: lease released, device moved back as it was, no record', async () => {
@@ -141,22 +114,11 @@ describe('host-device ADD plan', () => {
       reply.messages(moved), // rollback: find it (as net1)
     );
     const runner = new RecordingRunner().on((c) => c.tool === 'plugin', { stdout: IPAM_RESULT });
-    const { kernel } = fakeKernel(host, ctr, runner);
-    const out = await call('ADD', kernel, conf());
+    const k = fakeKernel({ host, ctr, runner });
+    const out = await call('ADD', k.kernel, conf());
     expect(out.json).toMatchObject({ code: 999, msg: expect.stringContaining('EADDRNOTAVAIL') });
     expect(records()).toEqual([]);
-    expectGolden(
-      __dirname,
-      'add-rollback',
-      [
-        '# host netlink',
-        stable(host.requests),
-        '# container netlink',
-        stable(ctr.requests),
-        '# programs',
-        ...runner.lines().map((l) => l.replace(dir, '<cni-path>')),
-      ].join('\n'),
-    );
+    expectGolden(__dirname, 'add-rollback', k.plan({ cniPath: dir, keepMacs: true }));
   });
 
   it('by PCI address (fake sysfs): the first device under its net directory', async () => {
@@ -168,17 +130,13 @@ describe('host-device ADD plan', () => {
       reply.error('ENODEV'),
       reply.messages(cannedLink({ index: 7, name: 'net1', mac: '02:00:00:00:03:01', alias: 'ens1f1' })),
     );
-    const { kernel } = fakeKernel(host, ctr);
-    const out = await call('ADD', kernel, conf({ device: undefined, pciBusID: '0000:03:00.1', ipam: {} }));
+    const k = fakeKernel({ host, ctr });
+    const out = await call('ADD', k.kernel, conf({ device: undefined, pciBusID: '0000:03:00.1', ipam: {} }));
     expect(out.json).toEqual({
       cniVersion: '1.0.0',
       interfaces: [{ name: 'net1', mac: '02:00:00:00:03:01', sandbox: netns }],
     });
-    expectGolden(
-      __dirname,
-      'add-by-pci',
-      ['# host netlink', stable(host.requests), '# container netlink', stable(ctr.requests)].join('\n'),
-    );
+    expectGolden(__dirname, 'add-by-pci', k.plan({ keepMacs: true }));
   });
 
   it('a DPDK device (vfio-pci): nothing moved, the result names the interface, IPAM still runs', async () => {
@@ -189,7 +147,7 @@ describe('host-device ADD plan', () => {
     const host = new RecordingSocket();
     const ctr = new RecordingSocket();
     const runner = new RecordingRunner().on((c) => c.tool === 'plugin', { stdout: IPAM_RESULT });
-    const { kernel } = fakeKernel(host, ctr, runner);
+    const { kernel } = fakeKernel({ host, ctr, runner });
     const out = await call('ADD', kernel, conf({ device: undefined, runtimeConfig: { deviceID: '0000:03:00.2' } }));
     expect(out.json).toMatchObject({ interfaces: [{ name: 'net1', sandbox: netns }], ips: expect.any(Array) });
     expect([...host.requests, ...ctr.requests]).toEqual([]);
@@ -224,22 +182,11 @@ describe('host-device DEL plan', () => {
     const ctr = new RecordingSocket().respond(
       reply.messages(cannedLink({ ...HD0, index: 2, name: 'net1', alias: 'hd0' })),
     );
-    const { kernel, runner } = fakeKernel(host, ctr);
-    const out = await call('DEL', kernel, conf());
+    const k = fakeKernel({ host, ctr });
+    const out = await call('DEL', k.kernel, conf());
     expect(out.code).toBe(0);
     expect(records()).toEqual([]);
-    expectGolden(
-      __dirname,
-      'del',
-      [
-        '# host netlink',
-        stable(host.requests),
-        '# container netlink',
-        stable(ctr.requests),
-        '# programs',
-        ...runner.lines().map((l) => l.replace(dir, '<cni-path>')),
-      ].join('\n'),
-    );
+    expectGolden(__dirname, 'del', k.plan({ cniPath: dir, keepMacs: true }));
   });
 
   it('the namespace died and the kernel gave the device back as net1: renamed to hd0', async () => {
@@ -251,12 +198,12 @@ describe('host-device DEL plan', () => {
       ]),
     );
     const ctr = new RecordingSocket();
-    const { kernel } = fakeKernel(host, ctr);
-    const out = await call('DEL', kernel, conf(), join(dir, 'gone'));
+    const k = fakeKernel({ host, ctr });
+    const out = await call('DEL', k.kernel, conf(), join(dir, 'gone'));
     expect(out.code).toBe(0);
     expect(ctr.requests).toEqual([]);
     expect(records()).toEqual([]);
-    expectGolden(__dirname, 'del-recover', ['# host netlink', stable(host.requests)].join('\n'));
+    expectGolden(__dirname, 'del-recover', k.plan({ cniPath: dir, keepMacs: true }));
   });
 
   it('a name taken in the host: the device stays in the container, the record stays, DEL fails', async () => {
@@ -265,7 +212,7 @@ describe('host-device DEL plan', () => {
     const ctr = new RecordingSocket().respond(
       reply.messages(cannedLink({ ...HD0, index: 2, name: 'net1', alias: 'hd0' })),
     );
-    const { kernel } = fakeKernel(host, ctr);
+    const { kernel } = fakeKernel({ host, ctr });
     const out = await call('DEL', kernel, conf());
     expect(out.json).toMatchObject({
       code: 999,

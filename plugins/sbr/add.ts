@@ -7,13 +7,13 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { requireNetns } from '../../lib/net/open-netns';
 import { applySteps, withNetnsLock } from './apply';
 import { loadSbrConfig, requireIps } from './config';
 import { mainRoutesOf, planFixedTable, planTables, type Step } from './plan';
 
-export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadSbrConfig(inv);
   const { prev, ips } = requireIps(prevResultOf(inv), inv.ifName);
   requireNetns(inv.netns);

@@ -7,13 +7,13 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { formatIP, parseCIDR } from '../../lib/addr/ip';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { requireNetns } from '../../lib/net/open-netns';
 import { loadSbrConfig, requireIps } from './config';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
-export async function check(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadSbrConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');

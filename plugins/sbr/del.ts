@@ -6,10 +6,11 @@
  * died with it) is nothing to do; a config DEL cannot read is deleted as if it had no `table`.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
+import { Failures } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { parseCIDR, parseIP, formatIP } from '../../lib/addr/ip';
 import { warn } from '../../lib/log';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';
 import { withNetnsLock } from './apply';
 import { ipsOf, loadSbrConfig } from './config';
@@ -29,7 +30,7 @@ const canonical = (ip: string): string | undefined => {
   return a ? formatIP(a) : undefined;
 };
 
-export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const table = tableOf(inv);
   const prev = prevResultOf(inv);
   if (!netnsExists(inv.netns)) return;
@@ -44,17 +45,17 @@ export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promi
       }
       const link = ctr.linkByName(inv.ifName);
       if (link) for (const a of ctr.addrs({ index: link.index })) sources.add(canonical(a.address) ?? a.address);
-      let failure: unknown;
+      const failures = new Failures();
       for (const r of rules) {
         const src = r.src?.split('/')[0];
         if (src === undefined || !sources.has(canonical(src) ?? src)) continue;
         try {
           ctr.deleteRule({ src: r.src, table: r.table, priority: r.priority });
         } catch (e) {
-          failure ??= new Error(`Failed to delete rule ${e instanceof Error ? e.message : String(e)}`);
+          failures.of(`Failed to delete rule from ${r.src ?? ''} lookup ${r.table}`)(e);
         }
       }
-      if (failure) throw failure;
+      failures.throwIfAny();
     } finally {
       ctr.close();
     }

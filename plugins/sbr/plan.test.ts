@@ -4,14 +4,12 @@
  * `table`, a failure half-way (everything undone) and DEL; and the table choice.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RecordingRunner } from '../../lib/exec/recording';
 import type { Kernel } from '../../lib/net/kernel';
-import { Rtnl, type Route, type Rule } from '../../lib/netlink';
+import type { Route, Rule } from '../../lib/netlink';
 import { RTPROT_KERNEL, RT_SCOPE_LINK, RT_TABLE_LOCAL, RT_TABLE_MAIN } from '../../lib/netlink/constants';
 import { cannedLink, RecordingSocket, reply } from '../../lib/netlink/fake';
+import { fakeKernel, planDir, type PlanDir } from '../../lib/testutil/fake-kernel';
 import { expectGolden } from '../../lib/testutil/golden';
 import { addrMessage, routeMessage, ruleMessage } from '../../lib/testutil/netlink-replies';
 import { callVerb } from '../../lib/testutil/verbs';
@@ -19,21 +17,15 @@ import { add } from './add';
 import { del } from './del';
 import { nextFreeTable } from './plan';
 
-let dir: string;
+let d: PlanDir;
 let netns: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tscni-sbr-plan-'));
-  netns = join(dir, 'netns');
-  writeFileSync(netns, ''); // stands for the container's namespace file (and sbr's lock)
+  d = planDir();
+  netns = d.netns; // stands for the container's namespace file (and sbr's lock)
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => d.remove());
 
-const kernelOf = (ctr: RecordingSocket): Kernel => ({
-  runner: new RecordingRunner(),
-  rtnl: () => new Rtnl(ctr),
-  ensureSysctl: () => undefined,
-  setSysctlsIn: () => undefined,
-});
+const kernelOf = (ctr: RecordingSocket): Kernel => fakeKernel({ ctr }).kernel;
 
 const PREV = {
   cniVersion: '1.0.0',
@@ -156,7 +148,7 @@ describe('sbr DEL plan', () => {
   it('without the namespace there is nothing to do', async () => {
     const ctr = new RecordingSocket();
     const out = await callVerb({ del: (inv) => del(inv, kernelOf(ctr)) }, 'DEL', conf({ table: 'x' }), {
-      netns: join(dir, 'gone'),
+      netns: join(d.dir, 'gone'),
       ifname: 'net1',
     });
     expect(out.code).toBe(0);
