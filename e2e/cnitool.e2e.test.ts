@@ -19,6 +19,7 @@ import {
   scenario,
 } from './harness/scenario';
 import { callsOf } from './harness/trace';
+import { waitFor } from '../lib/testutil/wait';
 
 const CNITOOL = join(E2E_BUILD_DIR, 'cnitool');
 /** [conflist, network name, tag]: the same chain on the iptables and on the nftables backends. */
@@ -147,8 +148,10 @@ describe('cnitool: multus-style secondary networks', () => {
         expect((await inside(sb, ['ip', 'route', 'get', '192.0.2.77', 'from', '198.51.100.50'])).stdout).toMatch(
           /via 198\.51\.100\.1 dev net2 table 100/,
         );
-        expect((await inside(sb, ['ping', '-c', '1', '-W', '2', '203.0.113.1'])).code).toBe(0);
-        expect((await inside(sb, ['ping', '-c', '1', '-W', '2', '-I', '198.51.100.50', '192.0.2.77'])).code).toBe(0);
+        const pings = async (argv: string[]): Promise<boolean> =>
+          (await inside(sb, ['ping', '-c', '1', '-W', '2', ...argv])).code === 0;
+        await waitFor('a ping through net1', () => pings(['203.0.113.1']));
+        await waitFor('a ping from net2’s address through net2', () => pings(['-I', '198.51.100.50', '192.0.2.77']));
         steps.mark('traffic');
 
         await ok(run(sb, 'check', 'e2e-net1', 'net1'), 'check net1');

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { globalAddrs } from '../../lib/testutil/addresses';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 import { pings } from '../../lib/testutil/traffic';
+import { waitFor } from '../../lib/testutil/wait';
 
 const OURS = join(BIN_DIR, 'host-device');
 const REF = join(REFERENCE_DIR, 'host-device');
@@ -128,7 +129,7 @@ describe('differential: the reference on a twin device', () => {
         routes: (await sb.exec(ctr, ['ip', '-j', 'route', 'show'])).stdout.split(devs[who].net).join('NET'),
         hostSide: await linkIn('host', devs[who].name),
       };
-      expect(await pings(sb, ctr, `${devs[who].net}.1`, 1)).toBe(true);
+      await waitFor(`a ping from ${ctr} to the device's peer`, () => pings(sb, ctr, `${devs[who].net}.1`, 1));
       expect((await call('CHECK', ctr, { ...c, prevResult: add.json })).code).toBe(0);
       expect((await call('DEL', ctr, c, { exe })).code).toBe(0);
       const back = await linkIn('host', devs[who].name);

@@ -11,6 +11,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 import { addUnderlay } from '../../lib/testutil/underlay';
+import { waitFor } from '../../lib/testutil/wait';
 
 const OURS = join(BIN_DIR, 'sbr');
 const REF = join(REFERENCE_DIR, 'sbr');
@@ -173,7 +174,7 @@ describe('traffic: the second interface answers through its own gateway', () => 
     const r = await sbr(OURS, 'ADD', 't', sbrConf(prev));
     expect(r.stdout).not.toContain('"code"');
     expect(await via()).toMatch(/via 192\.168\.63\.100 dev net1 table 100/);
-    expect(await ping()).toBe(true);
+    await waitFor('a ping from net1’s address to the far host', ping);
     // Traffic from eth0's address still leaves by the main table.
     expect((await sb.exec('t', ['ip', 'route', 'get', '10.63.0.1'])).stdout).toContain('dev eth0');
     // CHECK notices a rule that went away.

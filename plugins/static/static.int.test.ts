@@ -12,6 +12,7 @@ import { globalAddrs } from '../../lib/testutil/addresses';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../../lib/testutil/sandbox';
 import { pings } from '../../lib/testutil/traffic';
 import { addUnderlay } from '../../lib/testutil/underlay';
+import { waitFor } from '../../lib/testutil/wait';
 
 let sb: Sandbox;
 const dirs = { inproc: '', exec: '', ref: '' };
@@ -148,7 +149,7 @@ describe('static as macvlan’s IPAM: in-process, exec’d, and the reference pa
       const execLines = r.stderr.split('\n').filter((l) => / exec .*static/.test(l));
       if (which === 'inproc') expect(execLines).toEqual([]);
       if (which === 'exec') expect(execLines).toHaveLength(1);
-      expect(await pings(sb, ctr, '192.168.61.100', 1)).toBe(true);
+      await waitFor(`a ping from ${ctr} to the underlay`, () => pings(sb, ctr, '192.168.61.100', 1));
       expect((await run(which, 'CHECK', ctr, { ...conf(), prevResult: r.json })).code).toBe(0);
       expect((await run(which, 'DEL', ctr, conf())).code).toBe(0);
       expect(await globalAddrs(sb, ctr, 'net1')).toEqual([]);
