@@ -19,6 +19,9 @@ export const PLUGINS = [
   'ipvlan',
   'ptp',
   'dhcp',
+  'static',
+  'host-device',
+  'sbr',
 ] as const;
 
 export const pluginPath = (name: string): string => join(PLUGIN_DIR, name);

@@ -1,8 +1,9 @@
 /**
  * Every plugin this executable contains, by the name it is invoked by (`bin/<name>` is a link to
  * `tscni`), with the module of each verb it implements. Nothing here is imported until a call
- * needs it: a call loads only its plugin's verb (loopback keeps no state, so it has no GC). The
- * interface plugins' verbs get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
+ * needs it: a call loads only its plugin's verb (loopback, static and sbr keep no state of their
+ * own, so they have no GC; static and sbr have nothing to report in STATUS either). The interface
+ * plugins' verbs get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
  */
 import type { Invocation } from '../lib/cni/dispatch';
 import { lazyVerbs, type PluginEntry, type VerbLoaders } from '../lib/cni/plugin';
@@ -132,6 +133,29 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
       check: () => import('./ipvlan/check'),
       gc: () => import('./ipvlan/gc'),
       status: () => import('./ipvlan/status'),
+    }),
+  ),
+  'host-device': plugin(
+    'CNI host-device plugin (tscni)',
+    onHost({
+      add: () => import('./host-device/add'),
+      del: () => import('./host-device/del'),
+      check: () => import('./host-device/check'),
+      gc: () => import('./host-device/gc'),
+      status: () => import('./host-device/status'),
+    }),
+  ),
+  static: plugin('CNI static plugin (tscni)', {
+    add: () => import('./static/add'),
+    del: () => import('./static/del'),
+    check: () => import('./static/check'),
+  }),
+  sbr: plugin(
+    'CNI sbr plugin (tscni)',
+    onHost({
+      add: () => import('./sbr/add'),
+      del: () => import('./sbr/del'),
+      check: () => import('./sbr/check'),
     }),
   ),
   ptp: plugin(

@@ -15,11 +15,12 @@ import { BIN_DIR, REFERENCE_DIR } from '../../lib/testutil/sandbox';
 export const BORROWED_FROM_REFERENCE: readonly string[] = [];
 
 /**
- * Files of `bin/` that are not wrapped, only linked: `tscni` is the CLI, and `host-local` is
- * found by `bridge` through CNI_PATH; a link to our own build keeps bridge running it in its own
- * process exactly as when installed (its work shows in the bridge call).
+ * Files of `bin/` that are not wrapped, only linked: `tscni` is the CLI, and the IPAM plugins
+ * `host-local` and `static` are found by the interface plugins through CNI_PATH; a link to our own
+ * build keeps them running in the interface plugin's own process exactly as when installed (their
+ * work shows in that plugin's call).
  */
-const NOT_WRAPPED = new Set(['tscni', 'host-local']);
+const NOT_WRAPPED = new Set(['tscni', 'host-local', 'static']);
 
 /** Copies the plugins into `realDir` and writes the wrapper directory `wrapDir`. */
 export function installPlugins(ourBin: string, realDir: string, wrapDir: string, traceDir: string): void {

@@ -4,9 +4,10 @@
  * Plugin-specific keys are parsed by each plugin's config.ts.
  */
 import type { Invocation } from './dispatch';
-import { CniError, ErrorCode } from './errors';
-import { dnsDecoder, parseResult } from './result/decode';
-import type { DNS, Result } from './result/types';
+import { CniError, ConfigError, ErrorCode } from './errors';
+import { dnsDecoder, parseResult, routeDecoder } from './result/decode';
+import type { DNS, Result, Route } from './result/types';
+import { formatCIDR, formatIP, parseCIDR, parseIP } from '../addr/ip';
 import * as t from './schema';
 import { resultFamily } from './version';
 import { warn } from '../log';
@@ -77,5 +78,28 @@ export function configuredDns(d: t.Decoded<typeof dnsDecoder> | undefined): DNS 
   if (d.domain) out.domain = d.domain;
   if (d.search?.length) out.search = d.search;
   if (d.options?.length) out.options = d.options;
+  return out;
+}
+
+/**
+ * An IPAM config's `routes` as a result carries them (host-local, static): `dst` keeps the
+ * address as written, as the reference's decoder does; a null entry is skipped (the reference
+ * passes it on as a null route).
+ */
+export function configRoutes(raw: ReadonlyArray<t.Decoded<typeof routeDecoder> | undefined> | undefined): Route[] {
+  const out: Route[] = [];
+  for (const r of raw ?? []) {
+    if (r === undefined) continue;
+    const dst = parseCIDR(r.dst);
+    if (!dst) throw new ConfigError(`invalid CIDR address: ${r.dst}`);
+    const route: Route = { dst: formatCIDR(dst.addr, dst.prefix) };
+    if (r.gw !== undefined && r.gw !== '') {
+      const gw = parseIP(r.gw);
+      if (!gw) throw new ConfigError(`invalid IP address: ${r.gw}`);
+      route.gw = formatIP(gw);
+    }
+    for (const k of ['mtu', 'advmss', 'priority', 'table', 'scope'] as const) if (r[k] !== undefined) route[k] = r[k];
+    out.push(route);
+  }
   return out;
 }

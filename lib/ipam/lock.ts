@@ -15,8 +15,8 @@ import { available, libc, LOCK_EX } from '../sys/libc';
 
 /** The store could not be locked: code 11, the runtime may try again later. */
 export class StoreLockError extends CniError {
-  constructor(details: string) {
-    super(ErrorCode.TryAgainLater, 'failed to lock the IPAM store', details);
+  constructor(details: string, what = 'the IPAM store') {
+    super(ErrorCode.TryAgainLater, `failed to lock ${what}`, details);
     this.name = 'StoreLockError';
   }
 }
@@ -24,9 +24,9 @@ export class StoreLockError extends CniError {
 /** Per lock file, the callers of this process waiting for it (locks of different files nest). */
 const queues = new Map<string, Promise<unknown>>();
 
-/** Runs fn while holding the lock on `lockFile` (which must exist). */
-export function withLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
-  const run = (queues.get(lockFile) ?? Promise.resolve()).then(() => holding(lockFile, fn));
+/** Runs fn while holding the lock on `lockFile` (which must exist); `what` names it in errors. */
+export function withLock<T>(lockFile: string, fn: () => Promise<T>, what?: string): Promise<T> {
+  const run = (queues.get(lockFile) ?? Promise.resolve()).then(() => holding(lockFile, fn, what));
   const settled = run.catch(() => undefined);
   queues.set(lockFile, settled);
   void settled.then(() => {
@@ -35,28 +35,28 @@ export function withLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> 
   return run;
 }
 
-async function holding<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+async function holding<T>(lockFile: string, fn: () => Promise<T>, what?: string): Promise<T> {
   if (!available()) return fn();
   let fd: number;
   try {
     fd = openSync(lockFile, 'r');
   } catch (e) {
-    throw new StoreLockError(`cannot open lock file ${lockFile}: ${(e as Error).message}`);
+    throw new StoreLockError(`cannot open lock file ${lockFile}: ${(e as Error).message}`, what);
   }
   try {
-    flockExclusive(fd, lockFile);
+    flockExclusive(fd, lockFile, what);
     return await fn();
   } finally {
     closeSync(fd); // releases the lock
   }
 }
 
-function flockExclusive(fd: number, lockFile: string): void {
+function flockExclusive(fd: number, lockFile: string, what?: string): void {
   const c = libc();
   // A signal (e.g. a child exiting) may interrupt the wait; anything else is an error.
   for (let tries = 0; c.flock(fd, LOCK_EX) !== 0; tries++) {
     const errno = c.errno();
     if (errno !== errnoNumber('EINTR') || tries > 100)
-      throw new StoreLockError(`cannot lock ${lockFile}: errno ${errno}`);
+      throw new StoreLockError(`cannot lock ${lockFile}: errno ${errno}`, what);
   }
 }

@@ -1,7 +1,10 @@
 /**
  * CHECK's comparisons of a container's live state with prevResult, shared by the interface
- * plugins (macvlan, ipvlan, ptp), with the reference's messages (ValidateExpectedInterfaceIPs,
- * ValidateExpectedRoute). Netlink reads on a socket inside the container.
+ * plugins (macvlan, ipvlan, ptp, host-device), with the reference's messages
+ * (ValidateExpectedInterfaceIPs, ValidateExpectedRoute). Netlink reads on a socket inside the
+ * container. Routes are looked for in every table, not only in main as the reference does: sbr,
+ * chained after these plugins, moves an interface's routes into a table of its own, and with
+ * main-only lookups the CHECK of every such chain fails.
  */
 import { CniError, ErrorCode } from '../cni/errors';
 import type { IPConfig, Route } from '../cni/result/types';
@@ -34,7 +37,7 @@ export function checkAddresses(
   resultIndex: number,
 ): void {
   const live = new Set(ctr.addrs({ index }).map((a) => canonicalAddr(a.cidr)));
-  const routes = ips.length > 0 ? ctr.routes() : [];
+  const routes = ips.length > 0 ? ctr.routes({ table: 'all' }) : [];
   for (const ip of ips) {
     if (ip.interface !== undefined && ip.interface !== resultIndex) continue;
     const want = canonicalAddr(ip.address);
@@ -51,12 +54,12 @@ const sameGw = (text: string, gw: NonNullable<ReturnType<typeof parseIP>>): bool
 };
 
 /**
- * Every prevResult route is in the main table: same destination and, when the route names one,
+ * Every prevResult route is in a routing table: same destination and, when the route names one,
  * the same gateway. A default route matches any default route, as in the reference.
  */
 export function checkRoutes(ctr: Rtnl, routes: readonly Route[]): void {
   if (routes.length === 0) return;
-  const live = ctr.routes();
+  const live = ctr.routes({ table: 'all' });
   for (const r of routes) {
     const dst = canonical(r.dst);
     if (!dst) throw fail(`Invalid static route found ${r.dst}`);

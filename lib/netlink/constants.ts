@@ -71,6 +71,9 @@ export const RTM_GETADDR = 22;
 export const RTM_NEWROUTE = 24;
 export const RTM_DELROUTE = 25;
 export const RTM_GETROUTE = 26;
+export const RTM_NEWRULE = 32;
+export const RTM_DELRULE = 33;
+export const RTM_GETRULE = 34;
 
 // Fixed family headers (bytes)
 export const IFINFOMSG_LEN = 16;
@@ -183,6 +186,27 @@ export const RTAX_ADVMSS = 8;
 export const RTA_MULTIPATH = 9;
 export const RTA_TABLE = 15;
 export const RTA_PREF = 20;
+
+// Policy routing rules (linux/fib_rules.h). The fib_rule_hdr has rtmsg's size and layout; its
+// bytes 5-7 are res1, res2 and action where rtmsg has protocol, scope and type.
+export const FIB_RULE_HDR_LEN = 12;
+export const FRA_DST = 1;
+export const FRA_SRC = 2;
+export const FRA_IIFNAME = 3;
+export const FRA_GOTO = 4;
+export const FRA_PRIORITY = 6;
+export const FRA_FWMARK = 10;
+export const FRA_TABLE = 15;
+export const FRA_FWMASK = 16;
+export const FRA_OIFNAME = 17;
+export const FRA_PROTOCOL = 21;
+// fib_rule_hdr.action
+export const FR_ACT_TO_TBL = 1;
+export const FR_ACT_GOTO = 2;
+export const FR_ACT_NOP = 3;
+export const FR_ACT_BLACKHOLE = 6;
+export const FR_ACT_UNREACHABLE = 7;
+export const FR_ACT_PROHIBIT = 8;
 
 // rtmsg.rtm_flags
 export const RTM_F_CLONED = 0x200;

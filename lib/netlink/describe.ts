@@ -65,10 +65,19 @@ import {
   RTM_NEWLINK,
   RTM_NEWROUTE,
   RTM_SETLINK,
+  RTM_DELRULE,
+  RTM_GETRULE,
+  RTM_NEWRULE,
+  FIB_RULE_HDR_LEN,
+  FRA_DST,
+  FRA_PRIORITY,
+  FRA_SRC,
+  FRA_TABLE,
   VETH_INFO_PEER,
 } from './constants';
 import { formatIp, formatMac } from './inet';
 import { IPVLAN_MODES, MACVLAN_MODES } from './links';
+import { decodeRuleHeader } from './rules';
 import { Attrs, decodeIfAddr, decodeIfInfo, decodeRtMsg, parseMessages, type NlMessage } from './message';
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -82,6 +91,9 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWROUTE]: 'RTM_NEWROUTE',
   [RTM_DELROUTE]: 'RTM_DELROUTE',
   [RTM_GETROUTE]: 'RTM_GETROUTE',
+  [RTM_NEWRULE]: 'RTM_NEWRULE',
+  [RTM_DELRULE]: 'RTM_DELRULE',
+  [RTM_GETRULE]: 'RTM_GETRULE',
 };
 const FAMILY_NAMES: Readonly<Record<number, string>> = {
   [AF_UNSPEC]: 'unspec',
@@ -129,6 +141,7 @@ export function describe(msg: Uint8Array | NlMessage): string {
     if (isKind(m.type, RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK)) words.push(...linkWords(m.payload));
     else if (isKind(m.type, RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR)) words.push(...addrWords(m.payload));
     else if (isKind(m.type, RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE)) words.push(...routeWords(m.payload));
+    else if (isKind(m.type, RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE)) words.push(...ruleWords(m.payload));
   } catch (e) {
     words.push(`(undecodable: ${e instanceof Error ? e.message : String(e)})`);
   }
@@ -137,7 +150,7 @@ export function describe(msg: Uint8Array | NlMessage): string {
 
 function flagWords(m: NlMessage): string[] {
   const out: string[] = [];
-  const isGet = isKind(m.type, RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE);
+  const isGet = isKind(m.type, RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE);
   if (isGet) {
     if ((m.flags & NLM_F_DUMP) === NLM_F_DUMP) out.push('dump');
   } else {
@@ -308,5 +321,31 @@ function routeWords(p: Uint8Array): string[] {
   if (h.protocol) out.push(`proto=${named(PROTO_NAMES, h.protocol)}`);
   if (h.scope || h.type) out.push(`scope=${named(SCOPE_NAMES, h.scope)}`);
   if (h.type) out.push(`type=${named(ROUTE_TYPE_NAMES, h.type)}`);
+  return out;
+}
+
+const RULE_ACTION_NAMES: Readonly<Record<number, string>> = {
+  1: 'lookup',
+  2: 'goto',
+  3: 'nop',
+  6: 'blackhole',
+  7: 'unreachable',
+  8: 'prohibit',
+};
+
+function ruleWords(p: Uint8Array): string[] {
+  const h = decodeRuleHeader(p);
+  const a = Attrs.parse(p, FIB_RULE_HDR_LEN);
+  const src = a.bytes(FRA_SRC);
+  const dst = a.bytes(FRA_DST);
+  const out: string[] = [];
+  if (!src && !dst) out.push(`family=${named(FAMILY_NAMES, h.family)}`);
+  if (src) out.push(`from=${formatIp(src)}/${h.srcLen}`);
+  if (dst) out.push(`to=${formatIp(dst)}/${h.dstLen}`);
+  const pref = a.u32(FRA_PRIORITY);
+  if (pref !== undefined) out.push(`pref=${pref}`);
+  if (h.action) out.push(named(RULE_ACTION_NAMES, h.action));
+  const table = a.u32(FRA_TABLE) ?? h.table;
+  if (table) out.push(`table=${named(TABLE_NAMES, table)}`);
   return out;
 }

@@ -2,7 +2,7 @@
  * rtnetlink from TypeScript: links, addresses and routes over a NETLINK_ROUTE socket opened
  * through Bun's FFI (no iproute2 exec). See README.md in this folder.
  */
-export { Rtnl, type AddrFilter, type RouteFilter } from './rtnl';
+export { Rtnl, type AddrFilter, type RouteFilter, type RuleFilter } from './rtnl';
 export {
   NetlinkError,
   NetlinkSocket,
@@ -29,3 +29,4 @@ export type {
   VlanOptions,
 } from './links';
 export type { Route, RouteSpec } from './routes';
+export type { Rule, RuleSpec } from './rules';

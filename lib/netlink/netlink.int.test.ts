@@ -257,6 +257,46 @@ describe('addresses and routes (inside the container)', () => {
   });
 });
 
+describe('policy routing rules (inside the container)', () => {
+  it('adds rules by source to a table, lists them like ip rule, and deletes them', async () => {
+    const [, , , rules] = await driveOk(
+      [
+        { op: 'addRule', args: [{ src: '10.0.0.2/32', table: 100 }] },
+        { op: 'addRule', args: [{ src: 'fd00::2/128', table: 4000 }] },
+        { op: 'addRoute', args: [{ dst: '10.9.0.0/16', oif: idx('eth0'), table: 100 }] },
+        { op: 'rules', args: [{}] },
+      ],
+      'c1',
+    );
+    const list = rules as Array<{ family: number; src?: string; table: number; priority: number; action: number }>;
+    const ours = list.filter((r) => r.src !== undefined);
+    expect(ours).toEqual([
+      expect.objectContaining({ family: 4, src: '10.0.0.2/32', table: 100, action: 1 }),
+      expect.objectContaining({ family: 6, src: 'fd00::2/128', table: 4000, action: 1 }),
+    ]);
+    const ip4 = await ipJson('c1', ['-4', 'rule', 'show']);
+    const mine = ip4.find((r) => r['src'] === '10.0.0.2');
+    expect(mine).toMatchObject({ table: '100', priority: ours[0]?.priority });
+    // Every default rule of both families is there too (local, main, default).
+    expect(list.filter((r) => r.src === undefined).map((r) => r.table)).toEqual(
+      expect.arrayContaining([255, 254, 253]),
+    );
+    expect(await one({ op: 'rules', args: [{ family: 6, table: 4000 }] }, 'c1')).toHaveLength(1);
+    const [, gone] = await drive(
+      [
+        { op: 'deleteRule', args: [{ src: '10.0.0.2/32', table: 100, priority: ours[0]?.priority }] },
+        { op: 'deleteRule', args: [{ src: '10.0.0.2/32', table: 100, priority: ours[0]?.priority }] },
+        { op: 'deleteRule', args: [{ src: 'fd00::2/128', table: 4000 }] },
+        { op: 'deleteRoute', args: [{ dst: '10.9.0.0/16', table: 100 }] },
+      ],
+      'c1',
+    );
+    expect(gone).toMatchObject({ ok: false, errno: 'ENOENT' });
+    expect((await ipJson('c1', ['rule', 'show'])).filter((r) => r['src'] !== 'all' && r['src'])).toEqual([]);
+    expect(await ipJson('c1', ['route', 'show', 'table', '100'])).toEqual([]);
+  });
+});
+
 describe('errors', () => {
   it('answers undefined for a missing link, and ENODEV when changing one', async () => {
     const res = await drive([

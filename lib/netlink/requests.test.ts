@@ -18,6 +18,7 @@ import {
 } from './links';
 import { encodeMessage, type Request } from './message';
 import { delRoute, dumpRoutes, newRoute } from './routes';
+import { delRule, dumpRules, newRule } from './rules';
 
 const bytesOf = (r: Request, seq = 1): Uint8Array =>
   encodeMessage({ type: r.type, flags: r.flags | NLM_F_REQUEST | NLM_F_ACK, seq }, r.header, r.attrs);
@@ -192,5 +193,41 @@ group('route requests', () => {
 
   it('refuses a gateway of the other family', () => {
     expect(() => newRoute({ dst: '10.0.0.0/8', gateway: 'fd00::1' })).toThrow(/gateway fd00::1 is not IPv4/);
+  });
+});
+
+group('rule requests', () => {
+  it.each<[string, Request]>([
+    ['RTM_NEWRULE create excl from=10.1.1.5/32 lookup table=100', newRule({ src: '10.1.1.5/32', table: 100 })],
+    ['RTM_NEWRULE create excl from=fd00::5/128 lookup table=4000', newRule({ src: 'fd00::5/128', table: 4000 })],
+    [
+      'RTM_DELRULE from=10.1.1.5/32 pref=32765 lookup table=100',
+      delRule({ src: '10.1.1.5/32', table: 100, priority: 32765 }),
+    ],
+    ['RTM_NEWRULE create excl family=inet6 lookup table=main', newRule({ family: 6, table: 254 })],
+    ['RTM_GETRULE dump family=unspec', dumpRules()],
+    ['RTM_GETRULE dump family=inet', dumpRules(4)],
+  ])('%s', (expected, req) => {
+    expect(line(req)).toBe(expected);
+  });
+
+  it('puts an 8-bit table in the header and every table in FRA_TABLE (golden bytes)', () => {
+    const b = bytesOf(newRule({ src: '10.1.1.5/32', table: 100 }));
+    expect(hex(b)).toBe(
+      [
+        '2c000000 2000 0506 01000000 00000000', // len 44, RTM_NEWRULE, REQUEST|ACK|EXCL|CREATE
+        '02 00 20 00 64 00 00 01 00000000', // fib_rule_hdr: inet, src_len 32, table 100, action to_tbl
+        '0800 0200 0a010105', // FRA_SRC
+        '0800 0f00 64000000', // FRA_TABLE
+      ]
+        .join('')
+        .replace(/\s+/g, ''),
+    );
+    expect(hex(bytesOf(newRule({ src: '10.1.1.5/32', table: 300 }))).slice(32 + 8, 32 + 10)).toBe('00');
+  });
+
+  it('refuses a rule without a family or with two', () => {
+    expect(() => newRule({ table: 100 })).toThrow(/no family/);
+    expect(() => newRule({ src: '10.0.0.1/32', dst: 'fd00::/64' })).toThrow(/mixes address families/);
   });
 });

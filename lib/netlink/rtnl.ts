@@ -3,7 +3,7 @@
  * Every method is synchronous (a netlink round trip takes well under a millisecond) and throws
  * NetlinkError on failure; lookups of a missing link return undefined instead.
  */
-import { RT_TABLE_MAIN, RTM_F_CLONED, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE } from './constants';
+import { RT_TABLE_MAIN, RTM_F_CLONED, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_NEWRULE } from './constants';
 import { decodeAddr, delAddr, dumpAddrs, newAddr, type Addr, type AddrOptions } from './addrs';
 import {
   decodeLink,
@@ -29,6 +29,7 @@ import {
 } from './links';
 import type { NlMessage, Request } from './message';
 import { decodeRoute, delRoute, dumpRoutes, getRoute, newRoute, type Route, type RouteSpec } from './routes';
+import { decodeRule, delRule, dumpRules, newRule, type Rule, type RuleSpec } from './rules';
 import { NetlinkSocket, isErrno, openNetlink, type NetlinkOptions, type RawSocket } from './socket';
 import type { Family } from '../addr/ip';
 
@@ -42,6 +43,11 @@ export interface RouteFilter {
   /** A table id, or 'all'; the main table by default. */
   table?: number | 'all';
   oif?: number;
+}
+
+export interface RuleFilter {
+  family?: Family;
+  table?: number;
 }
 
 export class Rtnl {
@@ -234,5 +240,29 @@ export class Rtnl {
   /** Deletes the route matching `spec`; fields left out match anything. ESRCH when none does. */
   deleteRoute(spec: RouteSpec): void {
     this.exec(delRoute(spec));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Policy routing rules
+
+  /** The rules of every family (or one), in the kernel's order (by priority). */
+  rules(filter: RuleFilter = {}): Rule[] {
+    const out: Rule[] = [];
+    for (const m of this.nl.dump(dumpRules(filter.family))) {
+      if (m.type !== RTM_NEWRULE) continue;
+      const r = decodeRule(m);
+      if (r && (filter.table === undefined || r.table === filter.table)) out.push(r);
+    }
+    return out;
+  }
+
+  /** Adds a rule; EEXIST when an identical one is there. */
+  addRule(spec: RuleSpec): void {
+    this.exec(newRule(spec));
+  }
+
+  /** Deletes the first rule matching `spec`; ENOENT when none does. */
+  deleteRule(spec: RuleSpec): void {
+    this.exec(delRule(spec));
   }
 }

@@ -8,11 +8,12 @@ import { parseCniArgs } from '../../lib/cni/args';
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
 import type { Route } from '../../lib/cni/result/types';
+import { configRoutes } from '../../lib/cni/netconf';
 import * as t from '../../lib/cni/schema';
 import { routeDecoder } from '../../lib/cni/result/decode';
 import { versionAtLeast } from '../../lib/cni/version';
 import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
-import { formatCIDR, formatIP, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
+import { formatIP, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
 import {
   canonicalizeRangeSet,
   checkDecodable,
@@ -77,19 +78,6 @@ function requestedIP(text: string): Addr {
   return a;
 }
 
-function parseRoute(r: t.Decoded<typeof routeDecoder>): Route {
-  const dst = parseCIDR(r.dst);
-  if (!dst) throw new ConfigError(`invalid CIDR address: ${r.dst}`);
-  const out: Route = { dst: formatCIDR(dst.addr, dst.prefix) };
-  if (r.gw !== undefined && r.gw !== '') {
-    const gw = parseIP(r.gw);
-    if (!gw) throw new ConfigError(`invalid IP address: ${r.gw}`);
-    out.gw = formatIP(gw);
-  }
-  for (const k of ['mtu', 'advmss', 'priority', 'table', 'scope'] as const) if (r[k] !== undefined) out[k] = r[k];
-  return out;
-}
-
 export function loadConfig(inv: Invocation): HostLocalConfig {
   const { net, ipam } = ipamOf(inv);
 
@@ -111,7 +99,7 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
       { subnet: ipam.subnet, rangeStart: ipam.rangeStart, rangeEnd: ipam.rangeEnd, gateway: ipam.gateway },
     ]);
   rawSets.push(...(ipam.ranges ?? []));
-  const routes = (ipam.routes ?? []).filter((r) => r !== undefined).map(parseRoute);
+  const routes = configRoutes(ipam.routes);
   for (const raw of rawSets.flat()) {
     try {
       checkDecodable(raw);

@@ -11,6 +11,7 @@ import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { duplicateSysctlKey } from './duplicates';
 import { parseSysctlKey, type SysctlKey } from './sysctl';
+import { parseGoMac } from '../../lib/net/mac';
 
 /** The reference's default: on tmpfs, so a reboot forgets interfaces that are gone anyway. */
 export const DEFAULT_DATA_DIR = '/run/cni/tuning';
@@ -60,19 +61,11 @@ export interface TuningConfig {
 export const changesLink = (c: TuningConfig): boolean =>
   c.mac !== undefined || c.promisc || c.mtu !== undefined || c.allmulti !== undefined || c.txQLen !== undefined;
 
-const MAC_FORMS = [
-  /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i,
-  /^([0-9a-f]{2})-([0-9a-f]{2})-([0-9a-f]{2})-([0-9a-f]{2})-([0-9a-f]{2})-([0-9a-f]{2})$/i,
-  /^([0-9a-f]{2})([0-9a-f]{2})\.([0-9a-f]{2})([0-9a-f]{2})\.([0-9a-f]{2})([0-9a-f]{2})$/i,
-];
-
 /** A 6-byte MAC in any of the spellings Go's net.ParseMAC accepts, as `aa:bb:cc:dd:ee:ff`. */
 export function parseMacAddress(raw: string): string {
-  for (const re of MAC_FORMS) {
-    const m = re.exec(raw);
-    if (m) return m.slice(1).join(':').toLowerCase();
-  }
-  throw new ConfigError(`invalid args ${raw} for MAC addr: address ${raw}: invalid MAC address`);
+  const mac = parseGoMac(raw);
+  if (mac === undefined) throw new ConfigError(`invalid args ${raw} for MAC addr: address ${raw}: invalid MAC address`);
+  return mac;
 }
 
 function checkRange(what: string, v: number | undefined, max: number): void {

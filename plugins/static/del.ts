@@ -1,0 +1,4 @@
+/** static DEL: nothing was allocated, so there is nothing to release; the config is not even read. */
+import type { Invocation } from '../../lib/cni/dispatch';
+
+export async function del(_inv: Invocation): Promise<void> {}
