@@ -22,6 +22,10 @@ export const PLUGINS = [
   'static',
   'host-device',
   'sbr',
+  'tap',
+  'vlan',
+  'vrf',
+  'dummy',
 ] as const;
 
 export const pluginPath = (name: string): string => join(PLUGIN_DIR, name);

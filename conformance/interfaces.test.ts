@@ -1,13 +1,15 @@
 /**
  * The interface plugins that attach one link to a container — macvlan (on a veth standing for
- * the uplink) and ptp — at every cniVersion, in a sandbox: result shape of the version's family,
- * `ips[].interface` pointing at the sandboxed interface, CHECK after ADD and after tampering, DEL
- * idempotence (also after the netns is gone), a repeated ADD rejected; STATUS and GC forwarded
- * to IPAM at 1.1.0. (ipvlan shares macvlan's code; it is left out because not every kernel has
- * ipvlan links.)
+ * the uplink), ptp, tap, and vlan and dummy where the kernel has those link types — at every
+ * cniVersion, in a sandbox: result shape of the version's family, `ips[].interface` pointing at
+ * the sandboxed interface, CHECK after ADD and after tampering, DEL idempotence (also after the
+ * netns is gone), a repeated ADD rejected; STATUS and GC forwarded to IPAM at 1.1.0. (ipvlan
+ * shares macvlan's code; it is left out because not every kernel has ipvlan links. On kernels
+ * without 802.1Q or dummy links, links.test.ts checks what vlan and dummy do there.)
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
+import { kernelHasLinkKind, type ProbedKind } from '../lib/testutil/kernel';
 import { Sandbox, runOk, type RunResult } from '../lib/testutil/sandbox';
 import { ALL_VERSIONS, PLUGIN_DIR, hasPlugin, pluginPath } from './harness';
 
@@ -23,8 +25,10 @@ const family = (v: string): '0.2' | '0.4' | '1.x' => (v < '0.3.0' ? '0.2' : v < 
 const hasCheck = (v: string): boolean => v >= '0.4.0';
 
 interface Subject {
-  readonly plugin: 'macvlan' | 'ptp';
+  readonly plugin: 'macvlan' | 'ptp' | 'tap' | 'vlan' | 'dummy';
   readonly conf: (version: string, tag: string, n: number) => Record<string, unknown>;
+  /** A link type the kernel must have for the group to run. */
+  readonly kernel?: ProbedKind;
 }
 const ipam = (subnet: string): Record<string, unknown> => ({
   type: 'host-local',
@@ -52,10 +56,38 @@ const SUBJECTS: readonly Subject[] = [
       ipam: ipam(`10.63.${n}.0/24`),
     }),
   },
+  {
+    plugin: 'tap',
+    conf: (v, tag, n) => ({
+      cniVersion: v,
+      name: `tp${tag}`,
+      type: 'tap',
+      multiQueue: true,
+      ipam: ipam(`10.64.${n}.0/24`),
+    }),
+  },
+  {
+    plugin: 'vlan',
+    kernel: 'vlan',
+    conf: (v, tag, n) => ({
+      cniVersion: v,
+      name: `vl${tag}`,
+      type: 'vlan',
+      master: 'cm0',
+      vlanId: 100 + n,
+      ipam: ipam(`10.65.${n}.0/24`),
+    }),
+  },
+  {
+    plugin: 'dummy',
+    kernel: 'dummy',
+    conf: (v, tag, n) => ({ cniVersion: v, name: `du${tag}`, type: 'dummy', ipam: ipam(`10.66.${n}.0/24`) }),
+  },
 ];
 
 for (const s of SUBJECTS) {
-  const suite = hasPlugin(s.plugin) && hasPlugin('host-local') ? describe : describe.skip;
+  const kernelOk = s.kernel === undefined || kernelHasLinkKind(s.kernel);
+  const suite = hasPlugin(s.plugin) && hasPlugin('host-local') && kernelOk ? describe : describe.skip;
 
   suite.each([...ALL_VERSIONS])(`${s.plugin} at %s`, (version) => {
     const tag = version.replace(/\./g, '');

@@ -2,8 +2,9 @@
  * Every plugin this executable contains, by the name it is invoked by (`bin/<name>` is a link to
  * `tscni`), with the module of each verb it implements. Nothing here is imported until a call
  * needs it: a call loads only its plugin's verb (loopback, static and sbr keep no state of their
- * own, so they have no GC; static and sbr have nothing to report in STATUS either). The interface
- * plugins' verbs get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
+ * own, so they have no GC; static and sbr have nothing to report in STATUS either; vrf keeps none
+ * and depends on nothing outside the container, so it has neither). The interface plugins' verbs
+ * get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
  */
 import type { Invocation } from '../lib/cni/dispatch';
 import { lazyVerbs, type PluginEntry, type VerbLoaders } from '../lib/cni/plugin';
@@ -166,6 +167,44 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
       check: () => import('./ptp/check'),
       gc: () => import('./ptp/gc'),
       status: () => import('./ptp/status'),
+    }),
+  ),
+  tap: plugin(
+    'CNI tap plugin (tscni)',
+    onHost({
+      add: () => import('./tap/add'),
+      del: () => import('./tap/del'),
+      check: () => import('./tap/check'),
+      gc: () => import('./tap/gc'),
+      status: () => import('./tap/status'),
+    }),
+  ),
+  vlan: plugin(
+    'CNI vlan plugin (tscni)',
+    onHost({
+      add: () => import('./vlan/add'),
+      del: () => import('./vlan/del'),
+      check: () => import('./vlan/check'),
+      gc: () => import('./vlan/gc'),
+      status: () => import('./vlan/status'),
+    }),
+  ),
+  vrf: plugin(
+    'CNI vrf plugin (tscni)',
+    onHost({
+      add: () => import('./vrf/add'),
+      del: () => import('./vrf/del'),
+      check: () => import('./vrf/check'),
+    }),
+  ),
+  dummy: plugin(
+    'CNI dummy plugin (tscni)',
+    onHost({
+      add: () => import('./dummy/add'),
+      del: () => import('./dummy/del'),
+      check: () => import('./dummy/check'),
+      gc: () => import('./dummy/gc'),
+      status: () => import('./dummy/status'),
     }),
   ),
 };

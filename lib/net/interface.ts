@@ -7,6 +7,9 @@ import { familyOfText, type Family } from '../addr/ip';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { IPConfig, Route } from '../cni/result/types';
 import type { Rtnl } from '../netlink';
+import type { Kernel } from './kernel';
+import { settleIPv6 } from './settle';
+import type { SysctlValues } from './sysctl';
 
 export interface InterfaceConfig {
   readonly ips: readonly IPConfig[];
@@ -64,4 +67,40 @@ export function gatewaysOf(ips: readonly IPConfig[]): Map<Family, string> {
     if (!gws.has(fam)) gws.set(fam, ip.gateway);
   }
   return gws;
+}
+
+/**
+ * The sysctls the reference's ConfigureIface sets before an IPv6 address goes on `ifName`: IPv6
+ * on for the link and for lo, and addresses kept across a link down. None for IPv4 only.
+ */
+export function ipv6Sysctls(ifName: string, ips: readonly IPConfig[]): SysctlValues {
+  if (!ips.some((ip) => ip.address.includes(':'))) return [];
+  return [
+    ['net/ipv6/conf/lo/disable_ipv6', '0'],
+    [`net/ipv6/conf/${ifName}/disable_ipv6`, '0'],
+    [`net/ipv6/conf/${ifName}/keep_addr_on_down`, '1'],
+  ];
+}
+
+/**
+ * An IPAM result onto the container's interface, in the reference's order: sysctls (`extra`
+ * first), addresses (DAD on), link up, IPv6 settling, routes. Settling is skipped on a link
+ * without carrier (a tap no process holds yet): there DAD cannot finish before something attaches.
+ */
+export async function configureL3(
+  kernel: Pick<Kernel, 'setSysctlsIn'>,
+  ctr: Rtnl,
+  netns: string,
+  ifName: string,
+  ips: readonly IPConfig[],
+  routes: readonly Route[],
+  extra: SysctlValues = [],
+): Promise<number> {
+  const sysctls = [...extra, ...ipv6Sysctls(ifName, ips)];
+  if (sysctls.length > 0) kernel.setSysctlsIn(netns, sysctls);
+  const gateways = gatewaysOf(ips);
+  const index = configureInterface(ctr, ifName, { ips, routes: [], gateways, nodad: false, up: true });
+  if (gateways.has(6) && ctr.linkByIndex(index)?.flags.lowerUp) await settleIPv6(ctr, index, ifName);
+  addRoutes(ctr, index, routes, gateways);
+  return index;
 }

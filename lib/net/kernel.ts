@@ -1,6 +1,6 @@
 /**
- * What an interface plugin's verbs need from the machine — netlink sockets, /proc/sys, and the
- * program runner for the firewall and delegates — as one value passed in: the real one from the
+ * What an interface plugin's verbs need from the machine — netlink sockets, /proc/sys,
+ * /dev/net/tun and the program runner for the firewall and delegates — as one value passed in: the real one from the
  * executable (plugins/registry.ts), recording fakes in unit tests (which then see every kernel
  * change as data). Verb modules import only the type.
  */
@@ -10,6 +10,7 @@ import type { Rtnl } from '../netlink';
 import { inContainer, openContainer } from './open-netns';
 import { openRtnl } from './rtnl';
 import { ensureSysctl, procSysctlFs, setSysctlsIn, type SysctlFs, type SysctlValues } from './sysctl';
+import { openTunIn, type TunFile } from './tuntap';
 
 export interface Kernel {
   readonly runner: Runner;
@@ -21,6 +22,8 @@ export interface Kernel {
   setSysctlsIn(netns: string, values: SysctlValues): void;
   /** Runs synchronous `fn` on /proc/sys of the namespace at `netns` (checks, reads and writes). */
   withSysctlsIn<T>(netns: string, fn: (fs: SysctlFs) => T): T;
+  /** /dev/net/tun opened inside the namespace at `netns` (taps are born there); the caller closes it. */
+  openTun(netns: string): TunFile;
 }
 
 export function hostKernel(): Kernel {
@@ -31,5 +34,6 @@ export function hostKernel(): Kernel {
     ensureSysctl,
     setSysctlsIn,
     withSysctlsIn: (netns, fn) => inContainer(netns, () => fn(procSysctlFs)),
+    openTun: openTunIn,
   };
 }

@@ -39,6 +39,7 @@ import { withLock } from '../ipam/lock';
 import { warn } from '../log';
 import { isErrno, type Link, type Rtnl } from '../netlink';
 import { randomBytes } from '../sys/hash';
+import { missingKindText } from './link-kind';
 import { netnsInode } from '../sys/netns';
 
 export const VLAN_STATE_DIR = '/var/lib/cni/tscni/vlan';
@@ -199,7 +200,7 @@ function createVlanLink(host: Rtnl, spec: VlanSpec, parentIndex: number): void {
     if (isErrno(e, 'EOPNOTSUPP'))
       throw new CniError(
         ErrorCode.Internal,
-        `failed to create VLAN sub-interface ${spec.name}: this kernel has no 802.1Q VLAN links (CONFIG_VLAN_8021Q)`,
+        `failed to create VLAN sub-interface ${spec.name}: ${missingKindText('vlan')}`,
         e.message,
       );
     throw new CniError(

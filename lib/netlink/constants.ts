@@ -129,6 +129,17 @@ export const IPVLAN_MODE_L3 = 1;
 export const IPVLAN_MODE_L3S = 2;
 export const IFLA_VLAN_ID = 1;
 export const IFLA_BR_VLAN_FILTERING = 7;
+export const IFLA_VRF_TABLE = 1;
+export const IFLA_VRF_PORT_TABLE = 1; // IFLA_INFO_SLAVE_DATA of a VRF's port
+// tun/tap (read only: the kernel creates them through /dev/net/tun, never over netlink)
+export const IFLA_TUN_OWNER = 1;
+export const IFLA_TUN_GROUP = 2;
+export const IFLA_TUN_TYPE = 3;
+export const IFLA_TUN_PI = 4;
+export const IFLA_TUN_VNET_HDR = 5;
+export const IFLA_TUN_PERSIST = 6;
+export const IFLA_TUN_MULTI_QUEUE = 7;
+export const IFLA_TUN_NUM_QUEUES = 8;
 
 // Bridge port attributes (IFLA_PROTINFO with AF_BRIDGE, and IFLA_INFO_SLAVE_DATA of a port)
 export const IFLA_BRPORT_STATE = 1;

@@ -39,6 +39,7 @@ import {
   IFLA_PROTINFO,
   IFLA_TXQLEN,
   IFLA_VLAN_ID,
+  IFLA_VRF_TABLE,
   IFLA_BR_VLAN_FILTERING,
   NLM_F_APPEND,
   NLM_F_CREATE,
@@ -246,6 +247,9 @@ function kindDataWords(kind: string, data: Attrs): string[] {
   } else if (kind === 'vlan') {
     const id = data.u16(IFLA_VLAN_ID);
     if (id !== undefined) out.push(`id=${id}`);
+  } else if (kind === 'vrf') {
+    const table = data.u32(IFLA_VRF_TABLE);
+    if (table !== undefined) out.push(`table=${table}`);
   } else if (kind === 'bridge') {
     const filtering = data.u8(IFLA_BR_VLAN_FILTERING);
     if (filtering !== undefined) out.push(`vlan_filtering=${filtering}`);

@@ -24,12 +24,19 @@ import {
   IFLA_MACVLAN_MODE,
   IFLA_MASTER,
   IFLA_MTU,
+  IFLA_TUN_GROUP,
+  IFLA_TUN_MULTI_QUEUE,
+  IFLA_TUN_OWNER,
+  IFLA_TUN_PERSIST,
+  IFLA_TUN_TYPE,
   IFLA_TXQLEN,
+  IFLA_VLAN_ID,
+  IFLA_VRF_TABLE,
   RTM_NEWLINK,
 } from './constants';
 import { describe } from './describe';
 import { parseMac } from './inet';
-import { IPVLAN_MODES, MACVLAN_MODES, type IpvlanMode, type MacvlanMode } from './links';
+import { IPVLAN_MODES, MACVLAN_MODES, type IpvlanMode, type MacvlanMode, type TunInfo } from './links';
 import { errnoNumber } from '../sys/errno';
 import {
   attr,
@@ -90,6 +97,9 @@ export interface CannedLink {
   parentIndex?: number;
   macvlanMode?: MacvlanMode;
   ipvlanMode?: IpvlanMode;
+  vlanId?: number;
+  vrfTable?: number;
+  tun?: Pick<TunInfo, 'type' | 'multiQueue' | 'owner' | 'group'>;
 }
 
 /** A link as the kernel describes it in RTM_NEWLINK, for reply.messages(). */
@@ -104,6 +114,14 @@ export function cannedLink(l: CannedLink): CannedMessage {
     const data: AttrSpec[] = [];
     if (l.macvlanMode) data.push(attr.u32(IFLA_MACVLAN_MODE, MACVLAN_MODES[l.macvlanMode]));
     if (l.ipvlanMode) data.push(attr.u16(IFLA_IPVLAN_MODE, IPVLAN_MODES[l.ipvlanMode]));
+    if (l.vlanId !== undefined) data.push(attr.u16(IFLA_VLAN_ID, l.vlanId));
+    if (l.vrfTable !== undefined) data.push(attr.u32(IFLA_VRF_TABLE, l.vrfTable));
+    if (l.tun) {
+      data.push(attr.u8(IFLA_TUN_TYPE, l.tun.type === 'tap' ? 2 : 1), attr.u8(IFLA_TUN_PERSIST, 1));
+      data.push(attr.u8(IFLA_TUN_MULTI_QUEUE, l.tun.multiQueue ? 1 : 0));
+      if (l.tun.owner !== undefined) data.push(attr.u32(IFLA_TUN_OWNER, l.tun.owner));
+      if (l.tun.group !== undefined) data.push(attr.u32(IFLA_TUN_GROUP, l.tun.group));
+    }
     attrs.push(attr.nest(IFLA_LINKINFO, [attr.str(IFLA_INFO_KIND, l.kind), attr.nest(IFLA_INFO_DATA, data)]));
   }
   const header = encodeIfInfo({ index: l.index, flags: l.flags ?? (l.up ? 1 : 0) });

@@ -25,8 +25,11 @@ export type {
   LinkFlags,
   MacvlanMode,
   MacvlanOptions,
+  NewLinkCommon,
+  TunInfo,
   VethOptions,
   VlanOptions,
+  VrfOptions,
 } from './links';
 export type { Route, RouteSpec } from './routes';
 export type { Rule, RuleSpec } from './rules';

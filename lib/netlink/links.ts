@@ -43,8 +43,17 @@ import {
   IFLA_OPERSTATE,
   IFLA_PROMISCUITY,
   IFLA_PROTINFO,
+  IFLA_TUN_GROUP,
+  IFLA_TUN_MULTI_QUEUE,
+  IFLA_TUN_NUM_QUEUES,
+  IFLA_TUN_OWNER,
+  IFLA_TUN_PERSIST,
+  IFLA_TUN_PI,
+  IFLA_TUN_TYPE,
+  IFLA_TUN_VNET_HDR,
   IFLA_TXQLEN,
   IFLA_VLAN_ID,
+  IFLA_VRF_TABLE,
   IPVLAN_MODE_L2,
   IPVLAN_MODE_L3,
   IPVLAN_MODE_L3S,
@@ -117,6 +126,20 @@ export interface LinkFlags {
   raw: number;
 }
 
+/** What the kernel reports of a tun/tap device (`ip -d link` prints the same). */
+export interface TunInfo {
+  type: 'tun' | 'tap';
+  pi: boolean;
+  vnetHdr: boolean;
+  multiQueue: boolean;
+  persist: boolean;
+  /** Absent when the device has no owner / group. */
+  owner?: number;
+  group?: number;
+  /** Queues attached right now (a process holding the device open). */
+  numQueues?: number;
+}
+
 /** A bridge port's settings, read from IFLA_INFO_SLAVE_DATA. */
 export interface BridgePort {
   hairpin: boolean;
@@ -154,6 +177,9 @@ export interface Link {
   macvlanMode?: MacvlanMode;
   ipvlanMode?: IpvlanMode;
   vlanId?: number;
+  /** The routing table of a VRF device. */
+  vrfTable?: number;
+  tun?: TunInfo;
   bridgePort?: BridgePort;
 }
 
@@ -212,6 +238,10 @@ export function decodeLink(m: NlMessage): Link {
       if (mode !== undefined) setIf(link, 'ipvlanMode', nameOf(IPVLAN_MODES, mode));
     } else if (kind === 'vlan') {
       setIf(link, 'vlanId', data.u16(IFLA_VLAN_ID));
+    } else if (kind === 'vrf') {
+      setIf(link, 'vrfTable', data.u32(IFLA_VRF_TABLE));
+    } else if (kind === 'tun') {
+      link.tun = decodeTun(data);
     }
   }
   const slaveKind = info.str(IFLA_INFO_SLAVE_KIND);
@@ -220,6 +250,22 @@ export function decodeLink(m: NlMessage): Link {
     if (slaveKind === 'bridge') link.bridgePort = decodeBridgePort(info.nested(IFLA_INFO_SLAVE_DATA));
   }
   return link;
+}
+
+function decodeTun(d: Attrs): TunInfo {
+  const on = (type: number): boolean => d.u8(type) === 1;
+  // IFLA_TUN_TYPE carries IFF_TUN (1) or IFF_TAP (2).
+  const tun: TunInfo = {
+    type: d.u8(IFLA_TUN_TYPE) === 2 ? 'tap' : 'tun',
+    pi: on(IFLA_TUN_PI),
+    vnetHdr: on(IFLA_TUN_VNET_HDR),
+    multiQueue: on(IFLA_TUN_MULTI_QUEUE),
+    persist: on(IFLA_TUN_PERSIST),
+  };
+  setIf(tun, 'owner', d.u32(IFLA_TUN_OWNER));
+  setIf(tun, 'group', d.u32(IFLA_TUN_GROUP));
+  setIf(tun, 'numQueues', d.u32(IFLA_TUN_NUM_QUEUES));
+  return tun;
 }
 
 function decodeBridgePort(p: Attrs): BridgePort {
@@ -304,6 +350,11 @@ export interface VlanOptions extends NewLinkCommon {
   id: number;
 }
 
+export interface VrfOptions extends NewLinkCommon {
+  /** The routing table the VRF's ports use. */
+  table: number;
+}
+
 function commonAttrs(o: NewLinkCommon): AttrSpec[] {
   const out = [attr.str(IFLA_IFNAME, o.name)];
   if (o.mtu !== undefined) out.push(attr.u32(IFLA_MTU, o.mtu));
@@ -363,6 +414,10 @@ export const newIpvlan = (o: IpvlanOptions): Request =>
 
 export const newVlan = (o: VlanOptions): Request =>
   newLink('vlan', [...commonAttrs(o), attr.u32(IFLA_LINK, o.parentIndex)], [attr.u16(IFLA_VLAN_ID, o.id)]);
+
+export const newDummy = (o: NewLinkCommon): Request => newLink('dummy', commonAttrs(o));
+
+export const newVrf = (o: VrfOptions): Request => newLink('vrf', commonAttrs(o), [attr.u32(IFLA_VRF_TABLE, o.table)]);
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);

@@ -9,10 +9,12 @@ import {
   getLinkByIndex,
   getLinkByName,
   newBridge,
+  newDummy,
   newIpvlan,
   newMacvlan,
   newVeth,
   newVlan,
+  newVrf,
   setBridgePort,
   setLink,
 } from './links';
@@ -57,6 +59,12 @@ group('link requests', () => {
       'RTM_NEWLINK create excl vlan name=eth0.100 link=2 id=100',
       newVlan({ name: 'eth0.100', parentIndex: 2, id: 100 }),
     ],
+    [
+      'RTM_NEWLINK create excl vlan name=eth0 mtu=1400 netns=fd:9 link=2 id=0',
+      newVlan({ name: 'eth0', parentIndex: 2, id: 0, mtu: 1400, netnsFd: 9 }),
+    ],
+    ['RTM_NEWLINK create excl dummy name=dummy0', newDummy({ name: 'dummy0' })],
+    ['RTM_NEWLINK create excl vrf name=blue table=4294967295', newVrf({ name: 'blue', table: 4294967295 })],
     [
       'RTM_NEWLINK create excl macvlan name=mv2 link=4 mode=vepa bcqueuelen=100',
       newMacvlan({ name: 'mv2', parentIndex: 4, mode: 'vepa', bcQueueLen: 100 }),

@@ -54,6 +54,9 @@ export interface Route {
   flags: number;
   /** True for an ECMP route (its next hops are not decoded). */
   multipath?: boolean;
+  /** Path MTU and advertised MSS (RTA_METRICS), when set. */
+  mtu?: number;
+  advmss?: number;
 }
 
 /** Decodes an RTM_NEWROUTE message; undefined for families other than IPv4/IPv6. */
@@ -81,6 +84,11 @@ export function decodeRoute(m: NlMessage): Route | undefined {
   const metric = a.u32(RTA_PRIORITY);
   if (metric !== undefined) r.metric = metric;
   if (a.has(RTA_MULTIPATH)) r.multipath = true;
+  const metrics = a.nested(RTA_METRICS);
+  const mtu = metrics.u32(RTAX_MTU);
+  if (mtu !== undefined) r.mtu = mtu;
+  const advmss = metrics.u32(RTAX_ADVMSS);
+  if (advmss !== undefined) r.advmss = advmss;
   return r;
 }
 

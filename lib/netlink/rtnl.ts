@@ -12,10 +12,12 @@ import {
   getLinkByIndex,
   getLinkByName,
   newBridge,
+  newDummy,
   newIpvlan,
   newMacvlan,
   newVeth,
   newVlan,
+  newVrf,
   setBridgePort,
   setLink,
   type BridgeOptions,
@@ -24,8 +26,10 @@ import {
   type Link,
   type LinkChanges,
   type MacvlanOptions,
+  type NewLinkCommon,
   type VethOptions,
   type VlanOptions,
+  type VrfOptions,
 } from './links';
 import type { NlMessage, Request } from './message';
 import { decodeRoute, delRoute, dumpRoutes, getRoute, newRoute, type Route, type RouteSpec } from './routes';
@@ -119,6 +123,14 @@ export class Rtnl {
 
   createVlan(o: VlanOptions): void {
     this.exec(newVlan(o));
+  }
+
+  createDummy(o: NewLinkCommon): void {
+    this.exec(newDummy(o));
+  }
+
+  createVrf(o: VrfOptions): void {
+    this.exec(newVrf(o));
   }
 
   /** Applies several changes in one request. */

@@ -1,7 +1,7 @@
 /**
  * The C library functions tscni calls directly, through Bun's FFI: the kernel interfaces that
- * neither Node.js nor Bun expose (netlink and packet sockets, setns, flock). This is the only module that
- * touches `bun:ffi`; it binds on first use (~0.2 ms). Only the Bun executable has it: under
+ * neither Node.js nor Bun expose (netlink and packet sockets, setns, flock, the TUN/TAP ioctls).
+ * This is the only module that touches `bun:ffi`; it binds on first use (~0.2 ms). Only the Bun executable has it: under
  * Node.js (the unit tests) `available()` is false and callers take their fake or Node path.
  */
 type Ffi = typeof import('bun:ffi');
@@ -25,6 +25,8 @@ export interface Libc {
   close(fd: number): number;
   setns(fd: number, nstype: number): number;
   flock(fd: number, operation: number): number;
+  /** ioctl with a pointer argument (a buffer the kernel reads or fills) or a plain integer one. */
+  ioctl(fd: number, request: number, arg: Uint8Array | number): number;
   /** errno of the last failed call on this thread. */
   errno(): number;
 }
@@ -54,6 +56,8 @@ export function libc(): Libc {
     close: { args: [i32], returns: i32 },
     setns: { args: [i32, i32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
+    // Variadic in C; on x86-64 and arm64 an integer or pointer third argument travels the same way.
+    ioctl: { args: [i32, u64, ptr], returns: i32 },
     __errno_location: { args: [], returns: ptr },
   }).symbols;
   bound = {
@@ -68,6 +72,8 @@ export function libc(): Libc {
     close: (fd) => c.close(fd),
     setns: (fd, nstype) => c.setns(fd, nstype),
     flock: (fd, op) => c.flock(fd, op),
+    // An integer argument goes as a pointer-sized value: Bun passes a number for `ptr` as is.
+    ioctl: (fd, request, arg) => c.ioctl(fd, request, arg),
     errno: () => {
       const p = c.__errno_location();
       return p === null ? 0 : ffi.read.i32(p, 0);

@@ -1,15 +1,23 @@
 /**
  * What this kernel can do, probed once per test process in a throwaway namespace (test-only
- * module). Tests of link types a kernel may lack (802.1Q vlan, ipvlan) run where the probe
+ * module). Tests of link types a kernel may lack (802.1Q vlan, ipvlan, dummy, VRF) run where the probe
  * succeeds and say why they did not run elsewhere.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
-export type ProbedKind = 'vlan' | 'ipvlan' | 'macvlan';
+export type ProbedKind = 'vlan' | 'ipvlan' | 'macvlan' | 'dummy' | 'vrf';
 const cache = new Map<ProbedKind, boolean>();
 
 const ip = (...args: string[]): number => spawnSync('ip', args, { stdio: 'ignore' }).status ?? -1;
+
+const PROBES: Readonly<Record<ProbedKind, readonly string[]>> = {
+  vlan: ['link', 'p0', 'name', 'probe0', 'type', 'vlan', 'id', '5'],
+  ipvlan: ['link', 'p0', 'name', 'probe0', 'type', 'ipvlan', 'mode', 'l2'],
+  macvlan: ['link', 'p0', 'name', 'probe0', 'type', 'macvlan', 'mode', 'bridge'],
+  dummy: ['name', 'probe0', 'type', 'dummy'],
+  vrf: ['name', 'probe0', 'type', 'vrf', 'table', '10'],
+};
 
 /** True when `ip link add ... type <kind>` works here (checked on a veth in a private namespace). */
 export function kernelHasLinkKind(kind: ProbedKind): boolean {
@@ -20,8 +28,7 @@ export function kernelHasLinkKind(kind: ProbedKind): boolean {
   if (ip('netns', 'add', ns) === 0) {
     try {
       ip('-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
-      const extra = kind === 'vlan' ? ['id', '5'] : kind === 'ipvlan' ? ['mode', 'l2'] : ['mode', 'bridge'];
-      ok = ip('-n', ns, 'link', 'add', 'link', 'p0', 'name', 'probe0', 'type', kind, ...extra) === 0;
+      ok = ip('-n', ns, 'link', 'add', ...PROBES[kind]) === 0;
     } finally {
       ip('netns', 'del', ns);
     }

@@ -7,6 +7,7 @@ import {
   AF_INET,
   AF_INET6,
   IFA_ADDRESS,
+  IFA_FLAGS,
   IFA_LOCAL,
   RTM_NEWADDR,
   RTM_NEWROUTE,
@@ -14,21 +15,18 @@ import {
 } from '../netlink/constants';
 import type { CannedMessage } from '../netlink/fake';
 import { parseIp } from '../netlink/inet';
-import { attr, encodeAttrs, encodeIfAddr, type Request } from '../netlink/message';
+import { attr, encodeAttrs, encodeIfAddr, type AttrSpec, type Request } from '../netlink/message';
 import { newRoute, type RouteSpec } from '../netlink/routes';
 import { newRule, type RuleSpec } from '../netlink/rules';
 
-/** An address `ip/prefix` on link `index`. */
-export function addrMessage(index: number, cidr: string): CannedMessage {
+/** An address `ip/prefix` on link `index` (scope and IFA_F_* flags when given). */
+export function addrMessage(index: number, cidr: string, o: { scope?: number; flags?: number } = {}): CannedMessage {
   const [ip = '', prefix = '0'] = cidr.split('/');
   const { family, bytes } = parseIp(ip);
-  return {
-    type: RTM_NEWADDR,
-    payload: new Uint8Array([
-      ...encodeIfAddr({ family: family === 4 ? AF_INET : AF_INET6, prefixLen: Number(prefix), index }),
-      ...encodeAttrs([attr.bytes(IFA_LOCAL, bytes), attr.bytes(IFA_ADDRESS, bytes)]),
-    ]),
-  };
+  const attrs: AttrSpec[] = [attr.bytes(IFA_LOCAL, bytes), attr.bytes(IFA_ADDRESS, bytes)];
+  if (o.flags !== undefined) attrs.push(attr.u32(IFA_FLAGS, o.flags));
+  const header = { family: family === 4 ? AF_INET : AF_INET6, prefixLen: Number(prefix), index, scope: o.scope ?? 0 };
+  return { type: RTM_NEWADDR, payload: new Uint8Array([...encodeIfAddr(header), ...encodeAttrs(attrs)]) };
 }
 
 /** The payload of a request builder's message, as the kernel would describe the same object. */

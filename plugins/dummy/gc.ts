@@ -1,0 +1,7 @@
+/** dummy GC: forwarded to IPAM (a dummy link keeps no state of its own; the reference has no GC). */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { ipamGc, ipamTypeOf } from '../../lib/link-plugin/ipam';
+import type { Kernel } from '../../lib/net/kernel';
+
+export const gc = (inv: Invocation, kernel: Kernel): Promise<void> =>
+  ipamGc(inv, kernel, ipamTypeOf(inv, 'dummy configuration'));
