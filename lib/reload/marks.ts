@@ -17,7 +17,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Env } from '../cni/io';
-import type { Attachment } from '../firewall/types';
+import type { Attachment } from '../cni/invocation';
+import { validateContainerId, validateIfName, validateNetworkName } from '../cni/names';
 import { debug, warn } from '../log';
 import { sha256hex } from '../sys/hash';
 
@@ -98,11 +99,14 @@ export function listMarks(runDir: string): Mark[] {
   for (const name of names) {
     try {
       const [networkName, containerId, ifName] = readFileSync(join(dir, name), 'utf8').split('\n');
-      if (!networkName || !containerId || !ifName) continue;
-      const a = { networkName, containerId, ifName };
+      const a: Attachment = {
+        networkName: validateNetworkName(networkName ?? ''),
+        containerId: validateContainerId(containerId ?? ''),
+        ifName: validateIfName(ifName ?? ''),
+      };
       if (markName(a) === name) out.push({ attachment: a, since: statSync(join(dir, name)).mtimeMs });
     } catch {
-      // gone meanwhile
+      // gone meanwhile, or not a mark of ours
     }
   }
   return out;

@@ -4,7 +4,7 @@
  * An attachment we have no record of (set up by the reference before the binaries were swapped)
  * is released from prevResult with the configured or default backend. Idempotent.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import type { Env } from '../../lib/cni/io';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
@@ -15,7 +15,7 @@ import { loadFirewallConfig, type FirewallBackend, type FirewallConfig } from '.
 import { factsOf, type Facts } from './facts';
 import { RecordStore, type FirewallRecord } from './records';
 import { markTeardown } from '../../lib/reload/marks';
-import { attachmentOf, release } from './rules';
+import { release } from './rules';
 
 async function backendOf(cfg: FirewallConfig, runner: Runner, env: Env): Promise<FirewallBackend> {
   if (cfg.backend) return cfg.backend;
@@ -23,8 +23,8 @@ async function backendOf(cfg: FirewallConfig, runner: Runner, env: Env): Promise
 }
 
 export async function del(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadFirewallConfig(inv);
-  const prev = prevResultOf(inv);
+  const cfg = loadFirewallConfig(inv.config);
+  const prev = prevResultOf(inv.config, inv.cniVersion, true);
   const store = new RecordStore(cfg.dataDir);
   const a = attachmentOf(inv);
   markTeardown(inv.env, a); // before any rule goes (lib/reload/marks.ts)

@@ -2,7 +2,7 @@
  * ADD: one address per range set, all under one store lock (so a dual-stack allocation is
  * atomic), rolled back entirely if any set fails. Messages follow the reference's cmdAdd/Get.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError } from '../../lib/cni/errors';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import { pickNext, type Picked } from '../../lib/ipam/allocator';
@@ -49,7 +49,7 @@ function reserveNext(store: NetworkStore, set: RangeSet, index: number, owner: O
 }
 
 export async function add(inv: Invocation): Promise<Result> {
-  const conf = loadConfig(inv);
+  const conf = loadConfig(inv.config, inv.cniArgs);
   const dns = conf.resolvConf ? readResolvConf(conf.resolvConf) : undefined;
   const owner: Owner = { id: inv.containerId, ifname: inv.ifName };
   const store = NetworkStore.open(conf.dataDir, inv.networkName);

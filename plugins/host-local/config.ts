@@ -5,7 +5,7 @@
  * ConfigErrors carrying the reference's text.
  */
 import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import type { Route } from '../../lib/cni/result/types';
 import { configRoutes } from '../../lib/cni/netconf';
@@ -59,15 +59,15 @@ export interface HostLocalConfig extends StoreConfig {
   readonly requested: readonly Addr[];
 }
 
-function ipamOf(inv: Invocation): { net: NetRaw; ipam: IpamRaw } {
-  const net = t.parseWith(netDecoder, inv.config, 'host-local configuration');
+function ipamOf(config: NetConfig): { net: NetRaw; ipam: IpamRaw } {
+  const net = t.parseWith(netDecoder, config, 'host-local configuration');
   if (!net.ipam) throw new ConfigError("IPAM config missing 'ipam' key");
   return { net, ipam: net.ipam };
 }
 
 /** Just what DEL and GC need: they must work even when the ranges no longer validate. */
-export function loadStoreConfig(inv: Invocation): StoreConfig {
-  const { ipam } = ipamOf(inv);
+export function loadStoreConfig(config: NetConfig): StoreConfig {
+  const { ipam } = ipamOf(config);
   return { dataDir: ipam.dataDir || DEFAULT_DATA_DIR };
 }
 
@@ -78,12 +78,12 @@ function requestedIP(text: string): Addr {
   return a;
 }
 
-export function loadConfig(inv: Invocation): HostLocalConfig {
-  const { net, ipam } = ipamOf(inv);
+export function loadConfig(config: NetConfig, cniArgs = ''): HostLocalConfig {
+  const { net, ipam } = ipamOf(config);
 
   const requested = new Map<string, Addr>();
   const add = (a: Addr): void => void requested.set(formatIP(a), a);
-  const ipArg = parseCniArgs(inv.cniArgs, ['IP'])['IP'];
+  const ipArg = parseCniArgs(cniArgs, ['IP'])['IP'];
   if (ipArg !== undefined && ipArg !== '') {
     const a = parseIP(ipArg);
     if (!a) throw new ConfigError(`ARGS: error parsing value of pair "IP=${ipArg}": invalid IP address ${ipArg}`);
@@ -117,7 +117,8 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
     }
   });
   const v4 = ranges.filter((s) => familyOf(s) === 4).length;
-  if ((v4 > 1 || ranges.length - v4 > 1) && !versionAtLeast(inv.cniVersion, '0.3.0')) {
+  // The dispatcher reads a missing or empty cniVersion as 0.1.0.
+  if ((v4 > 1 || ranges.length - v4 > 1) && !versionAtLeast(net.cniVersion || '0.1.0', '0.3.0')) {
     throw new ConfigError(`CNI version ${net.cniVersion ?? ''} does not support more than 1 address per family`);
   }
   for (let i = 0; i < ranges.length; i++) {
