@@ -7,7 +7,7 @@
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { withLock } from '../ipam/lock';
+import { withFlock } from '../sys/flock';
 import { runDirOf } from '../reload/marks';
 import { available } from '../sys/libc';
 
@@ -17,5 +17,5 @@ export function withPortForwardingLock<T>(fn: () => Promise<T>): Promise<T> {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const file = join(dir, 'port-forwarding.lock');
   closeSync(openSync(file, 'a', 0o600));
-  return withLock(file, fn);
+  return withFlock(file, 'the port-forwarding setup', fn);
 }

@@ -25,7 +25,7 @@ import { validateNetworkName } from '../cni/names';
 import { isSupportedVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
 import { NetworkStore } from '../ipam/disk-store';
-import { withLock } from '../ipam/lock';
+import { withFlock } from '../sys/flock';
 import { debug } from '../log';
 import { injected } from '../runtime/chain';
 import type { NetworkConfigList, PluginConf } from '../runtime/config';
@@ -155,7 +155,7 @@ export async function reload(opts: ReloadOptions): Promise<Outcome[]> {
   mkdirSync(opts.runDir, { recursive: true, mode: 0o700 });
   const lockFile = join(opts.runDir, 'reload.lock');
   closeSync(openSync(lockFile, 'a', 0o600));
-  return withLock(lockFile, () => reloadLocked(opts));
+  return withFlock(lockFile, `tscni reload (${lockFile})`, () => reloadLocked(opts));
 }
 
 async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
