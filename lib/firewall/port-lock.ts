@@ -8,7 +8,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { withFlock } from '../sys/flock';
-import { runDirOf } from '../reload/marks';
+import { runDirOf } from '../state/run-dir';
 import { available } from '../sys/libc';
 
 export function withPortForwardingLock<T>(fn: () => Promise<T>): Promise<T> {

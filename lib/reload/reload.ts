@@ -12,7 +12,7 @@
  * nothing the second time.
  *
  * Safe while plugins run: reloads exclude each other (flock on `<runDir>/reload.lock`); a
- * container is only touched while it is alive — no teardown mark (marks.ts), its netns still
+ * container is only touched while it is alive — no teardown mark (lib/state/marks.ts), its netns still
  * there, its host-local leases still naming it — and that is checked again after restoring: a
  * container whose DEL began meanwhile has what reload restored taken back, so a DEL never
  * leaves rules behind because of a reload. Conflicting writes of concurrent ADDs are retried.
@@ -29,7 +29,7 @@ import { withFlock } from '../sys/flock';
 import { debug } from '../log';
 import { injected } from '../runtime/chain';
 import type { NetworkConfigList, PluginConf } from '../runtime/config';
-import { isMarked, listMarks, removeMark } from './marks';
+import { isMarked, listMarks, removeMark } from '../state/marks';
 import { readCache, readNetconfs, type CachedAttachment } from './sources';
 import type { Concern, LeaseRef, Outcome, ReloadConf, ReloaderLookup, Target } from './types';
 

@@ -19,7 +19,7 @@ import {
 } from './chain';
 import { loadNetwork } from './config';
 import { defaultRunner } from '../exec/real';
-import { runDirOf } from '../reload/marks';
+import { runDirOf } from '../state/run-dir';
 import { reload } from '../reload/reload';
 import type { ReloaderLookup } from '../reload/types';
 import { writeAll } from '../stdio';

@@ -33,7 +33,7 @@ import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { deleteLinkNamed } from '../../lib/net/container-link';
-import { clearTeardown } from '../../lib/reload/marks';
+import { clearTeardown } from '../../lib/state/marks';
 import { requireNetns } from '../../lib/net/open-netns';
 
 export const CONTAINER_IFACE_INDEX = 2;

@@ -15,7 +15,7 @@ import { UndoStack } from '../../lib/undo';
 import { loadFirewallConfig, type FirewallBackend } from './config';
 import { factsOf, familiesOf } from './facts';
 import { ipRealm, RecordStore, type FirewallRecord, type Released } from './records';
-import { clearTeardown } from '../../lib/reload/marks';
+import { clearTeardown } from '../../lib/state/marks';
 import { bridgeInUse, forwardingFor, release, withFirewallBackend } from './rules';
 
 export async function add(inv: Invocation, runner: Runner = defaultRunner()): Promise<Result> {

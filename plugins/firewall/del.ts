@@ -14,7 +14,7 @@ import { firewalldRunning } from '../../lib/firewall/firewalld';
 import { loadFirewallConfig, type FirewallBackend, type FirewallConfig } from './config';
 import { factsOf, type Facts } from './facts';
 import { RecordStore, type FirewallRecord } from './records';
-import { markTeardown } from '../../lib/reload/marks';
+import { markTeardown } from '../../lib/state/marks';
 import { release } from './rules';
 
 async function backendOf(cfg: FirewallConfig, runner: Runner, env: Env): Promise<FirewallBackend> {
@@ -27,7 +27,7 @@ export async function del(inv: Invocation, runner: Runner = defaultRunner()): Pr
   const prev = prevResultOf(inv.config, inv.cniVersion, true);
   const store = new RecordStore(cfg.dataDir);
   const a = attachmentOf(inv);
-  markTeardown(inv.env, a); // before any rule goes (lib/reload/marks.ts)
+  markTeardown(inv.env, a); // before any rule goes (lib/state/marks.ts)
   let facts: Facts | undefined;
   try {
     facts = prev ? factsOf(prev, cfg) : undefined;

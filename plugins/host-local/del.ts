@@ -4,7 +4,7 @@
  */
 import type { Invocation } from '../../lib/cni/invocation';
 import { NetworkStore } from '../../lib/ipam/disk-store';
-import { clearTeardown } from '../../lib/reload/marks';
+import { clearTeardown } from '../../lib/state/marks';
 import { loadStoreConfig } from './config';
 
 export async function del(inv: Invocation): Promise<void> {

@@ -20,7 +20,7 @@ import { concurrently } from '../../lib/async';
 import { UndoStack } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
 import { containerIPs, type ContainerIP } from './container-ips';
-import { clearTeardown } from '../../lib/reload/marks';
+import { clearTeardown } from '../../lib/state/marks';
 import { requestFor } from './plan';
 
 /** The interface that routes to the container (normally the bridge); undefined when unroutable. */

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testAttachment } from '../testutil/invocation';
-import { clearTeardown, DEFAULT_RUN_DIR, isMarked, listMarks, markTeardown, removeMark, runDirOf } from './marks';
+import { clearTeardown, isMarked, listMarks, markTeardown, removeMark } from './marks';
+import { DEFAULT_RUN_DIR, runDirOf } from './run-dir';
 
 const dirs: string[] = [];
 afterEach(() => {
