@@ -31,7 +31,8 @@ import { injected } from '../runtime/chain';
 import type { NetworkConfigList, PluginConf } from '../runtime/config';
 import { isMarked, listMarks, removeMark } from '../state/marks';
 import { readCache, readNetconfs, type CachedAttachment } from './sources';
-import type { Concern, LeaseRef, Outcome, ReloadConf, ReloaderLookup, Target } from './types';
+import type { LeaseRef } from '../ipam/lease-refs';
+import type { Concern, Outcome, ReloadConf, ReloaderLookup, Target } from './types';
 
 export interface ReloadOptions {
   readonly cacheDir: string;

@@ -9,6 +9,7 @@ import type { Env } from '../cni/io';
 import type { NetworkName } from '../cni/names';
 import type { CniVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
+import type { LeaseRef } from '../ipam/lease-refs';
 
 export interface Concern {
   /** What the rules are for, e.g. "masquerade", "port forwarding". */
@@ -31,11 +32,6 @@ export interface Target {
   readonly concerns: readonly Concern[];
   /** 'cache' (libcni's result cache), 'leases' or 'records' (no cache entry). */
   readonly source: 'cache' | 'leases' | 'records';
-}
-
-export interface LeaseRef {
-  readonly dataDir: string;
-  readonly ip: string;
 }
 
 export type State = 'intact' | 'restored' | 'broken' | 'skipped' | 'gone' | 'failed';

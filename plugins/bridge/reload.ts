@@ -14,9 +14,9 @@ import { validateContainerId, validateIfName } from '../../lib/cni/names';
 import { NetworkStore } from '../../lib/ipam/disk-store';
 import { formatCIDR, parseIP } from '../../lib/addr/ip';
 import { rangeFor } from '../../lib/ipam/ranges';
-import type { Concern, LeaseRef, ReloadConf, Reloader, Target } from '../../lib/reload/types';
-import { loadConfig as loadHostLocalConfig } from '../host-local/config';
-import { hostLocalLeaseRefs } from '../host-local/lease-refs';
+import { loadConfig as loadHostLocalConfig } from '../../lib/ipam/config';
+import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
+import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 

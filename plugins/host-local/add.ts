@@ -11,7 +11,7 @@ import { formatCIDR, formatIP, parseIP, type Addr } from '../../lib/addr/ip';
 import { rangeContains, rangeFor, rangeSetString, type RangeSet } from '../../lib/ipam/ranges';
 import { readResolvConf } from '../../lib/ipam/resolv';
 import { warn } from '../../lib/log';
-import { loadConfig } from './config';
+import { loadConfig } from '../../lib/ipam/config';
 
 function takeRequested(set: RangeSet, pending: Map<string, Addr>): Addr | undefined {
   for (const [k, a] of pending) {

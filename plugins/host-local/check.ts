@@ -1,7 +1,7 @@
 /** CHECK: the attachment must still hold at least one lease (reference semantics and text). */
 import type { Invocation } from '../../lib/cni/invocation';
 import { NetworkStore } from '../../lib/ipam/disk-store';
-import { loadConfig } from './config';
+import { loadConfig } from '../../lib/ipam/config';
 
 export async function check(inv: Invocation): Promise<void> {
   const { dataDir } = loadConfig(inv.config, inv.cniArgs);

@@ -5,7 +5,7 @@
 import type { Invocation } from '../../lib/cni/invocation';
 import { NetworkStore } from '../../lib/ipam/disk-store';
 import { clearTeardown } from '../../lib/state/marks';
-import { loadStoreConfig } from './config';
+import { loadStoreConfig } from '../../lib/ipam/config';
 
 export async function del(inv: Invocation): Promise<void> {
   const { dataDir } = loadStoreConfig(inv.config);

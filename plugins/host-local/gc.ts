@@ -6,7 +6,7 @@
 import { attachmentKey, type Invocation } from '../../lib/cni/invocation';
 import { validAttachmentsOf } from '../../lib/cni/netconf';
 import { NetworkStore, type Lease } from '../../lib/ipam/disk-store';
-import { loadStoreConfig } from './config';
+import { loadStoreConfig } from '../../lib/ipam/config';
 
 export async function gc(inv: Invocation): Promise<void> {
   const valid = validAttachmentsOf(inv.config);

@@ -11,7 +11,7 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { pickNext } from '../../lib/ipam/allocator';
 import { NetworkStore } from '../../lib/ipam/disk-store';
 import { rangeSetString } from '../../lib/ipam/ranges';
-import { loadConfig } from './config';
+import { loadConfig } from '../../lib/ipam/config';
 
 /**
  * What one ADD may write: a lease, the cursor, an index entry and the stamp, each a block (a

@@ -8,8 +8,8 @@ import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
 import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
-import type { Concern, LeaseRef, ReloadConf, Reloader } from '../../lib/reload/types';
-import { hostLocalLeaseRefs } from '../host-local/lease-refs';
+import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
+import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPtpConfig } from './config';
 
 function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {

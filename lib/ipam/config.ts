@@ -1,19 +1,20 @@
 /**
- * host-local configuration (reference: backend/allocator/config.go). IPAM plugins get the whole
- * network config. Range-set order = runtimeConfig.ipRanges, legacy single range, ipam.ranges;
- * the index of a set names its `last_reserved_ip.<index>` file. Validation failures are
- * ConfigErrors carrying the reference's text.
+ * host-local's configuration (reference: backend/allocator/config.go): the ranges the allocator
+ * hands out and the store they are leased from, also read by bridge's reload (lease ownership).
+ * IPAM plugins get the whole network config. Range-set order = runtimeConfig.ipRanges, legacy
+ * single range, ipam.ranges; the index of a set names its `last_reserved_ip.<index>` file.
+ * Validation failures are ConfigErrors carrying the reference's text.
  */
-import { parseCniArgs } from '../../lib/cni/args';
-import type { NetConfig } from '../../lib/cni/invocation';
-import { ConfigError } from '../../lib/cni/errors';
-import type { Route } from '../../lib/cni/result/types';
-import { configRoutes } from '../../lib/cni/netconf';
-import * as t from '../../lib/cni/schema';
-import { routeDecoder } from '../../lib/cni/result/decode';
-import { versionAtLeast } from '../../lib/cni/version';
-import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
-import { formatIP, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
+import { parseCniArgs } from '../cni/args';
+import type { NetConfig } from '../cni/invocation';
+import { ConfigError } from '../cni/errors';
+import type { Route } from '../cni/result/types';
+import { configRoutes } from '../cni/netconf';
+import * as t from '../cni/schema';
+import { routeDecoder } from '../cni/result/decode';
+import { versionAtLeast } from '../cni/version';
+import { DEFAULT_DATA_DIR } from './disk-store';
+import { formatIP, parseCIDR, parseIP, type Addr } from '../addr/ip';
 import {
   canonicalizeRangeSet,
   checkDecodable,
@@ -21,7 +22,7 @@ import {
   rangeSetsOverlap,
   type RangeSet,
   type RawRange,
-} from '../../lib/ipam/ranges';
+} from './ranges';
 
 const optStr = t.optional(t.string);
 const rangeSets = t.optional(

@@ -3,10 +3,10 @@
  * reference's messages for every refusal; DEL's loader needs only the data directory.
  */
 import { describe, expect, it } from '@jest/globals';
-import { formatIP } from '../../lib/addr/ip';
-import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
-import { rangeString, subnetString } from '../../lib/ipam/ranges';
-import { cniErrorOf } from '../../lib/testutil/errors';
+import { formatIP } from '../addr/ip';
+import { DEFAULT_DATA_DIR } from './disk-store';
+import { rangeString, subnetString } from './ranges';
+import { cniErrorOf } from '../testutil/errors';
 import { loadConfig, loadStoreConfig, type HostLocalConfig } from './config';
 
 const net = (
