@@ -1,12 +1,12 @@
 /**
- * `tscni`: cnitool's commands and environment on top of lib/runtime.
+ * `tscni`: cnitool's commands and environment on top of lib/runtime, and `reload` and `install`.
  *   tscni add|check|del|gc|status <network-name> <netns> [-i|--ifname NAME]
  *   tscni install [options]   (lib/deploy/install.ts)
  *   tscni reload [--dry-run] [--cache-dir DIR] [--netconf-path DIR] [--run-dir DIR] [network...]
  * Env: NETCONFPATH (default /etc/cni/net.d), CNI_PATH, CNI_ARGS, CAP_ARGS (JSON), CNI_IFNAME
  * (default eth0), and ours: CNI_CACHE_DIR (default /var/lib/cni), TSCNI_RUN_DIR (/run/tscni).
  */
-import { sha512hex } from '../sys/hash';
+import { sha512hex } from '../lib/sys/hash';
 import { resolve } from 'node:path';
 import {
   addNetworkList,
@@ -16,23 +16,18 @@ import {
   statusNetworkList,
   type RuntimeConf,
   type RuntimeOptions,
-} from './chain';
-import { loadNetwork } from './config';
-import { defaultRunner } from '../exec/real';
-import { runDirOf } from '../state/run-dir';
-import { reload } from '../reload/reload';
-import type { ReloaderLookup } from '../reload/types';
-import { writeAll } from '../stdio';
+} from '../lib/runtime/chain';
+import { loadNetwork } from '../lib/runtime/config';
+import { defaultRunner } from '../lib/exec/real';
+import { runDirOf } from '../lib/state/run-dir';
+import { reload } from '../lib/reload/reload';
+import { writeAll } from '../lib/stdio';
+import { lookupReloader, PLUGIN_NAMES } from '../plugins/registry';
 
 const USAGE =
   'usage: tscni {add|check|del|gc|status} <network-name> <netns> [-i ifname]\n' +
   '       tscni reload [--dry-run] [--cache-dir DIR] [--netconf-path DIR] [--run-dir DIR] [network...]\n' +
   '       tscni install [options]';
-
-export interface CliDeps {
-  /** The plugins whose rules `reload` restores (plugins/registry.ts). */
-  readonly reloaders?: ReloaderLookup;
-}
 
 /** cnitool's CNI_ARGS rules: every pair exactly k=v with both sides non-empty. */
 function parseArgs(raw: string): Array<[string, string]> {
@@ -45,7 +40,7 @@ function parseArgs(raw: string): Array<[string, string]> {
 }
 
 /** `tscni reload`: see lib/reload/reload.ts. Exit code 1 when a restore failed. */
-async function reloadCommand(argv: string[], deps: CliDeps): Promise<void> {
+async function reloadCommand(argv: string[]): Promise<void> {
   let dryRun = false;
   let cacheDir = process.env['CNI_CACHE_DIR'] || '/var/lib/cni';
   let netconfPath = process.env['NETCONFPATH'] || '/etc/cni/net.d';
@@ -69,7 +64,6 @@ async function reloadCommand(argv: string[], deps: CliDeps): Promise<void> {
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}\n${USAGE}`);
     else networks.push(a);
   }
-  if (!deps.reloaders) throw new Error('reload: no plugins to reload');
   const outcomes = await reload({
     cacheDir: resolve(cacheDir),
     netconfPath: resolve(netconfPath),
@@ -78,7 +72,7 @@ async function reloadCommand(argv: string[], deps: CliDeps): Promise<void> {
     networks,
     env: process.env,
     runner: defaultRunner(),
-    reloaders: deps.reloaders,
+    reloaders: lookupReloader,
   });
   const count = new Map<string, number>();
   for (const o of outcomes) {
@@ -92,8 +86,8 @@ async function reloadCommand(argv: string[], deps: CliDeps): Promise<void> {
   if ((count.get('failed') ?? 0) > 0) process.exitCode = 1;
 }
 
-async function main(argv: string[], deps: CliDeps): Promise<void> {
-  if (argv[0] === 'reload') return reloadCommand(argv.slice(1), deps);
+async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'reload') return reloadCommand(argv.slice(1));
   const positional: string[] = [];
   let ifName = process.env['CNI_IFNAME'] || 'eth0';
   for (let i = 0; i < argv.length; i++) {
@@ -135,10 +129,10 @@ async function main(argv: string[], deps: CliDeps): Promise<void> {
 }
 
 /** Runs one CLI command; errors go to stderr with exit code 1. */
-export async function cliMain(argv: string[], deps: CliDeps = {}): Promise<void> {
-  if (argv[0] === 'install') return (await import('../deploy/install')).installMain(argv.slice(1));
+export async function cliMain(argv: string[]): Promise<void> {
+  if (argv[0] === 'install') return (await import('../lib/deploy/install')).installMain(argv.slice(1), PLUGIN_NAMES);
   try {
-    await main(argv, deps);
+    await main(argv);
   } catch (e: unknown) {
     writeAll(2, `${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;

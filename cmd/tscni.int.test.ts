@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN_DIR, REPO_ROOT, Sandbox, run } from '../testutil/sandbox';
+import { BIN_DIR, REPO_ROOT, Sandbox, run } from '../lib/testutil/sandbox';
 
 let sb: Sandbox;
 let env: Record<string, string> = {};
