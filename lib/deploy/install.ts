@@ -15,7 +15,8 @@ import { renderConflist } from './conflist';
 import { ensureDir, installFile, installLink, removeStaleTemps, type Outcome } from './files';
 import { KubeClient, inClusterConfig, SERVICE_ACCOUNT_DIR, type NodeInfo, type Transport } from './kube';
 import { MASQ_TABLE, applyMasq, outermost, removeMasq } from './masq';
-import { checkPodCidrs, masqMode, needsApi, parseInstallArgs, UsageError, type InstallOptions } from './options';
+import { UsageError } from '../argv';
+import { checkPodCidrs, HelpRequested, masqMode, needsApi, parseInstallArgs, type InstallOptions } from './options';
 import { planRoutes, syncRoutes, type RouteTable } from './routes';
 
 export interface InstallDeps {
@@ -172,7 +173,7 @@ function reportLines(r: RoundReport, o: InstallOptions, onlyChanges: boolean): s
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Entry point of `tscni install`. Exit codes: 0 done, 1 failed, 2 bad usage. */
+/** Entry point of `tscni install`. Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
 export async function installMain(
   argv: readonly string[],
   plugins: readonly string[],
@@ -182,6 +183,7 @@ export async function installMain(
   try {
     o = parseInstallArgs(argv, deps.env);
   } catch (e) {
+    if (e instanceof HelpRequested) return writeAll(1, `${e.message}\n`);
     writeAll(2, `tscni install: ${(e as Error).message}\n`);
     process.exitCode = 2;
     return;
