@@ -32,7 +32,7 @@ const canonical = (ip: string): string | undefined => {
 
 export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const table = tableOf(inv);
-  const prev = prevResultOf(inv.config, inv.cniVersion);
+  const prev = prevResultOf(inv.config, inv.cniVersion, true);
   if (!netnsExists(inv.netns)) return;
   await withNetnsLock(inv.netns, async () => {
     const ctr = kernel.rtnl(inv.netns);
