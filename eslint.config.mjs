@@ -19,7 +19,7 @@ const LAYERS = [
   ['lib/exec', 'lib/netlink'], // the only process starter; rtnetlink
   ['lib/cni'], // the protocol: env, stdin, versions, config decoders, results, errors, delegation
   ['lib/ipam', 'lib/state', 'lib/net'], // host-local's store; tscni's run dir and marks; interfaces
-  ['lib/firewall', 'lib/sublink', 'lib/dhcp', 'lib/runtime', 'lib/deploy'], // rules; macvlan/ipvlan; dhcp daemon; libcni; installer
+  ['lib/firewall', 'lib/sublink', 'lib/link-plugin', 'lib/dhcp', 'lib/runtime', 'lib/deploy'], // rules; macvlan/ipvlan; tap/vlan/dummy; dhcp daemon; libcni; installer
   ['lib/reload'], // tscni reload's engine
   ['plugins/*'], // each plugin: config and verbs
   ['plugins/*.ts'], // the registry
