@@ -18,14 +18,14 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{lib,plugins,e2e}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{cmd,lib,plugins,e2e}/**/*.test.ts'],
       testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'],
     },
     {
       ...common,
       displayName: 'integration',
       setupFilesAfterEnv: ['<rootDir>/lib/testutil/hang-guard.js'],
-      testMatch: ['<rootDir>/{lib,plugins,examples}/**/*.int.test.ts'],
+      testMatch: ['<rootDir>/{cmd,lib,plugins,examples}/**/*.int.test.ts'],
     },
     {
       ...common,

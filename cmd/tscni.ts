@@ -6,7 +6,7 @@
  */
 import { basename } from 'node:path';
 import { pluginMain } from '../lib/cni/main';
-import { lookupPlugin, lookupReloader, PLUGIN_NAMES } from '../plugins/registry';
+import { lookupPlugin, PLUGIN_NAMES } from '../plugins/registry';
 import { writeAll } from '../lib/stdio';
 
 /**
@@ -27,8 +27,7 @@ async function main(): Promise<void> {
   const plugin = lookupPlugin(name);
   if (plugin) return pluginMain(plugin, { plugins: lookupPlugin });
   if (name === 'tscni' && process.argv[2] === 'plugins') return writeAll(1, PLUGIN_NAMES.join('\n') + '\n');
-  if (name === 'tscni')
-    return (await import('../lib/runtime/cli')).cliMain(process.argv.slice(2), { reloaders: lookupReloader });
+  if (name === 'tscni') return (await import('./cli')).cliMain(process.argv.slice(2));
   writeAll(2, `tscni: no plugin named ${JSON.stringify(name)}; run as tscni or through a plugin link\n`);
   process.exitCode = 1;
 }

@@ -6,7 +6,7 @@
  * and depends on nothing outside the container, so it has neither). The interface plugins' verbs
  * get the machine here, as the `Kernel` seam (lib/net/kernel.ts).
  */
-import type { Invocation } from '../lib/cni/dispatch';
+import type { Invocation } from '../lib/cni/invocation';
 import { lazyVerbs, type PluginEntry, type VerbLoaders } from '../lib/cni/plugin';
 import type { Result } from '../lib/cni/result/types';
 import type { Kernel } from '../lib/net/kernel';

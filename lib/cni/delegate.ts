@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { defaultRunner } from '../exec/real';
 import type { Runner } from '../exec/runner';
 import { warn } from '../log';
-import type { Invocation } from './dispatch';
+import type { Invocation } from './invocation';
 import type { PluginFuncs } from './plugin';
 import type { Verb } from './env';
 import { CniError, ErrorCode, foreignCode, toCniError } from './errors';

@@ -7,9 +7,10 @@
 import { debug } from '../log';
 import { statSync } from 'node:fs';
 import { CniError, ErrorCode, toCniError } from './errors';
-import { checkEnv, isVerb, missingEnvError, splitPath, type Verb } from './env';
-import type { Env, PluginIO } from './io';
-import { validateNetworkName, type ContainerId, type IfName, type NetworkName } from './names';
+import { checkEnv, isAttachVerb, isVerb, missingEnvError, splitPath, type Verb } from './env';
+import type { PluginIO } from './io';
+import type { Invocation } from './invocation';
+import { validateNetworkName } from './names';
 import { toWire } from './result/encode';
 import type { PluginEntry, PluginLookup } from './plugin';
 import {
@@ -20,25 +21,6 @@ import {
   compareVersions,
   type CniVersion,
 } from './version';
-
-/** Everything a verb handler gets. Attachment fields are '' for GC and STATUS. */
-export interface Invocation {
-  readonly command: Verb;
-  readonly containerId: ContainerId;
-  readonly netns: string;
-  readonly ifName: IfName;
-  readonly cniArgs: string;
-  readonly cniPath: readonly string[];
-  readonly env: Env;
-  /** The raw stdin bytes, passed unchanged to delegated plugins. */
-  readonly stdin: Buffer;
-  /** The parsed network configuration object. */
-  readonly config: Readonly<Record<string, unknown>>;
-  readonly networkName: NetworkName;
-  readonly cniVersion: CniVersion;
-  /** The other plugins of this executable, for delegation without a new process. */
-  readonly plugins?: PluginLookup;
-}
 
 /** What the dispatcher passes on to handlers besides the call itself. */
 export interface DispatchOptions {
@@ -100,7 +82,7 @@ export async function dispatch(plugin: PluginEntry, io: PluginIO, options: Dispa
   try {
     const env = io.env;
     const command = env['CNI_COMMAND'] ?? '';
-    const missing = checkEnv(env);
+    const { missing, containerId, ifName } = checkEnv(env);
     if (missing.length > 0) {
       if (command === '' && plugin.about !== '') {
         io.stderr(`${plugin.about}\nCNI protocol versions supported: ${ALL_VERSIONS.join(', ')}\n`);
@@ -151,12 +133,11 @@ export async function dispatch(plugin: PluginEntry, io: PluginIO, options: Dispa
     ) {
       throw new CniError(ErrorCode.InvalidNetns, "plugin's netns and netns from CNI_NETNS should not be the same");
     }
-    const attach = command === 'ADD' || command === 'DEL' || command === 'CHECK';
     const inv: Invocation = {
       command,
-      containerId: (attach ? (env['CNI_CONTAINERID'] ?? '') : '') as ContainerId,
-      netns: attach ? netns : '',
-      ifName: (attach ? (env['CNI_IFNAME'] ?? '') : '') as IfName,
+      containerId,
+      netns: isAttachVerb(command) ? netns : '',
+      ifName,
       cniArgs: env['CNI_ARGS'] ?? '',
       cniPath: splitPath(env['CNI_PATH']),
       env,

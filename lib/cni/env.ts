@@ -5,7 +5,7 @@
  */
 import { CniError, ErrorCode } from './errors';
 import type { Env } from './io';
-import { validateContainerId, validateIfName } from './names';
+import { NO_CONTAINER, NO_IFNAME, validateContainerId, validateIfName, type ContainerId, type IfName } from './names';
 
 export const VERBS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'] as const;
 export type Verb = (typeof VERBS)[number];
@@ -22,16 +22,23 @@ const REQUIRED: Record<EnvVar, readonly string[]> = {
   CNI_ARGS: [],
   CNI_PATH: ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS'],
 };
-const VALIDATED: Partial<Record<EnvVar, (v: string) => unknown>> = {
-  CNI_CONTAINERID: validateContainerId,
-  CNI_IFNAME: validateIfName,
-};
-const VALIDATED_FOR = ['ADD', 'DEL', 'CHECK'];
+/** The verbs about one attachment: they need and validate CNI_CONTAINERID and CNI_IFNAME. */
+export const isAttachVerb = (command: string): boolean => command === 'ADD' || command === 'DEL' || command === 'CHECK';
 
-/** Returns the names of required-but-missing variables; throws on an invalid one. */
-export function checkEnv(env: Env): string[] {
+export interface CheckedEnv {
+  /** Required-but-missing variables, in the reference's order. */
+  readonly missing: string[];
+  /** Validated for ADD, DEL and CHECK; '' for the other verbs (and while missing). */
+  readonly containerId: ContainerId;
+  readonly ifName: IfName;
+}
+
+/** Finds the required-but-missing variables; throws on an invalid container ID or interface name. */
+export function checkEnv(env: Env): CheckedEnv {
   const command = env['CNI_COMMAND'] ?? '';
   const missing: string[] = [];
+  let containerId = NO_CONTAINER;
+  let ifName = NO_IFNAME;
   for (const name of ENV_ORDER) {
     const value = env[name] ?? '';
     const required = name === 'CNI_COMMAND' || REQUIRED[name].includes(command);
@@ -40,10 +47,11 @@ export function checkEnv(env: Env): string[] {
       missing.push(name);
       continue;
     }
-    const validate = VALIDATED[name];
-    if (validate && VALIDATED_FOR.includes(command)) validate(value);
+    if (!isAttachVerb(command)) continue;
+    if (name === 'CNI_CONTAINERID') containerId = validateContainerId(value);
+    if (name === 'CNI_IFNAME') ifName = validateIfName(value);
   }
-  return missing;
+  return { missing, containerId, ifName };
 }
 
 export function missingEnvError(missing: readonly string[]): CniError {

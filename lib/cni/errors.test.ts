@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { ExecError } from '../exec/runner';
+import { LockError } from '../sys/flock';
 import { CniError, combinedError, ConfigError, ErrorCode, Failures, foreignCode, toCniError } from './errors';
 
 describe('toCniError', () => {
@@ -14,6 +15,16 @@ describe('toCniError', () => {
     expect(toCniError(new Error('m')).msg).toBe('m');
     expect(toCniError('s').code).toBe(999);
     expect(new ConfigError('bad').code).toBe(7);
+  });
+  it('a lock that could not be taken is code 11 (try again later), naming the lock', () => {
+    const err = toCniError(new LockError('the port-forwarding setup', 'cannot lock /run/tscni/x.lock: errno 5'));
+    expect(err.toJSON()).toEqual({
+      code: ErrorCode.TryAgainLater,
+      msg: 'failed to lock the port-forwarding setup',
+      details: 'cannot lock /run/tscni/x.lock: errno 5',
+    });
+    // The IPAM store's keeps the reference's message.
+    expect(toCniError(new LockError('the IPAM store', 'x')).msg).toBe('failed to lock the IPAM store');
   });
 });
 

@@ -5,6 +5,7 @@
  * already know the right code; `toCniError` in this file is the only place that maps them.
  */
 import { ExecError } from '../exec/runner';
+import { LockError } from '../sys/flock';
 
 export const ErrorCode = {
   IncompatibleVersion: 1,
@@ -56,6 +57,8 @@ export class ConfigError extends CniError {
 export function toCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof ExecError) return new CniError(ErrorCode.Internal, e.message);
+  // Whoever holds the lock will let go: the runtime may try again (the IPAM store's is the reference's code 11).
+  if (e instanceof LockError) return new CniError(ErrorCode.TryAgainLater, `failed to lock ${e.lock}`, e.details);
   if (e instanceof Error) return new CniError(ErrorCode.Internal, e.message);
   return new CniError(ErrorCode.Internal, String(e));
 }

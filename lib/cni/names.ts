@@ -10,6 +10,10 @@ export type ContainerId = Brand<string, 'ContainerId'>;
 export type IfName = Brand<string, 'IfName'>;
 export type NetworkName = Brand<string, 'NetworkName'>;
 
+/** The container ID and interface name of a call about no attachment (GC, STATUS). */
+export const NO_CONTAINER = '' as ContainerId;
+export const NO_IFNAME = '' as IfName;
+
 const SAFE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function validateContainerId(id: string): ContainerId {

@@ -5,11 +5,12 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../testutil/errors';
-import { invocation } from '../testutil/invocation';
-import { attachmentKey, configuredDns, prevResultOf, validAttachmentsOf } from './netconf';
+import { attachmentKey } from './invocation';
+import { configuredDns, prevResultOf, validAttachmentsOf } from './netconf';
 import { dnsDecoder } from './result/decode';
+import type { CniVersion } from './version';
 
-const conf = (extra: Record<string, unknown>, cniVersion = '1.0.0'): Record<string, unknown> => ({
+const conf = (extra: Record<string, unknown>, cniVersion: CniVersion = '1.0.0'): Record<string, unknown> => ({
   cniVersion,
   name: 'net',
   type: 'x',
@@ -18,8 +19,8 @@ const conf = (extra: Record<string, unknown>, cniVersion = '1.0.0'): Record<stri
 
 describe('prevResult', () => {
   it('absent or null: undefined', () => {
-    expect(prevResultOf(invocation(conf({})))).toBeUndefined();
-    expect(prevResultOf(invocation(conf({ prevResult: null })))).toBeUndefined();
+    expect(prevResultOf(conf({}), '1.0.0')).toBeUndefined();
+    expect(prevResultOf(conf({ prevResult: null }), '1.0.0')).toBeUndefined();
   });
 
   it('parsed into the internal shape, in the config’s version when it names none', () => {
@@ -28,18 +29,18 @@ describe('prevResult', () => {
       ips: [{ interface: 0, address: '10.0.0.2/24', gateway: '10.0.0.1' }],
       routes: [{ dst: '0.0.0.0/0' }],
     };
-    expect(prevResultOf(invocation(conf({ prevResult })))).toEqual({ cniVersion: '1.0.0', ...prevResult });
+    expect(prevResultOf(conf({ prevResult }), '1.0.0')).toEqual({ cniVersion: '1.0.0', ...prevResult });
     // A 0.4.0 result in a 0.4.0 config: `version` dropped.
     const old = { cniVersion: '0.4.0', ips: [{ version: '4', address: '10.0.0.2/24' }] };
-    expect(prevResultOf(invocation(conf({ prevResult: old }, '0.4.0')))).toEqual({
+    expect(prevResultOf(conf({ prevResult: old }, '0.4.0'), '0.4.0')).toEqual({
       cniVersion: '0.4.0',
       ips: [{ address: '10.0.0.2/24' }],
     });
   });
 
   it('refusals for ADD and CHECK, with code, message and path', () => {
-    const errorOf = (prevResult: unknown, cniVersion = '1.0.0'): ReturnType<typeof cniErrorOf> =>
-      cniErrorOf(() => prevResultOf(invocation(conf({ prevResult }, cniVersion))));
+    const errorOf = (prevResult: unknown, cniVersion: CniVersion = '1.0.0'): ReturnType<typeof cniErrorOf> =>
+      cniErrorOf(() => prevResultOf(conf({ prevResult }, cniVersion), cniVersion));
     expect(errorOf('x')).toEqual({
       code: 6,
       msg: 'could not parse prevResult',
@@ -73,25 +74,23 @@ describe('prevResult', () => {
   });
 
   it('DEL cleans up what it can: an unusable prevResult reads as absent', () => {
-    expect(prevResultOf(invocation(conf({ prevResult: 'x' }), { command: 'DEL' }))).toBeUndefined();
-    expect(prevResultOf(invocation(conf({ prevResult: { ips: [{ address: 'bad' }] } }), { command: 'DEL' }))).toBe(
-      undefined,
-    );
+    expect(prevResultOf(conf({ prevResult: 'x' }), '1.0.0', true)).toBeUndefined();
+    expect(prevResultOf(conf({ prevResult: { ips: [{ address: 'bad' }] } }), '1.0.0', true)).toBe(undefined);
   });
 });
 
 describe('GC attachments', () => {
   it('cni.dev/valid-attachments, else the older cni.dev/attachments; neither means keep everything', () => {
     const a = [{ containerID: 'c1', ifname: 'eth0' }];
-    expect(validAttachmentsOf(invocation(conf({ 'cni.dev/valid-attachments': a })))).toEqual(a);
-    expect(validAttachmentsOf(invocation(conf({ 'cni.dev/attachments': a })))).toEqual(a);
-    expect(validAttachmentsOf(invocation(conf({})))).toBeUndefined();
-    expect(validAttachmentsOf(invocation(conf({ 'cni.dev/valid-attachments': [] })))).toEqual([]);
+    expect(validAttachmentsOf(conf({ 'cni.dev/valid-attachments': a }))).toEqual(a);
+    expect(validAttachmentsOf(conf({ 'cni.dev/attachments': a }))).toEqual(a);
+    expect(validAttachmentsOf(conf({}))).toBeUndefined();
+    expect(validAttachmentsOf(conf({ 'cni.dev/valid-attachments': [] }))).toEqual([]);
   });
 
   it('a malformed list is code 7 naming the entry', () => {
     expect(
-      cniErrorOf(() => validAttachmentsOf(invocation(conf({ 'cni.dev/valid-attachments': [{ containerID: 'c1' }] })))),
+      cniErrorOf(() => validAttachmentsOf(conf({ 'cni.dev/valid-attachments': [{ containerID: 'c1' }] }))),
     ).toEqual({
       code: 7,
       msg: 'invalid cni.dev/valid-attachments',

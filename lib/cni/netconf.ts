@@ -3,39 +3,39 @@
  * `type`, `ipam.type`, `dns`, `runtimeConfig`, `args`, `prevResult`, and the GC attachment list.
  * Plugin-specific keys are parsed by each plugin's config.ts.
  */
-import type { Invocation } from './dispatch';
+import { attachmentKey, type NetConfig } from './invocation';
 import { CniError, ConfigError, ErrorCode } from './errors';
 import { dnsDecoder, parseResult, routeDecoder } from './result/decode';
 import type { DNS, Result, Route } from './result/types';
 import { formatCIDR, formatIP, parseCIDR, parseIP } from '../addr/ip';
 import * as t from './schema';
-import { resultFamily } from './version';
+import { resultFamily, type CniVersion } from './version';
 import { warn } from '../log';
 
 /**
  * prevResult of a chained plugin, converted to the internal shape; undefined if absent.
  * ADD and CHECK act on it, so it must parse, be of the config's result family (a 0.4.0 result
  * in a 1.0.0 config is rejected, as the reference's parser does) and hold valid values. DEL
- * must clean up whatever it can: there an unusable prevResult reads as absent.
+ * must clean up whatever it can: there (`onDel`) an unusable prevResult reads as absent.
  */
-export function prevResultOf(inv: Invocation): Result | undefined {
-  const raw = inv.config['prevResult'];
+export function prevResultOf(config: NetConfig, cniVersion: CniVersion, onDel = false): Result | undefined {
+  const raw = config['prevResult'];
   if (raw === undefined || raw === null) return undefined;
   try {
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw new CniError(ErrorCode.DecodingFailure, 'could not parse prevResult', 'prevResult must be a JSON object');
     }
     const declared = (raw as Record<string, unknown>)['cniVersion'];
-    if (typeof declared === 'string' && declared !== '' && sameFamily(declared, inv.cniVersion) === false) {
+    if (typeof declared === 'string' && declared !== '' && sameFamily(declared, cniVersion) === false) {
       throw new CniError(
         ErrorCode.IncompatibleVersion,
         'could not parse prevResult',
-        `prevResult.cniVersion: ${JSON.stringify(declared)} is not a result of config version ${inv.cniVersion}`,
+        `prevResult.cniVersion: ${JSON.stringify(declared)} is not a result of config version ${cniVersion}`,
       );
     }
-    return parseResult(raw, inv.cniVersion, 'prevResult');
+    return parseResult(raw, cniVersion, 'prevResult');
   } catch (e) {
-    if (inv.command !== 'DEL') throw e;
+    if (!onDel) throw e;
     warn(`ignoring prevResult on DEL: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }
@@ -50,7 +50,8 @@ function sameFamily(a: string, b: string): boolean | undefined {
   }
 }
 
-export interface Attachment {
+/** An entry of the GC attachment list, as the runtime spells it. */
+export interface ValidAttachment {
   readonly containerID: string;
   readonly ifname: string;
 }
@@ -61,14 +62,15 @@ const attachmentsDecoder = t.array(t.object({ containerID: t.string, ifname: t.s
  * The attachments a GC must keep: `cni.dev/valid-attachments`, or the older `cni.dev/attachments`.
  * Undefined when neither key is present: then GC must not remove anything.
  */
-export function validAttachmentsOf(inv: Invocation): Attachment[] | undefined {
-  const raw = inv.config['cni.dev/valid-attachments'] ?? inv.config['cni.dev/attachments'];
+export function validAttachmentsOf(config: NetConfig): ValidAttachment[] | undefined {
+  const raw = config['cni.dev/valid-attachments'] ?? config['cni.dev/attachments'];
   if (raw === undefined || raw === null) return undefined;
   return t.parseWith(attachmentsDecoder, raw, 'cni.dev/valid-attachments');
 }
 
-/** `<containerID>\0<ifname>` keys for quick membership tests. */
-export const attachmentKey = (containerID: string, ifname: string): string => `${containerID}\u0000${ifname}`;
+/** The attachment keys (see attachmentKey) of a GC attachment list, for membership tests. */
+export const validKeys = (valid: readonly ValidAttachment[]): Set<string> =>
+  new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
 
 /** The config's `dns` key as a result carries it: undefined when it says nothing. */
 export function configuredDns(d: t.Decoded<typeof dnsDecoder> | undefined): DNS | undefined {

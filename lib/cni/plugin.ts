@@ -3,7 +3,7 @@
  * silently, as in the reference's skel), loaded only when a call needs it, so VERSION and the
  * CLI never pay for a plugin's modules.
  */
-import type { Invocation } from './dispatch';
+import type { Invocation } from './invocation';
 import type { Result } from './result/types';
 
 export interface PluginFuncs {

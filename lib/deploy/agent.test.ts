@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingRunner } from '../exec/recording';
 import { ExecError } from '../exec/runner';
-import { PLUGIN_NAMES } from '../../plugins/registry';
 import { installOnce, type InstallDeps } from './install';
 import type { HttpRequest, HttpResponse } from './kube';
 import { applyMasq, outermost, removeMasq, renderMasq } from './masq';
@@ -104,6 +103,7 @@ describe('routes to other nodes', () => {
 });
 
 describe('installOnce (fake API, recording nft, fake route table)', () => {
+  const PLUGINS = ['bridge', 'host-local', 'portmap'];
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'tscni-inst-'));
@@ -144,6 +144,7 @@ describe('installOnce (fake API, recording nft, fake route table)', () => {
         close: () => undefined,
       }),
       say: () => undefined,
+      plugins: PLUGINS,
     };
     const o = parseInstallArgs(
       ['--bin-dir', join(dir, 'bin'), '--conf-dir', join(dir, 'net.d'), '--source', join(dir, 'exe'), '--routes'],
@@ -153,8 +154,8 @@ describe('installOnce (fake API, recording nft, fake route table)', () => {
     expect(r.podCidrs).toEqual(['10.244.1.0/24']);
     expect(r.clusterCidrs).toEqual(['10.244.0.0/24', '10.244.1.0/24', '10.244.2.0/24']);
     // The executable, a link per plugin, the conflist.
-    expect(r.files.map((f) => f.outcome)).toEqual(new Array(PLUGIN_NAMES.length + 2).fill('created'));
-    expect(readdirSync(join(dir, 'bin')).sort()).toEqual([...PLUGIN_NAMES, 'tscni'].sort());
+    expect(r.files.map((f) => f.outcome)).toEqual(new Array(PLUGINS.length + 2).fill('created'));
+    expect(readdirSync(join(dir, 'bin')).sort()).toEqual([...PLUGINS, 'tscni'].sort());
     expect(readFileSync(join(dir, 'net.d', '10-tscni.conflist'), 'utf8')).toContain('"subnet": "10.244.1.0/24"');
     expect(r.masq).toBe('nft table inet tscni_masq: created');
     expect(String(runner.calls[1]?.input)).toContain('elements = { 10.244.0.0/24, 10.244.1.0/24, 10.244.2.0/24 }');
@@ -172,6 +173,7 @@ describe('installOnce (fake API, recording nft, fake route table)', () => {
       runner: () => new RecordingRunner(),
       routeTable: async () => Promise.reject(new Error('unused')),
       say: () => undefined,
+      plugins: PLUGINS,
     };
     const o = parseInstallArgs(['--conf-dir', join(dir, 'net.d'), '--no-binaries'], deps.env);
     await expect(installOnce(o, deps)).rejects.toThrow('node n2 has no spec.podCIDRs yet');

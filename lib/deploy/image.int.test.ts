@@ -12,10 +12,10 @@ import { mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } fro
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { REPO_ROOT, run } from '../testutil/sandbox';
-import { ContainerdSandbox } from './containerd-sandbox';
+import { ContainerdSandbox } from '../testutil/containerd-sandbox';
 import { HOST_BIN_DIR, HOST_CONF_DIR, versionOf } from './image';
 import { SERVICE_ACCOUNT_DIR } from './kube';
-import { BUN, makePki, nodeObject, serviceAccountDir } from './testkit';
+import { BUN, makePki, nodeObject, serviceAccountDir } from '../testutil/fake-kube';
 
 const IMAGE = join(REPO_ROOT, 'dist', 'tscni-image.tar');
 const REF = `localhost/tscni:${versionOf(REPO_ROOT)}`;

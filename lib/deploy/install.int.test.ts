@@ -27,7 +27,7 @@ import {
   withServiceAccount,
   type FakeApi,
   type Pki,
-} from './testkit';
+} from '../testutil/fake-kube';
 import { waitFor as waitUntil } from '../testutil/wait';
 
 const TSCNI = join(BIN_DIR, 'tscni');

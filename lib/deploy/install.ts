@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { defaultRunner } from '../exec/real';
 import type { Runner } from '../exec/runner';
 import { writeAll } from '../stdio';
-import { PLUGIN_NAMES } from '../../plugins/registry';
 import { renderConflist } from './conflist';
 import { ensureDir, installFile, installLink, removeStaleTemps, type Outcome } from './files';
 import { KubeClient, inClusterConfig, SERVICE_ACCOUNT_DIR, type NodeInfo, type Transport } from './kube';
 import { MASQ_TABLE, applyMasq, outermost, removeMasq } from './masq';
-import { checkPodCidrs, masqMode, needsApi, parseInstallArgs, UsageError, type InstallOptions } from './options';
+import { UsageError } from '../argv';
+import { checkPodCidrs, HelpRequested, masqMode, needsApi, parseInstallArgs, type InstallOptions } from './options';
 import { planRoutes, syncRoutes, type RouteTable } from './routes';
 
 export interface InstallDeps {
@@ -27,15 +27,18 @@ export interface InstallDeps {
   routeTable: () => Promise<RouteTable & { close(): void }>;
   /** Where report lines go (stdout in the CLI). */
   say: (line: string) => void;
+  /** The plugins the executable contains, one link each (plugins/registry.ts, passed in by cmd/). */
+  plugins: readonly string[];
 }
 
-const defaultDeps = (): InstallDeps => ({
+const defaultDeps = (plugins: readonly string[]): InstallDeps => ({
   env: process.env,
   serviceAccountDir: SERVICE_ACCOUNT_DIR,
   runner: defaultRunner,
   // Loaded only for --routes: the netlink socket is Bun-only.
   routeTable: async () => (await import('../netlink')).Rtnl.open(),
   say: (line) => writeAll(1, line + '\n'),
+  plugins,
 });
 
 /** True in the Bun-compiled executable, whose own file is then `process.execPath`. */
@@ -64,7 +67,7 @@ export interface RoundReport {
 }
 
 /** One install round; throws with the failed step named. */
-export async function installOnce(o: InstallOptions, deps: InstallDeps = defaultDeps()): Promise<RoundReport> {
+export async function installOnce(o: InstallOptions, deps: InstallDeps): Promise<RoundReport> {
   let podCidrs = o.podCidrs;
   let clusterCidrs = o.clusterCidrs;
   const mode = masqMode(o);
@@ -95,11 +98,11 @@ export async function installOnce(o: InstallOptions, deps: InstallDeps = default
       path: join(o.binDir, 'tscni'),
       outcome: installFile(o.binDir, 'tscni', { file: source }, 0o755),
     });
-    for (const p of PLUGIN_NAMES)
+    for (const p of deps.plugins)
       report.files.push({ path: `${join(o.binDir, p)} -> tscni`, outcome: installLink(o.binDir, p, 'tscni') });
   }
   if (!o.conflist) return report;
-  if (o.firewall && !PLUGIN_NAMES.includes('firewall'))
+  if (o.firewall && !deps.plugins.includes('firewall'))
     throw new UsageError('--firewall: this build has no firewall plugin');
   const conflist = renderConflist({ ...o, podCidrs, masq: mode });
   ensureDir(o.confDir);
@@ -170,12 +173,17 @@ function reportLines(r: RoundReport, o: InstallOptions, onlyChanges: boolean): s
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Entry point of `tscni install`. Exit codes: 0 done, 1 failed, 2 bad usage. */
-export async function installMain(argv: readonly string[], deps: InstallDeps = defaultDeps()): Promise<void> {
+/** Entry point of `tscni install`. Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
+export async function installMain(
+  argv: readonly string[],
+  plugins: readonly string[],
+  deps: InstallDeps = defaultDeps(plugins),
+): Promise<void> {
   let o: InstallOptions;
   try {
     o = parseInstallArgs(argv, deps.env);
   } catch (e) {
+    if (e instanceof HelpRequested) return writeAll(1, `${e.message}\n`);
     writeAll(2, `tscni install: ${(e as Error).message}\n`);
     process.exitCode = 2;
     return;

@@ -15,7 +15,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, Sandbox, runOk, type RunResult } from '../testutil/sandbox';
-import { makePki, nodeObject, serviceAccountDir, startFakeApi, withServiceAccount, type FakeApi } from './testkit';
+import {
+  makePki,
+  nodeObject,
+  serviceAccountDir,
+  startFakeApi,
+  withServiceAccount,
+  type FakeApi,
+} from '../testutil/fake-kube';
 
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const NODE_JS = process.execPath;

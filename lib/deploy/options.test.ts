@@ -1,7 +1,8 @@
 /** `tscni install` argument parsing and the conflist it renders. */
 import { describe, expect, it } from '@jest/globals';
 import { renderConflist } from './conflist';
-import { masqMode, needsApi, parseInstallArgs, UsageError } from './options';
+import { UsageError } from '../argv';
+import { HelpRequested, INSTALL_USAGE, masqMode, needsApi, parseInstallArgs } from './options';
 
 const parse = (...argv: string[]): ReturnType<typeof parseInstallArgs> => parseInstallArgs(argv, {});
 
@@ -45,6 +46,20 @@ describe('parseInstallArgs', () => {
     expect(() => parse('--no-conflist', '--routes')).toThrow(/only the binaries/);
   });
 
+  it('repeated and comma-separated lists; the last of --once and --loop wins', () => {
+    const o = parse('--cluster-cidr', '10.0.0.0/8', '--cluster-cidr=172.16.0.0/12,192.168.0.0/16', '--loop', '--once');
+    expect(o.clusterCidrs).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
+    expect(o.loop).toBe(false);
+    expect(parse('--once', '--loop').loop).toBe(true);
+  });
+
+  it('--help and -h ask for the usage text (not an error)', () => {
+    for (const h of ['--help', '-h']) {
+      expect(() => parse('--bin-dir', '/x', h)).toThrow(HelpRequested);
+      expect(() => parse(h)).toThrow(INSTALL_USAGE);
+    }
+  });
+
   it('NODE_NAME comes from the environment, --node-name wins', () => {
     expect(parseInstallArgs([], { NODE_NAME: 'kind-worker' }).nodeName).toBe('kind-worker');
     expect(parseInstallArgs(['--node-name', 'b'], { NODE_NAME: 'a' }).nodeName).toBe('b');
@@ -67,7 +82,9 @@ describe('parseInstallArgs', () => {
     [['--mtu', '9x'], /integer/],
     [['--interval', '0'], /seconds/],
     [['--bin-dir'], /needs a value/],
-    [['--frobnicate'], /unknown argument/],
+    [['--frobnicate'], /unknown option --frobnicate/],
+    [['stray'], /unexpected argument "stray"/],
+    [['--routes=yes'], /--routes takes no value/],
   ])('refuses %j', (argv, message) => {
     expect(() => parse(...argv)).toThrow(UsageError);
     expect(() => parse(...argv)).toThrow(message);

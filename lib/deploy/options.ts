@@ -4,6 +4,7 @@
  */
 import { isAbsolute, normalize } from 'node:path';
 import { formatCIDR, networkOf, parseCIDR } from '../addr/ip';
+import { parseArgv, UsageError } from '../argv';
 
 /**
  * How pods reach outside their cluster:
@@ -71,11 +72,8 @@ export const INSTALL_USAGE = `usage: tscni install [options]
   --no-binaries          only the conflist (and masquerade, routes)
   --no-conflist          only the executable and its plugin links
   --once                 install and exit (default)
-  --loop                 install, then re-check every --interval seconds (${DEFAULTS.intervalSec}) until SIGTERM`;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+  --loop                 install, then re-check every --interval seconds (${DEFAULTS.intervalSec}) until SIGTERM
+  -h, --help             this text`;
 
 /** A plain file name: no directory part, no traversal, nothing hidden or odd. */
 export function checkFileName(name: string, what: string): string {
@@ -117,137 +115,109 @@ const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const NET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const CNI_VERSIONS = ['0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 
-/** Parses `tscni install` arguments (`--flag value` and `--flag=value`). */
+const OPTIONS = {
+  'bin-dir': { type: 'string' },
+  'conf-dir': { type: 'string' },
+  'conf-name': { type: 'string' },
+  source: { type: 'string' },
+  'pod-cidr': { type: 'string', multiple: true },
+  'cluster-cidr': { type: 'string', multiple: true },
+  masq: { type: 'string' },
+  routes: { type: 'boolean' },
+  firewall: { type: 'boolean' },
+  network: { type: 'string' },
+  bridge: { type: 'string' },
+  'data-dir': { type: 'string' },
+  mtu: { type: 'string' },
+  'cni-version': { type: 'string' },
+  'node-name': { type: 'string' },
+  'no-binaries': { type: 'boolean' },
+  'no-conflist': { type: 'boolean' },
+  once: { type: 'boolean' },
+  loop: { type: 'boolean' },
+  interval: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `--help`: not an error; installMain prints INSTALL_USAGE and exits 0. */
+export class HelpRequested extends Error {
+  override name = 'HelpRequested';
+}
+
+/** `a,b` lists, from each of a repeatable option's values. */
+const listOf = (values: readonly string[] | undefined): string[] =>
+  (values ?? []).flatMap((v) => v.split(',').map((s) => s.trim())).filter(Boolean);
+
+/** Parses `tscni install` arguments (`--flag value` and `--flag=value`; see INSTALL_USAGE). */
 export function parseInstallArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): InstallOptions {
+  let parsed;
+  try {
+    parsed = parseArgv(argv, OPTIONS);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${INSTALL_USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help) throw new HelpRequested(INSTALL_USAGE);
   const o: InstallOptions = {
-    binDir: DEFAULTS.binDir,
-    confDir: DEFAULTS.confDir,
+    binDir: v['bin-dir'] === undefined ? DEFAULTS.binDir : checkDir(v['bin-dir'], '--bin-dir'),
+    confDir: v['conf-dir'] === undefined ? DEFAULTS.confDir : checkDir(v['conf-dir'], '--conf-dir'),
     confName: DEFAULTS.confName,
     podCidrs: [],
-    clusterCidrs: [],
+    clusterCidrs: listOf(v['cluster-cidr']).map((c) => canonicalCidr(c, '--cluster-cidr')),
     network: DEFAULTS.network,
     bridge: DEFAULTS.bridge,
-    dataDir: DEFAULTS.dataDir,
+    dataDir: v['data-dir'] === undefined ? DEFAULTS.dataDir : checkDir(v['data-dir'], '--data-dir'),
     cniVersion: DEFAULTS.cniVersion,
-    routes: false,
-    firewall: false,
-    binaries: true,
-    conflist: true,
-    loop: false,
+    routes: v.routes ?? false,
+    firewall: v.firewall ?? false,
+    binaries: !v['no-binaries'],
+    conflist: !v['no-conflist'],
+    // The last of --once and --loop wins.
+    loop:
+      parsed.tokens.filter((t) => t.kind === 'option' && (t.name === 'once' || t.name === 'loop')).at(-1)?.name ===
+      'loop',
     intervalSec: DEFAULTS.intervalSec,
   };
-  const podCidrs: string[] = [];
-  let nodeName = env['NODE_NAME'] || undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (arg.startsWith('--') && eq > 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    const list = (): string[] =>
-      value()
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    switch (flag) {
-      case '--bin-dir':
-        o.binDir = checkDir(value(), '--bin-dir');
-        break;
-      case '--conf-dir':
-        o.confDir = checkDir(value(), '--conf-dir');
-        break;
-      case '--conf-name': {
-        const n = checkFileName(value(), '--conf-name');
-        if (!n.endsWith('.conflist')) throw new UsageError('--conf-name must end in .conflist');
-        o.confName = n;
-        break;
-      }
-      case '--source': {
-        const s = value();
-        if (!isAbsolute(s) || s.includes('\0')) throw new UsageError('--source must be an absolute path');
-        o.source = s;
-        break;
-      }
-      case '--pod-cidr':
-        podCidrs.push(...list());
-        break;
-      case '--cluster-cidr':
-        o.clusterCidrs.push(...list().map((c) => canonicalCidr(c, '--cluster-cidr')));
-        break;
-      case '--masq': {
-        const m = value();
-        if (m !== 'nft' && m !== 'bridge' && m !== 'off') throw new UsageError('--masq is one of nft, bridge, off');
-        o.masq = m;
-        break;
-      }
-      case '--routes':
-        o.routes = true;
-        break;
-      case '--firewall':
-        o.firewall = true;
-        break;
-      case '--network': {
-        const n = value();
-        if (!NET_NAME.test(n)) throw new UsageError(`--network ${JSON.stringify(n)}: invalid network name`);
-        o.network = n;
-        break;
-      }
-      case '--bridge': {
-        const b = value();
-        if (!LINK_NAME.test(b)) throw new UsageError(`--bridge ${JSON.stringify(b)}: invalid link name`);
-        o.bridge = b;
-        break;
-      }
-      case '--data-dir':
-        o.dataDir = checkDir(value(), '--data-dir');
-        break;
-      case '--mtu': {
-        const v = value();
-        const n = Number(v);
-        if (!/^\d+$/.test(v) || n < 68 || n > 65535) throw new UsageError('--mtu must be an integer 68..65535');
-        o.mtu = n;
-        break;
-      }
-      case '--cni-version': {
-        const v = value();
-        if (!CNI_VERSIONS.includes(v)) throw new UsageError(`--cni-version is one of ${CNI_VERSIONS.join(', ')}`);
-        o.cniVersion = v;
-        break;
-      }
-      case '--node-name':
-        nodeName = value();
-        break;
-      case '--no-binaries':
-        o.binaries = false;
-        break;
-      case '--no-conflist':
-        o.conflist = false;
-        break;
-      case '--once':
-        o.loop = false;
-        break;
-      case '--loop':
-        o.loop = true;
-        break;
-      case '--interval': {
-        const v = value();
-        if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError('--interval is a whole number of seconds ≥ 1');
-        o.intervalSec = Number(v);
-        break;
-      }
-      case '-h':
-      case '--help':
-        throw new UsageError(INSTALL_USAGE);
-      default:
-        throw new UsageError(`unknown argument ${JSON.stringify(arg)}\n${INSTALL_USAGE}`);
-    }
+  if (v['conf-name'] !== undefined) {
+    const n = checkFileName(v['conf-name'], '--conf-name');
+    if (!n.endsWith('.conflist')) throw new UsageError('--conf-name must end in .conflist');
+    o.confName = n;
   }
-  o.podCidrs = checkPodCidrs(podCidrs, '--pod-cidr');
+  if (v.source !== undefined) {
+    if (!isAbsolute(v.source) || v.source.includes('\0')) throw new UsageError('--source must be an absolute path');
+    o.source = v.source;
+  }
+  if (v.masq !== undefined) {
+    const m = v.masq;
+    if (m !== 'nft' && m !== 'bridge' && m !== 'off') throw new UsageError('--masq is one of nft, bridge, off');
+    o.masq = m;
+  }
+  if (v.network !== undefined) {
+    if (!NET_NAME.test(v.network)) throw new UsageError(`--network ${JSON.stringify(v.network)}: invalid network name`);
+    o.network = v.network;
+  }
+  if (v.bridge !== undefined) {
+    if (!LINK_NAME.test(v.bridge)) throw new UsageError(`--bridge ${JSON.stringify(v.bridge)}: invalid link name`);
+    o.bridge = v.bridge;
+  }
+  if (v.mtu !== undefined) {
+    const n = Number(v.mtu);
+    if (!/^\d+$/.test(v.mtu) || n < 68 || n > 65535) throw new UsageError('--mtu must be an integer 68..65535');
+    o.mtu = n;
+  }
+  if (v['cni-version'] !== undefined) {
+    if (!CNI_VERSIONS.includes(v['cni-version']))
+      throw new UsageError(`--cni-version is one of ${CNI_VERSIONS.join(', ')}`);
+    o.cniVersion = v['cni-version'];
+  }
+  if (v.interval !== undefined) {
+    if (!/^\d+$/.test(v.interval) || Number(v.interval) < 1)
+      throw new UsageError('--interval is a whole number of seconds ≥ 1');
+    o.intervalSec = Number(v.interval);
+  }
+  o.podCidrs = checkPodCidrs(listOf(v['pod-cidr']), '--pod-cidr');
   if (!o.conflist && (!o.binaries || o.routes)) throw new UsageError('--no-conflist installs only the binaries');
+  const nodeName = v['node-name'] ?? (env['NODE_NAME'] || undefined);
   if (nodeName !== undefined) o.nodeName = checkNodeName(nodeName);
   if (o.masq === 'nft' && o.podCidrs.length > 0 && o.clusterCidrs.length === 0) o.clusterCidrs = [...o.podCidrs];
   return o;

@@ -3,13 +3,14 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { RecordingRunner } from '../exec/recording';
 import type { Command } from '../exec/runner';
 import { resetBackendProbes } from './backend';
-import { driverFor, inEveryBackend, withDriver, type Attachment } from './driver';
+import { driverFor, inEveryBackend, withDriver } from './driver';
+import { testAttachment } from '../testutil/invocation';
 import { renderMasqSetup } from './iptables/masquerade';
 import { masqComment } from './nftables/masquerade';
 import { dnChainName } from './iptables/port-forwarding';
 import { chainName } from './names';
 
-const ctr: Attachment = { networkName: 'net1', containerId: 'c1', ifName: 'eth0' };
+const ctr = testAttachment('net1', 'c1', 'eth0');
 const chain = chainName('net1', 'c1');
 const is =
   (tool: string, ...argv: string[]) =>

@@ -4,18 +4,12 @@
  * garbage-collected in both backends, as the reference does, because an attachment may have been
  * created under an earlier config.
  */
-import type { Invocation } from '../cni/dispatch';
+import type { Attachment } from '../cni/invocation';
 import type { IPConfig } from '../cni/result/types';
 import type { Runner } from '../exec/runner';
 import type { Backend } from './backend';
-import { inEveryBackend, withDriver, type Attachment, type MasqAddress } from './driver';
+import { inEveryBackend, withDriver, type MasqAddress } from './driver';
 import { formatCIDR, formatIP, networkOf, parseCIDR } from '../addr/ip';
-
-export const attachmentOf = (inv: Invocation): Attachment => ({
-  networkName: inv.networkName,
-  containerId: inv.containerId,
-  ifName: inv.ifName,
-});
 
 /** Each container address with its subnet, as masquerade rules need them. */
 export function masqAddresses(ips: readonly IPConfig[]): MasqAddress[] {
@@ -29,10 +23,9 @@ export function masqAddresses(ips: readonly IPConfig[]): MasqAddress[] {
 export function setupMasquerade(
   runner: Runner,
   backend: Backend | undefined,
-  inv: Invocation,
+  a: Attachment,
   ips: readonly IPConfig[],
 ): Promise<void> {
-  const a = attachmentOf(inv);
   return withDriver(
     backend,
     runner,
@@ -42,19 +35,19 @@ export function setupMasquerade(
 }
 
 /** Removes the attachment's masquerade rules from both backends (by network and container, no addresses needed). */
-export async function teardownMasquerade(runner: Runner, inv: Invocation): Promise<void> {
-  await inEveryBackend(runner, (d) => d.masquerade.teardown(attachmentOf(inv)));
+export async function teardownMasquerade(runner: Runner, a: Attachment): Promise<void> {
+  await inEveryBackend(runner, (d) => d.masquerade.teardown(a));
 }
 
 /** The rules for `ips` are in the backend this config uses. */
 export const checkMasquerade = (
   runner: Runner,
   backend: Backend | undefined,
-  inv: Invocation,
+  a: Attachment,
   ips: readonly IPConfig[],
-): Promise<void> => withDriver(backend, runner, (d) => d.masquerade.check(attachmentOf(inv), masqAddresses(ips)));
+): Promise<void> => withDriver(backend, runner, (d) => d.masquerade.check(a, masqAddresses(ips)));
 
 /** Removes masquerade rules of this network's attachments that are not in `keep`, in both backends. */
-export async function gcMasquerade(runner: Runner, inv: Invocation, keep: ReadonlySet<string>): Promise<void> {
-  await inEveryBackend(runner, (d) => d.masquerade.gc(inv.networkName, keep));
+export async function gcMasquerade(runner: Runner, networkName: string, keep: ReadonlySet<string>): Promise<void> {
+  await inEveryBackend(runner, (d) => d.masquerade.gc(networkName, keep));
 }

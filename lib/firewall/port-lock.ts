@@ -7,8 +7,8 @@
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { withLock } from '../ipam/lock';
-import { runDirOf } from '../reload/marks';
+import { withFlock } from '../sys/flock';
+import { runDirOf } from '../state/run-dir';
 import { available } from '../sys/libc';
 
 export function withPortForwardingLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -17,5 +17,5 @@ export function withPortForwardingLock<T>(fn: () => Promise<T>): Promise<T> {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const file = join(dir, 'port-forwarding.lock');
   closeSync(openSync(file, 'a', 0o600));
-  return withLock(file, fn);
+  return withFlock(file, 'the port-forwarding setup', fn);
 }

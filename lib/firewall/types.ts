@@ -3,14 +3,8 @@
  * implementations are in iptables/ and nftables/, one file per concern; driver.ts picks one.
  */
 import type { Family } from '../addr/ip';
+import type { Attachment } from '../cni/invocation';
 import type { Backend } from './backend';
-
-/** What every rule of one container interface is found by. */
-export interface Attachment {
-  readonly networkName: string;
-  readonly containerId: string;
-  readonly ifName: string;
-}
 
 /** A container address with its subnet, e.g. { address: '10.1.0.5', subnet: '10.1.0.0/24' }. */
 export interface MasqAddress {
@@ -25,7 +19,7 @@ export interface Masquerade {
   teardown(a: Attachment): Promise<void>;
   /** Throws a CniError naming the first expected rule that is missing. */
   check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void>;
-  /** Removes rules of this network whose attachment key (see attachmentKey) is not in `keep`. */
+  /** Removes rules of this network whose attachment key (lib/cni/invocation.ts) is not in `keep`. */
   gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
 }
 

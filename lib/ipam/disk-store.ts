@@ -48,7 +48,7 @@ import { join, resolve } from 'node:path';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { NetworkName } from '../cni/names';
 import { formatIP, parseIP, type Addr } from '../addr/ip';
-import { withLock } from './lock';
+import { withFlock } from '../sys/flock';
 import { debug, warn } from '../log';
 
 export interface Owner {
@@ -197,7 +197,8 @@ export class NetworkStore {
 
   /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
   locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
-    return withLock(join(this.dir, 'lock'), async () => {
+    // The reference's lock file: our host-local and the reference's exclude each other on a shared store.
+    return withFlock(join(this.dir, 'lock'), 'the IPAM store', async () => {
       // Left by a holder that crashed.
       removeQuietly(this.tmpPath);
       removeQuietly(this.writePath);

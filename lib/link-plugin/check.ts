@@ -2,7 +2,7 @@
  * CHECK's first steps for a plugin whose link lives in the container: prevResult must be there
  * and name the interface in this container's namespace (the reference's messages).
  */
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import { CniError, ErrorCode } from '../cni/errors';
 import { prevResultOf } from '../cni/netconf';
 import type { Interface, IPConfig, Result } from '../cni/result/types';
@@ -18,7 +18,7 @@ export interface ContainerInterface {
 
 /** `plugin` prefixes the missing-prevResult message as the reference does ('' for none). */
 export function containerInterface(inv: Invocation, plugin: string): ContainerInterface {
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, `${plugin}Required prevResult missing`);
   const ifaces = prev.interfaces ?? [];
   const index = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);

@@ -6,7 +6,7 @@
  * steps run; every failure is reported, with the first one's code.
  */
 import { delegate, ipamUsesInterface } from '../cni/delegate';
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import { Failures } from '../cni/errors';
 import { deleteContainerLink } from '../net/container-link';
 import type { Kernel } from '../net/kernel';

@@ -4,7 +4,7 @@
  * belongs to.
  */
 import { delegate } from '../cni/delegate';
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { DNS, IPConfig, Route } from '../cni/result/types';
 import type { Kernel } from '../net/kernel';

@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
 import { isValidLinkName } from '../cni/names';
 import * as t from '../cni/schema';
-import { withLock } from '../ipam/lock';
+import { withFlock } from '../sys/flock';
 import { warn } from '../log';
 import { isErrno, type Link, type Rtnl } from '../netlink';
 import { randomBytes } from '../sys/hash';
@@ -187,7 +187,7 @@ class Store {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     const lock = join(this.dir, 'lock');
     closeSync(openSync(lock, 'a', 0o644));
-    return withLock(lock, fn);
+    return withFlock(lock, `the VLAN sub-interface state in ${this.dir}`, fn);
   }
 }
 

@@ -12,27 +12,27 @@
  * nothing the second time.
  *
  * Safe while plugins run: reloads exclude each other (flock on `<runDir>/reload.lock`); a
- * container is only touched while it is alive — no teardown mark (marks.ts), its netns still
+ * container is only touched while it is alive — no teardown mark (lib/state/marks.ts), its netns still
  * there, its host-local leases still naming it — and that is checked again after restoring: a
  * container whose DEL began meanwhile has what reload restored taken back, so a DEL never
  * leaves rules behind because of a reload. Conflicting writes of concurrent ADDs are retried.
  */
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Invocation } from '../cni/dispatch';
+import { attachmentKey, type Attachment } from '../cni/invocation';
 import type { Env } from '../cni/io';
-import type { ContainerId, IfName, NetworkName } from '../cni/names';
-import { isSupportedVersion, type CniVersion } from '../cni/version';
+import { validateNetworkName } from '../cni/names';
+import { isSupportedVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
-import type { Attachment } from '../firewall/types';
 import { NetworkStore } from '../ipam/disk-store';
-import { withLock } from '../ipam/lock';
+import { withFlock } from '../sys/flock';
 import { debug } from '../log';
 import { injected } from '../runtime/chain';
 import type { NetworkConfigList, PluginConf } from '../runtime/config';
-import { isMarked, listMarks, removeMark } from './marks';
+import { isMarked, listMarks, removeMark } from '../state/marks';
 import { readCache, readNetconfs, type CachedAttachment } from './sources';
-import type { Concern, LeaseRef, Outcome, ReloaderLookup, Target } from './types';
+import type { LeaseRef } from '../ipam/lease-refs';
+import type { Concern, Outcome, ReloadConf, ReloaderLookup, Target } from './types';
 
 export interface ReloadOptions {
   readonly cacheDir: string;
@@ -52,46 +52,26 @@ const STALE_MARK_MS = 10 * 60 * 1000;
 /** A restore that failed is tried again this often (a concurrent ADD may have raced it). */
 const ATTEMPTS = 3;
 
-const keyOf = (a: Attachment): string => `${a.networkName}\u0000${a.containerId}\u0000${a.ifName}`;
+const keyOf = (a: Attachment): string => attachmentKey(a.containerId, a.ifName, a.networkName);
 const subjectOf = (a: Attachment): string => `${a.networkName}/${a.containerId}/${a.ifName}`;
 
-/** The Invocation a plugin's config loaders expect, for one plugin of a list. */
-function invocationFor(
-  list: NetworkConfigList,
-  plugin: PluginConf,
-  a: Attachment | undefined,
-  netns: string,
-  extra: {
-    cniArgs?: ReadonlyArray<[string, string]>;
-    capabilityArgs?: Readonly<Record<string, unknown>>;
-    result?: unknown;
-  },
-  env: Env,
-): Invocation {
-  const rt = a
-    ? {
-        containerId: a.containerId,
-        netns,
-        ifName: a.ifName,
-        args: extra.cniArgs ?? [],
-        capabilityArgs: extra.capabilityArgs ?? {},
-      }
-    : undefined;
-  const config = injected(list, plugin, rt, extra.result === undefined ? {} : { prevResult: extra.result });
-  if (!isSupportedVersion(list.cniVersion))
-    throw new Error(`unsupported cniVersion ${JSON.stringify(list.cniVersion)}`);
+/** One plugin of a list as libcni would have configured it: for an attachment's cache entry, or for the network alone. */
+function confFor(list: NetworkConfigList, plugin: PluginConf, env: Env, e?: CachedAttachment): ReloadConf {
+  const rt = e && {
+    containerId: e.attachment.containerId,
+    netns: e.netns,
+    ifName: e.attachment.ifName,
+    args: e.cniArgs,
+    capabilityArgs: e.capabilityArgs,
+  };
+  const cniVersion = list.cniVersion;
+  if (!isSupportedVersion(cniVersion)) throw new Error(`unsupported cniVersion ${JSON.stringify(cniVersion)}`);
   return {
-    command: 'CHECK', // prevResult must validate, as for CHECK
-    containerId: (a?.containerId ?? '') as ContainerId,
-    netns,
-    ifName: (a?.ifName ?? '') as IfName,
-    cniArgs: (extra.cniArgs ?? []).map(([k, v]) => `${k}=${v}`).join(';'),
-    cniPath: [],
+    config: injected(list, plugin, rt, e?.result === undefined ? {} : { prevResult: e.result }),
+    cniArgs: (e?.cniArgs ?? []).map(([k, v]) => `${k}=${v}`).join(';'),
+    cniVersion,
+    networkName: validateNetworkName(list.name),
     env,
-    stdin: Buffer.from(JSON.stringify(config)),
-    config,
-    networkName: list.name as NetworkName,
-    cniVersion: list.cniVersion as CniVersion,
   };
 }
 
@@ -102,8 +82,7 @@ async function targetOf(e: CachedAttachment, opts: ReloadOptions): Promise<Targe
   for (const plugin of e.list.plugins) {
     const reloader = await opts.reloaders(plugin.type);
     if (!reloader) continue;
-    const inv = invocationFor(e.list, plugin, e.attachment, e.netns, e, opts.env);
-    const got = reloader.concerns(inv, opts.runner);
+    const got = reloader.concerns(confFor(e.list, plugin, opts.env, e), e.attachment, opts.runner);
     concerns.push(...got.concerns);
     leases.push(...got.leases);
   }
@@ -115,7 +94,7 @@ function notAlive(t: Target, runDir: string): string | undefined {
   if (isMarked(runDir, t.attachment)) return 'being deleted (teardown mark)';
   if (t.netns !== '' && !existsSync(t.netns)) return `its netns ${t.netns} is gone`;
   for (const l of t.leases) {
-    const owner = NetworkStore.open(l.dataDir, t.attachment.networkName as NetworkName, false).ownerOf(l.ip);
+    const owner = NetworkStore.open(l.dataDir, t.attachment.networkName, false).ownerOf(l.ip);
     const mine =
       owner !== undefined &&
       owner.id === t.attachment.containerId &&
@@ -177,7 +156,7 @@ export async function reload(opts: ReloadOptions): Promise<Outcome[]> {
   mkdirSync(opts.runDir, { recursive: true, mode: 0o700 });
   const lockFile = join(opts.runDir, 'reload.lock');
   closeSync(openSync(lockFile, 'a', 0o600));
-  return withLock(lockFile, () => reloadLocked(opts));
+  return withFlock(lockFile, `tscni reload (${lockFile})`, () => reloadLocked(opts));
 }
 
 async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
@@ -211,8 +190,7 @@ async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
       const reloader = await opts.reloaders(plugin.type);
       if (!reloader?.known) continue;
       try {
-        const inv = invocationFor(list, plugin, undefined, '', {}, opts.env);
-        for (const t of await reloader.known(inv, opts.runner)) {
+        for (const t of await reloader.known(confFor(list, plugin, opts.env), opts.runner)) {
           const k = keyOf(t.attachment);
           if (cached.has(k)) continue;
           const had = known.get(k);

@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { validateContainerId, validateIfName, validateNetworkName } from '../cni/names';
-import type { Attachment } from '../firewall/types';
+import type { Attachment } from '../cni/invocation';
 import { listConfFiles, loadNetwork, parseConfList, type NetworkConfigList } from '../runtime/config';
 
 export interface CachedAttachment {

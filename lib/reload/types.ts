@@ -4,9 +4,12 @@
  * A plugin builds its concerns from its own config and the cached result, the same way its CHECK
  * and ADD do, and acts through the FirewallDriver, whose setup is idempotent per attachment.
  */
-import type { Invocation } from '../cni/dispatch';
+import type { Attachment, NetConfig } from '../cni/invocation';
+import type { Env } from '../cni/io';
+import type { NetworkName } from '../cni/names';
+import type { CniVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
-import type { Attachment } from '../firewall/types';
+import type { LeaseRef } from '../ipam/lease-refs';
 
 export interface Concern {
   /** What the rules are for, e.g. "masquerade", "port forwarding". */
@@ -31,11 +34,6 @@ export interface Target {
   readonly source: 'cache' | 'leases' | 'records';
 }
 
-export interface LeaseRef {
-  readonly dataDir: string;
-  readonly ip: string;
-}
-
 export type State = 'intact' | 'restored' | 'broken' | 'skipped' | 'gone' | 'failed';
 
 /** One line of reload's report. */
@@ -47,19 +45,32 @@ export interface Outcome {
   readonly detail?: string;
 }
 
+/** One plugin of a network list as reload hands it to the plugin's reload module. */
+export interface ReloadConf {
+  /**
+   * The plugin's config as the runtime passed it (name, cniVersion, runtimeConfig), with the
+   * cached result as prevResult when there is one.
+   */
+  readonly config: NetConfig;
+  /** The runtime's CNI_ARGS of the attachment ('' when not known). */
+  readonly cniArgs: string;
+  readonly cniVersion: CniVersion;
+  readonly networkName: NetworkName;
+  readonly env: Env;
+}
+
 /** A plugin's reload module (plugins/<type>/reload.ts), found through the registry. */
 export interface Reloader {
   /**
-   * The concerns of one attachment, from the plugin's config as the runtime passed it (name,
-   * cniVersion, runtimeConfig) with the cached result as prevResult; and the host-local leases
-   * that must still name the attachment. Throws on a config or result that does not validate.
+   * The concerns of one attachment, and the host-local leases that must still name it. Throws
+   * on a config or cached result that does not validate (as CHECK would).
    */
-  concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] };
+  concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] };
   /**
    * Attachments the plugin's own state knows (leases, records) from the network's config alone:
    * for containers of runtimes that keep no libcni cache. Those with a cache entry are ignored.
    */
-  known?(inv: Invocation, runner: Runner): Promise<Target[]>;
+  known?(conf: ReloadConf, runner: Runner): Promise<Target[]>;
 }
 
 export type ReloaderLookup = (pluginType: string) => Promise<Reloader> | undefined;

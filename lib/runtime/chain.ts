@@ -7,6 +7,8 @@
  */
 import { findInPath } from '../cni/delegate';
 import { CniError, ErrorCode, Failures, foreignCode } from '../cni/errors';
+import { attachmentKey } from '../cni/invocation';
+import { validKeys } from '../cni/netconf';
 import { compareVersions } from '../cni/version';
 import { defaultRunner } from '../exec/real';
 import { cachedAttachments, deleteCache, readCache, writeCache } from './cache';
@@ -133,9 +135,9 @@ export async function gcNetworkList(
 ): Promise<void> {
   if (list.disableGC) return;
   const failures = new Failures();
-  const keep = new Set((valid ?? []).map((a) => `${a.containerID}\u0000${a.ifname}`));
+  const keep = validKeys(valid ?? []);
   for (const e of cachedAttachments(opts.cacheDir, list.name)) {
-    if (keep.has(`${e.containerId}\u0000${e.ifName}`)) continue;
+    if (keep.has(attachmentKey(e.containerId, e.ifName))) continue;
     const rt: RuntimeConf = {
       containerId: e.containerId,
       netns: e.netns ?? '',

@@ -6,7 +6,7 @@
  */
 import { familyOfText } from '../addr/ip';
 import { delegate } from '../cni/delegate';
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
 import type { IPConfig, Result, Route } from '../cni/result/types';
 import { addRoutes, configureInterface, gatewaysOf } from '../net/interface';

@@ -4,7 +4,7 @@
  * reference's, with its order: netns, IPAM, prevResult, master, interface, addresses, routes.
  */
 import { delegate } from '../cni/delegate';
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import { CniError, ErrorCode } from '../cni/errors';
 import { prevResultOf } from '../cni/netconf';
 import type { Kernel } from '../net/kernel';
@@ -20,7 +20,7 @@ const modeLabel = { macvlan: 'macvlan', ipvlan: 'IPVlan' } as const;
 export async function checkSubLink(cfg: SubLinkConfig, inv: Invocation, kernel: Kernel): Promise<void> {
   requireNetns(inv.netns);
   if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv, { runner: kernel.runner });
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   const ifaces = prev.interfaces ?? [];
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);

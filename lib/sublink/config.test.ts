@@ -6,7 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as t from '../cni/schema';
 import { cniErrorOf } from '../testutil/errors';
-import { invocation } from '../testutil/invocation';
+import { testAttachment } from '../testutil/invocation';
 import { checkCommon, commonKeys, loadDelConfig, vlanUserOf } from './config';
 
 const common = t.object(commonKeys);
@@ -60,20 +60,18 @@ describe('checks both loaders run', () => {
 describe('DEL’s loader', () => {
   it('reads only IPAM and linkInContainer, so a config ADD refuses can still be deleted', () => {
     const conf = { cniVersion: '1.0.0', name: 'n', master: 'a/b', mode: 'nope', vlan: 0, ipam: { type: 'host-local' } };
-    expect(loadDelConfig(invocation(conf, { command: 'DEL' }), 'macvlan configuration')).toEqual({
+    expect(loadDelConfig(conf, 'macvlan configuration')).toEqual({
       ipamType: 'host-local',
       linkInContainer: false,
     });
-    expect(loadDelConfig(invocation({ name: 'n', LinkInContainer: true }), 'x')).toEqual({
+    expect(loadDelConfig({ name: 'n', LinkInContainer: true }, 'x')).toEqual({
       ipamType: '',
       linkInContainer: true,
     });
   });
 
   it('its own keys still must have their types', () => {
-    expect(
-      cniErrorOf(() => loadDelConfig(invocation({ name: 'n', linkInContainer: 1 }), 'ipvlan configuration')),
-    ).toEqual({
+    expect(cniErrorOf(() => loadDelConfig({ name: 'n', linkInContainer: 1 }, 'ipvlan configuration'))).toEqual({
       code: 7,
       msg: 'invalid ipvlan configuration',
       details: 'linkInContainer: expected boolean, got number',
@@ -83,7 +81,7 @@ describe('DEL’s loader', () => {
 
 describe('the VLAN user of an attachment', () => {
   it('is the network, the container ID and the interface', () => {
-    expect(vlanUserOf(invocation({ name: 'mvnet' }, { containerId: 'c9', ifName: 'net1' }))).toEqual({
+    expect(vlanUserOf(testAttachment('mvnet', 'c9', 'net1'))).toEqual({
       network: 'mvnet',
       containerId: 'c9',
       ifName: 'net1',

@@ -3,7 +3,7 @@
  * namespace. Each plugin's config.ts decodes its keys into this shape; the verbs in this folder
  * work on it.
  */
-import type { Invocation } from '../cni/dispatch';
+import type { Attachment, NetConfig } from '../cni/invocation';
 import { ConfigError } from '../cni/errors';
 import { isValidLinkName } from '../cni/names';
 import { dnsDecoder } from '../cni/result/decode';
@@ -68,14 +68,14 @@ const delDecoder = t.object({
   ipam: t.optional(t.object({ type: t.optional(t.string) })),
 });
 
-export function loadDelConfig(inv: Invocation, what: string): SubLinkDelConfig {
-  const c = t.parseWith(delDecoder, inv.config, what);
+export function loadDelConfig(config: NetConfig, what: string): SubLinkDelConfig {
+  const c = t.parseWith(delDecoder, config, what);
   return { ipamType: c.ipam?.type ?? '', linkInContainer: !!c.linkInContainer };
 }
 
 /** The VLAN user an attachment stands for. */
-export const vlanUserOf = (inv: Invocation): VlanUser => ({
-  network: inv.networkName,
-  containerId: inv.containerId,
-  ifName: inv.ifName,
+export const vlanUserOf = (a: Attachment): VlanUser => ({
+  network: a.networkName,
+  containerId: a.containerId,
+  ifName: a.ifName,
 });

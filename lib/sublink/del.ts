@@ -6,7 +6,7 @@
  * ours — the last user takes the sub-interface with it.
  */
 import { delegate } from '../cni/delegate';
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import { Failures } from '../cni/errors';
 import type { Kernel } from '../net/kernel';
 import { releaseVlans, vlanOptionsFor } from '../net/vlan';

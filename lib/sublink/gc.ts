@@ -4,9 +4,9 @@
  * without users are deleted.
  */
 import { delegate } from '../cni/delegate';
-import type { Invocation } from '../cni/dispatch';
+import { attachmentKey, type Invocation } from '../cni/invocation';
 import { Failures } from '../cni/errors';
-import { attachmentKey, validAttachmentsOf } from '../cni/netconf';
+import { validAttachmentsOf, validKeys } from '../cni/netconf';
 import type { Kernel } from '../net/kernel';
 import { gcVlans, vlanOptionsFor } from '../net/vlan';
 import type { SubLinkDelConfig } from './config';
@@ -15,9 +15,9 @@ export async function gcSubLink(cfg: SubLinkDelConfig, inv: Invocation, kernel: 
   const failures = new Failures();
   if (cfg.ipamType !== '')
     await delegate('GC', cfg.ipamType, inv, { runner: kernel.runner }).catch(failures.of('IPAM GC'));
-  const valid = validAttachmentsOf(inv);
+  const valid = validAttachmentsOf(inv.config);
   if (valid && !cfg.linkInContainer) {
-    const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
+    const keep = validKeys(valid);
     const host = kernel.rtnl();
     try {
       await gcVlans(

@@ -4,7 +4,7 @@
  * its master would fail, so STATUS says so first (code 50).
  */
 import { delegate } from '../cni/delegate';
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import { CniError, ErrorCode } from '../cni/errors';
 import { defaultRouteLinkName } from '../net/master';
 import type { Kernel } from '../net/kernel';

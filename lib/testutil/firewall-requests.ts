@@ -1,7 +1,8 @@
 /** The requests both firewall backends' golden tests render, so the two sets of goldens describe the same input. */
-import type { Attachment, ForwardingChange, PortForwardRequest } from '../firewall/types';
+import type { ForwardingChange, PortForwardRequest } from '../firewall/types';
+import { testAttachment } from './invocation';
 
-export const goldenAttachment: Attachment = { networkName: 'podman', containerId: 'c0ffee', ifName: 'eth0' };
+export const goldenAttachment = testAttachment('podman', 'c0ffee', 'eth0');
 
 /** Dual-stack container, every kind of mapping (any host IP, a v4 host IP, a v6 host IP, udp). */
 export const portForwardRequest = (over: Partial<PortForwardRequest> = {}): PortForwardRequest => ({

@@ -1,7 +1,14 @@
-/** A hand-made Invocation for unit tests of config loaders and verbs (test-only module). */
-import type { Invocation } from '../cni/dispatch';
+/** A hand-made Invocation (or Attachment) for unit tests of config loaders and verbs (test-only module). */
+import type { Attachment, Invocation } from '../cni/invocation';
 import type { Verb } from '../cni/env';
-import type { ContainerId, IfName, NetworkName } from '../cni/names';
+import {
+  validateContainerId,
+  validateIfName,
+  validateNetworkName,
+  type ContainerId,
+  type IfName,
+  type NetworkName,
+} from '../cni/names';
 import type { CniVersion } from '../cni/version';
 
 export function invocation(
@@ -23,3 +30,10 @@ export function invocation(
     cniVersion,
   };
 }
+
+/** An attachment of validated names. */
+export const testAttachment = (networkName: string, containerId: string, ifName: string): Attachment => ({
+  networkName: validateNetworkName(networkName),
+  containerId: validateContainerId(containerId),
+  ifName: validateIfName(ifName),
+});

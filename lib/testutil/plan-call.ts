@@ -4,7 +4,7 @@
  * file and the CNI_PATH (with empty `host-local` and `dhcp` files for the runner to "run"); the
  * output, the plan text and the timeline come back.
  */
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import type { Result } from '../cni/result/types';
 import type { Kernel } from '../net/kernel';
 import { fakeKernel, planDir, stableLine, type FakeKernelOptions } from './fake-kernel';

@@ -153,7 +153,7 @@ export class Sandbox {
     set('CNI_PATH', call.path ?? BIN_DIR);
     // tscni's own state (e.g. VLAN sub-interface counts) stays inside the sandbox.
     set('TSCNI_STATE_DIR', join(this.dir, 'tscni-state'));
-    // Teardown marks (lib/reload/marks.ts) stay in the sandbox's directory, not in /run/tscni.
+    // Teardown marks (lib/state/marks.ts) stay in the sandbox's directory, not in /run/tscni.
     set('TSCNI_RUN_DIR', join(this.dir, 'run'));
     for (const [k, v] of Object.entries(call.env ?? {})) {
       if (v === undefined) delete env[k];

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dispatch } from '../cni/dispatch';
-import type { Invocation } from '../cni/dispatch';
+import type { Invocation } from '../cni/invocation';
 import type { PluginFuncs } from '../cni/plugin';
 import type { Result } from '../cni/result/types';
 import type { Runner } from '../exec/runner';

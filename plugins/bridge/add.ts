@@ -7,7 +7,7 @@
  * nothing behind and reports the original error.
  */
 import { delegate, ipamUsesInterface } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
@@ -31,9 +31,9 @@ import { createVethPair } from '../../lib/net/veth';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import { attachmentOf, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { deleteLinkNamed } from '../../lib/net/container-link';
-import { clearTeardown } from '../../lib/reload/marks';
+import { clearTeardown } from '../../lib/state/marks';
 import { requireNetns } from '../../lib/net/open-netns';
 
 export const CONTAINER_IFACE_INDEX = 2;
@@ -142,7 +142,7 @@ function ensureBridge(host: Rtnl, existing: Link | undefined, cfg: BridgeConfig)
 }
 
 export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
-  const cfg = loadBridgeConfig(inv);
+  const cfg = loadBridgeConfig(inv.config, inv.cniArgs);
   if (cfg.ipMasq || cfg.macspoofchk) clearTeardown(inv.env, attachmentOf(inv)); // a DEL's mark, this attachment lives again
   requireNetns(inv.netns);
   const undo = new UndoStack();
@@ -174,8 +174,10 @@ export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
         }
         // The firewall programs start first and run while this process does the netlink work.
         const masq = cfg.ipMasq && ips.length > 0;
-        if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
-        const firewall = undo.track(masq ? setupMasquerade(runner, cfg.ipMasqBackend, inv, ips) : undefined);
+        if (masq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, attachmentOf(inv)));
+        const firewall = undo.track(
+          masq ? setupMasquerade(runner, cfg.ipMasqBackend, attachmentOf(inv), ips) : undefined,
+        );
         return { ipam, ips, gws, routes, firewall };
       };
       // An IPAM that works through the container's interface (dhcp) runs once the veth exists,

@@ -5,7 +5,7 @@
  * netlink requests from this process; the firewall read runs meanwhile.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { formatCIDR, networkOf, parseCIDR } from '../../lib/addr/ip';
@@ -19,8 +19,8 @@ const sameMac = (a: string | undefined, b: string | undefined): boolean =>
   (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
 
 export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadBridgeConfig(inv);
-  const prev = prevResultOf(inv);
+  const cfg = loadBridgeConfig(inv.config, inv.cniArgs);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   const ifaces = prev.interfaces ?? [];
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
@@ -28,7 +28,7 @@ export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const contIps = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
   const masq =
     cfg.ipMasq && contIps.length > 0
-      ? checkMasquerade(kernel.runner, cfg.ipMasqBackend, inv, contIps).then(
+      ? checkMasquerade(kernel.runner, cfg.ipMasqBackend, attachmentOf(inv), contIps).then(
           () => undefined,
           (e: unknown) => e,
         )

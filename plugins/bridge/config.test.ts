@@ -1,11 +1,10 @@
 /** bridge configuration: the reference's keys and defaults, its cross-key rules and messages, MAC precedence. */
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 
 const load = (extra: Record<string, unknown> = {}, cniArgs = ''): BridgeConfig =>
-  loadBridgeConfig(invocation({ cniVersion: '1.0.0', name: 'net', type: 'bridge', ...extra }, { cniArgs }));
+  loadBridgeConfig({ cniVersion: '1.0.0', name: 'net', type: 'bridge', ...extra }, cniArgs);
 const errorOf = (extra: Record<string, unknown>, cniArgs = ''): ReturnType<typeof cniErrorOf> =>
   cniErrorOf(() => load(extra, cniArgs));
 

@@ -3,7 +3,7 @@
  * rules (case-insensitive keys, strict types). Cross-key checks carry the reference's messages.
  */
 import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import { configuredDns } from '../../lib/cni/netconf';
@@ -85,8 +85,8 @@ function trunkIds(trunk: t.Decoded<typeof trunkDecoder>[] | undefined): number[]
   return [...ids].sort((a, b) => a - b);
 }
 
-export function loadBridgeConfig(inv: Invocation): BridgeConfig {
-  const c = t.parseWith(decoder, inv.config, 'bridge configuration');
+export function loadBridgeConfig(config: NetConfig, cniArgs = ''): BridgeConfig {
+  const c = t.parseWith(decoder, config, 'bridge configuration');
   const bridge = c.bridge || 'cni0';
   if (!isValidLinkName(bridge)) throw new ConfigError('invalid bridge name', JSON.stringify(bridge));
   const vlan = c.vlan ?? 0;
@@ -103,7 +103,7 @@ export function loadBridgeConfig(inv: Invocation): BridgeConfig {
     if (!isBackend(c.ipMasqBackend)) throw new ConfigError(`unknown ipmasq backend ${JSON.stringify(c.ipMasqBackend)}`);
     backend = c.ipMasqBackend;
   }
-  const argsMac = parseCniArgs(inv.cniArgs, ['MAC'])['MAC'];
+  const argsMac = parseCniArgs(cniArgs, ['MAC'])['MAC'];
   const rawMac = c.runtimeConfig?.mac || c.args?.cni?.mac || argsMac;
   let mac: string | undefined;
   if (rawMac) {

@@ -4,25 +4,25 @@
  * namespace is gone or the interface was already removed (the reference leaks the rules then).
  */
 import { delegate, ipamUsesInterface } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import type { Kernel } from '../../lib/net/kernel';
 import { concurrently } from '../../lib/async';
-import { markTeardown } from '../../lib/reload/marks';
+import { markTeardown } from '../../lib/state/marks';
 import { loadBridgeConfig } from './config';
-import { attachmentOf, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { deleteContainerLink } from '../../lib/net/container-link';
 
 export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadBridgeConfig(inv);
-  // Before any rule goes: tscni reload must not take this for a flush (lib/reload/marks.ts).
+  const cfg = loadBridgeConfig(inv.config, inv.cniArgs);
+  // Before any rule goes: tscni reload must not take this for a flush (lib/state/marks.ts).
   if (cfg.ipMasq || cfg.macspoofchk) markTeardown(inv.env, attachmentOf(inv));
   // The rules first (their programs run while the link goes); the link goes before the lease,
   // so its address is never handed out while still in use (except a dhcp lease, see below).
   // Masquerade goes from both backends (the container may have been set up under an earlier config).
   const runner = kernel.runner;
   const rules = async (): Promise<void> => {
-    if (cfg.ipMasq) await teardownMasquerade(runner, inv);
+    if (cfg.ipMasq) await teardownMasquerade(runner, attachmentOf(inv));
     if (cfg.macspoofchk) await teardownSpoofcheck(runner, spoofRef(inv.containerId, inv.ifName));
   };
   const linkThenLease = async (): Promise<void> => {

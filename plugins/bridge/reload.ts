@@ -4,7 +4,7 @@
  * way CHECK checks them. Restoring masquerade is the driver's idempotent setup; the spoof
  * check is replaced whole (teardown, then setup), so a half-flushed one leaves no double rule.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentKey, type Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
@@ -14,23 +14,23 @@ import { validateContainerId, validateIfName } from '../../lib/cni/names';
 import { NetworkStore } from '../../lib/ipam/disk-store';
 import { formatCIDR, parseIP } from '../../lib/addr/ip';
 import { rangeFor } from '../../lib/ipam/ranges';
-import type { Concern, LeaseRef, Reloader, Target } from '../../lib/reload/types';
-import { loadConfig as loadHostLocalConfig } from '../host-local/config';
-import { hostLocalLeaseRefs } from '../host-local/lease-refs';
+import { loadConfig as loadHostLocalConfig } from '../../lib/ipam/config';
+import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
+import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import { attachmentOf, checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 
 /** The container interface's addresses (those of the container's interface, or of no interface). */
-function containerIps(prev: Result, inv: Invocation): IPConfig[] {
+function containerIps(prev: Result, a: Attachment): IPConfig[] {
   const ifaces = prev.interfaces ?? [];
-  const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && !!i.sandbox);
+  const contIndex = ifaces.findIndex((i) => i.name === a.ifName && !!i.sandbox);
   return (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
 }
 
 /** The host veth and container MAC of the cached result, validated (they reach nft). */
-function spoofFacts(prev: Result, inv: Invocation, cfg: BridgeConfig): { hostVeth: string; mac: string } | undefined {
+function spoofFacts(prev: Result, a: Attachment, cfg: BridgeConfig): { hostVeth: string; mac: string } | undefined {
   const ifaces = prev.interfaces ?? [];
-  const cont = ifaces.find((i) => i.name === inv.ifName && !!i.sandbox);
+  const cont = ifaces.find((i) => i.name === a.ifName && !!i.sandbox);
   const host = ifaces.find((i) => !i.sandbox && i.name !== cfg.bridge);
   const mac = cont?.mac ? normalizeMac(cont.mac) : undefined;
   // The veth name goes into an nft rule: the characters of a link name that need no quoting.
@@ -38,25 +38,25 @@ function spoofFacts(prev: Result, inv: Invocation, cfg: BridgeConfig): { hostVet
   return { hostVeth: host.name, mac };
 }
 
-function masqueradeConcern(runner: Runner, cfg: BridgeConfig, inv: Invocation, ips: IPConfig[]): Concern {
+function masqueradeConcern(runner: Runner, cfg: BridgeConfig, a: Attachment, ips: IPConfig[]): Concern {
   return {
     what: 'masquerade',
-    check: () => checkMasquerade(runner, cfg.ipMasqBackend, inv, ips),
-    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, inv, ips),
-    undo: () => teardownMasquerade(runner, inv),
+    check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
+    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
+    undo: () => teardownMasquerade(runner, a),
   };
 }
 
-function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
-  const cfg = loadBridgeConfig(inv);
-  const prev = prevResultOf(inv);
+function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
+  const cfg = loadBridgeConfig(conf.config, conf.cniArgs);
+  const prev = prevResultOf(conf.config, conf.cniVersion);
   if (!prev) return { concerns: [], leases: [] };
   const out: Concern[] = [];
-  const ips = containerIps(prev, inv);
-  if (cfg.ipMasq && ips.length > 0) out.push(masqueradeConcern(runner, cfg, inv, ips));
-  const spoof = cfg.macspoofchk ? spoofFacts(prev, inv, cfg) : undefined;
+  const ips = containerIps(prev, a);
+  if (cfg.ipMasq && ips.length > 0) out.push(masqueradeConcern(runner, cfg, a, ips));
+  const spoof = cfg.macspoofchk ? spoofFacts(prev, a, cfg) : undefined;
   if (spoof) {
-    const ref = spoofRef(inv.containerId, inv.ifName);
+    const ref = spoofRef(a.containerId, a.ifName);
     out.push({
       what: 'MAC spoof check',
       check: () => checkSpoofcheck(runner, ref, spoof.hostVeth, spoof.mac),
@@ -67,7 +67,7 @@ function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; lease
       undo: () => teardownSpoofcheck(runner, ref),
     });
   }
-  const leases = hostLocalLeaseRefs(inv, cfg.ipamType, ips);
+  const leases = hostLocalLeaseRefs(conf.config, cfg.ipamType, ips);
   return { concerns: out, leases };
 }
 
@@ -75,11 +75,11 @@ function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; lease
  * Masquerade of the attachments whose leases are in this network's host-local store (for
  * runtimes that keep no libcni cache): each lease's address with the subnet of its range.
  */
-async function known(inv: Invocation, runner: Runner): Promise<Target[]> {
-  const cfg = loadBridgeConfig(inv);
+async function known(conf: ReloadConf, runner: Runner): Promise<Target[]> {
+  const cfg = loadBridgeConfig(conf.config, conf.cniArgs);
   if (!cfg.ipMasq || cfg.ipamType !== 'host-local') return [];
-  const ipam = loadHostLocalConfig(inv);
-  const store = NetworkStore.open(ipam.dataDir, inv.networkName, false);
+  const ipam = loadHostLocalConfig(conf.config, conf.cniArgs);
+  const store = NetworkStore.open(ipam.dataDir, conf.networkName, false);
   let leases;
   try {
     leases = await store.scan();
@@ -92,7 +92,7 @@ async function known(inv: Invocation, runner: Runner): Promise<Target[]> {
     const addr = parseIP(l.ip);
     const range = addr ? ipam.ranges.map((set) => rangeFor(set, addr)).find((r) => r !== undefined) : undefined;
     if (!addr || !range) continue;
-    const key = `${l.owner.id}\u0000${l.owner.ifname}`;
+    const key = attachmentKey(l.owner.id, l.owner.ifname);
     const g = byOwner.get(key) ?? { id: l.owner.id, ifname: l.owner.ifname, ips: [], refs: [] };
     byOwner.set(key, g);
     g.ips.push({ address: formatCIDR(addr, range.prefix) });
@@ -100,18 +100,18 @@ async function known(inv: Invocation, runner: Runner): Promise<Target[]> {
   }
   const out: Target[] = [];
   for (const g of byOwner.values()) {
-    let one: Invocation;
+    let a: Attachment;
     try {
       // The store is input too: its names must be valid before they reach a rule.
-      one = { ...inv, containerId: validateContainerId(g.id), ifName: validateIfName(g.ifname), netns: '' };
+      a = { networkName: conf.networkName, containerId: validateContainerId(g.id), ifName: validateIfName(g.ifname) };
     } catch {
       continue;
     }
     out.push({
-      attachment: attachmentOf(one),
+      attachment: a,
       netns: '',
       leases: g.refs,
-      concerns: [masqueradeConcern(runner, cfg, one, g.ips)],
+      concerns: [masqueradeConcern(runner, cfg, a, g.ips)],
       source: 'leases',
     });
   }

@@ -1,12 +1,12 @@
 /** bridge STATUS: the kernel's netlink interface must answer; then whatever the IPAM plugin says. */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Kernel } from '../../lib/net/kernel';
 import { loadBridgeConfig } from './config';
 
 export async function status(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadBridgeConfig(inv);
+  const cfg = loadBridgeConfig(inv.config, inv.cniArgs);
   try {
     const host = kernel.rtnl();
     host.linkByName('lo');

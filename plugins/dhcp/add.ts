@@ -3,15 +3,15 @@
  * and keeps it renewed; the result is the lease's address, gateway, routes and DNS.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { parseResult } from '../../lib/cni/result/decode';
 import type { Result } from '../../lib/cni/result/types';
-import { attachmentOf, loadConfig } from './config';
+import { loadConfig } from './config';
 import { ask } from './daemon-call';
 
 export async function add(inv: Invocation): Promise<Result> {
-  const conf = loadConfig(inv);
+  const conf = loadConfig(inv.config, inv.cniArgs);
   // The daemon may run in another working directory: it gets an absolute path.
   const netns = isAbsolute(inv.netns) ? inv.netns : resolve(inv.netns);
   const raw = await ask(conf.socketPath, {

@@ -3,11 +3,11 @@
  * socket, the options to provide and to request, the route metric. Decoded and checked here, so
  * a bad key is code 7 before the daemon is asked anything.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { OptionError, prepareOptions, type LeaseOptions } from '../../lib/dhcp/options';
-import { DEFAULT_SOCKET_PATH, type Attachment } from '../../lib/dhcp/protocol';
+import { DEFAULT_SOCKET_PATH } from '../../lib/dhcp/protocol';
 
 const optStr = t.optional(t.string);
 const ipamDecoder = t.object({
@@ -28,31 +28,25 @@ export interface DhcpConfig extends DhcpSocketConfig {
   readonly priority: number;
 }
 
-function ipamOf(inv: Invocation): IpamRaw {
-  const net = t.parseWith(netDecoder, inv.config, 'dhcp configuration');
+function ipamOf(config: NetConfig): IpamRaw {
+  const net = t.parseWith(netDecoder, config, 'dhcp configuration');
   if (!net.ipam) throw new ConfigError("IPAM config missing 'ipam' key");
   return net.ipam;
 }
 
 /** Only the socket: what DEL, GC and STATUS need (they must work whatever the option keys say). */
-export function loadSocketConfig(inv: Invocation): DhcpSocketConfig {
-  return { socketPath: ipamOf(inv).daemonSocketPath || DEFAULT_SOCKET_PATH };
+export function loadSocketConfig(config: NetConfig): DhcpSocketConfig {
+  return { socketPath: ipamOf(config).daemonSocketPath || DEFAULT_SOCKET_PATH };
 }
 
-export function loadConfig(inv: Invocation): DhcpConfig {
-  const ipam = ipamOf(inv);
+export function loadConfig(config: NetConfig, cniArgs = ''): DhcpConfig {
+  const ipam = ipamOf(config);
   let options: LeaseOptions;
   try {
-    options = prepareOptions(inv.cniArgs, ipam.provide ?? [], ipam.request ?? []);
+    options = prepareOptions(cniArgs, ipam.provide ?? [], ipam.request ?? []);
   } catch (e) {
     if (e instanceof OptionError) throw new ConfigError(e.message);
     throw e;
   }
   return { socketPath: ipam.daemonSocketPath || DEFAULT_SOCKET_PATH, options, priority: ipam.priority ?? 0 };
 }
-
-export const attachmentOf = (inv: Invocation): Attachment => ({
-  containerId: inv.containerId,
-  networkName: inv.networkName,
-  ifName: inv.ifName,
-});

@@ -3,7 +3,7 @@
  * Every step registers its undo first: a failure leaves no link and no lease. The result carries
  * IPAM's DNS, as the reference's does.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
 import { ipamAdd } from '../../lib/link-plugin/ipam';

@@ -2,7 +2,7 @@
  * dummy configuration (reference: plugins/main/dummy): no keys of its own; IPAM is required (a
  * dummy link is only there to carry addresses).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 

@@ -1,5 +1,5 @@
 /** dummy DEL: the link, then the lease (see lib/link-plugin/del.ts). */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { delContainerLink } from '../../lib/link-plugin/del';
 import { ipamTypeOf } from '../../lib/link-plugin/ipam';
 import type { Kernel } from '../../lib/net/kernel';

@@ -1,5 +1,5 @@
 /** dummy GC: forwarded to IPAM (a dummy link keeps no state of its own; the reference has no GC). */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { ipamGc, ipamTypeOf } from '../../lib/link-plugin/ipam';
 import type { Kernel } from '../../lib/net/kernel';
 

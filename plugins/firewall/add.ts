@@ -5,7 +5,7 @@
  * is written before the rules, so a failure at any point is rolled back from it, and DEL finds the
  * rules without prevResult. prevResult passes through unchanged.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
@@ -15,12 +15,12 @@ import { UndoStack } from '../../lib/undo';
 import { loadFirewallConfig, type FirewallBackend } from './config';
 import { factsOf, familiesOf } from './facts';
 import { ipRealm, RecordStore, type FirewallRecord, type Released } from './records';
-import { clearTeardown } from '../../lib/reload/marks';
-import { attachmentOf, bridgeInUse, forwardingFor, release, withFirewallBackend } from './rules';
+import { clearTeardown } from '../../lib/state/marks';
+import { bridgeInUse, forwardingFor, release, withFirewallBackend } from './rules';
 
 export async function add(inv: Invocation, runner: Runner = defaultRunner()): Promise<Result> {
-  const cfg = loadFirewallConfig(inv);
-  const prev = prevResultOf(inv);
+  const cfg = loadFirewallConfig(inv.config);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new ConfigError('missing prevResult from earlier plugin');
   const facts = factsOf(prev, cfg);
   // Without addresses the reference writes no rule at all (isolation goes by the addresses' families).

@@ -1,5 +1,5 @@
 /** firewall CHECK: the rules for prevResult's addresses (and the bridge's isolation) are in place. */
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
@@ -7,11 +7,11 @@ import type { Runner } from '../../lib/exec/runner';
 import { loadFirewallConfig, type FirewallBackend } from './config';
 import { factsOf, familiesOf } from './facts';
 import { RecordStore } from './records';
-import { attachmentOf, forwardingFor, requireFirewalld, withFirewallBackend } from './rules';
+import { forwardingFor, requireFirewalld, withFirewallBackend } from './rules';
 
 export async function check(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadFirewallConfig(inv);
-  const prev = prevResultOf(inv);
+  const cfg = loadFirewallConfig(inv.config);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new ConfigError('missing prevResult from earlier plugin');
   const facts = factsOf(prev, cfg);
   if (facts.ips.length === 0) return;

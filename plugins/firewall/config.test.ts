@@ -1,11 +1,10 @@
 /** firewall configuration: the reference's keys and defaults, and every name that reaches a command checked. */
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
 import { DEFAULT_DATA_DIR, isAdminChainName, isZoneName, loadFirewallConfig, type FirewallConfig } from './config';
 
 const load = (extra: Record<string, unknown> = {}): FirewallConfig =>
-  loadFirewallConfig(invocation({ cniVersion: '1.0.0', name: 'net', type: 'firewall', ...extra }));
+  loadFirewallConfig({ cniVersion: '1.0.0', name: 'net', type: 'firewall', ...extra });
 const errorOf = (extra: Record<string, unknown>): ReturnType<typeof cniErrorOf> => cniErrorOf(() => load(extra));
 
 describe('firewall config', () => {

@@ -3,7 +3,7 @@
  * rules. Every name that reaches a command is checked here: the admin chain, the firewalld zone,
  * and (in facts.ts) the bridge name and addresses from prevResult.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import type { Backend } from '../../lib/firewall/backend';
@@ -46,8 +46,8 @@ const ZONE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 export const isAdminChainName = (s: string): boolean => CHAIN_RE.test(s) && !RESERVED.has(s);
 export const isZoneName = (s: string): boolean => ZONE_RE.test(s);
 
-export function loadFirewallConfig(inv: Invocation): FirewallConfig {
-  const c = t.parseWith(decoder, inv.config, 'firewall configuration');
+export function loadFirewallConfig(config: NetConfig): FirewallConfig {
+  const c = t.parseWith(decoder, config, 'firewall configuration');
   let backend: FirewallBackend | undefined;
   if (c.backend) {
     if (c.backend !== 'iptables' && c.backend !== 'nftables' && c.backend !== 'firewalld')

@@ -4,7 +4,7 @@
  * An attachment we have no record of (set up by the reference before the binaries were swapped)
  * is released from prevResult with the configured or default backend. Idempotent.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import type { Env } from '../../lib/cni/io';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
@@ -14,8 +14,8 @@ import { firewalldRunning } from '../../lib/firewall/firewalld';
 import { loadFirewallConfig, type FirewallBackend, type FirewallConfig } from './config';
 import { factsOf, type Facts } from './facts';
 import { RecordStore, type FirewallRecord } from './records';
-import { markTeardown } from '../../lib/reload/marks';
-import { attachmentOf, release } from './rules';
+import { markTeardown } from '../../lib/state/marks';
+import { release } from './rules';
 
 async function backendOf(cfg: FirewallConfig, runner: Runner, env: Env): Promise<FirewallBackend> {
   if (cfg.backend) return cfg.backend;
@@ -23,11 +23,11 @@ async function backendOf(cfg: FirewallConfig, runner: Runner, env: Env): Promise
 }
 
 export async function del(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadFirewallConfig(inv);
-  const prev = prevResultOf(inv);
+  const cfg = loadFirewallConfig(inv.config);
+  const prev = prevResultOf(inv.config, inv.cniVersion, true);
   const store = new RecordStore(cfg.dataDir);
   const a = attachmentOf(inv);
-  markTeardown(inv.env, a); // before any rule goes (lib/reload/marks.ts)
+  markTeardown(inv.env, a); // before any rule goes (lib/state/marks.ts)
   let facts: Facts | undefined;
   try {
     facts = prev ? factsOf(prev, cfg) : undefined;

@@ -5,11 +5,12 @@
  * never removes them). Without a list, nothing changes.
  */
 import type { Family } from '../../lib/addr/ip';
-import type { Invocation } from '../../lib/cni/dispatch';
-import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
+import { attachmentKey, type Attachment, type Invocation } from '../../lib/cni/invocation';
+import { NO_CONTAINER, NO_IFNAME } from '../../lib/cni/names';
+import { validAttachmentsOf, validKeys } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
-import { inEveryBackend, type Attachment } from '../../lib/firewall/driver';
+import { inEveryBackend } from '../../lib/firewall/driver';
 import { concurrently } from '../../lib/async';
 import { loadFirewallConfig } from './config';
 import { familiesOf } from './facts';
@@ -17,10 +18,10 @@ import { isolationRealm, RecordStore, type FirewallRecord } from './records';
 import { bridgeInUse, forwardingFor } from './rules';
 
 export async function gc(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadFirewallConfig(inv);
-  const valid = validAttachmentsOf(inv);
+  const cfg = loadFirewallConfig(inv.config);
+  const valid = validAttachmentsOf(inv.config);
   if (!valid) return;
-  const keep = new Set(valid.map((v) => attachmentKey(v.containerID, v.ifname)));
+  const keep = validKeys(valid);
   const store = new RecordStore(cfg.dataDir);
   const stale = store
     .list(inv.networkName)
@@ -74,7 +75,7 @@ export async function gc(inv: Invocation, runner: Runner = defaultRunner()): Pro
       unisolate: unused,
       families: [4, 6],
       adminChain: cfg.adminChain,
-      owner: { networkName: inv.networkName, containerId: '', ifName: '' },
+      owner: { networkName: inv.networkName, containerId: NO_CONTAINER, ifName: NO_IFNAME },
     });
   });
 }

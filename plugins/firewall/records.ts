@@ -20,7 +20,8 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Attachment } from '../../lib/firewall/driver';
+import type { Attachment } from '../../lib/cni/invocation';
+import { validateContainerId, validateIfName, type NetworkName } from '../../lib/cni/names';
 import * as t from '../../lib/cni/schema';
 import { formatIP, parseIP } from '../../lib/addr/ip';
 import { isAdminChainName, isZoneName, type FirewallBackend } from './config';
@@ -192,7 +193,7 @@ export class RecordStore {
   }
 
   /** Every record of a network. */
-  list(networkName: string): Array<{ attachment: Attachment; record: FirewallRecord }> {
+  list(networkName: NetworkName): Array<{ attachment: Attachment; record: FirewallRecord }> {
     const out: Array<{ attachment: Attachment; record: FirewallRecord }> = [];
     const netDir = join(this.dir, 'attachments', networkName);
     let ids: string[];
@@ -209,7 +210,17 @@ export class RecordStore {
         continue;
       }
       for (const f of files) {
-        const attachment = { networkName, containerId, ifName: f.slice(0, -'.json'.length) };
+        let attachment: Attachment;
+        try {
+          // Names from disk are input: valid ones only reach a rule.
+          attachment = {
+            networkName,
+            containerId: validateContainerId(containerId),
+            ifName: validateIfName(f.slice(0, -'.json'.length)),
+          };
+        } catch {
+          continue;
+        }
         const record = this.read(attachment);
         if (record) out.push({ attachment, record });
       }

@@ -4,16 +4,14 @@
  * prevResult, as DEL does), checked as CHECK checks them and re-applied as one change. Taking
  * back a restore removes only addresses that no attachment holds any more.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
-import { validateContainerId, validateIfName } from '../../lib/cni/names';
+import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Runner } from '../../lib/exec/runner';
-import type { Attachment } from '../../lib/firewall/driver';
-import type { Concern, Reloader, Target } from '../../lib/reload/types';
+import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadFirewallConfig, type FirewallBackend } from './config';
 import { factsOf, familiesOf } from './facts';
 import { RecordStore, type FirewallRecord } from './records';
-import { attachmentOf, forwardingFor, withFirewallBackend } from './rules';
+import { forwardingFor, withFirewallBackend } from './rules';
 
 /** The concern of a recorded attachment (also used for records that have no cache entry). */
 export function recordConcern(store: RecordStore, a: Attachment, rec: FirewallRecord, runner: Runner): Concern {
@@ -46,21 +44,20 @@ export function recordConcern(store: RecordStore, a: Attachment, rec: FirewallRe
   };
 }
 
-function concerns(inv: Invocation, runner: Runner): Concern[] {
-  const cfg = loadFirewallConfig(inv);
+function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
+  const cfg = loadFirewallConfig(conf.config);
   const store = new RecordStore(cfg.dataDir);
-  const a = attachmentOf(inv);
   const rec = store.read(a);
   if (rec) return rec.ips.length > 0 ? [recordConcern(store, a, rec, runner)] : [];
   // No record: set up by the reference, or before records existed. Where ADD would put them.
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(conf.config, conf.cniVersion);
   if (!prev) return [];
   const facts = factsOf(prev, cfg);
   if (facts.ips.length === 0) return [];
   const families = familiesOf(facts.ips);
   const isolate = facts.bridge ? [facts.bridge] : [];
   const each = (fn: (b: FirewallBackend) => Promise<void>): Promise<void> =>
-    withFirewallBackend(cfg, runner, inv.env, fn);
+    withFirewallBackend(cfg, runner, conf.env, fn);
   return [
     {
       what: 'container forwarding',
@@ -102,21 +99,12 @@ function concerns(inv: Invocation, runner: Runner): Concern[] {
 }
 
 /** Every recorded attachment of the network (for runtimes that keep no libcni cache). */
-async function known(inv: Invocation, runner: Runner): Promise<Target[]> {
-  const store = new RecordStore(loadFirewallConfig(inv).dataDir);
-  // The record's path names the attachment, and those names reach nft comments: validated first.
-  const valid = (a: Attachment): boolean => {
-    try {
-      validateContainerId(a.containerId);
-      validateIfName(a.ifName);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+async function known(conf: ReloadConf, runner: Runner): Promise<Target[]> {
+  const store = new RecordStore(loadFirewallConfig(conf.config).dataDir);
+  // RecordStore.list validates the names a record's path gives (they reach nft comments).
   return store
-    .list(inv.networkName)
-    .filter(({ attachment, record }) => record.ips.length > 0 && valid(attachment))
+    .list(conf.networkName)
+    .filter(({ record }) => record.ips.length > 0)
     .map(({ attachment, record }) => ({
       attachment,
       netns: '',
@@ -127,6 +115,6 @@ async function known(inv: Invocation, runner: Runner): Promise<Target[]> {
 }
 
 export const reloader: Reloader = {
-  concerns: (inv, runner) => ({ concerns: concerns(inv, runner), leases: [] }),
+  concerns: (conf, a, runner) => ({ concerns: concerns(conf, a, runner), leases: [] }),
   known,
 };

@@ -2,22 +2,16 @@
  * The firewall plugin's decisions, shared by its verbs: which backend holds an attachment's rules,
  * and what releasing an attachment removes (only what no other attachment still needs).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Attachment } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Env } from '../../lib/cni/io';
 import type { Runner } from '../../lib/exec/runner';
 import { withBackend } from '../../lib/firewall/backend';
-import { driverFor, type Attachment, type ContainerForwarding } from '../../lib/firewall/driver';
+import { driverFor, type ContainerForwarding } from '../../lib/firewall/driver';
 import { FirewalldForwarding, firewalldRunning } from '../../lib/firewall/firewalld';
 import type { FirewallBackend, FirewallConfig } from './config';
 import { familiesOf } from './facts';
 import type { FirewallRecord, RecordStore } from './records';
-
-export const attachmentOf = (inv: Invocation): Attachment => ({
-  networkName: inv.networkName,
-  containerId: inv.containerId,
-  ifName: inv.ifName,
-});
 
 export function forwardingFor(backend: FirewallBackend, zone: string, runner: Runner): ContainerForwarding {
   if (backend === 'firewalld')

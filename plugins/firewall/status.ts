@@ -1,7 +1,7 @@
 /** firewall STATUS: code 50 when the backend ADD would use cannot be used, or records cannot be written. */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
@@ -11,7 +11,7 @@ import { requireFirewalld } from './rules';
 import { firewalldRunning } from '../../lib/firewall/firewalld';
 
 export async function status(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadFirewallConfig(inv);
+  const cfg = loadFirewallConfig(inv.config);
   if (cfg.backend === 'firewalld') await requireFirewalld(runner, inv.env);
   else if (cfg.backend) {
     if (!(await backendUsable(cfg.backend, runner)))

@@ -7,7 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Interface, IPConfig, Result, Route } from '../../lib/cni/result/types';
 import { addRoutes, configureInterface, gatewaysOf } from '../../lib/net/interface';
@@ -48,7 +48,7 @@ async function configure(
 }
 
 export async function add(inv: Invocation, kernel: Kernel, sysfs = '/sys'): Promise<Result> {
-  const cfg = loadHostDeviceConfig(inv, sysfs);
+  const cfg = loadHostDeviceConfig(inv.config, inv.env, sysfs);
   requireNetns(inv.netns);
   const dpdk = isDpdk(cfg.device, sysfs);
   const records = new DeviceRecords(cfg.dataDir);

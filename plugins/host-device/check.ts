@@ -4,7 +4,7 @@
  * has nothing in the container to check.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Kernel } from '../../lib/net/kernel';
@@ -16,11 +16,11 @@ import { isDpdk } from './device';
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
 export async function check(inv: Invocation, kernel: Kernel, sysfs = '/sys'): Promise<void> {
-  const cfg = loadHostDeviceConfig(inv, sysfs);
+  const cfg = loadHostDeviceConfig(inv.config, inv.env, sysfs);
   requireNetns(inv.netns);
   const dpdk = isDpdk(cfg.device, sysfs);
   if (cfg.ipamType !== '') await delegate('CHECK', cfg.ipamType, inv, { runner: kernel.runner });
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   if (dpdk) return;
   const ifaces = prev.interfaces ?? [];

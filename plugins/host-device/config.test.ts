@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { CniError } from '../../lib/cni/errors';
 import { Rtnl } from '../../lib/netlink';
 import { cannedLink, RecordingSocket, reply } from '../../lib/netlink/fake';
-import { invocation } from '../../lib/testutil/invocation';
 import { loadHostDeviceConfig, loadStateConfig } from './config';
 import { findHostLink, isDpdk } from './device';
 
@@ -21,7 +20,7 @@ beforeEach(() => {
 afterEach(() => rmSync(sysfs, { recursive: true, force: true }));
 
 const load = (keys: Record<string, unknown>): ReturnType<typeof loadHostDeviceConfig> =>
-  loadHostDeviceConfig(invocation({ cniVersion: '1.0.0', name: 'n', type: 'host-device', ...keys }), sysfs);
+  loadHostDeviceConfig({ cniVersion: '1.0.0', name: 'n', type: 'host-device', ...keys }, {}, sysfs);
 const codeOf = (fn: () => unknown): number | undefined => {
   try {
     fn();
@@ -80,12 +79,12 @@ describe('host-device config', () => {
   });
 
   it('DEL reads only the IPAM type and the state directory', () => {
-    const inv = invocation({ cniVersion: '1.0.0', name: 'n', ipam: { type: 'static' }, pciBusID: '../x' });
-    expect(loadStateConfig({ ...inv, env: { TSCNI_STATE_DIR: '/tmp/s' } })).toEqual({
+    const conf = { cniVersion: '1.0.0', name: 'n', ipam: { type: 'static' }, pciBusID: '../x' };
+    expect(loadStateConfig(conf, { TSCNI_STATE_DIR: '/tmp/s' })).toEqual({
       ipamType: 'static',
       dataDir: '/tmp/s/host-device',
     });
-    expect(loadStateConfig(inv).dataDir).toBe('/var/lib/cni/tscni/host-device');
+    expect(loadStateConfig(conf, {}).dataDir).toBe('/var/lib/cni/tscni/host-device');
   });
 });
 

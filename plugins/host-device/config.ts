@@ -7,7 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Env } from '../../lib/cni/io';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import { configuredDns } from '../../lib/cni/netconf';
@@ -52,16 +53,16 @@ export interface HostDeviceStateConfig {
 const DEFAULT_STATE_ROOT = '/var/lib/cni/tscni';
 
 /** `dataDir`, else `$TSCNI_STATE_DIR/host-device` (tests), else /var/lib/cni/tscni/host-device. */
-function dataDirOf(raw: string | undefined, env: Invocation['env']): string {
+function dataDirOf(raw: string | undefined, env: Env): string {
   const dir = raw || posix.join(env['TSCNI_STATE_DIR'] || DEFAULT_STATE_ROOT, 'host-device');
   if (!dir.startsWith('/') || dir.includes('\0') || dir.split('/').includes('..'))
     throw new ConfigError(`invalid dataDir ${JSON.stringify(dir)}`, 'an absolute path without ".."');
   return dir;
 }
 
-export function loadStateConfig(inv: Invocation): HostDeviceStateConfig {
-  const c = t.parseWith(decoder, inv.config, 'host-device configuration');
-  return { ipamType: c.ipam?.type ?? '', dataDir: dataDirOf(c.dataDir, inv.env) };
+export function loadStateConfig(config: NetConfig, env: Env): HostDeviceStateConfig {
+  const c = t.parseWith(decoder, config, 'host-device configuration');
+  return { ipamType: c.ipam?.type ?? '', dataDir: dataDirOf(c.dataDir, env) };
 }
 
 /** A sysfs directory entry named by config: one plain path component. */
@@ -93,9 +94,9 @@ function deviceIdRef(id: string, sysfs: string): DeviceRef {
   throw new CniError(ErrorCode.Internal, `runtime config DeviceID ${id} not found or unsupported`);
 }
 
-export function loadHostDeviceConfig(inv: Invocation, sysfs = '/sys'): HostDeviceConfig {
-  const c = t.parseWith(decoder, inv.config, 'host-device configuration');
-  const base = { ipamType: c.ipam?.type ?? '', dns: configuredDns(c.dns), dataDir: dataDirOf(c.dataDir, inv.env) };
+export function loadHostDeviceConfig(config: NetConfig, env: Env, sysfs = '/sys'): HostDeviceConfig {
+  const c = t.parseWith(decoder, config, 'host-device configuration');
+  const base = { ipamType: c.ipam?.type ?? '', dns: configuredDns(c.dns), dataDir: dataDirOf(c.dataDir, env) };
   const id = c.runtimeConfig?.deviceID;
   let device: DeviceRef;
   // The reference's order: a name wins over a MAC, over a kernel path, over a PCI address.

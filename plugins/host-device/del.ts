@@ -5,7 +5,7 @@
  * (or GC) finishes the job. Works without CNI_NETNS, after the namespace died, and twice.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { Failures } from '../../lib/cni/errors';
 import type { Kernel } from '../../lib/net/kernel';
 import { loadStateConfig } from './config';
@@ -13,7 +13,7 @@ import { DeviceRecords } from './records';
 import { bringBack } from './restore';
 
 export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadStateConfig(inv);
+  const cfg = loadStateConfig(inv.config, inv.env);
   const records = new DeviceRecords(cfg.dataDir);
   const rec = records.read(inv.networkName, inv.containerId, inv.ifName);
   const failures = new Failures();

@@ -4,8 +4,8 @@
  * have done (the reference v1.9 has no GC). Without the key nothing is touched.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
-import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
+import { attachmentKey, type Invocation } from '../../lib/cni/invocation';
+import { validAttachmentsOf, validKeys } from '../../lib/cni/netconf';
 import { Failures } from '../../lib/cni/errors';
 import type { Kernel } from '../../lib/net/kernel';
 import { loadStateConfig } from './config';
@@ -13,11 +13,11 @@ import { DeviceRecords } from './records';
 import { bringBack } from './restore';
 
 export async function gc(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadStateConfig(inv);
-  const valid = validAttachmentsOf(inv);
+  const cfg = loadStateConfig(inv.config, inv.env);
+  const valid = validAttachmentsOf(inv.config);
   if (cfg.ipamType !== '') await delegate('GC', cfg.ipamType, inv, { runner: kernel.runner });
   if (!valid) return;
-  const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
+  const keep = validKeys(valid);
   const records = new DeviceRecords(cfg.dataDir);
   const failures = new Failures();
   for (const rec of records.list(inv.networkName)) {

@@ -2,7 +2,7 @@
  * ADD: one address per range set, all under one store lock (so a dual-stack allocation is
  * atomic), rolled back entirely if any set fails. Messages follow the reference's cmdAdd/Get.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError } from '../../lib/cni/errors';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import { pickNext, type Picked } from '../../lib/ipam/allocator';
@@ -11,7 +11,7 @@ import { formatCIDR, formatIP, parseIP, type Addr } from '../../lib/addr/ip';
 import { rangeContains, rangeFor, rangeSetString, type RangeSet } from '../../lib/ipam/ranges';
 import { readResolvConf } from '../../lib/ipam/resolv';
 import { warn } from '../../lib/log';
-import { loadConfig } from './config';
+import { loadConfig } from '../../lib/ipam/config';
 
 function takeRequested(set: RangeSet, pending: Map<string, Addr>): Addr | undefined {
   for (const [k, a] of pending) {
@@ -49,7 +49,7 @@ function reserveNext(store: NetworkStore, set: RangeSet, index: number, owner: O
 }
 
 export async function add(inv: Invocation): Promise<Result> {
-  const conf = loadConfig(inv);
+  const conf = loadConfig(inv.config, inv.cniArgs);
   const dns = conf.resolvConf ? readResolvConf(conf.resolvConf) : undefined;
   const owner: Owner = { id: inv.containerId, ifname: inv.ifName };
   const store = NetworkStore.open(conf.dataDir, inv.networkName);

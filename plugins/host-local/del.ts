@@ -2,13 +2,13 @@
  * DEL: releases every lease of (containerID, ifname) in the network, found through the index;
  * idempotent, and independent of the configured ranges (they may have changed since ADD).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { NetworkStore } from '../../lib/ipam/disk-store';
-import { clearTeardown } from '../../lib/reload/marks';
-import { loadStoreConfig } from './config';
+import { clearTeardown } from '../../lib/state/marks';
+import { loadStoreConfig } from '../../lib/ipam/config';
 
 export async function del(inv: Invocation): Promise<void> {
-  const { dataDir } = loadStoreConfig(inv);
+  const { dataDir } = loadStoreConfig(inv.config);
   const owner = { id: inv.containerId, ifname: inv.ifName };
   const store = NetworkStore.open(dataDir, inv.networkName);
   await store.locked((s) => {

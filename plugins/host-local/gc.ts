@@ -3,17 +3,17 @@
  * Without that key it does nothing. A legacy ID-only lease survives while any valid attachment
  * has its container ID. GC is inherently a full scan; it also rebuilds the index.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
-import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
+import { attachmentKey, type Invocation } from '../../lib/cni/invocation';
+import { validAttachmentsOf } from '../../lib/cni/netconf';
 import { NetworkStore, type Lease } from '../../lib/ipam/disk-store';
-import { loadStoreConfig } from './config';
+import { loadStoreConfig } from '../../lib/ipam/config';
 
 export async function gc(inv: Invocation): Promise<void> {
-  const valid = validAttachmentsOf(inv);
+  const valid = validAttachmentsOf(inv.config);
   if (valid === undefined) return;
   const keep = new Set(valid.map((a) => attachmentKey(a.containerID.trim(), a.ifname)));
   const keepIds = new Set(valid.map((a) => a.containerID.trim()));
-  const { dataDir } = loadStoreConfig(inv);
+  const { dataDir } = loadStoreConfig(inv.config);
   const store = NetworkStore.open(dataDir, inv.networkName);
   await store.locked(async (s) => {
     const kept: Lease[] = [];

@@ -6,12 +6,12 @@
  */
 import { accessSync, constants, existsSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { pickNext } from '../../lib/ipam/allocator';
 import { NetworkStore } from '../../lib/ipam/disk-store';
 import { rangeSetString } from '../../lib/ipam/ranges';
-import { loadConfig } from './config';
+import { loadConfig } from '../../lib/ipam/config';
 
 /**
  * What one ADD may write: a lease, the cursor, an index entry and the stamp, each a block (a
@@ -56,7 +56,7 @@ function checkWritable(path: string): void {
 }
 
 export async function status(inv: Invocation): Promise<void> {
-  const conf = loadConfig(inv);
+  const conf = loadConfig(inv.config, inv.cniArgs);
   const dir = join(resolve(conf.dataDir), inv.networkName);
   checkWritable(dir);
   if (!existsSync(dir)) return; // nothing allocated yet; ADD will create it

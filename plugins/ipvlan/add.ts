@@ -3,7 +3,7 @@
  * another plugin without IPAM, it takes that plugin's addresses and, with no `master`, its only
  * interface as master, as the reference does.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
 import type { Kernel } from '../../lib/net/kernel';
@@ -11,4 +11,4 @@ import { addSubLink } from '../../lib/sublink/add';
 import { loadIpvlanConfig } from './config';
 
 export const add = (inv: Invocation, kernel: Kernel): Promise<Result> =>
-  addSubLink(loadIpvlanConfig(inv), inv, prevResultOf(inv), kernel);
+  addSubLink(loadIpvlanConfig(inv.config), inv, prevResultOf(inv.config, inv.cniVersion), kernel);

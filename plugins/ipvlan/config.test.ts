@@ -1,11 +1,10 @@
 /** ipvlan configuration: the reference's keys, modes and messages; our `vlan` key. */
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
 import { loadIpvlanConfig, loadIpvlanDelConfig } from './config';
 
 const load = (extra: Record<string, unknown> = {}): ReturnType<typeof loadIpvlanConfig> =>
-  loadIpvlanConfig(invocation({ cniVersion: '1.0.0', name: 'ipvnet', type: 'ipvlan', ...extra }));
+  loadIpvlanConfig({ cniVersion: '1.0.0', name: 'ipvnet', type: 'ipvlan', ...extra });
 
 describe('ipvlan config', () => {
   it('defaults to l2 on the default route’s link; has no MAC', () => {
@@ -27,7 +26,7 @@ describe('ipvlan config', () => {
     expect(cniErrorOf(() => load({ ipam: 'host-local' })).details).toBe(
       'ipam: expected object, got string "host-local"',
     );
-    const del = invocation({ name: 'ipvnet', mode: 'l4', vlan: -3, ipam: { type: 'static' } }, { command: 'DEL' });
+    const del = { name: 'ipvnet', mode: 'l4', vlan: -3, ipam: { type: 'static' } };
     expect(loadIpvlanDelConfig(del)).toEqual({ ipamType: 'static', linkInContainer: false });
   });
   it('the vlan key and linkInContainer', () => {

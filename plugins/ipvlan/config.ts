@@ -2,7 +2,7 @@
  * ipvlan configuration (reference: plugins/main/ipvlan NetConf), decoded with Go's rules, plus
  * our `vlan` key. ipvlan links share the master's MAC, so there is no `mac` key.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import type { IpvlanMode } from '../../lib/netlink';
@@ -13,8 +13,8 @@ const decoder = t.object(commonKeys);
 
 const MODES: Readonly<Record<string, IpvlanMode>> = { '': 'l2', l2: 'l2', l3: 'l3', l3s: 'l3s' };
 
-export function loadIpvlanConfig(inv: Invocation): SubLinkConfig {
-  const c = t.parseWith(decoder, inv.config, 'ipvlan configuration');
+export function loadIpvlanConfig(config: NetConfig): SubLinkConfig {
+  const c = t.parseWith(decoder, config, 'ipvlan configuration');
   checkCommon(c);
   const mode = Object.prototype.hasOwnProperty.call(MODES, c.mode ?? '') ? MODES[c.mode ?? ''] : undefined;
   if (!mode) throw new ConfigError(`unknown ipvlan mode: ${JSON.stringify(c.mode)}`);
@@ -32,5 +32,5 @@ export function loadIpvlanConfig(inv: Invocation): SubLinkConfig {
   };
 }
 
-export const loadIpvlanDelConfig = (inv: Invocation): ReturnType<typeof loadDelConfig> =>
-  loadDelConfig(inv, 'ipvlan configuration');
+export const loadIpvlanDelConfig = (config: NetConfig): ReturnType<typeof loadDelConfig> =>
+  loadDelConfig(config, 'ipvlan configuration');

@@ -1,8 +1,8 @@
 /** ipvlan DEL (see lib/sublink/del.ts): needs neither the master nor the container's namespace. */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import type { Kernel } from '../../lib/net/kernel';
 import { delSubLink } from '../../lib/sublink/del';
 import { loadIpvlanDelConfig } from './config';
 
 export const del = (inv: Invocation, kernel: Kernel): Promise<void> =>
-  delSubLink(loadIpvlanDelConfig(inv), inv, kernel);
+  delSubLink(loadIpvlanDelConfig(inv.config), inv, kernel);

@@ -1,8 +1,8 @@
 /** ipvlan STATUS (see lib/sublink/status.ts). */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import type { Kernel } from '../../lib/net/kernel';
 import { statusSubLink } from '../../lib/sublink/status';
 import { loadIpvlanConfig } from './config';
 
 export const status = (inv: Invocation, kernel: Kernel): Promise<void> =>
-  statusSubLink(loadIpvlanConfig(inv), inv, kernel);
+  statusSubLink(loadIpvlanConfig(inv.config), inv, kernel);

@@ -1,28 +1,26 @@
 /** loopback configuration: no keys of its own; a chain's prevResult, which ADD passes through. */
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
 import { loadLoopbackConfig } from './config';
 
 const conf = { cniVersion: '1.0.0', name: 'cni-loopback', type: 'loopback' };
 
 describe('loopback config', () => {
   it('unchained: nothing to read; unknown keys ignored', () => {
-    expect(loadLoopbackConfig(invocation({ ...conf, mtu: 'x' }))).toEqual({ prevResult: undefined });
+    expect(loadLoopbackConfig({ ...conf, mtu: 'x' }, '1.0.0')).toEqual({ prevResult: undefined });
   });
 
   it('chained: the previous result', () => {
     const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0' }] };
-    expect(loadLoopbackConfig(invocation({ ...conf, prevResult }))).toEqual({ prevResult });
+    expect(loadLoopbackConfig({ ...conf, prevResult }, '1.0.0')).toEqual({ prevResult });
   });
 
-  it('an unusable prevResult fails ADD (code 7 naming the path) but not DEL', () => {
+  it('an unusable prevResult fails ADD and CHECK (code 7 naming the path)', () => {
     const bad = { ...conf, prevResult: { ips: [{ address: 'lo' }] } };
-    expect(cniErrorOf(() => loadLoopbackConfig(invocation(bad)))).toEqual({
+    expect(cniErrorOf(() => loadLoopbackConfig(bad, '1.0.0'))).toEqual({
       code: 7,
       msg: 'could not parse prevResult',
       details: 'prevResult.ips.0.address: invalid CIDR address "lo"',
     });
-    expect(loadLoopbackConfig(invocation(bad, { command: 'DEL' }))).toEqual({ prevResult: undefined });
   });
 });

@@ -2,7 +2,7 @@
  * loopback DEL: lo down. Nothing to do without CNI_NETNS or when the namespace is already gone
  * (the runtime may call DEL after deleting it, and more than once).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import type { Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';
 import { bringDownLoopback } from './loopback';

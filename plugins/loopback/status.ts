@@ -1,5 +1,5 @@
 /** loopback STATUS: ready whenever the kernel's netlink interface answers. */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Kernel } from '../../lib/net/kernel';
 

@@ -2,7 +2,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { CniError } from '../../lib/cni/errors';
 import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
 import { loadMacvlanConfig, loadMacvlanDelConfig } from './config';
 
 const conf = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -13,7 +12,7 @@ const conf = (extra: Record<string, unknown> = {}): Record<string, unknown> => (
   ...extra,
 });
 const load = (extra: Record<string, unknown> = {}, cniArgs = ''): ReturnType<typeof loadMacvlanConfig> =>
-  loadMacvlanConfig(invocation(conf(extra), { cniArgs }));
+  loadMacvlanConfig(conf(extra), cniArgs);
 const codeOf = (fn: () => unknown): number | undefined => {
   try {
     fn();
@@ -25,7 +24,7 @@ const codeOf = (fn: () => unknown): number | undefined => {
 
 describe('macvlan config', () => {
   it('defaults: bridge mode, master MTU, no MAC, layer 2 without IPAM', () => {
-    expect(loadMacvlanConfig(invocation({ cniVersion: '1.0.0', name: 'n', type: 'macvlan' }))).toEqual({
+    expect(loadMacvlanConfig({ cniVersion: '1.0.0', name: 'n', type: 'macvlan' })).toEqual({
       kind: 'macvlan',
       master: '',
       vlan: 0,
@@ -50,7 +49,7 @@ describe('macvlan config', () => {
 
   it('keys match like Go: any case; wrong types are decode errors', () => {
     const raw = { cniVersion: '1.0.0', name: 'n', MODE: 'vepa', Master: 'ens3', MTU: 1400, LinkInContainer: true };
-    expect(loadMacvlanConfig(invocation(raw))).toMatchObject({
+    expect(loadMacvlanConfig(raw)).toMatchObject({
       mode: 'vepa',
       master: 'ens3',
       mtu: 1400,
@@ -101,7 +100,7 @@ describe('macvlan config', () => {
   });
 
   it('DEL reads only what it needs, so a config ADD rejected can still be deleted', () => {
-    const inv = invocation(conf({ mode: 'weird', vlan: 99999, ipam: { type: 'host-local' } }), { command: 'DEL' });
-    expect(loadMacvlanDelConfig(inv)).toEqual({ ipamType: 'host-local', linkInContainer: false });
+    const c = conf({ mode: 'weird', vlan: 99999, ipam: { type: 'host-local' } });
+    expect(loadMacvlanDelConfig(c)).toEqual({ ipamType: 'host-local', linkInContainer: false });
   });
 });

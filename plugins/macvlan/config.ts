@@ -4,7 +4,7 @@
  * key, as in the reference.
  */
 import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { normalizeMac } from '../../lib/net/mac';
@@ -28,14 +28,14 @@ const MODES: Readonly<Record<string, MacvlanMode>> = {
   passthru: 'passthru',
 };
 
-export function loadMacvlanConfig(inv: Invocation): SubLinkConfig {
-  const c = t.parseWith(decoder, inv.config, 'macvlan configuration');
+export function loadMacvlanConfig(config: NetConfig, cniArgs = ''): SubLinkConfig {
+  const c = t.parseWith(decoder, config, 'macvlan configuration');
   checkCommon(c);
   const mode = Object.prototype.hasOwnProperty.call(MODES, c.mode ?? '') ? MODES[c.mode ?? ''] : undefined;
   if (!mode) throw new ConfigError(`unknown macvlan mode: ${JSON.stringify(c.mode)}`);
   if (c.bcqueuelen !== undefined && c.bcqueuelen > 0xffffffff)
     throw new ConfigError(`invalid bcqueuelen ${c.bcqueuelen}`);
-  const argsMac = parseCniArgs(inv.cniArgs, ['MAC'])['MAC'];
+  const argsMac = parseCniArgs(cniArgs, ['MAC'])['MAC'];
   const rawMac = c.runtimeConfig?.mac || argsMac || c.mac;
   let mac: string | undefined;
   if (rawMac) {
@@ -56,5 +56,5 @@ export function loadMacvlanConfig(inv: Invocation): SubLinkConfig {
   };
 }
 
-export const loadMacvlanDelConfig = (inv: Invocation): ReturnType<typeof loadDelConfig> =>
-  loadDelConfig(inv, 'macvlan configuration');
+export const loadMacvlanDelConfig = (config: NetConfig): ReturnType<typeof loadDelConfig> =>
+  loadDelConfig(config, 'macvlan configuration');

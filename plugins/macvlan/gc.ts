@@ -1,7 +1,8 @@
 /** macvlan GC (see lib/sublink/gc.ts). */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import type { Kernel } from '../../lib/net/kernel';
 import { gcSubLink } from '../../lib/sublink/gc';
 import { loadMacvlanDelConfig } from './config';
 
-export const gc = (inv: Invocation, kernel: Kernel): Promise<void> => gcSubLink(loadMacvlanDelConfig(inv), inv, kernel);
+export const gc = (inv: Invocation, kernel: Kernel): Promise<void> =>
+  gcSubLink(loadMacvlanDelConfig(inv.config), inv, kernel);

@@ -3,7 +3,7 @@
  * one restore per family; nftables: one transaction for all families), then localhost support
  * (route_localnet) and UDP conntrack cleanup. prevResult passes through unchanged.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import { prevResultOf } from '../../lib/cni/netconf';
@@ -20,8 +20,8 @@ import { concurrently } from '../../lib/async';
 import { UndoStack } from '../../lib/undo';
 import { loadPortmapConfig } from './config';
 import { containerIPs, type ContainerIP } from './container-ips';
-import { clearTeardown } from '../../lib/reload/marks';
-import { attachmentOf, requestFor } from './plan';
+import { clearTeardown } from '../../lib/state/marks';
+import { requestFor } from './plan';
 
 /** The interface that routes to the container (normally the bridge); undefined when unroutable. */
 function routeDev(ip: ContainerIP): string | undefined {
@@ -39,8 +39,8 @@ function routeDev(ip: ContainerIP): string | undefined {
 }
 
 export async function add(inv: Invocation, runner: Runner = defaultRunner()): Promise<Result> {
-  const cfg = loadPortmapConfig(inv);
-  const prev = prevResultOf(inv);
+  const cfg = loadPortmapConfig(inv.config);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'must be called as chained plugin');
   if (cfg.mappings.length === 0) return prev;
   clearTeardown(inv.env, attachmentOf(inv));
@@ -52,7 +52,7 @@ export async function add(inv: Invocation, runner: Runner = defaultRunner()): Pr
       `no address on interface ${inv.ifName}`,
     );
   const undo = new UndoStack();
-  const req = requestFor(inv, cfg, ips);
+  const req = requestFor(attachmentOf(inv), cfg, ips);
   await undo.guard(async () => {
     await withDriver(
       cfg.backend,

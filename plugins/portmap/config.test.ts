@@ -1,11 +1,10 @@
 /** portmap configuration: mappings in containerd's and podman's spellings, the reference's defaults and messages. */
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
 import { loadPortmapConfig, type PortmapConfig } from './config';
 
 const load = (extra: Record<string, unknown> = {}): PortmapConfig =>
-  loadPortmapConfig(invocation({ cniVersion: '1.0.0', name: 'net', type: 'portmap', ...extra }));
+  loadPortmapConfig({ cniVersion: '1.0.0', name: 'net', type: 'portmap', ...extra });
 const errorOf = (extra: Record<string, unknown>): ReturnType<typeof cniErrorOf> => cniErrorOf(() => load(extra));
 const mappings = (...m: unknown[]): Record<string, unknown> => ({ runtimeConfig: { portMappings: m } });
 

@@ -2,7 +2,7 @@
  * portmap configuration (reference: plugins/meta/portmap/main.go). Port mappings come from
  * runtimeConfig.portMappings; containerd sends `HostPort`, podman `hostPort` (the decoder folds both).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { parseIP, formatIP } from '../../lib/addr/ip';
@@ -43,8 +43,8 @@ export interface PortmapConfig {
 const CHAIN_RE = /^[A-Za-z0-9_.-]{1,28}$/;
 const COND_RE = /^[^\n\r"]*$/;
 
-export function loadPortmapConfig(inv: Invocation): PortmapConfig {
-  const c = t.parseWith(decoder, inv.config, 'portmap configuration');
+export function loadPortmapConfig(config: NetConfig): PortmapConfig {
+  const c = t.parseWith(decoder, config, 'portmap configuration');
   const mappings = (c.runtimeConfig?.portMappings ?? []).map((m): PortMapping => {
     if (m.containerPort <= 0 || m.containerPort > 65535)
       throw new ConfigError(`Invalid container port number: ${m.containerPort}`);

@@ -4,7 +4,7 @@
  * the config allows, and flushes the UDP conntrack entries of the mappings it removed. Idempotent.
  */
 import { FAMILIES } from '../../lib/addr/ip';
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
 import { BACKENDS } from '../../lib/firewall/backend';
@@ -12,12 +12,11 @@ import { flushUdpConntrack } from '../../lib/firewall/conntrack';
 import { inEveryBackend } from '../../lib/firewall/driver';
 import { concurrently } from '../../lib/async';
 import { loadPortmapConfig } from './config';
-import { markTeardown } from '../../lib/reload/marks';
-import { attachmentOf } from './plan';
+import { markTeardown } from '../../lib/state/marks';
 
 export async function del(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadPortmapConfig(inv);
-  markTeardown(inv.env, attachmentOf(inv)); // before any rule goes (lib/reload/marks.ts)
+  const cfg = loadPortmapConfig(inv.config);
+  markTeardown(inv.env, attachmentOf(inv)); // before any rule goes (lib/state/marks.ts)
   // Both families and both backends are independent: all at once. No probe runs first: a backend
   // that is not usable here has nothing to remove, and its failure counts only where the probe
   // says it is usable.

@@ -1,6 +1,6 @@
 /** portmap GC: forwarding of attachments not in cni.dev/valid-attachments goes; no list, no change. */
-import type { Invocation } from '../../lib/cni/dispatch';
-import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
+import type { Invocation } from '../../lib/cni/invocation';
+import { validAttachmentsOf, validKeys } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
 import { BACKENDS } from '../../lib/firewall/backend';
@@ -8,10 +8,10 @@ import { inEveryBackend } from '../../lib/firewall/driver';
 import { loadPortmapConfig } from './config';
 
 export async function gc(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadPortmapConfig(inv);
-  const valid = validAttachmentsOf(inv);
+  const cfg = loadPortmapConfig(inv.config);
+  const valid = validAttachmentsOf(inv.config);
   if (!valid) return;
-  const keep = new Set(valid.map((a) => attachmentKey(a.containerID, a.ifname)));
+  const keep = validKeys(valid);
   await inEveryBackend(
     runner,
     (d) => d.portForwarding.gc(inv.networkName, keep),

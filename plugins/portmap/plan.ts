@@ -1,21 +1,15 @@
 /** Turns config + container addresses into the request a firewall driver applies. */
-import type { Invocation } from '../../lib/cni/dispatch';
-import type { Attachment, ContainerAddress, PortForwardRequest } from '../../lib/firewall/driver';
+import type { Attachment } from '../../lib/cni/invocation';
+import type { ContainerAddress, PortForwardRequest } from '../../lib/firewall/driver';
 import type { PortmapConfig } from './config';
 
-export const attachmentOf = (inv: Invocation): Attachment => ({
-  networkName: inv.networkName,
-  containerId: inv.containerId,
-  ifName: inv.ifName,
-});
-
 export function requestFor(
-  inv: Invocation,
+  attachment: Attachment,
   cfg: PortmapConfig,
   containers: readonly ContainerAddress[],
 ): PortForwardRequest {
   return {
-    attachment: attachmentOf(inv),
+    attachment,
     containers,
     mappings: cfg.mappings,
     snat: cfg.snat,

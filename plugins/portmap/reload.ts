@@ -3,23 +3,23 @@
  * runtimeConfig.portMappings and result, checked as CHECK checks it (shared chains and jumps
  * included) and restored by the driver's setup, which rewrites only this attachment's entries.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Runner } from '../../lib/exec/runner';
 import { BACKENDS } from '../../lib/firewall/backend';
 import { inEveryBackend, withDriver } from '../../lib/firewall/driver';
-import type { Concern, Reloader } from '../../lib/reload/types';
+import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPortmapConfig } from './config';
 import { containerIPs } from './container-ips';
-import { attachmentOf, requestFor } from './plan';
+import { requestFor } from './plan';
 
-function concerns(inv: Invocation, runner: Runner): Concern[] {
-  const cfg = loadPortmapConfig(inv);
-  const prev = prevResultOf(inv);
+function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
+  const cfg = loadPortmapConfig(conf.config);
+  const prev = prevResultOf(conf.config, conf.cniVersion);
   if (!prev || cfg.mappings.length === 0) return [];
-  const ips = containerIPs(prev, inv.ifName);
+  const ips = containerIPs(prev, a.ifName);
   if (ips.length === 0) return [];
-  const req = requestFor(inv, cfg, ips);
+  const req = requestFor(a, cfg, ips);
   return [
     {
       what: 'port forwarding',
@@ -29,17 +29,15 @@ function concerns(inv: Invocation, runner: Runner): Concern[] {
           cfg.backend,
           runner,
           (d) => d.portForwarding.setup(req),
-          (iptables) => iptables.portForwarding.teardown(attachmentOf(inv)),
+          (iptables) => iptables.portForwarding.teardown(a),
         ),
       undo: async () => {
-        await inEveryBackend(
-          runner,
-          (d) => d.portForwarding.teardown(attachmentOf(inv)),
-          cfg.backend ? [cfg.backend] : BACKENDS,
-        );
+        await inEveryBackend(runner, (d) => d.portForwarding.teardown(a), cfg.backend ? [cfg.backend] : BACKENDS);
       },
     },
   ];
 }
 
-export const reloader: Reloader = { concerns: (inv, runner) => ({ concerns: concerns(inv, runner), leases: [] }) };
+export const reloader: Reloader = {
+  concerns: (conf, a, runner) => ({ concerns: concerns(conf, a, runner), leases: [] }),
+};

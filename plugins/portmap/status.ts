@@ -1,5 +1,5 @@
 /** portmap STATUS: code 50 when the selected firewall backend cannot be used. */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
@@ -7,7 +7,7 @@ import { backendUsable, iptablesUsable, nftablesUsable } from '../../lib/firewal
 import { loadPortmapConfig } from './config';
 
 export async function status(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
-  const cfg = loadPortmapConfig(inv);
+  const cfg = loadPortmapConfig(inv.config);
   const ok = cfg.backend
     ? await backendUsable(cfg.backend, runner)
     : (await iptablesUsable(runner)) || (await nftablesUsable(runner));

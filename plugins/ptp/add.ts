@@ -7,7 +7,7 @@
  */
 import { familyOfText } from '../../lib/addr/ip';
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import { bestEffort } from '../../lib/log';
@@ -35,7 +35,7 @@ function ipv6Sysctls(ifName: string, ips: readonly IPConfig[]): Array<[string, s
 }
 
 export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
-  const cfg = loadPtpConfig(inv);
+  const cfg = loadPtpConfig(inv.config);
   const ipamType = requireIpam(cfg);
   requireNetns(inv.netns);
   const undo = new UndoStack();
@@ -53,8 +53,10 @@ export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
       if (addrs.some((a) => a.hostBits === 128)) kernel.ensureSysctl('net/ipv6/conf/all/forwarding', '1');
 
       // The firewall program starts first and runs while this process does the netlink work.
-      if (cfg.ipMasq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, inv));
-      const firewall = undo.track(cfg.ipMasq ? setupMasquerade(runner, cfg.ipMasqBackend, inv, ips) : undefined);
+      if (cfg.ipMasq) undo.push('remove masquerade rules', () => teardownMasquerade(runner, attachmentOf(inv)));
+      const firewall = undo.track(
+        cfg.ipMasq ? setupMasquerade(runner, cfg.ipMasqBackend, attachmentOf(inv), ips) : undefined,
+      );
 
       const veth = createVethPair(host, inv.netns, inv.ifName, { mtu: cfg.mtu > 0 ? cfg.mtu : undefined });
       undo.push('remove host veth', () => deleteLinkNamed(host, veth.hostName));

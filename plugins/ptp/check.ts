@@ -4,7 +4,7 @@
  * still routes each container address.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Kernel } from '../../lib/net/kernel';
@@ -16,10 +16,10 @@ import { requireNetns } from '../../lib/net/open-netns';
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
 export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadPtpConfig(inv);
+  const cfg = loadPtpConfig(inv.config);
   requireNetns(inv.netns);
   await delegate('CHECK', requireIpam(cfg), inv, { runner: kernel.runner });
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'ptp: Required prevResult missing');
   const ifaces = prev.interfaces ?? [];
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);

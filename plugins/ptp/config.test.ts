@@ -1,11 +1,10 @@
 /** ptp configuration: kindnetd's keys, the reference's defaults and messages; IPAM required where it is used. */
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
 import { loadPtpConfig, requireIpam, type PtpConfig } from './config';
 
 const load = (extra: Record<string, unknown> = {}): PtpConfig =>
-  loadPtpConfig(invocation({ cniVersion: '0.3.1', name: 'kindnet', type: 'ptp', ...extra }));
+  loadPtpConfig({ cniVersion: '0.3.1', name: 'kindnet', type: 'ptp', ...extra });
 const errorOf = (extra: Record<string, unknown>): ReturnType<typeof cniErrorOf> => cniErrorOf(() => load(extra));
 
 describe('ptp config', () => {

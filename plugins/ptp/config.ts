@@ -2,7 +2,7 @@
  * ptp configuration (reference: plugins/main/ptp NetConf), decoded with Go's rules. IPAM is
  * required: a point-to-point link only makes sense with addresses on it.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import type { DNS } from '../../lib/cni/result/types';
 import * as t from '../../lib/cni/schema';
@@ -29,8 +29,8 @@ export interface PtpConfig {
   readonly dns: DNS | undefined;
 }
 
-export function loadPtpConfig(inv: Invocation): PtpConfig {
-  const c = t.parseWith(decoder, inv.config, 'ptp configuration');
+export function loadPtpConfig(config: NetConfig): PtpConfig {
+  const c = t.parseWith(decoder, config, 'ptp configuration');
   const mtu = c.mtu ?? 0;
   if (mtu < 0 || mtu > 65535) throw new ConfigError(`invalid MTU ${mtu}`);
   let backend: Backend | undefined;

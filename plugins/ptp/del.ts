@@ -4,7 +4,7 @@
  * goes with its container end (its gateway address and host routes with it); then the lease.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { concurrently } from '../../lib/async';
 import type { Kernel } from '../../lib/net/kernel';
@@ -12,11 +12,11 @@ import { loadPtpConfig } from './config';
 import { deleteContainerLink } from '../../lib/net/container-link';
 
 export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadPtpConfig(inv);
+  const cfg = loadPtpConfig(inv.config);
   const runner = kernel.runner;
   const rules = async (): Promise<void> => {
     // From both backends: the container may have been set up under an earlier config.
-    if (cfg.ipMasq) await teardownMasquerade(runner, inv);
+    if (cfg.ipMasq) await teardownMasquerade(runner, attachmentOf(inv));
   };
   // The link before the lease, so its address is never handed out while still in use.
   const linkThenLease = async (): Promise<void> => {

@@ -3,30 +3,30 @@
  * cached result as ADD made it and checked as bridge CHECK checks its own. Containers of
  * runtimes that keep no libcni cache are not known here (ptp keeps no other record of them).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
 import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
-import type { Concern, LeaseRef, Reloader } from '../../lib/reload/types';
-import { hostLocalLeaseRefs } from '../host-local/lease-refs';
+import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
+import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPtpConfig } from './config';
 
-function concerns(inv: Invocation, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
-  const cfg = loadPtpConfig(inv);
-  const prev = prevResultOf(inv);
+function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
+  const cfg = loadPtpConfig(conf.config);
+  const prev = prevResultOf(conf.config, conf.cniVersion);
   if (!prev || !cfg.ipMasq) return { concerns: [], leases: [] };
   const ifaces = prev.interfaces ?? [];
-  const cont = ifaces.findIndex((i) => i.name === inv.ifName && !!i.sandbox);
+  const cont = ifaces.findIndex((i) => i.name === a.ifName && !!i.sandbox);
   const ips: IPConfig[] = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === cont);
   if (ips.length === 0) return { concerns: [], leases: [] };
   const masquerade: Concern = {
     what: 'masquerade',
-    check: () => checkMasquerade(runner, cfg.ipMasqBackend, inv, ips),
-    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, inv, ips),
-    undo: () => teardownMasquerade(runner, inv),
+    check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
+    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
+    undo: () => teardownMasquerade(runner, a),
   };
-  return { concerns: [masquerade], leases: hostLocalLeaseRefs(inv, cfg.ipamType, ips) };
+  return { concerns: [masquerade], leases: hostLocalLeaseRefs(conf.config, cfg.ipamType, ips) };
 }
 
 export const reloader: Reloader = { concerns };

@@ -1,12 +1,12 @@
 /** ptp STATUS: the kernel's netlink interface must answer; then whatever the IPAM plugin says. */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Kernel } from '../../lib/net/kernel';
 import { loadPtpConfig, requireIpam } from './config';
 
 export async function status(inv: Invocation, kernel: Kernel): Promise<void> {
-  const ipamType = requireIpam(loadPtpConfig(inv));
+  const ipamType = requireIpam(loadPtpConfig(inv.config));
   try {
     const host = kernel.rtnl();
     host.linkByName('lo');

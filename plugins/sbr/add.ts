@@ -3,7 +3,7 @@
  * sending its traffic to a table of its own, which gets the interface's routes (see plan.ts), or
  * with `table` just the rules into that table. prevResult is passed on unchanged.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
@@ -14,8 +14,8 @@ import { loadSbrConfig, requireIps } from './config';
 import { mainRoutesOf, planFixedTable, planTables, type Step } from './plan';
 
 export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
-  const cfg = loadSbrConfig(inv);
-  const { prev, ips } = requireIps(prevResultOf(inv), inv.ifName);
+  const cfg = loadSbrConfig(inv.config);
+  const { prev, ips } = requireIps(prevResultOf(inv.config, inv.cniVersion), inv.ifName);
   requireNetns(inv.netns);
   await withNetnsLock(inv.netns, async () => {
     const ctr = kernel.rtnl(inv.netns);

@@ -6,7 +6,7 @@
  * interfaces of one container never pick the same table.
  */
 import { CniError, ErrorCode } from '../../lib/cni/errors';
-import { withLock } from '../../lib/ipam/lock';
+import { withFlock } from '../../lib/sys/flock';
 import { isErrno, type RouteSpec, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import type { Step } from './plan';
@@ -84,4 +84,4 @@ export async function applySteps(ctr: Rtnl, steps: readonly Step[], fixedTable: 
 
 /** Runs `fn` holding sbr's lock on the container's namespace file. */
 export const withNetnsLock = <T>(netns: string, fn: () => Promise<T>): Promise<T> =>
-  withLock(netns, fn, `network namespace ${netns}`);
+  withFlock(netns, `network namespace ${netns}`, fn);

@@ -3,7 +3,7 @@
  * set), and without `table` that rule's table still routes through the interface. The reference's
  * CHECK checks nothing.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { formatIP, parseCIDR } from '../../lib/addr/ip';
@@ -14,8 +14,8 @@ import { loadSbrConfig, requireIps } from './config';
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
 export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadSbrConfig(inv);
-  const prev = prevResultOf(inv);
+  const cfg = loadSbrConfig(inv.config);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   const { ips } = requireIps(prev, inv.ifName);
   requireNetns(inv.netns);

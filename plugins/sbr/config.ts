@@ -3,7 +3,7 @@
  * IPs of the container interface taken from prevResult as the reference picks them (an IP
  * without `interface` counts as this interface's).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import * as t from '../../lib/cni/schema';
@@ -15,8 +15,8 @@ export interface SbrConfig {
   readonly table: number | undefined;
 }
 
-export function loadSbrConfig(inv: Invocation): SbrConfig {
-  const { table } = t.parseWith(decoder, inv.config, 'sbr configuration');
+export function loadSbrConfig(config: NetConfig): SbrConfig {
+  const { table } = t.parseWith(decoder, config, 'sbr configuration');
   if (table !== undefined && (table < 1 || table > 0xffffffff))
     throw new ConfigError(`invalid table ${table}: must be between 1 and 4294967295`, 'table');
   return { table };

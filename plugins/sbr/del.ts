@@ -5,7 +5,7 @@
  * when the interface or its addresses are already gone; a missing or dead namespace (its rules
  * died with it) is nothing to do; a config DEL cannot read is deleted as if it had no `table`.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { Failures } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { parseCIDR, parseIP, formatIP } from '../../lib/addr/ip';
@@ -17,7 +17,7 @@ import { ipsOf, loadSbrConfig } from './config';
 
 function tableOf(inv: Invocation): number | undefined {
   try {
-    return loadSbrConfig(inv).table;
+    return loadSbrConfig(inv.config).table;
   } catch (e) {
     warn(`sbr DEL: ignoring an unusable config: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
@@ -32,7 +32,7 @@ const canonical = (ip: string): string | undefined => {
 
 export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const table = tableOf(inv);
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion, true);
   if (!netnsExists(inv.netns)) return;
   await withNetnsLock(inv.netns, async () => {
     const ctr = kernel.rtnl(inv.netns);

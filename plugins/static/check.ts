@@ -3,15 +3,15 @@
  * The reference only compares the gateways of the addresses it finds, so an address missing
  * from prevResult passes there; here it fails.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { formatIP, parseCIDR, parseIP, sameAddr } from '../../lib/addr/ip';
 import { loadStaticConfig } from './config';
 
 export async function check(inv: Invocation): Promise<void> {
-  const conf = loadStaticConfig(inv);
-  const prev = prevResultOf(inv);
+  const conf = loadStaticConfig(inv.config, inv.cniArgs);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   const ips = prev.ips ?? [];
   for (const want of conf.addresses) {

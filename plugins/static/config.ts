@@ -5,7 +5,7 @@
  * `ips`) replaces those. Messages are the reference's; bad config is code 7.
  */
 import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import { configRoutes, configuredDns } from '../../lib/cni/netconf';
 import { dnsDecoder, routeDecoder } from '../../lib/cni/result/decode';
@@ -54,8 +54,8 @@ function cidrOr(text: string, message: string): Cidr {
 const requested = (list: readonly string[]): StaticAddress[] =>
   list.map((s) => ({ cidr: cidrOr(s, `an entry in the 'ips' field is NOT in CIDR notation, got: '${s}'`) }));
 
-export function loadStaticConfig(inv: Invocation): StaticConfig {
-  const net = t.parseWith(netDecoder, inv.config, 'static IPAM configuration');
+export function loadStaticConfig(config: NetConfig, cniArgs = ''): StaticConfig {
+  const net = t.parseWith(netDecoder, config, 'static IPAM configuration');
   const ipam = net.ipam;
   if (!ipam) throw new ConfigError("IPAM config missing 'ipam' key");
 
@@ -70,7 +70,7 @@ export function loadStaticConfig(inv: Invocation): StaticConfig {
     pending.push({ text: a.address ?? '', gateway });
   }
 
-  const env = parseCniArgs(inv.cniArgs, ['IP', 'GATEWAY']);
+  const env = parseCniArgs(cniArgs, ['IP', 'GATEWAY']);
   const fromArgs: Array<{ cidr: Cidr; gateway?: Addr }> = [];
   for (const item of env['IP'] ? env['IP'].split(',') : []) {
     const text = item.trim();
@@ -97,7 +97,8 @@ export function loadStaticConfig(inv: Invocation): StaticConfig {
         },
   );
   const v4 = addresses.filter((a) => a.cidr.addr.family === 4).length;
-  if ((v4 > 1 || addresses.length - v4 > 1) && !versionAtLeast(inv.cniVersion, '0.3.0'))
+  // The dispatcher reads a missing or empty cniVersion as 0.1.0.
+  if ((v4 > 1 || addresses.length - v4 > 1) && !versionAtLeast(net.cniVersion || '0.1.0', '0.3.0'))
     throw new ConfigError(`CNI version ${net.cniVersion ?? ''} does not support more than 1 address per family`);
 
   return { addresses, routes: configRoutes(ipam.routes), dns: configuredDns(ipam.dns) };

@@ -4,7 +4,7 @@
  * namespace, where VM runtimes wire their guest) → up → with IPAM, addresses and routes on it.
  * Every step registers its undo first: a failure leaves no tap and no lease.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
 import { ipamAdd } from '../../lib/link-plugin/ipam';

@@ -5,7 +5,7 @@
  * and routes with the reference's messages.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { containerInterface } from '../../lib/link-plugin/check';
 import type { Kernel } from '../../lib/net/kernel';

@@ -4,7 +4,7 @@
  * as in the reference. IPAM is optional: without it the tap is layer 2 only.
  */
 import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import { configuredDns } from '../../lib/cni/netconf';

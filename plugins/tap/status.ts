@@ -3,7 +3,7 @@
  * would fail), then IPAM's answer.
  */
 import { existsSync } from 'node:fs';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { ipamStatus } from '../../lib/link-plugin/ipam';
 import type { Kernel } from '../../lib/net/kernel';

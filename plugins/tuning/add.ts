@@ -3,7 +3,7 @@
  * in the container, originals recorded for DEL, the previous result passed on with the new MAC.
  * Everything is checked before anything changes; a failure puts back what was changed.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
@@ -18,12 +18,12 @@ import { applyTuning } from './tune';
 export const allowlistPath = (inv: Invocation): string => inv.env['TSCNI_TUNING_ALLOWLIST'] || DEFAULT_ALLOWLIST;
 
 export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
-  const cfg = loadTuningConfig(inv);
+  const cfg = loadTuningConfig(inv.config, inv.cniArgs, inv.ifName, inv.stdin);
   checkAllowlist(
     cfg.sysctls.map((s) => s.raw),
     readAllowlist(allowlistPath(inv)),
   );
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
 
   requireNetns(inv.netns);

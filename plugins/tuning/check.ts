@@ -1,5 +1,5 @@
 /** tuning CHECK: each configured sysctl and interface attribute still has its configured value. */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Kernel } from '../../lib/net/kernel';
@@ -8,8 +8,9 @@ import { loadTuningConfig } from './config';
 import { checkTuning } from './tune';
 
 export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
-  const cfg = loadTuningConfig(inv);
-  if (!prevResultOf(inv)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
+  const cfg = loadTuningConfig(inv.config, inv.cniArgs, inv.ifName, inv.stdin);
+  if (!prevResultOf(inv.config, inv.cniVersion))
+    throw new CniError(ErrorCode.InvalidNetworkConfig, 'Required prevResult missing');
   requireNetns(inv.netns);
   const rtnl = kernel.rtnl(inv.netns);
   try {

@@ -6,7 +6,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { cniErrorOf } from '../../lib/testutil/errors';
 import { invocation } from '../../lib/testutil/invocation';
-import { DEFAULT_DATA_DIR, loadDataDir, loadTuningConfig, parseMacAddress } from './config';
+import type { Invocation } from '../../lib/cni/invocation';
+import { DEFAULT_DATA_DIR, loadDataDir, loadTuningConfig, parseMacAddress, type TuningConfig } from './config';
 
 const base = { cniVersion: '1.0.0', name: 'tnet', type: 'tuning' };
 const inv = (
@@ -14,10 +15,13 @@ const inv = (
   o: { ifName?: string; cniArgs?: string; command?: 'ADD' | 'DEL' } = {},
 ): ReturnType<typeof invocation> => invocation(config, o);
 const caught = cniErrorOf;
+/** The loaders as the verbs call them. */
+const loadFrom = (i: Invocation): TuningConfig => loadTuningConfig(i.config, i.cniArgs, i.ifName, i.stdin);
+const dataDirOf = (i: Invocation): string => loadDataDir(i.config, i.command === 'DEL' ? i.cniArgs : undefined);
 
 describe('tuning config', () => {
   it('defaults: nothing to change, the reference state directory', () => {
-    expect(loadTuningConfig(inv(base))).toEqual({
+    expect(loadFrom(inv(base))).toEqual({
       dataDir: '/run/cni/tuning',
       sysctls: [],
       mac: undefined,
@@ -30,18 +34,16 @@ describe('tuning config', () => {
 
   it('MAC precedence: own key < CNI_ARGS MAC < runtimeConfig.mac < args.cni.mac (the reference order)', () => {
     const c = { ...base, mac: '02:00:00:00:00:01' };
-    expect(loadTuningConfig(inv(c)).mac).toBe('02:00:00:00:00:01');
-    expect(loadTuningConfig(inv(c, { cniArgs: 'IgnoreUnknown=1;MAC=02:00:00:00:00:02' })).mac).toBe(
-      '02:00:00:00:00:02',
-    );
+    expect(loadFrom(inv(c)).mac).toBe('02:00:00:00:00:01');
+    expect(loadFrom(inv(c, { cniArgs: 'IgnoreUnknown=1;MAC=02:00:00:00:00:02' })).mac).toBe('02:00:00:00:00:02');
     const rc = { ...c, runtimeConfig: { mac: '02:00:00:00:00:03' } };
-    expect(loadTuningConfig(inv(rc, { cniArgs: 'MAC=02:00:00:00:00:02' })).mac).toBe('02:00:00:00:00:03');
+    expect(loadFrom(inv(rc, { cniArgs: 'MAC=02:00:00:00:00:02' })).mac).toBe('02:00:00:00:00:03');
     const ar = { ...rc, args: { cni: { mac: '02:00:00:00:00:04' } } };
-    expect(loadTuningConfig(inv(ar)).mac).toBe('02:00:00:00:00:04');
+    expect(loadFrom(inv(ar)).mac).toBe('02:00:00:00:00:04');
   });
 
   it('args.cni overrides and merges sysctls over the plugin keys', () => {
-    const c = loadTuningConfig(
+    const c = loadFrom(
       inv({
         ...base,
         mtu: 1400,
@@ -60,36 +62,36 @@ describe('tuning config', () => {
   });
 
   it('keys match case-insensitively like Go; types are strict (code 7 naming the key)', () => {
-    expect(loadTuningConfig(inv({ ...base, MTU: 1400, TxQLen: 10 }))).toMatchObject({ mtu: 1400, txQLen: 10 });
-    expect(caught(() => loadTuningConfig(inv({ ...base, mtu: '1400' })))).toEqual({
+    expect(loadFrom(inv({ ...base, MTU: 1400, TxQLen: 10 }))).toMatchObject({ mtu: 1400, txQLen: 10 });
+    expect(caught(() => loadFrom(inv({ ...base, mtu: '1400' })))).toEqual({
       code: 7,
       msg: 'invalid tuning configuration',
       details: 'mtu: expected integer, got string "1400"',
     });
-    expect(caught(() => loadTuningConfig(inv({ ...base, sysctl: { 'net.core.somaxconn': 5 } })))).toEqual({
+    expect(caught(() => loadFrom(inv({ ...base, sysctl: { 'net.core.somaxconn': 5 } })))).toEqual({
       code: 7,
       msg: 'invalid tuning configuration',
       details: 'sysctl.net.core.somaxconn: expected string, got number',
     });
-    expect(caught(() => loadTuningConfig(inv({ ...base, sysctl: ['net.core.somaxconn'] }))).details).toBe(
+    expect(caught(() => loadFrom(inv({ ...base, sysctl: ['net.core.somaxconn'] }))).details).toBe(
       'sysctl: expected object, got array',
     );
-    expect(caught(() => loadTuningConfig(inv({ ...base, args: { cni: { promisc: 'on' } } }))).details).toBe(
+    expect(caught(() => loadFrom(inv({ ...base, args: { cni: { promisc: 'on' } } }))).details).toBe(
       'args.cni.promisc: expected boolean, got string "on"',
     );
   });
 
   it('rejects negative or oversized numbers and malformed MACs (code 7)', () => {
     for (const bad of [{ mtu: -1 }, { txQLen: -1 }, { txQLen: 2 ** 32 }, { mac: 'zz' }, { mac: '01:02:03' }])
-      expect(caught(() => loadTuningConfig(inv({ ...base, ...bad }))).code).toBe(7);
-    expect(caught(() => loadTuningConfig(inv({ ...base, mtu: -1 })))).toEqual({
+      expect(caught(() => loadFrom(inv({ ...base, ...bad }))).code).toBe(7);
+    expect(caught(() => loadFrom(inv({ ...base, mtu: -1 })))).toEqual({
       code: 7,
       msg: 'invalid MTU -1: must be between 0 and 2147483647',
     });
-    expect(caught(() => loadTuningConfig(inv({ ...base, txQLen: 2 ** 32 }))).msg).toBe(
+    expect(caught(() => loadFrom(inv({ ...base, txQLen: 2 ** 32 }))).msg).toBe(
       'invalid txQLen 4294967296: must be between 0 and 4294967295',
     );
-    expect(caught(() => loadTuningConfig(inv({ ...base, mac: 'zz' }))).msg).toBe(
+    expect(caught(() => loadFrom(inv({ ...base, mac: 'zz' }))).msg).toBe(
       'invalid args zz for MAC addr: address zz: invalid MAC address',
     );
   });
@@ -100,15 +102,15 @@ describe('tuning config', () => {
   });
 
   it('unknown CNI_ARGS fail as in the reference, unless IgnoreUnknown', () => {
-    expect(caught(() => loadTuningConfig(inv(base, { cniArgs: 'K8S_POD_NAME=x' }))).msg).toBe(
+    expect(caught(() => loadFrom(inv(base, { cniArgs: 'K8S_POD_NAME=x' }))).msg).toBe(
       'ARGS: unknown args ["K8S_POD_NAME=x"]',
     );
-    expect(() => loadTuningConfig(inv(base, { cniArgs: 'IgnoreUnknown=1;K8S_POD_NAME=x' }))).not.toThrow();
+    expect(() => loadFrom(inv(base, { cniArgs: 'IgnoreUnknown=1;K8S_POD_NAME=x' }))).not.toThrow();
   });
 
   it('DEL needs only the state directory: settings it does not apply cannot fail it', () => {
     const c = { ...base, dataDir: '/tmp/x', mac: 'zz', sysctl: { 'kernel.hostname': 'x' } };
-    expect(loadDataDir(inv(c, { command: 'DEL' }))).toBe('/tmp/x');
+    expect(dataDirOf(inv(c, { command: 'DEL' }))).toBe('/tmp/x');
   });
 });
 
@@ -116,7 +118,7 @@ describe('duplicate sysctl keys in the raw text', () => {
   it('are refused as the reference (v1.2.0+) does, naming the key', () => {
     const text = '{"cniVersion":"1.0.0","name":"tnet","sysctl":{"net.core.somaxconn":"1","net.core.somaxconn":"2"}}';
     const i = { ...inv(JSON.parse(text) as Record<string, unknown>), stdin: Buffer.from(text) };
-    expect(caught(() => loadTuningConfig(i))).toEqual({
+    expect(caught(() => loadFrom(i))).toEqual({
       code: 7,
       msg: 'duplicated sysctl keys are not allowed',
       details: 'net.core.somaxconn',
@@ -126,13 +128,13 @@ describe('duplicate sysctl keys in the raw text', () => {
 
 describe('the state directory', () => {
   it('the reference default, or dataDir; DEL refuses unknown CNI_ARGS as the reference does', () => {
-    expect(loadDataDir(inv(base))).toBe(DEFAULT_DATA_DIR);
-    expect(loadDataDir(inv({ ...base, DataDir: '/tmp/t' }))).toBe('/tmp/t');
-    expect(caught(() => loadDataDir(inv(base, { command: 'DEL', cniArgs: 'X=1' })))).toEqual({
+    expect(dataDirOf(inv(base))).toBe(DEFAULT_DATA_DIR);
+    expect(dataDirOf(inv({ ...base, DataDir: '/tmp/t' }))).toBe('/tmp/t');
+    expect(caught(() => dataDirOf(inv(base, { command: 'DEL', cniArgs: 'X=1' })))).toEqual({
       code: 999,
       msg: 'ARGS: unknown args ["X=1"]',
     });
-    expect(caught(() => loadDataDir(inv({ ...base, dataDir: 5 })))).toEqual({
+    expect(caught(() => dataDirOf(inv({ ...base, dataDir: 5 })))).toEqual({
       code: 7,
       msg: 'invalid tuning configuration',
       details: 'dataDir: expected string, got number',

@@ -6,7 +6,7 @@
  * plugin's). Interface settings left out (or `promisc: false`, `mtu: 0`) change nothing.
  */
 import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { NetConfig } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { duplicateSysctlKey } from './duplicates';
@@ -74,9 +74,9 @@ function checkRange(what: string, v: number | undefined, max: number): void {
 }
 
 /** The state directory alone, for DEL, GC and STATUS: they must not fail on settings they do not apply. */
-export function loadDataDir(inv: Invocation): string {
-  const c = t.parseWith(decoder, inv.config, 'tuning configuration');
-  if (inv.command === 'DEL') parseCniArgs(inv.cniArgs, ['MAC']); // refused by the reference too
+export function loadDataDir(config: NetConfig, delCniArgs?: string): string {
+  const c = t.parseWith(decoder, config, 'tuning configuration');
+  if (delCniArgs !== undefined) parseCniArgs(delCniArgs, ['MAC']); // DEL refuses bad CNI_ARGS, as the reference does
   return c.dataDir || DEFAULT_DATA_DIR;
 }
 
@@ -85,17 +85,18 @@ export function loadDataDir(inv: Invocation): string {
  * no escape from /proc/sys/net); whether the kernel has them per namespace is checked inside the
  * container.
  */
-export function loadTuningConfig(inv: Invocation): TuningConfig {
-  const c = t.parseWith(decoder, inv.config, 'tuning configuration');
-  const dup = duplicateSysctlKey(inv.stdin.toString('utf8'));
+export function loadTuningConfig(config: NetConfig, cniArgs: string, ifName: string, stdin: Buffer): TuningConfig {
+  const c = t.parseWith(decoder, config, 'tuning configuration');
+  // JSON.parse keeps the last of duplicate keys; the raw text still has them.
+  const dup = duplicateSysctlKey(stdin.toString('utf8'));
   if (dup !== undefined) throw new ConfigError('duplicated sysctl keys are not allowed', dup);
   const a = c.args?.cni;
   const merged = new Map<string, string>();
   for (const [k, v] of [...(c.sysctl ?? []), ...(a?.sysctl ?? [])]) merged.set(k, v);
-  const sysctls = [...merged].map(([raw, value]) => ({ raw, value, key: parseSysctlKey(raw, inv.ifName) }));
+  const sysctls = [...merged].map(([raw, value]) => ({ raw, value, key: parseSysctlKey(raw, ifName) }));
 
   let mac = c.mac || undefined;
-  const argsMac = parseCniArgs(inv.cniArgs, ['MAC'])['MAC'];
+  const argsMac = parseCniArgs(cniArgs, ['MAC'])['MAC'];
   if (argsMac) mac = argsMac;
   if (c.runtimeConfig?.mac) mac = c.runtimeConfig.mac;
   if (a?.mac !== undefined) mac = a.mac;

@@ -4,7 +4,7 @@
  * goes too (the reference keeps it forever then). Restore failures are reported on stderr only:
  * like the reference, DEL does not fail over them, so the runtime can finish its teardown.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { warn } from '../../lib/log';
 import type { Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';
@@ -13,7 +13,7 @@ import { diskStore, recordName, StateFileError, type StateRecord } from './state
 import { restoreTuning } from './tune';
 
 export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
-  const store = diskStore(loadDataDir(inv));
+  const store = diskStore(loadDataDir(inv.config, inv.cniArgs));
   const name = recordName(inv.containerId, inv.ifName);
   let record: StateRecord | undefined;
   try {

@@ -1,12 +1,12 @@
 /** tuning STATUS: ready when the state directory (or the directory it will be made in) is writable. */
 import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { loadDataDir } from './config';
 
 export async function status(inv: Invocation): Promise<void> {
-  const dataDir = loadDataDir(inv);
+  const dataDir = loadDataDir(inv.config);
   let dir = dataDir;
   for (;;) {
     try {

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dispatch, type Invocation } from '../../lib/cni/dispatch';
+import { dispatch } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import type { ContainerId, IfName, NetworkName } from '../../lib/cni/names';
 import { IFF_ALLMULTI, IFF_PROMISC } from '../../lib/netlink/constants';
 import { RecordingSocket, reply, type Responder } from '../../lib/netlink/fake';
@@ -259,7 +260,8 @@ describe('ADD, DEL and CHECK on a recording socket, a fake /proc/sys and a memor
     };
     return { sock, rtnl: new Rtnl(sock), values, sysctl, store: memoryStore() };
   }
-  const cfg = (c: Record<string, unknown>): TuningConfig => loadTuningConfig(inv({ ...base, ...c }));
+  const cfg = (c: Record<string, unknown>): TuningConfig =>
+    loadTuningConfig({ ...base, ...c }, '', 'eth0', Buffer.from(JSON.stringify({ ...base, ...c })));
 
   it('records the originals first, then sets sysctls and each attribute in its own request', () => {
     const w = world(reply.messages(eth0()));
@@ -530,7 +532,7 @@ describe('duplicate sysctl keys', () => {
     const text =
       '{"cniVersion":"1.0.0","name":"tnet","type":"tuning","sysctl":{"net.core.somaxconn":"1","net.core.somaxconn":"2"}}';
     const i = { ...inv(JSON.parse(text) as Record<string, unknown>), stdin: Buffer.from(text) };
-    expect(caught(() => loadTuningConfig(i))).toMatchObject({
+    expect(caught(() => loadTuningConfig(i.config, i.cniArgs, i.ifName, i.stdin))).toMatchObject({
       code: 7,
       msg: 'duplicated sysctl keys are not allowed',
       details: 'net.core.somaxconn',

@@ -5,7 +5,7 @@
  * registers its undo first: a failure leaves no link and no lease (the reference leaks both when
  * IPAM or the addresses fail).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
 import { ipamAdd } from '../../lib/link-plugin/ipam';

@@ -4,7 +4,7 @@
  * and MTU — and, beyond the reference, still a VLAN of that master — then addresses and routes.
  */
 import { delegate } from '../../lib/cni/delegate';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { containerInterface } from '../../lib/link-plugin/check';
 import type { Kernel } from '../../lib/net/kernel';

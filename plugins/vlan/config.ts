@@ -2,7 +2,7 @@
  * vlan configuration (reference: plugins/main/vlan NetConf), decoded with Go's rules: an 802.1Q
  * link of `master` with ID `vlanId`, moved into the container. IPAM is required.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import { configuredDns } from '../../lib/cni/netconf';

@@ -3,7 +3,7 @@
  * reference leaves this as a TODO) — with `linkInContainer` it is the container's and cannot be
  * looked at — then IPAM's answer.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { ipamStatus } from '../../lib/link-plugin/ipam';
 import type { Kernel } from '../../lib/net/kernel';

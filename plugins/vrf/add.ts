@@ -4,7 +4,7 @@
  * A failure takes the interface out again and removes a VRF this call created (the reference
  * leaves both), and is reported as the reference words it: `cmdAdd failed: …`.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode, toCniError } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
@@ -16,7 +16,7 @@ import { enslave, ensureVrf } from './vrf';
 
 export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadVrfConfig(inv);
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing prevResult from earlier plugin');
   requireNetns(inv.netns);
   const undo = new UndoStack();

@@ -2,7 +2,7 @@
  * vrf CHECK: prevResult is there, the VRF exists (with the configured table, beyond the
  * reference) and the interface is one of its ports.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Kernel } from '../../lib/net/kernel';
@@ -14,7 +14,8 @@ const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
 export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadVrfConfig(inv);
-  if (!prevResultOf(inv)) throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing prevResult from earlier plugin');
+  if (!prevResultOf(inv.config, inv.cniVersion))
+    throw new CniError(ErrorCode.InvalidNetworkConfig, 'missing prevResult from earlier plugin');
   requireNetns(inv.netns);
   const ctr = kernel.rtnl(inv.netns);
   try {

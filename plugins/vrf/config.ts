@@ -3,7 +3,7 @@
  * it puts `CNI_IFNAME` into the VRF `vrfname` of the container's namespace, made on first use
  * with routing table `table` (0 = the lowest one no other VRF there uses).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import { isValidLinkName } from '../../lib/cni/names';
 import * as t from '../../lib/cni/schema';

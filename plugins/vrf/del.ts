@@ -3,7 +3,7 @@
  * no namespace, no VRF or no interface is nothing to do (the reference fails when the interface
  * is gone but the VRF is not), and an interface in another master is left alone.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import type { Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';
 import { isErrno } from '../../lib/netlink';

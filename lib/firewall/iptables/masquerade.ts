@@ -10,7 +10,8 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
 import { chainName, ruleComment } from '../names';
-import type { Attachment, Masquerade, MasqAddress } from '../types';
+import { containerIdOfKey, type Attachment } from '../../cni/invocation';
+import type { Masquerade, MasqAddress } from '../types';
 import { listChains, renderChainRemoval, restore, saveTable } from './tables';
 
 /**
@@ -103,7 +104,7 @@ export class IptablesMasquerade implements Masquerade {
 
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
     // iptables rules carry no ifname: a container is kept if any of its attachments is.
-    const keptIds = new Set([...keep].map((k) => k.split('\u0000')[0] ?? ''));
+    const keptIds = new Set([...keep].map(containerIdOfKey));
     for (const family of FAMILIES) {
       const save = await saveTable(this.runner, family, 'nat');
       const stale = staleMasqChains(save, networkName, keptIds);

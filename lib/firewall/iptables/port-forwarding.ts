@@ -10,14 +10,8 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
 import { chainName, ruleComment } from '../names';
-import type {
-  Attachment,
-  ContainerAddress,
-  ForwardedPorts,
-  PortForwarding,
-  PortForwardRequest,
-  PortMapping,
-} from '../types';
+import { containerIdOfKey, type Attachment } from '../../cni/invocation';
+import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
 import { listChains, parseSave, renderChainRemoval, restore, saveTable } from './tables';
 
@@ -274,7 +268,7 @@ export class IptablesPortForwarding implements PortForwarding {
 
   /** Chains of this network whose container ID is not kept (rules carry no ifname). */
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
-    const keptIds = new Set([...keep].map((k) => k.split('\u0000')[0] ?? ''));
+    const keptIds = new Set([...keep].map(containerIdOfKey));
     for (const family of FAMILIES) {
       const current = await saveTable(this.runner, family, 'nat');
       const stale = new Set<string>();

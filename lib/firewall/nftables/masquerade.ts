@@ -8,7 +8,8 @@ import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { nftMasqHash } from '../names';
-import type { Attachment, Masquerade, MasqAddress } from '../types';
+import { attachmentKey, type Attachment } from '../../cni/invocation';
+import type { Masquerade, MasqAddress } from '../types';
 import { nftRead, nftTransact } from './nft';
 
 export const MASQ_TABLE = 'cni_plugins_masquerade';
@@ -111,7 +112,7 @@ export class NftMasquerade implements Masquerade {
       const handles: number[] = [];
       for (const r of await this.rules()) {
         const m = /, net: (.*), if: (.*), id: (.*)$/.exec(r.comment);
-        if (m && m[1] === networkName && !keep.has(`${m[3]}\u0000${m[2]}`)) handles.push(r.handle);
+        if (m && m[1] === networkName && !keep.has(attachmentKey(m[3] ?? '', m[2] ?? ''))) handles.push(r.handle);
       }
       return renderNftMasqDelete(handles);
     });

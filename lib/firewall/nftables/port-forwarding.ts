@@ -10,14 +10,8 @@ import { FAMILIES, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import { sha256hex } from '../../sys/hash';
 import type { Runner } from '../../exec/runner';
-import type {
-  Attachment,
-  ContainerAddress,
-  ForwardedPorts,
-  PortForwarding,
-  PortForwardRequest,
-  PortMapping,
-} from '../types';
+import { attachmentKey, type Attachment } from '../../cni/invocation';
+import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
 import { nftRead, nftTransact, parseElements, type NftElement } from './nft';
 
@@ -283,7 +277,7 @@ export class NftPortForwarding implements PortForwarding {
       (await this.elements())
         .filter((e) => {
           const o = parseOwner(e.comment);
-          return o !== undefined && o.net === networkName && !keep.has(`${o.cid}\u0000${o.ifName}`);
+          return o !== undefined && o.net === networkName && !keep.has(attachmentKey(o.cid, o.ifName));
         })
         .map(deleteLine),
     );

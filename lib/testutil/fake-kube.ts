@@ -1,14 +1,14 @@
 /**
- * Test-only helpers for the installer's integration tests: a throwaway PKI made with openssl,
+ * Test-only helpers for the installer's integration tests (lib/deploy): a throwaway PKI made with openssl,
  * the fake API server started inside a sandbox namespace, and a command wrapper that shows a
  * service-account directory at the in-cluster path in a private mount namespace.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, runOk } from '../testutil/sandbox';
-import { SERVICE_ACCOUNT_DIR } from './kube';
-import { requireProgram } from '../testutil/programs';
+import { REPO_ROOT, runOk } from './sandbox';
+import { SERVICE_ACCOUNT_DIR } from '../deploy/kube';
+import { requireProgram } from './programs';
 
 export const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 const FAKE_API = join(REPO_ROOT, 'lib', 'deploy', 'testdata', 'fake-apiserver.ts');

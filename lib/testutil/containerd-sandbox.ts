@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstChildPid } from '../testutil/processes';
-import { requirePrograms } from '../testutil/programs';
-import { run, type RunResult } from '../testutil/sandbox';
+import { firstChildPid } from './processes';
+import { requirePrograms } from './programs';
+import { run, type RunResult } from './sandbox';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -1,19 +1,20 @@
 /**
- * host-local configuration (reference: backend/allocator/config.go). IPAM plugins get the whole
- * network config. Range-set order = runtimeConfig.ipRanges, legacy single range, ipam.ranges;
- * the index of a set names its `last_reserved_ip.<index>` file. Validation failures are
- * ConfigErrors carrying the reference's text.
+ * host-local's configuration (reference: backend/allocator/config.go): the ranges the allocator
+ * hands out and the store they are leased from, also read by bridge's reload (lease ownership).
+ * IPAM plugins get the whole network config. Range-set order = runtimeConfig.ipRanges, legacy
+ * single range, ipam.ranges; the index of a set names its `last_reserved_ip.<index>` file.
+ * Validation failures are ConfigErrors carrying the reference's text.
  */
-import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
-import { ConfigError } from '../../lib/cni/errors';
-import type { Route } from '../../lib/cni/result/types';
-import { configRoutes } from '../../lib/cni/netconf';
-import * as t from '../../lib/cni/schema';
-import { routeDecoder } from '../../lib/cni/result/decode';
-import { versionAtLeast } from '../../lib/cni/version';
-import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
-import { formatIP, parseCIDR, parseIP, type Addr } from '../../lib/addr/ip';
+import { parseCniArgs } from '../cni/args';
+import type { NetConfig } from '../cni/invocation';
+import { ConfigError } from '../cni/errors';
+import type { Route } from '../cni/result/types';
+import { configRoutes } from '../cni/netconf';
+import * as t from '../cni/schema';
+import { routeDecoder } from '../cni/result/decode';
+import { versionAtLeast } from '../cni/version';
+import { DEFAULT_DATA_DIR } from './disk-store';
+import { formatIP, parseCIDR, parseIP, type Addr } from '../addr/ip';
 import {
   canonicalizeRangeSet,
   checkDecodable,
@@ -21,7 +22,7 @@ import {
   rangeSetsOverlap,
   type RangeSet,
   type RawRange,
-} from '../../lib/ipam/ranges';
+} from './ranges';
 
 const optStr = t.optional(t.string);
 const rangeSets = t.optional(
@@ -59,15 +60,15 @@ export interface HostLocalConfig extends StoreConfig {
   readonly requested: readonly Addr[];
 }
 
-function ipamOf(inv: Invocation): { net: NetRaw; ipam: IpamRaw } {
-  const net = t.parseWith(netDecoder, inv.config, 'host-local configuration');
+function ipamOf(config: NetConfig): { net: NetRaw; ipam: IpamRaw } {
+  const net = t.parseWith(netDecoder, config, 'host-local configuration');
   if (!net.ipam) throw new ConfigError("IPAM config missing 'ipam' key");
   return { net, ipam: net.ipam };
 }
 
 /** Just what DEL and GC need: they must work even when the ranges no longer validate. */
-export function loadStoreConfig(inv: Invocation): StoreConfig {
-  const { ipam } = ipamOf(inv);
+export function loadStoreConfig(config: NetConfig): StoreConfig {
+  const { ipam } = ipamOf(config);
   return { dataDir: ipam.dataDir || DEFAULT_DATA_DIR };
 }
 
@@ -78,12 +79,12 @@ function requestedIP(text: string): Addr {
   return a;
 }
 
-export function loadConfig(inv: Invocation): HostLocalConfig {
-  const { net, ipam } = ipamOf(inv);
+export function loadConfig(config: NetConfig, cniArgs = ''): HostLocalConfig {
+  const { net, ipam } = ipamOf(config);
 
   const requested = new Map<string, Addr>();
   const add = (a: Addr): void => void requested.set(formatIP(a), a);
-  const ipArg = parseCniArgs(inv.cniArgs, ['IP'])['IP'];
+  const ipArg = parseCniArgs(cniArgs, ['IP'])['IP'];
   if (ipArg !== undefined && ipArg !== '') {
     const a = parseIP(ipArg);
     if (!a) throw new ConfigError(`ARGS: error parsing value of pair "IP=${ipArg}": invalid IP address ${ipArg}`);
@@ -117,7 +118,8 @@ export function loadConfig(inv: Invocation): HostLocalConfig {
     }
   });
   const v4 = ranges.filter((s) => familyOf(s) === 4).length;
-  if ((v4 > 1 || ranges.length - v4 > 1) && !versionAtLeast(inv.cniVersion, '0.3.0')) {
+  // The dispatcher reads a missing or empty cniVersion as 0.1.0.
+  if ((v4 > 1 || ranges.length - v4 > 1) && !versionAtLeast(net.cniVersion || '0.1.0', '0.3.0')) {
     throw new ConfigError(`CNI version ${net.cniVersion ?? ''} does not support more than 1 address per family`);
   }
   for (let i = 0; i < ranges.length; i++) {

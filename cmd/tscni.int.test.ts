@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN_DIR, REPO_ROOT, Sandbox, run } from '../testutil/sandbox';
+import { BIN_DIR, REPO_ROOT, Sandbox, run } from '../lib/testutil/sandbox';
 
 let sb: Sandbox;
 let env: Record<string, string> = {};
@@ -137,4 +137,32 @@ it('make install and make dist ship the executable with its plugin links', async
   const [top] = readdirSync(out);
   expect((await run(['sha256sum', '-c', 'SHA256SUMS'], { cwd: join(out, top ?? '') })).code).toBe(0);
   expect(readdirSync(join(out, top ?? '')).sort()).toEqual(['LICENSE', 'SHA256SUMS', 'tscni', ...plugins].sort());
+});
+
+it('--help prints the usage and exits 0; bad usage exits 2 naming what is wrong', async () => {
+  const tscniRun = (...argv: string[]): ReturnType<typeof run> => run([join(BIN_DIR, 'tscni'), ...argv]);
+  for (const [argv, first] of [
+    [['--help'], 'usage: tscni {add|check|del}'],
+    [['-h'], 'usage: tscni {add|check|del}'],
+    [['add', 'net', '/run/netns/x', '--help'], 'usage: tscni {add|check|del}'],
+    [['reload', '--help'], 'usage: tscni reload'],
+    [['install', '--help'], 'usage: tscni install'],
+    [['install', '-h'], 'usage: tscni install'],
+  ] as const) {
+    const r = await tscniRun(...argv);
+    expect({ argv, code: r.code, usage: r.stdout.startsWith(first) }).toEqual({ argv, code: 0, usage: true });
+  }
+  for (const [argv, message] of [
+    [['--frob'], /^unknown option --frob\nusage: tscni/],
+    [['reload', '--frob'], /^unknown option --frob\nusage: tscni reload/],
+    [['reload', '--cache-dir'], /^--cache-dir needs a value/],
+    [['install', '--frob'], /^tscni install: unknown option --frob\nusage: tscni install/],
+    [[], /^usage: tscni/],
+    [['add', 'net'], /^tscni add: missing arguments/],
+    [['frob', 'net'], /^unknown command "frob"/],
+  ] as const) {
+    const r = await tscniRun(...argv);
+    expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
+    expect(r.stderr).toMatch(message);
+  }
 });

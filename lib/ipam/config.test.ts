@@ -3,11 +3,10 @@
  * reference's messages for every refusal; DEL's loader needs only the data directory.
  */
 import { describe, expect, it } from '@jest/globals';
-import { formatIP } from '../../lib/addr/ip';
-import { DEFAULT_DATA_DIR } from '../../lib/ipam/disk-store';
-import { rangeString, subnetString } from '../../lib/ipam/ranges';
-import { cniErrorOf } from '../../lib/testutil/errors';
-import { invocation } from '../../lib/testutil/invocation';
+import { formatIP } from '../addr/ip';
+import { DEFAULT_DATA_DIR } from './disk-store';
+import { rangeString, subnetString } from './ranges';
+import { cniErrorOf } from '../testutil/errors';
 import { loadConfig, loadStoreConfig, type HostLocalConfig } from './config';
 
 const net = (
@@ -24,7 +23,7 @@ const load = (
   ipam: Record<string, unknown> | undefined,
   extra: Record<string, unknown> = {},
   cniArgs = '',
-): HostLocalConfig => loadConfig(invocation(net(ipam, extra), { cniArgs }));
+): HostLocalConfig => loadConfig(net(ipam, extra), cniArgs);
 const errorOf = (
   ipam: Record<string, unknown> | undefined,
   extra: Record<string, unknown> = {},
@@ -133,9 +132,9 @@ describe('host-local config', () => {
   });
 
   it('DEL and GC read only the data directory: ranges that no longer validate do not stop them', () => {
-    expect(loadStoreConfig(invocation(net({ subnet: 'garbage', dataDir: '/tmp/x' })))).toEqual({ dataDir: '/tmp/x' });
-    expect(loadStoreConfig(invocation(net({})))).toEqual({ dataDir: DEFAULT_DATA_DIR });
-    expect(cniErrorOf(() => loadStoreConfig(invocation(net(undefined))))).toEqual({
+    expect(loadStoreConfig(net({ subnet: 'garbage', dataDir: '/tmp/x' }))).toEqual({ dataDir: '/tmp/x' });
+    expect(loadStoreConfig(net({}))).toEqual({ dataDir: DEFAULT_DATA_DIR });
+    expect(cniErrorOf(() => loadStoreConfig(net(undefined)))).toEqual({
       code: 7,
       msg: "IPAM config missing 'ipam' key",
     });

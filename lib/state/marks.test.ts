@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clearTeardown, DEFAULT_RUN_DIR, isMarked, listMarks, markTeardown, removeMark, runDirOf } from './marks';
+import { testAttachment } from '../testutil/invocation';
+import { clearTeardown, isMarked, listMarks, markTeardown, removeMark } from './marks';
+import { DEFAULT_RUN_DIR, runDirOf } from './run-dir';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -13,7 +15,7 @@ const fresh = (): string => {
   dirs.push(d);
   return d;
 };
-const a = { networkName: 'net1', containerId: 'c1', ifName: 'eth0' };
+const a = testAttachment('net1', 'c1', 'eth0');
 
 describe('teardown marks', () => {
   it('are set by DEL, seen by reload and cleared by ADD', () => {
@@ -31,7 +33,7 @@ describe('teardown marks', () => {
 
   it('name attachments too long for a file name by a hash, and list them from their content', () => {
     const run = fresh();
-    const long = { ...a, containerId: 'x'.repeat(300) };
+    const long = testAttachment('net1', 'x'.repeat(300), 'eth0');
     markTeardown({ TSCNI_RUN_DIR: run }, long);
     expect(isMarked(run, long)).toBe(true);
     expect(listMarks(run).map((m) => m.attachment)).toEqual([long]);

@@ -11,25 +11,17 @@
  * meanwhile). host-local DEL removes the mark once the lease is gone (the lease then says it),
  * and ADD of the same attachment removes a mark left over; reload prunes the rest.
  *
- * The run directory is `TSCNI_RUN_DIR` or /run/tscni (a tmpfs: marks go with a reboot, as do
- * the rules and the containers). Marks are best effort: a DEL never fails for want of one.
+ * Marks live in the run directory (run-dir.ts), so they go with a reboot, as do the rules and the
+ * containers. Marks are best effort: a DEL never fails for want of one.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import type { Env } from '../cni/io';
-import type { Attachment } from '../firewall/types';
+import type { Attachment } from '../cni/invocation';
+import { validateContainerId, validateIfName, validateNetworkName } from '../cni/names';
 import { debug, warn } from '../log';
 import { sha256hex } from '../sys/hash';
-
-export const RUN_DIR_ENV = 'TSCNI_RUN_DIR';
-export const DEFAULT_RUN_DIR = '/run/tscni';
-
-/** The run directory from the environment; an unusable value falls back to the default. */
-export function runDirOf(env: Env): string {
-  const v = env[RUN_DIR_ENV];
-  if (v && isAbsolute(v) && !v.includes('\0') && !v.split('/').includes('..')) return v;
-  return DEFAULT_RUN_DIR;
-}
+import { runDirOf } from './run-dir';
 
 const marksDir = (runDir: string): string => join(runDir, 'teardown');
 
@@ -98,11 +90,14 @@ export function listMarks(runDir: string): Mark[] {
   for (const name of names) {
     try {
       const [networkName, containerId, ifName] = readFileSync(join(dir, name), 'utf8').split('\n');
-      if (!networkName || !containerId || !ifName) continue;
-      const a = { networkName, containerId, ifName };
+      const a: Attachment = {
+        networkName: validateNetworkName(networkName ?? ''),
+        containerId: validateContainerId(containerId ?? ''),
+        ifName: validateIfName(ifName ?? ''),
+      };
       if (markName(a) === name) out.push({ attachment: a, since: statSync(join(dir, name)).mtimeMs });
     } catch {
-      // gone meanwhile
+      // gone meanwhile, or not a mark of ours
     }
   }
   return out;
