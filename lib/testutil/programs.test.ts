@@ -1,7 +1,8 @@
 /**
  * The programs tests may start are installed before the first suite runs: the Makefile's
  * TEST_PROGRAMS (installed by `make testdeps`, which `make test` runs first) and
- * lib/testutil/programs.ts name the same program:package pairs.
+ * lib/testutil/programs.ts name the same program:package pairs, and README's opening paragraph
+ * names exactly the packages the two commands may install.
  */
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,17 @@ function variable(name: string): string[] {
     });
 }
 
+const packagesOf = (name: string): Set<string> => new Set(variable(name).map((e) => e.slice(e.lastIndexOf(':') + 1)));
+
+/** The Debian packages a README sentence names: its code spans, commands left out. */
+function namedIn(text: string, from: string, to: string): Set<string> {
+  const start = text.indexOf(from);
+  const end = text.indexOf(to, start + from.length);
+  if (start < 0 || end < 0) throw new Error(`README has no sentence from ${from} to ${to}`);
+  const spans = [...text.slice(start + from.length, end).matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? '');
+  return new Set(spans.filter((w) => !w.includes(' ')));
+}
+
 const prerequisites = (target: string): string[] =>
   new RegExp(`^${target}:(.*)$`, 'm').exec(makefile)?.[1]?.trim().split(/\s+/) ?? [];
 
@@ -40,6 +52,16 @@ describe('test programs', () => {
   it('make test and every suite target install them before running anything', () => {
     for (const t of ['test', 'integration', 'conformance', 'e2e']) expect(prerequisites(t)[0]).toBe('testdeps');
     expect(makefile).toMatch(/^testdeps:.*\n\t\$\(call install_missing,\$\(TEST_PROGRAMS\)\)$/m);
+  });
+
+  it('README says exactly what make demo and make test install', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    const sys = packagesOf('SYS_PROGRAMS');
+    expect(namedIn(readme, '`make demo` needs', '`make test`')).toEqual(sys);
+    const extra = [...packagesOf('TEST_PROGRAMS')].filter((p) => !sys.has(p));
+    expect(namedIn(readme, '`make test` (its first step is `make testdeps`)', 'The lists are')).toEqual(new Set(extra));
+    expect(prerequisites('demo')).toContain('deps');
+    expect(prerequisites('deps')).toContain('sysdeps');
   });
 
   it('requireProgram names the program and its package when it is missing', () => {
