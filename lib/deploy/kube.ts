@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIP } from '../addr/ip';
-import { canonicalCidr, checkNodeName, UsageError } from './options';
+import { canonicalCidr, checkNodeName, type Endpoint } from './options';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -26,24 +26,6 @@ export interface InClusterConfig {
   readonly tokenFile: string;
   /** PEM text of the cluster CA. */
   readonly ca: string;
-}
-
-/** An API endpoint: `https://host[:port]` (port 443 when left out; IPv6 hosts in brackets). */
-export interface Endpoint {
-  readonly hostname: string;
-  readonly port: number;
-}
-
-/** Parses `--api-server`: `https://host[:port]` or `host:port`; nothing else (no path, no user). */
-export function parseEndpoint(text: string): Endpoint {
-  const m = /^(?:https:\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})(?::(\d{1,5}))?\/?$/.exec(text);
-  const port = Number(m?.[2] ?? '443');
-  if (!m?.[1] || port < 1 || port > 65535 || (!text.startsWith('https://') && m[2] === undefined))
-    throw new UsageError(`--api-server ${JSON.stringify(text)}: expected https://host[:port] or host:port`);
-  const hostname = m[1].replace(/^\[(.*)\]$/, '$1');
-  if (m[1].startsWith('[') && parseIP(hostname)?.family !== 6)
-    throw new UsageError(`--api-server ${JSON.stringify(text)}: not an IPv6 address in brackets`);
-  return { hostname, port };
 }
 
 /**

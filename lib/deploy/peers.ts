@@ -12,6 +12,7 @@
  */
 import { formatIP, networkOf, parseCIDR, parseIP, type Family } from '../addr/ip';
 import type { NodeInfo } from './kube';
+import type { Backend, VxlanSettings } from './options';
 import { familyOfCidr, internalIpOf, routeText, syncRoutes, type PodRoute, type RouteTable } from './routes';
 import {
   MAC_ANNOTATION,
@@ -26,17 +27,6 @@ import {
   type VxlanDevice,
   type VxlanKernel,
 } from './vxlan';
-
-export type Backend = 'routes' | 'vxlan' | 'auto';
-export const BACKENDS: readonly Backend[] = ['routes', 'vxlan', 'auto'];
-
-export interface VxlanSettings {
-  readonly vni: number;
-  readonly port: number;
-  readonly device: string;
-}
-
-export const VXLAN_DEFAULTS: VxlanSettings = { vni: 1, port: 4789, device: 'tscni.vxlan' };
 
 /** What the plan needs to know of the kernel (readFacts). */
 export interface KernelFacts {
