@@ -141,11 +141,10 @@ export async function installOnce(o: InstallOptions, deps: InstallDeps, view?: N
       throw new UsageError('node name unknown: set NODE_NAME (downward API spec.nodeName) or --node-name');
     client = clientOf(o, deps);
     if (view) ({ self, nodes } = view);
-    else if (needsNodeList(o)) {
-      nodes = await client.listNodes();
-      self = nodes.find((n) => n.name === o.nodeName);
-      if (!self) throw new Error(`node ${o.nodeName} is not in the node list`);
-    } else self = await client.getNode(o.nodeName);
+    else {
+      self = await client.getNode(o.nodeName);
+      if (needsNodeList(o)) nodes = await client.listNodes();
+    }
     if (podCidrs.length === 0) {
       if (self.podCidrs.length === 0) throw new Error(`node ${self.name} has no spec.podCIDRs yet`);
       podCidrs = checkPodCidrs(self.podCidrs, `node ${self.name} spec.podCIDRs`);
@@ -355,6 +354,7 @@ async function installLoop(o: InstallOptions, deps: InstallDeps): Promise<never>
           watch?.abort();
           watch = watchInto(client, list.resourceVersion, cache, wake, deps.warn);
         }
+        for (const line of cache.takeChanges()) deps.say(line);
         const self = cache.list.find((n) => n.name === o.nodeName);
         if (!self) throw new Error(`node ${o.nodeName ?? '(NODE_NAME unset)'} is not in the node list`);
         view = { self, nodes: cache.list };

@@ -22,6 +22,10 @@ describe('NodeCache', () => {
     expect(c.apply({ type: 'DELETED', node: n('b'), resourceVersion: '5' })).toBe(true);
     expect(c.apply({ type: 'BOOKMARK', resourceVersion: '6' })).toBe(false);
     expect(c.list.map((x) => `${x.name} ${x.internalIps[0]}`)).toEqual(['a 172.18.0.9', 'c 172.18.0.1']);
+    expect(c.takeChanges()).toEqual(['watch: node a changed', 'watch: node c added', 'watch: node b deleted']);
+    c.reset({ items: [n('a', '172.18.0.9'), n('d')], resourceVersion: '7' });
+    expect(c.takeChanges()).toEqual(['resync: node d added', 'resync: node c deleted']);
+    expect(c.takeChanges()).toEqual([]);
     expect(c.apply({ type: 'ERROR', code: 500, message: 'x' })).toBe(true);
     expect(c.expired).toBe(true);
   });

@@ -12,10 +12,18 @@ export class NodeCache {
   private readonly nodes = new Map<string, NodeInfo>();
   /** The watch answered 410 Gone (or failed for good): the next round must list. */
   expired = true;
+  /** What changed since the last `takeChanges`, as `watch: node x added` / `resync: node x deleted`. */
+  private changes: string[] = [];
 
+  /** Replaces the cache with a fresh list; what differs from before is noted as found by the resync. */
   reset(list: NodeList): void {
+    const before = new Map(this.nodes);
     this.nodes.clear();
     for (const n of list.items) this.nodes.set(n.name, n);
+    if (before.size > 0) {
+      for (const n of list.items) this.note('resync', n.name, before.get(n.name), n);
+      for (const name of before.keys()) if (!this.nodes.has(name)) this.changes.push(`resync: node ${name} deleted`);
+    }
     this.expired = false;
   }
 
@@ -27,9 +35,23 @@ export class NodeCache {
       return true;
     }
     const before = this.nodes.get(ev.node.name);
-    if (ev.type === 'DELETED') return this.nodes.delete(ev.node.name);
+    if (ev.type === 'DELETED') {
+      if (!this.nodes.delete(ev.node.name)) return false;
+      this.changes.push(`watch: node ${ev.node.name} deleted`);
+      return true;
+    }
     this.nodes.set(ev.node.name, ev.node);
-    return before === undefined || JSON.stringify(before) !== JSON.stringify(ev.node);
+    return this.note('watch', ev.node.name, before, ev.node);
+  }
+
+  private note(how: string, name: string, before: NodeInfo | undefined, after: NodeInfo): boolean {
+    if (before && JSON.stringify(before) === JSON.stringify(after)) return false;
+    this.changes.push(`${how}: node ${name} ${before ? 'changed' : 'added'}`);
+    return true;
+  }
+
+  takeChanges(): string[] {
+    return this.changes.splice(0);
   }
 
   get list(): NodeInfo[] {
