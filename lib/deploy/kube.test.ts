@@ -60,7 +60,7 @@ describe('parseNode', () => {
           addresses: [
             { type: 'InternalIP', address: '172.18.0.3' },
             { type: 'Hostname', address: 'n1' },
-            { type: 'InternalIP', address: 'fc00:f853:ccd:e793::3' },
+            { type: 'InternalIP', address: 'FC00:F853:CCD:E793:0::3' },
           ],
         },
       }),

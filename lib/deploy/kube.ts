@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseIP } from '../addr/ip';
+import { formatIP, parseIP } from '../addr/ip';
 import { canonicalCidr, checkNodeName, type Endpoint } from './options';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -231,7 +231,9 @@ export function parseNode(obj: unknown): NodeInfo {
   const internalIps: string[] = [];
   for (const a of addresses) {
     if (!isRecord(a) || a['type'] !== 'InternalIP' || typeof a['address'] !== 'string') continue;
-    if (parseIP(a['address'])) internalIps.push(a['address']);
+    // In canonical text, as netlink reports addresses back (`FC00::0B` → `fc00::b`).
+    const ip = parseIP(a['address']);
+    if (ip) internalIps.push(formatIP(ip));
   }
   const annotations: Record<string, string> = {};
   if (isRecord(meta['annotations']))

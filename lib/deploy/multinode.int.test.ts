@@ -634,6 +634,8 @@ describe('nodes in two subnets behind a router', () => {
     for (const n of nodes) expect(await ask('host', n.ip, HOST_PORT)).toBe(`${SUBNETS[n.subnet].v4}.1`);
     const self = pod('p2a');
     expect(await ask('p2a', self.node.ip, HOST_PORT)).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    // With ptp too: the hairpin goes through the node's routing.
+    expect(await ask('p3a', pod('p3a').node.ip, HOST_PORT)).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     // A pod of another node reaches it too (masqueraded: the node address is outside the cluster CIDRs).
     expect(await ask('p1a', self.node.ip, HOST_PORT)).toBe(pod('p1a').node.ip);
   });
