@@ -398,6 +398,22 @@ describe('vxlan, neighbours and the forwarding database', () => {
     expect(ip).toEqual([expect.objectContaining({ dst: '10.244.2.0/24', gateway: '10.244.2.0', flags: ['onlink'] })]);
   });
 
+  it('an IPv6 underlay: local address, and FDB entries to IPv6 tunnel endpoints', async () => {
+    const [, , link, , fdb] = await driveOk([
+      { op: 'addAddr', args: [idx('ul0'), 'fd00:99::1/64', { nodad: true }] },
+      {
+        op: 'createVxlan',
+        args: [{ name: 'vx6', vni: 7, port: 4789, local: 'fd00:99::1', parentIndex: idx('ul0'), mtu: 1430 }],
+      },
+      { op: 'linkByName', args: ['vx6'] },
+      { op: 'replaceFdb', args: [idx('vx6'), MAC, 'fd00:99::13'] },
+      { op: 'fdb', args: [idx('vx6')] },
+      { op: 'deleteLink', args: [idx('vx6')] },
+    ]);
+    expect(link).toMatchObject({ mtu: 1430, vxlan: { vni: 7, local: 'fd00:99::1', learning: false } });
+    expect(fdb).toEqual([expect.objectContaining({ mac: MAC, dst: 'fd00:99::13' })]);
+  });
+
   it('deletes neighbours and FDB entries; deleting one twice is ENOENT', async () => {
     const res = await drive([
       { op: 'deleteFdb', args: [idx('vx0'), MAC, '192.0.2.13'] },
