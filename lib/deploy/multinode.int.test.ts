@@ -12,9 +12,10 @@
  * Checked: `--backend routes` cannot reach the node behind the router; with `vxlan` pod to pod
  * across nodes without NAT (IPv4 and IPv6 pods, IPv4 underlay), VXLAN on UDP 4789 between the
  * node addresses on the wire, a full-size TCP transfer with no fragment on the underlay, an
- * installer restart with no probe lost, a fourth node joining through the others' watches (its
- * pods reach and are reached) and leaving while no watch works (the periodic resync removes it
- * from the others' routes, neighbours and FDB); with `auto` direct routes inside
+ * installer restart with no probe lost, the others' watches bringing in nodes that publish
+ * later, a fourth node joining while the API refuses watches (the others' periodic resync brings
+ * it in: its pods reach and are reached) and leaving (the watches remove it from the others'
+ * routes, neighbours and FDB); with `auto` direct routes inside
  * subnet A and VXLAN to subnet B; pod to outside masqueraded, hostPorts, and after every pod is
  * deleted no veth, lease, cache entry or rule left.
  */
@@ -418,7 +419,9 @@ describe('nodes in two subnets behind a router', () => {
       // node1's table is there from the routes run above.
       expect(inst.out()).toMatch(/masquerade: nft table inet tscni_masq: (created|unchanged)/);
     }
-    // The first nodes came up before the others had published: the watch brings them in.
+    // The first nodes came up before the others had published: their watches bring them in
+    // (the resync is an hour away).
+    expect(node('node1').installer?.out()).toContain('watch: node node2 changed');
     for (const n of nodes)
       await waitFor(`${n.name} to route every other node through VXLAN`, async () => {
         const have = await ourRoutes(n);
@@ -531,62 +534,65 @@ describe('nodes in two subnets behind a router', () => {
     expect(lost).toBe(0);
   });
 
-  it('a fourth node added to the API joins through the watch: its pods reach and are reached', async () => {
-    const n4 = await addNode(4, 'B', 'bridge');
-    publishNodes(nodes);
-    await startInstaller(n4, 'vxlan');
-    // node4 has published its VTEP: the others' watches bring it in (their resync is an hour away).
-    const published = Date.now();
-    const others = nodes.filter((n) => n !== n4);
-    for (const n of others)
-      await waitFor(`${n.name} to route node4`, async () =>
-        (await ourRoutes(n)).some((r) => r.startsWith('10.244.4.0/24')),
+  it("a fourth node added to the API while no watch works joins at the others' next resync", async () => {
+    // The API refuses watches (and ends open ones); the installers run with a 2 s resync.
+    const noWatch = join(sb.dir, 'nodes.json.nowatch');
+    writeFileSync(noWatch, '');
+    const others = [...nodes];
+    try {
+      for (const n of others) {
+        await stopInstaller(n);
+        await startInstaller(n, 'vxlan', RESYNC);
+      }
+      const n4 = await addNode(4, 'B', 'bridge');
+      publishNodes(nodes);
+      await startInstaller(n4, 'vxlan', RESYNC);
+      const published = Date.now();
+      await waitFor('every other node to route node4', async () =>
+        (await Promise.all(others.map(ourRoutes))).every((routes) => routes.some((r) => r.startsWith('10.244.4.0/24'))),
       );
-    const joined = Date.now() - published;
-    for (const n of others) expect(n.installer?.out()).toContain('watch: node node4 added');
-    const p4 = await addPod('p4a', n4);
+      const joined = Date.now() - published;
+      for (const n of others) {
+        expect(n.installer?.out()).toMatch(/resync: node node4 (added|changed)/);
+        expect(n.installer?.out()).toMatch(/watch nodes: .*HTTP 503/);
+      }
+      process.stdout.write(`node4 routed by every other node ${joined} ms after it published its VTEP (resync 2 s)\n`);
+    } finally {
+      rmSync(noWatch, { force: true });
+    }
+    const p4 = await addPod('p4a', node('node4'));
     for (const other of ['p1a', 'p2a', 'p3a']) {
       expect(await ask(other, p4.ip)).toBe(pod(other).ip);
       expect(await ask('p4a', pod(other).ip6)).toBe(p4.ip6);
     }
-    process.stdout.write(`node4 routed by every other node ${joined} ms after it published its VTEP\n`);
     for (const n of nodes) expect(await ourRoutes(n)).toEqual(vxlanRoutesFor(n, nodes));
   });
 
-  it('a node deleted from the API while no watch works: the resync removes it from routes, neighbours and FDB', async () => {
+  it("a node deleted from the API disappears from the others' routes, neighbours and FDB through the watch", async () => {
     const n4 = node('node4');
     await stopInstaller(n4);
     await delPod(pod('p4a'));
     pods.splice(pods.indexOf(pod('p4a')), 1);
     const rest = nodes.filter((n) => n !== n4);
-    // The API refuses watches (and ends open ones); the installers run with a 2 s resync.
-    const noWatch = join(sb.dir, 'nodes.json.nowatch');
-    writeFileSync(noWatch, '');
-    try {
-      for (const n of rest) {
-        await stopInstaller(n);
-        await startInstaller(n, 'vxlan', RESYNC);
-      }
-      publishNodes(rest);
-      for (const n of rest)
-        await waitFor(`${n.name} to forget node4`, async () => {
-          const routes = await ourRoutes(n);
-          const fdb = await fdbOf(n);
-          const neigh = (await sb.exec(n.name, ['ip', 'neigh', 'show', 'dev', DEVICE])).stdout;
-          return (
-            JSON.stringify(routes) === JSON.stringify(vxlanRoutesFor(n, rest)) &&
-            !fdb.some((e) => e.endsWith(n4.ip)) &&
-            !neigh.includes('10.244.4.0') &&
-            !neigh.includes('fd00:10:244:4::')
-          );
-        });
-      for (const n of rest) {
-        expect(n.installer?.out()).toContain('resync: node node4 deleted');
-        expect(n.installer?.out()).toMatch(/watch nodes: .*HTTP 503/);
-      }
-    } finally {
-      rmSync(noWatch, { force: true });
+    // Watches work again; the next resync is an hour away.
+    for (const n of rest) {
+      await stopInstaller(n);
+      await startInstaller(n, 'vxlan');
     }
+    publishNodes(rest);
+    for (const n of rest)
+      await waitFor(`${n.name} to forget node4`, async () => {
+        const routes = await ourRoutes(n);
+        const fdb = await fdbOf(n);
+        const neigh = (await sb.exec(n.name, ['ip', 'neigh', 'show', 'dev', DEVICE])).stdout;
+        return (
+          JSON.stringify(routes) === JSON.stringify(vxlanRoutesFor(n, rest)) &&
+          !fdb.some((e) => e.endsWith(n4.ip)) &&
+          !neigh.includes('10.244.4.0') &&
+          !neigh.includes('fd00:10:244:4::')
+        );
+      });
+    for (const n of rest) expect(n.installer?.out()).toContain('watch: node node4 deleted');
     nodes.splice(nodes.indexOf(n4), 1);
   });
 
