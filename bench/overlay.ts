@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, Sandbox, runOk } from '../lib/testutil/sandbox';
-import { makePki, nodeObject, serviceAccountDir, startFakeApi, withServiceAccount } from '../lib/deploy/testkit';
+import { makePki, nodeObject, serviceAccountDir, startFakeApi, withServiceAccount } from '../lib/testutil/fake-kube';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   });
   children.push(api.child);
 
-  const env = (n: BenchNode, extra: Record<string, string> = {}): string[] =>
+  const env = (extra: Record<string, string> = {}): string[] =>
     Object.entries({ PATH, TSCNI_RUN_DIR: join(box.dir, 'run'), ...extra }).map(([k, v]) => `${k}=${v}`);
   const install = async (n: BenchNode, backend: string): Promise<void> => {
     const argv = withServiceAccount(join(box.dir, 'sa'), [
@@ -119,12 +119,12 @@ async function main(): Promise<void> {
       '--data-dir',
       n.data,
     ]);
-    const e = env(n, { KUBERNETES_SERVICE_HOST: '172.18.0.1', KUBERNETES_SERVICE_PORT: '6443', NODE_NAME: n.name });
+    const e = env({ KUBERNETES_SERVICE_HOST: '172.18.0.1', KUBERNETES_SERVICE_PORT: '6443', NODE_NAME: n.name });
     const r = await box.exec(n.name, ['env', '-i', ...e, ...argv]);
     if (r.code !== 0) throw new Error(`install on ${n.name}: ${r.stderr}`);
   };
   const cni = async (n: BenchNode, verb: string, pod: string): Promise<unknown> => {
-    const e = env(n, { NETCONFPATH: n.conf, CNI_PATH: n.bin, CNI_CACHE_DIR: n.cache });
+    const e = env({ NETCONFPATH: n.conf, CNI_PATH: n.bin, CNI_CACHE_DIR: n.cache });
     const r = await box.exec(n.name, [
       'env',
       '-i',
