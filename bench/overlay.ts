@@ -4,15 +4,18 @@
  *
  *     node_modules/.bin/bun bench/overlay.ts [--bytes MiB] [--rounds N]     # defaults: 256, 3
  *
- * In a throwaway sandbox (namespaces tscni-t-*-bench-overlay-*): four node namespaces on one
+ * In a throwaway sandbox (namespaces tscni-t-*-bench-overlay-*): six node namespaces on one
  * underlay bridge (1500 MTU, so `routes` works), the fake API server of the installer's tests,
- * and `bin/tscni install --once`: nodes 1 and 2 with `--backend routes`, 3 and 4 with `vxlan`.
- * One pod on each node (the conflist's MTU: 1500, and 1450 through VXLAN); from the pod on node 1
- * to the one on node 2, and from 3 to 4, in turns so both see the same machine load: TCP
+ * and `bin/tscni install --once`, a pair of nodes per row: `--backend routes` (pod MTU 1500),
+ * `--backend vxlan` (the conflist's MTU lowered to 1450) and `--backend vxlan --mtu 1500` (the
+ * MTU effect: pods that do not know about the encapsulation). One pod on each node; from the pod
+ * on one node of a pair to the pod on the other, the pairs in turns so all see the same machine
+ * load: first one ping of a full 1500-byte packet with DF set (who refuses it), then TCP
  * throughput (one connection, `--bytes` MiB), TCP request/response round trips (1-byte
  * ping-pong, 5,000: p50 and p99) and ICMP echo (`ping`, 1,000 at 2 ms), `--rounds` times, medians
- * reported. Both pairs run the same Node.js programs; only the path between the nodes differs.
- * It measures; it asserts nothing. Everything it made is removed on exit.
+ * reported; last, the path MTU the sending pod has learnt (`ip route get`). Every pair runs the
+ * same Node.js programs; only the path between the nodes differs. It measures; it asserts
+ * nothing. Everything it made is removed on exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
   );
   await sh('host', ['ip', 'link', 'set', 'ul0', 'up']);
   const nodes: BenchNode[] = [];
-  for (const i of [1, 2, 3, 4]) {
+  for (const i of [1, 2, 3, 4, 5, 6]) {
     const name = `node${i}`;
     await box.addContainer(name);
     const dir = join(box.dir, name);
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
 
   const env = (extra: Record<string, string> = {}): string[] =>
     Object.entries({ PATH, TSCNI_RUN_DIR: join(box.dir, 'run'), ...extra }).map(([k, v]) => `${k}=${v}`);
-  const install = async (n: BenchNode, backend: string): Promise<void> => {
+  const install = async (n: BenchNode, backend: string, more: readonly string[]): Promise<void> => {
     const argv = withServiceAccount(join(box.dir, 'sa'), [
       join(BIN_DIR, 'tscni'),
       'install',
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
       n.conf,
       '--data-dir',
       n.data,
+      ...more,
     ]);
     const e = env({ KUBERNETES_SERVICE_HOST: '172.18.0.1', KUBERNETES_SERVICE_PORT: '6443', NODE_NAME: n.name });
     const r = await box.exec(n.name, ['env', '-i', ...e, ...argv]);
@@ -148,12 +152,25 @@ async function main(): Promise<void> {
   };
 
   // Two node pairs, one per backend, measured in turns: on a busy machine both see the same load.
+  const pair = (label: string, backend: string, i: number, more: string[] = []) => ({
+    label,
+    backend,
+    more,
+    nodes: [nodes[i]!, nodes[i + 1]!],
+    pods: [`p${i}a`, `p${i}b`],
+    dst: '',
+    mtu: 0,
+    df: '',
+    pmtu: '',
+  });
   const pairs = [
-    { backend: 'routes', nodes: [nodes[0]!, nodes[1]!], pods: ['routes-a', 'routes-b'], dst: '', mtu: 0 },
-    { backend: 'vxlan', nodes: [nodes[2]!, nodes[3]!], pods: ['vxlan-a', 'vxlan-b'], dst: '', mtu: 0 },
+    pair('`routes`', 'routes', 0),
+    pair('`vxlan`', 'vxlan', 2),
+    pair('`vxlan`, `--mtu 1500`', 'vxlan', 4, ['--mtu', '1500']),
   ];
   // Twice: with vxlan a node routes another only once that one has published its VTEP.
-  for (let pass = 0; pass < 2; pass++) for (const p of pairs) for (const n of p.nodes) await install(n, p.backend);
+  for (let pass = 0; pass < 2; pass++)
+    for (const p of pairs) for (const n of p.nodes) await install(n, p.backend, p.more);
   for (const p of pairs) {
     const [a, b] = p.pods as [string, string];
     await box.addContainer(a);
@@ -169,9 +186,24 @@ async function main(): Promise<void> {
         "require('net').createServer((s) => s.on('data', (d) => s.write(d))).listen(5002);",
     );
   }
-  const gbits = new Map<string, number[]>(pairs.map((p) => [p.backend, []]));
-  const rr = new Map<string, number[][]>(pairs.map((p) => [p.backend, []]));
-  const pings = new Map<string, number[]>(pairs.map((p) => [p.backend, []]));
+  // A full-size packet with DF: sent whole (routes), refused by the pod's own stack (it knows its
+  // MTU), or refused by its node with an ICMP "fragmentation needed" (the pod learns the path MTU).
+  for (const p of pairs) {
+    const r = await box.exec(p.pods[0]!, ['ping', '-n', '-c', '1', '-W', '2', '-M', 'do', '-s', '1472', p.dst]);
+    const said = `${r.stdout}\n${r.stderr}`;
+    const mtu = /mtu ?=? ?(\d+)/i.exec(said)?.[1];
+    p.df =
+      r.code === 0
+        ? 'passes'
+        : /local error|too long/i.test(said)
+          ? `refused by the pod (mtu ${mtu})`
+          : /frag needed/i.test(said)
+            ? `node: frag needed (mtu ${mtu})`
+            : `lost (${said.trim().split('\n').at(-1)})`;
+  }
+  const gbits = new Map<string, number[]>(pairs.map((p) => [p.label, []]));
+  const rr = new Map<string, number[][]>(pairs.map((p) => [p.label, []]));
+  const pings = new Map<string, number[]>(pairs.map((p) => [p.label, []]));
   for (let i = 0; i < ROUNDS; i++)
     for (const p of pairs) {
       const code =
@@ -180,27 +212,31 @@ async function main(): Promise<void> {
         "s.on('connect', pump); let r = ''; s.on('data', (d) => (r += d)); s.on('end', () => console.log(r));";
       const out = await box.exec(p.pods[0]!, [NODE, '-e', code]);
       const { n, s } = JSON.parse(out.stdout) as { n: number; s: number };
-      gbits.get(p.backend)?.push((n * 8) / s / 1e9);
+      gbits.get(p.label)?.push((n * 8) / s / 1e9);
       const rrCode =
         `const s = require('net').connect(5002, '${p.dst}'); s.setNoDelay(true); const t = []; let i = 0, t0 = 0n;` +
         "const one = () => { t0 = process.hrtime.bigint(); s.write('x'); };" +
         "s.on('connect', one); s.on('data', () => { t.push(Number(process.hrtime.bigint() - t0) / 1000); if (++i < 5000) one(); else {" +
         ' t.sort((x, y) => x - y); console.log(JSON.stringify([t[2500], t[4950]])); s.destroy(); } });';
-      rr.get(p.backend)?.push(JSON.parse((await box.exec(p.pods[0]!, [NODE, '-e', rrCode])).stdout) as number[]);
+      rr.get(p.label)?.push(JSON.parse((await box.exec(p.pods[0]!, [NODE, '-e', rrCode])).stdout) as number[]);
       const ping = (await box.exec(p.pods[0]!, ['ping', '-q', '-c', '1000', '-i', '0.002', p.dst])).stdout;
-      pings.get(p.backend)?.push(Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1] ?? 'NaN'));
+      pings.get(p.label)?.push(Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1] ?? 'NaN'));
     }
+  for (const p of pairs) {
+    const route = (await box.exec(p.pods[0]!, ['ip', '-o', 'route', 'get', p.dst])).stdout;
+    p.pmtu = /\bmtu (\d+)/.exec(route)?.[1] ?? `${p.mtu} (the link's)`;
+  }
   const median = (xs: readonly number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
   const results = pairs.map((p) => {
-    const g = gbits.get(p.backend) ?? [];
-    const r = rr.get(p.backend) ?? [];
-    return `| ${p.backend.padEnd(7)} | ${String(p.mtu).padEnd(7)} | ${median(g).toFixed(2)} (${g.map((x) => x.toFixed(2)).join(', ')}) | ${median(r.map((x) => x[0] ?? NaN)).toFixed(0)} / ${median(r.map((x) => x[1] ?? NaN)).toFixed(0)} | ${median(pings.get(p.backend) ?? []).toFixed(3)} |`;
+    const g = gbits.get(p.label) ?? [];
+    const r = rr.get(p.label) ?? [];
+    return `| ${p.label} | ${p.mtu} | ${p.df} | ${p.pmtu} | ${median(g).toFixed(2)} (${g.map((x) => x.toFixed(2)).join(', ')}) | ${median(r.map((x) => x[0] ?? NaN)).toFixed(0)} / ${median(r.map((x) => x[1] ?? NaN)).toFixed(0)} | ${median(pings.get(p.label) ?? []).toFixed(3)} |`;
   });
   process.stdout.write(
     [
       `pod to pod across two nodes, ${MIB} MiB per transfer, ${ROUNDS} rounds (one TCP connection each)`,
-      '| backend | pod MTU | throughput Gbit/s, median (each round) | TCP RR µs, medians of p50 / p99 | ping ms, median of avg |',
-      '| ------- | ------- | -------------------------------------- | ------------------- | ----------- |',
+      '| backend | pod MTU | 1500-byte DF ping | path MTU after | throughput Gbit/s, median (each round) | TCP RR µs, medians of p50 / p99 | ping ms, median of avg |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
       ...results,
       '',
     ].join('\n'),
