@@ -23,7 +23,7 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # lib/testutil/programs.test.ts fails when the two part.
 TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 iptables-restore:iptables iptables-save:iptables \
   ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux \
-  ps:procps openssl:openssl dnsmasq:dnsmasq-base /usr/lib/cni/bridge:containernetworking-plugins \
+  ps:procps openssl:openssl tcpdump:tcpdump dnsmasq:dnsmasq-base /usr/lib/cni/bridge:containernetworking-plugins \
   /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
   go:golang-go xz:xz-utils perl:perl-base \
@@ -138,10 +138,11 @@ dist: build
 
 # The installer image, offline: dist/tscni-image.tar (OCI layout + Docker manifest) holding bin/tscni,
 # its plugin links, nft and exactly the shared libraries ldd names (lib/deploy/image.ts).
+# nft is looked up in /usr/sbin and /sbin too: a non-root user's PATH on Debian lacks them.
 image: build
 	@mkdir -p dist
-	@command -v nft >/dev/null || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }
-	@node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft $$(command -v nft) --out dist/tscni-image.tar
+	@nft=$$(PATH="$$PATH:/usr/sbin:/sbin" command -v nft) || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }; \
+	node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft "$$nft" --out dist/tscni-image.tar
 
 # Removes build output and any namespaces our tests left behind (only tscni-t-* names).
 clean:

@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
 /**
  * The layers of production code, lowest first. A folder (with its subfolders) may import its own
  * files and folders of lower layers, nothing else: not the folders beside it in its layer, not
- * a higher one, never a test kit (lib/testutil, e2e, conformance, examples) or a *.test file. So
+ * a higher one, never a test kit (lib/testutil, e2e, conformance, examples, bench) or a *.test file. So
  * every arrow points down and no two folders import each other. `lib/*.ts` are lib's own files
  * (log, stdio, undo, async); `plugins/*` is each plugin folder on its own; `plugins/*.ts` the
  * registry. Tests may import their own layer, those below and lib/testutil (and a plugin's tests
@@ -25,7 +25,7 @@ const LAYERS = [
   ['plugins/*.ts'], // the registry
   ['cmd'], // the executable's entry and CLI
 ];
-const TEST_ONLY = ['lib/testutil', 'e2e', 'conformance', 'examples'];
+const TEST_ONLY = ['lib/testutil', 'e2e', 'conformance', 'examples', 'bench'];
 const SKIP = new Set(['node_modules', 'bin', 'build', 'dist', 'coverage', '.git', '__golden__', 'testdata']);
 
 /** Every folder holding TypeScript, relative to the repository ('.' excluded). */
@@ -100,7 +100,7 @@ function layerConfigs() {
   for (const dir of dirs) {
     const own = unitOf(dir);
     const testOnly = TEST_ONLY.includes(own) && own !== 'lib/testutil';
-    if (testOnly) continue; // e2e, conformance, examples: test code, free to use what they test
+    if (testOnly) continue; // e2e, conformance, examples, bench: test code, free to use what they test
     for (const test of [false, true]) {
       const patterns = forbidden(dir, test || own === 'lib/testutil');
       const files = test ? [`${dir}/*.test.ts`] : [`${dir}/*.ts`];

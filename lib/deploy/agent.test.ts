@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingRunner } from '../exec/recording';
 import { ExecError } from '../exec/runner';
-import { installOnce, type InstallDeps } from './install';
+import { FakeNodeNet } from '../testutil/node-net';
+import { installOnce, RoundFailed, type InstallDeps } from './install';
 import type { HttpRequest, HttpResponse } from './kube';
 import { applyMasq, outermost, removeMasq, renderMasq } from './masq';
 import { parseInstallArgs } from './options';
 import { planRoutes, ROUTE_PROTOCOL, syncRoutes, type RouteTable } from './routes';
+import { MAC_ANNOTATION, VTEP_ANNOTATION, vtepMac } from './vxlan';
 
 describe('masquerade table', () => {
   it('keeps only the outermost CIDRs per family', () => {
@@ -102,7 +104,7 @@ describe('routes to other nodes', () => {
   });
 });
 
-describe('installOnce (fake API, recording nft, fake route table)', () => {
+describe('installOnce (fake API, recording nft, in-memory node namespace)', () => {
   const PLUGINS = ['bridge', 'host-local', 'portmap'];
   let dir: string;
   beforeEach(() => {
@@ -113,43 +115,76 @@ describe('installOnce (fake API, recording nft, fake route table)', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const nodeJson = (name: string, cidrs: string[], ip: string): unknown => ({
+  const nodeJson = (name: string, cidrs: string[], ip: string): Record<string, unknown> => ({
     metadata: { name },
     spec: { podCIDRs: cidrs },
     status: { addresses: [{ type: 'InternalIP', address: ip }] },
   });
-  const all = [
+  const all = (): Array<Record<string, unknown>> => [
     nodeJson('n1', ['10.244.0.0/24'], '172.18.0.2'),
     nodeJson('n2', ['10.244.1.0/24'], '172.18.0.3'),
     nodeJson('n3', ['10.244.2.0/24'], '172.18.0.4'),
   ];
-  const transport = async (req: HttpRequest): Promise<HttpResponse> => {
-    if (req.path === '/api/v1/nodes/n2') return { status: 200, body: JSON.stringify(all[1]) };
-    if (req.path.startsWith('/api/v1/nodes?')) return { status: 200, body: JSON.stringify({ items: all }) };
-    return { status: 404, body: '{}' };
+  /** A fake API over `nodes`; PATCHes of nodes/status are recorded and merged into the node. */
+  const api = (nodes = all()): { transport: (req: HttpRequest) => Promise<HttpResponse>; patches: string[] } => {
+    const patches: string[] = [];
+    const transport = async (req: HttpRequest): Promise<HttpResponse> => {
+      const one = /^\/api\/v1\/nodes\/([^/?]+)(\/status)?$/.exec(req.path);
+      const n = nodes.find((x) => (x['metadata'] as { name: string }).name === one?.[1]);
+      if (req.method === 'PATCH' && n) {
+        patches.push(`${req.path} ${req.headers['Content-Type']} ${req.body}`);
+        const meta = n['metadata'] as { annotations?: Record<string, string> };
+        const add = (JSON.parse(req.body ?? '{}') as { metadata: { annotations: Record<string, string | null> } })
+          .metadata.annotations;
+        meta.annotations = { ...meta.annotations };
+        for (const [k, v] of Object.entries(add))
+          if (v === null) delete meta.annotations[k];
+          else meta.annotations[k] = v;
+        return { status: 200, body: JSON.stringify(n) };
+      }
+      if (n) return { status: 200, body: JSON.stringify(n) };
+      if (req.path.startsWith('/api/v1/nodes?')) return { status: 200, body: JSON.stringify({ items: nodes }) };
+      return { status: 404, body: '{}' };
+    };
+    return { transport, patches };
   };
+  const depsWith = (o: Partial<InstallDeps> = {}): InstallDeps => ({
+    env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', NODE_NAME: 'n2' },
+    serviceAccountDir: dir,
+    transport: api().transport,
+    runner: () => new RecordingRunner().on((c) => c.argv[0] === 'list', { exitCode: 1 }),
+    nodeNet: async () => Promise.reject(new Error('unused')),
+    readSysctl: () => '1',
+    say: () => undefined,
+    warn: () => undefined,
+    plugins: PLUGINS,
+    ...o,
+  });
+  const args = (...more: string[]): string[] => [
+    '--bin-dir',
+    join(dir, 'bin'),
+    '--conf-dir',
+    join(dir, 'net.d'),
+    '--source',
+    join(dir, 'exe'),
+    ...more,
+  ];
+  /** n2's namespace: eth0 holding its InternalIP. */
+  const n2Net = (): FakeNodeNet => {
+    const k = new FakeNodeNet();
+    k.addLink('eth0', 1500, ['172.18.0.3/24']);
+    return k;
+  };
+  const conflist = (): { plugins: Array<Record<string, unknown>> } =>
+    JSON.parse(readFileSync(join(dir, 'net.d', '10-tscni.conflist'), 'utf8')) as {
+      plugins: Array<Record<string, unknown>>;
+    };
 
   it('reads the node, installs files, masquerade and routes; a second round changes nothing', async () => {
     const runner = new RecordingRunner().on((c) => c.argv[0] === 'list', { exitCode: 1 });
-    const replaced: string[] = [];
-    const deps: InstallDeps = {
-      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', NODE_NAME: 'n2' },
-      serviceAccountDir: dir,
-      transport,
-      runner: () => runner,
-      routeTable: async () => ({
-        routes: () => [],
-        replaceRoute: (s) => void replaced.push(`${s.dst} via ${s.gateway}`),
-        deleteRoute: () => undefined,
-        close: () => undefined,
-      }),
-      say: () => undefined,
-      plugins: PLUGINS,
-    };
-    const o = parseInstallArgs(
-      ['--bin-dir', join(dir, 'bin'), '--conf-dir', join(dir, 'net.d'), '--source', join(dir, 'exe'), '--routes'],
-      deps.env,
-    );
+    const k = n2Net();
+    const deps = depsWith({ runner: () => runner, nodeNet: async () => k });
+    const o = parseInstallArgs(args('--routes'), deps.env);
     const r = await installOnce(o, deps);
     expect(r.podCidrs).toEqual(['10.244.1.0/24']);
     expect(r.clusterCidrs).toEqual(['10.244.0.0/24', '10.244.1.0/24', '10.244.2.0/24']);
@@ -159,22 +194,100 @@ describe('installOnce (fake API, recording nft, fake route table)', () => {
     expect(readFileSync(join(dir, 'net.d', '10-tscni.conflist'), 'utf8')).toContain('"subnet": "10.244.1.0/24"');
     expect(r.masq).toBe('nft table inet tscni_masq: created');
     expect(String(runner.calls[1]?.input)).toContain('elements = { 10.244.0.0/24, 10.244.1.0/24, 10.244.2.0/24 }');
-    expect(replaced).toEqual(['10.244.0.0/24 via 172.18.0.2', '10.244.2.0/24 via 172.18.0.4']);
+    expect(k.take()).toEqual([
+      'replace route 10.244.0.0/24 via 172.18.0.2 proto 116',
+      'replace route 10.244.2.0/24 via 172.18.0.4 proto 116',
+    ]);
+    expect(conflist().plugins[0]?.['mtu']).toBeUndefined();
+    expect(k.closed).toBe(true);
 
     const again = await installOnce(o, deps);
     expect(again.files.every((f) => f.outcome === 'unchanged')).toBe(true);
+    expect(k.take()).toEqual([]);
+  });
+
+  it('vxlan: device first, then the annotations on its node object (nodes/status merge patch), MTU lowered', async () => {
+    const nodes = all();
+    const { transport, patches } = api(nodes);
+    const k = n2Net();
+    const deps = depsWith({ transport, nodeNet: async () => k });
+    const o = parseInstallArgs(args('--backend', 'vxlan'), deps.env);
+    const r = await installOnce(o, deps);
+    const mac = vtepMac('n2');
+    expect(r.peers[0]).toBe(`vxlan tscni.vxlan (VNI 1, port 4789, local 172.18.0.3, mtu 1450, mac ${mac}): created`);
+    expect(patches).toEqual([
+      `/api/v1/nodes/n2/status application/merge-patch+json {"metadata":{"annotations":{"${MAC_ANNOTATION}":"${mac}","${VTEP_ANNOTATION}":"172.18.0.3"}}}`,
+    ]);
+    // The others have not published yet: no routes, and the round says why.
+    expect(r.notes).toEqual(expect.arrayContaining([expect.stringContaining('node n1: no VXLAN MAC published')]));
+    expect(conflist().plugins[0]?.['mtu']).toBe(1450);
+    // Published once; the next round sees it on the node and sends nothing.
+    await installOnce(o, deps);
+    expect(patches).toHaveLength(1);
+    // --mtu is the pods' MTU as given.
+    await installOnce(parseInstallArgs(args('--backend', 'vxlan', '--mtu', '1400'), deps.env), deps);
+    expect(conflist().plugins[0]?.['mtu']).toBe(1400);
+  });
+
+  it('a failing masquerade does not skip the routes; the conflist waits until both work', async () => {
+    const k = n2Net();
+    const failing = new RecordingRunner()
+      .on((c) => c.argv[0] === 'list', { exitCode: 1 })
+      .on((c) => c.argv[0] === '-f', { exitCode: 1, stderr: 'Operation not permitted' });
+    const deps = depsWith({ runner: () => failing, nodeNet: async () => k });
+    const o = parseInstallArgs(args('--routes'), deps.env);
+    const err = await installOnce(o, deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RoundFailed);
+    const report = (err as RoundFailed).report;
+    expect(report.errors).toEqual([expect.stringMatching(/^masquerade: .*Operation not permitted/)]);
+    expect(k.take()).toHaveLength(2); // the routes are there
+    expect(() => readdirSync(join(dir, 'net.d'))).toThrow(); // no conflist: the node stays NotReady
+    expect(report.files.map((f) => f.path)).not.toContain(join(dir, 'net.d', '10-tscni.conflist'));
+
+    // Routes failing (no netlink) do not skip the masquerade either.
+    const runner = new RecordingRunner().on((c) => c.argv[0] === 'list', { exitCode: 1 });
+    const noNet = depsWith({ runner: () => runner, nodeNet: async () => Promise.reject(new Error('EPERM')) });
+    const err2 = (await installOnce(o, noNet).catch((e: unknown) => e)) as RoundFailed;
+    expect(err2.report.errors).toEqual(['routes: EPERM']);
+    expect(err2.report.masq).toBe('nft table inet tscni_masq: created');
+  });
+
+  it('warns while bridge netfilter is off (per family), not with --plugin ptp', async () => {
+    const sysctl: Record<string, string> = { 'net/bridge/bridge-nf-call-iptables': '0' };
+    const deps = depsWith({ readSysctl: (n) => sysctl[n] });
+    const r = await installOnce(parseInstallArgs(args('--no-binaries'), deps.env), deps);
+    expect(r.notes).toEqual([
+      expect.stringMatching(/^warning: net\.bridge\.bridge-nf-call-iptables is 0: .*modprobe br_netfilter/),
+    ]);
+    const ptp = await installOnce(parseInstallArgs(args('--no-binaries', '--plugin', 'ptp'), deps.env), deps);
+    expect(ptp.notes).toEqual([]);
+    expect(conflist().plugins[0]).toMatchObject({ type: 'ptp', ipam: { routes: [{ dst: '0.0.0.0/0' }] } });
+    // A lone node (no API, no Services) is not told.
+    const lone = await installOnce(parseInstallArgs(args('--no-binaries', '--pod-cidr', '10.88.0.0/16'), {}), deps);
+    expect(lone.notes).toEqual([]);
+  });
+
+  it('reaches the API at --api-server instead of the service address', async () => {
+    const seen: string[] = [];
+    const { transport } = api();
+    const deps = depsWith({
+      env: { NODE_NAME: 'n2' },
+      transport: async (req) => {
+        seen.push(`${req.hostname}:${req.port}`);
+        return transport(req);
+      },
+    });
+    await installOnce(
+      parseInstallArgs(args('--no-binaries', '--api-server', 'https://kind-control-plane:6443'), deps.env),
+      deps,
+    );
+    expect(new Set(seen)).toEqual(new Set(['kind-control-plane:6443']));
   });
 
   it('fails with the reason when the node has no pod CIDR yet', async () => {
-    const deps: InstallDeps = {
-      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', NODE_NAME: 'n2' },
-      serviceAccountDir: dir,
-      transport: async () => ({ status: 200, body: JSON.stringify({ metadata: { name: 'n2' }, spec: {} }) }),
-      runner: () => new RecordingRunner(),
-      routeTable: async () => Promise.reject(new Error('unused')),
-      say: () => undefined,
-      plugins: PLUGINS,
-    };
+    const deps = depsWith({
+      transport: api([{ metadata: { name: 'n2' }, spec: {} }]).transport,
+    });
     const o = parseInstallArgs(['--conf-dir', join(dir, 'net.d'), '--no-binaries'], deps.env);
     await expect(installOnce(o, deps)).rejects.toThrow('node n2 has no spec.podCIDRs yet');
     expect(() => readdirSync(join(dir, 'net.d'))).toThrow();

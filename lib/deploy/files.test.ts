@@ -28,12 +28,14 @@ describe('installFile', () => {
   it('creates, then leaves an identical file alone (same inode, same mtime), then replaces a changed one', () => {
     const src = join(dir, 'src');
     writeFileSync(src, 'version 1');
+    utimesSync(src, 1000, 1000);
     const bin = join(dir, 'bin');
     ensureDir(bin);
     expect(installFile(bin, 'tscni', { file: src }, 0o755)).toBe('created');
     const target = join(bin, 'tscni');
     expect(statSync(target).mode & 0o7777).toBe(0o755);
-    utimesSync(target, 1000, 1000);
+    // The copy carries the source's mtime, like cp -p.
+    expect(statSync(target).mtimeMs).toBe(1000_000);
     const before = statSync(target);
     expect(installFile(bin, 'tscni', { file: src }, 0o755)).toBe('unchanged');
     const after = statSync(target);
@@ -44,6 +46,26 @@ describe('installFile', () => {
     expect(readFileSync(target, 'utf8')).toBe('version 2');
     expect(statSync(target).ino).not.toBe(before.ino);
     expect(readdirSync(bin)).toEqual(['tscni']);
+  });
+
+  it('takes same size and mtime as unchanged without reading; compares the bytes when they differ', () => {
+    const src = join(dir, 'src');
+    writeFileSync(src, 'aaaa');
+    utimesSync(src, 2000, 2000);
+    expect(installFile(dir, 'copy', { file: src }, 0o755)).toBe('created');
+    // Same size, same mtime: trusted (this is what spares reading 110 MB every round).
+    writeFileSync(join(dir, 'copy'), 'bbbb');
+    utimesSync(join(dir, 'copy'), 2000, 2000);
+    expect(installFile(dir, 'copy', { file: src }, 0o755)).toBe('unchanged');
+    // Another mtime (edited, touched): the bytes decide.
+    utimesSync(join(dir, 'copy'), 3000, 3000);
+    expect(installFile(dir, 'copy', { file: src }, 0o755)).toBe('updated');
+    expect(readFileSync(join(dir, 'copy'), 'utf8')).toBe('aaaa');
+    // Same bytes under another mtime (an older installer's copy): kept, its mtime stamped.
+    const ino = statSync(join(dir, 'copy')).ino;
+    utimesSync(join(dir, 'copy'), 4000, 4000);
+    expect(installFile(dir, 'copy', { file: src }, 0o755)).toBe('unchanged');
+    expect([statSync(join(dir, 'copy')).ino, statSync(join(dir, 'copy')).mtimeMs]).toEqual([ino, 2000_000]);
   });
 
   it('compares large files in chunks and notices a difference in the last byte', () => {
@@ -85,7 +107,7 @@ describe('installFile', () => {
 
   it('names the failed step', () => {
     expect(() => installFile(dir, 'x', { file: join(dir, 'missing') }, 0o644)).toThrow(
-      /install .*\/x: read .*missing: ENOENT/,
+      /install .*\/x: stat .*missing: ENOENT/,
     );
     expect(readdirSync(dir)).toEqual([]);
   });

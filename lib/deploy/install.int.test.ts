@@ -240,6 +240,17 @@ describe('in-cluster', () => {
     expect(r.stdout).toContain('pod CIDRs: 10.244.1.0/24, fd00:10:244:1::/64');
   });
 
+  it('reaches the API at --api-server, with no service address in the environment (no kube-proxy needed)', async () => {
+    const d = dirs('endpoint');
+    const r = await installInCluster([...d.args, '--masq', 'off', '--api-server', 'https://[::1]:6443'], {
+      KUBERNETES_SERVICE_HOST: '',
+      KUBERNETES_SERVICE_PORT: '',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('pod CIDRs: 10.244.1.0/24, fd00:10:244:1::/64');
+  });
+
   it('refuses a server its CA did not sign, a wrong token, an unknown node, a node without podCIDR', async () => {
     const d = dirs('fail');
     const otherSa = serviceAccountDir(join(sb.dir, 'sa-other'), TOKEN, readFileSync(pki.otherCaCert, 'utf8'));

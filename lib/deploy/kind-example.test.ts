@@ -57,6 +57,7 @@ describe('examples/kind/cluster.yaml', () => {
 
 describe('examples/kind/tscni.yaml', () => {
   const docs = yamlDocs(join(DIR, 'tscni.yaml'));
+  const [cluster = {}] = yamlDocs(join(DIR, 'cluster.yaml'));
   const byKind = (kind: string): Obj => {
     const d = docs.find((x) => x['kind'] === kind);
     if (!d) throw new Error(`no ${kind}`);
@@ -79,8 +80,11 @@ describe('examples/kind/tscni.yaml', () => {
     ]);
   });
 
-  it('RBAC: the service account may get and list nodes, nothing else', () => {
-    expect(list(role['rules'], 'rules')).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }]);
+  it('RBAC: the service account may read and watch nodes and patch nodes/status, nothing else', () => {
+    expect(list(role['rules'], 'rules')).toEqual([
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['nodes/status'], verbs: ['patch'] },
+    ]);
     expect(binding['roleRef']).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
       kind: 'ClusterRole',
@@ -114,7 +118,12 @@ describe('examples/kind/tscni.yaml', () => {
   it('its arguments are valid for tscni install and point at the hostPath mounts of the CNI dirs', () => {
     const args = (container['args'] as unknown[]).map(String);
     const o = parseInstallArgs(args, { NODE_NAME: 'kind-worker' });
-    expect(o).toMatchObject({ binDir: HOST_BIN_DIR, confDir: HOST_CONF_DIR, loop: true, routes: true });
+    expect(o).toMatchObject({ binDir: HOST_BIN_DIR, confDir: HOST_CONF_DIR, loop: true, backend: 'routes' });
+    expect(o.plugin).toBe('ptp');
+    // The API at the control plane kind names after the cluster, not through the service.
+    expect(o.apiServer).toEqual({ hostname: `${String(cluster['name'])}-control-plane`, port: 6443 });
+    // The masquerade exemption is the cluster's pod subnet from the start.
+    expect(o.clusterCidrs).toEqual(String(at(cluster, 'networking.podSubnet')).split(',').slice(0, 1));
     const volumes = new Map(list(pod['volumes'], 'volumes').map((v) => [v['name'], obj(v['hostPath'], 'hostPath')]));
     const mounts = new Map(list(container['volumeMounts'], 'volumeMounts').map((m) => [m['mountPath'], m['name']]));
     expect(volumes.get(mounts.get(o.binDir))?.['path']).toBe('/opt/cni/bin');
@@ -127,5 +136,6 @@ describe('examples/kind/tscni.yaml', () => {
     expect(readme).toContain('kind load image-archive dist/tscni-image.tar');
     expect(readme).toContain('kubectl apply -f examples/kind/tscni.yaml');
     expect(readme).toContain('kind create cluster --config examples/kind/cluster.yaml');
+    expect(readme).toContain('kubectl wait --for=condition=Ready nodes --all');
   });
 });

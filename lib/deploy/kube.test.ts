@@ -3,7 +3,19 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeClient, NotInClusterError, inClusterConfig, parseNode, type HttpRequest, type HttpResponse } from './kube';
+import {
+  KubeClient,
+  NotInClusterError,
+  inClusterConfig,
+  parseNode,
+  parseNodeEvent,
+  type HttpRequest,
+  type HttpResponse,
+  type NodeEvent,
+  type StreamTransport,
+} from './kube';
+import { UsageError } from '../argv';
+import { parseEndpoint } from './options';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 let sa: string;
@@ -48,7 +60,7 @@ describe('parseNode', () => {
           addresses: [
             { type: 'InternalIP', address: '172.18.0.3' },
             { type: 'Hostname', address: 'n1' },
-            { type: 'InternalIP', address: 'fc00:f853:ccd:e793::3' },
+            { type: 'InternalIP', address: 'FC00:F853:CCD:E793:0::3' },
           ],
         },
       }),
@@ -110,5 +122,110 @@ describe('KubeClient', () => {
     );
     rmSync(join(sa, 'token'));
     await expect(c(async () => ({ status: 200, body: '{}' })).getNode('n1')).rejects.toThrow(/service-account token/);
+  });
+});
+
+describe('API endpoint override', () => {
+  it('parses https://host[:port] and host:port; refuses paths, users and bare hosts', () => {
+    expect(parseEndpoint('https://tscni-control-plane:6443')).toEqual({ hostname: 'tscni-control-plane', port: 6443 });
+    expect(parseEndpoint('https://10.0.0.1')).toEqual({ hostname: '10.0.0.1', port: 443 });
+    expect(parseEndpoint('[fd00::1]:6443')).toEqual({ hostname: 'fd00::1', port: 6443 });
+    for (const bad of ['http://x:1', 'https://x:1/api', 'https://u@x:1', 'x', 'https://x:0', 'https://[zz]:1'])
+      expect(() => parseEndpoint(bad)).toThrow(UsageError);
+  });
+
+  it('takes the endpoint instead of KUBERNETES_SERVICE_*, the token and CA from the service account', () => {
+    const c = inClusterConfig({}, sa, { hostname: 'fd00::1', port: 6443 });
+    expect(c).toMatchObject({ server: 'https://[fd00::1]:6443', hostname: 'fd00::1', port: 6443, ca: PEM });
+  });
+});
+
+describe('KubeClient: list versions, annotations, watch', () => {
+  const cfg = (): ReturnType<typeof inClusterConfig> => inClusterConfig(env, sa);
+
+  it('returns the list resourceVersion and keeps only our annotations', async () => {
+    const c = new KubeClient(cfg(), async () => ({
+      status: 200,
+      body: JSON.stringify({
+        metadata: { resourceVersion: '42' },
+        items: [
+          {
+            metadata: {
+              name: 'n1',
+              annotations: {
+                'tscni.io/vxlan-mac': '02:00:00:00:00:01',
+                'node.alpha.kubernetes.io/ttl': '0',
+                'tscni.io/x': 5,
+              },
+            },
+          },
+        ],
+      }),
+    }));
+    const list = await c.list();
+    expect(list.resourceVersion).toBe('42');
+    expect(list.items[0]?.annotations).toEqual({ 'tscni.io/vxlan-mac': '02:00:00:00:00:01' });
+  });
+
+  it('annotates through a merge patch of nodes/status, only with our prefix', async () => {
+    const seen: HttpRequest[] = [];
+    const c = new KubeClient(cfg(), async (req) => {
+      seen.push(req);
+      return { status: 200, body: JSON.stringify({ metadata: { name: 'n1', annotations: { 'tscni.io/a': 'b' } } }) };
+    });
+    expect((await c.annotateNode('n1', { 'tscni.io/a': 'b', 'tscni.io/old': null })).annotations).toEqual({
+      'tscni.io/a': 'b',
+    });
+    expect(seen[0]).toMatchObject({
+      method: 'PATCH',
+      path: '/api/v1/nodes/n1/status',
+      body: '{"metadata":{"annotations":{"tscni.io/a":"b","tscni.io/old":null}}}',
+      headers: expect.objectContaining({ 'Content-Type': 'application/merge-patch+json' }),
+    });
+    await expect(c.annotateNode('n1', { 'kubernetes.io/x': 'y' })).rejects.toThrow(/not ours/);
+    const denied = new KubeClient(cfg(), async () => ({ status: 403, body: '{"message":"forbidden: nodes/status"}' }));
+    await expect(denied.annotateNode('n1', { 'tscni.io/a': 'b' })).rejects.toThrow(
+      /annotate node n1: PATCH https:\/\/10\.96\.0\.1:443\/api\/v1\/nodes\/n1\/status: HTTP 403: forbidden/,
+    );
+  });
+
+  it('watches from a resourceVersion with bookmarks, one event per line', async () => {
+    let path = '';
+    const stream: StreamTransport = async (req, onLine) => {
+      path = req.path;
+      onLine(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'n4', resourceVersion: '43' } } }));
+      onLine(JSON.stringify({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '44' } } }));
+      onLine(JSON.stringify({ type: 'DELETED', object: { metadata: { name: 'n4', resourceVersion: '45' } } }));
+      return { status: 200, body: '' };
+    };
+    const c = new KubeClient(cfg(), undefined, undefined, stream);
+    const events: NodeEvent[] = [];
+    await c.watchNodes('42', (e) => events.push(e), new AbortController().signal, 120);
+    expect(path).toBe('/api/v1/nodes?watch=1&allowWatchBookmarks=true&timeoutSeconds=120&resourceVersion=42');
+    expect(events.map((e) => `${e.type} ${'resourceVersion' in e ? e.resourceVersion : ''}`)).toEqual([
+      'ADDED 43',
+      'BOOKMARK 44',
+      'DELETED 45',
+    ]);
+    const refused = new KubeClient(cfg(), undefined, undefined, async () => ({
+      status: 410,
+      body: '{"message":"gone"}',
+    }));
+    await expect(refused.watchNodes('1', () => undefined, new AbortController().signal)).rejects.toThrow(
+      /watch nodes: GET .*: HTTP 410: gone/,
+    );
+  });
+
+  it('parses watch events strictly: ERROR keeps its code, anything odd is an error', () => {
+    expect(parseNodeEvent('{"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}}')).toEqual({
+      type: 'ERROR',
+      code: 410,
+      message: 'too old',
+    });
+    expect(() => parseNodeEvent('{"type":"SURPRISE","object":{}}')).toThrow(/unknown event type/);
+    expect(() => parseNodeEvent('not json')).toThrow(/other than JSON/);
+    expect(() => parseNodeEvent('{"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"x"}}}')).toThrow(
+      /not a Node/,
+    );
   });
 });

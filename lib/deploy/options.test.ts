@@ -60,6 +60,27 @@ describe('parseInstallArgs', () => {
     }
   });
 
+  it('--backend routes|vxlan|auto (--routes is routes) with VXLAN settings; any backend reads the API', () => {
+    expect(parse('--routes').backend).toBe('routes');
+    expect(parse('--routes', '--backend', 'vxlan').backend).toBe('vxlan');
+    expect(parse('--backend=auto', '--routes').backend).toBe('routes');
+    const o = parse('--pod-cidr', '10.244.1.0/24', '--backend', 'auto', '--vxlan-vni', '42', '--vxlan-port=8472');
+    expect(o).toMatchObject({ backend: 'auto', vxlan: { vni: 42, port: 8472, device: 'tscni.vxlan' } });
+    expect(needsApi(o)).toBe(true);
+    expect(parse().vxlan).toEqual({ vni: 1, port: 4789, device: 'tscni.vxlan' });
+    expect(parse().backend).toBeUndefined();
+    expect(() => parse('--no-conflist', '--backend', 'vxlan')).toThrow(/only the binaries/);
+  });
+
+  it('--plugin bridge|ptp and --api-server', () => {
+    expect(parse().plugin).toBe('bridge');
+    expect(parse('--plugin', 'ptp').plugin).toBe('ptp');
+    expect(parse('--api-server', 'https://kind-control-plane:6443').apiServer).toEqual({
+      hostname: 'kind-control-plane',
+      port: 6443,
+    });
+  });
+
   it('NODE_NAME comes from the environment, --node-name wins', () => {
     expect(parseInstallArgs([], { NODE_NAME: 'kind-worker' }).nodeName).toBe('kind-worker');
     expect(parseInstallArgs(['--node-name', 'b'], { NODE_NAME: 'a' }).nodeName).toBe('b');
@@ -81,6 +102,12 @@ describe('parseInstallArgs', () => {
     [['--masq', 'iptables'], /one of nft, bridge, off/],
     [['--mtu', '9x'], /integer/],
     [['--interval', '0'], /seconds/],
+    [['--backend', 'geneve'], /one of routes, vxlan, auto/],
+    [['--vxlan-vni', '0'], /1\.\.16777215/],
+    [['--vxlan-vni', '16777216'], /1\.\.16777215/],
+    [['--vxlan-port', '65536'], /1\.\.65535/],
+    [['--plugin', 'macvlan'], /one of bridge, ptp/],
+    [['--api-server', 'http://insecure:80'], /https:\/\/host\[:port\]/],
     [['--bin-dir'], /needs a value/],
     [['--frobnicate'], /unknown option --frobnicate/],
     [['stray'], /unexpected argument "stray"/],
@@ -124,6 +151,21 @@ describe('renderConflist', () => {
     const plugins = l['plugins'] as Array<Record<string, unknown>>;
     expect(plugins[0]).toMatchObject({ ipMasq: true, mtu: 1400 });
     expect(plugins.map((p) => p['type'])).toEqual(['bridge', 'portmap', 'firewall']);
+  });
+
+  it("ptp (kindnetd's layout): no bridge keys, default routes per family from IPAM", () => {
+    const plugins = list({ plugin: 'ptp', mtu: 1450 })['plugins'] as Array<Record<string, unknown>>;
+    expect(plugins[0]).toEqual({
+      type: 'ptp',
+      ipMasq: false,
+      mtu: 1450,
+      ipam: {
+        type: 'host-local',
+        ranges: [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:10:244:1::/64' }]],
+        dataDir: '/run/cni-ipam-state',
+        routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }],
+      },
+    });
   });
 
   it('the same input renders the same bytes', () => {

@@ -3,7 +3,7 @@
  * a conflist key or part of an API URL is checked here, before anything touches the filesystem.
  */
 import { isAbsolute, normalize } from 'node:path';
-import { formatCIDR, networkOf, parseCIDR } from '../addr/ip';
+import { formatCIDR, networkOf, parseCIDR, parseIP } from '../addr/ip';
 import { parseArgv, UsageError } from '../argv';
 
 /**
@@ -15,6 +15,23 @@ import { parseArgv, UsageError } from '../argv';
  *  - `off`: nothing.
  */
 export type MasqMode = 'nft' | 'bridge' | 'off';
+
+/** How pods reach the other nodes' pods (lib/deploy/peers.ts). */
+export type Backend = 'routes' | 'vxlan' | 'auto';
+export const BACKENDS: readonly Backend[] = ['routes', 'vxlan', 'auto'];
+
+export interface VxlanSettings {
+  /** VXLAN network identifier, the same on every node. */
+  readonly vni: number;
+  /** UDP destination port, the same on every node. */
+  readonly port: number;
+  readonly device: string;
+}
+
+export const VXLAN_DEFAULTS: VxlanSettings = { vni: 1, port: 4789, device: 'tscni.vxlan' };
+
+/** The plugin that gives pods their interface: a bridge per node, or a veth pair per pod (kindnetd's ptp). */
+export type PodPlugin = 'bridge' | 'ptp';
 
 export interface InstallOptions {
   binDir: string;
@@ -33,7 +50,12 @@ export interface InstallOptions {
   cniVersion: string;
   /** undefined: `nft` in a cluster (API or --cluster-cidr), `bridge` on a lone node. */
   masq?: MasqMode;
-  routes: boolean;
+  /** Routes to the other nodes' pods; undefined: none. */
+  backend?: Backend;
+  vxlan: VxlanSettings;
+  plugin: PodPlugin;
+  /** The API endpoint instead of the in-cluster service address. */
+  apiServer?: Endpoint;
   firewall: boolean;
   binaries: boolean;
   /** false: only the executable and its links (`make install`): no conflist, API, masquerade or routes. */
@@ -62,8 +84,14 @@ export const INSTALL_USAGE = `usage: tscni install [options]
   --pod-cidr CIDR[,..]   this node's pod CIDR(s), one per family; default: the node object from
                          the Kubernetes API (in-cluster config, node name from NODE_NAME)
   --cluster-cidr CIDR    not masqueraded (repeatable); default: every node's pod CIDRs (API)
-  --masq nft|bridge|off  masquerade pod -> outside (default: nft in a cluster, bridge alone)
-  --routes               routes to the other nodes' pod CIDRs via their InternalIP (API)
+  --masq nft|bridge|off  masquerade pod -> outside (default: nft in a cluster, the plugin's ipMasq alone)
+  --backend routes|vxlan|auto
+                         reach the other nodes' pods (API): routes via their InternalIP (one L2
+                         segment), a VXLAN overlay (nodes behind routers), or auto (direct routes
+                         to same-subnet nodes, VXLAN to the rest); --routes = --backend routes
+  --vxlan-vni N          VXLAN network identifier (${VXLAN_DEFAULTS.vni})    --vxlan-port N  UDP port (${VXLAN_DEFAULTS.port})
+  --api-server URL       https://host:port of the API instead of KUBERNETES_SERVICE_HOST/PORT
+  --plugin bridge|ptp    pods' interface: a bridge per node (default) or a veth per pod (kindnetd's)
   --firewall             add the firewall plugin to the chain
   --network NAME         network name (${DEFAULTS.network})      --bridge NAME  (${DEFAULTS.bridge})
   --data-dir DIR         host-local lease dir (${DEFAULTS.dataDir})
@@ -74,6 +102,32 @@ export const INSTALL_USAGE = `usage: tscni install [options]
   --once                 install and exit (default)
   --loop                 install, then re-check every --interval seconds (${DEFAULTS.intervalSec}) until SIGTERM
   -h, --help             this text`;
+
+/** An API endpoint: `https://host[:port]` (port 443 when left out; IPv6 hosts in brackets). */
+export interface Endpoint {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** Parses `--api-server`: `https://host[:port]` or `host:port`; nothing else (no path, no user). */
+export function parseEndpoint(text: string): Endpoint {
+  const m = /^(?:https:\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})(?::(\d{1,5}))?\/?$/.exec(text);
+  const port = Number(m?.[2] ?? '443');
+  if (!m?.[1] || port < 1 || port > 65535 || (!text.startsWith('https://') && m[2] === undefined))
+    throw new UsageError(`--api-server ${JSON.stringify(text)}: expected https://host[:port] or host:port`);
+  const hostname = m[1].replace(/^\[(.*)\]$/, '$1');
+  if (m[1].startsWith('[') && parseIP(hostname)?.family !== 6)
+    throw new UsageError(`--api-server ${JSON.stringify(text)}: not an IPv6 address in brackets`);
+  return { hostname, port };
+}
+
+/** A whole number in [min, max]. */
+function wholeNumber(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d{1,9}$/.test(text) || n < min || n > max)
+    throw new UsageError(`${what} must be a whole number ${min}..${max}`);
+  return n;
+}
 
 /** A plain file name: no directory part, no traversal, nothing hidden or odd. */
 export function checkFileName(name: string, what: string): string {
@@ -124,6 +178,11 @@ const OPTIONS = {
   'cluster-cidr': { type: 'string', multiple: true },
   masq: { type: 'string' },
   routes: { type: 'boolean' },
+  backend: { type: 'string' },
+  'vxlan-vni': { type: 'string' },
+  'vxlan-port': { type: 'string' },
+  'api-server': { type: 'string' },
+  plugin: { type: 'string' },
   firewall: { type: 'boolean' },
   network: { type: 'string' },
   bridge: { type: 'string' },
@@ -168,7 +227,8 @@ export function parseInstallArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     bridge: DEFAULTS.bridge,
     dataDir: v['data-dir'] === undefined ? DEFAULTS.dataDir : checkDir(v['data-dir'], '--data-dir'),
     cniVersion: DEFAULTS.cniVersion,
-    routes: v.routes ?? false,
+    vxlan: VXLAN_DEFAULTS,
+    plugin: 'bridge',
     firewall: v.firewall ?? false,
     binaries: !v['no-binaries'],
     conflist: !v['no-conflist'],
@@ -215,16 +275,36 @@ export function parseInstallArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       throw new UsageError('--interval is a whole number of seconds ≥ 1');
     o.intervalSec = Number(v.interval);
   }
+  // --routes is --backend routes; the last of the two wins.
+  const backendToken = parsed.tokens
+    .filter((t) => t.kind === 'option' && (t.name === 'routes' || t.name === 'backend'))
+    .at(-1);
+  if (backendToken?.kind === 'option') {
+    const b = backendToken.name === 'routes' ? 'routes' : (backendToken.value ?? '');
+    if (!(BACKENDS as readonly string[]).includes(b))
+      throw new UsageError(`--backend is one of ${BACKENDS.join(', ')}`);
+    o.backend = b as Backend;
+  }
+  if (v['vxlan-vni'] !== undefined)
+    o.vxlan = { ...o.vxlan, vni: wholeNumber(v['vxlan-vni'], '--vxlan-vni', 1, 0xffffff) };
+  if (v['vxlan-port'] !== undefined)
+    o.vxlan = { ...o.vxlan, port: wholeNumber(v['vxlan-port'], '--vxlan-port', 1, 65535) };
+  if (v['api-server'] !== undefined) o.apiServer = parseEndpoint(v['api-server']);
+  if (v.plugin !== undefined) {
+    if (v.plugin !== 'bridge' && v.plugin !== 'ptp') throw new UsageError('--plugin is one of bridge, ptp');
+    o.plugin = v.plugin;
+  }
   o.podCidrs = checkPodCidrs(listOf(v['pod-cidr']), '--pod-cidr');
-  if (!o.conflist && (!o.binaries || o.routes)) throw new UsageError('--no-conflist installs only the binaries');
+  if (!o.conflist && (!o.binaries || o.backend)) throw new UsageError('--no-conflist installs only the binaries');
   const nodeName = v['node-name'] ?? (env['NODE_NAME'] || undefined);
   if (nodeName !== undefined) o.nodeName = checkNodeName(nodeName);
   if (o.masq === 'nft' && o.podCidrs.length > 0 && o.clusterCidrs.length === 0) o.clusterCidrs = [...o.podCidrs];
   return o;
 }
 
-/** Whether the node object must be read: no pod CIDRs given, or routes wanted. */
-export const needsApi = (o: InstallOptions): boolean => o.conflist && (o.podCidrs.length === 0 || o.routes);
+/** Whether the node object must be read: no pod CIDRs given, or routes to other nodes wanted. */
+export const needsApi = (o: InstallOptions): boolean =>
+  o.conflist && (o.podCidrs.length === 0 || o.backend !== undefined);
 
 /** The masquerade mode in effect (see MasqMode). */
 export function masqMode(o: InstallOptions): MasqMode {

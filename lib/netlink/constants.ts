@@ -74,11 +74,15 @@ export const RTM_GETROUTE = 26;
 export const RTM_NEWRULE = 32;
 export const RTM_DELRULE = 33;
 export const RTM_GETRULE = 34;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
 
 // Fixed family headers (bytes)
 export const IFINFOMSG_LEN = 16;
 export const IFADDRMSG_LEN = 8;
 export const RTMSG_LEN = 12;
+export const NDMSG_LEN = 12;
 
 // IFLA_* (ifinfomsg attributes)
 export const IFLA_ADDRESS = 1;
@@ -140,6 +144,13 @@ export const IFLA_TUN_VNET_HDR = 5;
 export const IFLA_TUN_PERSIST = 6;
 export const IFLA_TUN_MULTI_QUEUE = 7;
 export const IFLA_TUN_NUM_QUEUES = 8;
+// vxlan (if_link.h IFLA_VXLAN_*); the port travels in network byte order.
+export const IFLA_VXLAN_ID = 1;
+export const IFLA_VXLAN_LINK = 3;
+export const IFLA_VXLAN_LOCAL = 4;
+export const IFLA_VXLAN_LEARNING = 7;
+export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_LOCAL6 = 17;
 
 // Bridge port attributes (IFLA_PROTINFO with AF_BRIDGE, and IFLA_INFO_SLAVE_DATA of a port)
 export const IFLA_BRPORT_STATE = 1;
@@ -220,6 +231,7 @@ export const FR_ACT_UNREACHABLE = 7;
 export const FR_ACT_PROHIBIT = 8;
 
 // rtmsg.rtm_flags
+export const RTNH_F_ONLINK = 0x4;
 export const RTM_F_CLONED = 0x200;
 
 // rtmsg.rtm_scope
@@ -255,3 +267,14 @@ export const RTPROT_BOOT = 3;
 export const RTPROT_STATIC = 4;
 export const RTPROT_RA = 9;
 export const RTPROT_DHCP = 16;
+
+// Neighbours and forwarding database entries (linux/neighbour.h): ndmsg attributes, states, flags
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+export const NDA_IFINDEX = 8;
+export const NUD_INCOMPLETE = 0x01;
+export const NUD_REACHABLE = 0x02;
+export const NUD_STALE = 0x04;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+export const NTF_SELF = 0x02;

@@ -41,6 +41,15 @@ import {
   IFLA_VLAN_ID,
   IFLA_VRF_TABLE,
   IFLA_BR_VLAN_FILTERING,
+  IFLA_VXLAN_ID,
+  IFLA_VXLAN_LEARNING,
+  IFLA_VXLAN_LINK,
+  IFLA_VXLAN_LOCAL,
+  IFLA_VXLAN_LOCAL6,
+  IFLA_VXLAN_PORT,
+  NDA_DST,
+  NDA_IFINDEX,
+  NDA_LLADDR,
   NLM_F_APPEND,
   NLM_F_CREATE,
   NLM_F_DUMP,
@@ -56,14 +65,20 @@ import {
   RTA_TABLE,
   RTAX_ADVMSS,
   RTAX_MTU,
+  RTNH_F_ONLINK,
+  NTF_SELF,
+  NUD_PERMANENT,
   RTM_DELADDR,
   RTM_DELLINK,
+  RTM_DELNEIGH,
   RTM_DELROUTE,
   RTM_GETADDR,
   RTM_GETLINK,
+  RTM_GETNEIGH,
   RTM_GETROUTE,
   RTM_NEWADDR,
   RTM_NEWLINK,
+  RTM_NEWNEIGH,
   RTM_NEWROUTE,
   RTM_SETLINK,
   RTM_DELRULE,
@@ -79,7 +94,7 @@ import {
 import { formatIp, formatMac } from './inet';
 import { IPVLAN_MODES, MACVLAN_MODES } from './links';
 import { decodeRuleHeader } from './rules';
-import { Attrs, decodeIfAddr, decodeIfInfo, decodeRtMsg, parseMessages, type NlMessage } from './message';
+import { Attrs, decodeIfAddr, decodeIfInfo, decodeNdMsg, decodeRtMsg, parseMessages, type NlMessage } from './message';
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWLINK]: 'RTM_NEWLINK',
@@ -95,6 +110,9 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWRULE]: 'RTM_NEWRULE',
   [RTM_DELRULE]: 'RTM_DELRULE',
   [RTM_GETRULE]: 'RTM_GETRULE',
+  [RTM_NEWNEIGH]: 'RTM_NEWNEIGH',
+  [RTM_DELNEIGH]: 'RTM_DELNEIGH',
+  [RTM_GETNEIGH]: 'RTM_GETNEIGH',
 };
 const FAMILY_NAMES: Readonly<Record<number, string>> = {
   [AF_UNSPEC]: 'unspec',
@@ -143,6 +161,7 @@ export function describe(msg: Uint8Array | NlMessage): string {
     else if (isKind(m.type, RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR)) words.push(...addrWords(m.payload));
     else if (isKind(m.type, RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE)) words.push(...routeWords(m.payload));
     else if (isKind(m.type, RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE)) words.push(...ruleWords(m.payload));
+    else if (isKind(m.type, RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH)) words.push(...neighWords(m.payload));
   } catch (e) {
     words.push(`(undecodable: ${e instanceof Error ? e.message : String(e)})`);
   }
@@ -151,7 +170,7 @@ export function describe(msg: Uint8Array | NlMessage): string {
 
 function flagWords(m: NlMessage): string[] {
   const out: string[] = [];
-  const isGet = isKind(m.type, RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE);
+  const isGet = isKind(m.type, RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE, RTM_GETNEIGH);
   if (isGet) {
     if ((m.flags & NLM_F_DUMP) === NLM_F_DUMP) out.push('dump');
   } else {
@@ -253,6 +272,17 @@ function kindDataWords(kind: string, data: Attrs): string[] {
   } else if (kind === 'bridge') {
     const filtering = data.u8(IFLA_BR_VLAN_FILTERING);
     if (filtering !== undefined) out.push(`vlan_filtering=${filtering}`);
+  } else if (kind === 'vxlan') {
+    const vni = data.u32(IFLA_VXLAN_ID);
+    if (vni !== undefined) out.push(`vni=${vni}`);
+    const local = data.bytes(IFLA_VXLAN_LOCAL) ?? data.bytes(IFLA_VXLAN_LOCAL6);
+    if (local) out.push(`local=${formatIp(local)}`);
+    const dev = data.u32(IFLA_VXLAN_LINK);
+    if (dev !== undefined) out.push(`dev=${dev}`);
+    const port = data.bytes(IFLA_VXLAN_PORT);
+    if (port && port.length === 2) out.push(`dstport=${((port[0] ?? 0) << 8) | (port[1] ?? 0)}`);
+    const learning = data.u8(IFLA_VXLAN_LEARNING);
+    if (learning !== undefined) out.push(learning ? 'learning' : 'nolearning');
   }
   return out;
 }
@@ -325,6 +355,31 @@ function routeWords(p: Uint8Array): string[] {
   if (h.protocol) out.push(`proto=${named(PROTO_NAMES, h.protocol)}`);
   if (h.scope || h.type) out.push(`scope=${named(SCOPE_NAMES, h.scope)}`);
   if (h.type) out.push(`type=${named(ROUTE_TYPE_NAMES, h.type)}`);
+  if (h.flags & RTNH_F_ONLINK) out.push('onlink');
+  return out;
+}
+
+function neighWords(p: Uint8Array): string[] {
+  const h = decodeNdMsg(p);
+  const a = Attrs.parse(p, 12);
+  const out: string[] = [];
+  if (h.family === AF_BRIDGE) out.push('fdb');
+  else out.push(`family=${named(FAMILY_NAMES, h.family)}`);
+  if (h.index) out.push(`index=${h.index}`);
+  const ifindex = a.u32(NDA_IFINDEX);
+  if (ifindex !== undefined) out.push(`index=${ifindex}`);
+  const mac = a.bytes(NDA_LLADDR);
+  const dst = a.bytes(NDA_DST);
+  // An FDB entry reads MAC → remote; a neighbour IP → MAC.
+  if (h.family === AF_BRIDGE) {
+    if (mac) out.push(formatMac(mac));
+    if (dst) out.push(`dst=${formatIp(dst)}`);
+  } else {
+    if (dst) out.push(formatIp(dst));
+    if (mac) out.push(`lladdr=${formatMac(mac)}`);
+  }
+  if (h.state & NUD_PERMANENT) out.push('permanent');
+  if (h.flags & NTF_SELF) out.push('self');
   return out;
 }
 

@@ -30,6 +30,9 @@ export type {
   VethOptions,
   VlanOptions,
   VrfOptions,
+  VxlanInfo,
+  VxlanOptions,
 } from './links';
+export type { FdbEntry, Neighbour } from './neigh';
 export type { Route, RouteSpec } from './routes';
 export type { Rule, RuleSpec } from './rules';

@@ -54,6 +54,12 @@ import {
   IFLA_TXQLEN,
   IFLA_VLAN_ID,
   IFLA_VRF_TABLE,
+  IFLA_VXLAN_ID,
+  IFLA_VXLAN_LEARNING,
+  IFLA_VXLAN_LINK,
+  IFLA_VXLAN_LOCAL,
+  IFLA_VXLAN_LOCAL6,
+  IFLA_VXLAN_PORT,
   IPVLAN_MODE_L2,
   IPVLAN_MODE_L3,
   IPVLAN_MODE_L3S,
@@ -74,7 +80,7 @@ import {
   RTM_SETLINK,
   VETH_INFO_PEER,
 } from './constants';
-import { formatMac, parseMac } from './inet';
+import { formatIp, formatMac, parseIp, parseMac } from './inet';
 import {
   Attrs,
   attr,
@@ -149,6 +155,18 @@ export interface BridgePort {
   state?: number;
 }
 
+/** A vxlan device's settings, read from IFLA_INFO_DATA. */
+export interface VxlanInfo {
+  vni: number;
+  /** UDP destination port (the kernel's default, 8472, when the device was made without one). */
+  port?: number;
+  /** The local tunnel endpoint address. */
+  local?: string;
+  /** The underlay link (IFLA_VXLAN_LINK). */
+  parentIndex?: number;
+  learning: boolean;
+}
+
 export interface Link {
   index: number;
   name: string;
@@ -180,6 +198,7 @@ export interface Link {
   /** The routing table of a VRF device. */
   vrfTable?: number;
   tun?: TunInfo;
+  vxlan?: VxlanInfo;
   bridgePort?: BridgePort;
 }
 
@@ -242,6 +261,8 @@ export function decodeLink(m: NlMessage): Link {
       setIf(link, 'vrfTable', data.u32(IFLA_VRF_TABLE));
     } else if (kind === 'tun') {
       link.tun = decodeTun(data);
+    } else if (kind === 'vxlan') {
+      link.vxlan = decodeVxlan(data);
     }
   }
   const slaveKind = info.str(IFLA_INFO_SLAVE_KIND);
@@ -266,6 +287,17 @@ function decodeTun(d: Attrs): TunInfo {
   setIf(tun, 'group', d.u32(IFLA_TUN_GROUP));
   setIf(tun, 'numQueues', d.u32(IFLA_TUN_NUM_QUEUES));
   return tun;
+}
+
+function decodeVxlan(d: Attrs): VxlanInfo {
+  const info: VxlanInfo = { vni: d.u32(IFLA_VXLAN_ID) ?? 0, learning: d.u8(IFLA_VXLAN_LEARNING) === 1 };
+  const port = d.bytes(IFLA_VXLAN_PORT);
+  if (port && port.length >= 2) info.port = ((port[0] ?? 0) << 8) | (port[1] ?? 0);
+  const local = d.bytes(IFLA_VXLAN_LOCAL) ?? d.bytes(IFLA_VXLAN_LOCAL6);
+  if (local && (local.length === 4 || local.length === 16) && local.some((b) => b !== 0)) info.local = formatIp(local);
+  const parent = d.u32(IFLA_VXLAN_LINK);
+  if (parent) info.parentIndex = parent;
+  return info;
 }
 
 function decodeBridgePort(p: Attrs): BridgePort {
@@ -355,6 +387,19 @@ export interface VrfOptions extends NewLinkCommon {
   table: number;
 }
 
+export interface VxlanOptions extends NewLinkCommon {
+  /** VXLAN network identifier, 1..16777215. */
+  vni: number;
+  /** UDP destination port (IANA's 4789 unless told otherwise). */
+  port: number;
+  /** Local tunnel endpoint: the source address of encapsulated packets (IPv4 or IPv6). */
+  local?: string;
+  /** The underlay link the tunnel is bound to. */
+  parentIndex?: number;
+  /** Learn remote MACs from received packets (off when a control plane fills the FDB). */
+  learning?: boolean;
+}
+
 function commonAttrs(o: NewLinkCommon): AttrSpec[] {
   const out = [attr.str(IFLA_IFNAME, o.name)];
   if (o.mtu !== undefined) out.push(attr.u32(IFLA_MTU, o.mtu));
@@ -418,6 +463,18 @@ export const newVlan = (o: VlanOptions): Request =>
 export const newDummy = (o: NewLinkCommon): Request => newLink('dummy', commonAttrs(o));
 
 export const newVrf = (o: VrfOptions): Request => newLink('vrf', commonAttrs(o), [attr.u32(IFLA_VRF_TABLE, o.table)]);
+
+export function newVxlan(o: VxlanOptions): Request {
+  const data = [attr.u32(IFLA_VXLAN_ID, o.vni)];
+  if (o.local !== undefined) {
+    const ip = parseIp(o.local);
+    data.push(attr.bytes(ip.family === 4 ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, ip.bytes));
+  }
+  if (o.parentIndex !== undefined) data.push(attr.u32(IFLA_VXLAN_LINK, o.parentIndex));
+  data.push(attr.bytes(IFLA_VXLAN_PORT, Uint8Array.of((o.port >> 8) & 0xff, o.port & 0xff)));
+  data.push(attr.u8(IFLA_VXLAN_LEARNING, o.learning ? 1 : 0));
+  return newLink('vxlan', commonAttrs(o), data);
+}
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);

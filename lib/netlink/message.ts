@@ -1,12 +1,13 @@
 /**
  * Netlink wire format, pure (no I/O): the 16-byte nlmsghdr, the rtnetlink family headers
- * (ifinfomsg, ifaddrmsg, rtmsg), 4-byte aligned attributes (nested or not), splitting a receive
+ * (ifinfomsg, ifaddrmsg, rtmsg, ndmsg), 4-byte aligned attributes (nested or not), splitting a receive
  * buffer into messages, and reading NLMSG_ERROR (errno plus extended-ack text).
  * Integers are in host byte order, which is little-endian on every platform we build for.
  */
 import {
   IFADDRMSG_LEN,
   IFINFOMSG_LEN,
+  NDMSG_LEN,
   NLA_F_NESTED,
   NLA_TYPE_MASK,
   NLMSG_HDRLEN,
@@ -344,6 +345,40 @@ export function decodeRtMsg(p: Uint8Array): RtMsg {
   };
 }
 
+export interface NdMsg {
+  family: number;
+  index: number;
+  /** NUD_* */
+  state: number;
+  /** NTF_* */
+  flags: number;
+  /** RTN_* */
+  type: number;
+}
+
+export function encodeNdMsg(h: Partial<NdMsg> = {}): Uint8Array {
+  const b = new Uint8Array(NDMSG_LEN);
+  const v = view(b);
+  b[0] = h.family ?? 0;
+  v.setInt32(4, h.index ?? 0, LE);
+  v.setUint16(8, h.state ?? 0, LE);
+  b[10] = h.flags ?? 0;
+  b[11] = h.type ?? 0;
+  return b;
+}
+
+export function decodeNdMsg(p: Uint8Array): NdMsg {
+  need(p, NDMSG_LEN, 'ndmsg');
+  const v = view(p);
+  return {
+    family: p[0] ?? 0,
+    index: v.getInt32(4, LE),
+    state: v.getUint16(8, LE),
+    flags: p[10] ?? 0,
+    type: p[11] ?? 0,
+  };
+}
+
 function need(p: Uint8Array, len: number, what: string): void {
   if (p.length < len) throw new Error(`netlink message too short for ${what}: ${p.length} < ${len} bytes`);
 }
@@ -410,7 +445,7 @@ export interface Request {
   type: number;
   /** Operation flags: NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_DUMP, ... */
   flags: number;
-  /** The family header (ifinfomsg, ifaddrmsg or rtmsg). */
+  /** The family header (ifinfomsg, ifaddrmsg, rtmsg or ndmsg). */
   header: Uint8Array;
   attrs?: readonly AttrSpec[];
 }

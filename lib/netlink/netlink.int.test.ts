@@ -297,6 +297,144 @@ describe('policy routing rules (inside the container)', () => {
   });
 });
 
+describe('vxlan, neighbours and the forwarding database', () => {
+  const MAC = '0a:00:00:00:00:02';
+
+  it('creates a vxlan device bound to an underlay link and reads its settings back like ip does', async () => {
+    const [, , , , link] = await driveOk([
+      { op: 'createVeth', args: [{ name: 'ul0', peerName: 'ul1' }] },
+      { op: 'addAddr', args: [idx('ul0'), '192.0.2.1/24'] },
+      { op: 'setUp', args: [idx('ul0')] },
+      {
+        op: 'createVxlan',
+        args: [
+          {
+            name: 'vx0',
+            vni: 42,
+            port: 4789,
+            local: '192.0.2.1',
+            parentIndex: idx('ul0'),
+            mtu: 1450,
+            mac: '0a:00:00:00:00:01',
+          },
+        ],
+      },
+      { op: 'linkByName', args: ['vx0'] },
+    ]);
+    const ip = await ipLink('host', 'vx0');
+    expect(link).toMatchObject({
+      kind: 'vxlan',
+      mtu: 1450,
+      mac: '0a:00:00:00:00:01',
+      vxlan: {
+        vni: 42,
+        port: 4789,
+        local: '192.0.2.1',
+        parentIndex: (await ipLink('host', 'ul0'))?.['ifindex'],
+        learning: false,
+      },
+    });
+    expect(ip?.linkinfo?.['info_data']).toMatchObject({
+      id: 42,
+      local: '192.0.2.1',
+      link: 'ul0',
+      port: 4789,
+      learning: false,
+    });
+  });
+
+  it('replaces permanent IPv4 and IPv6 neighbours and lists them per link', async () => {
+    const [, , , , v4, v6] = await driveOk([
+      { op: 'setUp', args: [idx('vx0')] },
+      { op: 'replaceNeighbour', args: [idx('vx0'), '10.244.2.0', '0a:00:00:00:00:09'] },
+      { op: 'replaceNeighbour', args: [idx('vx0'), '10.244.2.0', MAC] },
+      { op: 'replaceNeighbour', args: [idx('vx0'), 'fd00:10:244:2::', MAC] },
+      { op: 'neighbours', args: [{ family: 4, index: idx('vx0') }] },
+      { op: 'neighbours', args: [{ family: 6, index: idx('vx0') }] },
+    ]);
+    expect(v4).toEqual([expect.objectContaining({ address: '10.244.2.0', mac: MAC, permanent: true })]);
+    expect((v6 as Array<{ address: string }>).filter((n) => n.address === 'fd00:10:244:2::')).toEqual([
+      expect.objectContaining({ mac: MAC, permanent: true }),
+    ]);
+    const ip = await ipJson('host', ['neigh', 'show', 'dev', 'vx0', 'nud', 'permanent']);
+    expect(ip.map((n) => [n['dst'], n['lladdr']]).sort()).toEqual([
+      ['10.244.2.0', MAC],
+      ['fd00:10:244:2::', MAC],
+    ]);
+  });
+
+  it('replaces an FDB entry (MAC to tunnel endpoint) and lists the device table like bridge does', async () => {
+    const [, , fdb] = await driveOk([
+      { op: 'replaceFdb', args: [idx('vx0'), MAC, '192.0.2.99'] },
+      { op: 'replaceFdb', args: [idx('vx0'), MAC, '192.0.2.13'] },
+      { op: 'fdb', args: [idx('vx0')] },
+    ]);
+    expect(fdb).toEqual([expect.objectContaining({ mac: MAC, dst: '192.0.2.13', permanent: true })]);
+    const br = (await sb.exec('host', ['bridge', '-j', 'fdb', 'show', 'dev', 'vx0'])).json as Array<
+      Record<string, unknown>
+    >;
+    expect(br.map((e) => [e['mac'], e['dst']])).toEqual([[MAC, '192.0.2.13']]);
+    expect(br[0]?.['flags']).toContain('self');
+  });
+
+  it('adds on-link routes through the device for both families', async () => {
+    const [, , v4, v6] = await driveOk([
+      {
+        op: 'replaceRoute',
+        args: [{ dst: '10.244.2.0/24', gateway: '10.244.2.0', oif: idx('vx0'), onlink: true, protocol: 116 }],
+      },
+      {
+        op: 'replaceRoute',
+        args: [{ dst: 'fd00:10:244:2::/64', gateway: 'fd00:10:244:2::', oif: idx('vx0'), onlink: true, protocol: 116 }],
+      },
+      { op: 'routes', args: [{ family: 4, oif: idx('vx0') }] },
+      { op: 'routes', args: [{ family: 6, oif: idx('vx0') }] },
+    ]);
+    expect(v4).toEqual([expect.objectContaining({ dst: '10.244.2.0/24', gateway: '10.244.2.0', protocol: 116 })]);
+    expect(v6).toEqual(
+      expect.arrayContaining([expect.objectContaining({ dst: 'fd00:10:244:2::/64', gateway: 'fd00:10:244:2::' })]),
+    );
+    const ip = await ipJson('host', ['route', 'show', 'dev', 'vx0']);
+    expect(ip).toEqual([expect.objectContaining({ dst: '10.244.2.0/24', gateway: '10.244.2.0', flags: ['onlink'] })]);
+  });
+
+  it('an IPv6 underlay: local address, and FDB entries to IPv6 tunnel endpoints', async () => {
+    const [, , link, , fdb] = await driveOk([
+      { op: 'addAddr', args: [idx('ul0'), 'fd00:99::1/64', { nodad: true }] },
+      {
+        op: 'createVxlan',
+        args: [{ name: 'vx6', vni: 7, port: 4789, local: 'fd00:99::1', parentIndex: idx('ul0'), mtu: 1430 }],
+      },
+      { op: 'linkByName', args: ['vx6'] },
+      { op: 'replaceFdb', args: [idx('vx6'), MAC, 'fd00:99::13'] },
+      { op: 'fdb', args: [idx('vx6')] },
+      { op: 'deleteLink', args: [idx('vx6')] },
+    ]);
+    expect(link).toMatchObject({ mtu: 1430, vxlan: { vni: 7, local: 'fd00:99::1', learning: false } });
+    expect(fdb).toEqual([expect.objectContaining({ mac: MAC, dst: 'fd00:99::13' })]);
+  });
+
+  it('deletes neighbours and FDB entries; deleting one twice is ENOENT', async () => {
+    const res = await drive([
+      { op: 'deleteFdb', args: [idx('vx0'), MAC, '192.0.2.13'] },
+      { op: 'deleteNeighbour', args: [idx('vx0'), '10.244.2.0'] },
+      { op: 'deleteNeighbour', args: [idx('vx0'), '10.244.2.0'] },
+      { op: 'fdb', args: [idx('vx0')] },
+      { op: 'neighbours', args: [{ family: 4, index: idx('vx0') }] },
+    ]);
+    expect(res.slice(0, 2)).toEqual([
+      { ok: true, value: null },
+      { ok: true, value: null },
+    ]);
+    expect(res[2]).toMatchObject({ ok: false, errno: 'ENOENT' });
+    expect(res[3]).toEqual({ ok: true, value: [] });
+    expect(res[4]).toEqual({ ok: true, value: [] });
+    await driveOk([{ op: 'deleteLink', args: [idx('ul0')] }]);
+    // A vxlan device bound to a link goes with it (the installer's next round makes it again).
+    expect(await ipLink('host', 'vx0')).toBeUndefined();
+  });
+});
+
 describe('errors', () => {
   it('answers undefined for a missing link, and ENODEV when changing one', async () => {
     const res = await drive([

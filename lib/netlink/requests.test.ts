@@ -15,10 +15,12 @@ import {
   newVeth,
   newVlan,
   newVrf,
+  newVxlan,
   setBridgePort,
   setLink,
 } from './links';
 import { encodeMessage, type Request } from './message';
+import { delFdb, delNeighbour, dumpFdb, dumpNeighbours, replaceFdb, replaceNeighbour } from './neigh';
 import { delRoute, dumpRoutes, newRoute } from './routes';
 import { delRule, dumpRules, newRule } from './rules';
 
@@ -68,6 +70,22 @@ group('link requests', () => {
     [
       'RTM_NEWLINK create excl macvlan name=mv2 link=4 mode=vepa bcqueuelen=100',
       newMacvlan({ name: 'mv2', parentIndex: 4, mode: 'vepa', bcQueueLen: 100 }),
+    ],
+    [
+      'RTM_NEWLINK create excl vxlan name=tscni.vxlan mtu=1450 mac=0a:00:00:00:00:01 vni=1 local=172.18.0.11 dev=2 dstport=4789 nolearning',
+      newVxlan({
+        name: 'tscni.vxlan',
+        mtu: 1450,
+        mac: '0a:00:00:00:00:01',
+        vni: 1,
+        local: '172.18.0.11',
+        parentIndex: 2,
+        port: 4789,
+      }),
+    ],
+    [
+      'RTM_NEWLINK create excl vxlan name=vx6 vni=16777215 local=fd00::b dstport=8472 learning',
+      newVxlan({ name: 'vx6', vni: 0xffffff, local: 'fd00::b', port: 8472, learning: true }),
     ],
     ['RTM_SETLINK index=5 up', setLink(5, { up: true })],
     ['RTM_SETLINK index=7 up alias="tscni: a b"', setLink(7, { up: true, alias: 'tscni: a b' })],
@@ -125,6 +143,12 @@ group('link requests', () => {
     expect(hex(b.subarray(16))).toBe(
       '07000000030000000000000000000000' + '1400 0c80 0500 0400 01000000 0500 2100 00000000'.replace(/\s+/g, ''),
     );
+  });
+
+  it('sends the vxlan UDP port in network byte order', () => {
+    const b = bytesOf(newVxlan({ name: 'vx', vni: 7, port: 4789 }));
+    // IFLA_VXLAN_PORT (15), 2 bytes: 0x12b5 = 4789, big-endian.
+    expect(hex(b)).toContain('06000f0012b50000');
   });
 
   it('refuses a malformed MAC before anything is sent', () => {
@@ -199,6 +223,15 @@ group('route requests', () => {
     expect(line(req)).toBe(expected);
   });
 
+  it('marks an on-link gateway (RTNH_F_ONLINK in rtm_flags)', () => {
+    expect(line(newRoute({ dst: '10.244.2.0/24', gateway: '10.244.2.0', oif: 9, onlink: true, protocol: 116 }))).toBe(
+      'RTM_NEWROUTE create excl 10.244.2.0/24 via=10.244.2.0 oif=9 table=main proto=116 scope=universe type=unicast onlink',
+    );
+    expect(hex(bytesOf(newRoute({ dst: '10.0.0.0/8', gateway: '10.0.0.1', onlink: true })).subarray(24, 28))).toBe(
+      '04000000',
+    );
+  });
+
   it('refuses a gateway of the other family', () => {
     expect(() => newRoute({ dst: '10.0.0.0/8', gateway: 'fd00::1' })).toThrow(/gateway fd00::1 is not IPv4/);
   });
@@ -237,5 +270,40 @@ group('rule requests', () => {
   it('refuses a rule without a family or with two', () => {
     expect(() => newRule({ table: 100 })).toThrow(/no family/);
     expect(() => newRule({ src: '10.0.0.1/32', dst: 'fd00::/64' })).toThrow(/mixes address families/);
+  });
+});
+
+group('neighbour and FDB requests', () => {
+  it.each<[string, Request]>([
+    [
+      'RTM_NEWNEIGH create replace family=inet index=9 10.244.2.0 lladdr=0a:00:00:00:00:02 permanent',
+      replaceNeighbour(9, '10.244.2.0', '0a:00:00:00:00:02'),
+    ],
+    [
+      'RTM_NEWNEIGH create replace family=inet6 index=9 fd00:10:244:2:: lladdr=0a:00:00:00:00:02 permanent',
+      replaceNeighbour(9, 'fd00:10:244:2::', '0A:00:00:00:00:02'),
+    ],
+    ['RTM_DELNEIGH family=inet index=9 10.244.2.0', delNeighbour(9, '10.244.2.0')],
+    ['RTM_GETNEIGH dump family=inet6', dumpNeighbours(6)],
+    ['RTM_GETNEIGH dump family=inet index=9', dumpNeighbours(4, 9)],
+    [
+      'RTM_NEWNEIGH create replace fdb index=9 0a:00:00:00:00:02 dst=172.19.0.13 permanent self',
+      replaceFdb(9, '0a:00:00:00:00:02', '172.19.0.13'),
+    ],
+    [
+      'RTM_NEWNEIGH create replace fdb index=9 0a:00:00:00:00:02 dst=fc00::13 permanent self',
+      replaceFdb(9, '0a:00:00:00:00:02', 'fc00::13'),
+    ],
+    ['RTM_DELNEIGH fdb index=9 0a:00:00:00:00:02 self', delFdb(9, '0a:00:00:00:00:02')],
+    ['RTM_DELNEIGH fdb index=9 0a:00:00:00:00:02 dst=172.19.0.13 self', delFdb(9, '0a:00:00:00:00:02', '172.19.0.13')],
+    ['RTM_GETNEIGH dump fdb index=9', dumpFdb(9)],
+  ])('%s', (expected, req) => {
+    expect(line(req)).toBe(expected);
+  });
+
+  it('lays out the ndmsg header: family, ifindex, state, flags, type (golden bytes)', () => {
+    const b = bytesOf(replaceFdb(9, '0a:00:00:00:00:02', '172.19.0.13'));
+    // AF_BRIDGE, pad, pad16, ifindex 9, NUD_PERMANENT, NTF_SELF, type 0
+    expect(hex(b.subarray(16, 28))).toBe('070000000900000080000200');
   });
 });

@@ -18,6 +18,7 @@ import {
   RTA_PREFSRC,
   RTA_PRIORITY,
   RTA_TABLE,
+  RTNH_F_ONLINK,
   RTM_DELROUTE,
   RTM_GETROUTE,
   RTM_NEWROUTE,
@@ -127,6 +128,8 @@ export interface RouteSpec {
   /** Path MTU and advertised MSS of the route (RTA_METRICS). */
   mtu?: number;
   advmss?: number;
+  /** The gateway is on the output link even though no address of the link covers it (RTNH_F_ONLINK). */
+  onlink?: boolean;
 }
 
 function destination(s: RouteSpec): Prefix {
@@ -165,6 +168,7 @@ function routeBody(s: RouteSpec, forDelete: boolean): { header: Uint8Array; attr
     protocol: s.protocol ?? (forDelete ? 0 : RTPROT_BOOT),
     scope: s.scope ?? (forDelete ? RT_SCOPE_NOWHERE : defaultScope),
     type: s.type ?? (forDelete ? 0 : RTN_UNICAST),
+    flags: s.onlink ? RTNH_F_ONLINK : 0,
   });
   return { header, attrs };
 }

@@ -1,9 +1,18 @@
 /**
- * Rtnl: links, addresses and routes of one network namespace, through one netlink socket.
+ * Rtnl: links, addresses, routes, rules, neighbours and FDB entries of one network namespace,
+ * through one netlink socket.
  * Every method is synchronous (a netlink round trip takes well under a millisecond) and throws
  * NetlinkError on failure; lookups of a missing link return undefined instead.
  */
-import { RT_TABLE_MAIN, RTM_F_CLONED, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_NEWRULE } from './constants';
+import {
+  RT_TABLE_MAIN,
+  RTM_F_CLONED,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+  RTM_NEWRULE,
+} from './constants';
 import { decodeAddr, delAddr, dumpAddrs, newAddr, type Addr, type AddrOptions } from './addrs';
 import {
   decodeLink,
@@ -18,6 +27,7 @@ import {
   newVeth,
   newVlan,
   newVrf,
+  newVxlan,
   setBridgePort,
   setLink,
   type BridgeOptions,
@@ -30,8 +40,21 @@ import {
   type VethOptions,
   type VlanOptions,
   type VrfOptions,
+  type VxlanOptions,
 } from './links';
 import type { NlMessage, Request } from './message';
+import {
+  decodeFdb,
+  decodeNeighbour,
+  delFdb,
+  delNeighbour,
+  dumpFdb,
+  dumpNeighbours,
+  replaceFdb,
+  replaceNeighbour,
+  type FdbEntry,
+  type Neighbour,
+} from './neigh';
 import { decodeRoute, delRoute, dumpRoutes, getRoute, newRoute, type Route, type RouteSpec } from './routes';
 import { decodeRule, delRule, dumpRules, newRule, type Rule, type RuleSpec } from './rules';
 import { NetlinkSocket, isErrno, openNetlink, type NetlinkOptions, type RawSocket } from './socket';
@@ -131,6 +154,10 @@ export class Rtnl {
 
   createVrf(o: VrfOptions): void {
     this.exec(newVrf(o));
+  }
+
+  createVxlan(o: VxlanOptions): void {
+    this.exec(newVxlan(o));
   }
 
   /** Applies several changes in one request. */
@@ -276,5 +303,50 @@ export class Rtnl {
   /** Deletes the first rule matching `spec`; ENOENT when none does. */
   deleteRule(spec: RuleSpec): void {
     this.exec(delRule(spec));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Neighbours (ARP / NDP entries) and forwarding database entries
+
+  /** One family's neighbours, optionally of one link only. */
+  neighbours(filter: { family: Family; index?: number }): Neighbour[] {
+    const out: Neighbour[] = [];
+    for (const m of this.nl.dump(dumpNeighbours(filter.family, filter.index))) {
+      if (m.type !== RTM_NEWNEIGH) continue;
+      const n = decodeNeighbour(m);
+      if (n && (filter.index === undefined || n.index === filter.index)) out.push(n);
+    }
+    return out;
+  }
+
+  /** A permanent IP → MAC entry on link `index` (replacing what the kernel had for that IP). */
+  replaceNeighbour(index: number, address: string, mac: string): void {
+    this.exec(replaceNeighbour(index, address, mac));
+  }
+
+  /** ENOENT when there is no entry for the address. */
+  deleteNeighbour(index: number, address: string): void {
+    this.exec(delNeighbour(index, address));
+  }
+
+  /** The entries of link `index`'s forwarding database. */
+  fdb(index: number): FdbEntry[] {
+    const out: FdbEntry[] = [];
+    for (const m of this.nl.dump(dumpFdb(index))) {
+      if (m.type !== RTM_NEWNEIGH) continue;
+      const e = decodeFdb(m);
+      if (e && e.index === index) out.push(e);
+    }
+    return out;
+  }
+
+  /** A permanent MAC → remote entry in the device's own table (a vxlan device: the tunnel endpoint). */
+  replaceFdb(index: number, mac: string, dst: string): void {
+    this.exec(replaceFdb(index, mac, dst));
+  }
+
+  /** Deletes the MAC's entry (only its remote `dst` when given); ENOENT when there is none. */
+  deleteFdb(index: number, mac: string, dst?: string): void {
+    this.exec(delFdb(index, mac, dst));
   }
 }

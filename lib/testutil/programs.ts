@@ -29,6 +29,8 @@ export const TEST_PROGRAMS = {
   sysctl: 'procps',
   ps: 'procps',
   openssl: 'openssl',
+  // captures on the multi-node simulation's underlay (VXLAN on the wire, no fragments)
+  tcpdump: 'tcpdump',
   // the DHCP server the dhcp plugin's tests lease from
   dnsmasq: 'dnsmasq-base',
   // the reference plugins, for differential tests
