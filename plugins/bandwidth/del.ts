@@ -1,0 +1,55 @@
+/**
+ * bandwidth DEL: idempotent, and needs neither the namespace nor prevResult nor a valid limit.
+ * The shaped host link is found through the container's veth, else prevResult's host-side veth,
+ * else the ifb's alias (then only if its redirect points at that ifb); its root and ingress
+ * qdiscs go first, so no redirect is left pointing at a deleted device, then the ifb.
+ */
+import type { Invocation } from '../../lib/cni/dispatch';
+import { prevResultOf } from '../../lib/cni/netconf';
+import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import { netnsExists } from '../../lib/net/open-netns';
+import type { Link, Rtnl } from '../../lib/netlink';
+import { vethPeer } from './host-link';
+import { ifbName, parseIfbAlias } from './names';
+import { deleteIfb, redirectsTo, removeIngressQdisc, removeRootQdisc } from './shaping';
+
+function viaNetns(kernel: Kernel, host: Rtnl, inv: Invocation): Link | undefined {
+  if (!netnsExists(inv.netns)) return undefined;
+  const ctr = kernel.rtnl(inv.netns);
+  try {
+    return vethPeer(host, ctr, inv.ifName);
+  } finally {
+    ctr.close();
+  }
+}
+
+function viaPrevResult(host: Rtnl, inv: Invocation): Link | undefined {
+  for (const i of prevResultOf(inv)?.interfaces ?? []) {
+    if (i.sandbox) continue;
+    const link = host.linkByName(i.name);
+    if (link?.kind === 'veth') return link;
+  }
+  return undefined;
+}
+
+function viaAlias(host: Rtnl, ifb: Link | undefined): Link | undefined {
+  const named = parseIfbAlias(ifb?.alias)?.hostLink;
+  const link = named ? host.linkByName(named) : undefined;
+  return link && ifb && redirectsTo(host, link.index, ifb.index) ? link : undefined;
+}
+
+export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+  const host = kernel.rtnl();
+  try {
+    const name = ifbName(inv.networkName, inv.containerId);
+    const ifb = host.linkByName(name);
+    const shaped = viaNetns(kernel, host, inv) ?? viaPrevResult(host, inv) ?? viaAlias(host, ifb);
+    if (shaped) {
+      removeRootQdisc(host, shaped.index);
+      removeIngressQdisc(host, shaped.index);
+    }
+    if (ifb) deleteIfb(host, name);
+  } finally {
+    host.close();
+  }
+}
