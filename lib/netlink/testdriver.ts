@@ -13,6 +13,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dumpLinks, getLinkByName, newIpvlan, newVeth } from './links';
 import { dumpAddrs } from './addrs';
 import { dumpRoutes } from './routes';
+import { dumpClasses, dumpFilters, getQdisc } from './tc';
 import { encodeMessage, parseMessages, type Request } from './message';
 import { inNetns as withNetns, netnsInode } from '../sys/netns';
 import { Rtnl } from './rtnl';
@@ -92,6 +93,9 @@ const CAPTURES: Record<string, (...a: string[]) => Request> = {
   routes6: () => dumpRoutes(6),
   veth: (name: string, peer: string) => newVeth({ name, peerName: peer }),
   ipvlan: (name: string, parent: string) => newIpvlan({ name, parentIndex: Number(parent) }),
+  qdisc: (index: string, parent: string) => getQdisc(Number(index), Number(parent)),
+  filters: (index: string, parent: string) => dumpFilters(Number(index), Number(parent)),
+  classes: (index: string) => dumpClasses(Number(index)),
 };
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 1000) / 1000;

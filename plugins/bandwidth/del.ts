@@ -1,8 +1,10 @@
 /**
  * bandwidth DEL: idempotent, and needs neither the namespace nor prevResult nor a valid limit.
- * The shaped host link is found through the container's veth, else prevResult's host-side veth,
- * else the ifb's alias (then only if its redirect points at that ifb); its root and ingress
- * qdiscs go first, so no redirect is left pointing at a deleted device, then the ifb.
+ * The shaped host link is found through the container's veth; without the namespace, through
+ * prevResult's host-side veth, else the ifb's alias (then only if its redirect points at that
+ * ifb). Its root and ingress qdiscs go first, so no redirect is left pointing at a deleted
+ * device, then the ifb. (With the namespace but without its veth, the host end is gone too:
+ * the two ends of a veth die together.)
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { prevResultOf } from '../../lib/cni/netconf';
@@ -11,10 +13,9 @@ import { netnsExists } from '../../lib/net/open-netns';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { vethPeer } from './host-link';
 import { ifbName, parseIfbAlias } from './names';
-import { deleteIfb, redirectsTo, removeIngressQdisc, removeRootQdisc } from './shaping';
+import { deleteLinkAt, redirectsTo, removeIngressQdisc, removeRootQdisc } from './shaping';
 
 function viaNetns(kernel: Kernel, host: Rtnl, inv: Invocation): Link | undefined {
-  if (!netnsExists(inv.netns)) return undefined;
   const ctr = kernel.rtnl(inv.netns);
   try {
     return vethPeer(host, ctr, inv.ifName);
@@ -43,12 +44,14 @@ export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promi
   try {
     const name = ifbName(inv.networkName, inv.containerId);
     const ifb = host.linkByName(name);
-    const shaped = viaNetns(kernel, host, inv) ?? viaPrevResult(host, inv) ?? viaAlias(host, ifb);
+    const shaped = netnsExists(inv.netns)
+      ? viaNetns(kernel, host, inv)
+      : (viaPrevResult(host, inv) ?? viaAlias(host, ifb));
     if (shaped) {
       removeRootQdisc(host, shaped.index);
       removeIngressQdisc(host, shaped.index);
     }
-    if (ifb) deleteIfb(host, name);
+    if (ifb) deleteLinkAt(host, ifb.index);
   } finally {
     host.close();
   }

@@ -9,7 +9,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { validAttachmentsOf } from '../../lib/cni/netconf';
 import { hostKernel, type Kernel } from '../../lib/net/kernel';
 import { ifbName, networkTag, parseIfbAlias } from './names';
-import { deleteIfb, redirectsTo, removeIngressQdisc, removeRootQdisc } from './shaping';
+import { deleteLinkAt, redirectsTo, removeIngressQdisc, removeRootQdisc } from './shaping';
 
 export async function gc(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
   const valid = validAttachmentsOf(inv);
@@ -27,7 +27,7 @@ export async function gc(inv: Invocation, kernel: Kernel = hostKernel()): Promis
         removeRootQdisc(host, shaped.index);
         removeIngressQdisc(host, shaped.index);
       }
-      deleteIfb(host, link.name);
+      deleteLinkAt(host, link.index);
     }
   } finally {
     host.close();

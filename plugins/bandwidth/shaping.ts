@@ -274,9 +274,13 @@ export function removeIngressQdisc(host: Rtnl, index: number): boolean {
 
 export function deleteIfb(host: Rtnl, name: string): boolean {
   const link = host.linkByName(name);
-  if (!link) return false;
+  return link ? deleteLinkAt(host, link.index) : false;
+}
+
+/** Deletes a link known by index; one already gone is fine. */
+export function deleteLinkAt(host: Rtnl, index: number): boolean {
   try {
-    host.deleteLink(link.index);
+    host.deleteLink(index);
     return true;
   } catch (e) {
     if (isErrno(e, 'ENODEV')) return false;
