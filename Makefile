@@ -21,7 +21,7 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # What the test suites start besides those, installed by `make testdeps` before the first suite
 # runs. lib/testutil/programs.ts is the same list (tests ask for programs through it), and
 # lib/testutil/programs.test.ts fails when the two part.
-TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 iptables-restore:iptables iptables-save:iptables \
+TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:iptables iptables-save:iptables \
   ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux \
   ps:procps openssl:openssl tcpdump:tcpdump dnsmasq:dnsmasq-base /usr/lib/cni/bridge:containernetworking-plugins \
   /usr/lib/cni/dhcp:containernetworking-plugins \

@@ -24,6 +24,7 @@ import {
 import {
   formatHandle,
   isErrno,
+  type ActionInfo,
   tcHandle,
   type Filter,
   type Link,
@@ -331,13 +332,19 @@ const specLine = (f: U32FilterSpec): string =>
     f.classid,
     f.actions.map((a) => `${a.direction}:${a.ifindex}:${a.verdict}`).join(','),
   );
+/** Actions after one that steals the packet never run (the reference's library adds its redirect twice). */
+function effectiveActions(f: Filter): ActionInfo[] {
+  const all = f.u32?.actions ?? [];
+  const stop = all.findIndex((a) => a.mirred?.verdict === 'stolen');
+  return stop < 0 ? all : all.slice(0, stop + 1);
+}
 const kernelLine = (f: Filter): string =>
   line(
     f.prio,
     f.protocol,
     keyText(f.u32?.keys),
     f.u32?.classid,
-    (f.u32?.actions ?? [])
+    effectiveActions(f)
       .map((a) => (a.mirred ? `${a.mirred.direction}:${a.mirred.ifindex}:${a.mirred.verdict}` : a.kind))
       .join(','),
   );
