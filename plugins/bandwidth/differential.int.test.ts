@@ -28,7 +28,7 @@ beforeAll(async () => {
   if (!existsSync(REF)) throw new Error(`${REF} missing: apt-get install containernetworking-plugins`);
   sb = await Sandbox.create('bwdiff');
   mkdirSync(join(sb.dir, 'ipam'));
-}, 30_000);
+});
 afterAll(async () => sb?.destroy());
 
 type Json = Record<string, unknown>;
@@ -176,44 +176,40 @@ describe('bandwidth vs reference: same stdin, same result, same kernel state', (
         },
       },
     ],
-  ])(
-    'after %s, cniVersion %s, %j: ADD, CHECK, DEL',
-    async (main, version, limits) => {
-      // One container, the same stdin for both: ours first (its DEL leaves the veth bare), then the reference.
-      const a = await attach(main, version);
-      const run = async (
-        bin: string,
-        ref: boolean,
-      ): Promise<{ add: RunResult; added: Json; check?: RunResult; deleted: Json }> => {
-        const add = await bw(bin, 'ADD', a, conf(a, limits));
-        const added = await tcState(a, ref);
-        const check =
-          version === '0.3.1' ? undefined : await bw(bin, 'CHECK', a, { ...conf(a, limits), prevResult: add.json });
-        expect((await bw(bin, 'DEL', a, conf(a, limits))).code).toBe(0);
-        return { add, added, check, deleted: await tcState(a, ref) };
-      };
-      const o = await run(OURS, false);
-      const r = await run(REF, true);
-      expect(o.add.code).toBe(0);
-      expect(norm(o.add, a)).toEqual(norm(r.add, a));
-      expect(withoutAlias(o.added)).toEqual(withoutAlias(r.added));
-      if (o.added['ifb']) expect((o.added['ifb'] as Json)['alias']).toBe('tscni');
-      expect(o.check && { code: o.check.code, out: o.check.stdout }).toEqual(r.check && { code: 0, out: '' });
-      // After DEL nothing of ours is left; the reference deletes the ifb but leaves the veth's
-      // qdiscs (with the egress redirect still pointing at the deleted ifb).
-      expect(o.deleted).toEqual(BARE);
-      expect(r.deleted['ifb']).toBeUndefined();
-      if (limits['ingressRate'] || limits['runtimeConfig'])
-        expect(r.deleted['qdiscs']).toContainEqual(expect.objectContaining({ kind: 'tbf', dev: 'VETH' }));
-      // Our DEL after the reference's removes what it left; a second DEL finds nothing and succeeds.
-      expect((await bw(OURS, 'DEL', a, conf(a, limits))).code).toBe(0);
-      expect(await tcState(a)).toEqual(BARE);
-      expect((await bw(OURS, 'DEL', a, conf(a, limits))).code).toBe(0);
-      await detach(a);
-      expect(await tcState(a)).toEqual({ qdiscs: [], filters: [], ifb: undefined });
-    },
-    60_000,
-  );
+  ])('after %s, cniVersion %s, %j: ADD, CHECK, DEL', async (main, version, limits) => {
+    // One container, the same stdin for both: ours first (its DEL leaves the veth bare), then the reference.
+    const a = await attach(main, version);
+    const run = async (
+      bin: string,
+      ref: boolean,
+    ): Promise<{ add: RunResult; added: Json; check?: RunResult; deleted: Json }> => {
+      const add = await bw(bin, 'ADD', a, conf(a, limits));
+      const added = await tcState(a, ref);
+      const check =
+        version === '0.3.1' ? undefined : await bw(bin, 'CHECK', a, { ...conf(a, limits), prevResult: add.json });
+      expect((await bw(bin, 'DEL', a, conf(a, limits))).code).toBe(0);
+      return { add, added, check, deleted: await tcState(a, ref) };
+    };
+    const o = await run(OURS, false);
+    const r = await run(REF, true);
+    expect(o.add.code).toBe(0);
+    expect(norm(o.add, a)).toEqual(norm(r.add, a));
+    expect(withoutAlias(o.added)).toEqual(withoutAlias(r.added));
+    if (o.added['ifb']) expect((o.added['ifb'] as Json)['alias']).toBe('tscni');
+    expect(o.check && { code: o.check.code, out: o.check.stdout }).toEqual(r.check && { code: 0, out: '' });
+    // After DEL nothing of ours is left; the reference deletes the ifb but leaves the veth's
+    // qdiscs (with the egress redirect still pointing at the deleted ifb).
+    expect(o.deleted).toEqual(BARE);
+    expect(r.deleted['ifb']).toBeUndefined();
+    if (limits['ingressRate'] || limits['runtimeConfig'])
+      expect(r.deleted['qdiscs']).toContainEqual(expect.objectContaining({ kind: 'tbf', dev: 'VETH' }));
+    // Our DEL after the reference's removes what it left; a second DEL finds nothing and succeeds.
+    expect((await bw(OURS, 'DEL', a, conf(a, limits))).code).toBe(0);
+    expect(await tcState(a)).toEqual(BARE);
+    expect((await bw(OURS, 'DEL', a, conf(a, limits))).code).toBe(0);
+    await detach(a);
+    expect(await tcState(a)).toEqual({ qdiscs: [], filters: [], ifb: undefined });
+  });
 
   it("each reads the other's work: CHECK passes, and our DEL removes everything the reference's ADD made", async () => {
     const [a, b] = [await attach(), await attach()];
@@ -231,7 +227,7 @@ describe('bandwidth vs reference: same stdin, same result, same kernel state', (
     expect((await tcState(b))['ifb']).toBeUndefined();
     await detach(a);
     await detach(b);
-  }, 60_000);
+  });
 
   it.each<[string, Json, boolean]>([
     ['rate without burst', { ingressRate: 8000 }, true],
@@ -346,7 +342,7 @@ describe('DEL without the namespace or prevResult, and GC', () => {
     expect((await bw(OURS, 'DEL', keep, conf(keep))).code).toBe(0);
     expect((await bw(OURS, 'DEL', other, otherConf)).code).toBe(0);
     for (const a of [keep, stale, other]) await detach(a);
-  }, 60_000);
+  });
 });
 
 describe('unshapedSubnets and shapedSubnets (upstream v1.5; the reference v1.1.1 ignores them)', () => {

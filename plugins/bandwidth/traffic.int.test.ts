@@ -37,7 +37,7 @@ beforeAll(async () => {
   sb = await Sandbox.create('bwtraffic');
   mkdirSync(join(sb.dir, 'ipam'));
   await runOk(['ip', '-n', sb.hostNs, 'addr', 'add', `${FAR_PEER}/32`, 'dev', 'lo']);
-}, 30_000);
+});
 afterAll(async () => {
   if (measured.length)
     process.stdout.write(
@@ -163,7 +163,7 @@ describe('bandwidth shapes real traffic', () => {
     expect(await ifbs()).toEqual([]);
     await expectUnshaped('into, after DEL', () => into(c, GATEWAY, bytes), bytes);
     await expectUnshaped('out of, after DEL', () => outOf(c, GATEWAY, bytes), bytes);
-  }, 120_000);
+  });
 
   it('unshapedSubnets: the far peer is not shaped either way, the gateway still is', async () => {
     const c = await container('subnets');
@@ -178,7 +178,7 @@ describe('bandwidth shapes real traffic', () => {
     await expectShaped('out of, to the gateway', () => outOf(c, GATEWAY, bytes), bytes, baseOut);
     expect((await bw(c, 'DEL', limits)).code).toBe(0);
     expect(await ifbs()).toEqual([]);
-  }, 120_000);
+  });
 
   it('shapedSubnets: only the listed peer is shaped', async () => {
     const c = await container('shaped');
@@ -189,7 +189,7 @@ describe('bandwidth shapes real traffic', () => {
     await expectUnshaped('out of, to the gateway', () => outOf(c, GATEWAY, bytes), bytes);
     await expectShaped('out of, to the listed peer', () => outOf(c, FAR_PEER, bytes), bytes, baseOut);
     expect((await bw(c, 'DEL', limits)).code).toBe(0);
-  }, 120_000);
+  });
 
   it('after ptp: shaped both ways too', async () => {
     const c = await container('ptp', 'ptp');
@@ -202,5 +202,5 @@ describe('bandwidth shapes real traffic', () => {
     await expectShaped('out of the container', () => outOf(c, gw, bytes), bytes, baseOut);
     expect((await bw(c, 'DEL', LIMITS)).code).toBe(0);
     expect(await ifbs()).toEqual([]);
-  }, 120_000);
+  });
 });
