@@ -125,3 +125,187 @@ describe('containerd CRI', () => {
     JEST_TIMEOUT_MS,
   );
 });
+
+/*
+ * The k3s shape: bridge + portmap + bandwidth, the pod asking for 1 Mbit/s each way through its
+ * annotations. containerd turns them into the `bandwidth` capability with a burst of 2^32-1 bits
+ * (as kubenet did), which the kernel's 32-bit tick field caps at ~275 s of traffic at the rate:
+ * the first ~34 MB pass at full speed (with the reference too, kubernetes/kubernetes#90838). So
+ * each direction moves a little more than that bucket, and the shaping shows in the last chunks.
+ * The pod measures what it receives itself (busybox dd and /proc/uptime) and reports what the
+ * host received from it (the host's sink timestamps each chunk; the pod fetches the figures).
+ */
+const BW_GATEWAY = '10.88.5.1';
+const BW_RATE = 1_000_000; // "1M", bits per second
+const CHUNK = 131_072;
+/** The bucket in payload bytes at most: 2^32-1 ticks of 64 ns at the rate, TCP payload of 1460 in 1514-byte frames. */
+const BUCKET_PAYLOAD_MAX = (((((2 ** 32 - 1) * 64) / 1e9) * BW_RATE) / 8) * (1460 / 1514);
+/**
+ * Chunks read in one go (below the bucket), then chunks timed one by one until 6 chunks past the
+ * bucket; judged are the 4 before the last (the one the stream's end falls in can finish early).
+ */
+const SKIP_CHUNKS = Math.floor((0.9 * BUCKET_PAYLOAD_MAX) / CHUNK);
+const TIMED_CHUNKS = Math.ceil((BUCKET_PAYLOAD_MAX + 6 * CHUNK) / CHUNK) - SKIP_CHUNKS;
+const TOTAL = (SKIP_CHUNKS + TIMED_CHUNKS) * CHUNK;
+/** Seconds for 4 chunks at the rate. */
+const FOUR_CHUNKS_S = (4 * CHUNK * 8) / BW_RATE;
+
+// On the sandbox host: GET /stream/<n> sends n bytes; port 8091 takes TOTAL bytes and notes the
+// time of each chunk's last byte (ms after the first byte); GET /last returns those times.
+const BW_SERVER = `
+const [gw, total, chunk] = process.argv.slice(1).map((x, i) => (i ? Number(x) : x));
+let last = null;
+require('node:http').createServer((req, res) => {
+  const m = /^\\/stream\\/(\\d+)$/.exec(req.url);
+  if (m) {
+    let left = Number(m[1]);
+    res.writeHead(200, { 'content-length': left });
+    const buf = Buffer.alloc(65536);
+    const pump = () => {
+      while (left > 0) {
+        const n = Math.min(left, buf.length);
+        left -= n;
+        if (!res.write(n === buf.length ? buf : buf.subarray(0, n))) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
+  }
+  res.end(JSON.stringify(last));
+}).listen(8090, gw);
+require('node:net').createServer((c) => {
+  let got = 0;
+  let t0 = 0n;
+  const marks = [];
+  c.on('data', (d) => {
+    if (!t0) t0 = process.hrtime.bigint();
+    got += d.length;
+    while (got >= (marks.length + 1) * chunk) marks.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (got >= total) { last = { bytes: got, marks }; c.destroy(); }
+  });
+}).listen(8091, gw, () => console.log('listening'));`;
+
+/** The last four chunks against the rate, and the chunks read before against it (the machine's own speed). */
+function judge(what: string, skipS: number, lastFourS: number): void {
+  const skipAtRateS = (SKIP_CHUNKS * CHUNK * 8) / BW_RATE;
+  process.stdout.write(
+    `${what}: ${((SKIP_CHUNKS * CHUNK) / 1e6).toFixed(1)} MB (within the burst) in ${skipS.toFixed(2)} s, ` +
+      `then 4 × ${CHUNK} bytes in ${lastFourS.toFixed(2)} s (at 1 Mbit/s: ${FOUR_CHUNKS_S.toFixed(2)} s)\n`,
+  );
+  expect({ what, skipS, fasterThanTheRate: skipS < skipAtRateS / 3 }).toMatchObject({ fasterThanTheRate: true });
+  expect({
+    what,
+    lastFourS,
+    expected: FOUR_CHUNKS_S,
+    within20Percent: lastFourS >= 0.8 * FOUR_CHUNKS_S && lastFourS <= 1.2 * FOUR_CHUNKS_S,
+  }).toMatchObject({ within20Percent: true });
+}
+
+describe('containerd CRI with bandwidth annotations', () => {
+  it(
+    'cniVersion 1.0.0: a pod annotated 1M each way is shaped to 1 Mbit/s in and out, measured from inside it',
+    async () => {
+      await scenario('cri-bandwidth', async (sb, steps) => {
+        writeFileSync(
+          join(sb.hostPath('/etc/cni/net.d'), '10-e2e.conflist'),
+          conflist('cri-bandwidth.conflist', '1.0.0'),
+        );
+        const cd = await startContainerd(sb, 'containerd-cri.toml', ['k8s.io']);
+        const cri = new CriClient(cd.socket);
+        try {
+          await sb.waitFor('the CRI service', async () => {
+            try {
+              return (await cri.version()).runtimeName === 'containerd';
+            } catch {
+              return false;
+            }
+          });
+          steps.mark('containerd+image');
+          const pod: PodConfig = {
+            name: 'shaped',
+            uid: randomUUID(),
+            namespace: 'e2e',
+            portMappings: [],
+            annotations: { 'kubernetes.io/ingress-bandwidth': '1M', 'kubernetes.io/egress-bandwidth': '1M' },
+            cgroupParent: sb.cgroupParent,
+          };
+          const podId = await cri.runPodSandbox(pod);
+          const ip = (await cri.podSandboxStatus(podId)).ip;
+          expect(ip).toMatch(/^10\.88\.5\./);
+          steps.mark('RunPodSandbox');
+          const ctrId = await cri.createContainer(podId, pod, {
+            name: 'sh',
+            image: IMAGE_REF,
+            command: ['sleep', '3600'],
+          });
+          await cri.startContainer(ctrId);
+          const inside = (script: string, timeoutSec = 90): ReturnType<typeof cri.execSync> =>
+            cri.execSync(ctrId, ['sh', '-c', script], timeoutSec);
+          await checkInside((argv) => cri.execSync(ctrId, argv), ip, BW_GATEWAY);
+
+          // containerd sent the annotations as the capability, in go-cni's capitalised keys.
+          const bwAdd = callsOf(sb.trace(), 'bandwidth', 'ADD')[0];
+          expect(bwAdd?.config?.['runtimeConfig']).toEqual({
+            bandwidth: {
+              IngressRate: BW_RATE,
+              IngressBurst: 2 ** 32 - 1,
+              EgressRate: BW_RATE,
+              EgressBurst: 2 ** 32 - 1,
+            },
+          });
+          sb.startDaemon('bw-server', [process.execPath, '-e', BW_SERVER, BW_GATEWAY, String(TOTAL), String(CHUNK)]);
+          await sb.waitFor(
+            'the traffic server',
+            async () => (await inside(`wget -q -O - http://${BW_GATEWAY}:8090/last`)).code === 0,
+          );
+          steps.mark('pod');
+
+          // Into the pod: the pod times what it reads.
+          const got = await inside(
+            `wget -q -O - http://${BW_GATEWAY}:8090/stream/${TOTAL} | {` +
+              ` read s r </proc/uptime; dd bs=${CHUNK} count=${SKIP_CHUNKS} iflag=fullblock of=/dev/null 2>/dev/null;` +
+              ` read a r </proc/uptime; echo $s; echo $a; i=0;` +
+              ` while [ $i -lt ${TIMED_CHUNKS} ]; do dd bs=${CHUNK} count=1 iflag=fullblock of=/dev/null 2>/dev/null;` +
+              ` read t r </proc/uptime; echo $t; i=$((i+1)); done; }`,
+          );
+          const t = got.stdout.trim().split('\n').map(Number);
+          expect(t).toHaveLength(TIMED_CHUNKS + 2);
+          judge('into the pod', (t[1] ?? 0) - (t[0] ?? 0), (t[t.length - 2] ?? 0) - (t[t.length - 6] ?? 0));
+          steps.mark('ingress');
+
+          // Out of the pod: the host's sink times what arrives, the pod reports it.
+          const sent = await inside(
+            `dd if=/dev/zero bs=${CHUNK} count=${TOTAL / CHUNK} 2>/dev/null | nc ${BW_GATEWAY} 8091;` +
+              ` wget -q -O - http://${BW_GATEWAY}:8090/last`,
+          );
+          const report = JSON.parse(sent.stdout.trim()) as { bytes: number; marks: number[] };
+          expect(report.bytes).toBe(TOTAL);
+          const m = report.marks;
+          judge(
+            'out of the pod',
+            (m[SKIP_CHUNKS - 1] ?? 0) / 1000,
+            ((m[m.length - 2] ?? 0) - (m[m.length - 6] ?? 0)) / 1000,
+          );
+          steps.mark('egress');
+          await sb.stopDaemon('bw-server', 'KILL');
+
+          await cri.stopPodSandbox(podId);
+          await cri.removePodSandbox(podId);
+          steps.mark('Stop+RemovePodSandbox');
+          const trace = sb.trace();
+          expectAllCallsOk(trace);
+          expect(await leftovers(sb, { containerIds: [podId], ips: [ip] })).toEqual([]);
+          expect((await sb.exec(['ip', '-o', 'link', 'show', 'type', 'ifb'])).stdout).toBe('');
+          // DEL came twice (StopPodSandbox with the netns, RemovePodSandbox without): both fine.
+          expect(callsOf(trace, 'bandwidth', 'DEL').map((e) => (e.netns ? 'netns' : 'no-netns'))).toEqual([
+            'netns',
+            'no-netns',
+          ]);
+        } finally {
+          cri.close();
+        }
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+});
