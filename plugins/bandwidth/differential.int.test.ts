@@ -266,6 +266,33 @@ describe('bandwidth vs reference: same stdin, same result, same kernel state', (
     await detach(a);
   });
 
+  it("containerd's 2^32-1-bit burst at 10 Mbit/s: ours is the largest bucket the kernel holds, the reference's wraps around", async () => {
+    const a = await attach();
+    const limits = { runtimeConfig: { bandwidth: { IngressRate: 10_000_000, IngressBurst: 2 ** 32 - 1 } } };
+    const burstOf = async (): Promise<unknown> =>
+      ((await tcState(a))['qdiscs'] as Json[]).map((q) => (q['options'] as Json | undefined)?.['burst']);
+    expect((await bw(OURS, 'ADD', a, conf(a, limits))).code).toBe(0);
+    const ours = await burstOf();
+    expect((await bw(OURS, 'DEL', a, conf(a, limits))).code).toBe(0);
+    expect((await bw(REF, 'ADD', a, conf(a, limits))).code).toBe(0);
+    const ref = await burstOf();
+    // (2^32-1) ticks of 64 ns at 1.25 MB/s; the reference: 6710886375 ticks wrapped to 2415919079.
+    expect(ours).toEqual([343597382]);
+    expect(ref).toEqual([193273526]);
+    expect((await bw(OURS, 'DEL', a, conf(a, limits))).code).toBe(0);
+    await detach(a);
+  });
+
+  it('DEL of a config ADD would refuse still cleans up (the reference fails, and is retried for ever)', async () => {
+    const a = await attach();
+    expect((await bw(OURS, 'ADD', a, conf(a))).code).toBe(0);
+    const bad = conf(a, { ingressRate: 8000, egressRate: 'fast' });
+    expect((await bw(REF, 'DEL', a, bad)).json).toMatchObject({ code: 999 });
+    expect((await bw(OURS, 'DEL', a, bad)).code).toBe(0);
+    expect(await tcState(a)).toEqual(BARE);
+    await detach(a);
+  });
+
   it('a repeated ADD fails and leaves the first one as it was', async () => {
     const a = await attach();
     expect((await bw(OURS, 'ADD', a, conf(a))).code).toBe(0);
