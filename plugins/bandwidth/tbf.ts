@@ -2,8 +2,9 @@
  * A limit (bits/s, bits) as token-bucket parameters, with the reference's arithmetic so the
  * kernel ends up holding the same numbers: rate in bytes/s, the burst as the time to send it at
  * that rate in scheduler ticks (buffer), and a queue of 25 ms at that rate plus the burst
- * (limit). Where the reference's uint32 conversions wrap around (bursts of more than ~4.3 s at
- * the rate, e.g. containerd's 4 Gbit burst below ~8 Mbit/s) these clamp instead.
+ * (limit). Where the reference's uint32 conversions wrap around (a bucket of more than 2^32-1
+ * ticks, ~275 s at the rate, as containerd's 2^32-1-bit burst is below 15.6 Mbit/s) these clamp
+ * to the largest bucket the kernel holds instead.
  */
 import { readFileSync } from 'node:fs';
 import { tickInUsec } from '../../lib/netlink';
@@ -13,8 +14,6 @@ const U32_MAX = 0xffffffff;
 const USEC_PER_SEC = 1_000_000;
 /** The reference's queue: 25 ms of traffic at the rate. */
 export const LATENCY_USEC = 25_000;
-/** The kernel keeps a bucket as nanoseconds in 32 bits and reports it in ticks (ns >> 6). */
-const MAX_REPORTED_BUFFER = Math.floor(U32_MAX / 64);
 
 export interface TbfParams {
   /** bytes per second */
@@ -50,6 +49,3 @@ export function tbfParams(l: Limit, tickUsec: number): TbfParams {
     limit: Math.min(clampU32((rate * LATENCY_USEC) / USEC_PER_SEC) + burst, U32_MAX),
   };
 }
-
-/** The buffer as the kernel reports it back (what CHECK compares). */
-export const reportedBuffer = (p: TbfParams): number => Math.min(p.buffer, MAX_REPORTED_BUFFER);
