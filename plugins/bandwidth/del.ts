@@ -1,13 +1,14 @@
 /**
  * bandwidth DEL: idempotent, and needs neither the namespace nor prevResult nor a valid limit.
  * The shaped host link is found through the container's veth; without the namespace, through
- * prevResult's host-side veth, else the ifb's alias (then only if its redirect points at that
- * ifb). Its root and ingress qdiscs go first, so no redirect is left pointing at a deleted
- * device, then the ifb. (With the namespace but without its veth, the host end is gone too:
- * the two ends of a veth die together.)
+ * the ifb's alias, and then only if its redirect points at that ifb (a name from prevResult
+ * could be any veth: it is not trusted to pick qdiscs to delete). Its root and ingress qdiscs go
+ * first, so no redirect is left pointing at a deleted device, then the ifb. With the namespace
+ * but without its veth, the host end is gone too (the two ends of a veth die together); without
+ * either and with no ifb, a root qdisc left on the veth goes with it.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
-import { prevResultOf } from '../../lib/cni/netconf';
+import { warn } from '../../lib/log';
 import { hostKernel, type Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';
 import type { Link, Rtnl } from '../../lib/netlink';
@@ -24,15 +25,6 @@ function viaNetns(kernel: Kernel, host: Rtnl, inv: Invocation): Link | undefined
   }
 }
 
-function viaPrevResult(host: Rtnl, inv: Invocation): Link | undefined {
-  for (const i of prevResultOf(inv)?.interfaces ?? []) {
-    if (i.sandbox) continue;
-    const link = host.linkByName(i.name);
-    if (link?.kind === 'veth') return link;
-  }
-  return undefined;
-}
-
 function viaAlias(host: Rtnl, ifb: Link | undefined): Link | undefined {
   const named = parseIfbAlias(ifb?.alias)?.hostLink;
   const link = named ? host.linkByName(named) : undefined;
@@ -44,9 +36,19 @@ export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promi
   try {
     const name = ifbName(inv.networkName, inv.containerId);
     const ifb = host.linkByName(name);
-    const shaped = netnsExists(inv.netns)
-      ? viaNetns(kernel, host, inv)
-      : (viaPrevResult(host, inv) ?? viaAlias(host, ifb));
+    let shaped: Link | undefined;
+    let looked = false;
+    if (netnsExists(inv.netns)) {
+      try {
+        shaped = viaNetns(kernel, host, inv);
+        looked = true;
+      } catch (e) {
+        warn(
+          `DEL: cannot look into ${inv.netns} (${e instanceof Error ? e.message : String(e)}); using the ifb's alias`,
+        );
+      }
+    }
+    if (!looked) shaped = viaAlias(host, ifb);
     if (shaped) {
       removeRootQdisc(host, shaped.index);
       removeIngressQdisc(host, shaped.index);
