@@ -349,6 +349,20 @@ describe('DEL without the namespace or prevResult, and GC', () => {
     await detach(r);
   });
 
+  it("a prevResult naming another container's veth does not make DEL touch that veth", async () => {
+    const [a, b] = [await attach(), await attach()];
+    for (const x of [a, b]) expect((await bw(OURS, 'ADD', x, conf(x))).code).toBe(0);
+    const before = await tcState(b);
+    const hostile = { ...conf(a), prevResult: { ...a.prev, interfaces: [{ name: b.hostVeth }] } };
+    expect((await bw(OURS, 'DEL', a, hostile, '')).code).toBe(0);
+    expect(await tcState(b)).toEqual(before);
+    expect(await tcState(a)).toEqual(BARE);
+    for (const x of [a, b]) {
+      expect((await bw(OURS, 'DEL', x, conf(x))).code).toBe(0);
+      await detach(x);
+    }
+  });
+
   it("GC removes this network's ifbs of attachments that are not valid, and nothing else", async () => {
     const [keep, stale, other] = [await attach(), await attach(), await attach()];
     for (const a of [keep, stale]) expect((await bw(OURS, 'ADD', a, conf(a))).code).toBe(0);
