@@ -8,7 +8,7 @@ import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { requireNetns } from '../../lib/net/open-netns';
 import { UndoStack } from '../../lib/undo';
 import { loadBandwidthConfig } from './config';
@@ -17,7 +17,7 @@ import { ifbAlias, ifbName } from './names';
 import { addEgressShaping, addIngressShaping, planShaping } from './shaping';
 import { schedulerTick } from './tbf';
 
-export async function add(inv: Invocation, kernel: Kernel = hostKernel()): Promise<Result> {
+export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadBandwidthConfig(inv);
   const prev = prevResultOf(inv);
   // The reference crashes when there is neither a limit nor a previous result; an empty result is the answer.

@@ -7,7 +7,7 @@
 import type { Invocation } from '../../lib/cni/dispatch';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { requireNetns } from '../../lib/net/open-netns';
 import { loadBandwidthConfig } from './config';
 import { findHostLink } from './host-link';
@@ -15,7 +15,7 @@ import { ifbName } from './names';
 import { checkEgressShaping, checkIngressShaping, planShaping } from './shaping';
 import { schedulerTick } from './tbf';
 
-export async function check(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadBandwidthConfig(inv);
   const prev = prevResultOf(inv);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'must be called as a chained plugin');

@@ -9,7 +9,7 @@
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { warn } from '../../lib/log';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { vethPeer } from './host-link';
@@ -31,7 +31,7 @@ function viaAlias(host: Rtnl, ifb: Link | undefined): Link | undefined {
   return link && ifb && redirectsTo(host, link.index, ifb.index) ? link : undefined;
 }
 
-export async function del(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const host = kernel.rtnl();
   try {
     const name = ifbName(inv.networkName, inv.containerId);

@@ -7,11 +7,11 @@
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { validAttachmentsOf } from '../../lib/cni/netconf';
-import { hostKernel, type Kernel } from '../../lib/net/kernel';
+import type { Kernel } from '../../lib/net/kernel';
 import { ifbName, networkTag, parseIfbAlias } from './names';
 import { deleteLinkAt, redirectsTo, removeIngressQdisc, removeRootQdisc } from './shaping';
 
-export async function gc(inv: Invocation, kernel: Kernel = hostKernel()): Promise<void> {
+export async function gc(inv: Invocation, kernel: Kernel): Promise<void> {
   const valid = validAttachmentsOf(inv);
   if (!valid) return;
   const keep = new Set(valid.map((a) => ifbName(inv.networkName, a.containerID)));

@@ -4,14 +4,11 @@
  * as a diff in review (`make golden` rewrites the files).
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { RecordingRunner } from '../../lib/exec/recording';
 import type { Kernel } from '../../lib/net/kernel';
-import { Rtnl, tcHandle } from '../../lib/netlink';
+import { tcHandle } from '../../lib/netlink';
 import { TC_H_INGRESS_HANDLE, TC_H_ROOT, ETH_P_ALL } from '../../lib/netlink/constants';
 import { cannedFilter, cannedLink, cannedQdisc, RecordingSocket, reply } from '../../lib/netlink/fake';
+import { fakeKernel as recordingKernel, planDir, type PlanDir } from '../../lib/testutil/fake-kernel';
 import { expectGolden } from '../../lib/testutil/golden';
 import { callVerb } from '../../lib/testutil/verbs';
 import { add } from './add';
@@ -26,14 +23,7 @@ const IFB = ifbName(NET, ID);
 const HOST_VETH = 'veth0a1b2c3d';
 
 /** A Kernel whose sockets are recorded: `host` and `ctr` answer in order. */
-function fakeKernel(host: RecordingSocket, ctr: RecordingSocket): Kernel {
-  return {
-    runner: new RecordingRunner(),
-    rtnl: (netns) => new Rtnl(netns ? ctr : host),
-    ensureSysctl: () => undefined,
-    setSysctlsIn: () => undefined,
-  };
-}
+const fakeKernel = (host: RecordingSocket, ctr: RecordingSocket): Kernel => recordingKernel({ host, ctr }).kernel;
 
 const PREV = {
   cniVersion: '1.0.0',
@@ -68,12 +58,11 @@ const ifbLink = cannedLink({
 const plan = (host: RecordingSocket, ctr: RecordingSocket): string =>
   ['# host netlink', ...host.requests, '# container netlink', ...ctr.requests].join('\n');
 
-let dir: string;
+let files: PlanDir;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'tscni-bandwidth-plan-'));
-  writeFileSync(join(dir, 'netns'), ''); // stands for the container's namespace file
+  files = planDir();
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => files.remove());
 
 describe('bandwidth ADD plan', () => {
   it('both directions: root tbf on the veth, the ifb with its tbf, the redirect; the ifb joins the result', async () => {
@@ -86,7 +75,7 @@ describe('bandwidth ADD plan', () => {
     const ctr = new RecordingSocket().respond(reply.messages(ctrEth0));
     const out = await callVerb({ add: (inv) => add(inv, fakeKernel(host, ctr)) }, 'ADD', conf(), {
       id: ID,
-      netns: join(dir, 'netns'),
+      netns: files.netns,
     });
     expect(out.json['msg']).toBeUndefined();
     expect(out.json['interfaces']).toEqual([...PREV.interfaces, { name: IFB, mac: '0a:00:00:00:00:09' }]);
@@ -104,7 +93,7 @@ describe('bandwidth ADD plan', () => {
       { add: (inv) => add(inv, fakeKernel(host, ctr)) },
       'ADD',
       conf({ unshapedSubnets: ['10.78.0.0/24', 'fd00:78::/64'] }),
-      { id: ID, netns: join(dir, 'netns') },
+      { id: ID, netns: files.netns },
     );
     expect(out.json['msg']).toBeUndefined();
     expectGolden(__dirname, 'add-unshaped-subnets', plan(host, ctr));
@@ -127,7 +116,7 @@ describe('bandwidth ADD plan', () => {
     const ctr = new RecordingSocket().respond(reply.messages(ctrEth0));
     const out = await callVerb({ add: (inv) => add(inv, fakeKernel(host, ctr)) }, 'ADD', conf(), {
       id: ID,
-      netns: join(dir, 'netns'),
+      netns: files.netns,
     });
     expect(out.code).toBe(1);
     expect(String(out.json['msg'])).toContain('ENOENT');
@@ -141,7 +130,7 @@ describe('bandwidth ADD plan', () => {
       { add: (inv) => add(inv, fakeKernel(host, ctr)) },
       'ADD',
       conf({ ingressRate: 0, ingressBurst: 0, egressRate: 0, egressBurst: 0 }),
-      { id: ID, netns: join(dir, 'netns') },
+      { id: ID, netns: files.netns },
     );
     expect(out.code).toBe(0);
     expect(out.json['interfaces']).toEqual(PREV.interfaces);
@@ -164,7 +153,7 @@ describe('bandwidth DEL plan', () => {
     const ctr = new RecordingSocket().respond(reply.messages(ctrEth0));
     const out = await callVerb({ del: (inv) => del(inv, fakeKernel(host, ctr)) }, 'DEL', conf(), {
       id: ID,
-      netns: join(dir, 'netns'),
+      netns: files.netns,
     });
     expect(out.code).toBe(0);
     expectGolden(__dirname, 'del', plan(host, ctr));
@@ -199,7 +188,7 @@ describe('bandwidth DEL plan', () => {
     const ctr = new RecordingSocket().respond(reply.error('ENODEV'));
     const out = await callVerb({ del: (inv) => del(inv, fakeKernel(host, ctr)) }, 'DEL', conf(), {
       id: ID,
-      netns: join(dir, 'netns'),
+      netns: files.netns,
     });
     expect(out.code).toBe(0);
     expect(host.requests).toEqual([`RTM_GETLINK name=${IFB}`]);
@@ -232,7 +221,7 @@ describe('bandwidth CHECK and GC plans', () => {
     const ctr = new RecordingSocket().respond(reply.messages(ctrEth0));
     const out = await callVerb({ check: (inv) => check(inv, fakeKernel(host, ctr)) }, 'CHECK', conf(), {
       id: ID,
-      netns: join(dir, 'netns'),
+      netns: files.netns,
     });
     expect(out.json['msg']).toBeUndefined();
     expect(out.code).toBe(0);
