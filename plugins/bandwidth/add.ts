@@ -4,7 +4,7 @@
  * previous result on, plus the ifb when there is one. Nothing to shape: prevResult unchanged.
  * A failure removes whatever this call had added.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
@@ -19,7 +19,7 @@ import { schedulerTick } from './tbf';
 
 export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const cfg = loadBandwidthConfig(inv);
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   // The reference crashes when there is neither a limit nor a previous result; an empty result is the answer.
   if (!cfg) return { ...(prev ?? {}), cniVersion: inv.cniVersion };
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'must be called as chained plugin');

@@ -4,7 +4,7 @@
  * redirect to it (the reference checks only the two tbfs, and passes when the first qdisc it
  * meets is not a tbf).
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Kernel } from '../../lib/net/kernel';
@@ -17,7 +17,7 @@ import { schedulerTick } from './tbf';
 
 export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadBandwidthConfig(inv);
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, 'must be called as a chained plugin');
   requireNetns(inv.netns);
   const host = kernel.rtnl();

@@ -8,7 +8,7 @@
  * `bandwidth`, what CRI runtimes fill from a pod's annotations). Rates are bits per second,
  * bursts bits; a direction is shaped only when both its rate and burst are set.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { networkOf, parseCIDR, type Addr } from '../../lib/addr/ip';

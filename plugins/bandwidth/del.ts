@@ -7,7 +7,7 @@
  * but without its veth, the host end is gone too (the two ends of a veth die together); without
  * either and with no ifb, a root qdisc left on the veth goes with it.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { warn } from '../../lib/log';
 import type { Kernel } from '../../lib/net/kernel';
 import { netnsExists } from '../../lib/net/open-netns';

@@ -5,14 +5,14 @@
  * alias are considered, so the reference's and other networks' stay; without the key nothing is
  * removed.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { validAttachmentsOf } from '../../lib/cni/netconf';
 import type { Kernel } from '../../lib/net/kernel';
 import { ifbName, networkTag, parseIfbAlias } from './names';
 import { deleteLinkAt, redirectsTo, removeIngressQdisc, removeRootQdisc } from './shaping';
 
 export async function gc(inv: Invocation, kernel: Kernel): Promise<void> {
-  const valid = validAttachmentsOf(inv);
+  const valid = validAttachmentsOf(inv.config);
   if (!valid) return;
   const keep = new Set(valid.map((a) => ifbName(inv.networkName, a.containerID)));
   const tag = networkTag(inv.networkName);
