@@ -5,14 +5,14 @@
  * iproute2 reports it (`tc -j`, `ip -j`); where the reference is wrong the test pins both
  * behaviours (README, Deliberate differences). Also: each implementation's CHECK and DEL on what
  * the other's ADD made, errors, CHECK after tampering, DEL without netns or prevResult, GC, and
- * the kernel state of unshapedSubnets / shapedSubnets.
+ * the kernel state of unshapedSubnets / shapedSubnets, and hostile names, limits and planted ifbs.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../../lib/testutil/sandbox';
 import { requireProgram } from '../../lib/testutil/programs';
-import { ifbName } from './names';
+import { ifbName, networkTag } from './names';
 
 const OURS = join(BIN_DIR, 'bandwidth');
 const REF = join(REFERENCE_DIR, 'bandwidth');
@@ -442,5 +442,94 @@ describe('unshapedSubnets and shapedSubnets (upstream v1.5; the reference v1.1.1
     expect((await bw(OURS, 'CHECK', a, { ...c, prevResult: add.json })).code).toBe(0);
     expect((await bw(OURS, 'DEL', a, c)).code).toBe(0);
     await detach(a);
+  });
+});
+
+describe('hostile input: names that reach tc and the ifb', () => {
+  const ifbs = async (): Promise<string[]> =>
+    ((await sb.exec('host', ['ip', '-j', 'link', 'show', 'type', 'ifb'])).json as Json[]).map((l) =>
+      String(l['ifname']),
+    );
+
+  it('a network name of shell and tc syntax is refused (code 7) before anything is made; a 250-character one is hashed into the same 15-character ifb name as the reference', async () => {
+    const [o, r] = [await attach(), await attach()];
+    for (const name of ['net $(reboot)', 'net\nroot', "net' dev lo", 'x'.repeat(16) + ' handle ffff:']) {
+      const res = await bw(OURS, 'ADD', o, { ...conf(o), name });
+      expect({ name, code: (res.json as Json | undefined)?.['code'] }).toEqual({ name, code: 7 });
+    }
+    expect(await tcState(o)).toEqual(BARE);
+    expect(await ifbs()).toEqual([]);
+    const long = 'n.'.repeat(125);
+    expect((await bw(OURS, 'ADD', o, { ...conf(o), name: long })).code).toBe(0);
+    expect((await bw(REF, 'ADD', r, { ...conf(r), name: long })).code).toBe(0);
+    expect((await ifbs()).sort()).toEqual([ifbName(long, o.id), ifbName(long, r.id)].sort());
+    expect(ifbName(long, o.id)).toMatch(/^bwp[0-9a-f]{12}$/);
+    for (const a of [o, r]) expect((await bw(OURS, 'DEL', a, { ...conf(a), name: long })).code).toBe(0);
+    expect(await ifbs()).toEqual([]);
+    for (const a of [o, r]) await detach(a);
+  });
+
+  it('hostile interface names in CNI_IFNAME or prevResult: an error, nothing made', async () => {
+    const a = await attach();
+    for (const ifName of ['eth0 x', '../eth0', 'x'.repeat(16)]) {
+      const res = await sb.runPlugin(OURS, { command: 'ADD', containerId: a.id, netns: a.netns, ifName }, conf(a));
+      expect({ ifName, code: (res.json as Json | undefined)?.['code'] }).toEqual({ ifName, code: 4 });
+    }
+    const names = ['veth\n$(reboot)', 'eth0; tc qdisc del dev lo root', 'v'.repeat(300)];
+    const prev = { ...a.prev, interfaces: [...names.map((name) => ({ name })), { name: 'eth0', sandbox: a.netns }] };
+    const res = await bw(OURS, 'ADD', a, { ...conf(a), prevResult: prev });
+    expect(res.code).not.toBe(0);
+    expect((res.json as Json)['msg']).toBe('no veth peer of container interface found in host ns');
+    expect(await tcState(a)).toEqual(BARE);
+    expect(await ifbs()).toEqual([]);
+    await detach(a);
+  });
+
+  it('hostile subnets and limits: code 7, nothing made', async () => {
+    const a = await attach();
+    const bad: Json[] = [
+      { ...LIMITS, unshapedSubnets: ['10.0.0.0/33'] },
+      { ...LIMITS, unshapedSubnets: ['10.0.0.0/8 dev lo'] },
+      { ...LIMITS, shapedSubnets: [7] },
+      { ...LIMITS, unshapedSubnets: ['10.0.0.0/8'], shapedSubnets: ['10.1.0.0/16'] },
+      { ...LIMITS, ingressRate: -1 },
+      { ...LIMITS, ingressRate: '8000000; reboot' },
+      { ...LIMITS, egressBurst: 1e30 },
+    ];
+    for (const limits of bad) {
+      const res = await bw(OURS, 'ADD', a, conf(a, limits));
+      expect({ limits, code: (res.json as Json | undefined)?.['code'] }).toEqual({ limits, code: 7 });
+    }
+    expect(await tcState(a)).toEqual(BARE);
+    expect(await ifbs()).toEqual([]);
+    await detach(a);
+  });
+
+  it("a planted ifb whose alias names another container's shaped veth: DEL without the namespace and GC remove the plant, never the victim's qdiscs", async () => {
+    const [victim, a] = [await attach(), await attach()];
+    expect((await bw(OURS, 'ADD', victim, conf(victim))).code).toBe(0);
+    const before = await tcState(victim);
+    const plant = async (name: string): Promise<void> => {
+      expect((await sb.exec('host', ['ip', 'link', 'add', name, 'type', 'ifb'])).code).toBe(0);
+      const alias = `tscni bandwidth: network ${networkTag(NET)}, shapes ${victim.hostVeth}`;
+      expect((await sb.exec('host', ['ip', 'link', 'set', name, 'alias', alias])).code).toBe(0);
+    };
+    await plant(a.ifb);
+    expect((await bw(OURS, 'DEL', a, conf(a, LIMITS, false), '')).code).toBe(0);
+    expect(await ifbs()).toEqual([victim.ifb]);
+    expect(await tcState(victim)).toEqual(before);
+    const stale = ifbName(NET, 'stale-container');
+    await plant(stale);
+    const gc = {
+      cniVersion: '1.1.0',
+      name: NET,
+      type: 'bandwidth',
+      'cni.dev/valid-attachments': [{ containerID: victim.id, ifname: 'eth0' }],
+    };
+    expect((await sb.runPlugin(OURS, { command: 'GC' }, gc)).code).toBe(0);
+    expect(await ifbs()).toEqual([victim.ifb]);
+    expect(await tcState(victim)).toEqual(before);
+    expect((await bw(OURS, 'DEL', victim, conf(victim))).code).toBe(0);
+    for (const x of [victim, a]) await detach(x);
   });
 });
