@@ -10,13 +10,15 @@
  * let through are no more than the rate allows over the time between the two counter reads, with
  * 10% to spare (a token bucket cannot pass more than burst + rate × time; a slow machine only
  * lengthens that time, so load can loosen this bound but never break it). An unshaped peer's
- * bytes are counted by the unlimited class, or by nothing on the ifb.
+ * bytes are counted by the unlimited class, or by nothing on the ifb. Last, k3s's shape
+ * (examples/k3s-bandwidth.conflist: bridge + host-local, portmap, bandwidth) through bin/tscni
+ * with the limits as containerd sends a pod's annotations, the `bandwidth` capability.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BIN_DIR, Sandbox, runOk } from '../../lib/testutil/sandbox';
+import { BIN_DIR, REPO_ROOT, Sandbox, runOk, type RunResult } from '../../lib/testutil/sandbox';
 import { transfer } from '../../lib/testutil/traffic';
 import { requireProgram } from '../../lib/testutil/programs';
 
@@ -305,5 +307,64 @@ describe('bandwidth shapes real traffic', () => {
     );
     expect((await bw(c, 'DEL', LIMITS)).code).toBe(0);
     await expectUnshapedAfterDel(c, gw, bytes);
+  });
+});
+
+describe("k3s's shape: examples/k3s-bandwidth.conflist through bin/tscni", () => {
+  it("the bandwidth capability (a pod's annotations, as containerd sends them) paces the pod both ways; CHECK; DEL leaves nothing", async () => {
+    const netd = join(sb.dir, 'net.d');
+    mkdirSync(netd);
+    // Only the lease directory moves into the sandbox; the rest is the example as it stands.
+    const list = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', 'k3s-bandwidth.conflist'), 'utf8')) as {
+      name: string;
+      plugins: Array<{ ipam?: { dataDir?: string } }>;
+    };
+    const ipam = list.plugins[0]?.ipam;
+    if (ipam) ipam.dataDir = join(sb.dir, 'k3s-ipam');
+    writeFileSync(join(netd, '10-k3s.conflist'), JSON.stringify(list));
+    // containerd's keys are capitalised (Go decodes them case-insensitively); a sane burst, not its 2^32-1 bits.
+    const cap = JSON.stringify({
+      portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+      bandwidth: { IngressRate: RATE, IngressBurst: BURST, EgressRate: RATE, EgressBurst: BURST },
+    });
+    const id = 'k3spod';
+    const netns = await sb.addContainer(id);
+    const tscni = (cmd: string): Promise<RunResult> =>
+      sb.exec('host', [
+        'env',
+        `NETCONFPATH=${netd}`,
+        `CNI_PATH=${BIN_DIR}`,
+        `CNI_CACHE_DIR=${join(sb.dir, 'cache')}`,
+        `CAP_ARGS=${cap}`,
+        join(BIN_DIR, 'tscni'),
+        cmd,
+        list.name,
+        netns,
+      ]);
+    const add = await tscni('add');
+    expect({ code: add.code, stderr: add.stderr }).toEqual({ code: 0, stderr: '' });
+    const res = add.json as Json;
+    const ip = String((res['ips'] as Json[])[0]?.['address']).split('/')[0] ?? '';
+    const hostVeth = (res['interfaces'] as Json[]).find((i) => !i['sandbox'] && String(i['name']).startsWith('veth'));
+    const ifb = await onlyIfb();
+    expect((res['interfaces'] as Json[]).map((i) => i['name'])).toContain(ifb);
+    const pod: Ctr = { id, netns, ip, prev: res, veth: String(hostVeth?.['name']) };
+    const bytes = 2 * MB;
+    await expectShaped(
+      'k3s pod, in',
+      () => rootTbf(pod.veth),
+      () => into(pod, '10.42.0.1', bytes),
+      bytes,
+    );
+    await expectShaped(
+      'k3s pod, out',
+      () => rootTbf(ifb),
+      () => outOf(pod, '10.42.0.1', bytes),
+      bytes,
+    );
+    expect((await tscni('check')).code).toBe(0);
+    expect((await tscni('del')).code).toBe(0);
+    expect((await qdiscs(pod.veth).catch(() => [])).filter((q) => q['kind'] !== 'noqueue')).toEqual([]);
+    expect((await sb.exec('host', ['ip', '-j', 'link', 'show', 'type', 'ifb'])).json).toEqual([]);
   });
 });
