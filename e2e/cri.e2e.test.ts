@@ -9,6 +9,7 @@ import { describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   checkInside,
   directUrl,
@@ -131,29 +132,28 @@ describe('containerd CRI', () => {
  * annotations. containerd turns them into the `bandwidth` capability with a burst of 2^32-1 bits
  * (as kubenet did), which the kernel's 32-bit tick field caps at ~275 s of traffic at the rate:
  * the first ~34 MB pass at full speed (with the reference too, kubernetes/kubernetes#90838). So
- * each direction moves a little more than that bucket, and the shaping shows in the last chunks.
- * The pod measures what it receives itself (busybox dd and /proc/uptime) and reports what the
- * host received from it (the host's sink timestamps each chunk; the pod fetches the figures).
+ * the pod moves a little more than that bucket each way (it reads from, and writes to, a server
+ * on the sandbox host), and the proof is the kernel's counters on the tbf the traffic passed, not
+ * a clock: its bytes cover the transfer, its overlimits grew (the bucket ran dry and it held
+ * packets back), and what it let through is no more than the bucket plus the rate (+10%) over the
+ * time between the two counter reads — a bound load can loosen but not break; unshaped, the
+ * bytes past the bucket (~0.8 MB, 6.5 s at the rate) would come far faster than that allows.
  */
+type Json = Record<string, unknown>;
 const BW_GATEWAY = '10.88.5.1';
 const BW_RATE = 1_000_000; // "1M", bits per second
 const CHUNK = 131_072;
 /** The bucket in payload bytes at most: 2^32-1 ticks of 64 ns at the rate, TCP payload of 1460 in 1514-byte frames. */
 const BUCKET_PAYLOAD_MAX = (((((2 ** 32 - 1) * 64) / 1e9) * BW_RATE) / 8) * (1460 / 1514);
-/**
- * Chunks read in one go (below the bucket), then chunks timed one by one until 6 chunks past the
- * bucket; judged are the 4 before the last (the one the stream's end falls in can finish early).
- */
-const SKIP_CHUNKS = Math.floor((0.9 * BUCKET_PAYLOAD_MAX) / CHUNK);
-const TIMED_CHUNKS = Math.ceil((BUCKET_PAYLOAD_MAX + 6 * CHUNK) / CHUNK) - SKIP_CHUNKS;
-const TOTAL = (SKIP_CHUNKS + TIMED_CHUNKS) * CHUNK;
-/** Seconds for 4 chunks at the rate. */
-const FOUR_CHUNKS_S = (4 * CHUNK * 8) / BW_RATE;
+/** What each direction moves: the bucket and 6 chunks more. */
+const TOTAL = Math.ceil((BUCKET_PAYLOAD_MAX + 6 * CHUNK) / CHUNK) * CHUNK;
+/** What a tbf may pass beyond bucket + rate × time: one 64 KiB GSO packet already dequeued. */
+const SLACK_BYTES = 65536;
 
-// On the sandbox host: GET /stream/<n> sends n bytes; port 8091 takes TOTAL bytes and notes the
-// time of each chunk's last byte (ms after the first byte); GET /last returns those times.
+// On the sandbox host: GET /stream/<n> sends n bytes; port 8091 takes TOTAL bytes; GET /last
+// returns how many it took.
 const BW_SERVER = `
-const [gw, total, chunk] = process.argv.slice(1).map((x, i) => (i ? Number(x) : x));
+const [gw, total] = process.argv.slice(1).map((x, i) => (i ? Number(x) : x));
 let last = null;
 require('node:http').createServer((req, res) => {
   const m = /^\\/stream\\/(\\d+)$/.exec(req.url);
@@ -175,35 +175,45 @@ require('node:http').createServer((req, res) => {
 }).listen(8090, gw);
 require('node:net').createServer((c) => {
   let got = 0;
-  let t0 = 0n;
-  const marks = [];
   c.on('data', (d) => {
-    if (!t0) t0 = process.hrtime.bigint();
     got += d.length;
-    while (got >= (marks.length + 1) * chunk) marks.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (got >= total) { last = { bytes: got, marks }; c.destroy(); }
+    if (got >= total) { last = { bytes: got }; c.destroy(); }
   });
 }).listen(8091, gw, () => console.log('listening'));`;
 
-/** The last four chunks against the rate, and the chunks read before against it (the machine's own speed). */
-function judge(what: string, skipS: number, lastFourS: number): void {
-  const skipAtRateS = (SKIP_CHUNKS * CHUNK * 8) / BW_RATE;
+interface TbfCounters {
+  readonly bytes: number;
+  readonly overlimits: number;
+  /** The tbf's rate and bucket as the kernel reports them, in bytes (per second). */
+  readonly rate: number;
+  readonly burst: number;
+}
+
+/** Bytes moved through a tbf: the counters before and after, the clock read outside both. */
+async function throughTbf(what: string, read: () => Promise<TbfCounters>, move: () => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  const c0 = await read();
+  await move();
+  const c1 = await read();
+  const seconds = (performance.now() - t0) / 1000;
+  const bytes = c1.bytes - c0.bytes;
+  const allowed = c1.burst + 1.1 * c1.rate * seconds + SLACK_BYTES;
   process.stdout.write(
-    `${what}: ${((SKIP_CHUNKS * CHUNK) / 1e6).toFixed(1)} MB (within the burst) in ${skipS.toFixed(2)} s, ` +
-      `then 4 × ${CHUNK} bytes in ${lastFourS.toFixed(2)} s (at 1 Mbit/s: ${FOUR_CHUNKS_S.toFixed(2)} s)\n`,
+    `${what}: the tbf (${(c1.rate * 8) / 1e6} Mbit/s, bucket ${(c1.burst / 1e6).toFixed(1)} MB) passed ` +
+      `${bytes} B with ${c1.overlimits - c0.overlimits} overlimits in ${seconds.toFixed(1)} s (at most ${allowed.toFixed(0)} B allowed)\n`,
   );
-  expect({ what, skipS, fasterThanTheRate: skipS < skipAtRateS / 3 }).toMatchObject({ fasterThanTheRate: true });
+  expect({ what, rate: c1.rate * 8 }).toEqual({ what, rate: BW_RATE });
   expect({
     what,
-    lastFourS,
-    expected: FOUR_CHUNKS_S,
-    within20Percent: lastFourS >= 0.8 * FOUR_CHUNKS_S && lastFourS <= 1.2 * FOUR_CHUNKS_S,
-  }).toMatchObject({ within20Percent: true });
+    counted: bytes >= TOTAL,
+    heldBack: c1.overlimits > c0.overlimits,
+    withinBucketAndRate: bytes <= allowed,
+  }).toEqual({ what, counted: true, heldBack: true, withinBucketAndRate: true });
 }
 
 describe('containerd CRI with bandwidth annotations', () => {
   it(
-    'cniVersion 1.0.0: a pod annotated 1M each way is shaped to 1 Mbit/s in and out, measured from inside it',
+    'cniVersion 1.0.0: a pod annotated 1M each way is shaped to 1 Mbit/s in and out: the pod moves past the bucket both ways, the tbfs pace it',
     async () => {
       await scenario('cri-bandwidth', async (sb, steps) => {
         writeFileSync(
@@ -253,38 +263,55 @@ describe('containerd CRI with bandwidth annotations', () => {
               EgressBurst: 2 ** 32 - 1,
             },
           });
-          sb.startDaemon('bw-server', [process.execPath, '-e', BW_SERVER, BW_GATEWAY, String(TOTAL), String(CHUNK)]);
+          sb.startDaemon('bw-server', [process.execPath, '-e', BW_SERVER, BW_GATEWAY, String(TOTAL)]);
           await sb.waitFor(
             'the traffic server',
             async () => (await inside(`wget -q -O - http://${BW_GATEWAY}:8090/last`)).code === 0,
           );
           steps.mark('pod');
 
-          // Into the pod: the pod times what it reads.
-          const got = await inside(
-            `wget -q -O - http://${BW_GATEWAY}:8090/stream/${TOTAL} | {` +
-              ` read s r </proc/uptime; dd bs=${CHUNK} count=${SKIP_CHUNKS} iflag=fullblock of=/dev/null 2>/dev/null;` +
-              ` read a r </proc/uptime; echo $s; echo $a; i=0;` +
-              ` while [ $i -lt ${TIMED_CHUNKS} ]; do dd bs=${CHUNK} count=1 iflag=fullblock of=/dev/null 2>/dev/null;` +
-              ` read t r </proc/uptime; echo $t; i=$((i+1)); done; }`,
+          // The tbfs: on the pod's veth (the one port of the bridge), and on the ifb.
+          const tbfOn = async (dev: string): Promise<TbfCounters> => {
+            const q = ((await sb.execOk(['tc', '-s', '-j', 'qdisc', 'show', 'dev', dev])).json as Json[]).find(
+              (x) => x['root'] === true,
+            );
+            const o = (q?.['options'] ?? {}) as Json;
+            if (q?.['kind'] !== 'tbf') throw new Error(`root qdisc of ${dev}: ${JSON.stringify(q)}`);
+            return {
+              bytes: Number(q['bytes']),
+              overlimits: Number(q['overlimits']),
+              rate: Number(o['rate']),
+              burst: Number(o['burst']),
+            };
+          };
+          const ports = (await sb.execOk(['ip', '-j', 'link', 'show', 'master', 'cni-e2e-bw0'])).json as Json[];
+          const ifbs = (await sb.execOk(['ip', '-j', 'link', 'show', 'type', 'ifb'])).json as Json[];
+          expect([ports.length, ifbs.length]).toEqual([1, 1]);
+          const veth = String(ports[0]?.['ifname']);
+          const ifb = String(ifbs[0]?.['ifname']);
+
+          // Into the pod: the pod reads TOTAL bytes from the host.
+          await throughTbf(
+            'into the pod',
+            () => tbfOn(veth),
+            async () => {
+              const got = await inside(`wget -q -O - http://${BW_GATEWAY}:8090/stream/${TOTAL} | wc -c`);
+              expect(Number(got.stdout.trim())).toBe(TOTAL);
+            },
           );
-          const t = got.stdout.trim().split('\n').map(Number);
-          expect(t).toHaveLength(TIMED_CHUNKS + 2);
-          judge('into the pod', (t[1] ?? 0) - (t[0] ?? 0), (t[t.length - 2] ?? 0) - (t[t.length - 6] ?? 0));
           steps.mark('ingress');
 
-          // Out of the pod: the host's sink times what arrives, the pod reports it.
-          const sent = await inside(
-            `dd if=/dev/zero bs=${CHUNK} count=${TOTAL / CHUNK} 2>/dev/null | nc ${BW_GATEWAY} 8091;` +
-              ` wget -q -O - http://${BW_GATEWAY}:8090/last`,
-          );
-          const report = JSON.parse(sent.stdout.trim()) as { bytes: number; marks: number[] };
-          expect(report.bytes).toBe(TOTAL);
-          const m = report.marks;
-          judge(
+          // Out of the pod: the pod writes TOTAL bytes to the host and asks how many arrived.
+          await throughTbf(
             'out of the pod',
-            (m[SKIP_CHUNKS - 1] ?? 0) / 1000,
-            ((m[m.length - 2] ?? 0) - (m[m.length - 6] ?? 0)) / 1000,
+            () => tbfOn(ifb),
+            async () => {
+              const sent = await inside(
+                `dd if=/dev/zero bs=${CHUNK} count=${TOTAL / CHUNK} 2>/dev/null | nc ${BW_GATEWAY} 8091;` +
+                  ` wget -q -O - http://${BW_GATEWAY}:8090/last`,
+              );
+              expect((JSON.parse(sent.stdout.trim()) as { bytes: number }).bytes).toBe(TOTAL);
+            },
           );
           steps.mark('egress');
           await sb.stopDaemon('bw-server', 'KILL');
