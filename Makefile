@@ -10,7 +10,7 @@ DIST := dist/tscni-$(VERSION)-linux-amd64
 
 IMAGE_REF ?= localhost/tscni:$(VERSION)
 
-.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench soak install clean reference
+.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth soak install clean reference
 
 all: build
 
@@ -21,7 +21,7 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # What the test suites start besides those, installed by `make testdeps` before the first suite
 # runs. lib/testutil/programs.ts is the same list (tests ask for programs through it), and
 # lib/testutil/programs.test.ts fails when the two part.
-TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 iptables-restore:iptables iptables-save:iptables \
+TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:iptables iptables-save:iptables \
   ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux \
   ps:procps openssl:openssl tcpdump:tcpdump dnsmasq:dnsmasq-base /usr/lib/cni/bridge:containernetworking-plugins \
   /usr/lib/cni/dhcp:containernetworking-plugins \
@@ -117,6 +117,10 @@ demo: deps build
 
 bench: deps build
 	../shared/bench/run.py --cni-path bin --compare /usr/lib/cni
+
+# bandwidth chained after bridge, ours vs the reference, on the same harness (bench/bandwidth.py).
+bench-bandwidth: deps build
+	python3 bench/bandwidth.py --cni-path bin --compare /usr/lib/cni $(BENCH_ARGS)
 
 # Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (20-30 min
 # here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).

@@ -26,6 +26,7 @@ export const PLUGINS = [
   'vlan',
   'vrf',
   'dummy',
+  'bandwidth',
 ] as const;
 
 export const pluginPath = (name: string): string => join(PLUGIN_DIR, name);

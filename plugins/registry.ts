@@ -207,6 +207,16 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
       status: () => import('./dummy/status'),
     }),
   ),
+  bandwidth: plugin(
+    'CNI bandwidth plugin (tscni)',
+    onHost({
+      add: () => import('./bandwidth/add'),
+      del: () => import('./bandwidth/del'),
+      check: () => import('./bandwidth/check'),
+      gc: () => import('./bandwidth/gc'),
+      status: () => import('./bandwidth/status'),
+    }),
+  ),
 };
 
 export const PLUGIN_NAMES: readonly string[] = Object.keys(PLUGINS);

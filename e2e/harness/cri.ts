@@ -22,6 +22,8 @@ export interface PodConfig {
   hostname?: string;
   portMappings: CriPortMapping[];
   labels?: Record<string, string>;
+  /** e.g. kubernetes.io/ingress-bandwidth, which containerd turns into the `bandwidth` capability. */
+  annotations?: Record<string, string>;
   cgroupParent?: string;
 }
 
@@ -53,6 +55,7 @@ function podConfig(c: PodConfig): PbWriter {
       ),
     )
     .map(6, c.labels)
+    .map(7, c.annotations)
     .message(8, new PbWriter().bytes(1, c.cgroupParent));
 }
 

@@ -1,6 +1,7 @@
 /**
  * Numeric constants of the rtnetlink ABI, as found in the kernel UAPI headers
- * (linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h, veth.h, if.h) and libc (socket, sched).
+ * (linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h, veth.h, if.h, pkt_sched.h, pkt_cls.h,
+ * tc_act/tc_mirred.h) and libc (socket, sched).
  * Only what this library uses; names match the headers so they can be grepped there.
  */
 
@@ -77,12 +78,22 @@ export const RTM_GETRULE = 34;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
+export const RTM_NEWQDISC = 36;
+export const RTM_DELQDISC = 37;
+export const RTM_GETQDISC = 38;
+export const RTM_NEWTCLASS = 40;
+export const RTM_DELTCLASS = 41;
+export const RTM_GETTCLASS = 42;
+export const RTM_NEWTFILTER = 44;
+export const RTM_DELTFILTER = 45;
+export const RTM_GETTFILTER = 46;
 
 // Fixed family headers (bytes)
 export const IFINFOMSG_LEN = 16;
 export const IFADDRMSG_LEN = 8;
 export const RTMSG_LEN = 12;
 export const NDMSG_LEN = 12;
+export const TCMSG_LEN = 20;
 
 // IFLA_* (ifinfomsg attributes)
 export const IFLA_ADDRESS = 1;
@@ -278,3 +289,61 @@ export const NUD_STALE = 0x04;
 export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
 export const NTF_SELF = 0x02;
+
+// Traffic control (tcmsg attributes, handles)
+export const TCA_KIND = 1;
+export const TCA_OPTIONS = 2;
+export const TCA_CHAIN = 11;
+export const TC_H_ROOT = 0xffffffff;
+export const TC_H_INGRESS = 0xfffffff1;
+/** The ingress qdisc's handle, ffff: (it is always this). */
+export const TC_H_INGRESS_HANDLE = 0xffff0000;
+
+// Ethernet protocols (linux/if_ether.h), as tcm_info carries them for filters (network order there)
+export const ETH_P_ALL = 0x0003;
+export const ETH_P_IP = 0x0800;
+export const ETH_P_IPV6 = 0x86dd;
+
+// tc_ratespec.linklayer
+export const TC_LINKLAYER_UNAWARE = 0;
+
+// TBF (tc_tbf_qopt in TCA_TBF_PARMS)
+export const TCA_TBF_PARMS = 1;
+export const TCA_TBF_RATE64 = 4;
+export const TCA_TBF_BURST = 6;
+export const TC_TBF_QOPT_LEN = 36;
+export const TC_RATESPEC_LEN = 12;
+
+// HTB (tc_htb_glob in TCA_HTB_INIT for the qdisc, tc_htb_opt in TCA_HTB_PARMS for a class)
+export const TCA_HTB_PARMS = 1;
+export const TCA_HTB_INIT = 2;
+export const TCA_HTB_DIRECT_QLEN = 5;
+export const TCA_HTB_RATE64 = 6;
+export const TCA_HTB_CEIL64 = 7;
+export const TC_HTB_GLOB_LEN = 20;
+export const TC_HTB_OPT_LEN = 44;
+/** The HTB protocol version the kernel expects in tc_htb_glob (HTB_VER >> 16). */
+export const TC_HTB_PROTOVER = 3;
+
+// u32 classifier
+export const TCA_U32_CLASSID = 1;
+export const TCA_U32_SEL = 5;
+export const TCA_U32_ACT = 7;
+export const TC_U32_TERMINAL = 1;
+export const TC_U32_SEL_LEN = 16;
+export const TC_U32_KEY_LEN = 16;
+
+// Actions (TCA_ACT_* inside a classifier's action list)
+export const TCA_ACT_KIND = 1;
+export const TCA_ACT_OPTIONS = 2;
+export const TC_ACT_OK = 0;
+export const TC_ACT_PIPE = 3;
+export const TC_ACT_STOLEN = 4;
+
+// mirred (tc_mirred in TCA_MIRRED_PARMS)
+export const TCA_MIRRED_PARMS = 2;
+export const TC_MIRRED_LEN = 28;
+export const TCA_EGRESS_REDIR = 1;
+export const TCA_EGRESS_MIRROR = 2;
+export const TCA_INGRESS_REDIR = 3;
+export const TCA_INGRESS_MIRROR = 4;

@@ -1,6 +1,7 @@
 /**
  * One readable line per request, decoded back from the bytes that go to the kernel, e.g.
- * `RTM_NEWLINK create excl veth name=veth1234 mtu=1500 peer(name=eth0 netns=fd:7)`.
+ * `RTM_NEWLINK create excl veth name=veth1234 mtu=1500 peer(name=eth0 netns=fd:7)` or
+ * `RTM_NEWQDISC create excl dev=7 parent=root handle=1: tbf rate=1000000 buffer=156250 limit=35000`.
  * Used in error messages, debug logs and golden tests (so it must stay deterministic).
  */
 import {
@@ -89,12 +90,25 @@ import {
   FRA_PRIORITY,
   FRA_SRC,
   FRA_TABLE,
+  RTM_DELQDISC,
+  RTM_DELTCLASS,
+  RTM_DELTFILTER,
+  RTM_GETQDISC,
+  RTM_GETTCLASS,
+  RTM_GETTFILTER,
+  RTM_NEWQDISC,
+  RTM_NEWTCLASS,
+  RTM_NEWTFILTER,
+  ETH_P_ALL,
+  ETH_P_IP,
+  ETH_P_IPV6,
   VETH_INFO_PEER,
 } from './constants';
 import { formatIp, formatMac } from './inet';
 import { IPVLAN_MODES, MACVLAN_MODES } from './links';
 import { decodeRuleHeader } from './rules';
 import { Attrs, decodeIfAddr, decodeIfInfo, decodeNdMsg, decodeRtMsg, parseMessages, type NlMessage } from './message';
+import { decodeClass, decodeFilter, decodeQdisc, decodeTcMsg, formatHandle, type U32Key } from './tc';
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWLINK]: 'RTM_NEWLINK',
@@ -113,7 +127,38 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
   [RTM_NEWNEIGH]: 'RTM_NEWNEIGH',
   [RTM_DELNEIGH]: 'RTM_DELNEIGH',
   [RTM_GETNEIGH]: 'RTM_GETNEIGH',
+  [RTM_NEWQDISC]: 'RTM_NEWQDISC',
+  [RTM_DELQDISC]: 'RTM_DELQDISC',
+  [RTM_GETQDISC]: 'RTM_GETQDISC',
+  [RTM_NEWTCLASS]: 'RTM_NEWTCLASS',
+  [RTM_DELTCLASS]: 'RTM_DELTCLASS',
+  [RTM_GETTCLASS]: 'RTM_GETTCLASS',
+  [RTM_NEWTFILTER]: 'RTM_NEWTFILTER',
+  [RTM_DELTFILTER]: 'RTM_DELTFILTER',
+  [RTM_GETTFILTER]: 'RTM_GETTFILTER',
 };
+const PROTOCOL_NAMES: Readonly<Record<number, string>> = { [ETH_P_ALL]: 'all', [ETH_P_IP]: 'ip', [ETH_P_IPV6]: 'ipv6' };
+const TC_TYPES = [
+  RTM_NEWQDISC,
+  RTM_DELQDISC,
+  RTM_GETQDISC,
+  RTM_NEWTCLASS,
+  RTM_DELTCLASS,
+  RTM_GETTCLASS,
+  RTM_NEWTFILTER,
+  RTM_DELTFILTER,
+  RTM_GETTFILTER,
+];
+const GET_TYPES = [
+  RTM_GETLINK,
+  RTM_GETADDR,
+  RTM_GETROUTE,
+  RTM_GETRULE,
+  RTM_GETNEIGH,
+  RTM_GETQDISC,
+  RTM_GETTCLASS,
+  RTM_GETTFILTER,
+];
 const FAMILY_NAMES: Readonly<Record<number, string>> = {
   [AF_UNSPEC]: 'unspec',
   [AF_INET]: 'inet',
@@ -162,6 +207,7 @@ export function describe(msg: Uint8Array | NlMessage): string {
     else if (isKind(m.type, RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE)) words.push(...routeWords(m.payload));
     else if (isKind(m.type, RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE)) words.push(...ruleWords(m.payload));
     else if (isKind(m.type, RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH)) words.push(...neighWords(m.payload));
+    else if (TC_TYPES.includes(m.type)) words.push(...tcWords(m));
   } catch (e) {
     words.push(`(undecodable: ${e instanceof Error ? e.message : String(e)})`);
   }
@@ -170,7 +216,7 @@ export function describe(msg: Uint8Array | NlMessage): string {
 
 function flagWords(m: NlMessage): string[] {
   const out: string[] = [];
-  const isGet = isKind(m.type, RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE, RTM_GETNEIGH);
+  const isGet = GET_TYPES.includes(m.type);
   if (isGet) {
     if ((m.flags & NLM_F_DUMP) === NLM_F_DUMP) out.push('dump');
   } else {
@@ -406,5 +452,47 @@ function ruleWords(p: Uint8Array): string[] {
   if (h.action) out.push(named(RULE_ACTION_NAMES, h.action));
   const table = a.u32(FRA_TABLE) ?? h.table;
   if (table) out.push(`table=${named(TABLE_NAMES, table)}`);
+  return out;
+}
+
+const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+const keyWords = (keys: readonly U32Key[]): string[] =>
+  keys.map((k) => `match=${hex8(k.value)}/${hex8(k.mask)}@${k.offset}`);
+
+/** Qdiscs, classes and filters: the link, where it hangs, its kind and what it is told. */
+function tcWords(m: NlMessage): string[] {
+  const h = decodeTcMsg(m.payload);
+  const out: string[] = [];
+  if (h.index) out.push(`dev=${h.index}`);
+  if (h.parent) out.push(`parent=${formatHandle(h.parent)}`);
+  const filter = isKind(m.type, RTM_NEWTFILTER, RTM_DELTFILTER, RTM_GETTFILTER);
+  if (h.handle) out.push(`${isKind(m.type, RTM_NEWTCLASS) ? 'classid' : 'handle'}=${formatHandle(h.handle)}`);
+  if (filter && h.info) {
+    const f = decodeFilter(m);
+    out.push(`prio=${f.prio}`, `proto=${PROTOCOL_NAMES[f.protocol] ?? `0x${f.protocol.toString(16)}`}`);
+    if (f.kind) out.push(f.kind);
+    if (f.u32?.keys) out.push(...keyWords(f.u32.keys));
+    if (f.u32?.classid !== undefined) out.push(`classid=${formatHandle(f.u32.classid)}`);
+    for (const a of f.u32?.actions ?? []) {
+      const mi = a.mirred;
+      out.push(mi ? `${a.kind}(${mi.direction} dev=${mi.ifindex} ${mi.verdict})` : a.kind);
+    }
+    return out;
+  }
+  if (isKind(m.type, RTM_NEWQDISC, RTM_DELQDISC)) {
+    const q = decodeQdisc(m);
+    if (q.kind) out.push(q.kind);
+    if (q.tbf) out.push(`rate=${q.tbf.rate}`, `buffer=${q.tbf.buffer}`, `limit=${q.tbf.limit}`);
+    if (q.htb) out.push(`default=${q.htb.defaultClass.toString(16)}`, `r2q=${q.htb.rate2quantum}`);
+    if (q.fifoLimit !== undefined) out.push(`limit=${q.fifoLimit}`);
+  } else if (isKind(m.type, RTM_NEWTCLASS)) {
+    const c = decodeClass(m);
+    if (c.kind) out.push(c.kind);
+    const p = c.htb;
+    if (p) {
+      out.push(`rate=${p.rate}`, `ceil=${p.ceil}`, `buffer=${p.buffer}`, `cbuffer=${p.cbuffer}`);
+      out.push(`quantum=${p.quantum}`);
+    }
+  }
   return out;
 }

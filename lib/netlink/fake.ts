@@ -50,6 +50,7 @@ import {
   type NlMessage,
 } from './message';
 import type { RawSocket } from './socket';
+import { newQdisc, newU32Filter, type QdiscSpec, type U32FilterSpec } from './tc';
 
 /** Produces the datagrams that answer one request. */
 export type Responder = (req: NlMessage) => Uint8Array[];
@@ -130,6 +131,26 @@ export function cannedLink(l: CannedLink): CannedMessage {
   payload.set(header);
   payload.set(body, header.length);
   return { type: RTM_NEWLINK, payload };
+}
+
+const payloadOf = (header: Uint8Array, attrs: readonly AttrSpec[] = []): Uint8Array => {
+  const body = encodeAttrs(attrs);
+  const out = new Uint8Array(header.length + body.length);
+  out.set(header);
+  out.set(body, header.length);
+  return out;
+};
+
+/** A qdisc as the kernel reports it (RTM_NEWQDISC): the same layout as the request that adds it. */
+export function cannedQdisc(q: QdiscSpec): CannedMessage {
+  const req = newQdisc(q);
+  return { type: req.type, payload: payloadOf(req.header, req.attrs) };
+}
+
+/** A u32 filter's key node as a dump reports it (RTM_NEWTFILTER). */
+export function cannedFilter(f: U32FilterSpec): CannedMessage {
+  const req = newU32Filter(f);
+  return { type: req.type, payload: payloadOf(req.header, req.attrs) };
 }
 
 /** Canned answers. */

@@ -1,5 +1,5 @@
 /**
- * rtnetlink from TypeScript: links, addresses and routes over a NETLINK_ROUTE socket opened
+ * rtnetlink from TypeScript: links, addresses, routes and traffic control over a NETLINK_ROUTE socket opened
  * through Bun's FFI (no iproute2 exec). See README.md in this folder.
  */
 export { Rtnl, type AddrFilter, type RouteFilter, type RuleFilter } from './rtnl';
@@ -18,6 +18,7 @@ export type {
   BridgeOptions,
   BridgePort,
   BridgePortChanges,
+  IfbOptions,
   IpvlanMode,
   IpvlanOptions,
   Link,
@@ -36,3 +37,18 @@ export type {
 export type { FdbEntry, Neighbour } from './neigh';
 export type { Route, RouteSpec } from './routes';
 export type { Rule, RuleSpec } from './rules';
+export {
+  formatHandle,
+  tcHandle,
+  tickInUsec,
+  type ActionInfo,
+  type Filter,
+  type HtbClassSpec,
+  type MirredAction,
+  type Qdisc,
+  type QdiscOptions,
+  type QdiscSpec,
+  type TcClass,
+  type U32FilterSpec,
+  type U32Key,
+} from './tc';

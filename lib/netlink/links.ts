@@ -400,6 +400,12 @@ export interface VxlanOptions extends NewLinkCommon {
   learning?: boolean;
 }
 
+/** An intermediate functional block: traffic redirected to it is queued there, then goes on. */
+export interface IfbOptions extends NewLinkCommon {
+  /** Created up (one request). */
+  up?: boolean;
+}
+
 function commonAttrs(o: NewLinkCommon): AttrSpec[] {
   const out = [attr.str(IFLA_IFNAME, o.name)];
   if (o.mtu !== undefined) out.push(attr.u32(IFLA_MTU, o.mtu));
@@ -409,13 +415,14 @@ function commonAttrs(o: NewLinkCommon): AttrSpec[] {
   return out;
 }
 
-function newLink(kind: string, own: AttrSpec[], data?: AttrSpec[]): Request {
+function newLink(kind: string, own: AttrSpec[], data?: AttrSpec[], up = false): Request {
   const info = [attr.str(IFLA_INFO_KIND, kind)];
   if (data) info.push(attr.nest(IFLA_INFO_DATA, data));
   return {
     type: RTM_NEWLINK,
     flags: NLM_F_CREATE | NLM_F_EXCL,
-    header: encodeIfInfo(),
+    // The kernel applies ifi_flags to a new link: it can be born up.
+    header: up ? encodeIfInfo({ flags: IFF_UP, change: IFF_UP }) : encodeIfInfo(),
     attrs: [...own, attr.nest(IFLA_LINKINFO, info)],
   };
 }
@@ -456,6 +463,8 @@ export const newIpvlan = (o: IpvlanOptions): Request =>
     [...commonAttrs(o), attr.u32(IFLA_LINK, o.parentIndex)],
     [attr.u16(IFLA_IPVLAN_MODE, IPVLAN_MODES[o.mode ?? 'l2'])],
   );
+
+export const newIfb = (o: IfbOptions): Request => newLink('ifb', commonAttrs(o), undefined, o.up === true);
 
 export const newVlan = (o: VlanOptions): Request =>
   newLink('vlan', [...commonAttrs(o), attr.u32(IFLA_LINK, o.parentIndex)], [attr.u16(IFLA_VLAN_ID, o.id)]);

@@ -550,4 +550,14 @@ describe('timings (compiled executable)', () => {
     expect(b?.['linkLookupMs']).toBeLessThan(b?.['ipLinkShowExecMs'] ?? 0);
     expect(b?.['vethCreateMs']).toBeLessThan(b?.['ipLinkAddVethExecMs'] ?? 0);
   });
+
+  it("sets up and tears down bandwidth's traffic control faster over netlink than by exec'ing ip and tc", async () => {
+    await sb.addContainer('tcbench');
+    await sb.exec('tcbench', ['ip', 'link', 'add', 'bva', 'type', 'veth', 'peer', 'name', 'bvb']);
+    await sb.exec('tcbench', ['ip', 'link', 'set', 'bva', 'up']);
+    const [b] = (await driveOk([{ op: 'tcBench', args: [30] }], 'tcbench')) as Array<Record<string, number>>;
+    process.stdout.write(`tc timings: ${JSON.stringify(b)}\n`);
+    expect(b?.['netlinkSetupMs']).toBeLessThan(b?.['tcExecSetupMs'] ?? 0);
+    expect(b?.['netlinkTeardownMs']).toBeLessThan(b?.['tcExecTeardownMs'] ?? 0);
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * Rtnl: links, addresses, routes, rules, neighbours and FDB entries of one network namespace,
- * through one netlink socket.
+ * Rtnl: links, addresses, routes, rules, neighbours, FDB entries and traffic control of one
+ * network namespace, through one netlink socket.
  * Every method is synchronous (a netlink round trip takes well under a millisecond) and throws
  * NetlinkError on failure; lookups of a missing link return undefined instead.
  */
@@ -10,8 +10,11 @@ import {
   RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
+  RTM_NEWQDISC,
   RTM_NEWROUTE,
   RTM_NEWRULE,
+  RTM_NEWTCLASS,
+  RTM_NEWTFILTER,
 } from './constants';
 import { decodeAddr, delAddr, dumpAddrs, newAddr, type Addr, type AddrOptions } from './addrs';
 import {
@@ -22,6 +25,7 @@ import {
   getLinkByName,
   newBridge,
   newDummy,
+  newIfb,
   newIpvlan,
   newMacvlan,
   newVeth,
@@ -32,6 +36,7 @@ import {
   setLink,
   type BridgeOptions,
   type BridgePortChanges,
+  type IfbOptions,
   type IpvlanOptions,
   type Link,
   type LinkChanges,
@@ -58,6 +63,25 @@ import {
 import { decodeRoute, delRoute, dumpRoutes, getRoute, newRoute, type Route, type RouteSpec } from './routes';
 import { decodeRule, delRule, dumpRules, newRule, type Rule, type RuleSpec } from './rules';
 import { NetlinkSocket, isErrno, openNetlink, type NetlinkOptions, type RawSocket } from './socket';
+import {
+  decodeClass,
+  decodeFilter,
+  decodeQdisc,
+  delQdisc,
+  dumpClasses,
+  dumpFilters,
+  dumpQdiscs,
+  getQdisc,
+  newHtbClass,
+  newQdisc,
+  newU32Filter,
+  type Filter,
+  type HtbClassSpec,
+  type Qdisc,
+  type QdiscSpec,
+  type TcClass,
+  type U32FilterSpec,
+} from './tc';
 import type { Family } from '../addr/ip';
 
 export interface AddrFilter {
@@ -158,6 +182,10 @@ export class Rtnl {
 
   createVxlan(o: VxlanOptions): void {
     this.exec(newVxlan(o));
+  }
+
+  createIfb(o: IfbOptions): void {
+    this.exec(newIfb(o));
   }
 
   /** Applies several changes in one request. */
@@ -348,5 +376,64 @@ export class Rtnl {
   /** Deletes the MAC's entry (only its remote `dst` when given); ENOENT when there is none. */
   deleteFdb(index: number, mac: string, dst?: string): void {
     this.exec(delFdb(index, mac, dst));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Traffic control
+
+  /** The qdiscs of one link (or of every link). */
+  qdiscs(index?: number): Qdisc[] {
+    return this.nl
+      .dump(dumpQdiscs())
+      .filter((m) => m.type === RTM_NEWQDISC)
+      .map(decodeQdisc)
+      .filter((q) => index === undefined || q.index === index);
+  }
+
+  /** The qdisc at `parent` (TC_H_ROOT, TC_H_INGRESS, a class); undefined when there is none. */
+  qdiscAt(index: number, parent: number): Qdisc | undefined {
+    let replies: NlMessage[];
+    try {
+      replies = this.nl.request(getQdisc(index, parent));
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'EINVAL')) return undefined;
+      throw e;
+    }
+    const m = replies.find((r) => r.type === RTM_NEWQDISC);
+    return m ? decodeQdisc(m) : undefined;
+  }
+
+  /** Adds a qdisc; EEXIST when one is already at that parent. */
+  addQdisc(q: QdiscSpec): void {
+    this.exec(newQdisc(q));
+  }
+
+  /** Deletes the qdisc at `parent` (TC_H_ROOT / TC_H_INGRESS); with `handle` only that one (else EINVAL). */
+  deleteQdisc(index: number, parent: number, handle = 0): void {
+    this.exec(delQdisc(index, parent, handle));
+  }
+
+  classes(index: number): TcClass[] {
+    return this.nl
+      .dump(dumpClasses(index))
+      .filter((m) => m.type === RTM_NEWTCLASS)
+      .map(decodeClass)
+      .filter((c) => c.index === index);
+  }
+
+  addHtbClass(c: HtbClassSpec): void {
+    this.exec(newHtbClass(c));
+  }
+
+  /** The filters under `parent` (a qdisc handle, or TC_H_INGRESS) of one link. */
+  filters(index: number, parent: number): Filter[] {
+    return this.nl
+      .dump(dumpFilters(index, parent))
+      .filter((m) => m.type === RTM_NEWTFILTER)
+      .map(decodeFilter);
+  }
+
+  addU32Filter(f: U32FilterSpec): void {
+    this.exec(newU32Filter(f));
   }
 }

@@ -13,6 +13,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dumpLinks, getLinkByName, newIpvlan, newVeth } from './links';
 import { dumpAddrs } from './addrs';
 import { dumpRoutes } from './routes';
+import { dumpClasses, dumpFilters, getQdisc } from './tc';
 import { encodeMessage, parseMessages, type Request } from './message';
 import { inNetns as withNetns, netnsInode } from '../sys/netns';
 import { Rtnl } from './rtnl';
@@ -92,6 +93,9 @@ const CAPTURES: Record<string, (...a: string[]) => Request> = {
   routes6: () => dumpRoutes(6),
   veth: (name: string, peer: string) => newVeth({ name, peerName: peer }),
   ipvlan: (name: string, parent: string) => newIpvlan({ name, parentIndex: Number(parent) }),
+  qdisc: (index: string, parent: string) => getQdisc(Number(index), Number(parent)),
+  filters: (index: string, parent: string) => dumpFilters(Number(index), Number(parent)),
+  classes: (index: string) => dumpClasses(Number(index)),
 };
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 1000) / 1000;
@@ -146,6 +150,96 @@ function bench(rounds: number): Record<string, number> {
   };
 }
 
+/**
+ * bandwidth's kernel work (the reference's layout: a root tbf on a veth, an ifb with its own,
+ * the veth's ingress qdisc and a u32 redirect to the ifb) set up and torn down `rounds` times
+ * over netlink from this process, then the same with `ip` and `tc` exec'd (5 programs to set
+ * up, 3 to tear down). The veth `bva` must exist.
+ */
+function tcBench(rounds: number): Record<string, number> {
+  const r = Rtnl.open();
+  const veth = r.linkByName('bva');
+  if (!veth) throw new Error('tcBench needs a link named bva');
+  const tbf = { kind: 'tbf', rate: 1_000_000, buffer: 156_250, limit: 35_000 } as const;
+  let nlSetup = 0;
+  let nlTeardown = 0;
+  for (let i = 0; i < rounds; i++) {
+    const a = performance.now();
+    r.createIfb({ name: 'bwb', mtu: veth.mtu, txqlen: 0, up: true });
+    const ifb = r.linkByName('bwb');
+    if (!ifb) throw new Error('ifb vanished');
+    r.addQdisc({ index: veth.index, handle: 0x10000, parent: 0xffffffff, options: tbf });
+    r.addQdisc({ index: veth.index, handle: 0xffff0000, parent: 0xfffffff1, options: { kind: 'ingress' } });
+    r.addU32Filter({
+      index: veth.index,
+      parent: 0xffff0000,
+      prio: 1,
+      protocol: 3,
+      classid: 0x10001,
+      keys: [],
+      actions: [{ kind: 'mirred', direction: 'egress-redirect', ifindex: ifb.index, verdict: 'stolen' }],
+    });
+    r.addQdisc({ index: ifb.index, handle: 0x10000, parent: 0xffffffff, options: tbf });
+    nlSetup += ms(a);
+    const b = performance.now();
+    r.deleteQdisc(veth.index, 0xffffffff, 0x10000);
+    r.deleteQdisc(veth.index, 0xfffffff1, 0xffff0000);
+    r.deleteLink(ifb.index);
+    nlTeardown += ms(b);
+  }
+  const run = (argv: string[]): void => void execFileSync(argv[0] ?? '', argv.slice(1));
+  const tbfArgs = ['root', 'handle', '1:', 'tbf', 'rate', '8mbit', 'burst', '10000', 'latency', '25ms'];
+  let tcSetup = 0;
+  let tcTeardown = 0;
+  for (let i = 0; i < rounds; i++) {
+    const a = performance.now();
+    run(['ip', 'link', 'add', 'bwb', 'mtu', String(veth.mtu), 'txqueuelen', '0', 'up', 'type', 'ifb']);
+    run(['tc', 'qdisc', 'add', 'dev', 'bva', ...tbfArgs]);
+    run(['tc', 'qdisc', 'add', 'dev', 'bva', 'ingress']);
+    run([
+      'tc',
+      'filter',
+      'add',
+      'dev',
+      'bva',
+      'parent',
+      'ffff:',
+      'protocol',
+      'all',
+      'prio',
+      '1',
+      'u32',
+      'match',
+      'u32',
+      '0',
+      '0',
+      'flowid',
+      '1:1',
+      'action',
+      'mirred',
+      'egress',
+      'redirect',
+      'dev',
+      'bwb',
+    ]);
+    run(['tc', 'qdisc', 'add', 'dev', 'bwb', ...tbfArgs]);
+    tcSetup += ms(a);
+    const b = performance.now();
+    run(['tc', 'qdisc', 'del', 'dev', 'bva', 'root']);
+    run(['tc', 'qdisc', 'del', 'dev', 'bva', 'ingress']);
+    run(['ip', 'link', 'del', 'bwb']);
+    tcTeardown += ms(b);
+  }
+  r.close();
+  return {
+    rounds,
+    netlinkSetupMs: nlSetup / rounds,
+    netlinkTeardownMs: nlTeardown / rounds,
+    tcExecSetupMs: tcSetup / rounds,
+    tcExecTeardownMs: tcTeardown / rounds,
+  };
+}
+
 function call(r: () => Rtnl, op: string, args: unknown[]): unknown {
   const a = args as never[];
   switch (op) {
@@ -176,6 +270,8 @@ function call(r: () => Rtnl, op: string, args: unknown[]): unknown {
     }
     case 'bench':
       return bench(Number(args[0] ?? 20));
+    case 'tcBench':
+      return tcBench(Number(args[0] ?? 20));
     default: {
       const target = r();
       const method = (target as unknown as Record<string, unknown>)[op];

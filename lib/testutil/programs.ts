@@ -14,6 +14,7 @@ export const TEST_PROGRAMS = {
   // build and every suite
   ip: 'iproute2',
   bridge: 'iproute2',
+  tc: 'iproute2',
   iptables: 'iptables',
   'iptables-restore': 'iptables',
   'iptables-save': 'iptables',

@@ -1,7 +1,9 @@
 /**
  * Real traffic inside a sandbox namespace (test-only module): a TCP echo server and a client in
  * one Node.js process started inside the namespace, so a test sees whether a connection to an
- * address of that namespace actually carries bytes.
+ * address of that namespace actually carries bytes; servers and clients across namespaces; and
+ * bulk transfers (N bytes over TCP from one namespace to another, for tests that read the kernel's
+ * counters along the way).
  */
 import { spawn } from 'node:child_process';
 import type { Sandbox } from './sandbox';
@@ -109,4 +111,88 @@ export async function fetchFrom(
 /** True when one ping from `where` ('host' or a container of `sb`) to `to` is answered within `waitSeconds`. */
 export async function pings(sb: Sandbox, where: string, to: string, waitSeconds: number): Promise<boolean> {
   return (await sb.exec(where, ['ping', '-c1', `-W${waitSeconds}`, to])).code === 0;
+}
+
+// Receives `total` bytes on one connection; prints how many arrived.
+const SINK = `
+const [host, port, total] = process.argv.slice(1);
+const srv = require('node:net').createServer((c) => {
+  let got = 0;
+  c.on('data', (d) => {
+    got += d.length;
+    if (got >= Number(total)) {
+      console.log(JSON.stringify({ bytes: got }));
+      process.exit(0);
+    }
+  });
+});
+srv.on('error', (e) => { console.log('listen failed: ' + e.code); process.exit(2); });
+srv.listen(Number(port), host, () => console.log('listening'));`;
+
+// Sends `total` bytes (in 64 KiB writes, as fast as the socket takes them), from `local` when given.
+const SOURCE = `
+const [host, port, total, local] = process.argv.slice(1);
+const c = require('node:net').connect({ host, port: Number(port), localAddress: local || undefined }, () => {
+  const chunk = Buffer.alloc(65536, 120);
+  let sent = 0;
+  const pump = () => {
+    while (sent < Number(total)) {
+      sent += chunk.length;
+      if (!c.write(chunk)) return void c.once('drain', pump);
+    }
+    c.end();
+  };
+  pump();
+});
+c.on('error', () => undefined); // the sink hangs up once it has everything
+c.on('close', () => process.exit(0));`;
+
+export interface Transfer {
+  /** Where the receiving end listens: 'host' or a container of the sandbox, and its address. */
+  readonly sink: string;
+  readonly sinkAddress: string;
+  /** Where the sending end runs, and the source address it binds to (default: the route's). */
+  readonly source: string;
+  readonly sourceAddress?: string;
+  readonly bytes: number;
+  readonly port: number;
+}
+
+/** Moves `bytes` over TCP between two namespaces; resolves with the bytes the sink received. */
+export async function transfer(sb: Sandbox, t: Transfer): Promise<number> {
+  const argv = [process.execPath, '-e', SINK, t.sinkAddress, String(t.port), String(t.bytes)];
+  const sink = spawn('ip', ['netns', 'exec', sb.nsName(t.sink), ...argv], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  let onListening: () => void = () => undefined;
+  let onResult: (bytes: number) => void = () => undefined;
+  const listening = new Promise<void>((resolve) => (onListening = resolve));
+  const result = new Promise<number>((resolve) => (onResult = resolve));
+  const exited = new Promise<never>((_, reject) =>
+    sink.on('close', (code) => reject(new Error(`sink on ${t.sink} exited with ${code}: ${out.trim()}`))),
+  );
+  exited.catch(() => undefined);
+  sink.stdout?.on('data', (d: Buffer) => {
+    out += String(d);
+    if (out.includes('listening')) onListening();
+    const m = /\{.*\}/.exec(out);
+    if (m) onResult((JSON.parse(m[0]) as { bytes: number }).bytes);
+  });
+  const timer = setTimeout(() => sink.kill('SIGKILL'), 120_000);
+  try {
+    await Promise.race([listening, exited]);
+    const src = await sb.exec(t.source, [
+      process.execPath,
+      '-e',
+      SOURCE,
+      t.sinkAddress,
+      String(t.port),
+      String(t.bytes),
+      t.sourceAddress ?? '',
+    ]);
+    if (src.code !== 0) throw new Error(`source on ${t.source} failed: ${src.stdout}${src.stderr}`);
+    return await Promise.race([result, exited]);
+  } finally {
+    clearTimeout(timer);
+    sink.kill('SIGKILL');
+  }
 }
