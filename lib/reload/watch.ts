@@ -14,6 +14,10 @@
  * The loop is plain timers and callbacks, with its clock passed in (unit tests use fake timers).
  */
 
+/** The wake sources `--wake` can name: nftables notices, firewalld's signals. */
+export const WAKE_NAMES = ['nftables', 'firewalld'] as const;
+export type WakeName = (typeof WAKE_NAMES)[number];
+
 export interface WakeSource {
   /** For logs, e.g. "nftables events". */
   readonly name: string;
