@@ -195,4 +195,26 @@ describe('host-local vs reference', () => {
       expect(store(ours)).toEqual(store(ref));
     }
   });
+
+  it('with the reuse delay on, the reference reads and changes the store as usual (and ignores the delay)', async () => {
+    const dir = dataDir();
+    const shadow = dataDir();
+    const delay = { extra: { ipam: { type: 'host-local', dataDir: dir, ...IPAM, reuseDelaySeconds: 600 } } };
+    for (const id of ['a', 'b', 'c']) {
+      expect((await step(OURS, dir, { cmd: 'ADD', id, ...delay })).code).toBe(0);
+      await step(REF, shadow, { cmd: 'ADD', id });
+    }
+    expect((await step(OURS, dir, { cmd: 'DEL', id: 'b', ...delay })).code).toBe(0);
+    await step(REF, shadow, { cmd: 'DEL', id: 'b' });
+    expect(readdirSync(join(dir, 'dnet', '.tscni', 'released')).length).toBe(2); // b's IPv4 and IPv6
+    expect(store(dir)).toEqual(store(shadow));
+    // The reference's walk passes over the release log; its CHECK, DEL and round robin are unchanged.
+    expect((await step(REF, dir, { cmd: 'CHECK', id: 'a' })).code).toBe(0);
+    expect(norm(await step(REF, dir, { cmd: 'ADD', id: 'd' }))).toEqual(
+      norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })),
+    );
+    expect((await step(REF, dir, { cmd: 'DEL', id: 'a' })).code).toBe(0);
+    await step(REF, shadow, { cmd: 'DEL', id: 'a' });
+    expect(store(dir)).toEqual(store(shadow));
+  });
 });
