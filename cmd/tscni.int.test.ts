@@ -1,4 +1,4 @@
-/** bin/tscni (cnitool's interface) on a conflist of our plugins, in a sandbox: add, check, status, gc, del and libcni's cache. */
+/** bin/tscni (cnitool's interface) on a conflist of our plugins, in a sandbox: add, check, status, gc (ours), del and libcni's cache. */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -66,10 +66,16 @@ it('check and status succeed', async () => {
   expect((await tscni('status', 'clinet')).code).toBe(0);
 });
 
-it('gc deletes every cached attachment (cnitool semantics) and leaves nothing', async () => {
-  const r = await tscni('gc', 'clinet');
-  expect(r.stderr).toBe('');
+it('gc keeps a live container, and collects it once its netns is gone, leaving nothing', async () => {
+  const kept = await tscni('gc', '--no-runtimes', 'clinet');
+  expect(kept.code).toBe(0);
+  expect(kept.stdout).toBe(`kept      clinet/${cid()}/eth0: its netns ${netns()} exists\n`);
+  expect(readdirSync(join(sb.dir, 'cache', 'results'))).toHaveLength(1);
+  await sb.removeContainer('c1');
+  const r = await tscni('gc', '--no-runtimes', 'clinet');
+  expect(r.stderr).toBe('tscni gc: 1 collected, 0 kept, 0 failed\n');
   expect(r.code).toBe(0);
+  await sb.addContainer('c1');
   expect(readdirSync(join(sb.dir, 'cache', 'results'))).toEqual([]);
   expect(readdirSync(join(sb.dir, 'leases', 'clinet')).filter((f) => f.startsWith('10.'))).toEqual([]);
   expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(cid());
@@ -113,7 +119,7 @@ it('works on a machine without Node.js: node hidden in a private mount namespace
   expect((await withoutNode([tscniBin, 'check', 'clinet', netns()])).code).toBe(0);
   expect((await withoutNode([tscniBin, 'status', 'clinet'])).code).toBe(0);
   expect((await withoutNode([tscniBin, 'del', 'clinet', netns()])).code).toBe(0);
-  expect((await withoutNode([tscniBin, 'gc', 'clinet'])).code).toBe(0);
+  expect((await withoutNode([tscniBin, 'gc', '--no-runtimes', 'clinet'])).code).toBe(0);
   expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(cid());
 });
 
