@@ -93,8 +93,7 @@ function wakeNames(v: string | undefined): WakeName[] {
 }
 
 const cacheDirOf = (v: string | undefined): string => resolve(v ?? (process.env['CNI_CACHE_DIR'] || '/var/lib/cni'));
-const netconfPathOf = (v: string | undefined): string =>
-  resolve(v ?? (process.env['NETCONFPATH'] || '/etc/cni/net.d'));
+const netconfPathOf = (v: string | undefined): string => resolve(v ?? (process.env['NETCONFPATH'] || '/etc/cni/net.d'));
 
 function gcOptions(o: {
   cacheDir: string;
@@ -120,7 +119,7 @@ function gcOptions(o: {
   };
 }
 
-/** `tscni reload`: see lib/reload/reload.ts; with --watch, lib/reload/watch-main.ts. Exit code 1 when a restore failed. */
+/** `tscni reload`: see lib/reload/reload.ts; with --watch, cmd/watch.ts. Exit code 1 when a restore failed. */
 async function reloadCommand(argv: string[]): Promise<void> {
   const { values: v, positionals: networks } = usage(RELOAD_USAGE, () =>
     parseArgv(
@@ -158,7 +157,7 @@ async function reloadCommand(argv: string[]): Promise<void> {
   const wake = wakeNames(v.wake);
   if (v.watch) {
     if (dryRun) throw new UsageError(`--watch restores; it takes no --dry-run\n${RELOAD_USAGE}`);
-    const { watchMain } = await import('../lib/reload/watch-main');
+    const { watchMain } = await import('./watch');
     return watchMain({
       reload: base,
       intervalMs: intervalS * 1000,

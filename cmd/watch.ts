@@ -1,14 +1,15 @@
 /**
- * The running `tscni reload --watch`: the watcher loop (watch.ts) with the host's wake sources,
- * a reload pass as its work and, when asked, `tscni gc` on an interval. Each pass prints one line
+ * The running `tscni reload --watch`: the watcher loop (lib/reload/watch.ts) with the host's wake sources,
+ * a reload pass as its work and, when asked, `tscni gc` on an interval (here, above both
+ * lib/reload and lib/gc, since gc reads reload's sources). Each pass prints one line
  * per concern it changed or could not check (intact ones are not listed) and a summary with its
  * duration; SIGTERM and SIGINT end it.
  */
-import type { GcOptions } from '../gc/gc';
-import { writeAll } from '../stdio';
-import { reload, type ReloadOptions } from './reload';
-import { firewalldSource, nftablesSource } from './wake-sources';
-import { Watcher, type WakeName } from './watch';
+import type { GcOptions } from '../lib/gc/gc';
+import { writeAll } from '../lib/stdio';
+import { reload, type ReloadOptions } from '../lib/reload/reload';
+import { firewalldSource, nftablesSource } from '../lib/reload/wake-sources';
+import { Watcher, type WakeName } from '../lib/reload/watch';
 
 export interface WatchMainOptions {
   /** Options of each pass (dryRun is ignored: a watcher restores). */
@@ -42,7 +43,7 @@ export async function watchMain(o: WatchMainOptions): Promise<void> {
   const gcOpts = o.gc;
   const runGc = gcOpts
     ? async (): Promise<void> => {
-        const { gc } = await import('../gc/gc');
+        const { gc } = await import('../lib/gc/gc');
         const outcomes = await gc(gcOpts);
         for (const x of outcomes)
           if (x.state !== 'kept') writeAll(1, `${stamp()} gc ${x.state.padEnd(9)} ${x.subject}: ${x.detail}\n`);
