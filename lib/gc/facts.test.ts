@@ -1,9 +1,9 @@
-/** Facts from a made-up /proc: running plugin calls by their environment, the boot time. */
+/** Facts from a made-up /proc: running plugin calls by their environment, the boot time; namespace paths. */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addressKey, bootTime, isNamespace, runningPluginCalls } from './facts';
+import { addressKey, bootTime, isNamedNamespacePath, isNamespace, namespacesInUse, runningPluginCalls } from './facts';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -38,6 +38,19 @@ describe('gc facts', () => {
     const d = proc({});
     expect(isNamespace(join(d, 'stat'))).toBe(false);
     expect(isNamespace(join(d, 'nope'))).toBe(false);
+  });
+
+  it('isNamedNamespacePath: a file right in /run/netns or /var/run/netns, never a /proc path', () => {
+    expect(isNamedNamespacePath('/run/netns/cni-1234')).toBe(true);
+    expect(isNamedNamespacePath('/var/run/netns/cni-1234')).toBe(true);
+    expect(isNamedNamespacePath('/proc/42/ns/net')).toBe(false);
+    expect(isNamedNamespacePath('/run/netns/a/b')).toBe(false);
+    expect(isNamedNamespacePath('/run/netnsx/a')).toBe(false);
+  });
+
+  it('namespacesInUse: this process is in its own namespace', () => {
+    expect(namespacesInUse().size).toBeGreaterThan(0);
+    expect(namespacesInUse(proc({ '10': [] })).size).toBe(0); // no ns/net files there
   });
 
   it('addressKey normalises the address text', () => {

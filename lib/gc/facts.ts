@@ -65,8 +65,41 @@ export function bootTime(procDir = '/proc'): number {
   return Number(m[1]) * 1000;
 }
 
+/** Where `ip netns` and the runtimes pin network namespaces by name. */
+export const NAMED_NETNS_DIRS = ['/run/netns', '/var/run/netns'];
+
+/** A pinned namespace's path (one that stays valid, unlike /proc/<pid>/ns/net). */
+export const isNamedNamespacePath = (path: string, named = NAMED_NETNS_DIRS): boolean =>
+  named.some((d) => path.startsWith(`${d}/`) && !path.slice(d.length + 1).includes('/'));
+
+/** A namespace's identity (device and inode of its file), or undefined when it cannot be read. */
+export function namespaceId(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identities of the network namespaces some process is in now. */
+export function namespacesInUse(procDir = '/proc'): Set<string> {
+  const out = new Set<string>();
+  let pids: string[] = [];
+  try {
+    pids = readdirSync(procDir).filter(numeric);
+  } catch {
+    // no /proc
+  }
+  for (const pid of pids) {
+    const id = namespaceId(join(procDir, pid, 'ns/net'));
+    if (id !== undefined) out.add(id);
+  }
+  return out;
+}
+
 /** Every network namespace of the machine once, as a path to open: named ones first, then per process. */
-export function allNamespaces(procDir = '/proc', named = ['/run/netns', '/var/run/netns']): string[] {
+export function allNamespaces(procDir = '/proc', named = NAMED_NETNS_DIRS): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   const add = (path: string): void => {

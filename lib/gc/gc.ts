@@ -14,6 +14,13 @@
  * still running (seen) or finished with the address on the container's interface (seen). Right
  * before each DEL the running plugin calls are read again.
  *
+ * A runtime whose libcni keeps no netns in its cache (libcni before 1.2: containerd 1.6, podman
+ * 4.3) gets its DEL with the pinned namespace (/run/netns/…) that holds the attachment's leased
+ * address on its interface, when one does, so the interface goes with it as with the runtime's
+ * own DEL; the container's other attachments (CRI's loopback) get the same namespace. Only an
+ * abandoned namespace qualifies: no process is in it, and no kept attachment's address is in it
+ * (overlapping subnets of two networks). Otherwise DEL goes without a netns, as before.
+ *
  * Why DEL and not the plugins' GC verb with the live attachments: a GC releases everything not
  * in its list, so an ADD that began after the list was made would lose its lease and rules; DEL
  * touches one attachment only. (Runtimes here send GC only for cniVersion 1.1.0 lists, too.)
@@ -27,7 +34,17 @@ import { readCache, readNetconfs, type CachedAttachment } from '../reload/source
 import { delNetworkList, type RuntimeConf } from '../runtime/chain';
 import type { NetworkConfigList, PluginConf } from '../runtime/config';
 import { validateNetworkName } from '../cni/names';
-import { addressIndex, allNamespaces, addressKey, bootTime, isNamespace, runningPluginCalls } from './facts';
+import {
+  addressIndex,
+  allNamespaces,
+  addressKey,
+  bootTime,
+  isNamedNamespacePath,
+  isNamespace,
+  namespaceId,
+  namespacesInUse,
+  runningPluginCalls,
+} from './facts';
 import { judge, type Evidence, type Facts, type RuntimeAnswer, podmanOwns } from './judge';
 import { askCri, askPodman } from './runtimes';
 
@@ -183,24 +200,60 @@ export async function gc(o: GcOptions): Promise<GcOutcome[]> {
     netnsExists: isNamespace,
     addressHolder: (ip, ifName) => addresses.get(addressKey(ip, ifName)),
   };
-  for (const e of found.evidence) {
+  const verdicts = found.evidence.map((e) => ({ e, v: judge(e, facts) }));
+  const pinned = abandonedNamespaces(verdicts, addresses, procDir);
+  for (const { e, v } of verdicts) {
     const subject = subjectOf(e);
-    const v = judge(e, facts);
     if (!v.gone) {
       out.push({ subject, state: 'kept', detail: v.why });
       continue;
     }
+    const netns = (e.cache?.netns ?? '') === '' ? pinned.get(e.attachment.containerId) : undefined;
+    const why = netns ? `${v.why}; DEL gets ${netns}, the netns holding its address` : v.why;
     if (o.dryRun) {
-      out.push({ subject, state: 'gone', detail: v.why });
+      out.push({ subject, state: 'gone', detail: why });
       continue;
     }
-    out.push(await collect(e, v.why, found, o, procDir));
+    out.push(await collect(e, why, netns, found, o, procDir));
+  }
+  return out;
+}
+
+/**
+ * The pinned, abandoned namespace of each gone container whose cache entry names none, by
+ * container ID (see the top).
+ */
+function abandonedNamespaces(
+  verdicts: ReadonlyArray<{ e: Evidence; v: { gone: boolean } }>,
+  addresses: ReadonlyMap<string, string>,
+  procDir: string,
+): Map<string, string> {
+  const holders = (e: Evidence): string[] =>
+    e.leases.flatMap((l) => addresses.get(addressKey(l.ip, e.attachment.ifName)) ?? []);
+  const candidates = new Map<string, string>();
+  for (const { e, v } of verdicts)
+    if (v.gone && (e.cache?.netns ?? '') === '')
+      for (const ns of holders(e)) if (isNamedNamespacePath(ns)) candidates.set(e.attachment.containerId, ns);
+  if (candidates.size === 0) return candidates;
+  const refused = new Set(verdicts.flatMap(({ e, v }) => (v.gone ? [] : holders(e))));
+  const inUse = namespacesInUse(procDir);
+  const out = new Map<string, string>();
+  for (const [id, ns] of candidates) {
+    const nsId = namespaceId(ns);
+    if (nsId !== undefined && !inUse.has(nsId) && !refused.has(ns)) out.set(id, ns);
   }
   return out;
 }
 
 /** Deletes one attachment as its runtime would have. */
-async function collect(e: Evidence, why: string, found: Found, o: GcOptions, procDir: string): Promise<GcOutcome> {
+async function collect(
+  e: Evidence,
+  why: string,
+  pinnedNetns: string | undefined,
+  found: Found,
+  o: GcOptions,
+  procDir: string,
+): Promise<GcOutcome> {
   const subject = subjectOf(e);
   const a = e.attachment;
   if (runningPluginCalls(procDir).has(a.containerId))
@@ -211,7 +264,7 @@ async function collect(e: Evidence, why: string, found: Found, o: GcOptions, pro
     return { subject, state: 'failed', detail: `${why}; no config of network ${a.networkName} to delete it with` };
   const rt: RuntimeConf = {
     containerId: a.containerId,
-    netns: c?.netns ?? '',
+    netns: c?.netns || pinnedNetns || '',
     ifName: a.ifName,
     args: c?.cniArgs ?? [],
     capabilityArgs: c?.capabilityArgs ?? {},
