@@ -21,6 +21,8 @@ const ROUNDS = Number(process.env['TSCNI_WATCH_ROUNDS'] ?? 20);
 /** Idle CPU is measured over this long (README's figure: a minute). */
 const IDLE_S = Number(process.env['TSCNI_WATCH_IDLE_S'] ?? 60);
 const BURST = 50;
+/** Per test: 20 rounds, or a minute idle and 50 ADDs and DELs, on a loaded 2-core machine. */
+const LONG = 1_200_000;
 
 /** The watcher process, its output kept for messages. */
 class WatchProcess {
@@ -149,87 +151,96 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload --watch (%s)', (b
       report(backend, trigger, r);
       if (backend === 'iptables' || trigger === 'nft flush ruleset') expect(r.affected).toBe(true);
     },
+    LONG,
   );
 
-  it('a firewalld Reloaded signal brings them back (nftables notices not listened to)', async () => {
-    await watcher?.stop();
-    watcher = await WatchProcess.start(w, bus, ['--wake', 'firewalld']);
-    expect(watcher.out).toContain('watching firewalld signals;');
-    // firewalld flushes and rebuilds its own rules, then says so: the flush, then the signal.
-    const r = await rounds(
-      w,
-      'firewalld Reloaded',
-      () => breakRules(w, 'nft flush ruleset'),
-      () => fw.reloaded(),
-    );
-    expect(r.affected).toBe(true);
-    await expectServing(w);
-    report(backend, 'firewalld Reloaded signal (after nft flush ruleset)', r);
-    expect(watcher.out).toMatch(/pass for firewalld reloaded/);
-  });
+  it(
+    'a firewalld Reloaded signal brings them back (nftables notices not listened to)',
+    async () => {
+      await watcher?.stop();
+      watcher = await WatchProcess.start(w, bus, ['--wake', 'firewalld']);
+      expect(watcher.out).toContain('watching firewalld signals;');
+      // firewalld flushes and rebuilds its own rules, then says so: the flush, then the signal.
+      const r = await rounds(
+        w,
+        'firewalld Reloaded',
+        () => breakRules(w, 'nft flush ruleset'),
+        () => fw.reloaded(),
+      );
+      expect(r.affected).toBe(true);
+      await expectServing(w);
+      report(backend, 'firewalld Reloaded signal (after nft flush ruleset)', r);
+      expect(watcher.out).toMatch(/pass for firewalld reloaded/);
+    },
+    LONG,
+  );
 
   if (backend === 'iptables')
-    it(`costs little: CPU idle over ${IDLE_S} s and during a burst of ${BURST} ADDs`, async () => {
-      await watcher?.stop();
-      watcher = await WatchProcess.start(w, bus, []);
-      const p = watcher;
-      const idle0 = p.cpuTicks();
-      await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-      const idle = p.cpuTicks() - idle0;
-      expect(p.passes()).toBe(1); // the first one; nothing woke it since
+    it(
+      `costs little: CPU idle over ${IDLE_S} s and during a burst of ${BURST} ADDs`,
+      async () => {
+        await watcher?.stop();
+        watcher = await WatchProcess.start(w, bus, []);
+        const p = watcher;
+        const idle0 = p.cpuTicks();
+        await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+        const idle = p.cpuTicks() - idle0;
+        expect(p.passes()).toBe(1); // the first one; nothing woke it since
 
-      const names = Array.from({ length: BURST }, (_, i) => `b${i}`);
-      for (const n of names) await w.sb.addContainer(n);
-      const passes0 = p.passes();
-      const add0 = p.cpuTicks();
-      const t0 = Date.now();
-      // All at once, as a node starting many pods: on a busy machine that takes longer than one call's guard.
-      const add = (n: string, port: number): Promise<unknown> =>
-        run(
-          [
-            'ip',
-            'netns',
-            'exec',
-            w.sb.hostNs,
-            'env',
-            ...Object.entries(w.env).map(([k, v]) => `${k}=${v}`),
-            `CAP_ARGS=${JSON.stringify({ portMappings: [{ hostPort: port, containerPort: 80, protocol: 'tcp' }] })}`,
-            join(BIN_DIR, 'tscni'),
-            'add',
-            'rlnet',
-            w.netns(n),
-          ],
-          { timeoutMs: 600_000 },
-        ).then((r) => {
-          if (r.code !== 0) throw new Error(`tscni add ${n}: ${r.code} ${r.stderr}`);
+        const names = Array.from({ length: BURST }, (_, i) => `b${i}`);
+        for (const n of names) await w.sb.addContainer(n);
+        const passes0 = p.passes();
+        const add0 = p.cpuTicks();
+        const t0 = Date.now();
+        // All at once, as a node starting many pods: on a busy machine that takes longer than one call's guard.
+        const add = (n: string, port: number): Promise<unknown> =>
+          run(
+            [
+              'ip',
+              'netns',
+              'exec',
+              w.sb.hostNs,
+              'env',
+              ...Object.entries(w.env).map(([k, v]) => `${k}=${v}`),
+              `CAP_ARGS=${JSON.stringify({ portMappings: [{ hostPort: port, containerPort: 80, protocol: 'tcp' }] })}`,
+              join(BIN_DIR, 'tscni'),
+              'add',
+              'rlnet',
+              w.netns(n),
+            ],
+            { timeoutMs: 600_000 },
+          ).then((r) => {
+            if (r.code !== 0) throw new Error(`tscni add ${n}: ${r.code} ${r.stderr}`);
+          });
+        await Promise.all(names.map((n, i) => add(n, 9100 + i)));
+        const addWall = Date.now() - t0;
+        // Let a pass that the burst started finish before reading the CPU.
+        await waitFor('the watcher to be quiet', async () => {
+          const n = p.passes();
+          await new Promise((r) => setTimeout(r, 1500));
+          return p.passes() === n;
         });
-      await Promise.all(names.map((n, i) => add(n, 9100 + i)));
-      const addWall = Date.now() - t0;
-      // Let a pass that the burst started finish before reading the CPU.
-      await waitFor('the watcher to be quiet', async () => {
-        const n = p.passes();
-        await new Promise((r) => setTimeout(r, 1500));
-        return p.passes() === n;
-      });
-      const addCpu = p.cpuTicks() - add0;
-      const addPasses = p.passes() - passes0;
+        const addCpu = p.cpuTicks() - add0;
+        const addPasses = p.passes() - passes0;
 
-      const del0 = p.cpuTicks();
-      const passes1 = p.passes();
-      for (let i = 0; i < names.length; i += 10) await Promise.all(names.slice(i, i + 10).map((n) => w.del(n)));
-      await waitFor('the watcher to be quiet', async () => {
-        const n = p.passes();
-        await new Promise((r) => setTimeout(r, 1500));
-        return p.passes() === n;
-      });
-      const del = p.cpuTicks() - del0;
-      const delPasses = p.passes() - passes1;
-      await expectServing(w);
-      for (const n of names) expect((await w.rules()).includes(w.cid(n))).toBe(false);
-      process.stdout.write(
-        `watch CPU [iptables]: idle ${idle * 10} ms over ${IDLE_S} s; ` +
-          `burst of ${BURST} ADDs (${addWall} ms wall): ${addCpu * 10} ms in ${addPasses} passes; ` +
-          `their ${BURST} DELs (10 at a time): ${del * 10} ms in ${delPasses} passes\n`,
-      );
-    });
+        const del0 = p.cpuTicks();
+        const passes1 = p.passes();
+        for (let i = 0; i < names.length; i += 10) await Promise.all(names.slice(i, i + 10).map((n) => w.del(n)));
+        await waitFor('the watcher to be quiet', async () => {
+          const n = p.passes();
+          await new Promise((r) => setTimeout(r, 1500));
+          return p.passes() === n;
+        });
+        const del = p.cpuTicks() - del0;
+        const delPasses = p.passes() - passes1;
+        await expectServing(w);
+        for (const n of names) expect((await w.rules()).includes(w.cid(n))).toBe(false);
+        process.stdout.write(
+          `watch CPU [iptables]: idle ${idle * 10} ms over ${IDLE_S} s; ` +
+            `burst of ${BURST} ADDs (${addWall} ms wall): ${addCpu * 10} ms in ${addPasses} passes; ` +
+            `their ${BURST} DELs (10 at a time): ${del * 10} ms in ${delPasses} passes\n`,
+        );
+      },
+      LONG,
+    );
 });
