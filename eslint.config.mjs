@@ -15,12 +15,13 @@ import tseslint from 'typescript-eslint';
  * the registry, to run the plugin as the executable does).
  */
 const LAYERS = [
-  ['lib/*.ts', 'lib/sys', 'lib/addr'], // logging, stdio, rollback; the C library; address text and math
-  ['lib/exec', 'lib/netlink'], // the only process starter; rtnetlink
+  ['lib/*.ts', 'lib/sys', 'lib/addr', 'lib/types'], // logging, stdio, rollback; the C library; address text and math; declarations of untyped packages
+  ['lib/exec', 'lib/netlink', 'lib/cri'], // the only process starter; rtnetlink; a CRI client
   ['lib/cni'], // the protocol: env, stdin, versions, config decoders, results, errors, delegation
   ['lib/ipam', 'lib/state', 'lib/net'], // host-local's store; tscni's run dir and marks; interfaces
   ['lib/firewall', 'lib/sublink', 'lib/link-plugin', 'lib/dhcp', 'lib/runtime', 'lib/deploy'], // rules; macvlan/ipvlan; tap/vlan/dummy; dhcp daemon; libcni; installer
-  ['lib/reload'], // tscni reload's engine
+  ['lib/reload'], // tscni reload's engine and watcher
+  ['lib/gc'], // tscni gc: which attachments are gone, collected by DEL
   ['plugins/*'], // each plugin: config and verbs
   ['plugins/*.ts'], // the registry
   ['cmd'], // the executable's entry and CLI

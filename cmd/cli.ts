@@ -1,5 +1,5 @@
 /**
- * `tscni`: cnitool's commands and environment on top of lib/runtime, and `reload` and `install`
+ * `tscni`: cnitool's commands and environment on top of lib/runtime, and `reload`, `gc` and `install`
  * (USAGE below). Arguments are parsed by node:util's parseArgs (lib/argv.ts); `--help` prints the
  * usage and exits 0, bad usage exits 2, a failed command 1.
  */
@@ -9,7 +9,6 @@ import {
   addNetworkList,
   checkNetworkList,
   delNetworkList,
-  gcNetworkList,
   statusNetworkList,
   type RuntimeConf,
   type RuntimeOptions,
@@ -20,10 +19,14 @@ import { runDirOf } from '../lib/state/run-dir';
 import { reload } from '../lib/reload/reload';
 import { parseArgv, UsageError } from '../lib/argv';
 import { writeAll } from '../lib/stdio';
+import type { GcOptions } from '../lib/gc/gc';
+import { criSocketPath, DEFAULT_CRI_SOCKETS } from '../lib/gc/runtimes';
+import { WAKE_NAMES, type WakeName } from '../lib/reload/watch';
 import { lookupReloader, PLUGIN_NAMES } from '../plugins/registry';
 
 const USAGE = `usage: tscni {add|check|del} <network-name> <netns> [-i|--ifname NAME]
-       tscni {gc|status} <network-name>
+       tscni status <network-name>
+       tscni gc [options] [network...]         (tscni gc --help)
        tscni reload [options] [network...]     (tscni reload --help)
        tscni install [options]                 (tscni install --help)
        tscni plugins                           the plugins this executable contains
@@ -36,7 +39,27 @@ Puts back the firewall rules of running containers (of every network, or those n
   --cache-dir DIR        libcni's result cache (CNI_CACHE_DIR, else /var/lib/cni)
   --netconf-path DIR     the network configs (NETCONFPATH, else /etc/cni/net.d)
   --run-dir DIR          teardown marks and locks (TSCNI_RUN_DIR, else /run/tscni)
+  -w, --watch            stay running: restore after every nftables change notice or
+                         firewalld reload, and on a periodic full check
+  --interval S           watch: the full check's period in seconds (60; 0 = never)
+  --debounce MS          watch: a pass starts once wakes were quiet this long (100)
+  --wake LIST            watch: wake sources, of nftables,firewalld (both; '' = the clock alone)
+  --gc-interval S        watch: run \`tscni gc\` every S seconds (0 = off, the default)
   -h, --help             this text`;
+
+const GC_USAGE = `usage: tscni gc [options] [network...]
+Finds attachments (libcni's cache, host-local leases) whose container no longer exists and
+cleans them with the network's DEL, as the runtime would have. Every network, or those named.
+  -n, --dry-run          list what would be collected (gone) and kept; change nothing
+  --min-age S            younger attachments are not collected on a runtime's word or an
+                         address scan alone (60)
+  --cri-socket PATH      a CRI runtime to ask (ListPodSandbox); repeatable (default:
+                         ${DEFAULT_CRI_SOCKETS.join(', ')}, those that exist)
+  --no-runtimes          ask no runtime (CRI, podman): judge from the disk and the netns alone
+  --cache-dir DIR        libcni's result cache (CNI_CACHE_DIR, else /var/lib/cni)
+  --netconf-path DIR     the network configs (NETCONFPATH, else /etc/cni/net.d)
+  -h, --help             this text
+Env: CNI_PATH (/opt/cni/bin), where the plugins for the DELs are.`;
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
@@ -50,7 +73,53 @@ function cniArgsPairs(raw: string): Array<[string, string]> {
   });
 }
 
-/** `tscni reload`: see lib/reload/reload.ts. Exit code 1 when a restore failed. */
+/** A non-negative number (of seconds, or of milliseconds for --debounce). */
+function nonNegative(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new UsageError(`--${name} needs a number ≥ 0, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** `--wake nftables,firewalld`: the watcher's wake sources ('' for the periodic check alone). */
+function wakeNames(v: string | undefined): WakeName[] {
+  if (v === undefined) return [...WAKE_NAMES];
+  const names = v.split(',').filter((n) => n !== '');
+  for (const n of names)
+    if (!(WAKE_NAMES as readonly string[]).includes(n))
+      throw new UsageError(`--wake takes ${WAKE_NAMES.join(', ')}, not ${JSON.stringify(n)}`);
+  return names as WakeName[];
+}
+
+const cacheDirOf = (v: string | undefined): string => resolve(v ?? (process.env['CNI_CACHE_DIR'] || '/var/lib/cni'));
+const netconfPathOf = (v: string | undefined): string => resolve(v ?? (process.env['NETCONFPATH'] || '/etc/cni/net.d'));
+
+function gcOptions(o: {
+  cacheDir: string;
+  netconfPath: string;
+  networks: string[];
+  dryRun: boolean;
+  minAgeS: number;
+  criSockets: string[];
+  runtimes: boolean;
+}): GcOptions {
+  return {
+    cacheDir: o.cacheDir,
+    netconfPath: o.netconfPath,
+    cniPath: (process.env['CNI_PATH'] || '/opt/cni/bin').split(':').filter(Boolean),
+    networks: o.networks,
+    dryRun: o.dryRun,
+    minAgeMs: o.minAgeS * 1000,
+    criSockets: o.runtimes ? (o.criSockets.length > 0 ? o.criSockets : DEFAULT_CRI_SOCKETS) : [],
+    askPodman: o.runtimes,
+    env: process.env,
+    runner: defaultRunner(),
+    log: (l) => writeAll(2, `tscni gc: ${l}\n`),
+  };
+}
+
+/** `tscni reload`: see lib/reload/reload.ts; with --watch, cmd/watch.ts. Exit code 1 when a restore failed. */
 async function reloadCommand(argv: string[]): Promise<void> {
   const { values: v, positionals: networks } = usage(RELOAD_USAGE, () =>
     parseArgv(
@@ -61,22 +130,47 @@ async function reloadCommand(argv: string[]): Promise<void> {
         'cache-dir': { type: 'string' },
         'netconf-path': { type: 'string' },
         'run-dir': { type: 'string' },
+        watch: { type: 'boolean', short: 'w' },
+        interval: { type: 'string' },
+        debounce: { type: 'string' },
+        wake: { type: 'string' },
+        'gc-interval': { type: 'string' },
       },
       true,
     ),
   );
   if (v.help) return writeAll(1, RELOAD_USAGE + '\n');
   const dryRun = v['dry-run'] ?? false;
-  const outcomes = await reload({
-    cacheDir: resolve(v['cache-dir'] ?? (process.env['CNI_CACHE_DIR'] || '/var/lib/cni')),
-    netconfPath: resolve(v['netconf-path'] ?? (process.env['NETCONFPATH'] || '/etc/cni/net.d')),
+  const base = {
+    cacheDir: cacheDirOf(v['cache-dir']),
+    netconfPath: netconfPathOf(v['netconf-path']),
     runDir: resolve(v['run-dir'] ?? runDirOf(process.env)),
     dryRun,
     networks,
     env: process.env,
     runner: defaultRunner(),
     reloaders: lookupReloader,
-  });
+  };
+  const intervalS = nonNegative('interval', v.interval, 60);
+  const gcIntervalS = nonNegative('gc-interval', v['gc-interval'], 0);
+  const debounceMs = nonNegative('debounce', v.debounce, 100);
+  const wake = wakeNames(v.wake);
+  if (v.watch) {
+    if (dryRun) throw new UsageError(`--watch restores; it takes no --dry-run\n${RELOAD_USAGE}`);
+    const { watchMain } = await import('./watch');
+    return watchMain({
+      reload: base,
+      intervalMs: intervalS * 1000,
+      gcIntervalMs: gcIntervalS * 1000,
+      quietMs: debounceMs,
+      maxDelayMs: Math.max(debounceMs, 500),
+      wake,
+      gc: gcOptions({ ...base, minAgeS: 60, criSockets: [], runtimes: true }),
+    });
+  }
+  for (const o of ['interval', 'debounce', 'wake', 'gc-interval'] as const)
+    if (v[o] !== undefined) throw new UsageError(`--${o} goes with --watch\n${RELOAD_USAGE}`);
+  const outcomes = await reload(base);
   const count = new Map<string, number>();
   for (const o of outcomes) {
     count.set(o.state, (count.get(o.state) ?? 0) + 1);
@@ -86,6 +180,49 @@ async function reloadCommand(argv: string[]): Promise<void> {
     .map((s) => `${count.get(s) ?? 0} ${s}`)
     .join(', ');
   writeAll(2, `tscni reload${dryRun ? ' (dry run)' : ''}: ${summary}\n`);
+  if ((count.get('failed') ?? 0) > 0) process.exitCode = 1;
+}
+
+/** `tscni gc`: see lib/gc/gc.ts. Exit code 1 when an attachment could not be collected. */
+async function gcCommand(argv: string[]): Promise<void> {
+  const { values: v, positionals } = usage(GC_USAGE, () =>
+    parseArgv(
+      argv,
+      {
+        ...HELP,
+        'dry-run': { type: 'boolean', short: 'n' },
+        'min-age': { type: 'string' },
+        'cri-socket': { type: 'string', multiple: true },
+        'no-runtimes': { type: 'boolean' },
+        'cache-dir': { type: 'string' },
+        'netconf-path': { type: 'string' },
+      },
+      true,
+    ),
+  );
+  if (v.help) return writeAll(1, GC_USAGE + '\n');
+  const dryRun = v['dry-run'] ?? false;
+  // cnitool's `gc <network> <netns>`: a netns path says nothing here (gc judges every attachment).
+  const networks = positionals.filter((p) => !p.startsWith('/'));
+  const { gc } = await import('../lib/gc/gc');
+  const outcomes = await gc(
+    gcOptions({
+      cacheDir: cacheDirOf(v['cache-dir']),
+      netconfPath: netconfPathOf(v['netconf-path']),
+      networks,
+      dryRun,
+      minAgeS: nonNegative('min-age', v['min-age'], 60),
+      criSockets: (v['cri-socket'] ?? []).map(criSocketPath),
+      runtimes: !(v['no-runtimes'] ?? false),
+    }),
+  );
+  const count = new Map<string, number>();
+  for (const o of outcomes) {
+    count.set(o.state, (count.get(o.state) ?? 0) + 1);
+    writeAll(1, `${o.state.padEnd(9)} ${o.subject}: ${o.detail}\n`);
+  }
+  const states = dryRun ? ['gone', 'kept', 'failed'] : ['collected', 'kept', 'failed'];
+  writeAll(2, `tscni gc${dryRun ? ' (dry run)' : ''}: ${states.map((s) => `${count.get(s) ?? 0} ${s}`).join(', ')}\n`);
   if ((count.get('failed') ?? 0) > 0) process.exitCode = 1;
 }
 
@@ -101,6 +238,7 @@ function usage<T>(text: string, parse: () => T): T {
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'reload') return reloadCommand(argv.slice(1));
+  if (argv[0] === 'gc') return gcCommand(argv.slice(1));
   if (argv[0] === 'help') return writeAll(1, USAGE + '\n');
   const { values: v, positionals } = usage(USAGE, () =>
     parseArgv(argv, { ...HELP, ifname: { type: 'string', short: 'i' } }, true),
@@ -108,7 +246,7 @@ async function main(argv: string[]): Promise<void> {
   if (v.help) return writeAll(1, USAGE + '\n');
   const [cmd, net, netnsArg, extra] = positionals;
   if (cmd === undefined) throw new UsageError(USAGE);
-  if (!['add', 'check', 'del', 'gc', 'status'].includes(cmd))
+  if (!['add', 'check', 'del', 'status'].includes(cmd))
     throw new UsageError(`unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
   const attach = cmd === 'add' || cmd === 'check' || cmd === 'del';
   if (!net || (attach && !netnsArg)) throw new UsageError(`tscni ${cmd}: missing arguments\n${USAGE}`);
@@ -136,8 +274,6 @@ async function main(argv: string[]): Promise<void> {
       return delNetworkList(list, rt, opts);
     case 'check':
       return checkNetworkList(list, rt, opts);
-    case 'gc':
-      return gcNetworkList(list, undefined, opts);
     case 'status':
       return statusNetworkList(list, opts);
   }

@@ -1,4 +1,4 @@
-/** bin/tscni (cnitool's interface) on a conflist of our plugins, in a sandbox: add, check, status, gc, del and libcni's cache. */
+/** bin/tscni (cnitool's interface) on a conflist of our plugins, in a sandbox: add, check, status, gc (ours), del and libcni's cache. */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -66,10 +66,16 @@ it('check and status succeed', async () => {
   expect((await tscni('status', 'clinet')).code).toBe(0);
 });
 
-it('gc deletes every cached attachment (cnitool semantics) and leaves nothing', async () => {
-  const r = await tscni('gc', 'clinet');
-  expect(r.stderr).toBe('');
+it('gc keeps a live container, and collects it once its netns is gone, leaving nothing', async () => {
+  const kept = await tscni('gc', '--no-runtimes', 'clinet');
+  expect(kept.code).toBe(0);
+  expect(kept.stdout).toBe(`kept      clinet/${cid()}/eth0: its netns ${netns()} exists\n`);
+  expect(readdirSync(join(sb.dir, 'cache', 'results'))).toHaveLength(1);
+  await sb.removeContainer('c1');
+  const r = await tscni('gc', '--no-runtimes', 'clinet');
+  expect(r.stderr).toBe('tscni gc: 1 collected, 0 kept, 0 failed\n');
   expect(r.code).toBe(0);
+  await sb.addContainer('c1');
   expect(readdirSync(join(sb.dir, 'cache', 'results'))).toEqual([]);
   expect(readdirSync(join(sb.dir, 'leases', 'clinet')).filter((f) => f.startsWith('10.'))).toEqual([]);
   expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(cid());
@@ -113,7 +119,7 @@ it('works on a machine without Node.js: node hidden in a private mount namespace
   expect((await withoutNode([tscniBin, 'check', 'clinet', netns()])).code).toBe(0);
   expect((await withoutNode([tscniBin, 'status', 'clinet'])).code).toBe(0);
   expect((await withoutNode([tscniBin, 'del', 'clinet', netns()])).code).toBe(0);
-  expect((await withoutNode([tscniBin, 'gc', 'clinet'])).code).toBe(0);
+  expect((await withoutNode([tscniBin, 'gc', '--no-runtimes', 'clinet'])).code).toBe(0);
   expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(cid());
 });
 
@@ -146,6 +152,8 @@ it('--help prints the usage and exits 0; bad usage exits 2 naming what is wrong'
     [['-h'], 'usage: tscni {add|check|del}'],
     [['add', 'net', '/run/netns/x', '--help'], 'usage: tscni {add|check|del}'],
     [['reload', '--help'], 'usage: tscni reload'],
+    [['reload', '--watch', '-h'], 'usage: tscni reload'],
+    [['gc', '--help'], 'usage: tscni gc'],
     [['install', '--help'], 'usage: tscni install'],
     [['install', '-h'], 'usage: tscni install'],
   ] as const) {
@@ -156,6 +164,12 @@ it('--help prints the usage and exits 0; bad usage exits 2 naming what is wrong'
     [['--frob'], /^unknown option --frob\nusage: tscni/],
     [['reload', '--frob'], /^unknown option --frob\nusage: tscni reload/],
     [['reload', '--cache-dir'], /^--cache-dir needs a value/],
+    [['reload', '--interval', '5'], /^--interval goes with --watch\nusage: tscni reload/],
+    [['reload', '--watch', '--interval=-1'], /^--interval needs a number ≥ 0, not "-1"/],
+    [['reload', '--watch', '--wake', 'nftables,frob'], /^--wake takes nftables, firewalld, not "frob"/],
+    [['reload', '--watch', '--dry-run'], /^--watch restores; it takes no --dry-run/],
+    [['gc', '--frob'], /^unknown option --frob\nusage: tscni gc/],
+    [['gc', '--min-age', 'soon'], /^--min-age needs a number ≥ 0, not "soon"/],
     [['install', '--frob'], /^tscni install: unknown option --frob\nusage: tscni install/],
     [[], /^usage: tscni/],
     [['add', 'net'], /^tscni add: missing arguments/],

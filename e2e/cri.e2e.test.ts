@@ -6,9 +6,9 @@
  * and examples/e2e/cri.conflist from /opt/cni/bin, and sends capability args with capitalised keys.
  */
 import { describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   checkInside,
@@ -21,6 +21,7 @@ import {
   newToken,
 } from './harness/checks';
 import { startContainerd } from './harness/containerd';
+import { BIN_DIR } from '../lib/testutil/sandbox';
 import { CriClient, PodConfig } from './harness/cri';
 import { IMAGE_REF } from './harness/image';
 import { UPLINK } from './harness/sandbox';
@@ -328,6 +329,129 @@ describe('containerd CRI with bandwidth annotations', () => {
             'netns',
             'no-netns',
           ]);
+        } finally {
+          cri.close();
+        }
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+});
+
+/**
+ * `tscni gc` against CRI: two pods, one of them removed behind CRI's back (its sandbox task killed
+ * and its container deleted with ctr, then containerd restarted, so CRI no longer knows it while
+ * its network namespace, veth, leases, rules and cache entries stay). gc asks the CRI socket
+ * (ListPodSandbox), collects the removed pod's attachments (the conflist's and CRI's loopback)
+ * with their DELs, and keeps the pod CRI still lists. containerd 1.6's libcni caches no netns:
+ * gc finds the abandoned pinned namespace by the pod's leased address, so the DELs remove the
+ * veth too.
+ */
+describe('tscni gc with containerd CRI', () => {
+  it(
+    'collects the pods CRI no longer lists through its socket and keeps the others',
+    async () => {
+      await scenario('cri-gc', async (sb, steps) => {
+        writeFileSync(join(sb.hostPath('/etc/cni/net.d'), '10-e2e.conflist'), conflist('cri.conflist', '1.0.0'));
+        const cd = await startContainerd(sb, 'containerd-cri.toml', ['k8s.io']);
+        let cri = new CriClient(cd.socket);
+        const criUp = async (c: CriClient): Promise<void> =>
+          sb.waitFor('the CRI service', async () => {
+            try {
+              return (await c.version()).runtimeName === 'containerd';
+            } catch {
+              return false;
+            }
+          });
+        try {
+          await criUp(cri);
+          const pod = (name: string): PodConfig => ({
+            name,
+            uid: randomUUID(),
+            namespace: 'e2e',
+            portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: name === 'gone' ? 8081 : 8082 }],
+            cgroupParent: sb.cgroupParent,
+          });
+          const goneId = await cri.runPodSandbox(pod('gone'));
+          const keptId = await cri.runPodSandbox(pod('kept'));
+          const gone = await cri.podSandboxStatus(goneId);
+          const goneNetns = sb.trace().find((e) => e.containerId === goneId && e.command === 'ADD')?.netns ?? '';
+          const goneNetnsFile = `/run/netns/${basename(goneNetns)}`;
+          steps.mark('two pods');
+
+          // Behind CRI's back: the sandbox's task and container go, and containerd restarts.
+          await cd.ctrOk(['tasks', 'kill', '-s', 'SIGKILL', goneId], 'k8s.io');
+          // CRI deletes a sandbox's task when it exits (it keeps the sandbox, NOTREADY); if it has
+          // not yet, ctr does.
+          const taskListed = async (): Promise<boolean> =>
+            new RegExp(`^${goneId}\\s`, 'm').test((await cd.ctr(['tasks', 'ls'], 'k8s.io')).stdout);
+          await sb.waitFor('the sandbox task to go', async () => {
+            if (!(await taskListed())) return true;
+            await cd.ctr(['tasks', 'rm', '-f', goneId], 'k8s.io');
+            return !(await taskListed());
+          });
+          await cd.ctrOk(['containers', 'rm', goneId], 'k8s.io');
+          cri.close();
+          await sb.stopDaemon('containerd');
+          sb.startDaemon('containerd-again', ['containerd', '--config', join(sb.dir, 'containerd.toml')]);
+          cri = new CriClient(cd.socket);
+          await criUp(cri);
+          expect(await cri.listPodSandboxIds()).toEqual([keptId]);
+          steps.mark('removed behind CRI');
+
+          const gc = (...args: string[]) =>
+            sb.exec([join(BIN_DIR, 'tscni'), 'gc', '--cri-socket', cd.socket, '--min-age', '0', ...args], {
+              env: { CNI_PATH: '/opt/cni/bin' },
+              timeoutMs: 120_000,
+            });
+          const dry = await gc('--dry-run');
+          expect(dry.code).toBe(0);
+          const line = (state: string, net: string, id: string, ifName: string): RegExp =>
+            new RegExp(`^${state} +${net}/${id}/${ifName}: CRI \\(${cd.socket.replace(/[.]/g, '\\.')}\\) `, 'm');
+          for (const [net, ifName] of [
+            ['e2e-cri', 'eth0'],
+            ['cni-loopback', 'lo'],
+          ] as const) {
+            expect(dry.stdout).toMatch(line('gone', net, goneId, ifName));
+            expect(dry.stdout).toMatch(line('kept', net, keptId, ifName));
+          }
+          const before = sb.trace().length;
+          const r = await gc();
+          expect(r.stderr).toContain('2 collected, 2 kept, 0 failed');
+          expect(r.code).toBe(0);
+          steps.mark('tscni gc');
+          // The runtime's DELs, as CRI would have sent them: with the netns (still pinned), the pod's args.
+          const dels = sb
+            .trace()
+            .slice(before)
+            .map(
+              (e) =>
+                `${e.plugin} ${e.command} ${e.containerId === goneId ? 'gone' : e.containerId} ${e.netns ? 'netns' : ''}`,
+            )
+            .sort();
+          expect(dels).toEqual(['bridge DEL gone netns', 'loopback DEL gone netns', 'portmap DEL gone netns']);
+          // Nothing of the gone pod is left but its pinned netns file (the runtime's to remove). The
+          // kept pod's leases and chains are there still; the gone pod's chains are named by the
+          // hash of network name and ID (the reference's rule names).
+          const goneIps = [gone.ip, ...gone.additionalIps];
+          const chainHash = createHash('sha512').update(`e2e-cri${goneId}`).digest('hex').slice(0, 21);
+          const left = (await leftovers(sb, { containerIds: [goneId], ips: goneIps })).filter(
+            (l) =>
+              l.includes(goneId) ||
+              l.includes(chainHash) ||
+              goneIps.some((ip) => l.endsWith(`/${ip}`)) ||
+              l === `netns file ${goneNetnsFile}`,
+          );
+          expect(left).toEqual([`netns file ${goneNetnsFile}`]);
+          const bridgePorts = await sb.exec(['ip', '-o', 'link', 'show', 'master', 'cni-e2e0']);
+          expect(bridgePorts.stdout.trim().split('\n')).toHaveLength(1); // the kept pod's veth alone
+
+          // The kept pod is whole: removing it through CRI leaves nothing either.
+          await cri.stopPodSandbox(keptId);
+          await cri.removePodSandbox(keptId);
+          const all = await leftovers(sb, { containerIds: [goneId, keptId], ips: goneIps });
+          // What stays is the runtime's own: the removed pod's pinned netns file, which gc leaves to it.
+          expect(all).toEqual([`netns file ${goneNetnsFile}`]);
         } finally {
           cri.close();
         }

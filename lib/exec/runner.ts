@@ -17,6 +17,7 @@ export type Tool =
   | 'nft'
   | 'conntrack'
   | 'busctl'
+  | 'podman'
   | 'plugin';
 
 export interface Command {

@@ -132,8 +132,11 @@ describe('host-local config', () => {
   });
 
   it('DEL and GC read only the data directory: ranges that no longer validate do not stop them', () => {
-    expect(loadStoreConfig(net({ subnet: 'garbage', dataDir: '/tmp/x' }))).toEqual({ dataDir: '/tmp/x' });
-    expect(loadStoreConfig(net({}))).toEqual({ dataDir: DEFAULT_DATA_DIR });
+    expect(loadStoreConfig(net({ subnet: 'garbage', dataDir: '/tmp/x' }))).toEqual({
+      dataDir: '/tmp/x',
+      reuseDelayMs: 0,
+    });
+    expect(loadStoreConfig(net({}))).toEqual({ dataDir: DEFAULT_DATA_DIR, reuseDelayMs: 0 });
     expect(cniErrorOf(() => loadStoreConfig(net(undefined)))).toEqual({
       code: 7,
       msg: "IPAM config missing 'ipam' key",

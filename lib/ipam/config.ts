@@ -39,6 +39,8 @@ const ipamDecoder = t.object({
   dataDir: optStr,
   resolvConf: optStr,
   ranges: rangeSets,
+  // Ours: a released address is not handed out again for this long (0 or absent: off).
+  reuseDelaySeconds: t.optional(t.uint),
 });
 const netDecoder = t.object({
   cniVersion: optStr,
@@ -51,6 +53,8 @@ type NetRaw = t.Decoded<typeof netDecoder>;
 
 export interface StoreConfig {
   readonly dataDir: string;
+  /** The reuse delay in ms; 0 when off (the reference's behaviour). */
+  readonly reuseDelayMs: number;
 }
 export interface HostLocalConfig extends StoreConfig {
   readonly ranges: readonly RangeSet[];
@@ -69,7 +73,20 @@ function ipamOf(config: NetConfig): { net: NetRaw; ipam: IpamRaw } {
 /** Just what DEL and GC need: they must work even when the ranges no longer validate. */
 export function loadStoreConfig(config: NetConfig): StoreConfig {
   const { ipam } = ipamOf(config);
-  return { dataDir: ipam.dataDir || DEFAULT_DATA_DIR };
+  return { dataDir: ipam.dataDir || DEFAULT_DATA_DIR, reuseDelayMs: reuseDelayOf(ipam.reuseDelaySeconds) };
+}
+
+/** A day at most: longer would hold a pool's addresses back for good. */
+const MAX_REUSE_DELAY_S = 86_400;
+
+function reuseDelayOf(v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (!Number.isInteger(v) || v < 0 || v > MAX_REUSE_DELAY_S)
+    throw new ConfigError(
+      `invalid reuseDelaySeconds ${v}: a whole number of seconds from 0 to ${MAX_REUSE_DELAY_S}`,
+      'ipam.reuseDelaySeconds',
+    );
+  return v * 1000;
 }
 
 /** `a.b.c.d` or `a.b.c.d/len` (the length is ignored), as the reference's ip.IP accepts. */
@@ -130,6 +147,7 @@ export function loadConfig(config: NetConfig, cniArgs = ''): HostLocalConfig {
   }
   return {
     dataDir: ipam.dataDir || DEFAULT_DATA_DIR,
+    reuseDelayMs: reuseDelayOf(ipam.reuseDelaySeconds),
     ranges,
     routes,
     resolvConf: ipam.resolvConf || undefined,

@@ -26,6 +26,10 @@
  *   become code 5 naming the store and the step.
  * - The reference walks the network directory recursively; our extra files have names that do
  *   not parse as IPs and contents (IP lists) that are not lease owners, so its walk ignores them.
+ * - With host-local's reuse delay on, each release is also logged as `.tscni/released/<ip>`
+ *   holding the time (ms since the epoch); the allocator skips addresses released less than the
+ *   delay ago. Those files' contents are not lease owners either, so the reference ignores them
+ *   (and allocates such an address at once). Nothing is logged while the delay is off.
  */
 import {
   closeSync,
@@ -150,6 +154,7 @@ function readOr(path: string, dflt: string | undefined): string | undefined {
  */
 export class NetworkStore {
   private readonly byId: string;
+  private readonly releasedDir: string;
   private readonly stampPath: string;
   private readonly tmpPath: string;
   /** Where index entries and the cursor are written before they are renamed into place. */
@@ -166,6 +171,7 @@ export class NetworkStore {
     meta: string,
   ) {
     this.byId = join(meta, 'by-id');
+    this.releasedDir = join(meta, 'released');
     this.stampPath = join(meta, 'stamp');
     this.tmpPath = join(meta, 'lease.tmp');
     this.writePath = join(meta, 'write.tmp');
@@ -428,6 +434,50 @@ export class NetworkStore {
         if (errno(e) !== 'ENOENT') throw storeError(this.dir, `release the lease of ${ip}`, e);
       }
     }
+  }
+
+  /**
+   * Logs when `ips` were released (the reuse delay): written through a temp file and renamed, so a
+   * record is whole or absent. Best effort: a record that cannot be written only shortens the delay.
+   */
+  logReleased(ips: readonly string[], at: number): void {
+    if (ips.length === 0) return;
+    try {
+      mkdirSync(this.releasedDir, { recursive: true, mode: 0o700 });
+      for (const ip of ips) {
+        if (!isLeaseName(ip)) continue;
+        this.writeAtomically(join(this.releasedDir, ip), String(at), `log the release of ${ip}`);
+      }
+    } catch (e) {
+      warn(`${(e as Error).message}: its reuse delay is not kept`);
+    }
+  }
+
+  /**
+   * Addresses released less than `delayMs` before `now`, with when each was released. Older
+   * records are removed on the way (best effort); an unreadable one counts as old.
+   */
+  recentlyReleased(delayMs: number, now: number): Map<string, number> {
+    const out = new Map<string, number>();
+    let names: string[];
+    try {
+      names = readdirSync(this.releasedDir);
+    } catch {
+      return out;
+    }
+    for (const name of names) {
+      const path = join(this.releasedDir, name);
+      const at = Number(readOr(path, '') ?? '');
+      if (isLeaseName(name) && Number.isFinite(at) && at > 0 && now - at < delayMs && at <= now) out.set(name, at);
+      else {
+        try {
+          rmSync(path, { force: true, recursive: true });
+        } catch {
+          // read-only: it is ignored all the same
+        }
+      }
+    }
+    return out;
   }
 
   /** Names present in the directory: one readdir, used when probing meets many taken IPs. */

@@ -34,6 +34,8 @@ export const TEST_PROGRAMS = {
   tcpdump: 'tcpdump',
   // the DHCP server the dhcp plugin's tests lease from
   dnsmasq: 'dnsmasq-base',
+  // a private message bus for the firewalld-style signals `tscni reload --watch` answers
+  'dbus-daemon': 'dbus-daemon',
   // the reference plugins, for differential tests
   '/usr/lib/cni/bridge': 'containernetworking-plugins',
   '/usr/lib/cni/dhcp': 'containernetworking-plugins',

@@ -33,19 +33,47 @@ function reserveRequested(store: NetworkStore, set: RangeSet, addr: Addr, owner:
   return { range, addr, ip };
 }
 
-function reserveNext(store: NetworkStore, set: RangeSet, index: number, owner: Owner, held: readonly string[]): Picked {
+/** Addresses held back by the reuse delay (released less than the delay ago), with their release times. */
+interface HeldBack {
+  readonly delayMs: number;
+  readonly now: number;
+  readonly released: ReadonlyMap<string, number>;
+}
+
+function reserveNext(
+  store: NetworkStore,
+  set: RangeSet,
+  index: number,
+  owner: Owner,
+  held: readonly string[],
+  delay: HeldBack | undefined,
+): Picked {
   for (const ip of held) {
     const a = parseIP(ip);
     if (a && set.some((r) => rangeContains(r, a))) {
       throw new Error(`${ip} has been allocated to ${owner.id}, duplicate allocation is not allowed`);
     }
   }
+  const waiting: number[] = [];
   const picked = pickNext(set, store.lastReserved(index), {
-    claim: (ip) => store.reserve(ip, owner),
+    claim: (ip) => {
+      const at = delay?.released.get(ip);
+      if (at !== undefined && !store.exists(ip)) {
+        waiting.push(at);
+        return false;
+      }
+      return store.reserve(ip, owner);
+    },
     names: () => store.names(),
   });
-  if (!picked) throw new Error(`no IP addresses available in range set: ${rangeSetString(set)}`);
-  return picked;
+  if (picked) return picked;
+  const msg = `no IP addresses available in range set: ${rangeSetString(set)}`;
+  if (!delay || waiting.length === 0) throw new Error(msg);
+  const soonest = Math.ceil((Math.min(...waiting) + delay.delayMs - delay.now) / 1000);
+  throw new Error(
+    `${msg} (${waiting.length} released ${waiting.length === 1 ? 'address is' : 'addresses are'} held back by ` +
+      `the reuse delay, reuseDelaySeconds ${delay.delayMs / 1000}; the first is free again in ${soonest} s)`,
+  );
 }
 
 export async function add(inv: Invocation): Promise<Result> {
@@ -56,6 +84,11 @@ export async function add(inv: Invocation): Promise<Result> {
 
   const ips = await store.locked((s) => {
     const held = s.leasesOf(owner);
+    const now = Date.now();
+    const delay =
+      conf.reuseDelayMs > 0
+        ? { delayMs: conf.reuseDelayMs, now, released: s.recentlyReleased(conf.reuseDelayMs, now) }
+        : undefined;
     const pending = new Map(conf.requested.map((a) => [formatIP(a), a] as const));
     const taken: string[] = [];
     const out: IPConfig[] = [];
@@ -63,7 +96,7 @@ export async function add(inv: Invocation): Promise<Result> {
       conf.ranges.forEach((set, index) => {
         try {
           const want = takeRequested(set, pending);
-          const p = want ? reserveRequested(s, set, want, owner) : reserveNext(s, set, index, owner, held);
+          const p = want ? reserveRequested(s, set, want, owner) : reserveNext(s, set, index, owner, held, delay);
           taken.push(p.ip);
           // As the reference, with each reservation (a rolled-back ADD still moves it). Not fatal:
           // the cursor only says where the next search starts; the leases and the index count.

@@ -8,12 +8,13 @@ import { clearTeardown } from '../../lib/state/marks';
 import { loadStoreConfig } from '../../lib/ipam/config';
 
 export async function del(inv: Invocation): Promise<void> {
-  const { dataDir } = loadStoreConfig(inv.config);
+  const { dataDir, reuseDelayMs } = loadStoreConfig(inv.config);
   const owner = { id: inv.containerId, ifname: inv.ifName };
   const store = NetworkStore.open(dataDir, inv.networkName);
   await store.locked((s) => {
     const ips = s.leasesOf(owner);
     s.release(ips);
+    if (reuseDelayMs > 0) s.logReleased(ips, Date.now());
     s.setIndex(owner, []);
     // leasesOf fell back to legacy ID-only leases, which are now gone as well.
     if (ips.length > 0 && s.leasesOf(owner).length === 0) s.dropLegacyIndex(owner.id);

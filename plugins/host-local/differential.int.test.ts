@@ -195,4 +195,67 @@ describe('host-local vs reference', () => {
       expect(store(ours)).toEqual(store(ref));
     }
   });
+
+  // An operator who turns the delay on and later swaps back (or mixes binaries) keeps one store:
+  // the reference gets the same config (it ignores the unknown key) and our release log.
+  it('with the reuse delay on, the reference reads and changes the store as usual (and ignores the delay)', async () => {
+    const dir = dataDir();
+    const shadow = dataDir();
+    const delay = { extra: { ipam: { type: 'host-local', dataDir: dir, ...IPAM, reuseDelaySeconds: 600 } } };
+    const refDelay = { extra: { ipam: { ...delay.extra.ipam } } };
+    for (const id of ['a', 'b', 'c']) {
+      expect((await step(OURS, dir, { cmd: 'ADD', id, ...delay })).code).toBe(0);
+      await step(REF, shadow, { cmd: 'ADD', id });
+    }
+    expect((await step(OURS, dir, { cmd: 'DEL', id: 'b', ...delay })).code).toBe(0);
+    await step(REF, shadow, { cmd: 'DEL', id: 'b' });
+    expect(readdirSync(join(dir, 'dnet', '.tscni', 'released')).length).toBe(2); // b's IPv4 and IPv6
+    expect(store(dir)).toEqual(store(shadow));
+    // The reference's walk passes over the release log; its CHECK, DEL and round robin are unchanged.
+    expect((await step(REF, dir, { cmd: 'CHECK', id: 'a', ...refDelay })).code).toBe(0);
+    expect(norm(await step(REF, dir, { cmd: 'ADD', id: 'd', ...refDelay }))).toEqual(
+      norm(await step(REF, shadow, { cmd: 'ADD', id: 'd' })),
+    );
+    expect((await step(REF, dir, { cmd: 'DEL', id: 'a', ...refDelay })).code).toBe(0);
+    await step(REF, shadow, { cmd: 'DEL', id: 'a' });
+    expect(store(dir)).toEqual(store(shadow));
+  });
+
+  it('with the reuse delay on, both binaries take turns on a two-address range and never double-allocate', async () => {
+    const dir = dataDir();
+    const ipam = {
+      type: 'host-local',
+      dataDir: dir,
+      ranges: [[{ subnet: '10.32.0.0/24', rangeStart: '10.32.0.10', rangeEnd: '10.32.0.11' }]],
+      reuseDelaySeconds: 600,
+    };
+    const on = (bin: string, cmd: Step['cmd'], id: string): Promise<RunResult> =>
+      step(bin, dir, { cmd, id, extra: { ipam } });
+    const ip = (r: RunResult): string | undefined => (r.json as { ips?: Array<{ address: string }> }).ips?.[0]?.address;
+    const leases = (): Record<string, string> =>
+      Object.fromEntries(Object.entries(store(dir)).filter(([n]) => n.startsWith('10.')));
+
+    expect(ip(await on(OURS, 'ADD', 'a'))).toBe('10.32.0.10/24');
+    expect(ip(await on(OURS, 'ADD', 'b'))).toBe('10.32.0.11/24');
+    expect((await on(OURS, 'DEL', 'a')).code).toBe(0);
+    // Ours holds .10 back: the reference's "no free addresses" code, naming the delay.
+    const held = await on(OURS, 'ADD', 'c');
+    expect(held.json).toMatchObject({ code: 999, msg: expect.stringContaining('reuseDelaySeconds 600') as unknown });
+    // The reference knows no delay: it takes .10 at once, through our store.
+    expect(ip(await on(REF, 'ADD', 'c'))).toBe('10.32.0.10/24');
+    expect(leases()).toEqual({ '10.32.0.10': 'c\r\neth0', '10.32.0.11': 'b\r\neth0' });
+    // A stale release record does not make ours hand out an address the reference leased.
+    expect((await on(OURS, 'ADD', 'd')).json).toMatchObject({ code: 999 });
+    // Ours releases the reference's lease and logs it; the reference's release of ours is not
+    // logged (it writes no record), so ours hands that address out at once.
+    expect((await on(OURS, 'DEL', 'c')).code).toBe(0);
+    expect((await on(REF, 'DEL', 'b')).code).toBe(0);
+    expect(leases()).toEqual({});
+    expect(ip(await on(OURS, 'ADD', 'd'))).toBe('10.32.0.11/24');
+    expect((await on(OURS, 'ADD', 'e')).json).toMatchObject({ code: 999 }); // .10 still held back
+    expect((await on(REF, 'CHECK', 'd')).code).toBe(0);
+    expect((await on(REF, 'DEL', 'd')).code).toBe(0);
+    expect((await on(OURS, 'CHECK', 'd')).code).toBe(1);
+    expect(leases()).toEqual({});
+  });
 });

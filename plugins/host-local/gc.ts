@@ -13,7 +13,7 @@ export async function gc(inv: Invocation): Promise<void> {
   if (valid === undefined) return;
   const keep = new Set(valid.map((a) => attachmentKey(a.containerID.trim(), a.ifname)));
   const keepIds = new Set(valid.map((a) => a.containerID.trim()));
-  const { dataDir } = loadStoreConfig(inv.config);
+  const { dataDir, reuseDelayMs } = loadStoreConfig(inv.config);
   const store = NetworkStore.open(dataDir, inv.networkName);
   await store.locked(async (s) => {
     const kept: Lease[] = [];
@@ -25,6 +25,7 @@ export async function gc(inv: Invocation): Promise<void> {
       else gone.push(l.ip);
     }
     s.release(gone);
+    if (reuseDelayMs > 0) s.logReleased(gone, Date.now());
     await s.rebuildIndex(kept);
   });
 }

@@ -261,3 +261,66 @@ describe('host-local verbs (in-process)', () => {
     expect((await call('ADD', netconf(join(d, 'file'), { subnet: '10.1.0.0/24' }))).json).toMatchObject({ code: 5 });
   });
 });
+
+describe('host-local reuse delay (reuseDelaySeconds, ours)', () => {
+  const released = (d: string, ip: string): string => join(d, 'net1', '.tscni', 'released', ip);
+
+  it('off: nothing is logged and a released address is handed out again at once', async () => {
+    const d = tmp();
+    const conf = netconf(d, { ranges: [[{ subnet: '10.1.0.0/30' }]] });
+    expect(ipsOf(await call('ADD', conf))).toEqual(['10.1.0.2/30']);
+    expect((await call('DEL', conf)).code).toBe(0);
+    expect(existsSync(join(d, 'net1', '.tscni', 'released'))).toBe(false);
+    expect(ipsOf(await call('ADD', conf, { id: 'c2' }))).toEqual(['10.1.0.2/30']);
+  });
+
+  it('on: the only free address is held back, ADD fails with the reference code naming the delay', async () => {
+    const d = tmp();
+    const conf = netconf(d, { ranges: [[{ subnet: '10.1.0.0/30' }]], reuseDelaySeconds: 30 });
+    expect(ipsOf(await call('ADD', conf))).toEqual(['10.1.0.2/30']);
+    expect((await call('DEL', conf)).code).toBe(0);
+    expect(Number(readFileSync(released(d, '10.1.0.2'), 'utf8'))).toBeGreaterThan(0);
+    const r = await call('ADD', conf, { id: 'c2' });
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ code: 999 });
+    expect(r.json['msg']).toMatch(
+      /^failed to allocate for range 0: no IP addresses available in range set: 10\.1\.0\.1-10\.1\.0\.2 \(1 released address is held back by the reuse delay, reuseDelaySeconds 30; the first is free again in (29|30) s\)$/,
+    );
+    expect(readdirSync(join(d, 'net1')).filter((n) => n.startsWith('10.'))).toEqual([]);
+    // Once the delay has passed (the release logged 31 s ago), it is handed out and the record goes.
+    writeFileSync(released(d, '10.1.0.2'), String(Date.now() - 31_000));
+    expect(ipsOf(await call('ADD', conf, { id: 'c2' }))).toEqual(['10.1.0.2/30']);
+    expect(existsSync(released(d, '10.1.0.2'))).toBe(false);
+  });
+
+  it('on: a released address is skipped while others are free; a requested one is not held back', async () => {
+    const d = tmp();
+    const conf = netconf(d, { ranges: [[{ subnet: '10.1.0.0/29' }]], reuseDelaySeconds: 60 });
+    expect(ipsOf(await call('ADD', conf))).toEqual(['10.1.0.2/29']);
+    expect(ipsOf(await call('ADD', conf, { id: 'c2' }))).toEqual(['10.1.0.3/29']);
+    expect((await call('DEL', conf)).code).toBe(0);
+    // Round robin goes on past .3 and wraps; .2 is skipped while held back.
+    const got = [];
+    for (const id of ['c3', 'c4', 'c5']) got.push(...ipsOf(await call('ADD', conf, { id })));
+    expect(got).toEqual(['10.1.0.4/29', '10.1.0.5/29', '10.1.0.6/29']);
+    expect((await call('ADD', conf, { id: 'c6' })).json).toMatchObject({ code: 999 });
+    // The runtime asks for it by name (podman --ip after a restart): the delay does not apply.
+    expect(ipsOf(await call('ADD', conf, { id: 'c7', args: 'IP=10.1.0.2' }))).toEqual(['10.1.0.2/29']);
+  });
+
+  it('GC logs the addresses it releases too', async () => {
+    const d = tmp();
+    const conf = netconf(d, { ranges: [[{ subnet: '10.1.0.0/24' }]], reuseDelaySeconds: 10 });
+    await call('ADD', conf);
+    expect((await call('GC', { ...conf, 'cni.dev/valid-attachments': [] })).code).toBe(0);
+    expect(existsSync(released(d, '10.1.0.2'))).toBe(true);
+  });
+
+  it('refuses a delay that is not a whole number of seconds from 0 to a day', async () => {
+    const d = tmp();
+    for (const bad of [-1, 1.5, 86_401, '30']) {
+      const r = await call('ADD', netconf(d, { subnet: '10.1.0.0/24', reuseDelaySeconds: bad }));
+      expect(r.json).toMatchObject({ code: 7 });
+    }
+  });
+});
