@@ -70,7 +70,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # One executable, bin/tscni, compiled by Bun from cmd/tscni.ts (Bun's runtime and our bytecode
 # inside; needs only glibc on the node); every plugin is a link to it named after the plugin.
-BUN_FLAGS := --compile --minify --bytecode --format=esm --splitting --no-compile-autoload-dotenv --no-compile-autoload-bunfig
+BUN_FLAGS := --compile --minify --bytecode --format=esm --splitting --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+  --compile-jit-policy=100
 build: npmdeps
 	@mkdir -p bin
 	@node_modules/.bin/bun build $(BUN_FLAGS) cmd/tscni.ts --outfile bin/tscni.new >/dev/null
