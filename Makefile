@@ -74,7 +74,8 @@ BUN_FLAGS := --compile --minify --bytecode --format=esm --splitting --no-compile
   --compile-jit-policy=100
 build: npmdeps
 	@mkdir -p bin
-	@node_modules/.bin/bun build $(BUN_FLAGS) cmd/tscni.ts --outfile bin/tscni.new >/dev/null
+	@mkdir -p build
+	@node_modules/.bin/bun build $(BUN_FLAGS) cmd/tscni.ts --outfile bin/tscni.new --metafile=build/tscni.meta.json >/dev/null
 	@mv -f bin/tscni.new bin/tscni
 	@for p in $$(bin/tscni plugins); do ln -sfn tscni bin/$$p; done
 	@ls -l bin | awk 'NR>1 {printf "  bin/%-12s %s\n", $$9, ($$1 ~ /^l/ ? "-> " $$11 : $$5 " bytes")}'
