@@ -5,7 +5,6 @@
  * a write needs it (bench/chunks.py): a line to stdout or stderr goes through the runtime's
  * console, one write(2) of the text as it is, so VERSION never loads node:fs.
  */
-import { nodeFs } from './sys/fs';
 
 const bun = typeof Bun !== 'undefined';
 
@@ -16,7 +15,9 @@ export function writeAll(fd: number, text: string): void {
     (fd === 1 ? console.log : console.error)(text.slice(0, -1));
     return;
   }
-  const { writeSync } = nodeFs();
+  // node:fs on first use, as lib/sys/fs.ts loads it (lib/sys is beside this layer, not below it)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, by design
+  const { writeSync } = require('node:fs') as typeof import('node:fs');
   const buf = Buffer.from(text, 'utf8');
   for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
 }

@@ -17,7 +17,8 @@ export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const runner = kernel.runner;
   const rules = async (): Promise<void> => {
     // From both backends: the container may have been set up under an earlier config.
-    if (cfg.ipMasq) await teardownMasquerade(runner, attachmentOf(inv), prevResultOf(inv.config, inv.cniVersion, true)?.ips);
+    if (cfg.ipMasq)
+      await teardownMasquerade(runner, attachmentOf(inv), prevResultOf(inv.config, inv.cniVersion, true)?.ips);
   };
   // The link before the lease, so its address is never handed out while still in use.
   const linkThenLease = async (): Promise<void> => {
