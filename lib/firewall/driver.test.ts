@@ -9,6 +9,7 @@ import { renderMasqSetup } from './iptables/masquerade';
 import { masqComment } from './nftables/masquerade';
 import { dnChainName } from './iptables/port-forwarding';
 import { chainName } from './names';
+import { NftablesDriver } from './nftables/driver';
 
 const ctr = testAttachment('net1', 'c1', 'eth0');
 const chain = chainName('net1', 'c1');
@@ -82,6 +83,48 @@ describe('nftables masquerade', () => {
     await expect(
       driverFor('nftables', empty).masquerade.check(ctr, [{ address: '10.0.0.2', subnet: '10.0.0.0/24' }]),
     ).rejects.toMatchObject({ msg: 'masquerade rule not found in inet cni_plugins_masquerade' });
+  });
+});
+
+describe('nftables teardown and GC where the table is absent', () => {
+  const withTable = (answer: boolean | undefined): { runner: RecordingRunner; d: NftablesDriver; asked: string[] } => {
+    const asked: string[] = [];
+    const runner = new RecordingRunner().on(is('nft', '-a', 'list', 'chain'), {
+      stdout: `\t\tip saddr 10.0.0.2 ip daddr != 10.0.0.0/24 masquerade comment "${masqComment(ctr)}" # handle 4\n`,
+    });
+    return {
+      runner,
+      asked,
+      d: new NftablesDriver(runner, (family, name) => {
+        asked.push(`${family} ${name}`);
+        return answer;
+      }),
+    };
+  };
+
+  it('starts no nft when netlink says the table does not exist', async () => {
+    const { runner, d, asked } = withTable(false);
+    await d.masquerade.teardown(ctr);
+    await d.masquerade.gc('net1', new Set());
+    const removed = await d.portForwarding.teardown(ctr);
+    await d.portForwarding.gc('net1', new Set());
+    expect(runner.calls).toHaveLength(0);
+    expect([...removed.entries()]).toEqual([]);
+    expect(asked).toEqual([
+      'inet cni_plugins_masquerade',
+      'inet cni_plugins_masquerade',
+      'inet tscni_hostport',
+      'inet tscni_hostport',
+    ]);
+  });
+
+  it('reads and writes one transaction as before when the table exists or netlink cannot tell', async () => {
+    for (const answer of [true, undefined]) {
+      const { runner, d } = withTable(answer);
+      await d.masquerade.teardown(ctr);
+      expect(runner.lines()).toEqual(['nft -a list chain inet cni_plugins_masquerade masq_checks', 'nft -f -']);
+      expect(runner.calls[1]?.input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 4\n');
+    }
   });
 });
 
