@@ -42,19 +42,26 @@ describe('iptables masquerade', () => {
     expect(runner.calls.some((c) => c.tool.endsWith('-save'))).toBe(false);
   });
 
-  it('check passes when every rule is listed and names the first missing one', async () => {
+  it('check is one iptables-restore of -C lines per family and names the first missing rule', async () => {
     const addrs = [{ address: '10.0.0.2', subnet: '10.0.0.0/24' }];
     const rules = renderMasqSetup(ctr, addrs, 4)
       .split('\n')
       .filter((l) => l.startsWith('-A '));
-    const full = new RecordingRunner().on(listsChain('POSTROUTING'), { stdout: rules.join('\n') });
+    const full = new RecordingRunner();
     await driverFor('iptables', full).masquerade.check(ctr, addrs);
-    const partial = new RecordingRunner().on(listsChain('POSTROUTING'), { stdout: rules.slice(1).join('\n') });
+    expect(full.lines()).toEqual(['iptables-restore --noflush -w 10']);
+    expect(full.calls[0]?.input).toBe(`*nat\n${rules.map((r) => `-C ${r.slice(3)}`).join('\n')}\nCOMMIT\n`);
+    const partial = new RecordingRunner().on(is('iptables-restore'), {
+      exitCode: 1,
+      stderr: 'iptables-restore: line 3 failed: Bad rule (does a matching rule exist in that chain?).\n',
+    });
     await expect(driverFor('iptables', partial).masquerade.check(ctr, addrs)).rejects.toMatchObject({
       code: 999,
       msg: 'masquerade rule not found in iptables table nat',
-      details: rules[0],
+      details: rules[1],
     });
+    const broken = new RecordingRunner().on(is('iptables-restore'), { exitCode: 2, stderr: 'no lock\n' });
+    await expect(driverFor('iptables', broken).masquerade.check(ctr, addrs)).rejects.toThrow('no lock');
   });
 });
 

@@ -12,7 +12,7 @@ import { concurrently } from '../../async';
 import { chainName, ruleComment } from '../names';
 import { containerIdOfKey, type Attachment } from '../../cni/invocation';
 import type { Masquerade, MasqAddress } from '../types';
-import { listChains, renderChainRemoval, restore, saveTable } from './tables';
+import { firstMissingRule, listChains, renderChainRemoval, restore, saveTable } from './tables';
 
 /**
  * iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps;
@@ -120,20 +120,18 @@ export class IptablesMasquerade implements Masquerade {
   }
 
   async check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
-    const chain = chainName(a.networkName, a.containerId);
-    // Both families at once; each reads only POSTROUTING and the container's chain.
+    // Both families at once; each is one iptables-restore of `-C` lines (the jumps and the chain).
     const checkFamily = async (family: Family): Promise<void> => {
       const mine = addrs.filter((x) => familyOfText(x.address) === family);
       if (mine.length === 0) return;
-      const have = new Set((await listChains(this.runner, family, 'nat', ['POSTROUTING', chain])).split('\n'));
-      for (const rule of renderMasqSetup(a, mine, family).split('\n')) {
-        if (rule.startsWith('-A ') && !have.has(rule))
-          throw new CniError(
-            ErrorCode.Internal,
-            `masquerade rule not found in ${family === 6 ? 'ip6tables' : 'iptables'} table nat`,
-            rule,
-          );
-      }
+      const rules = renderMasqSetup(a, mine, family).split('\n');
+      const missing = await firstMissingRule(this.runner, family, 'nat', rules);
+      if (missing !== undefined)
+        throw new CniError(
+          ErrorCode.Internal,
+          `masquerade rule not found in ${family === 6 ? 'ip6tables' : 'iptables'} table nat`,
+          missing,
+        );
     };
     await concurrently(checkFamily(4), checkFamily(6));
   }
