@@ -10,7 +10,7 @@ DIST := dist/tscni-$(VERSION)-linux-amd64
 
 IMAGE_REF ?= localhost/tscni:$(VERSION)
 
-.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth soak install clean reference
+.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth bench-report soak install clean reference
 
 all: build
 
@@ -70,10 +70,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # One executable, bin/tscni, compiled by Bun from cmd/tscni.ts (Bun's runtime and our bytecode
 # inside; needs only glibc on the node); every plugin is a link to it named after the plugin.
-BUN_FLAGS := --compile --minify --bytecode --format=esm --splitting --no-compile-autoload-dotenv --no-compile-autoload-bunfig
+BUN_FLAGS := --compile --minify --bytecode --format=esm --splitting --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+  --compile-jit-policy=100
 build: npmdeps
 	@mkdir -p bin
-	@node_modules/.bin/bun build $(BUN_FLAGS) cmd/tscni.ts --outfile bin/tscni.new >/dev/null
+	@mkdir -p build
+	@node_modules/.bin/bun build $(BUN_FLAGS) cmd/tscni.ts --outfile bin/tscni.new --metafile=build/tscni.meta.json >/dev/null
 	@mv -f bin/tscni.new bin/tscni
 	@for p in $$(bin/tscni plugins); do ln -sfn tscni bin/$$p; done
 	@ls -l bin | awk 'NR>1 {printf "  bin/%-12s %s\n", $$9, ($$1 ~ /^l/ ? "-> " $$11 : $$5 " bytes")}'
@@ -121,6 +123,10 @@ bench: deps build
 # bandwidth chained after bridge, ours vs the reference, on the same harness (bench/bandwidth.py).
 bench-bandwidth: deps build
 	python3 bench/bandwidth.py --cni-path bin --compare /usr/lib/cni $(BENCH_ARGS)
+
+# Every run behind README's Performance section (bench/report.sh), into bench-out/.
+bench-report: deps build
+	sh bench/report.sh
 
 # Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (20-30 min
 # here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).

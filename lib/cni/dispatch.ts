@@ -5,7 +5,7 @@
  * print; they return a Result (ADD) or nothing, and throw on failure.
  */
 import { debug } from '../log';
-import { statSync } from 'node:fs';
+import { nodeFs } from '../sys/fs';
 import { CniError, ErrorCode, toCniError } from './errors';
 import { checkEnv, isAttachVerb, isVerb, missingEnvError, splitPath, type Verb } from './env';
 import type { PluginIO } from './io';
@@ -20,6 +20,7 @@ import {
   parseVersion,
   compareVersions,
   type CniVersion,
+  versionAnswer,
 } from './version';
 
 /** What the dispatcher passes on to handlers besides the call itself. */
@@ -64,6 +65,7 @@ function gateVersion(verb: Verb, raw: unknown): CniVersion {
 /** True when CNI_NETNS names the namespace this process runs in (skel's ErrInvalidNetNS case). */
 function isOwnNetns(path: string): boolean {
   try {
+    const { statSync } = nodeFs();
     const a = statSync(path);
     const b = statSync('/proc/self/ns/net');
     return a.dev === b.dev && a.ino === b.ino;
@@ -91,7 +93,7 @@ export async function dispatch(plugin: PluginEntry, io: PluginIO, options: Dispa
       throw missingEnvError(missing);
     }
     if (command === 'VERSION') {
-      io.stdout(JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: ALL_VERSIONS }) + '\n');
+      io.stdout(versionAnswer());
       return 0;
     }
     let stdin: Buffer;

@@ -1,6 +1,6 @@
 /** Process IO injected into the dispatcher, so tests can run a plugin in-process. */
-import { readFileSync } from 'node:fs';
 import { writeAll } from '../stdio';
+import { nodeFs } from '../sys/fs';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -15,7 +15,7 @@ export interface PluginIO {
 export function processIO(): PluginIO {
   return {
     env: process.env,
-    readStdin: async () => readFileSync(0),
+    readStdin: async () => nodeFs().readFileSync(0),
     stdout: (t) => writeAll(1, t),
     stderr: (t) => writeAll(2, t),
   };

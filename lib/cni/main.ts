@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { debug, debugOn } from '../log';
+import { nodeFs } from '../sys/fs';
 import { dispatch, type DispatchOptions } from './dispatch';
 import { processIO } from './io';
 import type { PluginEntry } from './plugin';
@@ -20,6 +20,7 @@ export async function pluginMain(plugin: PluginEntry, options: DispatchOptions =
 /** Resident memory as the kernel counts it, and open descriptors (for the debug log only). */
 function memoryLine(): string {
   if (!debugOn()) return '';
+  const { readdirSync, readFileSync } = nodeFs();
   const status = readFileSync('/proc/self/status', 'utf8');
   const mem = ['VmHWM', 'RssAnon', 'RssFile']
     .map((k) => new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1])

@@ -3,6 +3,10 @@ export const ALL_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0
 export type CniVersion = (typeof ALL_VERSIONS)[number];
 export const CURRENT_VERSION: CniVersion = '1.1.0';
 
+/** What VERSION prints (the reference's PluginInfo, one line). */
+export const versionAnswer = (): string =>
+  JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: ALL_VERSIONS }) + '\n';
+
 export function isSupportedVersion(v: string): v is CniVersion {
   return (ALL_VERSIONS as readonly string[]).includes(v);
 }

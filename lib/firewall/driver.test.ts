@@ -9,6 +9,7 @@ import { renderMasqSetup } from './iptables/masquerade';
 import { masqComment } from './nftables/masquerade';
 import { dnChainName } from './iptables/port-forwarding';
 import { chainName } from './names';
+import { NftablesDriver } from './nftables/driver';
 
 const ctr = testAttachment('net1', 'c1', 'eth0');
 const chain = chainName('net1', 'c1');
@@ -41,19 +42,26 @@ describe('iptables masquerade', () => {
     expect(runner.calls.some((c) => c.tool.endsWith('-save'))).toBe(false);
   });
 
-  it('check passes when every rule is listed and names the first missing one', async () => {
+  it('check is one iptables-restore of -C lines per family and names the first missing rule', async () => {
     const addrs = [{ address: '10.0.0.2', subnet: '10.0.0.0/24' }];
     const rules = renderMasqSetup(ctr, addrs, 4)
       .split('\n')
       .filter((l) => l.startsWith('-A '));
-    const full = new RecordingRunner().on(listsChain('POSTROUTING'), { stdout: rules.join('\n') });
+    const full = new RecordingRunner();
     await driverFor('iptables', full).masquerade.check(ctr, addrs);
-    const partial = new RecordingRunner().on(listsChain('POSTROUTING'), { stdout: rules.slice(1).join('\n') });
+    expect(full.lines()).toEqual(['iptables-restore --noflush -w 10']);
+    expect(full.calls[0]?.input).toBe(`*nat\n${rules.map((r) => `-C ${r.slice(3)}`).join('\n')}\nCOMMIT\n`);
+    const partial = new RecordingRunner().on(is('iptables-restore'), {
+      exitCode: 1,
+      stderr: 'iptables-restore: line 3 failed: Bad rule (does a matching rule exist in that chain?).\n',
+    });
     await expect(driverFor('iptables', partial).masquerade.check(ctr, addrs)).rejects.toMatchObject({
       code: 999,
       msg: 'masquerade rule not found in iptables table nat',
-      details: rules[0],
+      details: rules[1],
     });
+    const broken = new RecordingRunner().on(is('iptables-restore'), { exitCode: 2, stderr: 'no lock\n' });
+    await expect(driverFor('iptables', broken).masquerade.check(ctr, addrs)).rejects.toThrow('no lock');
   });
 });
 
@@ -82,6 +90,48 @@ describe('nftables masquerade', () => {
     await expect(
       driverFor('nftables', empty).masquerade.check(ctr, [{ address: '10.0.0.2', subnet: '10.0.0.0/24' }]),
     ).rejects.toMatchObject({ msg: 'masquerade rule not found in inet cni_plugins_masquerade' });
+  });
+});
+
+describe('nftables teardown and GC where the table is absent', () => {
+  const withTable = (answer: boolean | undefined): { runner: RecordingRunner; d: NftablesDriver; asked: string[] } => {
+    const asked: string[] = [];
+    const runner = new RecordingRunner().on(is('nft', '-a', 'list', 'chain'), {
+      stdout: `\t\tip saddr 10.0.0.2 ip daddr != 10.0.0.0/24 masquerade comment "${masqComment(ctr)}" # handle 4\n`,
+    });
+    return {
+      runner,
+      asked,
+      d: new NftablesDriver(runner, (family, name) => {
+        asked.push(`${family} ${name}`);
+        return answer;
+      }),
+    };
+  };
+
+  it('starts no nft when netlink says the table does not exist', async () => {
+    const { runner, d, asked } = withTable(false);
+    await d.masquerade.teardown(ctr);
+    await d.masquerade.gc('net1', new Set());
+    const removed = await d.portForwarding.teardown(ctr);
+    await d.portForwarding.gc('net1', new Set());
+    expect(runner.calls).toHaveLength(0);
+    expect([...removed.entries()]).toEqual([]);
+    expect(asked).toEqual([
+      'inet cni_plugins_masquerade',
+      'inet cni_plugins_masquerade',
+      'inet tscni_hostport',
+      'inet tscni_hostport',
+    ]);
+  });
+
+  it('reads and writes one transaction as before when the table exists or netlink cannot tell', async () => {
+    for (const answer of [true, undefined]) {
+      const { runner, d } = withTable(answer);
+      await d.masquerade.teardown(ctr);
+      expect(runner.lines()).toEqual(['nft -a list chain inet cni_plugins_masquerade masq_checks', 'nft -f -']);
+      expect(runner.calls[1]?.input).toBe('delete rule inet cni_plugins_masquerade masq_checks handle 4\n');
+    }
   });
 });
 

@@ -34,9 +34,14 @@ export function setupMasquerade(
   );
 }
 
-/** Removes the attachment's masquerade rules from both backends (by network and container, no addresses needed). */
-export async function teardownMasquerade(runner: Runner, a: Attachment): Promise<void> {
-  await inEveryBackend(runner, (d) => d.masquerade.teardown(a));
+/**
+ * Removes the attachment's masquerade rules from both backends (by network and container, no
+ * addresses needed). `ips`, DEL's prevResult addresses when it has usable ones, spare the
+ * backends a read of their tables in the usual case.
+ */
+export async function teardownMasquerade(runner: Runner, a: Attachment, ips?: readonly IPConfig[]): Promise<void> {
+  const expected = ips && ips.length > 0 ? masqAddresses(ips) : undefined;
+  await inEveryBackend(runner, (d) => d.masquerade.teardown(a, expected));
 }
 
 /** The rules for `ips` are in the backend this config uses. */

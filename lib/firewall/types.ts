@@ -15,8 +15,11 @@ export interface MasqAddress {
 export interface Masquerade {
   /** Masquerades traffic from `addrs` to anywhere outside their subnets (and not multicast). */
   setup(a: Attachment, addrs: readonly MasqAddress[]): Promise<void>;
-  /** Removes the attachment's rules, in both families; missing rules are fine. */
-  teardown(a: Attachment): Promise<void>;
+  /**
+   * Removes the attachment's rules, in both families; missing rules are fine. `expected`, the
+   * addresses setup was given when known (DEL's prevResult), lets a backend skip reading first.
+   */
+  teardown(a: Attachment, expected?: readonly MasqAddress[]): Promise<void>;
   /** Throws a CniError naming the first expected rule that is missing. */
   check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void>;
   /** Removes rules of this network whose attachment key (lib/cni/invocation.ts) is not in `keep`. */

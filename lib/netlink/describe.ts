@@ -6,6 +6,8 @@
  */
 import {
   AF_BRIDGE,
+  NFT_GETTABLE,
+  NFTA_TABLE_NAME,
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
@@ -111,6 +113,7 @@ import { Attrs, decodeIfAddr, decodeIfInfo, decodeNdMsg, decodeRtMsg, parseMessa
 import { decodeClass, decodeFilter, decodeQdisc, decodeTcMsg, formatHandle, type U32Key } from './tc';
 
 const TYPE_NAMES: Readonly<Record<number, string>> = {
+  [NFT_GETTABLE]: 'NFT_MSG_GETTABLE',
   [RTM_NEWLINK]: 'RTM_NEWLINK',
   [RTM_DELLINK]: 'RTM_DELLINK',
   [RTM_GETLINK]: 'RTM_GETLINK',
@@ -150,6 +153,7 @@ const TC_TYPES = [
   RTM_GETTFILTER,
 ];
 const GET_TYPES = [
+  NFT_GETTABLE,
   RTM_GETLINK,
   RTM_GETADDR,
   RTM_GETROUTE,
@@ -208,11 +212,19 @@ export function describe(msg: Uint8Array | NlMessage): string {
     else if (isKind(m.type, RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE)) words.push(...ruleWords(m.payload));
     else if (isKind(m.type, RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH)) words.push(...neighWords(m.payload));
     else if (TC_TYPES.includes(m.type)) words.push(...tcWords(m));
+    else if (m.type === NFT_GETTABLE) words.push(...nftTableWords(m.payload));
   } catch (e) {
     words.push(`(undecodable: ${e instanceof Error ? e.message : String(e)})`);
   }
   return words.join(' ');
 }
+
+/** nfgenmsg's family (NFPROTO_*) and the table name. */
+function nftTableWords(p: Uint8Array): string[] {
+  const family = NFPROTO_NAMES[p[0] ?? 0] ?? String(p[0]);
+  return [`family=${family}`, `name=${Attrs.parse(p, 4).str(NFTA_TABLE_NAME) ?? ''}`];
+}
+const NFPROTO_NAMES: Readonly<Record<number, string>> = { 1: 'inet', 2: 'ip', 10: 'ip6' };
 
 function flagWords(m: NlMessage): string[] {
   const out: string[] = [];

@@ -1,6 +1,7 @@
 /**
- * The real netlink socket: a NETLINK_ROUTE socket made and used through the C library
- * (lib/sys/libc.ts), optionally created inside another network namespace.
+ * The real netlink socket: a NETLINK_ROUTE socket (or NETLINK_NETFILTER, for nftables.ts) made
+ * and used through the C library (lib/sys/libc.ts), optionally created inside another network
+ * namespace.
  */
 import {
   AF_NETLINK,
@@ -35,8 +36,8 @@ function setIntOpt(fd: number, level: number, name: number, value: number, label
 }
 
 /** socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) with extended acks and strict checks. */
-function createSocket(): number {
-  const fd = libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+function createSocket(protocol = NETLINK_ROUTE): number {
+  const fd = libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) throw fail('socket(AF_NETLINK)');
   try {
     // The kernel's error text (NLMSGERR_ATTR_MSG) instead of a bare errno.
@@ -106,6 +107,7 @@ class LibcNetlinkSocket implements RawSocket {
 }
 
 /** Opens a netlink route socket here, or in the namespace at `netnsPath` (the socket stays there). */
-export function openRawSocket(netnsPath?: string): RawSocket {
-  return new LibcNetlinkSocket(netnsPath ? inNetns(netnsPath, createSocket) : createSocket());
+export function openRawSocket(netnsPath?: string, protocol = NETLINK_ROUTE): RawSocket {
+  const create = (): number => createSocket(protocol);
+  return new LibcNetlinkSocket(netnsPath ? inNetns(netnsPath, create) : create());
 }

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { REPO_ROOT, Sandbox, runOk } from '../testutil/sandbox';
+import { requireProgram } from '../testutil/programs';
 
 const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
 
@@ -496,6 +497,24 @@ describe('errors', () => {
         ),
       );
     }
+  });
+});
+
+describe('nf_tables (NETLINK_NETFILTER)', () => {
+  it('tells whether a table exists, per family, as nft sees it', async () => {
+    requireProgram('nft');
+    const exists = (family: string, name: string): Step => ({ op: 'nftTableExists', args: [family, name] });
+    const nft = async (...argv: string[]): Promise<void> => {
+      const r = await sb.exec('host', ['nft', ...argv]);
+      if (r.code !== 0) throw new Error(`nft ${argv.join(' ')}: ${r.stderr}`);
+    };
+    expect(await driveOk([exists('inet', 'tscni_t_probe'), exists('ip', 'tscni_t_probe')])).toEqual([false, false]);
+    await nft('add', 'table', 'inet', 'tscni_t_probe');
+    expect(await driveOk([exists('inet', 'tscni_t_probe'), exists('ip', 'tscni_t_probe')])).toEqual([true, false]);
+    // Per namespace: the container's namespace has no such table.
+    expect(await one(exists('inet', 'tscni_t_probe'), 'c1')).toBe(false);
+    await nft('delete', 'table', 'inet', 'tscni_t_probe');
+    expect(await one(exists('inet', 'tscni_t_probe'))).toBe(false);
   });
 });
 

@@ -17,7 +17,16 @@ import { dumpClasses, dumpFilters, getQdisc } from './tc';
 import { encodeMessage, parseMessages, type Request } from './message';
 import { inNetns as withNetns, netnsInode } from '../sys/netns';
 import { Rtnl } from './rtnl';
-import { NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR } from './constants';
+import {
+  NETLINK_NETFILTER,
+  NETLINK_ROUTE,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+} from './constants';
+import { getTableRequest, nftTableExists, type NftFamily } from './nftables';
 import { NetlinkError } from './socket';
 import { openRawSocket } from './ffi-socket';
 import { libc } from '../sys/libc';
@@ -63,8 +72,8 @@ function resolve(v: unknown, r: () => Rtnl): unknown {
 }
 
 /** Raw request → hex of every datagram up to the ack / NLMSG_DONE (fixtures for unit tests). */
-function capture(req: Request): string[] {
-  const raw = openRawSocket();
+function capture(req: Request, protocol = NETLINK_ROUTE): string[] {
+  const raw = openRawSocket(undefined, protocol);
   try {
     const dump = (req.flags & NLM_F_DUMP) === NLM_F_DUMP;
     raw.send(
@@ -261,6 +270,14 @@ function call(r: () => Rtnl, op: string, args: unknown[]): unknown {
       return withNetns(ns, () => {
         throw new Error('thrown inside');
       });
+    }
+    case 'nftTableExists': {
+      const [family, name] = args as [NftFamily, string];
+      return nftTableExists(family, name) ?? 'unknown';
+    }
+    case 'captureNftTable': {
+      const [family, name] = args as [NftFamily, string];
+      return capture(getTableRequest(family, name), NETLINK_NETFILTER);
     }
     case 'capture': {
       const [what, ...rest] = args as string[];

@@ -682,6 +682,26 @@ describe('ipMasq', () => {
     expect(await natRules()).not.toContain('ctr-ref');
   });
 
+  it('DEL removes the rules with or without a prevResult that matches them (no read, or the read after a failed restore)', async () => {
+    const c = { ...conf({ ipMasq: true, ipMasqBackend: 'iptables' }), name: 'pvnet' };
+    for (const [name, prev] of [
+      ['pv1', (r: { ips: Array<{ address: string }> }) => r],
+      // A prevResult naming another address: the restore without a read fails, the read finds the rules.
+      [
+        'pv2',
+        (r: { ips: Array<{ address: string }> }) => ({ ...r, ips: [{ ...r.ips[0], address: '10.99.0.250/24' }] }),
+      ],
+    ] as const) {
+      await sb.addContainer(name);
+      const add = await plugin('ADD', name, c);
+      expect(add.code).toBe(0);
+      expect(await natRules()).toContain(`ctr-${name}`);
+      const del = await plugin('DEL', name, { ...c, prevResult: prev(JSON.parse(add.stdout)) });
+      expect(del.code).toBe(0);
+      expect(await natRules()).not.toContain(`ctr-${name}`);
+    }
+  });
+
   it('GC removes rules of attachments that are not valid any more', async () => {
     await sb.addContainer('g1');
     const c = { ...conf({ ipMasq: true, ipMasqBackend: 'iptables' }), name: 'gcnet', cniVersion: '1.1.0' };

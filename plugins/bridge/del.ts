@@ -5,6 +5,7 @@
  */
 import { delegate, ipamUsesInterface } from '../../lib/cni/delegate';
 import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
+import { prevResultOf } from '../../lib/cni/netconf';
 import { spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
 import type { Kernel } from '../../lib/net/kernel';
 import { concurrently } from '../../lib/async';
@@ -22,7 +23,8 @@ export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   // Masquerade goes from both backends (the container may have been set up under an earlier config).
   const runner = kernel.runner;
   const rules = async (): Promise<void> => {
-    if (cfg.ipMasq) await teardownMasquerade(runner, attachmentOf(inv));
+    if (cfg.ipMasq)
+      await teardownMasquerade(runner, attachmentOf(inv), prevResultOf(inv.config, inv.cniVersion, true)?.ips);
     if (cfg.macspoofchk) await teardownSpoofcheck(runner, spoofRef(inv.containerId, inv.ifName));
   };
   const linkThenLease = async (): Promise<void> => {

@@ -5,6 +5,7 @@
  */
 import { delegate } from '../../lib/cni/delegate';
 import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
+import { prevResultOf } from '../../lib/cni/netconf';
 import { teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { concurrently } from '../../lib/async';
 import type { Kernel } from '../../lib/net/kernel';
@@ -16,7 +17,8 @@ export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const runner = kernel.runner;
   const rules = async (): Promise<void> => {
     // From both backends: the container may have been set up under an earlier config.
-    if (cfg.ipMasq) await teardownMasquerade(runner, attachmentOf(inv));
+    if (cfg.ipMasq)
+      await teardownMasquerade(runner, attachmentOf(inv), prevResultOf(inv.config, inv.cniVersion, true)?.ips);
   };
   // The link before the lease, so its address is never handed out while still in use.
   const linkThenLease = async (): Promise<void> => {

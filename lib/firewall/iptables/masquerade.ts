@@ -12,29 +12,47 @@ import { concurrently } from '../../async';
 import { chainName, ruleComment } from '../names';
 import { containerIdOfKey, type Attachment } from '../../cni/invocation';
 import type { Masquerade, MasqAddress } from '../types';
-import { listChains, renderChainRemoval, restore, saveTable } from './tables';
+import { firstMissingRule, listChains, renderChainRemoval, restore, saveTable } from './tables';
 
 /**
  * iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps;
- * jumps already in `postrouting` (a listing of POSTROUTING) are not added twice.
+ * jumps already in `postrouting` (a listing of POSTROUTING) are not added twice. With `create`
+ * the chain is made with `-N`, so the whole restore fails when it exists already: the first
+ * setup of an attachment needs no read of the table first.
  */
 export function renderMasqSetup(
   a: Attachment,
   addrs: readonly MasqAddress[],
   family: Family,
   postrouting = '',
+  create = false,
 ): string {
   const present = new Set(postrouting.split('\n'));
   const chain = chainName(a.networkName, a.containerId);
   const c = JSON.stringify(ruleComment(a.networkName, a.containerId));
   const multicast = family === 6 ? 'ff00::/8' : '224.0.0.0/4';
-  const lines = ['*nat', `:${chain} - [0:0]`];
+  const lines = ['*nat', create ? `-N ${chain}` : `:${chain} - [0:0]`];
   for (const x of addrs) {
     const jump = `-A POSTROUTING -s ${x.address}/${bitsOf(family)} -m comment --comment ${c} -j ${chain}`;
     if (!present.has(jump)) lines.push(jump);
   }
   for (const x of addrs) lines.push(`-A ${chain} -d ${x.subnet} -m comment --comment ${c} -j ACCEPT`);
   lines.push(`-A ${chain} ! -d ${multicast} -m comment --comment ${c} -j MASQUERADE`, 'COMMIT', '');
+  return lines.join('\n');
+}
+
+/**
+ * iptables-restore text removing what renderMasqSetup made for `addrs`, without reading the
+ * table: the exact jumps, then the chain. It fails as a whole when anything differs (a jump or
+ * the chain missing, a second jump left), and teardown then reads and removes what is there.
+ */
+export function renderMasqTeardown(a: Attachment, addrs: readonly MasqAddress[], family: Family): string {
+  const chain = chainName(a.networkName, a.containerId);
+  const c = JSON.stringify(ruleComment(a.networkName, a.containerId));
+  const lines = ['*nat'];
+  for (const x of addrs)
+    lines.push(`-D POSTROUTING -s ${x.address}/${bitsOf(family)} -m comment --comment ${c} -j ${chain}`);
+  lines.push(`-F ${chain}`, `-X ${chain}`, 'COMMIT', '');
   return lines.join('\n');
 }
 
@@ -64,6 +82,13 @@ export class IptablesMasquerade implements Masquerade {
       ...FAMILIES.map(async (family) => {
         const mine = addrs.filter((x) => familyOfText(x.address) === family);
         if (mine.length === 0) return;
+        // One process where the chain is new (every first ADD): `-N` makes the restore fail
+        // when it exists, and nothing is changed then.
+        const created = await restore(this.runner, family, renderMasqSetup(a, mine, family, '', true)).then(
+          () => true,
+          () => false,
+        );
+        if (created) return;
         // Read first, as the reference's AppendUnique does: a repeated setup (a retried ADD,
         // tscni reload) must not add a second jump.
         const postrouting = await listChains(this.runner, family, 'nat', ['POSTROUTING']);
@@ -72,11 +97,22 @@ export class IptablesMasquerade implements Masquerade {
     );
   }
 
-  async teardown(a: Attachment): Promise<void> {
+  async teardown(a: Attachment, expected?: readonly MasqAddress[]): Promise<void> {
     const chains = new Set([chainName(a.networkName, a.containerId)]);
-    // Only POSTROUTING (where the jumps are) and the container's chain are read.
     await concurrently(
       ...FAMILIES.map(async (family) => {
+        // With the addresses setup was given (DEL's prevResult), a family without any has no
+        // rules, and the rules of one with addresses go in one restore without a read.
+        const mine = expected?.filter((x) => familyOfText(x.address) === family);
+        if (mine && mine.length === 0) return;
+        if (mine) {
+          const removed = await restore(this.runner, family, renderMasqTeardown(a, mine, family)).then(
+            () => true,
+            () => false,
+          );
+          if (removed) return;
+        }
+        // Only POSTROUTING (where the jumps are) and the container's chain are read.
         const current = await listChains(this.runner, family, 'nat', ['POSTROUTING', ...chains]);
         await restore(this.runner, family, renderChainRemoval('nat', current, chains));
       }),
@@ -84,20 +120,18 @@ export class IptablesMasquerade implements Masquerade {
   }
 
   async check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
-    const chain = chainName(a.networkName, a.containerId);
-    // Both families at once; each reads only POSTROUTING and the container's chain.
+    // Both families at once; each is one iptables-restore of `-C` lines (the jumps and the chain).
     const checkFamily = async (family: Family): Promise<void> => {
       const mine = addrs.filter((x) => familyOfText(x.address) === family);
       if (mine.length === 0) return;
-      const have = new Set((await listChains(this.runner, family, 'nat', ['POSTROUTING', chain])).split('\n'));
-      for (const rule of renderMasqSetup(a, mine, family).split('\n')) {
-        if (rule.startsWith('-A ') && !have.has(rule))
-          throw new CniError(
-            ErrorCode.Internal,
-            `masquerade rule not found in ${family === 6 ? 'ip6tables' : 'iptables'} table nat`,
-            rule,
-          );
-      }
+      const rules = renderMasqSetup(a, mine, family).split('\n');
+      const missing = await firstMissingRule(this.runner, family, 'nat', rules);
+      if (missing !== undefined)
+        throw new CniError(
+          ErrorCode.Internal,
+          `masquerade rule not found in ${family === 6 ? 'ip6tables' : 'iptables'} table nat`,
+          missing,
+        );
     };
     await concurrently(checkFamily(4), checkFamily(6));
   }

@@ -8,7 +8,7 @@ import {
   goldenAttachment as ctr,
   portForwardRequest as request,
 } from '../../testutil/firewall-requests';
-import { renderMasqSetup } from './masquerade';
+import { renderMasqSetup, renderMasqTeardown } from './masquerade';
 import { dnChainName, planOf, renderPortmapSetup } from './port-forwarding';
 import { renderChainRemoval } from './tables';
 import { renderForwardingChange, spec, STAGE1, STAGE2 } from './container-forwarding';
@@ -22,6 +22,18 @@ describe('iptables masquerade', () => {
   });
   it('sets up IPv6', () => {
     golden('masquerade-setup-v6', renderMasqSetup(ctr, [{ address: 'fd00:88::2', subnet: 'fd00:88::/64' }], 6));
+  });
+  it('creates the chain with -N on a first setup, so an existing chain fails the restore', () => {
+    golden(
+      'masquerade-create-v4',
+      renderMasqSetup(ctr, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], 4, '', true),
+    );
+  });
+  it('tears down known addresses without a listing: the exact jumps, then the chain', () => {
+    golden(
+      'masquerade-teardown-known-v6',
+      renderMasqTeardown(ctr, [{ address: 'fd00:88::2', subnet: 'fd00:88::/64' }], 6),
+    );
   });
   it('adds no second POSTROUTING jump when one is there (a repeated setup)', () => {
     const addrs = [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }];

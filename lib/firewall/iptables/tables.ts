@@ -67,6 +67,34 @@ export async function restore(runner: Runner, family: Family, text: string): Pro
     });
 }
 
+/**
+ * Checks that every `-A` rule of `rules` is in `table`, in one process: iptables-restore
+ * `--noflush` with `-C` lines changes nothing and fails at the first missing rule, naming its
+ * line. Resolves to that rule (as given), or undefined when all are there. Cheaper than listing
+ * the chains (one process per chain) and exact as the kernel compares, not as text.
+ */
+export async function firstMissingRule(
+  runner: Runner,
+  family: Family,
+  table: Table,
+  rules: readonly string[],
+): Promise<string | undefined> {
+  const wanted = rules.filter((r) => r.startsWith('-A '));
+  if (wanted.length === 0) return undefined;
+  const r = await runner.run({
+    tool: family === 6 ? 'ip6tables-restore' : 'iptables-restore',
+    argv: ['--noflush', '-w', '10'],
+    input: `*${table}\n${wanted.map((w) => `-C ${w.slice(3)}`).join('\n')}\nCOMMIT\n`,
+    allowFailure: true,
+  });
+  if (r.exitCode === 0) return undefined;
+  // "iptables-restore: line 3 failed: ..."; line 1 is the table.
+  const line = /line (\d+) failed/.exec(r.stderr);
+  const missing = line ? wanted[Number(line[1]) - 2] : undefined;
+  if (missing !== undefined) return missing;
+  throw new Error(`${family === 6 ? 'ip6tables-restore' : 'iptables-restore'} failed: ${r.stderr.trim()}`);
+}
+
 /** Lines of iptables-save text split into chain declarations and rules. */
 export function parseSave(save: string): { chains: Set<string>; rules: string[] } {
   const chains = new Set<string>();

@@ -1,6 +1,7 @@
 /** The nftables backend: the reference's masquerade table, and tables of our own, written with `nft -f`. */
 import type { Runner } from '../../exec/runner';
 import type { FirewallDriver } from '../types';
+import type { TableProbe } from './nft';
 import { NftContainerForwarding } from './container-forwarding';
 import { NftMasquerade } from './masquerade';
 import { NftPortForwarding } from './port-forwarding';
@@ -11,9 +12,10 @@ export class NftablesDriver implements FirewallDriver {
   readonly containerForwarding: NftContainerForwarding;
   readonly portForwarding: NftPortForwarding;
 
-  constructor(runner: Runner) {
-    this.masquerade = new NftMasquerade(runner);
+  /** `tableExists` defaults to a netlink request (tests pass a fake). */
+  constructor(runner: Runner, tableExists?: TableProbe) {
+    this.masquerade = new NftMasquerade(runner, tableExists);
     this.containerForwarding = new NftContainerForwarding(runner);
-    this.portForwarding = new NftPortForwarding(runner);
+    this.portForwarding = new NftPortForwarding(runner, tableExists);
   }
 }

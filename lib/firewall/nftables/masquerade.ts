@@ -10,7 +10,8 @@ import type { Runner } from '../../exec/runner';
 import { nftMasqHash } from '../names';
 import { attachmentKey, type Attachment } from '../../cni/invocation';
 import type { Masquerade, MasqAddress } from '../types';
-import { nftRead, nftTransact } from './nft';
+import { nftRead, nftTransact, type TableProbe } from './nft';
+import { nftTableExists } from '../../netlink/nftables';
 
 export const MASQ_TABLE = 'cni_plugins_masquerade';
 const T = `inet ${MASQ_TABLE}`;
@@ -70,7 +71,10 @@ export function parseMasqRules(listing: string): MasqRule[] {
 }
 
 export class NftMasquerade implements Masquerade {
-  constructor(private readonly runner: Runner) {}
+  constructor(
+    private readonly runner: Runner,
+    private readonly tableExists: TableProbe = nftTableExists,
+  ) {}
 
   /** Rules of masq_checks; empty when the table does not exist. */
   private async rules(): Promise<MasqRule[]> {
@@ -90,6 +94,8 @@ export class NftMasquerade implements Masquerade {
   }
 
   async teardown(a: Attachment): Promise<void> {
+    // Asked over netlink first: where nobody ever used this backend, nft need not start.
+    if (this.tableExists('inet', MASQ_TABLE) === false) return;
     await nftTransact(this.runner, async () => renderNftMasqDelete(await this.handlesOf(a)));
   }
 
@@ -108,6 +114,7 @@ export class NftMasquerade implements Masquerade {
   }
 
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
+    if (this.tableExists('inet', MASQ_TABLE) === false) return;
     await nftTransact(this.runner, async () => {
       const handles: number[] = [];
       for (const r of await this.rules()) {

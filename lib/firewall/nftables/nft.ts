@@ -1,5 +1,12 @@
 /** Running `nft`: one `nft -f -` transaction per change, and reads that tolerate a missing table. */
 import type { Runner } from '../../exec/runner';
+import type { NftFamily } from '../../netlink/nftables';
+
+/**
+ * Whether a table exists, asked without starting nft (lib/netlink/nftables.ts); undefined when
+ * that cannot tell, and nft is asked as before. Teardown and GC skip nft on `false`.
+ */
+export type TableProbe = (family: NftFamily, name: string) => boolean | undefined;
 
 /** Applies `lines` as one transaction; nothing when there are none. */
 export async function nftApply(runner: Runner, lines: readonly string[]): Promise<void> {

@@ -13,7 +13,8 @@ import type { Runner } from '../../exec/runner';
 import { attachmentKey, type Attachment } from '../../cni/invocation';
 import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
-import { nftRead, nftTransact, parseElements, type NftElement } from './nft';
+import { nftRead, nftTransact, parseElements, type NftElement, type TableProbe } from './nft';
+import { nftTableExists } from '../../netlink/nftables';
 
 export { parseElements, type NftElement };
 
@@ -213,7 +214,10 @@ export function mappingsOf(elements: readonly NftElement[]): Map<Family, PortMap
 }
 
 export class NftPortForwarding implements PortForwarding {
-  constructor(private readonly runner: Runner) {}
+  constructor(
+    private readonly runner: Runner,
+    private readonly tableExists: TableProbe = nftTableExists,
+  ) {}
 
   private async elements(): Promise<NftElement[]> {
     const json = await nftRead(this.runner, ['-j', 'list', 'table', 'inet', NFT_TABLE]);
@@ -247,6 +251,8 @@ export class NftPortForwarding implements PortForwarding {
   async teardown(a: Attachment): Promise<ForwardedPorts> {
     const owner = ownerComment(a.networkName, a.containerId, a.ifName);
     let mine: NftElement[] = [];
+    // Asked over netlink first: where nobody ever used this backend, nft need not start.
+    if (this.tableExists('inet', NFT_TABLE) === false) return mappingsOf(mine);
     await nftTransact(this.runner, async () => {
       mine = (await this.elements()).filter((e) => e.comment === owner);
       return mine.map(deleteLine);
@@ -273,6 +279,7 @@ export class NftPortForwarding implements PortForwarding {
 
   /** Elements of this network whose (container, ifname) is not kept. Hashed owners are kept. */
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
+    if (this.tableExists('inet', NFT_TABLE) === false) return;
     await nftTransact(this.runner, async () =>
       (await this.elements())
         .filter((e) => {
