@@ -27,7 +27,9 @@ TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:ip
   /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
   go:golang-go xz:xz-utils perl:perl-base \
-  /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go:golang-github-appc-cni-dev
+  /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go:golang-github-appc-cni-dev \
+  /usr/lib/cni/dnsname:golang-github-containernetworking-plugin-dnsname \
+  podman-compose:podman-compose
 
 # apt-get only for the packages whose program is missing.
 define install_missing
@@ -51,7 +53,7 @@ sysdeps:
 # Everything any suite of `make test` needs: containerd + runc (ctr and CRI), podman, busybox-static
 # (the container image), Go and the CNI library's source (cnitool), xz (Debian's source tarballs),
 # the reference plugins (differential tests), openssl (the installer's test PKI), dnsmasq (the DHCP
-# server of the dhcp plugin's tests).
+# server of the dhcp plugin's tests, the dnsname plugin's resolver), podman-compose (dnsname e2e).
 testdeps: npmdeps
 	$(call install_missing,$(TEST_PROGRAMS))
 
