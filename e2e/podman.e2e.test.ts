@@ -8,7 +8,7 @@
  * Podman probes VERSION of every plugin of every network before each command.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   checkInside,
@@ -21,7 +21,7 @@ import {
   newToken,
 } from './harness/checks';
 import { buildBusyboxImage, IMAGE_REF } from './harness/image';
-import { RuntimeSandbox } from './harness/sandbox';
+import { RuntimeSandbox, UPLINK } from './harness/sandbox';
 import {
   CNI_VERSIONS,
   JEST_TIMEOUT_MS,
@@ -208,6 +208,185 @@ describe('podman (CNI backend)', () => {
         // Every ADD and DEL is preceded by VERSION probes of the network's plugins.
         expect(callsOf(trace, 'bridge', 'VERSION').length).toBeGreaterThanOrEqual(4);
         for (const e of callsOf(trace, 'portmap', 'ADD')) expect(e.runtimeConfigKeys).toEqual(['portMappings']);
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+});
+
+/** A command in a new container on `network` (its output, never throws). */
+const inNew = (
+  sb: RuntimeSandbox,
+  network: string,
+  script: string,
+): Promise<{ code: number; stdout: string; stderr: string }> =>
+  sb.exec(
+    ['podman', 'run', '--rm', '--network', network, '--cgroup-parent', sb.cgroupParent, IMAGE_REF, 'sh', '-c', script],
+    { timeoutMs: 120_000 },
+  );
+
+/**
+ * A shell snippet fetching http://<name>/ by the name: busybox's nslookup asks the container's
+ * resolver (Debian's static busybox has no resolver of its own in wget: glibc's static NSS).
+ */
+const fetchByName = (name: string): string =>
+  `a=$(nslookup -type=a ${name} | awk '/^Name:/ {n=1; next} n && /^Address/ {sub(/^Address[ 0-9]*: */, ""); ` +
+  `split($0, f, " "); print f[1]; exit}'); [ -n "$a" ] && wget -q -T 5 -O - http://$a/ || echo unreachable`;
+
+/** Whether busybox's nslookup in a new container on `network` finds `name` (its address printed). */
+async function lookup(sb: RuntimeSandbox, network: string, name: string): Promise<string> {
+  const r = await inNew(sb, network, `nslookup -type=a ${name} 2>&1; true`);
+  const m = /Name:\s*\S+\s+Address(?: 1)?:\s*([0-9.]+)/.exec(r.stdout);
+  return m?.[1] ?? '';
+}
+
+describe('podman (CNI backend): names on user-defined networks (dnsname)', () => {
+  it(
+    'network create adds dnsname; run --name, --network-alias, rm; an internal network',
+    async () => {
+      await scenario('podman-dns', async (sb, steps) => {
+        const podman = await setupPodman(sb, '0.4.0');
+        requireProgram('dnsmasq');
+        await podman(['network', 'create', '--subnet', '10.88.7.0/24', 'dnsnet']);
+        const own = JSON.parse(readFileSync(join(sb.hostPath('/etc/cni/net.d'), 'dnsnet.conflist'), 'utf8')) as {
+          plugins: Array<Record<string, unknown>>;
+        };
+        expect(own.plugins.map((p) => p['type'])).toEqual(['bridge', 'portmap', 'firewall', 'tuning', 'dnsname']);
+        expect(own.plugins[4]).toEqual({ type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } });
+        steps.mark('network create');
+
+        const token = newToken();
+        const run = ['run', '-d', '--network', 'dnsnet', '--cgroup-parent', sb.cgroupParent];
+        await podman([
+          ...run,
+          '--name',
+          'web',
+          '--network-alias',
+          'www',
+          IMAGE_REF,
+          'sh',
+          '-c',
+          httpServerScript(token),
+        ]);
+        const webIp = await inspect(podman, 'web', 'IPAddress');
+        for (const name of ['web', 'web.dns.podman', 'www', 'www.dns.podman'])
+          expect(await lookup(sb, 'dnsnet', name)).toBe(webIp);
+        const fetched = await inNew(sb, 'dnsnet', `${fetchByName('web')}; ${fetchByName('www.dns.podman')}`);
+        expect(fetched.stdout).toBe(`${token}\n${token}\n`);
+        const resolv = await inNew(sb, 'dnsnet', 'cat /etc/resolv.conf');
+        expect(resolv.stdout).toContain('nameserver 10.88.7.1');
+        expect(resolv.stdout).toMatch(/search .*dns\.podman/);
+        steps.mark('names resolve, fetch by name');
+
+        await podman(['rm', '-f', '-t', '0', 'web']);
+        expect(await lookup(sb, 'dnsnet', 'web')).toBe('');
+        expect(await lookup(sb, 'dnsnet', 'www')).toBe('');
+        // The last container gone, the network's resolver went with it.
+        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/dnsnet/dnsmasq.conf'])).toMatchObject({ code: 1 });
+        steps.mark('rm removes the name');
+
+        // podman 4.3 refuses dnsname on internal networks ("incompatible"): the conflist it writes
+        // has none, the operator appends it (README), and then names resolve with no way out.
+        const created = await sb.exec([
+          'podman',
+          'network',
+          'create',
+          '--internal',
+          '--subnet',
+          '10.88.8.0/24',
+          'intnet',
+        ]);
+        expect(created.stderr).toContain('dnsname and internal networks are incompatible');
+        const intFile = join(sb.hostPath('/etc/cni/net.d'), 'intnet.conflist');
+        const internal = JSON.parse(readFileSync(intFile, 'utf8')) as { plugins: Array<Record<string, unknown>> };
+        expect(internal.plugins[0]).toMatchObject({ type: 'bridge', isGateway: false, ipMasq: false });
+        internal.plugins.push({ type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } });
+        writeFileSync(intFile, JSON.stringify(internal, null, 3));
+        const intToken = newToken();
+        await podman([
+          ...['run', '-d', '--network', 'intnet', '--cgroup-parent', sb.cgroupParent, '--name', 'secret'],
+          ...[IMAGE_REF, 'sh', '-c', httpServerScript(intToken)],
+        ]);
+        const secretIp = await inspect(podman, 'secret', 'IPAddress');
+        expect(await lookup(sb, 'intnet', 'secret.dns.podman')).toBe(secretIp);
+        expect((await inNew(sb, 'intnet', fetchByName('secret'))).stdout).toBe(`${intToken}\n`);
+        // No way out: the uplink's far end, also through a default route the container adds.
+        const out = await inNew(sb, 'intnet', `ip route; wget -q -T 3 -O - http://${UPLINK.farIp}/ || echo blocked`);
+        expect(out.stdout).not.toContain('default');
+        expect(out.stdout).toContain('blocked');
+        // Nothing in: from the sandbox host's uplink side and from another network.
+        expect(
+          (await sb.exec(['ip', 'netns', 'exec', UPLINK.ns, 'wget', '-q', '-T', '3', '-O', '-', directUrl(secretIp)]))
+            .stdout,
+        ).toBe('');
+        expect(
+          (await inNew(sb, 'dnsnet', `wget -q -T 3 -O - ${directUrl(secretIp)} || echo blocked`)).stdout,
+        ).toContain('blocked');
+        await podman(['rm', '-f', '-t', '0', 'secret']);
+        steps.mark('internal network');
+        expectAllCallsOk(sb.trace());
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+
+  it(
+    'podman-compose: a service reaches another by its service name; another project cannot resolve them',
+    async () => {
+      await scenario('podman-compose', async (sb, steps) => {
+        await setupPodman(sb, '0.4.0');
+        requireProgram('dnsmasq');
+        requireProgram('podman-compose');
+        const token = newToken();
+        const dir = join(sb.dir, 'compose');
+        mkdirSync(join(dir, 'one'), { recursive: true });
+        mkdirSync(join(dir, 'two'), { recursive: true });
+        writeFileSync(
+          join(dir, 'one', 'docker-compose.yml'),
+          [
+            "version: '3'",
+            'services:',
+            '  web:',
+            `    image: ${IMAGE_REF}`,
+            `    command: ["sh", "-c", "${httpServerScript(token)}"]`,
+            '  client:',
+            `    image: ${IMAGE_REF}`,
+            '    command: ["sleep", "3600"]',
+            '',
+          ].join('\n'),
+        );
+        writeFileSync(
+          join(dir, 'two', 'docker-compose.yml'),
+          [
+            "version: '3'",
+            'services:',
+            '  probe:',
+            `    image: ${IMAGE_REF}`,
+            '    command: ["sleep", "3600"]',
+            '',
+          ].join('\n'),
+        );
+        const compose = async (project: string, verb: string): Promise<void> => {
+          const r = await sb.exec(['sh', '-c', `cd ${join(dir, project)} && podman-compose -p ${project} ${verb}`], {
+            timeoutMs: 120_000,
+          });
+          if (r.code !== 0) throw new Error(`podman-compose ${verb} ${project}: ${r.stdout}${r.stderr}`);
+        };
+        const up = (project: string): Promise<void> => compose(project, 'up -d');
+        await up('one');
+        steps.mark('compose up one');
+        const exec = (ctr: string, script: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+          sb.exec(['podman', 'exec', ctr, 'sh', '-c', script], { timeoutMs: 60_000 });
+        const got = await exec('one_client_1', fetchByName('web'));
+        expect(got.stdout).toBe(`${token}\n`);
+        steps.mark('service name resolves');
+        await up('two');
+        const probe = await exec('two_probe_1', fetchByName('web'));
+        expect(probe.stdout).toContain('unreachable');
+        expect(probe.stdout).not.toContain(token);
+        steps.mark('other project cannot resolve');
+        for (const p of ['one', 'two']) await compose(p, 'down');
+        expectAllCallsOk(sb.trace());
       });
     },
     JEST_TIMEOUT_MS,
