@@ -10,7 +10,7 @@ DIST := dist/tscni-$(VERSION)-linux-amd64
 
 IMAGE_REF ?= localhost/tscni:$(VERSION)
 
-.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth soak install clean reference
+.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth bench-dns soak install clean reference
 
 all: build
 
@@ -123,6 +123,10 @@ bench: deps build
 # bandwidth chained after bridge, ours vs the reference, on the same harness (bench/bandwidth.py).
 bench-bandwidth: deps build
 	python3 bench/bandwidth.py --cni-path bin --compare /usr/lib/cni $(BENCH_ARGS)
+
+# tscni's chain with dnsname against netavark + aardvark-dns 1.4 (setup/teardown, query latency), in a sandbox.
+bench-dns: build
+	python3 bench/dns.py --iterations 20
 
 # Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (20-30 min
 # here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).
