@@ -5,6 +5,8 @@
  *   and `--mac-address` on it, whose conflist podman wrote itself (bridge, portmap, firewall,
  *   tuning; podman writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted
  *   once and its network reloaded once.
+ * - names on user-defined networks (dnsname, which podman adds to the networks it creates):
+ *   names and aliases, resolv.conf, rm; an internal network; podman-compose projects.
  * Podman probes VERSION of every plugin of every network before each command.
  */
 import { describe, expect, it } from '@jest/globals';
@@ -14,6 +16,7 @@ import {
   checkInside,
   directUrl,
   expectHttpToken,
+  fetchScript,
   hostPortUrls,
   httpServerScript,
   InContainer,
@@ -214,37 +217,66 @@ describe('podman (CNI backend)', () => {
   );
 });
 
-/** A command in a new container on `network` (its output, never throws). */
-const inNew = (
-  sb: RuntimeSandbox,
-  network: string,
-  script: string,
-): Promise<{ code: number; stdout: string; stderr: string }> =>
-  sb.exec(
-    ['podman', 'run', '--rm', '--network', network, '--cgroup-parent', sb.cgroupParent, IMAGE_REF, 'sh', '-c', script],
-    { timeoutMs: 120_000 },
-  );
+type Exec = (ctr: string, script: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-/** Whether busybox's nslookup in a new container on `network` finds `name` (its address printed). */
-async function lookup(sb: RuntimeSandbox, network: string, name: string): Promise<string> {
-  const r = await inNew(sb, network, `nslookup -type=a ${name} 2>&1; true`);
-  const m = /Name:\s*\S+\s+Address(?: 1)?:\s*([0-9.]+)/.exec(r.stdout);
-  return m?.[1] ?? '';
+/** A shell command in a running container (its output, never throws). */
+const execIn =
+  (sb: RuntimeSandbox): Exec =>
+  (ctr, script) =>
+    sb.exec(['podman', 'exec', ctr, 'sh', '-c', script], { timeoutMs: 60_000 });
+
+/** The address busybox's nslookup in `ctr` finds for `name` ('' when none). */
+async function lookup(exec: Exec, ctr: string, name: string): Promise<string> {
+  const r = await exec(ctr, `nslookup -type=a ${name} 2>&1; true`);
+  return /Name:\s*\S+\s+Address(?: 1)?:\s*([0-9.]+)/.exec(r.stdout)?.[1] ?? '';
 }
+
+/**
+ * A server beyond the uplink (what "no way out" must not reach), and a route back to podman's
+ * subnets there, so that the uplink can answer the networks and reach into them: only the
+ * firewall, not a missing route, keeps an internal network apart. Returns a fetch from there.
+ */
+async function uplinkServer(sb: RuntimeSandbox, token: string): Promise<(ip: string) => Promise<string>> {
+  const www = join(sb.dir, 'uplink-www');
+  mkdirSync(www, { recursive: true });
+  writeFileSync(join(www, 'index.html'), `${token}\n`);
+  sb.startDaemon('uplink-httpd', [
+    'ip',
+    'netns',
+    'exec',
+    UPLINK.ns,
+    'busybox',
+    'httpd',
+    '-f',
+    '-p',
+    `${UPLINK.farIp}:80`,
+    '-h',
+    www,
+  ]);
+  await sb.sh(`ip -n ${UPLINK.ns} route add 10.88.0.0/16 via ${UPLINK.hostIp}`);
+  await expectHttpToken(sb, directUrl(UPLINK.farIp), token);
+  return async (ip) => {
+    const get = ['timeout', '-s', 'KILL', '4', 'busybox', 'wget', '-q', '-O', '-', directUrl(ip)];
+    return (await sb.exec(['ip', 'netns', 'exec', UPLINK.ns, ...get], { timeoutMs: 10_000 })).stdout;
+  };
+}
+
+const DNSNAME = { type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } };
 
 describe('podman (CNI backend): names on user-defined networks (dnsname)', () => {
   it(
-    'network create adds dnsname; run --name, --network-alias, rm; an internal network',
+    'network create adds dnsname; run --name, --network-alias; resolv.conf; rm removes the name; the resolver stops with the last container',
     async () => {
       await scenario('podman-dns', async (sb, steps) => {
         const podman = await setupPodman(sb, '0.4.0');
         requireProgram('dnsmasq');
+        const exec = execIn(sb);
         await podman(['network', 'create', '--subnet', '10.88.7.0/24', 'dnsnet']);
         const own = JSON.parse(readFileSync(join(sb.hostPath('/etc/cni/net.d'), 'dnsnet.conflist'), 'utf8')) as {
           plugins: Array<Record<string, unknown>>;
         };
         expect(own.plugins.map((p) => p['type'])).toEqual(['bridge', 'portmap', 'firewall', 'tuning', 'dnsname']);
-        expect(own.plugins[4]).toEqual({ type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } });
+        expect(own.plugins[4]).toEqual(DNSNAME);
         steps.mark('network create');
 
         const token = newToken();
@@ -260,27 +292,42 @@ describe('podman (CNI backend): names on user-defined networks (dnsname)', () =>
           '-c',
           httpServerScript(token),
         ]);
+        await podman([...run, '--name', 'client', IMAGE_REF, 'sleep', '3600']);
         const webIp = await inspect(podman, 'web', 'IPAddress');
         for (const name of ['web', 'web.dns.podman', 'www', 'www.dns.podman'])
-          expect(await lookup(sb, 'dnsnet', name)).toBe(webIp);
-        const fetched = await inNew(
-          sb,
-          'dnsnet',
-          `wget -q -T 5 -O - http://${await lookup(sb, 'dnsnet', 'www.dns.podman')}/`,
-        );
-        expect(fetched.stdout).toBe(`${token}\n`);
-        const resolv = await inNew(sb, 'dnsnet', 'cat /etc/resolv.conf');
-        expect(resolv.stdout).toContain('nameserver 10.88.7.1');
-        expect(resolv.stdout).toMatch(/search .*dns\.podman/);
-        steps.mark('names resolve, fetch by name');
+          expect(await lookup(exec, 'client', name)).toBe(webIp);
+        // Debian's static busybox wget cannot resolve names itself: it fetches the address
+        // the container's resolver gave for the alias.
+        const byAlias = await lookup(exec, 'client', 'www.dns.podman');
+        expect((await exec('client', fetchScript(`http://${byAlias}/`))).stdout).toBe(`${token}\n`);
+        const resolv = (await exec('client', 'cat /etc/resolv.conf')).stdout;
+        expect(resolv).toContain('nameserver 10.88.7.1');
+        expect(resolv).toMatch(/search .*dns\.podman/);
+        steps.mark('names resolve, fetch by name, resolv.conf');
 
         await podman(['rm', '-f', '-t', '0', 'web']);
-        expect(await lookup(sb, 'dnsnet', 'web')).toBe('');
-        expect(await lookup(sb, 'dnsnet', 'www')).toBe('');
-        // The last container gone, the network's resolver went with it.
-        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/dnsnet/dnsmasq.conf'])).toMatchObject({ code: 1 });
+        expect(await lookup(exec, 'client', 'web')).toBe('');
+        expect(await lookup(exec, 'client', 'www')).toBe('');
         steps.mark('rm removes the name');
 
+        await podman(['rm', '-f', '-t', '0', 'client']);
+        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/dnsnet/dnsmasq.conf'])).toMatchObject({ code: 1 });
+        steps.mark('the resolver stops with the last container');
+        expectAllCallsOk(sb.trace());
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+
+  it(
+    'network create --internal with dnsname: names resolve, containers reach each other, no way out, nothing in',
+    async () => {
+      await scenario('podman-dns-internal', async (sb, steps) => {
+        const podman = await setupPodman(sb, '0.4.0');
+        requireProgram('dnsmasq');
+        const exec = execIn(sb);
+        const outToken = newToken();
+        const fromUplink = await uplinkServer(sb, outToken);
         // podman 4.3 refuses dnsname on internal networks ("incompatible"): the conflist it writes
         // has none, the operator appends it (README), and then names resolve with no way out.
         const created = await sb.exec([
@@ -295,32 +342,50 @@ describe('podman (CNI backend): names on user-defined networks (dnsname)', () =>
         expect(created.stderr).toContain('dnsname and internal networks are incompatible');
         const intFile = join(sb.hostPath('/etc/cni/net.d'), 'intnet.conflist');
         const internal = JSON.parse(readFileSync(intFile, 'utf8')) as { plugins: Array<Record<string, unknown>> };
-        expect(internal.plugins[0]).toMatchObject({ type: 'bridge', isGateway: false, ipMasq: false });
-        internal.plugins.push({ type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } });
+        // isGateway false; ipMasq left out (false)
+        expect(internal.plugins[0]).toMatchObject({ type: 'bridge', isGateway: false });
+        expect(internal.plugins[0]?.['ipMasq']).toBeFalsy();
+        internal.plugins.push(DNSNAME);
         writeFileSync(intFile, JSON.stringify(internal, null, 3));
+        steps.mark('network create --internal');
+
+        const run = (network: string, name: string, ...rest: string[]): Promise<string> =>
+          podman(['run', '-d', '--network', network, '--cgroup-parent', sb.cgroupParent, '--name', name, ...rest]);
+        // Both add a default route of their own (toward the resolver's address on the bridge):
+        // a route is then not what keeps them in.
+        const route = 'ip route add default via 10.88.8.1';
         const intToken = newToken();
-        await podman([
-          ...['run', '-d', '--network', 'intnet', '--cgroup-parent', sb.cgroupParent, '--name', 'secret'],
-          ...[IMAGE_REF, 'sh', '-c', httpServerScript(intToken)],
-        ]);
+        const serve = `${route}; ${httpServerScript(intToken)}`;
+        await run('intnet', 'secret', '--cap-add', 'NET_ADMIN', IMAGE_REF, 'sh', '-c', serve);
+        await run('intnet', 'iclient', '--cap-add', 'NET_ADMIN', IMAGE_REF, 'sleep', '3600');
+        // A container of another network (podman's default one, no dnsname).
+        await run('podman', 'outer', IMAGE_REF, 'sleep', '3600');
         const secretIp = await inspect(podman, 'secret', 'IPAddress');
-        expect(await lookup(sb, 'intnet', 'secret.dns.podman')).toBe(secretIp);
-        const secretByName = await lookup(sb, 'intnet', 'secret');
-        expect((await inNew(sb, 'intnet', `wget -q -T 5 -O - http://${secretByName}/`)).stdout).toBe(`${intToken}\n`);
-        // No way out: the uplink's far end, also through a default route the container adds.
-        const out = await inNew(sb, 'intnet', `ip route; wget -q -T 3 -O - http://${UPLINK.farIp}/ || echo blocked`);
-        expect(out.stdout).not.toContain('default');
-        expect(out.stdout).toContain('blocked');
-        // Nothing in: from the sandbox host's uplink side and from another network.
-        expect(
-          (await sb.exec(['ip', 'netns', 'exec', UPLINK.ns, 'wget', '-q', '-T', '3', '-O', '-', directUrl(secretIp)]))
-            .stdout,
-        ).toBe('');
-        expect(
-          (await inNew(sb, 'dnsnet', `wget -q -T 3 -O - ${directUrl(secretIp)} || echo blocked`)).stdout,
-        ).toContain('blocked');
-        await podman(['rm', '-f', '-t', '0', 'secret']);
-        steps.mark('internal network');
+        expect(await lookup(exec, 'iclient', 'secret.dns.podman')).toBe(secretIp);
+        expect(await lookup(exec, 'iclient', 'secret')).toBe(secretIp);
+        expect((await exec('iclient', fetchScript(`http://${secretIp}/`))).stdout).toBe(`${intToken}\n`);
+        steps.mark('names resolve, containers reach each other');
+
+        expect((await exec('iclient', 'ip route')).stdout).not.toContain('default');
+        await exec('iclient', route);
+        expect((await exec('iclient', 'ip route')).stdout).toContain('default');
+        // The way out works from the other network: the server is there and routed.
+        expect((await exec('outer', fetchScript(directUrl(UPLINK.farIp)))).stdout).toBe(`${outToken}\n`);
+        // No way out from the internal network.
+        expect((await exec('iclient', fetchScript(directUrl(UPLINK.farIp)))).stdout).toBe('');
+        // Nothing in: from beyond the uplink, from the other network's container.
+        expect(await fromUplink(secretIp)).toBe('');
+        expect((await exec('outer', fetchScript(directUrl(secretIp)))).stdout).toBe('');
+        // The sandbox host itself still reaches it (not forwarded): the server was up all along.
+        await expectHttpToken(sb, directUrl(secretIp), intToken);
+        steps.mark('no way out, nothing in');
+
+        for (const c of ['secret', 'iclient', 'outer']) await podman(['rm', '-f', '-t', '0', c]);
+        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/intnet/dnsmasq.conf'])).toMatchObject({ code: 1 });
+        // The resolver's address on the bridge went with it.
+        const bridge = String(internal.plugins[0]?.['bridge']);
+        expect((await sb.exec(['ip', '-o', 'addr', 'show', 'dev', bridge])).stdout).not.toContain('10.88.8.1/');
+        steps.mark('rm');
         expectAllCallsOk(sb.trace());
       });
     },
@@ -372,22 +437,21 @@ describe('podman (CNI backend): names on user-defined networks (dnsname)', () =>
         const up = (project: string): Promise<void> => compose(project, 'up -d');
         await up('one');
         steps.mark('compose up one');
-        const exec = (ctr: string, script: string): Promise<{ code: number; stdout: string; stderr: string }> =>
-          sb.exec(['podman', 'exec', ctr, 'sh', '-c', script], { timeoutMs: 60_000 });
-        const nameOf = async (ctr: string, name: string): Promise<string> =>
-          /Name:\s*\S+\s+Address(?: 1)?:\s*([0-9.]+)/.exec(
-            (await exec(ctr, `nslookup -type=a ${name} 2>&1; true`)).stdout,
-          )?.[1] ?? '';
+        const exec = execIn(sb);
+        const nameOf = (ctr: string, name: string): Promise<string> => lookup(exec, ctr, name);
         const webIp = await nameOf('one_client_1', 'web');
         expect(webIp).not.toBe('');
-        const got = await exec('one_client_1', `wget -q -T 5 -O - http://${webIp}/`);
+        const got = await exec('one_client_1', fetchScript(`http://${webIp}/`));
         expect(got.stdout).toBe(`${token}\n`);
         steps.mark('service name resolves');
         await up('two');
         expect(await nameOf('two_probe_1', 'web')).toBe('');
         expect(await nameOf('two_probe_1', 'web.dns.podman')).toBe('');
         steps.mark('other project cannot resolve');
-        for (const p of ['one', 'two']) await compose(p, 'down');
+        for (const p of ['one', 'two']) await compose(p, 'down -t 0');
+        // Both projects' resolvers stopped with their last containers.
+        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/'])).toMatchObject({ code: 1 });
+        steps.mark('compose down');
         expectAllCallsOk(sb.trace());
       });
     },
