@@ -6,17 +6,24 @@ times with each: ours is `tscni add/del` of bridge + portmap + firewall + dnsnam
 `netavark setup/teardown` with aardvark-dns. One resident container per side keeps each resolver
 running, so the figures are a container joining a network that already has one (the first
 container's start-up of the resolver is reported apart, as "cold"). Then 1,000 sequential A
-queries for the resident's name from a container to each resolver: p50 and p99.
+queries for the resident's name from a container to each resolver: p50 and p99. Last, dnsname by
+itself against Debian's containers/dnsname 1.3.1 per verb (ADD, CHECK, DEL).
+
+`--baseline DIR` adds another tscni build (a bin/ directory kept from before a change) as one
+more side of every comparison, interleaved with the others, for before/after figures from one
+run on the same machine conditions.
 
 Everything runs in private network, mount and PID namespaces made by unshare (the script re-runs
 itself there); /run and the state directories are tmpfs or temp dirs; no packet leaves them.
+Prints a table; `--json` prints the raw report instead.
 """
-import json, os, shutil, socket, statistics, struct, subprocess, sys, tempfile, time
+import json, os, shutil, subprocess, sys, tempfile, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, 'bin')
 NETAVARK = '/usr/lib/podman/netavark'
 AARDVARK = '/usr/lib/podman/aardvark-dns'
+REFERENCE = '/usr/lib/cni/dnsname'
 
 
 def sh(*argv, env=None, input=None, check=True):
@@ -63,93 +70,215 @@ def rss_kib(pid):
     return 0
 
 
-def inner(n):
+def interleaved(sides, n, step):
+    """n rounds of step(side) for every side, the order reversed every other round."""
+    for i in range(n):
+        for side in (sides if i % 2 == 0 else list(reversed(sides))):
+            step(side, i)
+
+
+class Tscni:
+    """One tscni build on a network of its own (bridge, subnet, host ports, state directories)."""
+
+    def __init__(self, tmp, key, bindir, index):
+        self.key, self.bindir = key, bindir
+        self.net = f'bench{index}'
+        self.subnet = f'10.96.{10 + index}'
+        self.port = 8100 + 10 * index
+        d = os.path.join(tmp, key)
+        conf = os.path.join(d, 'conf')
+        os.makedirs(conf)
+        with open(os.path.join(conf, f'{self.net}.conflist'), 'w') as f:
+            json.dump({'cniVersion': '1.0.0', 'name': self.net, 'plugins': [
+                {'type': 'bridge', 'bridge': f'tsbench{index}', 'isGateway': True, 'ipMasq': True, 'hairpinMode': True,
+                 'ipam': {'type': 'host-local', 'dataDir': os.path.join(d, 'ipam'),
+                          'ranges': [[{'subnet': f'{self.subnet}.0/24'}]], 'routes': [{'dst': '0.0.0.0/0'}]}},
+                {'type': 'portmap', 'capabilities': {'portMappings': True}},
+                {'type': 'firewall', 'dataDir': os.path.join(d, 'fw')},
+                {'type': 'dnsname', 'domainName': 'dns.podman', 'capabilities': {'aliases': True}},
+            ]}, f)
+        self.xdg = os.path.join(d, 'xdg')
+        self.base = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'NETCONFPATH': conf, 'CNI_PATH': bindir,
+                     'CNI_CACHE_DIR': os.path.join(d, 'cache'), 'XDG_RUNTIME_DIR': self.xdg,
+                     'TSCNI_STATE_DIR': os.path.join(d, 'state'), 'TSCNI_RUN_DIR': os.path.join(d, 'run')}
+        for ns in ('res', 'c'):
+            sh('ip', 'netns', 'add', self.ns(ns))
+
+    def ns(self, which):
+        return f'{self.key}-{which}'
+
+    def verb(self, verb, which, name, port):
+        env = {**self.base, 'CNI_ARGS': f'IgnoreUnknown=1;K8S_POD_NAME={name}',
+               'CAP_ARGS': json.dumps({'portMappings': [{'hostPort': port, 'containerPort': 80, 'protocol': 'tcp'}],
+                                       'aliases': {self.net: [name + '-alias']}})}
+        return timed(os.path.join(self.bindir, 'tscni'), verb, self.net, f'/run/netns/{self.ns(which)}', env=env)
+
+    def resolver_pid(self):
+        return int(open(os.path.join(self.xdg, 'containers/cni/dnsname', self.net, 'pidfile')).read())
+
+
+class Netavark:
+    def __init__(self, tmp):
+        self.key = 'netavark'
+        self.conf = os.path.join(tmp, 'netavark')
+        os.makedirs(self.conf)
+        self.info = {'benchnav': {'name': 'benchnav', 'id': 'b' * 64, 'driver': 'bridge', 'network_interface': 'nvbench0',
+                                  'subnets': [{'subnet': '10.96.2.0/24', 'gateway': '10.96.2.1'}], 'ipv6_enabled': False,
+                                  'internal': False, 'dns_enabled': True, 'ipam_options': {'driver': 'host-local'}}}
+        for ns in ('res', 'c'):
+            sh('ip', 'netns', 'add', self.ns(ns))
+
+    def ns(self, which):
+        return f'nv-{which}'
+
+    def verb(self, verb, which, name, ip, port):
+        opts = json.dumps({'container_id': (name.encode().hex() * 64)[:64], 'container_name': name,
+                           'networks': {'benchnav': {'interface_name': 'eth0', 'static_ips': [ip], 'aliases': [name + '-alias']}},
+                           'network_info': self.info,
+                           'port_mappings': [{'host_ip': '', 'container_port': 80, 'host_port': port, 'range': 1, 'protocol': 'tcp'}]})
+        return timed(NETAVARK, '--config', self.conf, '--rootless', 'false', '--aardvark-binary', AARDVARK,
+                     verb, f'/run/netns/{self.ns(which)}', env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin'}, input=opts)
+
+    def resolver_pid(self):
+        return int(open(os.path.join(self.conf, 'aardvark-dns', 'aardvark.pid')).read())
+
+
+def dnsname_alone(tmp, n, builds):
+    """dnsname by itself, each tscni build against Debian's containers/dnsname (reference): the
+    same config and prevResult on a bridge of each side's own, a resident container keeping each
+    resolver running, then n rounds of ADD, CHECK, DEL of another container, interleaved.
+    Spawn-to-exit times, p50 and p90 per verb, and how many calls failed."""
+    sides = {key: os.path.join(d, 'dnsname') for key, d in builds.items()}
+    sides['reference'] = REFERENCE
+    sh('ip', 'netns', 'add', 'alone')
+    nets = {}
+    for i, side in enumerate(sides):
+        br, net = f'dnalone{i}', f'10.96.{40 + i}'
+        nets[side] = (br, net)
+        sh('ip', 'link', 'add', br, 'type', 'bridge')
+        sh('ip', 'addr', 'add', f'{net}.1/24', 'dev', br)
+        sh('ip', 'link', 'set', br, 'up')
+
+    def call(side, verb, name, last):
+        br, net = nets[side]
+        prev = {'cniVersion': '1.0.0',
+                'interfaces': [{'name': br}, {'name': 'veth' + name[:8]}, {'name': 'eth0', 'sandbox': '/run/netns/alone'}],
+                'ips': [{'address': f'{net}.{last}/24', 'gateway': f'{net}.1', 'interface': 2}]}
+        conf = {'cniVersion': '1.0.0', 'name': f'alone-{side}', 'type': 'dnsname', 'domainName': 'dns.podman',
+                'capabilities': {'aliases': True}, 'runtimeConfig': {'aliases': {f'alone-{side}': [name + '-alias']}},
+                'prevResult': prev}
+        env = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'CNI_COMMAND': verb, 'CNI_CONTAINERID': name * 4,
+               'CNI_NETNS': '/run/netns/alone', 'CNI_IFNAME': 'eth0', 'CNI_PATH': os.path.dirname(sides[side]),
+               'CNI_ARGS': f'IgnoreUnknown=1;K8S_POD_NAME={name}', 'XDG_RUNTIME_DIR': os.path.join(tmp, 'alone-' + side)}
+        t0 = time.perf_counter()
+        r = subprocess.run([sides[side]], env=env, input=json.dumps(conf), capture_output=True, text=True)
+        return (time.perf_counter() - t0) * 1000, r.returncode == 0
+
+    for side in sides:
+        call(side, 'ADD', 'resident', 2)
+    times = {side: {v: [] for v in ('ADD', 'CHECK', 'DEL')} for side in sides}
+    failed = {side: {v: 0 for v in ('ADD', 'CHECK', 'DEL')} for side in sides}
+
+    def step(side, _):
+        for verb in ('ADD', 'CHECK', 'DEL'):
+            ms, ok = call(side, verb, 'web', 3)
+            times[side][verb].append(ms)
+            failed[side][verb] += 0 if ok else 1
+
+    interleaved(list(sides), n, step)
+    return {side: {v: {'p50': pct(xs, 50), 'p90': pct(xs, 90), 'failed': failed[side][v]} for v, xs in per.items()}
+            for side, per in times.items()}
+
+
+def inner(n, baseline):
     tmp = tempfile.mkdtemp(prefix='tscni-bench-dns-')
     sh('mount', '-t', 'tmpfs', 'tmpfs', '/run')
     os.makedirs('/run/netns')
     sh('ip', 'link', 'set', 'lo', 'up')
     sh('sysctl', '-qw', 'net.ipv4.ip_forward=1')
-    conf = os.path.join(tmp, 'conf')
-    os.makedirs(conf)
-    ours = {
-        'cniVersion': '1.0.0', 'name': 'benchnet',
-        'plugins': [
-            {'type': 'bridge', 'bridge': 'tsbench0', 'isGateway': True, 'ipMasq': True, 'hairpinMode': True,
-             'ipam': {'type': 'host-local', 'dataDir': os.path.join(tmp, 'ipam'),
-                      'ranges': [[{'subnet': '10.96.1.0/24'}]], 'routes': [{'dst': '0.0.0.0/0'}]}},
-            {'type': 'portmap', 'capabilities': {'portMappings': True}},
-            {'type': 'firewall', 'dataDir': os.path.join(tmp, 'fw')},
-            {'type': 'dnsname', 'domainName': 'dns.podman', 'capabilities': {'aliases': True}},
-        ]}
-    with open(os.path.join(conf, 'benchnet.conflist'), 'w') as f:
-        json.dump(ours, f)
-    base = {'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'NETCONFPATH': conf, 'CNI_PATH': BIN,
-            'CNI_CACHE_DIR': os.path.join(tmp, 'cache'), 'XDG_RUNTIME_DIR': os.path.join(tmp, 'xdg'),
-            'TSCNI_STATE_DIR': os.path.join(tmp, 'state'), 'TSCNI_RUN_DIR': os.path.join(tmp, 'run')}
+    builds = {'tscni': BIN, **({'baseline': baseline} if baseline else {})}
+    ours = {key: Tscni(tmp, key, d, i) for i, (key, d) in enumerate(builds.items())}
+    nv = Netavark(tmp)
+    keys = [*ours, nv.key]
 
-    def env_for(name, port):
-        return {**base, 'CNI_ARGS': f'IgnoreUnknown=1;K8S_POD_NAME={name}',
-                'CAP_ARGS': json.dumps({'portMappings': [{'hostPort': port, 'containerPort': 80, 'protocol': 'tcp'}],
-                                        'aliases': {'benchnet': [name + '-alias']}})}
+    cold = {}
+    for key, t in ours.items():
+        cold[key] = t.verb('add', 'res', 'resident', t.port + 1)
+    cold[nv.key] = nv.verb('setup', 'res', 'resident', '10.96.2.2', 9002)
+    rows = {k: {'add': [], 'del': []} for k in keys}
 
-    def tscni(verb, ns, name, port):
-        return timed(os.path.join(BIN, 'tscni'), verb, 'benchnet', f'/run/netns/{ns}', env=env_for(name, port))
+    def cycle(key, _):
+        if key == nv.key:
+            rows[key]['add'].append(nv.verb('setup', 'c', 'web', '10.96.2.3', 8002))
+            rows[key]['del'].append(nv.verb('teardown', 'c', 'web', '10.96.2.3', 8002))
+            return
+        t = ours[key]
+        rows[key]['add'].append(t.verb('add', 'c', 'web', t.port))
+        rows[key]['del'].append(t.verb('del', 'c', 'web', t.port))
 
-    nv_conf = os.path.join(tmp, 'netavark')
-    os.makedirs(nv_conf)
-    net_id = 'b' * 64
-    info = {'benchnav': {'name': 'benchnav', 'id': net_id, 'driver': 'bridge', 'network_interface': 'nvbench0',
-                         'subnets': [{'subnet': '10.96.2.0/24', 'gateway': '10.96.2.1'}], 'ipv6_enabled': False,
-                         'internal': False, 'dns_enabled': True, 'ipam_options': {'driver': 'host-local'}}}
-
-    def nv_opts(name, ip, port):
-        return json.dumps({'container_id': (name.encode().hex() * 64)[:64], 'container_name': name,
-                           'networks': {'benchnav': {'interface_name': 'eth0', 'static_ips': [ip], 'aliases': [name + '-alias']}},
-                           'network_info': info,
-                           'port_mappings': [{'host_ip': '', 'container_port': 80, 'host_port': port, 'range': 1, 'protocol': 'tcp'}]})
-
-    nv_env = {'PATH': base['PATH']}
-
-    def netavark(verb, ns, name, ip, port):
-        return timed(NETAVARK, '--config', nv_conf, '--rootless', 'false', '--aardvark-binary', AARDVARK,
-                     verb, f'/run/netns/{ns}', env=nv_env, input=nv_opts(name, ip, port))
-
-    for ns in ['ours-res', 'ours-c', 'nv-res', 'nv-c']:
-        sh('ip', 'netns', 'add', ns)
-    cold = {'tscni': tscni('add', 'ours-res', 'resident', 9001),
-            'netavark': netavark('setup', 'nv-res', 'resident', '10.96.2.2', 9002)}
-    rows = {'tscni': {'add': [], 'del': []}, 'netavark': {'add': [], 'del': []}}
-    for i in range(n):
-        rows['tscni']['add'].append(tscni('add', 'ours-c', 'web', 8001))
-        rows['netavark']['add'].append(netavark('setup', 'nv-c', 'web', '10.96.2.3', 8002))
-        rows['tscni']['del'].append(tscni('del', 'ours-c', 'web', 8001))
-        rows['netavark']['del'].append(netavark('teardown', 'nv-c', 'web', '10.96.2.3', 8002))
-    rows['tscni']['add'].append(tscni('add', 'ours-c', 'web', 8001))
-    rows['netavark']['add'].append(netavark('setup', 'nv-c', 'web', '10.96.2.3', 8002))
-    lat = {'tscni': query('ours-c', '10.96.1.1', 'resident', 1000),
-           'netavark': query('nv-c', '10.96.2.1', 'resident', 1000)}
-    pids = {'tscni': int(open(os.path.join(base['XDG_RUNTIME_DIR'], 'containers/cni/dnsname/benchnet/pidfile')).read()),
-            'netavark': int(open(os.path.join(nv_conf, 'aardvark-dns', 'aardvark.pid')).read())}
+    interleaved(keys, n, cycle)
+    for t in ours.values():
+        t.verb('add', 'c', 'web', t.port)
+    nv.verb('setup', 'c', 'web', '10.96.2.3', 8002)
+    lat = {key: query(t.ns('c'), f'{t.subnet}.1', 'resident', 1000) for key, t in ours.items()}
+    lat[nv.key] = query(nv.ns('c'), '10.96.2.1', 'resident', 1000)
+    rss = {key: rss_kib(t.resolver_pid()) for key, t in ours.items()}
+    rss[nv.key] = rss_kib(nv.resolver_pid())
+    alone = dnsname_alone(tmp, n, builds)
     report = {'iterations': n, 'cold_first_container_ms': cold,
               'add_ms': {k: {'p50': pct(v['add'], 50), 'p90': pct(v['add'], 90)} for k, v in rows.items()},
               'del_ms': {k: {'p50': pct(v['del'], 50), 'p90': pct(v['del'], 90)} for k, v in rows.items()},
               'query_us': {k: {'p50': pct(v, 50), 'p99': pct(v, 99)} for k, v in lat.items()},
-              'resolver_rss_kib': {k: rss_kib(p) for k, p in pids.items()}}
-    print(json.dumps(report, indent=1))
+              'resolver_rss_kib': rss,
+              'dnsname_alone_ms': alone}
     shutil.rmtree(tmp, ignore_errors=True)
+    return report
+
+
+def table(r):
+    keys = list(r['add_ms'])
+    out = [f"chain (bridge + portmap + firewall + dnsname) against netavark + aardvark-dns, {r['iterations']} rounds",
+           '| | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+    row = lambda label, cells: out.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+    row('ADD / setup p50 (p90) ms', [f"{r['add_ms'][k]['p50']:.0f} ({r['add_ms'][k]['p90']:.0f})" for k in keys])
+    row('DEL / teardown p50 (p90) ms', [f"{r['del_ms'][k]['p50']:.0f} ({r['del_ms'][k]['p90']:.0f})" for k in keys])
+    row('first container (resolver starts) ms', [f"{r['cold_first_container_ms'][k]:.0f}" for k in keys])
+    row('A query p50 / p99 µs', [f"{r['query_us'][k]['p50']:.0f} / {r['query_us'][k]['p99']:.0f}" for k in keys])
+    row('resolver RSS MiB', [f"{r['resolver_rss_kib'][k] / 1024:.1f}" for k in keys])
+    a = r['dnsname_alone_ms']
+    sides = list(a)
+    out += ['', 'dnsname alone against Debian\'s containers/dnsname 1.3.1 (reference), ms p50 (p90); failed calls',
+            '| verb | ' + ' | '.join(sides) + ' |', '|---' * (len(sides) + 1) + '|']
+    for v in ('ADD', 'CHECK', 'DEL'):
+        row(v, [f"{a[s][v]['p50']:.0f} ({a[s][v]['p90']:.0f})" + (f"; {a[s][v]['failed']} failed" if a[s][v]['failed'] else '')
+                for s in sides])
+    return '\n'.join(out)
 
 
 def main():
-    n = int(sys.argv[sys.argv.index('--iterations') + 1]) if '--iterations' in sys.argv else 30
+    arg = lambda name, default=None: sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+    n = int(arg('--iterations', '30'))
+    baseline = arg('--baseline')
     if '--inner' in sys.argv:
-        return inner(n)
-    for p in (NETAVARK, AARDVARK, os.path.join(BIN, 'dnsname')):
+        print(json.dumps(inner(n, baseline)))
+        return
+    for p in (NETAVARK, AARDVARK, REFERENCE, os.path.join(BIN, 'dnsname')):
         if not os.path.exists(p):
-            raise SystemExit(f'{p} is missing (netavark, aardvark-dns packages; make build)')
+            raise SystemExit(f'{p} is missing (netavark, aardvark-dns, golang-github-containernetworking-plugin-dnsname '
+                             'packages; make build)')
+    if baseline and not os.path.exists(os.path.join(baseline, 'dnsname')):
+        raise SystemExit(f'{baseline}/dnsname is missing: --baseline takes a bin/ directory of a tscni build')
     # PID 1 of the namespace is this script's inner run: when it ends, dnsmasq and aardvark-dns go too.
-    r = subprocess.run(['unshare', '--net', '--mount', '--pid', '--fork', '--propagation', 'private', '--mount-proc',
-                        sys.executable, os.path.abspath(__file__), '--inner', '--iterations', str(n)])
-    sys.exit(r.returncode)
+    argv = ['unshare', '--net', '--mount', '--pid', '--fork', '--propagation', 'private', '--mount-proc',
+            sys.executable, os.path.abspath(__file__), '--inner', '--iterations', str(n)]
+    if baseline:
+        argv += ['--baseline', os.path.abspath(baseline)]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr)
+        sys.exit(r.returncode)
+    report = json.loads(r.stdout)
+    print(json.dumps(report, indent=1) if '--json' in sys.argv else table(report))
 
 
 if __name__ == '__main__':

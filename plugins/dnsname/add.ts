@@ -2,8 +2,9 @@
  * dnsname ADD (chained after bridge): the container's name and aliases, with each of its
  * addresses, go into the network's hosts file in place of whatever this attachment had there;
  * the network's resolver is started (first container) or told to reload; ADD returns once the
- * resolver answers the name. The result is prevResult with the resolver's addresses first in
- * `dns.nameservers` and `domainName` in `dns.search`, as containers/dnsname returns it.
+ * resolver has read them (resolver.ts: hostsLoaded). The result is prevResult with the
+ * resolver's addresses first in `dns.nameservers` and `domainName` in `dns.search`, as
+ * containers/dnsname returns it.
  */
 import type { Invocation } from '../../lib/cni/dispatch';
 import { ConfigError } from '../../lib/cni/errors';
@@ -13,7 +14,7 @@ import { ownedBy, type HostLine } from '../../lib/dns/hosts';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
 import { loadDnsnameConfig } from './config';
-import { awaitAnswers, ensureResolver, factsOf, readLines, withNetworkLock, writeLines } from './resolver';
+import { ensureResolver, factsOf, hostsLoaded, readLines, watchHosts, withNetworkLock, writeLines } from './resolver';
 
 export async function add(inv: Invocation, runner: Runner = defaultRunner()): Promise<Result> {
   const cfg = loadDnsnameConfig(inv);
@@ -26,9 +27,15 @@ export async function add(inv: Invocation, runner: Runner = defaultRunner()): Pr
     const others = readLines(cfg.dir).filter((l) => !ownedBy(l, inv.containerId, inv.ifName, cfg.podName));
     const mine: HostLine[] = names.length > 0 ? facts.ips.map((ip) => ({ ip, names, owner })) : [];
     writeLines(cfg.dir, [...others, ...mine]);
-    const listening = await ensureResolver(runner, cfg.dir, { facts, domain: cfg.domain });
-    if (names[0]) await awaitAnswers(listening, names[0], facts.ips, true);
-    return listening;
+    const watch = watchHosts(cfg.dir);
+    try {
+      const listening = await ensureResolver(runner, cfg.dir, { facts, domain: cfg.domain });
+      const probe = names[0] ? { servers: listening, name: names[0], ips: facts.ips, present: true } : undefined;
+      await hostsLoaded(watch, probe);
+      return listening;
+    } finally {
+      watch?.close();
+    }
   });
   const dns = prev.dns ?? {};
   return {

@@ -45,6 +45,26 @@ s.on('message', (m, r) => {
 });
 s.bind(53, () => console.log('listening'));`;
 
+// A DNS client that is already running when a verb returns: a line "server name type" on stdin
+// gives one line on stdout, {rcode, data[]} or "timeout"; it prints "ready" once bound.
+const QUERIER = `
+const packet = require(${JSON.stringify(join(REPO_ROOT, 'node_modules/dns-packet'))});
+const s = require('node:dgram').createSocket('udp4');
+let pending = null, id = 0;
+s.on('message', (m) => {
+  const r = packet.decode(m);
+  if (!pending || r.id !== pending.id) return;
+  clearTimeout(pending.timer); pending = null;
+  console.log(JSON.stringify({ rcode: r.rcode, data: (r.answers || []).map((a) => String(a.data)) }));
+});
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const [server, name, type] = line.split(' ');
+  id = (id + 1) & 0xffff;
+  pending = { id, timer: setTimeout(() => { pending = null; console.log('timeout'); }, 1500) };
+  s.send(packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] }), 53, server);
+});
+s.bind(0, () => console.log('ready'));`;
+
 interface Answer {
   rcode?: string;
   data: string[];
@@ -185,7 +205,7 @@ describe.each(['iptables', 'nftables'])('Docker-style networks, firewall backend
   beforeAll(async () => {
     requireProgram('dnsmasq');
     sb = await Sandbox.create(`dn${tag}`);
-    for (const c of ['a1', 'a2', 'b1', 'b2', 'c1', 'c2', 'i1', 'i2', 'out']) await sb.addContainer(c);
+    for (const c of ['a1', 'a2', 'a3', 'aq', 'b1', 'b2', 'c1', 'c2', 'i1', 'i2', 'out']) await sb.addContainer(c);
     const h = sb.hostNs;
     const out = sb.nsName('out');
     await runOk(['ip', '-n', h, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'wan0', 'netns', out]);
@@ -262,6 +282,28 @@ describe.each(['iptables', 'nftables'])('Docker-style networks, firewall backend
   );
 
   it(
+    'a name resolves the moment ADD returns and is gone the moment DEL returns (asked by a client already running)',
+    async () => {
+      await addCtr(A, 'aq');
+      const q = await Querier.start(sb, 'aq');
+      try {
+        for (let round = 0; round < 4; round++) {
+          await addCtr(A, 'a3', { aliases: ['svc'] });
+          expect(await q.ask(A.gateway, 'a3')).toEqual({ rcode: 'NOERROR', data: [ips['a3']] });
+          expect(await q.ask(A.gateway, 'svc.dns.podman')).toEqual({ rcode: 'NOERROR', data: [ips['a3']] });
+          ok(await chain('del', A, 'a3'));
+          expect(await q.ask(A.gateway, 'a3')).toMatchObject({ data: [] });
+          expect(await q.ask(A.gateway, 'svc.dns.podman')).toMatchObject({ data: [] });
+        }
+      } finally {
+        q.stop();
+      }
+      ok(await chain('del', A, 'aq'));
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
     'a name is gone when DEL returns; the last DEL stops the resolver and leaves nothing',
     async () => {
       ok(await chain('del', A, 'a2'));
@@ -325,6 +367,48 @@ describe.each(['iptables', 'nftables'])('Docker-style networks, firewall backend
     TIMEOUT_MS,
   );
 });
+
+/** The resident client of QUERIER in a container of the sandbox. */
+class Querier {
+  private readonly lines: string[] = [];
+  private wake: (() => void) | undefined;
+  private constructor(private readonly child: ChildProcess) {
+    let rest = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      const parts = (rest + String(d)).split('\n');
+      rest = parts.pop() ?? '';
+      this.lines.push(...parts);
+      this.wake?.();
+    });
+  }
+  static async start(sb: Sandbox, ctr: string): Promise<Querier> {
+    const child = spawn('ip', ['netns', 'exec', sb.nsName(ctr), process.execPath, '-e', QUERIER], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    const q = new Querier(child);
+    if ((await q.next()) !== 'ready') throw new Error('the DNS client did not start');
+    return q;
+  }
+  private async next(timeoutMs = 10_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    while (this.lines.length === 0) {
+      if (Date.now() > end) throw new Error('the DNS client said nothing');
+      await new Promise<void>((r) => {
+        this.wake = r;
+        setTimeout(r, 100);
+      });
+    }
+    return this.lines.shift() ?? '';
+  }
+  async ask(server: string, name: string, type = 'A'): Promise<Answer | 'timeout'> {
+    this.child.stdin?.write(`${server} ${name} ${type}\n`);
+    const line = await this.next();
+    return line === 'timeout' ? 'timeout' : (JSON.parse(line) as Answer);
+  }
+  stop(): void {
+    this.child.kill('SIGKILL');
+  }
+}
 
 async function waitFor(probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;

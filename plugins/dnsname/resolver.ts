@@ -29,23 +29,15 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
 import { renderDnsmasqConf, renderUpstreams, UPSTREAM_FILE } from '../../lib/dns/dnsmasq';
 import { formatHosts, parseHosts, type HostLine } from '../../lib/dns/hosts';
-import {
-  CONF_FILE,
-  GATEWAY_FILE,
-  HOSTS_FILE,
-  PID_FILE,
-  readGatewayRecord,
-  readPlainFile,
-  type GatewayRecord,
-} from '../../lib/dns/paths';
+import { CONF_FILE, GATEWAY_FILE, HOSTS_FILE, PID_FILE, readPlainFile } from '../../lib/dns/paths';
 import { upstreamServers } from '../../lib/dns/upstream';
 import type { Runner } from '../../lib/exec/runner';
 import { isValidLinkName } from '../../lib/cni/names';
 import { debug } from '../../lib/log';
-import { bridgeIsInternal } from '../../lib/net/internal';
-import { openRtnl } from '../../lib/net/rtnl';
 import { available, libc, LOCK_EX } from '../../lib/sys/libc';
 import { errnoNumber } from '../../lib/sys/errno';
+import { watchReads, type ReadWatch } from '../../lib/sys/inotify';
+import { watchExit } from '../../lib/sys/pidfd';
 
 /** What the verbs take from prevResult. */
 export interface NetworkFacts {
@@ -179,19 +171,42 @@ async function startDnsmasq(runner: Runner, dir: string): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Stops this directory's dnsmasq (TERM, then KILL) and waits until it is gone. */
+/** Waits up to timeoutMs for `pid` to stop being this directory's dnsmasq (fallback without a pidfd). */
+async function gone(dir: string, pid: number, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (runningPid(dir) === pid) {
+    if (Date.now() > end) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+/**
+ * Stops this directory's dnsmasq (TERM, then KILL) and returns once it is gone: its pidfd is
+ * polled (taken before the signal, and the PID checked again after taking it, so it is this
+ * dnsmasq's), or, without pidfds, its /proc entry re-read every few ms.
+ */
 export async function stopDnsmasq(dir: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+  for (const [signal, waitMs] of [
+    ['SIGTERM', 3_000],
+    ['SIGKILL', 5_000],
+  ] as const) {
     const pid = runningPid(dir);
     if (pid === undefined) return;
+    const watch = watchExit(pid);
     try {
-      process.kill(pid, i < 200 ? 'SIGTERM' : 'SIGKILL');
-    } catch {
-      return; // gone meanwhile
+      if (runningPid(dir) !== pid) continue;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (watch ? watch.exited(waitMs) : await gone(dir, pid, waitMs)) return;
+    } finally {
+      watch?.close();
     }
-    await sleep(i < 20 ? 5 : 20);
   }
-  throw new CniError(ErrorCode.TryAgainLater, `dnsmasq of ${dir} did not stop`);
+  if (runningPid(dir) !== undefined) throw new CniError(ErrorCode.TryAgainLater, `dnsmasq of ${dir} did not stop`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,75 +224,89 @@ export interface Want {
  */
 export async function ensureResolver(runner: Runner, dir: string, want: Want): Promise<string[]> {
   const { facts } = want;
-  const own = readGatewayRecord(dir);
-  const rtnl = openRtnl();
-  let internal: boolean;
-  try {
-    internal = bridgeIsInternal(rtnl, facts.bridge, facts.cidrs, own?.bridge === facts.bridge ? own.addresses : []);
-    if (internal) {
-      // The host is not this network's gateway, so nothing on the bridge is reachable from the
-      // containers: the resolver gets the gateway address (recorded before it is added).
-      const have = new Set(rtnl.addrs({ index: rtnl.linkByName(facts.bridge)?.index ?? 0 }).map((a) => a.cidr));
-      const record: GatewayRecord = {
-        bridge: facts.bridge,
-        addresses: [...new Set([...(own?.bridge === facts.bridge ? own.addresses : []), ...facts.gateways])],
-      };
-      writeAtomic(dir, GATEWAY_FILE, JSON.stringify(record) + '\n');
-      const link = rtnl.linkByName(facts.bridge);
-      if (link)
-        for (const gw of facts.gateways) if (!have.has(gw)) rtnl.addAddr(link.index, gw, { nodad: gw.includes(':') });
+  const servers = facts.gateways.map(addressOf);
+  // The common case, a container joining a network whose resolver runs with our configuration:
+  // whether the network is internal is what that configuration says (no-resolv), and the
+  // bridge is not asked again; the upstreams are refreshed and dnsmasq told to reload.
+  const pid = runningPid(dir);
+  const current = readPlainFile(join(dir, CONF_FILE));
+  if (pid !== undefined && current !== undefined) {
+    const forward = !/^no-resolv$/m.test(current);
+    if (current === renderDnsmasqConf({ dir, bridge: facts.bridge, domain: want.domain, forward })) {
+      if (forward) writeUpstreams(dir);
+      process.kill(pid, 'SIGHUP');
+      return servers;
     }
-  } finally {
-    rtnl.close();
   }
+  const { prepareBridge } = await import('./bridge');
+  const internal = prepareBridge(dir, facts, (r) => writeAtomic(dir, GATEWAY_FILE, JSON.stringify(r) + '\n'));
   const conf = renderDnsmasqConf({ dir, bridge: facts.bridge, domain: want.domain, forward: !internal });
   const confChanged = readPlainFile(join(dir, CONF_FILE)) !== conf;
-  if (!internal) {
-    const upstreams = renderUpstreams(upstreamServers());
-    if (readPlainFile(join(dir, UPSTREAM_FILE)) !== upstreams) writeAtomic(dir, UPSTREAM_FILE, upstreams);
-  }
+  if (!internal) writeUpstreams(dir);
   if (confChanged) writeAtomic(dir, CONF_FILE, conf);
-  let pid = runningPid(dir);
-  if (pid !== undefined && confChanged) {
+  let running = runningPid(dir);
+  if (running !== undefined && confChanged) {
     await stopDnsmasq(dir);
-    pid = undefined;
+    running = undefined;
   }
-  if (pid === undefined) await startDnsmasq(runner, dir);
-  else process.kill(pid, 'SIGHUP');
-  return facts.gateways.map(addressOf);
+  if (running === undefined) await startDnsmasq(runner, dir);
+  else process.kill(running, 'SIGHUP');
+  return servers;
+}
+
+/** The host's resolvers as dnsmasq's resolv-file, rewritten when they changed (dnsmasq notices by itself). */
+function writeUpstreams(dir: string): void {
+  const upstreams = renderUpstreams(upstreamServers());
+  if (readPlainFile(join(dir, UPSTREAM_FILE)) !== upstreams) writeAtomic(dir, UPSTREAM_FILE, upstreams);
 }
 
 /** The last container went: dnsmasq stopped, dnsname's bridge address removed, the directory removed. */
 export async function teardownResolver(dir: string): Promise<void> {
   await stopDnsmasq(dir);
-  const own = readGatewayRecord(dir);
-  if (own && isValidLinkName(own.bridge) && available()) {
-    const rtnl = openRtnl();
-    try {
-      const link = rtnl.linkByName(own.bridge);
-      const have = new Set(link ? rtnl.addrs({ index: link.index }).map((a) => a.cidr) : []);
-      for (const a of own.addresses) if (link && have.has(a)) rtnl.deleteAddr(link.index, a);
-    } finally {
-      rtnl.close();
-    }
-  }
+  const { releaseBridge } = await import('./bridge');
+  releaseBridge(dir);
   // rm of a directory removes symlinks in it, never what they point to.
   rmSync(dir, { recursive: true, force: true });
 }
 
 /**
- * Waits until the resolver answers `name` (A or AAAA) as wanted: with every one of `ips`
- * (`present`), or with none of them. dnsmasq reloads its hosts file asynchronously after SIGHUP;
- * this makes "resolves when ADD returns, gone when DEL returns" true.
+ * Watches the hosts file for dnsmasq's next read of it; taken after the file is written and
+ * before the signal or start that makes dnsmasq read it. Undefined without inotify.
  */
-export async function awaitAnswers(
-  servers: readonly string[],
-  name: string,
-  ips: readonly string[],
-  present: boolean,
+export const watchHosts = (dir: string): ReadWatch | undefined => watchReads(join(dir, HOSTS_FILE));
+
+/** What to ask the resolver when there is no inotify watch: `name` with (`present`) or without `ips`. */
+export interface Probe {
+  readonly servers: readonly string[];
+  readonly name: string;
+  readonly ips: readonly string[];
+  readonly present: boolean;
+}
+
+/**
+ * Waits until dnsmasq has read the hosts file as written: it reloads asynchronously (after
+ * SIGHUP, or at start-up) and answers no query meanwhile, so once it has closed the file every
+ * later query sees the new names. This makes "resolves when ADD returns, gone when DEL returns"
+ * true. Without a watch the resolver is asked instead (`probe`), until it answers as wanted.
+ */
+export async function hostsLoaded(
+  watch: ReadWatch | undefined,
+  probe: Probe | undefined,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const server = servers.find((s) => !s.includes(':')) ?? servers[0];
+  if (watch) {
+    if (!watch.read(timeoutMs))
+      throw new CniError(ErrorCode.TryAgainLater, 'the resolver of this network did not reload its hosts file in time');
+    debug('dnsname: the resolver has read its hosts file');
+    return;
+  }
+  if (probe) await awaitAnswers(probe, timeoutMs);
+}
+
+/** Asks the resolver for the name until it answers with every one of the addresses (present) or with none. */
+async function awaitAnswers(p: Probe, timeoutMs: number): Promise<void> {
+  const { name, ips, present } = p;
+  const server = p.servers.find((s) => !s.includes(':')) ?? p.servers[0];
   if (!server || ips.length === 0) return;
   const { ask } = await import('../../lib/dns/probe');
   const end = Date.now() + timeoutMs;

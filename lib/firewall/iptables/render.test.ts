@@ -194,7 +194,7 @@ describe('iptables container forwarding (firewall plugin)', () => {
       internal: ['br-int'],
       families: [4],
     });
-    golden('forwarding-setup-isolated-internal', renderForwardingChange(c, false, empty));
+    golden('forwarding-setup-isolated-internal', renderForwardingChange(c, 4, empty));
   });
   it('tears down an isolated and an internal bridge, leaving a same-bridge one and the stage chains', () => {
     const current = [
@@ -217,7 +217,7 @@ describe('iptables container forwarding (firewall plugin)', () => {
       `-A ${STAGE2} ${spec.stageReturn}`,
     ].join('\n');
     const c = change({ unisolate: ['br-iso', 'br-int'], families: [4] });
-    golden('forwarding-teardown-isolated-internal', renderForwardingChange(c, false, current));
+    golden('forwarding-teardown-isolated-internal', renderForwardingChange(c, 4, current));
   });
   it('renders nothing when there is nothing to change', () => {
     golden('forwarding-teardown-nothing', renderForwardingChange(change({ forget: ['10.88.0.9'] }), 4, empty));
