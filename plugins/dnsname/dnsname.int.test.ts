@@ -11,10 +11,11 @@
  * test, keep their state in the sandbox's directory, and die with the helper.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstChildPid } from '../../lib/testutil/processes';
+import { dig as digFrom, Querier, resolves as resolvesFrom, type Answer } from '../../lib/testutil/dns-client';
+import { PluginSpace } from '../../lib/testutil/plugin-space';
 import { requireProgram } from '../../lib/testutil/programs';
 import { BIN_DIR, REPO_ROOT, Sandbox, run, runOk, type RunResult } from '../../lib/testutil/sandbox';
 import { fetchFrom, startServer, type TestServer } from '../../lib/testutil/traffic';
@@ -23,15 +24,6 @@ const TSCNI = join(BIN_DIR, 'tscni');
 const OUTSIDE = { host: '198.51.100.2', far: '198.51.100.1' };
 const UPSTREAM_ANSWER = '192.0.2.7';
 const TIMEOUT_MS = 180_000;
-
-// A DNS client: one question over UDP, prints {rcode, data[]} or "timeout".
-const DIG = `
-const packet = require(${JSON.stringify(join(REPO_ROOT, 'node_modules/dns-packet'))});
-const [server, name, type] = process.argv.slice(1);
-const s = require('node:dgram').createSocket(server.includes(':') ? 'udp6' : 'udp4');
-const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 1500);
-s.on('message', (m) => { const r = packet.decode(m); console.log(JSON.stringify({ rcode: r.rcode, data: (r.answers || []).map((a) => String(a.data)) })); process.exit(0); });
-s.send(packet.encode({ type: 'query', id: 7, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] }), 53, server);`;
 
 // The fake upstream resolver: example.test is ${UPSTREAM_ANSWER}, everything else NXDOMAIN.
 const UPSTREAM = `
@@ -44,66 +36,6 @@ s.on('message', (m, r) => {
     answers: hit ? [{ type: 'A', name, ttl: 5, data: '${UPSTREAM_ANSWER}' }] : [] }), r.port, r.address);
 });
 s.bind(53, () => console.log('listening'));`;
-
-// A DNS client that is already running when a verb returns: a line "server name type" on stdin
-// gives one line on stdout, {rcode, data[]} or "timeout"; it prints "ready" once bound.
-const QUERIER = `
-const packet = require(${JSON.stringify(join(REPO_ROOT, 'node_modules/dns-packet'))});
-const s = require('node:dgram').createSocket('udp4');
-let pending = null, id = 0;
-s.on('message', (m) => {
-  const r = packet.decode(m);
-  if (!pending || r.id !== pending.id) return;
-  clearTimeout(pending.timer); pending = null;
-  console.log(JSON.stringify({ rcode: r.rcode, data: (r.answers || []).map((a) => String(a.data)) }));
-});
-require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
-  const [server, name, type] = line.split(' ');
-  id = (id + 1) & 0xffff;
-  pending = { id, timer: setTimeout(() => { pending = null; console.log('timeout'); }, 1500) };
-  s.send(packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] }), 53, server);
-});
-s.bind(0, () => console.log('ready'));`;
-
-interface Answer {
-  rcode?: string;
-  data: string[];
-}
-
-/** Private mount + PID namespaces for the plugin calls (and the dnsmasq they start). */
-class PluginSpace {
-  private constructor(
-    private readonly helper: ChildProcess,
-    readonly init: number,
-  ) {}
-
-  static async create(): Promise<PluginSpace> {
-    const helper = spawn(
-      'unshare',
-      ['--mount', '--pid', '--fork', '--propagation', 'private', '--mount-proc', 'sleep', 'infinity'],
-      { stdio: 'ignore' },
-    );
-    const init = helper.pid ? await firstChildPid(helper.pid, 100, 20) : undefined;
-    if (!init) throw new Error('the PID namespace helper did not start');
-    // --mount-proc has happened once PID 1 runs sleep.
-    for (let i = 0; i < 200 && readFileSync(`/proc/${init}/comm`, 'utf8').trim() !== 'sleep'; i++)
-      await new Promise((r) => setTimeout(r, 10));
-    return new PluginSpace(helper, init);
-  }
-
-  enter(argv: readonly string[]): string[] {
-    return ['nsenter', '-t', String(this.init), '-m', '-p', '--', ...argv];
-  }
-
-  async destroy(): Promise<void> {
-    try {
-      process.kill(this.init, 'SIGKILL'); // PID 1 of the namespace: everything in it goes too
-    } catch {
-      /* gone */
-    }
-    this.helper.kill('SIGKILL');
-  }
-}
 
 interface Net {
   name: string;
@@ -191,14 +123,10 @@ describe.each(['iptables', 'nftables'])('Docker-style networks, firewall backend
     expect(res.dns?.nameservers?.[0]).toBe(net.gateway);
     expect(res.dns?.search).toContain('dns.podman');
   };
-  const dig = async (ctr: string, server: string, name: string, type = 'A'): Promise<Answer | 'timeout'> => {
-    const out = (await sb.exec(ctr, [process.execPath, '-e', DIG, server, name, type])).stdout.trim();
-    return out === 'timeout' || out === '' ? 'timeout' : (JSON.parse(out) as Answer);
-  };
-  const resolves = async (ctr: string, server: string, name: string, type = 'A'): Promise<string[]> => {
-    const a = await dig(ctr, server, name, type);
-    return a === 'timeout' ? [] : a.data;
-  };
+  const dig = (ctr: string, server: string, name: string, type = 'A'): Promise<Answer | 'timeout'> =>
+    digFrom(sb, ctr, server, name, type);
+  const resolves = (ctr: string, server: string, name: string, type = 'A'): Promise<string[]> =>
+    resolvesFrom(sb, ctr, server, name, type);
   const dnsDir = (net: Net): string => join(sb.dir, 'xdg', 'containers/cni/dnsname', net.name);
   const resolverPid = (net: Net): string => readFileSync(join(dnsDir(net), 'pidfile'), 'utf8').trim();
 
@@ -367,48 +295,6 @@ describe.each(['iptables', 'nftables'])('Docker-style networks, firewall backend
     TIMEOUT_MS,
   );
 });
-
-/** The resident client of QUERIER in a container of the sandbox. */
-class Querier {
-  private readonly lines: string[] = [];
-  private wake: (() => void) | undefined;
-  private constructor(private readonly child: ChildProcess) {
-    let rest = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      const parts = (rest + String(d)).split('\n');
-      rest = parts.pop() ?? '';
-      this.lines.push(...parts);
-      this.wake?.();
-    });
-  }
-  static async start(sb: Sandbox, ctr: string): Promise<Querier> {
-    const child = spawn('ip', ['netns', 'exec', sb.nsName(ctr), process.execPath, '-e', QUERIER], {
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
-    const q = new Querier(child);
-    if ((await q.next()) !== 'ready') throw new Error('the DNS client did not start');
-    return q;
-  }
-  private async next(timeoutMs = 10_000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    while (this.lines.length === 0) {
-      if (Date.now() > end) throw new Error('the DNS client said nothing');
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 100);
-      });
-    }
-    return this.lines.shift() ?? '';
-  }
-  async ask(server: string, name: string, type = 'A'): Promise<Answer | 'timeout'> {
-    this.child.stdin?.write(`${server} ${name} ${type}\n`);
-    const line = await this.next();
-    return line === 'timeout' ? 'timeout' : (JSON.parse(line) as Answer);
-  }
-  stop(): void {
-    this.child.kill('SIGKILL');
-  }
-}
 
 async function waitFor(probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
