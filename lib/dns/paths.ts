@@ -14,6 +14,8 @@ import { parseCIDR, formatCIDR } from '../addr/ip';
 export const CONF_FILE = 'dnsmasq.conf';
 export const HOSTS_FILE = 'addnhosts';
 export const PID_FILE = 'pidfile';
+/** The file both implementations flock (containers/dnsname's lock helper locks `lock` in the directory). */
+export const LOCK_FILE = 'lock';
 export const GATEWAY_FILE = 'tscni-gateway.json';
 
 export function dnsnameRoot(env: Env): string {

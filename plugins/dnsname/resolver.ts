@@ -1,7 +1,7 @@
 /**
  * A network's resolver, as the dnsname verbs share it: one dnsmasq per network, its files in the
  * network's state directory (lib/dns/paths.ts, containers/dnsname's layout), every change under one
- * `flock` on that directory (the lock the reference takes, so the two exclude each other).
+ * `flock` on the file `lock` there (the lock the reference takes, so the two exclude each other).
  *
  * Crash safety: every file is replaced atomically (temp file, rename), dnsmasq is found again
  * from its pid file and checked to be the dnsmasq of this directory (its command line), and every
@@ -11,6 +11,7 @@
  * on an internal network's bridge (written to its record first) is removed with it.
  */
 import {
+  accessSync,
   closeSync,
   constants,
   fstatSync,
@@ -29,7 +30,7 @@ import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { Result } from '../../lib/cni/result/types';
 import { renderDnsmasqConf, renderUpstreams, UPSTREAM_FILE } from '../../lib/dns/dnsmasq';
 import { formatHosts, parseHosts, type HostLine } from '../../lib/dns/hosts';
-import { CONF_FILE, GATEWAY_FILE, HOSTS_FILE, PID_FILE, readPlainFile } from '../../lib/dns/paths';
+import { CONF_FILE, GATEWAY_FILE, HOSTS_FILE, LOCK_FILE, PID_FILE, readPlainFile } from '../../lib/dns/paths';
 import { upstreamServers } from '../../lib/dns/upstream';
 import type { Runner } from '../../lib/exec/runner';
 import { isValidLinkName } from '../../lib/cni/names';
@@ -84,7 +85,12 @@ const addressOf = (cidr: string): string => cidr.slice(0, cidr.indexOf('/'));
 // ---------------------------------------------------------------------------------------------
 // The lock
 
-/** Runs fn holding the network's lock (flock on its directory, created 0700 when missing). */
+/**
+ * Runs fn holding the network's lock: flock on `<dir>/lock`, the file containers/dnsname locks
+ * (its lock helper, given a directory, locks the file `lock` in it), so the two implementations
+ * exclude each other. The directory is created 0700 when missing and opened without following
+ * a symlink; the lock file is opened through that descriptor (/proc/self/fd), O_NOFOLLOW.
+ */
 export async function withNetworkLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
   for (let attempt = 0; ; attempt++) {
@@ -93,28 +99,47 @@ export async function withNetworkLock<T>(dir: string, fn: () => Promise<T>): Pro
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    if (!lstatSync(dir).isDirectory())
-      throw new CniError(ErrorCode.IOFailure, `dnsname state ${dir} is not a directory`, 'refusing to follow it');
-    const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    let dirFd: number;
     try {
+      dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && attempt < 20) continue; // removed by a last DEL meanwhile
+      throw new CniError(
+        ErrorCode.IOFailure,
+        `dnsname state ${dir} is not a directory`,
+        `refusing to follow it (${code})`,
+      );
+    }
+    let lockFd: number | undefined;
+    try {
+      lockFd = openSync(
+        `/proc/self/fd/${dirFd}/${LOCK_FILE}`,
+        constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW,
+        0o600,
+      );
+      if (!fstatSync(lockFd).isFile())
+        throw new CniError(ErrorCode.IOFailure, `dnsname lock ${join(dir, LOCK_FILE)} is not a file`);
       if (available()) {
         const c = libc();
-        for (let tries = 0; c.flock(fd, LOCK_EX) !== 0; tries++)
+        for (let tries = 0; c.flock(lockFd, LOCK_EX) !== 0; tries++)
           if (c.errno() !== errnoNumber('EINTR') || tries > 100)
             throw new CniError(ErrorCode.TryAgainLater, `cannot lock ${dir}`, `errno ${c.errno()}`);
       }
-      // The last DEL of a network removes its directory while holding the lock: a waiter that
-      // then gets the lock of the removed directory starts again with a new one.
+      // The last DEL of a network (ours or the reference's) removes its directory while holding
+      // the lock: a waiter that then gets the lock of the removed one starts again.
       let same = false;
       try {
-        same = lstatSync(dir).ino === fstatSync(fd).ino;
+        same =
+          lstatSync(dir).ino === fstatSync(dirFd).ino && lstatSync(join(dir, LOCK_FILE)).ino === fstatSync(lockFd).ino;
       } catch {
         same = false;
       }
       if (same) return await fn();
       if (attempt > 20) throw new CniError(ErrorCode.TryAgainLater, `dnsname state ${dir} keeps changing`);
     } finally {
-      closeSync(fd);
+      if (lockFd !== undefined) closeSync(lockFd);
+      closeSync(dirFd);
     }
   }
 }
@@ -153,11 +178,31 @@ export function runningPid(dir: string): number | undefined {
   }
 }
 
+/** dnsmasq's absolute path from PATH, as the reference finds it (exec.LookPath) and runs it. */
+function dnsmasqPath(): string {
+  for (const d of (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    if (!d.startsWith('/')) continue;
+    try {
+      accessSync(join(d, 'dnsmasq'), constants.X_OK);
+      return join(d, 'dnsmasq');
+    } catch {
+      /* next */
+    }
+  }
+  throw new CniError(
+    ErrorCode.Internal,
+    'unable to locate dnsmasq in path',
+    'the dnsname plugin needs dnsmasq (Debian: dnsmasq-base)',
+  );
+}
+
 async function startDnsmasq(runner: Runner, dir: string): Promise<void> {
-  // The reference's command line, so each implementation recognises the other's instance.
-  // dnsmasq forks; the parent exits once the daemon has bound its sockets (or with its error).
+  // The reference's command line (the absolute path first), so each implementation recognises
+  // the other's instance. dnsmasq forks; the parent exits once the daemon has bound its sockets
+  // (or with its error).
   const r = await runner.run({
     tool: 'dnsmasq',
+    path: dnsmasqPath(),
     argv: ['-u', 'root', `--conf-file=${join(dir, CONF_FILE)}`],
     allowFailure: true,
     timeoutMs: 10_000,
