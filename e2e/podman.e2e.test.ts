@@ -3,7 +3,7 @@
  * - `podman run -p` on the default network "podman", our examples/e2e/podman.conflist;
  * - `podman network create` of a dual-stack network, then a container with a host port, `--ip`
  *   and `--mac-address` on it, whose conflist podman wrote itself (bridge, portmap, firewall,
- *   tuning; podman writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted
+ *   tuning, dnsname; podman writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted
  *   once and its network reloaded once.
  * - names on user-defined networks (dnsname, which podman adds to the networks it creates):
  *   names and aliases, resolv.conf, rm; an internal network; podman-compose projects.
@@ -163,7 +163,8 @@ describe('podman (CNI backend)', () => {
         ]);
         const written = join(sb.hostPath('/etc/cni/net.d'), 'e2enet.conflist');
         const own = JSON.parse(readFileSync(written, 'utf8')) as { cniVersion: string; plugins: { type: string }[] };
-        expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning']);
+        // dnsname too: podman adds it where a dnsname plugin is in its plugin directory (ours is).
+        expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning', 'dnsname']);
         writeFileSync(written, JSON.stringify({ ...own, cniVersion: version }, null, 3));
         steps.mark('network create');
 
@@ -184,8 +185,8 @@ describe('podman (CNI backend)', () => {
           },
           steps,
         );
-        const chainAdd = ['bridge ADD', 'portmap ADD', 'firewall ADD', 'tuning ADD'];
-        const chainDel = ['tuning DEL', 'firewall DEL', 'portmap DEL', 'bridge DEL'];
+        const chainAdd = ['bridge ADD', 'portmap ADD', 'firewall ADD', 'tuning ADD', 'dnsname ADD'];
+        const chainDel = ['dnsname DEL', 'tuning DEL', 'firewall DEL', 'portmap DEL', 'bridge DEL'];
         expect(verbs(second)).toEqual([...chainAdd, ...chainDel, ...chainAdd, ...chainDel, ...chainAdd, ...chainDel]);
         expect(callsOf(second, 'bridge', 'ADD')[0]?.args).toContain('IP=10.88.5.77');
         await podman(['network', 'rm', 'e2enet']);
@@ -207,7 +208,7 @@ describe('podman (CNI backend)', () => {
 
         const trace = sb.trace();
         expectAllCallsOk(trace);
-        expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning']);
+        expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning', 'dnsname']);
         // Every ADD and DEL is preceded by VERSION probes of the network's plugins.
         expect(callsOf(trace, 'bridge', 'VERSION').length).toBeGreaterThanOrEqual(4);
         for (const e of callsOf(trace, 'portmap', 'ADD')) expect(e.runtimeConfigKeys).toEqual(['portMappings']);
