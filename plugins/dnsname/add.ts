@@ -6,7 +6,7 @@
  * resolver's addresses first in `dns.nameservers` and `domainName` in `dns.search`, as
  * containers/dnsname returns it.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Result } from '../../lib/cni/result/types';
@@ -18,7 +18,7 @@ import { ensureResolver, factsOf, hostsLoaded, readLines, watchHosts, withNetwor
 
 export async function add(inv: Invocation, runner: Runner = defaultRunner()): Promise<Result> {
   const cfg = loadDnsnameConfig(inv);
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new ConfigError('must be called as chained plugin');
   const facts = factsOf(prev);
   const names = [...(cfg.podName ? [cfg.podName] : []), ...cfg.aliases.filter((a) => a !== cfg.podName)];

@@ -3,7 +3,7 @@
  * A resolver found dead is started again at once (the names come back), and CHECK still fails,
  * so that the runtime learns it had died.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { ownedBy } from '../../lib/dns/hosts';
@@ -14,7 +14,7 @@ import { ensureResolver, factsOf, readLines, runningPid, withNetworkLock } from 
 
 export async function check(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
   const cfg = loadDnsnameConfig(inv);
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion);
   if (!prev) throw new ConfigError('Required prevResult missing');
   const facts = factsOf(prev);
   await withNetworkLock(cfg.dir, async () => {

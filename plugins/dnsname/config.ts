@@ -5,7 +5,7 @@
  * the hosts file: a host name of letters, digits, '-' and '_' (lib/dns/hosts.ts).
  */
 import { parseCniArgs } from '../../lib/cni/args';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { ConfigError } from '../../lib/cni/errors';
 import * as t from '../../lib/cni/schema';
 import { isDnsName } from '../../lib/dns/hosts';

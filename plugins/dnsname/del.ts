@@ -6,7 +6,7 @@
  * about the container it removes, like the reference (which returns no error from DEL at all);
  * a resolver that cannot be stopped is an error, so the runtime retries.
  */
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import { ownedBy, type HostLine } from '../../lib/dns/hosts';
 import { defaultRunner } from '../../lib/exec/real';
@@ -31,7 +31,7 @@ import {
 export async function del(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
   const cfg = loadDnsnameConfig(inv);
   if (!existsSync(cfg.dir)) return;
-  const prev = prevResultOf(inv);
+  const prev = prevResultOf(inv.config, inv.cniVersion, true);
   let facts: NetworkFacts | undefined;
   try {
     facts = prev ? factsOf(prev) : undefined;

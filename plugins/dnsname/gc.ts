@@ -3,8 +3,8 @@
  * file (lines the reference wrote name no attachment and stay); with none left the resolver stops.
  */
 import { existsSync } from 'node:fs';
-import type { Invocation } from '../../lib/cni/dispatch';
-import { attachmentKey, validAttachmentsOf } from '../../lib/cni/netconf';
+import { attachmentKey, type Invocation } from '../../lib/cni/invocation';
+import { validAttachmentsOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
 import { loadDnsnameConfig } from './config';
@@ -13,7 +13,7 @@ import { readLines, withNetworkLock } from './resolver';
 
 export async function gc(inv: Invocation, runner: Runner = defaultRunner()): Promise<void> {
   const cfg = loadDnsnameConfig(inv);
-  const valid = validAttachmentsOf(inv);
+  const valid = validAttachmentsOf(inv.config);
   if (!valid || !existsSync(cfg.dir)) return;
   const keepKeys = new Set(valid.map((v) => attachmentKey(v.containerID, v.ifname)));
   await withNetworkLock(cfg.dir, async () => {

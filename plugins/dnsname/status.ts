@@ -1,7 +1,7 @@
 /** dnsname STATUS: ready when dnsmasq, which serves each network's names, is installed. */
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import type { Invocation } from '../../lib/cni/dispatch';
+import type { Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { loadDnsnameConfig } from './config';
 
