@@ -2,12 +2,16 @@
 """tscni's Docker-style network with names against netavark + aardvark-dns 1.4 (make bench-dns).
 
 Sets up and tears down the same container (a bridge network with a published port and DNS) N
-times with each: ours is `tscni add/del` of bridge + portmap + firewall + dnsname (dnsmasq), theirs
-`netavark setup/teardown` with aardvark-dns. One resident container per side keeps each resolver
+times with each: ours is bridge + portmap + firewall + dnsname (dnsmasq), theirs `netavark
+setup/teardown` with aardvark-dns. Ours is driven two ways: `plugins`, each plugin exec'd in turn
+with prevResult as libcni does it inside podman's CNI backend (the runtime's own path: four
+processes where netavark is one), and `tscni add/del` (the CLI, cnitool's analogue: one process
+more). One resident container per side keeps each resolver
 running, so the figures are a container joining a network that already has one (the first
 container's start-up of the resolver is reported apart, as "cold"). Then 1,000 sequential A
 queries for the resident's name from a container to each resolver: p50 and p99. Last, dnsname by
-itself against Debian's containers/dnsname 1.3.1 per verb (ADD, CHECK, DEL).
+itself against Debian's containers/dnsname 1.3.1 per verb (ADD, CHECK, DEL), with VERSION as the
+floor: what starting the process costs before the verb does anything.
 
 `--baseline DIR` adds another tscni build (a bin/ directory kept from before a change) as one
 more side of every comparison, interleaved with the others, for before/after figures from one
@@ -117,6 +121,42 @@ class Tscni:
         return int(open(os.path.join(self.xdg, 'containers/cni/dnsname', self.net, 'pidfile')).read())
 
 
+class Plugins(Tscni):
+    """The same chain with each plugin exec'd as libcni runs a conflist (podman's CNI backend):
+    name, cniVersion and the capabilities each plugin declares injected, ADD in order with the
+    previous result, DEL in reverse with the ADD's result."""
+
+    def __init__(self, tmp, key, bindir, index):
+        super().__init__(tmp, key, bindir, index)
+        with open(os.path.join(self.base['NETCONFPATH'], f'{self.net}.conflist')) as f:
+            self.conflist = json.load(f)
+        self.results = {}
+
+    def verb(self, verb, which, name, port):
+        caps = {'portMappings': [{'hostPort': port, 'containerPort': 80, 'protocol': 'tcp'}],
+                'aliases': {self.net: [name + '-alias']}}
+        netns = f'/run/netns/{self.ns(which)}'
+        env = {**self.base, 'CNI_CONTAINERID': f'bench-{name}', 'CNI_NETNS': netns, 'CNI_IFNAME': 'eth0',
+               'CNI_ARGS': f'IgnoreUnknown=1;K8S_POD_NAME={name}', 'CNI_PATH': self.bindir}
+        plugins = self.conflist['plugins']
+        prev = self.results.pop(name, None) if verb == 'del' else None
+        t0 = time.perf_counter()
+        for plugin in (plugins if verb == 'add' else list(reversed(plugins))):
+            conf = {**plugin, 'name': self.conflist['name'], 'cniVersion': self.conflist['cniVersion']}
+            rc = {c: caps[c] for c, on in plugin.get('capabilities', {}).items() if on and c in caps}
+            if rc:
+                conf['runtimeConfig'] = rc
+            if prev is not None:
+                conf['prevResult'] = prev
+            r = sh(os.path.join(self.bindir, plugin['type']), env={**env, 'CNI_COMMAND': verb.upper()},
+                   input=json.dumps(conf))
+            if verb == 'add':
+                prev = json.loads(r.stdout)
+        if verb == 'add':
+            self.results[name] = prev
+        return (time.perf_counter() - t0) * 1000
+
+
 class Netavark:
     def __init__(self, tmp):
         self.key = 'netavark'
@@ -176,11 +216,12 @@ def dnsname_alone(tmp, n, builds):
 
     for side in sides:
         call(side, 'ADD', 'resident', 2)
-    times = {side: {v: [] for v in ('ADD', 'CHECK', 'DEL')} for side in sides}
-    failed = {side: {v: 0 for v in ('ADD', 'CHECK', 'DEL')} for side in sides}
+    verbs = ('VERSION', 'ADD', 'CHECK', 'DEL')
+    times = {side: {v: [] for v in verbs} for side in sides}
+    failed = {side: {v: 0 for v in verbs} for side in sides}
 
     def step(side, _):
-        for verb in ('ADD', 'CHECK', 'DEL'):
+        for verb in verbs:
             ms, ok = call(side, verb, 'web', 3)
             times[side][verb].append(ms)
             failed[side][verb] += 0 if ok else 1
@@ -197,7 +238,10 @@ def inner(n, baseline):
     sh('ip', 'link', 'set', 'lo', 'up')
     sh('sysctl', '-qw', 'net.ipv4.ip_forward=1')
     builds = {'tscni': BIN, **({'baseline': baseline} if baseline else {})}
-    ours = {key: Tscni(tmp, key, d, i) for i, (key, d) in enumerate(builds.items())}
+    ours = {}
+    for key, d in builds.items():
+        ours[key] = Plugins(tmp, key, d, len(ours))
+        ours[f'{key}-cli'] = Tscni(tmp, f'{key}-cli', d, len(ours))
     nv = Netavark(tmp)
     keys = [*ours, nv.key]
 
@@ -237,7 +281,8 @@ def inner(n, baseline):
 
 def table(r):
     keys = list(r['add_ms'])
-    out = [f"chain (bridge + portmap + firewall + dnsname) against netavark + aardvark-dns, {r['iterations']} rounds",
+    out = [f"chain (bridge + portmap + firewall + dnsname) against netavark + aardvark-dns, {r['iterations']} rounds;",
+           "tscni: the plugins exec'd as podman's CNI backend runs them; tscni-cli: `tscni add/del`",
            '| | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
     row = lambda label, cells: out.append(f'| {label} | ' + ' | '.join(cells) + ' |')
     row('ADD / setup p50 (p90) ms', [f"{r['add_ms'][k]['p50']:.0f} ({r['add_ms'][k]['p90']:.0f})" for k in keys])
@@ -249,7 +294,7 @@ def table(r):
     sides = list(a)
     out += ['', 'dnsname alone against Debian\'s containers/dnsname 1.3.1 (reference), ms p50 (p90); failed calls',
             '| verb | ' + ' | '.join(sides) + ' |', '|---' * (len(sides) + 1) + '|']
-    for v in ('ADD', 'CHECK', 'DEL'):
+    for v in ('VERSION', 'ADD', 'CHECK', 'DEL'):
         row(v, [f"{a[s][v]['p50']:.0f} ({a[s][v]['p90']:.0f})" + (f"; {a[s][v]['failed']} failed" if a[s][v]['failed'] else '')
                 for s in sides])
     return '\n'.join(out)
