@@ -166,13 +166,15 @@ describe.each(['iptables', 'nftables'])('Docker-style networks, firewall backend
   it(
     'names and aliases resolve within a network, bare and under the domain, never across; PTR; forwarding',
     async () => {
-      await addCtr(A, 'a1');
-      await addCtr(A, 'a2', { aliases: ['db', 'cache'] });
+      await addCtr(A, 'a1', { aliases: ['pool'] });
+      await addCtr(A, 'a2', { aliases: ['db', 'cache', 'pool'] });
       await addCtr(B, 'b1');
       await addCtr(B, 'b2');
-      const [a2, b2] = [ips['a2'] ?? '', ips['b2'] ?? ''];
+      const [a1, a2, b2] = [ips['a1'] ?? '', ips['a2'] ?? '', ips['b2'] ?? ''];
       for (const name of ['a2', 'a2.dns.podman', 'db', 'cache.dns.podman'])
         expect(await resolves('a1', A.gateway, name)).toEqual([a2]);
+      // An alias two containers share answers with both (Docker's DNS round robin, compose's scale).
+      expect((await resolves('a2', A.gateway, 'pool.dns.podman')).sort()).toEqual([a1, a2].sort());
       expect(await resolves('b1', B.gateway, 'b2')).toEqual([b2]);
       // Across: B's resolver does not know A's names; A's resolver does not answer B's containers.
       expect(await resolves('b1', B.gateway, 'a2')).toEqual([]);
@@ -236,6 +238,7 @@ describe.each(['iptables', 'nftables'])('Docker-style networks, firewall backend
     async () => {
       ok(await chain('del', A, 'a2'));
       expect(await resolves('a1', A.gateway, 'db')).toEqual([]);
+      expect(await resolves('a1', A.gateway, 'pool')).toEqual([ips['a1']]);
       expect(await resolves('a1', A.gateway, 'a2')).toEqual([]);
       const pid = resolverPid(A);
       ok(await chain('del', A, 'a1'));
