@@ -233,6 +233,23 @@ async function lookup(exec: Exec, ctr: string, name: string): Promise<string> {
 }
 
 /**
+ * Waits until `ctr` fetches `token` from `url` (a name its resolver must know already): the
+ * server's container may still be starting its httpd when `podman run -d` returns.
+ */
+async function fetchesByName(sb: RuntimeSandbox, exec: Exec, ctr: string, url: string, token: string): Promise<void> {
+  let last = '';
+  await sb
+    .waitFor(`${ctr} to fetch ${url}`, async () => {
+      const r = await exec(ctr, fetchScript(url));
+      last = `${r.code} ${r.stdout}${r.stderr}`;
+      return r.stdout === `${token}\n`;
+    })
+    .catch((e: Error) => {
+      throw new Error(`${e.message}; last: ${last}`);
+    });
+}
+
+/**
  * A server beyond the uplink (what "no way out" must not reach), and a route back to podman's
  * subnets there, so that the uplink can answer the networks and reach into them: only the
  * firewall, not a missing route, keeps an internal network apart. Returns a fetch from there.
@@ -298,8 +315,7 @@ describe('podman (CNI backend): names on user-defined networks (dnsname)', () =>
         for (const name of ['web', 'web.dns.podman', 'www', 'www.dns.podman'])
           expect(await lookup(exec, 'client', name)).toBe(webIp);
         // By name: the client's own resolver library asks the network's resolver (resolv.conf).
-        for (const name of ['web', 'www.dns.podman'])
-          expect((await exec('client', fetchScript(`http://${name}/`))).stdout).toBe(`${token}\n`);
+        for (const name of ['web', 'www.dns.podman']) await fetchesByName(sb, exec, 'client', `http://${name}/`, token);
         const resolv = (await exec('client', 'cat /etc/resolv.conf')).stdout;
         expect(resolv).toContain('nameserver 10.88.7.1');
         expect(resolv).toMatch(/search .*dns\.podman/);
@@ -363,7 +379,7 @@ describe('podman (CNI backend): names on user-defined networks (dnsname)', () =>
         const secretIp = await inspect(podman, 'secret', 'IPAddress');
         expect(await lookup(exec, 'iclient', 'secret.dns.podman')).toBe(secretIp);
         expect(await lookup(exec, 'iclient', 'secret')).toBe(secretIp);
-        expect((await exec('iclient', fetchScript('http://secret/'))).stdout).toBe(`${intToken}\n`);
+        await fetchesByName(sb, exec, 'iclient', 'http://secret/', intToken);
         steps.mark('names resolve, containers reach each other');
 
         expect((await exec('iclient', 'ip route')).stdout).not.toContain('default');
@@ -441,8 +457,7 @@ describe('podman (CNI backend): names on user-defined networks (dnsname)', () =>
         const nameOf = (ctr: string, name: string): Promise<string> => lookup(exec, ctr, name);
         const webIp = await nameOf('one_client_1', 'web');
         expect(webIp).not.toBe('');
-        const got = await exec('one_client_1', fetchScript('http://web/'));
-        expect(got.stdout).toBe(`${token}\n`);
+        await fetchesByName(sb, exec, 'one_client_1', 'http://web/', token);
         steps.mark('service name resolves');
         await up('two');
         expect(await nameOf('two_probe_1', 'web')).toBe('');
