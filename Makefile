@@ -10,7 +10,7 @@ DIST := dist/tscni-$(VERSION)-linux-amd64
 
 IMAGE_REF ?= localhost/tscni:$(VERSION)
 
-.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth bench-report soak install clean reference
+.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth bench-dns bench-report benchdeps soak install clean reference
 
 all: build
 
@@ -27,7 +27,9 @@ TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:ip
   /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
   go:golang-go xz:xz-utils perl:perl-base \
-  /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go:golang-github-appc-cni-dev
+  /usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go:golang-github-appc-cni-dev \
+  /usr/lib/cni/dnsname:golang-github-containernetworking-plugin-dnsname \
+  podman-compose:podman-compose
 
 # apt-get only for the packages whose program is missing.
 define install_missing
@@ -51,7 +53,7 @@ sysdeps:
 # Everything any suite of `make test` needs: containerd + runc (ctr and CRI), podman, busybox-static
 # (the container image), Go and the CNI library's source (cnitool), xz (Debian's source tarballs),
 # the reference plugins (differential tests), openssl (the installer's test PKI), dnsmasq (the DHCP
-# server of the dhcp plugin's tests).
+# server of the dhcp plugin's tests, the dnsname plugin's resolver), podman-compose (dnsname e2e).
 testdeps: npmdeps
 	$(call install_missing,$(TEST_PROGRAMS))
 
@@ -125,8 +127,16 @@ bench-bandwidth: deps build
 	python3 bench/bandwidth.py --cni-path bin --compare /usr/lib/cni $(BENCH_ARGS)
 
 # Every run behind README's Performance section (bench/report.sh), into bench-out/.
-bench-report: deps build
+bench-report: deps build benchdeps
 	sh bench/report.sh
+
+# tscni's chain with dnsname against netavark + aardvark-dns 1.4 (setup/teardown, query latency), in a sandbox.
+bench-dns: deps build benchdeps
+	python3 bench/dns.py --iterations 20
+
+# What the comparisons with podman's own network stack start (netavark and aardvark-dns 1.4).
+benchdeps:
+	$(call install_missing,/usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns /usr/lib/cni/bridge:containernetworking-plugins)
 
 # Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (20-30 min
 # here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).

@@ -19,7 +19,7 @@ const LAYERS = [
   ['lib/exec', 'lib/netlink', 'lib/cri'], // the only process starter; rtnetlink; a CRI client
   ['lib/cni'], // the protocol: env, stdin, versions, config decoders, results, errors, delegation
   ['lib/ipam', 'lib/state', 'lib/net'], // host-local's store; tscni's run dir and marks; interfaces
-  ['lib/firewall', 'lib/sublink', 'lib/link-plugin', 'lib/dhcp', 'lib/runtime', 'lib/deploy'], // rules; macvlan/ipvlan; tap/vlan/dummy; dhcp daemon; libcni; installer
+  ['lib/firewall', 'lib/sublink', 'lib/link-plugin', 'lib/dhcp', 'lib/dns', 'lib/runtime', 'lib/deploy'], // rules; macvlan/ipvlan; tap/vlan/dummy; dhcp daemon; dnsname's files; libcni; installer
   ['lib/reload'], // tscni reload's engine and watcher
   ['lib/gc'], // tscni gc: which attachments are gone, collected by DEL
   ['plugins/*'], // each plugin: config and verbs

@@ -3,17 +3,20 @@
  * - `podman run -p` on the default network "podman", our examples/e2e/podman.conflist;
  * - `podman network create` of a dual-stack network, then a container with a host port, `--ip`
  *   and `--mac-address` on it, whose conflist podman wrote itself (bridge, portmap, firewall,
- *   tuning; podman writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted
+ *   tuning, dnsname; podman writes cniVersion 0.4.0, the 1.0.0 run rewrites that one key), restarted
  *   once and its network reloaded once.
+ * - names on user-defined networks (dnsname, which podman adds to the networks it creates):
+ *   names and aliases, resolv.conf, rm; an internal network; podman-compose projects.
  * Podman probes VERSION of every plugin of every network before each command.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   checkInside,
   directUrl,
   expectHttpToken,
+  fetchScript,
   hostPortUrls,
   httpServerScript,
   InContainer,
@@ -21,7 +24,7 @@ import {
   newToken,
 } from './harness/checks';
 import { buildBusyboxImage, IMAGE_REF } from './harness/image';
-import { RuntimeSandbox } from './harness/sandbox';
+import { RuntimeSandbox, UPLINK } from './harness/sandbox';
 import {
   CNI_VERSIONS,
   JEST_TIMEOUT_MS,
@@ -160,7 +163,8 @@ describe('podman (CNI backend)', () => {
         ]);
         const written = join(sb.hostPath('/etc/cni/net.d'), 'e2enet.conflist');
         const own = JSON.parse(readFileSync(written, 'utf8')) as { cniVersion: string; plugins: { type: string }[] };
-        expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning']);
+        // dnsname too: podman adds it where a dnsname plugin is in its plugin directory (ours is).
+        expect(own.plugins.map((p) => p.type)).toEqual(['bridge', 'portmap', 'firewall', 'tuning', 'dnsname']);
         writeFileSync(written, JSON.stringify({ ...own, cniVersion: version }, null, 3));
         steps.mark('network create');
 
@@ -181,8 +185,8 @@ describe('podman (CNI backend)', () => {
           },
           steps,
         );
-        const chainAdd = ['bridge ADD', 'portmap ADD', 'firewall ADD', 'tuning ADD'];
-        const chainDel = ['tuning DEL', 'firewall DEL', 'portmap DEL', 'bridge DEL'];
+        const chainAdd = ['bridge ADD', 'portmap ADD', 'firewall ADD', 'tuning ADD', 'dnsname ADD'];
+        const chainDel = ['dnsname DEL', 'tuning DEL', 'firewall DEL', 'portmap DEL', 'bridge DEL'];
         expect(verbs(second)).toEqual([...chainAdd, ...chainDel, ...chainAdd, ...chainDel, ...chainAdd, ...chainDel]);
         expect(callsOf(second, 'bridge', 'ADD')[0]?.args).toContain('IP=10.88.5.77');
         await podman(['network', 'rm', 'e2enet']);
@@ -204,10 +208,266 @@ describe('podman (CNI backend)', () => {
 
         const trace = sb.trace();
         expectAllCallsOk(trace);
-        expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning']);
+        expectVersion(trace, version, ['bridge', 'portmap', 'firewall', 'tuning', 'dnsname']);
         // Every ADD and DEL is preceded by VERSION probes of the network's plugins.
         expect(callsOf(trace, 'bridge', 'VERSION').length).toBeGreaterThanOrEqual(4);
         for (const e of callsOf(trace, 'portmap', 'ADD')) expect(e.runtimeConfigKeys).toEqual(['portMappings']);
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+});
+
+type Exec = (ctr: string, script: string) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+/** A shell command in a running container (its output, never throws). */
+const execIn =
+  (sb: RuntimeSandbox): Exec =>
+  (ctr, script) =>
+    sb.exec(['podman', 'exec', ctr, 'sh', '-c', script], { timeoutMs: 60_000 });
+
+/** The address busybox's nslookup in `ctr` finds for `name` ('' when none). */
+async function lookup(exec: Exec, ctr: string, name: string): Promise<string> {
+  const r = await exec(ctr, `nslookup -type=a ${name} 2>&1; true`);
+  return /Name:\s*\S+\s+Address(?: 1)?:\s*([0-9.]+)/.exec(r.stdout)?.[1] ?? '';
+}
+
+/**
+ * Waits until `ctr` fetches `token` from `url` (a name its resolver must know already): the
+ * server's container may still be starting its httpd when `podman run -d` returns.
+ */
+async function fetchesByName(sb: RuntimeSandbox, exec: Exec, ctr: string, url: string, token: string): Promise<void> {
+  let last = '';
+  await sb
+    .waitFor(`${ctr} to fetch ${url}`, async () => {
+      const r = await exec(ctr, fetchScript(url));
+      last = `${r.code} ${r.stdout}${r.stderr}`;
+      return r.stdout === `${token}\n`;
+    })
+    .catch((e: Error) => {
+      throw new Error(`${e.message}; last: ${last}`);
+    });
+}
+
+/**
+ * A server beyond the uplink (what "no way out" must not reach), and a route back to podman's
+ * subnets there, so that the uplink can answer the networks and reach into them: only the
+ * firewall, not a missing route, keeps an internal network apart. Returns a fetch from there.
+ */
+async function uplinkServer(sb: RuntimeSandbox, token: string): Promise<(ip: string) => Promise<string>> {
+  const www = join(sb.dir, 'uplink-www');
+  mkdirSync(www, { recursive: true });
+  writeFileSync(join(www, 'index.html'), `${token}\n`);
+  sb.startDaemon('uplink-httpd', [
+    'ip',
+    'netns',
+    'exec',
+    UPLINK.ns,
+    'busybox',
+    'httpd',
+    '-f',
+    '-p',
+    `${UPLINK.farIp}:80`,
+    '-h',
+    www,
+  ]);
+  await sb.sh(`ip -n ${UPLINK.ns} route add 10.88.0.0/16 via ${UPLINK.hostIp}`);
+  await expectHttpToken(sb, directUrl(UPLINK.farIp), token);
+  return async (ip) => {
+    const get = ['timeout', '-s', 'KILL', '4', 'busybox', 'wget', '-q', '-O', '-', directUrl(ip)];
+    return (await sb.exec(['ip', 'netns', 'exec', UPLINK.ns, ...get], { timeoutMs: 10_000 })).stdout;
+  };
+}
+
+const DNSNAME = { type: 'dnsname', domainName: 'dns.podman', capabilities: { aliases: true } };
+
+describe('podman (CNI backend): names on user-defined networks (dnsname)', () => {
+  it(
+    'network create adds dnsname; run --name, --network-alias; resolv.conf; rm removes the name; the resolver stops with the last container',
+    async () => {
+      await scenario('podman-dns', async (sb, steps) => {
+        const podman = await setupPodman(sb, '0.4.0');
+        requireProgram('dnsmasq');
+        const exec = execIn(sb);
+        await podman(['network', 'create', '--subnet', '10.88.7.0/24', 'dnsnet']);
+        const own = JSON.parse(readFileSync(join(sb.hostPath('/etc/cni/net.d'), 'dnsnet.conflist'), 'utf8')) as {
+          plugins: Array<Record<string, unknown>>;
+        };
+        expect(own.plugins.map((p) => p['type'])).toEqual(['bridge', 'portmap', 'firewall', 'tuning', 'dnsname']);
+        expect(own.plugins[4]).toEqual(DNSNAME);
+        steps.mark('network create');
+
+        const token = newToken();
+        const run = ['run', '-d', '--network', 'dnsnet', '--cgroup-parent', sb.cgroupParent];
+        await podman([
+          ...run,
+          '--name',
+          'web',
+          '--network-alias',
+          'www',
+          IMAGE_REF,
+          'sh',
+          '-c',
+          httpServerScript(token),
+        ]);
+        await podman([...run, '--name', 'client', IMAGE_REF, 'sleep', '3600']);
+        const webIp = await inspect(podman, 'web', 'IPAddress');
+        for (const name of ['web', 'web.dns.podman', 'www', 'www.dns.podman'])
+          expect(await lookup(exec, 'client', name)).toBe(webIp);
+        // By name: the client's own resolver library asks the network's resolver (resolv.conf).
+        for (const name of ['web', 'www.dns.podman']) await fetchesByName(sb, exec, 'client', `http://${name}/`, token);
+        const resolv = (await exec('client', 'cat /etc/resolv.conf')).stdout;
+        expect(resolv).toContain('nameserver 10.88.7.1');
+        expect(resolv).toMatch(/search .*dns\.podman/);
+        steps.mark('names resolve, fetch by name, resolv.conf');
+
+        await podman(['rm', '-f', '-t', '0', 'web']);
+        expect(await lookup(exec, 'client', 'web')).toBe('');
+        expect(await lookup(exec, 'client', 'www')).toBe('');
+        steps.mark('rm removes the name');
+
+        await podman(['rm', '-f', '-t', '0', 'client']);
+        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/dnsnet/dnsmasq.conf'])).toMatchObject({ code: 1 });
+        steps.mark('the resolver stops with the last container');
+        expectAllCallsOk(sb.trace());
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+
+  it(
+    'network create --internal with dnsname: names resolve, containers reach each other, no way out, nothing in',
+    async () => {
+      await scenario('podman-dns-internal', async (sb, steps) => {
+        const podman = await setupPodman(sb, '0.4.0');
+        requireProgram('dnsmasq');
+        const exec = execIn(sb);
+        const outToken = newToken();
+        const fromUplink = await uplinkServer(sb, outToken);
+        // podman 4.3 refuses dnsname on internal networks ("incompatible"): the conflist it writes
+        // has none, the operator appends it (README), and then names resolve with no way out.
+        const created = await sb.exec([
+          'podman',
+          'network',
+          'create',
+          '--internal',
+          '--subnet',
+          '10.88.8.0/24',
+          'intnet',
+        ]);
+        expect(created.stderr).toContain('dnsname and internal networks are incompatible');
+        const intFile = join(sb.hostPath('/etc/cni/net.d'), 'intnet.conflist');
+        const internal = JSON.parse(readFileSync(intFile, 'utf8')) as { plugins: Array<Record<string, unknown>> };
+        // isGateway false; ipMasq left out (false)
+        expect(internal.plugins[0]).toMatchObject({ type: 'bridge', isGateway: false });
+        expect(internal.plugins[0]?.['ipMasq']).toBeFalsy();
+        internal.plugins.push(DNSNAME);
+        writeFileSync(intFile, JSON.stringify(internal, null, 3));
+        steps.mark('network create --internal');
+
+        const run = (network: string, name: string, ...rest: string[]): Promise<string> =>
+          podman(['run', '-d', '--network', network, '--cgroup-parent', sb.cgroupParent, '--name', name, ...rest]);
+        // Both add a default route of their own (toward the resolver's address on the bridge):
+        // a route is then not what keeps them in.
+        const route = 'ip route add default via 10.88.8.1';
+        const intToken = newToken();
+        const serve = `${route}; ${httpServerScript(intToken)}`;
+        await run('intnet', 'secret', '--cap-add', 'NET_ADMIN', IMAGE_REF, 'sh', '-c', serve);
+        await run('intnet', 'iclient', '--cap-add', 'NET_ADMIN', IMAGE_REF, 'sleep', '3600');
+        // A container of another network (podman's default one, no dnsname).
+        await run('podman', 'outer', IMAGE_REF, 'sleep', '3600');
+        const secretIp = await inspect(podman, 'secret', 'IPAddress');
+        expect(await lookup(exec, 'iclient', 'secret.dns.podman')).toBe(secretIp);
+        expect(await lookup(exec, 'iclient', 'secret')).toBe(secretIp);
+        await fetchesByName(sb, exec, 'iclient', 'http://secret/', intToken);
+        steps.mark('names resolve, containers reach each other');
+
+        expect((await exec('iclient', 'ip route')).stdout).not.toContain('default');
+        await exec('iclient', route);
+        expect((await exec('iclient', 'ip route')).stdout).toContain('default');
+        // The way out works from the other network: the server is there and routed.
+        expect((await exec('outer', fetchScript(directUrl(UPLINK.farIp)))).stdout).toBe(`${outToken}\n`);
+        // No way out from the internal network.
+        expect((await exec('iclient', fetchScript(directUrl(UPLINK.farIp)))).stdout).toBe('');
+        // Nothing in: from beyond the uplink, from the other network's container.
+        expect(await fromUplink(secretIp)).toBe('');
+        expect((await exec('outer', fetchScript(directUrl(secretIp)))).stdout).toBe('');
+        // The sandbox host itself still reaches it (not forwarded): the server was up all along.
+        await expectHttpToken(sb, directUrl(secretIp), intToken);
+        steps.mark('no way out, nothing in');
+
+        for (const c of ['secret', 'iclient', 'outer']) await podman(['rm', '-f', '-t', '0', c]);
+        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/intnet/dnsmasq.conf'])).toMatchObject({ code: 1 });
+        // The resolver's address on the bridge went with it.
+        const bridge = String(internal.plugins[0]?.['bridge']);
+        expect((await sb.exec(['ip', '-o', 'addr', 'show', 'dev', bridge])).stdout).not.toContain('10.88.8.1/');
+        steps.mark('rm');
+        expectAllCallsOk(sb.trace());
+      });
+    },
+    JEST_TIMEOUT_MS,
+  );
+
+  it(
+    'podman-compose: a service reaches another by its service name; another project cannot resolve them',
+    async () => {
+      await scenario('podman-compose', async (sb, steps) => {
+        await setupPodman(sb, '0.4.0');
+        requireProgram('dnsmasq');
+        requireProgram('podman-compose');
+        const token = newToken();
+        const dir = join(sb.dir, 'compose');
+        mkdirSync(join(dir, 'one'), { recursive: true });
+        mkdirSync(join(dir, 'two'), { recursive: true });
+        writeFileSync(
+          join(dir, 'one', 'docker-compose.yml'),
+          [
+            "version: '3'",
+            'services:',
+            '  web:',
+            `    image: ${IMAGE_REF}`,
+            `    command: ["sh", "-c", "${httpServerScript(token)}"]`,
+            '  client:',
+            `    image: ${IMAGE_REF}`,
+            '    command: ["sleep", "3600"]',
+            '',
+          ].join('\n'),
+        );
+        writeFileSync(
+          join(dir, 'two', 'docker-compose.yml'),
+          [
+            "version: '3'",
+            'services:',
+            '  probe:',
+            `    image: ${IMAGE_REF}`,
+            '    command: ["sleep", "3600"]',
+            '',
+          ].join('\n'),
+        );
+        const compose = async (project: string, verb: string): Promise<void> => {
+          const r = await sb.exec(['sh', '-c', `cd ${join(dir, project)} && podman-compose -p ${project} ${verb}`], {
+            timeoutMs: 120_000,
+          });
+          if (r.code !== 0) throw new Error(`podman-compose ${verb} ${project}: ${r.stdout}${r.stderr}`);
+        };
+        const up = (project: string): Promise<void> => compose(project, 'up -d');
+        await up('one');
+        steps.mark('compose up one');
+        const exec = execIn(sb);
+        const nameOf = (ctr: string, name: string): Promise<string> => lookup(exec, ctr, name);
+        const webIp = await nameOf('one_client_1', 'web');
+        expect(webIp).not.toBe('');
+        await fetchesByName(sb, exec, 'one_client_1', 'http://web/', token);
+        steps.mark('service name resolves');
+        await up('two');
+        expect(await nameOf('two_probe_1', 'web')).toBe('');
+        expect(await nameOf('two_probe_1', 'web.dns.podman')).toBe('');
+        steps.mark('other project cannot resolve');
+        for (const p of ['one', 'two']) await compose(p, 'down -t 0');
+        // Both projects' resolvers stopped with their last containers.
+        expect(await sb.exec(['pgrep', '-f', 'cni/dnsname/'])).toMatchObject({ code: 1 });
+        steps.mark('compose down');
+        expectAllCallsOk(sb.trace());
       });
     },
     JEST_TIMEOUT_MS,

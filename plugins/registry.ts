@@ -151,6 +151,13 @@ export const PLUGINS: Readonly<Record<string, PluginEntry>> = {
     del: () => import('./static/del'),
     check: () => import('./static/check'),
   }),
+  dnsname: plugin('CNI dnsname plugin (tscni)', {
+    add: () => import('./dnsname/add'),
+    del: () => import('./dnsname/del'),
+    check: () => import('./dnsname/check'),
+    gc: () => import('./dnsname/gc'),
+    status: () => import('./dnsname/status'),
+  }),
   sbr: plugin(
     'CNI sbr plugin (tscni)',
     onHost({

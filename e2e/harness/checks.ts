@@ -43,6 +43,13 @@ export async function httpGet(sb: RuntimeSandbox, url: string): Promise<CmdResul
   return sb.exec(['timeout', '-s', 'KILL', '4', 'busybox', 'wget', '-q', '-O', '-', url], { timeoutMs: 10_000 });
 }
 
+/**
+ * Shell for a busybox container: GET `url`, the body on stdout. Bounded by busybox's `timeout`,
+ * never `wget -T`, which makes Debian 12's busybox-static segfault (an empty answer that looks
+ * like a blocked connection).
+ */
+export const fetchScript = (url: string, seconds = 4): string => `timeout -s KILL ${seconds} wget -q -O - ${url}`;
+
 /** Polls `url` until it answers with `token` (the server may still be starting). */
 export async function expectHttpToken(
   sb: RuntimeSandbox,

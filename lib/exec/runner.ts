@@ -18,6 +18,7 @@ export type Tool =
   | 'conntrack'
   | 'busctl'
   | 'podman'
+  | 'dnsmasq'
   | 'plugin';
 
 export interface Command {

@@ -13,7 +13,7 @@ import type { Env } from '../cni/io';
 import type { Runner } from '../exec/runner';
 import { warn } from '../log';
 import { concurrently } from '../async';
-import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from './types';
+import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from './types';
 
 const FIREWALLD = 'org.fedoraproject.FirewallD1';
 const ZONE_API = [FIREWALLD, '/org/fedoraproject/FirewallD1', `${FIREWALLD}.zone`] as const;
@@ -109,7 +109,7 @@ export class FirewalldForwarding implements ContainerForwarding {
             warn(`firewalld: removing ${sourceOf(ip)} from zone ${this.zone} failed: ${r.stderr.trim()}`);
         }),
     );
-    if (change.isolate.length > 0 || change.unisolate.length > 0)
+    if (guardsIn(change) || change.unisolate.length > 0)
       await this.isolation.apply({ ...change, accept: [], forget: [] });
   }
 
@@ -123,7 +123,7 @@ export class FirewalldForwarding implements ContainerForwarding {
           r.stderr.trim() || undefined,
         );
     }
-    if (expected.isolate.length > 0) await this.isolation.check({ ...expected, accept: [] });
+    if (guardsIn(expected)) await this.isolation.check({ ...expected, accept: [] });
   }
 
   isolatedBridges(): Promise<string[]> {

@@ -76,9 +76,13 @@ export interface ForwardingChange {
   readonly accept: readonly string[];
   /** Addresses whose rules go (no attachment holds them any more). */
   readonly forget: readonly string[];
-  /** Bridges isolated from the other isolated bridges (`ingressPolicy: same-bridge`). */
+  /** Bridges isolated from the other isolated bridges (`ingressPolicy: same-bridge` or `isolated`). */
   readonly isolate: readonly string[];
-  /** Bridges whose isolation goes (their last container went). */
+  /** Bridges whose containers may not reach each other either (`ingressPolicy: isolated`, Docker's icc=false). */
+  readonly noIcc?: readonly string[];
+  /** Bridges of internal networks: nothing is forwarded into or out of them (Docker's `--internal`). */
+  readonly internal?: readonly string[];
+  /** Bridges whose isolation, icc and internal rules go (their last container went). */
   readonly unisolate: readonly string[];
   /** Families whose isolation rules to touch (those of the containers' addresses). */
   readonly families: readonly Family[];
@@ -92,6 +96,8 @@ export interface ForwardingChange {
 export interface ForwardingExpectation {
   readonly accept: readonly string[];
   readonly isolate: readonly string[];
+  readonly noIcc?: readonly string[];
+  readonly internal?: readonly string[];
   readonly families: readonly Family[];
   readonly adminChain: string;
 }
@@ -110,3 +116,7 @@ export interface FirewallDriver {
   readonly portForwarding: PortForwarding;
   readonly containerForwarding: ContainerForwarding;
 }
+
+/** Whether a change or expectation names any bridge rule (isolation, icc or internal). */
+export const guardsIn = (c: Pick<ForwardingExpectation, 'isolate' | 'noIcc' | 'internal'>): boolean =>
+  c.isolate.length > 0 || (c.noIcc?.length ?? 0) > 0 || (c.internal?.length ?? 0) > 0;

@@ -1,8 +1,9 @@
 /**
  * The C library functions tscni calls directly, through Bun's FFI: the kernel interfaces that
- * neither Node.js nor Bun expose (netlink and packet sockets, setns, flock, the TUN/TAP ioctls).
- * This is the only module that touches `bun:ffi`; it binds on first use (~0.2 ms). Only the Bun executable has it: under
- * Node.js (the unit tests) `available()` is false and callers take their fake or Node path.
+ * neither Node.js nor Bun expose (netlink and packet sockets, setns, flock, the TUN/TAP ioctls,
+ * inotify, poll, pidfd). This is the only module that touches `bun:ffi`; it binds on first use
+ * (~0.2 ms). Only the Bun executable has it: under Node.js (the unit tests) `available()` is false
+ * and callers take their fake or Node path.
  */
 type Ffi = typeof import('bun:ffi');
 
@@ -27,6 +28,13 @@ export interface Libc {
   flock(fd: number, operation: number): number;
   /** ioctl with a pointer argument (a buffer the kernel reads or fills) or a plain integer one. */
   ioctl(fd: number, request: number, arg: Uint8Array | number): number;
+  inotifyInit1(flags: number): number;
+  inotifyAddWatch(fd: number, path: string, mask: number): number;
+  read(fd: number, buf: Uint8Array, length: number): number;
+  /** poll(2) on one descriptor: >0 ready (revents in `revents`), 0 timed out, <0 error. */
+  pollOne(fd: number, events: number, timeoutMs: number, revents?: Int16Array): number;
+  /** pidfd_open(2); undefined where the C library lacks it (glibc < 2.36); -1 with errno on failure (ENOSYS before Linux 5.3). */
+  pidfdOpen(pid: number): number | undefined;
   /** errno of the last failed call on this thread. */
   errno(): number;
 }
@@ -58,6 +66,10 @@ export function libc(): Libc {
     flock: { args: [i32, i32], returns: i32 },
     // Variadic in C; on x86-64 and arm64 an integer or pointer third argument travels the same way.
     ioctl: { args: [i32, u64, ptr], returns: i32 },
+    inotify_init1: { args: [i32], returns: i32 },
+    inotify_add_watch: { args: [i32, ptr, u32], returns: i32 },
+    read: { args: [i32, ptr, u64], returns: i64 },
+    poll: { args: [ptr, u64, i32], returns: i32 },
     __errno_location: { args: [], returns: ptr },
   }).symbols;
   bound = {
@@ -74,10 +86,39 @@ export function libc(): Libc {
     flock: (fd, op) => c.flock(fd, op),
     // An integer argument goes as a pointer-sized value: Bun passes a number for `ptr` as is.
     ioctl: (fd, request, arg) => c.ioctl(fd, request, arg),
+    inotifyInit1: (flags) => c.inotify_init1(flags),
+    inotifyAddWatch: (fd, path, mask) => c.inotify_add_watch(fd, Buffer.from(`${path}\0`), mask),
+    read: (fd, buf, length) => Number(c.read(fd, buf, length)),
+    pollOne: (fd, events, timeoutMs, revents) => {
+      // struct pollfd { int fd; short events; short revents; }
+      const p = new Int32Array(2);
+      p[0] = fd;
+      const half = new Int16Array(p.buffer);
+      half[2] = events;
+      const n = c.poll(p, 1, timeoutMs);
+      if (revents) revents[0] = half[3] ?? 0;
+      return n;
+    },
+    pidfdOpen: (pid) => pidfdOpenSymbol(ffi)?.(pid, 0),
     errno: () => {
       const p = c.__errno_location();
       return p === null ? 0 : ffi.read.i32(p, 0);
     },
   };
   return bound;
+}
+
+let pidfdBound: ((pid: number, flags: number) => number) | null | undefined;
+
+/** pidfd_open, bound apart: a C library without it must not keep the rest from binding. */
+function pidfdOpenSymbol(ffi: Ffi): ((pid: number, flags: number) => number) | null {
+  if (pidfdBound !== undefined) return pidfdBound;
+  try {
+    const { i32, u32 } = ffi.FFIType;
+    const c = ffi.dlopen('libc.so.6', { pidfd_open: { args: [i32, u32], returns: i32 } }).symbols;
+    pidfdBound = (pid, flags) => c.pidfd_open(pid, flags);
+  } catch {
+    pidfdBound = null;
+  }
+  return pidfdBound;
 }

@@ -1,7 +1,7 @@
 /**
- * Golden files for rendered firewall text and verb plans (test-only). A test compares what it
- * produced with `<dir>/__golden__/<name>.txt`; with UPDATE_GOLDEN=1 (`make golden`) it writes
- * the file instead, so a deliberate change shows up as a diff in review.
+ * Golden files for rendered firewall text, dnsmasq configurations and verb plans (test-only). A
+ * test compares what it produced with `<dir>/__golden__/<name>.txt`; with UPDATE_GOLDEN=1
+ * (`make golden`) it writes the file instead, so a deliberate change shows up as a diff in review.
  */
 import { expect } from '@jest/globals';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

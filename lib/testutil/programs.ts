@@ -32,7 +32,7 @@ export const TEST_PROGRAMS = {
   openssl: 'openssl',
   // captures on the multi-node simulation's underlay (VXLAN on the wire, no fragments)
   tcpdump: 'tcpdump',
-  // the DHCP server the dhcp plugin's tests lease from
+  // the DHCP server the dhcp plugin's tests lease from; the dnsname plugin's resolver
   dnsmasq: 'dnsmasq-base',
   // a private message bus for the firewalld-style signals `tscni reload --watch` answers
   'dbus-daemon': 'dbus-daemon',
@@ -50,6 +50,10 @@ export const TEST_PROGRAMS = {
   xz: 'xz-utils',
   perl: 'perl-base',
   '/usr/share/gocode/src/github.com/containernetworking/cni/libcni/api.go': 'golang-github-appc-cni-dev',
+  // the reference dnsname, for differential runs
+  '/usr/lib/cni/dnsname': 'golang-github-containernetworking-plugin-dnsname',
+  // docker-compose files on podman (the dnsname e2e test)
+  'podman-compose': 'podman-compose',
 } as const satisfies Record<string, string>;
 
 export type TestProgram = keyof typeof TEST_PROGRAMS;

@@ -5,7 +5,7 @@ import { prevResultOf } from '../../lib/cni/netconf';
 import { defaultRunner } from '../../lib/exec/real';
 import type { Runner } from '../../lib/exec/runner';
 import { loadFirewallConfig, type FirewallBackend } from './config';
-import { factsOf, familiesOf } from './facts';
+import { factsOf, familiesOf, guardsOf } from './facts';
 import { RecordStore } from './records';
 import { forwardingFor, requireFirewalld, withFirewallBackend } from './rules';
 
@@ -16,9 +16,17 @@ export async function check(inv: Invocation, runner: Runner = defaultRunner()): 
   const facts = factsOf(prev, cfg);
   if (facts.ips.length === 0) return;
   const rec = new RecordStore(cfg.dataDir).read(attachmentOf(inv));
+  // Isolation as configured; internal as ADD found it (its record), or as configured.
+  const internal = cfg.internal ?? rec?.internal ?? false;
+  const guards = guardsOf({
+    bridge: facts.bridge ?? (internal ? (rec?.bridge ?? facts.firstIface) : undefined),
+    crossBridge: facts.bridge !== undefined,
+    icc: facts.icc,
+    internal,
+  });
   const expected = {
     accept: facts.ips,
-    isolate: facts.bridge ? [facts.bridge] : [],
+    ...guards,
     families: familiesOf(facts.ips),
     adminChain: rec?.adminChain ?? cfg.adminChain,
   };

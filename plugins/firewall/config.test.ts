@@ -38,6 +38,18 @@ describe('firewall config', () => {
     expect(load({ backend: 'nftables' }).backend).toBe('nftables');
   });
 
+  it("upstream's ingressPolicy isolated; our internal key, decided from the bridge when unset", () => {
+    expect(load({ ingressPolicy: 'isolated' }).ingressPolicy).toBe('isolated');
+    expect(load().internal).toBeUndefined();
+    expect(load({ internal: true }).internal).toBe(true);
+    expect(load({ internal: false }).internal).toBe(false);
+    expect(errorOf({ internal: 'yes' })).toEqual({
+      code: 7,
+      msg: 'invalid firewall configuration',
+      details: 'internal: expected boolean, got string "yes"',
+    });
+  });
+
   it('wrong types: code 7 naming the key', () => {
     expect(errorOf({ firewalldZone: 1 })).toEqual({
       code: 7,
@@ -66,7 +78,7 @@ describe('firewall config', () => {
     expect(errorOf({ ingressPolicy: 'closed' })).toEqual({
       code: 7,
       msg: 'unknown ingress policy: "closed"',
-      details: 'ingressPolicy must be "open" or "same-bridge"',
+      details: 'ingressPolicy must be "open", "same-bridge" or "isolated"',
     });
     for (const dataDir of ['relative/dir', '/var/lib/../etc', '/a\u0000b'])
       expect(errorOf({ dataDir })).toEqual({

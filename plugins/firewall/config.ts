@@ -9,7 +9,7 @@ import * as t from '../../lib/cni/schema';
 import type { Backend } from '../../lib/firewall/backend';
 
 export type FirewallBackend = Backend | 'firewalld';
-export type IngressPolicy = 'open' | 'same-bridge';
+export type IngressPolicy = 'open' | 'same-bridge' | 'isolated';
 
 const decoder = t.object({
   backend: t.optional(t.string),
@@ -17,6 +17,7 @@ const decoder = t.object({
   firewalldZone: t.optional(t.string),
   ingressPolicy: t.optional(t.string),
   dataDir: t.optional(t.string),
+  internal: t.optional(t.boolean),
 });
 
 export interface FirewallConfig {
@@ -27,6 +28,12 @@ export interface FirewallConfig {
   readonly ingressPolicy: IngressPolicy;
   /** Where the plugin keeps its records (see records.ts). */
   readonly dataDir: string;
+  /**
+   * Ours: the network is internal (nothing routed into or out of its bridge). Undefined: decided
+   * per ADD from the bridge (see lib/net/internal.ts): internal when it holds no address of the
+   * containers' subnets, as podman's `network create --internal` writes it (`isGateway: false`).
+   */
+  readonly internal: boolean | undefined;
 }
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/tscni/firewall';
@@ -71,13 +78,13 @@ export function loadFirewallConfig(config: NetConfig): FirewallConfig {
   const zone = c.firewalldZone || 'trusted';
   if (!isZoneName(zone)) throw new ConfigError(`invalid firewalldZone ${JSON.stringify(zone)}`);
   const policy = c.ingressPolicy || 'open';
-  if (policy !== 'open' && policy !== 'same-bridge')
+  if (policy !== 'open' && policy !== 'same-bridge' && policy !== 'isolated')
     throw new ConfigError(
       `unknown ingress policy: ${JSON.stringify(policy)}`,
-      'ingressPolicy must be "open" or "same-bridge"',
+      'ingressPolicy must be "open", "same-bridge" or "isolated"',
     );
   const dataDir = c.dataDir || DEFAULT_DATA_DIR;
   if (!dataDir.startsWith('/') || dataDir.includes('\0') || dataDir.split('/').includes('..'))
     throw new ConfigError(`invalid dataDir ${JSON.stringify(dataDir)}`, 'an absolute path without ".."');
-  return { backend, adminChain, zone, ingressPolicy: policy, dataDir };
+  return { backend, adminChain, zone, ingressPolicy: policy, dataDir, internal: c.internal ?? undefined };
 }

@@ -44,7 +44,7 @@ export async function del(inv: Invocation, runner: Runner = defaultRunner()): Pr
       zone: cfg.zone,
       adminChain: cfg.adminChain,
       ips: facts.ips,
-      bridge: facts.bridge,
+      bridge: facts.bridge ?? (cfg.internal ? facts.firstIface : undefined),
       hostVeth: facts.hostVeth,
     };
   if (rec) await release(store, runner, a, rec);

@@ -329,7 +329,7 @@ describe('verbs, versions and bad input', () => {
     const before = await filterRules(sb);
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [fwConf(sb), /missing prevResult from earlier plugin/],
-      [fwConf(sb, { ingressPolicy: 'isolated' }, prev('v1')), /unknown ingress policy: "isolated"/],
+      [fwConf(sb, { ingressPolicy: 'closed' }, prev('v1')), /unknown ingress policy: "closed"/],
       [fwConf(sb, { backend: 'ipfw' }, prev('v1')), /unknown firewall backend "ipfw"/],
       [fwConf(sb, { iptablesAdminChainName: 'CNI-FORWARD' }, prev('v1')), /invalid iptablesAdminChainName/],
       [fwConf(sb, { iptablesAdminChainName: 'X -j ACCEPT' }, prev('v1')), /invalid iptablesAdminChainName/],

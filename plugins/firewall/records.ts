@@ -34,8 +34,14 @@ export interface FirewallRecord {
   readonly adminChain: string;
   /** Container addresses whose traffic the rules accept. */
   readonly ips: readonly string[];
-  /** The bridge isolated for this attachment (`ingressPolicy: same-bridge`). */
+  /** The bridge guarded for this attachment (`ingressPolicy: same-bridge`/`isolated`, or an internal network). */
   readonly bridge: string | undefined;
+  /** The bridge is isolated from other isolated bridges (absent in older records: true). */
+  readonly crossBridge?: boolean;
+  /** False with `ingressPolicy: isolated` (absent: true). */
+  readonly icc?: boolean;
+  /** The network is internal. */
+  readonly internal?: boolean;
   /** The host end of the container's veth, not counted when asking whether the bridge is still used. */
   readonly hostVeth: string | undefined;
 }
@@ -47,6 +53,9 @@ const recordDecoder = t.object({
   ips: t.array(t.string),
   bridge: t.optional(t.string),
   hostVeth: t.optional(t.string),
+  crossBridge: t.optional(t.boolean),
+  icc: t.optional(t.boolean),
+  internal: t.optional(t.boolean),
 });
 
 /** Where a record's address rules live. */
@@ -105,6 +114,9 @@ export class RecordStore {
         ips: r.ips,
         bridge: r.bridge ?? undefined,
         hostVeth: r.hostVeth ?? undefined,
+        ...(r.crossBridge === false ? { crossBridge: false } : {}),
+        ...(r.icc === false ? { icc: false } : {}),
+        ...(r.internal ? { internal: true } : {}),
       };
     } catch {
       return undefined; // a damaged record is as good as none: prevResult still works

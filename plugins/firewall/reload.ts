@@ -9,7 +9,7 @@ import { prevResultOf } from '../../lib/cni/netconf';
 import type { Runner } from '../../lib/exec/runner';
 import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadFirewallConfig, type FirewallBackend } from './config';
-import { factsOf, familiesOf } from './facts';
+import { factsOf, familiesOf, guardsOf } from './facts';
 import { RecordStore, type FirewallRecord } from './records';
 import { forwardingFor, withFirewallBackend } from './rules';
 
@@ -17,15 +17,15 @@ import { forwardingFor, withFirewallBackend } from './rules';
 export function recordConcern(store: RecordStore, a: Attachment, rec: FirewallRecord, runner: Runner): Concern {
   const rules = forwardingFor(rec.backend, rec.zone, runner);
   const families = familiesOf(rec.ips);
-  const isolate = rec.bridge ? [rec.bridge] : [];
+  const guards = guardsOf(rec);
   return {
     what: 'container forwarding',
-    check: () => rules.check({ accept: rec.ips, isolate, families, adminChain: rec.adminChain }),
+    check: () => rules.check({ accept: rec.ips, ...guards, families, adminChain: rec.adminChain }),
     restore: () =>
       rules.apply({
         accept: rec.ips,
         forget: [],
-        isolate,
+        ...guards,
         unisolate: [],
         families,
         adminChain: rec.adminChain,
@@ -55,7 +55,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
   const facts = factsOf(prev, cfg);
   if (facts.ips.length === 0) return [];
   const families = familiesOf(facts.ips);
-  const isolate = facts.bridge ? [facts.bridge] : [];
+  const guards = guardsOf({ bridge: facts.bridge, icc: facts.icc });
   const each = (fn: (b: FirewallBackend) => Promise<void>): Promise<void> =>
     withFirewallBackend(cfg, runner, conf.env, fn);
   return [
@@ -65,7 +65,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
         each((b) =>
           forwardingFor(b, cfg.zone, runner).check({
             accept: facts.ips,
-            isolate,
+            ...guards,
             families,
             adminChain: cfg.adminChain,
           }),
@@ -75,7 +75,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
           forwardingFor(b, cfg.zone, runner).apply({
             accept: facts.ips,
             forget: [],
-            isolate,
+            ...guards,
             unisolate: [],
             families,
             adminChain: cfg.adminChain,

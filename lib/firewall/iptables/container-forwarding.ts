@@ -8,6 +8,10 @@
  *  - `ingressPolicy: same-bridge`: FORWARD first jumps to CNI-ISOLATION-STAGE-1, which sends
  *    traffic entering from an isolated bridge and leaving by another interface to
  *    CNI-ISOLATION-STAGE-2, which drops it when that interface is another isolated bridge.
+ *  - `ingressPolicy: isolated` (upstream's newer value): the same, and STAGE-1 also drops traffic
+ *    from the bridge to itself (`-i br -o br`, what Docker's icc=false writes), with upstream's
+ *    "(ingressPolicy: isolated)" comment on the bridge's STAGE-1 rules.
+ *  - internal networks (ours): STAGE-1 drops everything routed into or out of the bridge.
  * The rules carry no container ID, only addresses and bridge names; the plugin's records say
  * which attachment holds which. A change is one `iptables-restore --noflush` per family,
  * rendered from a listing of just the chains it touches.
@@ -16,13 +20,15 @@ import { FAMILIES, bitsOf, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
-import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from '../types';
+import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
 import { listChains, parseSave, transact } from './tables';
 
 export const FORWARD_CHAIN = 'CNI-FORWARD';
 export const STAGE1 = 'CNI-ISOLATION-STAGE-1';
 export const STAGE2 = 'CNI-ISOLATION-STAGE-2';
 const ISOLATION = '"CNI firewall plugin rules (ingressPolicy: same-bridge)"';
+const ISOLATED = '"CNI firewall plugin rules (ingressPolicy: isolated)"';
+const INTERNAL = '"CNI firewall plugin rules (internal network)"';
 
 /** Rule specifications as `iptables -S` lists them (after `-A <chain> `). */
 export const spec = {
@@ -33,6 +39,10 @@ export const spec = {
   from: (ip: string): string => `-s ${ip}/${bitsOf(familyOfText(ip))} -j ACCEPT`,
   jumpToStage1: `-m comment --comment ${ISOLATION} -j ${STAGE1}`,
   stage1Bridge: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${ISOLATION} -j ${STAGE2}`,
+  stage1BridgeIsolated: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${ISOLATED} -j ${STAGE2}`,
+  iccDrop: (br: string): string => `-i ${br} -o ${br} -m comment --comment ${ISOLATED} -j DROP`,
+  internalOut: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${INTERNAL} -j DROP`,
+  internalIn: (br: string): string => `! -i ${br} -o ${br} -m comment --comment ${INTERNAL} -j DROP`,
   stage2Bridge: (br: string): string => `-o ${br} -m comment --comment ${ISOLATION} -j DROP`,
   stageReturn: `-m comment --comment ${ISOLATION} -j RETURN`,
 };
@@ -56,7 +66,7 @@ export function chainsToRead(change: ForwardingChange, family: Family): string[]
   if (change.accept.some(inFamily(family)))
     for (const c of ['FORWARD', FORWARD_CHAIN, change.adminChain]) chains.add(c);
   if (change.forget.some(inFamily(family))) chains.add(FORWARD_CHAIN);
-  if (change.families.includes(family) && (change.isolate.length > 0 || change.unisolate.length > 0))
+  if (change.families.includes(family) && (guardsIn(change) || change.unisolate.length > 0))
     for (const c of ['FORWARD', STAGE1, STAGE2]) chains.add(c);
   return [...chains];
 }
@@ -108,24 +118,39 @@ export function renderForwardingChange(change: ForwardingChange, family: Family,
   }
 
   if (change.families.includes(family)) {
-    if (change.isolate.length > 0) {
+    const noIcc = change.noIcc ?? [];
+    const internal = change.internal ?? [];
+    if (guardsIn(change)) {
       ensureChain(STAGE1);
       ensureChain(STAGE2);
       // Before CNI-FORWARD's accepts, or they would let cross-bridge traffic through.
       insert('FORWARD', spec.jumpToStage1);
-      for (const br of change.isolate) insert(STAGE1, spec.stage1Bridge(br));
+      for (const br of change.isolate)
+        insert(STAGE1, noIcc.includes(br) ? spec.stage1BridgeIsolated(br) : spec.stage1Bridge(br));
+      for (const br of noIcc) insert(STAGE1, spec.iccDrop(br));
+      for (const br of internal) {
+        insert(STAGE1, spec.internalOut(br));
+        insert(STAGE1, spec.internalIn(br));
+      }
       append(STAGE1, spec.stageReturn);
       for (const br of change.isolate) insert(STAGE2, spec.stage2Bridge(br));
       append(STAGE2, spec.stageReturn);
     }
+    const guarded = new Set([...change.isolate, ...noIcc, ...internal]);
     let unisolated = false;
     for (const br of change.unisolate) {
-      if (change.isolate.includes(br)) continue;
-      unisolated ||= count(STAGE1, spec.stage1Bridge(br)) + count(STAGE2, spec.stage2Bridge(br)) > 0;
-      remove(STAGE1, spec.stage1Bridge(br));
+      if (guarded.has(br)) continue;
+      const stage1 = [spec.stage1Bridge, spec.stage1BridgeIsolated, spec.iccDrop, spec.internalOut, spec.internalIn];
+      for (const r of stage1) {
+        unisolated ||= count(STAGE1, r(br)) > 0;
+        remove(STAGE1, r(br));
+      }
+      unisolated ||= count(STAGE2, spec.stage2Bridge(br)) > 0;
       remove(STAGE2, spec.stage2Bridge(br));
     }
-    const bridgesLeft = [...live].filter(([r, n]) => n > 0 && r.startsWith(`-A ${STAGE1} -i `)).map(([r]) => r);
+    const bridgesLeft = [...live]
+      .filter(([r, n]) => n > 0 && r.startsWith(`-A ${STAGE1} `) && r !== `-A ${STAGE1} ${spec.stageReturn}`)
+      .map(([r]) => r);
     if (unisolated && chains.has(STAGE1)) {
       if (bridgesLeft.length === 0) {
         // The last isolated bridge gone: the stage chains and their jump go too. Their rules are
@@ -169,9 +194,13 @@ export class IptablesContainerForwarding implements ContainerForwarding {
   async check(expected: ForwardingExpectation): Promise<void> {
     for (const family of FAMILIES) {
       const accept = expected.accept.filter(inFamily(family));
-      const isolate = expected.families.includes(family) ? expected.isolate : [];
-      if (accept.length === 0 && isolate.length === 0) continue;
-      const reads = ['FORWARD', FORWARD_CHAIN, expected.adminChain, ...(isolate.length > 0 ? [STAGE1, STAGE2] : [])];
+      const inFam = expected.families.includes(family);
+      const isolate = inFam ? expected.isolate : [];
+      const noIcc = inFam ? (expected.noIcc ?? []) : [];
+      const internal = inFam ? (expected.internal ?? []) : [];
+      const guarded = isolate.length + noIcc.length + internal.length > 0;
+      if (accept.length === 0 && !guarded) continue;
+      const reads = ['FORWARD', FORWARD_CHAIN, expected.adminChain, ...(guarded ? [STAGE1, STAGE2] : [])];
       const { chains, rules } = parseSave(await listChains(this.runner, family, 'filter', reads));
       const table = `${family === 6 ? 'ip6tables' : 'iptables'} table filter`;
       const need = (chain: string, s: string): void => {
@@ -188,15 +217,20 @@ export class IptablesContainerForwarding implements ContainerForwarding {
           need(FORWARD_CHAIN, spec.from(ip));
         }
       }
+      if (guarded) need('FORWARD', spec.jumpToStage1);
       for (const br of isolate) {
-        need('FORWARD', spec.jumpToStage1);
-        need(STAGE1, spec.stage1Bridge(br));
+        need(STAGE1, noIcc.includes(br) ? spec.stage1BridgeIsolated(br) : spec.stage1Bridge(br));
         need(STAGE2, spec.stage2Bridge(br));
+      }
+      for (const br of noIcc) need(STAGE1, spec.iccDrop(br));
+      for (const br of internal) {
+        need(STAGE1, spec.internalOut(br));
+        need(STAGE1, spec.internalIn(br));
       }
       const order = rules.filter((r) => r.startsWith('-A FORWARD '));
       const iso = order.indexOf(`-A FORWARD ${spec.jumpToStage1}`);
       const fwd = order.indexOf(`-A FORWARD ${spec.jumpToForward}`);
-      if (isolate.length > 0 && fwd >= 0 && iso > fwd)
+      if (guarded && fwd >= 0 && iso > fwd)
         throw new CniError(
           ErrorCode.Internal,
           `${table}: FORWARD reaches ${FORWARD_CHAIN} before ${STAGE1}, so bridges are not isolated`,

@@ -196,6 +196,41 @@ describe('iptables container forwarding (firewall plugin)', () => {
     const c = change({ forget: ['fd00:88::2'], unisolate: ['cni-podman0'] });
     golden('forwarding-teardown-v6', renderForwardingChange(c, 6, current));
   });
+  it('sets up an isolated bridge (icc=false) and an internal one', () => {
+    // ingressPolicy isolated: cross-bridge isolation with upstream's comment, and -i br -o br dropped;
+    // an internal network: nothing routed into or out of its bridge (not cross-bridge isolated).
+    const c = change({
+      accept: ['10.88.1.2', '10.88.2.2'],
+      isolate: ['br-iso'],
+      noIcc: ['br-iso'],
+      internal: ['br-int'],
+      families: [4],
+    });
+    golden('forwarding-setup-isolated-internal', renderForwardingChange(c, 4, empty));
+  });
+  it('tears down an isolated and an internal bridge, leaving a same-bridge one and the stage chains', () => {
+    const current = [
+      ':FORWARD ACCEPT [0:0]',
+      `-A FORWARD ${spec.jumpToStage1}`,
+      `-A FORWARD ${spec.jumpToForward}`,
+      ':CNI-FORWARD - [0:0]',
+      `-A CNI-FORWARD ${spec.jumpToAdmin('CNI-ADMIN')}`,
+      ':CNI-ADMIN - [0:0]',
+      `:${STAGE1} - [0:0]`,
+      `-A ${STAGE1} ${spec.stage1Bridge('br1')}`,
+      `-A ${STAGE1} ${spec.stage1BridgeIsolated('br-iso')}`,
+      `-A ${STAGE1} ${spec.iccDrop('br-iso')}`,
+      `-A ${STAGE1} ${spec.internalOut('br-int')}`,
+      `-A ${STAGE1} ${spec.internalIn('br-int')}`,
+      `-A ${STAGE1} ${spec.stageReturn}`,
+      `:${STAGE2} - [0:0]`,
+      `-A ${STAGE2} ${spec.stage2Bridge('br1')}`,
+      `-A ${STAGE2} ${spec.stage2Bridge('br-iso')}`,
+      `-A ${STAGE2} ${spec.stageReturn}`,
+    ].join('\n');
+    const c = change({ unisolate: ['br-iso', 'br-int'], families: [4] });
+    golden('forwarding-teardown-isolated-internal', renderForwardingChange(c, 4, current));
+  });
   it('renders nothing when there is nothing to change', () => {
     golden('forwarding-teardown-nothing', renderForwardingChange(change({ forget: ['10.88.0.9'] }), 4, empty));
   });

@@ -5,7 +5,10 @@
  *  - chain `forward` (filter hook) jumps to `isolation`, then to `admin` (operators' own rules,
  *    never flushed by tscni), then accepts everything from and replies to `containers4/6`;
  *  - chain `isolation` drops traffic from one bridge in `isolated` to another one in `isolated`
- *    (`samebridge` holds each bridge paired with itself, which nft can match in one lookup).
+ *    (`samebridge` holds each bridge paired with itself, which nft can match in one lookup);
+ *    traffic from a bridge to itself when the pair is in `noicc` (`ingressPolicy: isolated`); and
+ *    everything routed into or out of a bridge in `internal` (internal networks; `internalself`
+ *    pairs each with itself, so its own traffic passes).
  * An accept in this table cannot overrule a drop in another table at the same hook (nftables
  * evaluates every base chain), so on a host whose iptables FORWARD policy is DROP only the
  * iptables backend lets container traffic through.
@@ -15,7 +18,7 @@
 import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
-import type { ContainerForwarding, ForwardingChange, ForwardingExpectation } from '../types';
+import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
 import { nftApply, nftRead, nftTransact, parseElements, type NftElement } from './nft';
 
 export const FW_TABLE = 'tscni_firewall';
@@ -30,6 +33,9 @@ export function renderForwardingSkeleton(): string[] {
     `add set ${T} containers6 { type ipv6_addr ; }`,
     `add set ${T} isolated { type ifname ; }`,
     `add set ${T} samebridge { type ifname . ifname ; }`,
+    `add set ${T} noicc { type ifname . ifname ; }`,
+    `add set ${T} internal { type ifname ; }`,
+    `add set ${T} internalself { type ifname . ifname ; }`,
     `add chain ${T} forward { type filter hook forward priority filter ; policy accept ; }`,
     `add chain ${T} admin { comment "operators' rules, before the accepts; tscni never changes this chain" ; }`,
     `add chain ${T} isolation`,
@@ -42,6 +48,9 @@ export function renderForwardingSkeleton(): string[] {
     `add rule ${T} forward ip6 daddr @containers6 ct state established,related accept`,
     `add rule ${T} forward ip6 saddr @containers6 accept`,
     `add rule ${T} isolation iifname @isolated oifname @isolated iifname . oifname != @samebridge drop`,
+    `add rule ${T} isolation iifname . oifname @noicc drop`,
+    `add rule ${T} isolation iifname @internal iifname . oifname != @internalself drop`,
+    `add rule ${T} isolation oifname @internal iifname . oifname != @internalself drop`,
   ];
 }
 
@@ -49,16 +58,34 @@ const ownerOf = (c: ForwardingChange): string =>
   `n=${c.owner.networkName};c=${c.owner.containerId};i=${c.owner.ifName}`.slice(0, 128);
 const addressElement = (ip: string, comment?: string): string =>
   `${setOf(ip)} { ${ip}${comment ? ` comment "${comment}"` : ''} }`;
-const bridgeElements = (br: string): string[] => [`isolated { "${br}" }`, `samebridge { "${br}" . "${br}" }`];
+const pair = (br: string): string => `"${br}" . "${br}"`;
+const bridgeElements = (br: string): string[] => [`isolated { "${br}" }`, `samebridge { ${pair(br)} }`];
+const iccElements = (br: string): string[] => [`noicc { ${pair(br)} }`];
+const internalElements = (br: string): string[] => [`internal { "${br}" }`, `internalself { ${pair(br)} }`];
+/** Every element that can name a bridge, as `set key` (what a listing shows) and as an element. */
+const allBridgeElements = (br: string): Array<[string, string]> => [
+  [`isolated ${br}`, `isolated { "${br}" }`],
+  [`samebridge ${br} . ${br}`, `samebridge { ${pair(br)} }`],
+  [`noicc ${br} . ${br}`, `noicc { ${pair(br)} }`],
+  [`internal ${br}`, `internal { "${br}" }`],
+  [`internalself ${br} . ${br}`, `internalself { ${pair(br)} }`],
+];
 
 /** The change as one transaction that needs no read: elements to remove are first added, so they exist. */
 export function renderForwardingSetup(c: ForwardingChange): string[] {
   const out = renderForwardingSkeleton();
   const owner = ownerOf(c);
   for (const ip of c.accept) out.push(`add element ${T} ${addressElement(ip, owner)}`);
+  const noIcc = c.noIcc ?? [];
+  const internal = c.internal ?? [];
   for (const br of c.isolate) for (const e of bridgeElements(br)) out.push(`add element ${T} ${e}`);
+  for (const br of noIcc) for (const e of iccElements(br)) out.push(`add element ${T} ${e}`);
+  for (const br of internal) for (const e of internalElements(br)) out.push(`add element ${T} ${e}`);
+  const guarded = new Set([...c.isolate, ...noIcc, ...internal]);
   const forget = c.forget.filter((ip) => !c.accept.includes(ip)).map((ip) => addressElement(ip));
-  const unisolate = c.unisolate.filter((br) => !c.isolate.includes(br)).flatMap(bridgeElements);
+  const unisolate = c.unisolate
+    .filter((br) => !guarded.has(br))
+    .flatMap((br) => allBridgeElements(br).map(([, e]) => e));
   for (const e of [...forget, ...unisolate]) out.push(`add element ${T} ${e}`, `delete element ${T} ${e}`);
   return out;
 }
@@ -71,10 +98,7 @@ export function renderForwardingTeardown(c: ForwardingChange, existing: readonly
   const present = new Set(existing.map((e) => `${e.set} ${e.key}`));
   const gone: string[] = [];
   for (const ip of c.forget) if (present.has(`${setOf(ip)} ${ip}`)) gone.push(addressElement(ip));
-  for (const br of c.unisolate) {
-    if (present.has(`isolated ${br}`)) gone.push(`isolated { "${br}" }`);
-    if (present.has(`samebridge ${br} . ${br}`)) gone.push(`samebridge { "${br}" . "${br}" }`);
-  }
+  for (const br of c.unisolate) for (const [key, e] of allBridgeElements(br)) if (present.has(key)) gone.push(e);
   return gone.flatMap((e) => [`add element ${T} ${e}`, `delete element ${T} ${e}`]);
 }
 
@@ -86,7 +110,7 @@ export class NftContainerForwarding implements ContainerForwarding {
   }
 
   async apply(change: ForwardingChange): Promise<void> {
-    if (change.accept.length > 0 || change.isolate.length > 0) {
+    if (change.accept.length > 0 || guardsIn(change)) {
       await nftApply(this.runner, renderForwardingSetup(change));
       return;
     }
@@ -111,6 +135,8 @@ export class NftContainerForwarding implements ContainerForwarding {
       ['forward', '"@containers4"'],
       ['forward', '"@containers6"'],
       ['isolation', '"@samebridge"'],
+      ['isolation', '"@noicc"'],
+      ['isolation', '"@internalself"'],
     ] as const) {
       if (!ruleIn(chain, marker))
         throw new CniError(ErrorCode.Internal, `rule of chain ${chain} not found in nftables table ${T}`, marker);
@@ -122,14 +148,24 @@ export class NftContainerForwarding implements ContainerForwarding {
     for (const br of expected.isolate)
       if (!have.has(`isolated ${br}`) || !have.has(`samebridge ${br} . ${br}`))
         throw new CniError(ErrorCode.Internal, `bridge ${br} not found in sets isolated/samebridge of ${T}`);
+    for (const br of expected.noIcc ?? [])
+      if (!have.has(`noicc ${br} . ${br}`))
+        throw new CniError(ErrorCode.Internal, `bridge ${br} not found in set noicc of ${T}`);
+    for (const br of expected.internal ?? [])
+      if (!have.has(`internal ${br}`) || !have.has(`internalself ${br} . ${br}`))
+        throw new CniError(ErrorCode.Internal, `bridge ${br} not found in sets internal/internalself of ${T}`);
   }
 
   async isolatedBridges(): Promise<string[]> {
     const json = await this.listing();
     return json === undefined
       ? []
-      : parseElements(json)
-          .filter((e) => e.set === 'isolated')
-          .map((e) => String(e.parts[0]));
+      : [
+          ...new Set(
+            parseElements(json)
+              .filter((e) => e.set === 'isolated' || e.set === 'internal' || e.set === 'noicc')
+              .map((e) => String(e.parts[0])),
+          ),
+        ];
   }
 }

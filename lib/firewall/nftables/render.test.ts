@@ -118,6 +118,14 @@ describe('nftables container forwarding (firewall plugin)', () => {
       ),
     );
   });
+  it('sets up an isolated bridge (icc=false) and an internal one', () => {
+    golden(
+      'forwarding-setup-isolated-internal',
+      renderForwardingSetup(
+        change({ accept: ['10.88.1.2', '10.88.2.2'], isolate: ['br-iso'], noIcc: ['br-iso'], internal: ['br-int'] }),
+      ),
+    );
+  });
   it('tears down only the elements the table holds', () => {
     const listing = JSON.stringify({
       nftables: [
