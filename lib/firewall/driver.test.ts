@@ -7,7 +7,8 @@ import { driverFor, inEveryBackend, withDriver } from './driver';
 import { testAttachment } from '../testutil/invocation';
 import { renderMasqSetup } from './iptables/masquerade';
 import { masqComment } from './nftables/masquerade';
-import { dnChainName } from './iptables/port-forwarding';
+import { dnChainName, planOf, renderPortmapTeardown } from './iptables/port-forwarding';
+import { portForwardRequest } from '../testutil/firewall-requests';
 import { chainName } from './names';
 import { NftablesDriver } from './nftables/driver';
 
@@ -142,6 +143,39 @@ describe('port forwarding teardown', () => {
       stdout: `-N ${dn}\n-A ${dn} -p udp -m udp --dport 53 -j DNAT --to-destination 10.0.0.2:5353\n`,
     });
     const removed = await driverFor('iptables', runner).portForwarding.teardown(ctr);
+    expect([...removed.entries()]).toEqual([[4, [{ hostPort: 53, containerPort: 5353, protocol: 'udp', hostIP: '' }]]]);
+  });
+
+  it('iptables with the request setup was given: one restore in the family with an address, no read', async () => {
+    const req = portForwardRequest({ attachment: ctr, containers: [{ address: '10.0.0.2', prefix: 24, family: 4 }] });
+    const runner = new RecordingRunner();
+    const removed = await driverFor('iptables', runner).portForwarding.teardown(ctr, req);
+    expect(runner.lines()).toEqual(['iptables-restore --noflush -w 10']);
+    expect(runner.calls[0]?.input).toBe(
+      renderPortmapTeardown(planOf(req, { address: '10.0.0.2', prefix: 24, family: 4 })),
+    );
+    expect(removed.get(4)?.map((m) => m.hostPort)).toEqual([8080, 8443, 5353]);
+    expect(removed.has(6)).toBe(false);
+  });
+
+  it('iptables with a request that differs from the rules: the restore fails, then the read path', async () => {
+    const dn = dnChainName('net1', 'c1');
+    const req = portForwardRequest({ attachment: ctr, containers: [{ address: '10.0.0.2', prefix: 24, family: 4 }] });
+    let restores = 0;
+    const runner = new RecordingRunner()
+      .on(is('iptables-restore'), () => ({ exitCode: restores++ === 0 ? 1 : 0, stderr: 'line 2 failed' }))
+      .on((c) => c.tool === 'iptables' && c.argv.includes(dn), {
+        stdout: `-N ${dn}\n-A ${dn} -p udp -m udp --dport 53 -j DNAT --to-destination 10.0.0.2:5353\n`,
+      });
+    const removed = await driverFor('iptables', runner).portForwarding.teardown(ctr, req);
+    expect(runner.lines()).toEqual([
+      'iptables-restore --noflush -w 10',
+      `iptables -w 5 -t nat -S ${dn}`,
+      'iptables -w 5 -t nat -S CNI-HOSTPORT-SNAT',
+      'iptables -w 5 -t nat -S CNI-HOSTPORT-DNAT',
+      'iptables-restore --noflush -w 10',
+    ]);
+    expect(runner.calls[4]?.input).toContain(`-X ${dn}`);
     expect([...removed.entries()]).toEqual([[4, [{ hostPort: 53, containerPort: 5353, protocol: 'udp', hostIP: '' }]]]);
   });
 

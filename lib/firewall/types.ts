@@ -60,7 +60,12 @@ export type ForwardedPorts = ReadonlyMap<Family, readonly PortMapping[]>;
 export interface PortForwarding {
   /** Forwards the request's host ports; throws a CniError when another container holds one of them. */
   setup(req: PortForwardRequest): Promise<void>;
-  teardown(a: Attachment): Promise<ForwardedPorts>;
+  /**
+   * Removes the attachment's forwarding, in both families; missing rules are fine. `expected`, the
+   * request setup was given when known (DEL's prevResult and portMappings), lets a backend skip
+   * reading first and skip families the container has no address in.
+   */
+  teardown(a: Attachment, expected?: PortForwardRequest): Promise<ForwardedPorts>;
   check(req: PortForwardRequest): Promise<void>;
   gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
 }

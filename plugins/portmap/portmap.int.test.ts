@@ -165,6 +165,40 @@ describe('portmap DEL, GC and bad input', () => {
     expect(await fetchFrom('out', '192.168.66.1', 8080)).toBe('');
     expect((await portmap('DEL', 'a', pmConf(undefined))).code).toBe(0);
   });
+  it('DEL with prevResult and portMappings writes one iptables-restore and reads nothing; a mismatch takes the read path', async () => {
+    const maps = [
+      { hostPort: 8181, containerPort: 80, protocol: 'tcp' },
+      { hostPort: 5454, containerPort: 53, protocol: 'udp' },
+    ];
+    for (const [name, delMaps] of [
+      ['d1', maps],
+      // Other ports than ADD's: the unread restore fails as a whole, the read finds the rules.
+      ['d2', [{ hostPort: 8282, containerPort: 80, protocol: 'tcp' }]],
+    ] as const) {
+      const prev = await attach(name);
+      expect((await portmap('ADD', name, pmConf(prev, maps))).code).toBe(0);
+      expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).toContain(`ctr-${name}`);
+      const del = await sb.runPlugin(
+        PORTMAP,
+        {
+          command: 'DEL',
+          containerId: `ctr-${name}`,
+          netns: `/run/netns/${sb.nsName(name)}`,
+          ifName: 'eth0',
+          env: { TSCNI_DEBUG: '1' },
+        },
+        pmConf(prev, [...delMaps]),
+      );
+      expect(del.code).toBe(0);
+      expect((await sb.exec('host', ['iptables-save', '-t', 'nat'])).stdout).not.toContain(`ctr-${name}`);
+      // The debug log names every program a verb starts (lib/exec/real.ts).
+      const execs = [...del.stderr.matchAll(/exec \d+ ms: (\S+)/g)].map((m) => m[1]?.split('/').pop());
+      const firewall = execs.filter((t) => /tables|nft/.test(t ?? ''));
+      if (name === 'd1') expect(firewall).toEqual(['iptables-restore']);
+      else expect(firewall.filter((t) => t === 'iptables-restore')).toHaveLength(2);
+      expect(firewall.filter((t) => t?.startsWith('ip6tables') || t === 'nft')).toEqual([]);
+    }
+  });
   it('DEL also removes a legacy CNI-SN chain left by old releases, with its jump', async () => {
     const legacy = chainName('pmnet', 'ctr-legacy', 'SN-');
     await sb.exec('host', ['iptables-restore', '--noflush'], {

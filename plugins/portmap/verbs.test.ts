@@ -86,6 +86,19 @@ describe('portmap DEL', () => {
     expect(lines.filter((l) => l.startsWith('ip6tables-restore'))).toHaveLength(0);
     expect(lines).toContain('conntrack -D -f ipv4 -p udp --orig-port-dst 5353');
   });
+  it('with prevResult and portMappings: one iptables-restore for the family with an address, no iptables read', async () => {
+    const runner = new RecordingRunner().on(is('nft', '-j', 'list'), { exitCode: 1 });
+    const out = await callVerb(withRunner(verbs, runner), 'DEL', conf());
+    expect(out.code).toBe(0);
+    // The nft read runs here only because netlink cannot answer outside Bun; the shipped
+    // executable asks the kernel whether the table exists first (lib/netlink/nftables.ts).
+    expect(runner.lines()).toEqual([
+      'iptables-restore --noflush -w 10',
+      'nft -j list table inet tscni_hostport',
+      'conntrack -D -f ipv4 -p udp --orig-port-dst 5353',
+    ]);
+    expect(String(runner.calls[0]?.input)).toContain(`-X ${dnChainName('net1', 'c1')}`);
+  });
 });
 
 describe('portmap CHECK and GC', () => {

@@ -3,7 +3,8 @@
  * CNI-HOSTPORT-DNAT / -SETMARK / -MASQ, one CNI-DN-<hash> chain per container, entry rules in
  * CNI-HOSTPORT-DNAT commented `dnat name: "<net>" id: "<cid>"`. Per family, one read and one
  * `iptables-restore --noflush` write per verb: ADD reads the whole nat table (host-port conflicts
- * can be anywhere); DEL and CHECK read only the chains they touch. Rendering is pure.
+ * can be anywhere); CHECK reads only the chains it touches; DEL given what setup was given writes
+ * without reading, and reads only the chains it touches when that fails. Rendering is pure.
  */
 import { FAMILIES, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
@@ -42,6 +43,36 @@ const isUnspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || 
 const sameFamily = (ip: string, family: Family): boolean => isUnspecified(ip) || familyOfText(ip) === family;
 export const markOf = (bit: number): string => `0x${((1 << bit) >>> 0).toString(16)}`;
 
+/**
+ * The container's entry rules in CNI-HOSTPORT-DNAT (without `-A`): one per protocol and 15 host
+ * ports (multiport's limit), all ports in every family, as setup writes them and teardown deletes them.
+ */
+function entryRules(p: PortmapPlan): string[] {
+  const dn = dnChainName(p.networkName, p.containerId);
+  const comment = JSON.stringify(`dnat ${ruleComment(p.networkName, p.containerId)}`);
+  const cond = p.conditions.length ? ` ${p.conditions.join(' ')}` : '';
+  const out: string[] = [];
+  for (const proto of [...new Set(p.mappings.map((m) => m.protocol))].sort()) {
+    const ports = [...new Set(p.mappings.filter((m) => m.protocol === proto).map((m) => m.hostPort))];
+    for (let i = 0; i < ports.length; i += 15)
+      out.push(
+        `${DNAT_CHAIN} -p ${proto} -m comment --comment ${comment} -m multiport --destination-ports ${ports.slice(i, i + 15).join(',')}${cond} -j ${dn}`,
+      );
+  }
+  return out;
+}
+
+/**
+ * iptables-restore text removing what renderPortmapSetup made for `p`, without reading the table:
+ * the exact entry rules, then the container's chain. It fails as a whole when anything differs
+ * (a rule or the chain missing, an extra jump to the chain left), and teardown then reads and
+ * removes what is there. The shared chains stay, as they do on the read path.
+ */
+export function renderPortmapTeardown(p: PortmapPlan): string {
+  const dn = dnChainName(p.networkName, p.containerId);
+  return ['*nat', ...entryRules(p).map((r) => `-D ${r}`), `-F ${dn}`, `-X ${dn}`, 'COMMIT', ''].join('\n');
+}
+
 /** The restore text for one container and one family. */
 export function renderPortmapSetup(p: PortmapPlan, save: string): string {
   const { chains, rules } = parseSave(save);
@@ -75,16 +106,7 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
   }
   // Our old entry rules go; new ones follow (a repeated ADD leaves no stale rule, unlike the reference).
   for (const r of rules) if (r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)) out.push(`-D${r.slice(2)}`);
-  const comment = JSON.stringify(`dnat ${ruleComment(p.networkName, p.containerId)}`);
-  const cond = p.conditions.length ? ` ${p.conditions.join(' ')}` : '';
-  for (const proto of [...new Set(p.mappings.map((m) => m.protocol))].sort()) {
-    const ports = [...new Set(p.mappings.filter((m) => m.protocol === proto).map((m) => m.hostPort))];
-    for (let i = 0; i < ports.length; i += 15) {
-      out.push(
-        `-A ${DNAT_CHAIN} -p ${proto} -m comment --comment ${comment} -m multiport --destination-ports ${ports.slice(i, i + 15).join(',')}${cond} -j ${dn}`,
-      );
-    }
-  }
+  for (const r of entryRules(p)) out.push(`-A ${r}`);
   const src = p.masqAll ? (p.family === 6 ? '::/0' : '0.0.0.0/0') : `${p.containerIP}/${p.prefix}`;
   const target = p.family === 6 ? `[${p.containerIP}]` : p.containerIP;
   for (const m of p.mappings) {
@@ -189,12 +211,34 @@ export class IptablesPortForwarding implements PortForwarding {
     );
   }
 
-  async teardown(a: Attachment): Promise<ForwardedPorts> {
-    const [v4, v6] = await concurrently(this.teardownFamily(a, 4), this.teardownFamily(a, 6));
+  async teardown(a: Attachment, expected?: PortForwardRequest): Promise<ForwardedPorts> {
+    const [v4, v6] = await concurrently(this.teardownExpected(a, 4, expected), this.teardownExpected(a, 6, expected));
     const out = new Map<Family, readonly PortMapping[]>();
     if (v4) out.set(4, v4);
     if (v6) out.set(6, v6);
     return out;
+  }
+
+  /**
+   * With what setup was given (DEL's prevResult and portMappings), a family without a container
+   * address has nothing forwarded, and the rules of one with an address go in one restore
+   * without a read; when that restore fails (something differs), the read path below runs.
+   */
+  private async teardownExpected(
+    a: Attachment,
+    family: Family,
+    expected: PortForwardRequest | undefined,
+  ): Promise<PortMapping[] | undefined> {
+    if (!expected) return this.teardownFamily(a, family);
+    const c = expected.containers.find((x) => x.family === family);
+    if (!c) return undefined;
+    const plan = planOf(expected, c);
+    const removed = await restore(this.runner, family, renderPortmapTeardown(plan)).then(
+      () => true,
+      () => false,
+    );
+    if (removed) return plan.mappings.filter((m) => sameFamily(m.hostIP, family));
+    return this.teardownFamily(a, family);
   }
 
   /**

@@ -9,7 +9,7 @@ import {
   portForwardRequest as request,
 } from '../../testutil/firewall-requests';
 import { renderMasqSetup, renderMasqTeardown } from './masquerade';
-import { dnChainName, planOf, renderPortmapSetup } from './port-forwarding';
+import { dnChainName, planOf, renderPortmapSetup, renderPortmapTeardown } from './port-forwarding';
 import { renderChainRemoval } from './tables';
 import { renderForwardingChange, spec, STAGE1, STAGE2 } from './container-forwarding';
 import { chainName } from '../names';
@@ -126,6 +126,22 @@ describe('iptables port forwarding', () => {
       hostIP: '',
     }));
     golden('port-forwarding-setup-v4-many', renderPortmapSetup(plan(4, { mappings }), ''));
+  });
+  it('tears down a known request without a listing: the exact entry rules, then the chain', () => {
+    const mappings = Array.from({ length: 16 }, (_, i) => ({
+      hostPort: 10000 + i,
+      containerPort: 80,
+      protocol: 'tcp' as const,
+      hostIP: '',
+    }));
+    const p = plan(6, { mappings: [...mappings, ...request().mappings], conditionsV6: ['! -s fd00:1::/64'] });
+    const text = renderPortmapTeardown(p);
+    golden('port-forwarding-teardown-known-v6', text);
+    // Each entry rule setup wrote is deleted as written (`-A` → `-D`).
+    const entries = renderPortmapSetup(p, '')
+      .split('\n')
+      .filter((l) => l.startsWith('-A CNI-HOSTPORT-DNAT '));
+    expect(text.split('\n').filter((l) => l.startsWith('-D '))).toEqual(entries.map((l) => `-D${l.slice(2)}`));
   });
   it('tears down the DN chain, its entry rule and a legacy SN chain', () => {
     const dn = dnChainName('podman', 'c0ffee');
