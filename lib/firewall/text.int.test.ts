@@ -6,12 +6,10 @@
  * it); the MAC spoof check, portmap and masquerade on nftables now take such names whole, and
  * DEL leaves nothing. The reference (1.1.1, go-nft JSON) handles the spoof check's names too.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../testutil/sandbox';
 
-// Many program runs per test on a loaded machine: a generous limit, no test asserts time.
-jest.setTimeout(180_000);
 import { iptComment, nftComment, nftString, ownerTag } from './text';
 
 const IFNAMES = ['",6.6.6.6}#', 'e"x;{}$\\', "a'b`c|d&"];
