@@ -41,6 +41,7 @@ import { isErrno, type Link, type Rtnl } from '../netlink';
 import { randomBytes } from '../sys/hash';
 import { missingKindText } from './link-kind';
 import { netnsInode } from '../sys/netns';
+import { parseJson } from '../cni/json';
 
 export const VLAN_STATE_DIR = '/var/lib/cni/tscni/vlan';
 
@@ -157,7 +158,7 @@ class Store {
       throw e;
     }
     try {
-      return t.parseWith(stateDecoder, JSON.parse(text), 'VLAN state file');
+      return t.parseWith(stateDecoder, parseJson(text), 'VLAN state file');
     } catch (e) {
       // Written atomically, so only tampering gets here; the link's alias still says whose it is.
       warn(`ignoring unreadable ${this.path(name)}: ${(e as Error).message}`);

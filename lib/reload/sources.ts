@@ -11,6 +11,7 @@ import { isAbsolute, join } from 'node:path';
 import { validateContainerId, validateIfName, validateNetworkName } from '../cni/names';
 import type { Attachment } from '../cni/invocation';
 import { listConfFiles, loadNetwork, parseConfList, type NetworkConfigList } from '../runtime/config';
+import { parseJson } from '../cni/json';
 
 export interface CachedAttachment {
   readonly attachment: Attachment;
@@ -32,7 +33,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** The config list of a cache entry: a conflist, or a single plugin config (libcni's AddNetwork). */
 function listOf(bytes: Buffer, file: string): NetworkConfigList {
-  const json: unknown = JSON.parse(bytes.toString('utf8'));
+  const json: unknown = parseJson(bytes.toString('utf8'));
   const isList = isObject(json) && Array.isArray(json['plugins']);
   return parseConfList(bytes, `${file}${isList ? '.conflist' : '.conf'}`);
 }
@@ -98,7 +99,7 @@ export function readCache(
     const file = join(dir, name);
     try {
       if (!statSync(file).isFile()) continue;
-      entries.push(decode(file, JSON.parse(readFileSync(file, 'utf8')) as unknown, netconfPath));
+      entries.push(decode(file, parseJson(readFileSync(file, 'utf8')) as unknown, netconfPath));
     } catch (e) {
       unusable.push({ file, why: e instanceof Error ? e.message : String(e) });
     }

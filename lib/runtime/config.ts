@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareVersions } from '../cni/version';
+import { parseJson } from '../cni/json';
 
 export interface PluginConf {
   readonly type: string;
@@ -44,7 +45,7 @@ function pickVersion(obj: Record<string, unknown>): string {
 }
 
 export function parseConfList(bytes: Buffer, file: string): NetworkConfigList {
-  const obj = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  const obj = parseJson(bytes.toString('utf8')) as Record<string, unknown>;
   const isList = file.endsWith('.conflist');
   const rawPlugins = isList ? obj['plugins'] : [obj];
   if (!Array.isArray(rawPlugins) || rawPlugins.length === 0) throw new Error(`${file}: no plugins in list`);

@@ -1,5 +1,7 @@
 /** The requests both firewall backends' golden tests render, so the two sets of goldens describe the same input. */
 import type { ForwardingChange, PortForwardRequest } from '../firewall/types';
+import type { Attachment } from '../cni/invocation';
+import type { IfName } from '../cni/names';
 import { testAttachment } from './invocation';
 
 export const goldenAttachment = testAttachment('podman', 'c0ffee', 'eth0');
@@ -10,7 +12,7 @@ export const goldenAttachment = testAttachment('podman', 'c0ffee', 'eth0');
  * comments out the rest of the line; the last is not UTF-8 (a byte 0xff).
  */
 export const hostileIfNames = ['",6.6.6.6}#', 'e"x;{}$\\', '\udcff\udcfe0'] as const;
-export const hostileAttachment = (ifName: string): Attachment => ({ ...goldenAttachment, ifName });
+export const hostileAttachment = (ifName: string): Attachment => ({ ...goldenAttachment, ifName: ifName as IfName });
 
 /** Dual-stack container, every kind of mapping (any host IP, a v4 host IP, a v6 host IP, udp). */
 export const portForwardRequest = (over: Partial<PortForwardRequest> = {}): PortForwardRequest => ({

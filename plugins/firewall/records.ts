@@ -26,6 +26,7 @@ import * as t from '../../lib/cni/schema';
 import { formatIP, parseIP } from '../../lib/addr/ip';
 import { isAdminChainName, isZoneName, type FirewallBackend } from './config';
 import { isRuleLinkName } from './facts';
+import { parseJson } from '../../lib/cni/json';
 
 export interface FirewallRecord {
   readonly backend: FirewallBackend;
@@ -95,7 +96,7 @@ export class RecordStore {
    */
   private parse(text: string): FirewallRecord | undefined {
     try {
-      const r = t.parseWith(recordDecoder, JSON.parse(text) as unknown, 'firewall record');
+      const r = t.parseWith(recordDecoder, parseJson(text), 'firewall record');
       const canonical = (ip: string): boolean => {
         const a = parseIP(ip);
         return a !== undefined && formatIP(a) === ip;

@@ -15,6 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import * as t from '../../lib/cni/schema';
 import { randomBytes } from '../../lib/sys/hash';
+import { parseJson } from '../../lib/cni/json';
 
 export interface LinkOriginals {
   mac?: string;
@@ -72,7 +73,7 @@ const wire = t.object({
 export function decodeRecord(name: string, text: string): StateRecord {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch (e) {
     throw new StateFileError(name, (e as Error).message);
   }

@@ -1,4 +1,5 @@
 /** Golden text of every iptables-restore transaction lib/firewall renders (`make golden` rewrites them). */
+import type { Attachment } from '../../cni/invocation';
 import { describe, expect, it } from '@jest/globals';
 import type { Family } from '../../addr/ip';
 import { expectGolden } from '../../testutil/golden';
@@ -255,7 +256,7 @@ describe('iptables container forwarding (firewall plugin)', () => {
 
 describe('iptables renderers given hostile names', () => {
   it('quotes comments: a quote or backslash in a name is escaped, never ends the word', () => {
-    const a = { networkName: 'pod"man', containerId: 'c0\\ffee', ifName: 'eth0' };
+    const a = { networkName: 'pod"man', containerId: 'c0\\ffee', ifName: 'eth0' } as Attachment;
     golden('hostile-masquerade-setup', renderMasqSetup(a, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], 4));
   });
   it('conditions: each element one argument, quoted when it must be', () => {

@@ -21,7 +21,8 @@ const T = `inet ${MASQ_TABLE}`;
  * The reference's comment: the attachment's hash, then its names with `"` dropped, cut to 128
  * bytes. Rules are found by the hash (teardown) or by the whole comment (GC), never by parsing it.
  */
-export const masqComment = (a: Attachment): string =>
+/** Plain strings: GC rebuilds the comments of kept attachments from their keys. */
+export const masqComment = (a: { networkName: string; containerId: string; ifName: string }): string =>
   looseCommentText(
     `${nftMasqHash(a.networkName, a.ifName, a.containerId)}, net: ${a.networkName}, if: ${a.ifName}, id: ${a.containerId}`,
   );
