@@ -23,7 +23,7 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # lib/testutil/programs.test.ts fails when the two part.
 TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:iptables iptables-save:iptables \
   ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux \
-  ps:procps openssl:openssl tcpdump:tcpdump dnsmasq:dnsmasq-base dbus-daemon:dbus-daemon /usr/lib/cni/bridge:containernetworking-plugins \
+  ps:procps openssl:openssl tcpdump:tcpdump mkfifo:coreutils dnsmasq:dnsmasq-base dbus-daemon:dbus-daemon /usr/lib/cni/bridge:containernetworking-plugins \
   /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
   go:golang-go xz:xz-utils perl:perl-base \
