@@ -4,22 +4,22 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NotNetnsError, openNetnsFd } from './netns';
+import { checkNetnsFs, NotNetnsError } from './netns';
 import { requireProgram } from '../testutil/programs';
 
-describe('openNetnsFd', () => {
+describe('checkNetnsFs', () => {
   it('refuses a FIFO without opening it (an open would block), and a regular file, by their file system', () => {
     const d = mkdtempSync(join(tmpdir(), 'netns-test-'));
     try {
       execFileSync(requireProgram('mkfifo'), [join(d, 'fifo')]);
       writeFileSync(join(d, 'file'), '');
       for (const p of [join(d, 'fifo'), join(d, 'file'), d]) {
-        expect(() => openNetnsFd(p)).toThrow(NotNetnsError);
-        expect(() => openNetnsFd(p)).toThrow(/^unknown FS magic on ".*": [0-9a-f]+$/);
+        expect(() => checkNetnsFs(p)).toThrow(NotNetnsError);
+        expect(() => checkNetnsFs(p)).toThrow(/^unknown FS magic on ".*": [0-9a-f]+$/);
       }
       let missing: unknown;
       try {
-        openNetnsFd(join(d, 'gone'));
+        checkNetnsFs(join(d, 'gone'));
       } catch (e) {
         missing = e;
       }
