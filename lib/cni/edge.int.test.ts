@@ -5,10 +5,12 @@
  * Each call must come back as one CNI error with the right code and leave nothing behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../testutil/sandbox';
 import { addUnderlay } from '../testutil/underlay';
+import { requireProgram } from '../testutil/programs';
 
 const PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall', 'loopback', 'tuning', 'macvlan', 'ipvlan', 'ptp'];
 
@@ -122,6 +124,31 @@ describe('row 11: JSON decoded as Go decodes it', () => {
     expect(r.json).toMatchObject({ code: 999 });
     expect((r.json as { msg: string }).msg).toContain('failed to find plugin "no-such-ipam"');
     expect(r.stderr).not.toContain('rollback');
+  });
+});
+
+describe('row 5: files a config names are read bounded', () => {
+  const conf = (resolvConf: string, store: string): Record<string, unknown> => ({
+    cniVersion: '1.0.0',
+    name: 'rc',
+    type: 'host-local',
+    ipam: { type: 'host-local', subnet: '10.64.0.0/24', resolvConf, dataDir: join(sb.dir, store) },
+  });
+  it('resolvConf naming /dev/zero, a FIFO or a 2 MiB file: an error at once, nothing allocated', async () => {
+    const fifo = join(sb.dir, 'resolv-fifo');
+    execFileSync(requireProgram('mkfifo'), [fifo]);
+    const big = join(sb.dir, 'resolv-big');
+    writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    for (const path of ['/dev/zero', fifo, big]) {
+      const r = await call(BIN_DIR, 'host-local', 'ADD', conf(path, 'rc-ours'));
+      expect(r.json).toMatchObject({ code: 999 });
+      expect((r.json as { msg: string }).msg).toMatch(new RegExp(`open ${path}: (not a regular file|larger than)`));
+      const store = join(sb.dir, 'rc-ours', 'rc');
+      expect(existsSync(store) ? readdirSync(store).filter((f) => /^\d/.test(f)) : []).toEqual([]);
+    }
+    // The reference fails on /dev/zero too, once its 64 KiB line buffer is full.
+    const theirs = await call(REFERENCE_DIR, 'host-local', 'ADD', conf('/dev/zero', 'rc-theirs'));
+    expect((theirs.json as { msg: string }).msg).toContain('token too long');
   });
 });
 
