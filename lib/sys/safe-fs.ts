@@ -37,8 +37,8 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from './hash';
-import { rawBytes } from './raw-text';
+import { rawBytes, rawLength, rawString } from './raw-text';
+import { randomBytes, sha256hex } from './hash';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY, O_NOCTTY } = constants;
 
@@ -53,6 +53,17 @@ export class UnsafePathError extends Error {
     super(`${path}: ${why}`);
     this.name = 'UnsafePathError';
   }
+}
+
+/**
+ * A file name for a key made of names a caller chose (a container ID has no length limit): the
+ * key itself when it is a plain name of at most `max` bytes, else `~` and its hash. Keys that
+ * start with '.' (temp files) or '~' (hashes) are hashed too, so no two keys share a name.
+ * The file's content says what it is for, wherever a name must be read back.
+ */
+export function fileNameFor(key: string, max = 200): string {
+  const plain = key !== '' && rawLength(key) <= max && !key.includes('/') && !key.includes('\0') && !/^[.~]/.test(key);
+  return plain ? key : `~${sha256hex(key)}`;
 }
 
 /** One path component: no '/', not '.' or '..', no NUL. */
@@ -307,9 +318,28 @@ export class SafeDir {
     this.remove(name);
   }
 
-  /** Names in the directory. */
+  /** Names in the directory (as their bytes are: see raw-text.ts). */
   list(): string[] {
-    return readdirSync(`/proc/self/fd/${this.fd}`);
+    return readdirSync(`/proc/self/fd/${this.fd}`, { encoding: 'buffer' }).map((b) => rawString(b));
+  }
+
+  /**
+   * The directory at `names` below this one, each opened as sub() opens it; undefined when one
+   * is missing and `create` is false. Intermediate descriptors are closed.
+   */
+  walk(
+    names: readonly string[],
+    opts: { create?: boolean; mode?: number; replace?: boolean } = {},
+  ): SafeDir | undefined {
+    if (names.length === 0) throw new UnsafePathError(this.path, 'walk: no names given');
+    let cur: SafeDir = this;
+    for (const n of names) {
+      const next: SafeDir | undefined = cur.sub(n, opts);
+      if (cur !== this) cur.close();
+      if (!next) return undefined;
+      cur = next;
+    }
+    return cur;
   }
 
   /** The directory's own metadata. */
