@@ -331,12 +331,13 @@ export class SafeDir {
     names: readonly string[],
     opts: { create?: boolean; mode?: number; replace?: boolean } = {},
   ): SafeDir | undefined {
-    if (names.length === 0) throw new UnsafePathError(this.path, 'walk: no names given');
-    let cur: SafeDir = this;
-    for (const n of names) {
+    const [first, ...rest] = names;
+    if (first === undefined) throw new UnsafePathError(this.path, 'walk: no names given');
+    let cur = this.sub(first, opts);
+    for (const n of rest) {
+      if (!cur) return undefined;
       const next: SafeDir | undefined = cur.sub(n, opts);
-      if (cur !== this) cur.close();
-      if (!next) return undefined;
+      cur.close();
       cur = next;
     }
     return cur;
