@@ -336,9 +336,12 @@ export class SafeDir {
     let cur = this.sub(first, opts);
     for (const n of rest) {
       if (!cur) return undefined;
-      const next: SafeDir | undefined = cur.sub(n, opts);
-      cur.close();
-      cur = next;
+      const parent: SafeDir = cur;
+      try {
+        cur = parent.sub(n, opts);
+      } finally {
+        parent.close();
+      }
     }
     return cur;
   }
