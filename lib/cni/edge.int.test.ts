@@ -12,7 +12,21 @@ import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../testutil/san
 import { addUnderlay } from '../testutil/underlay';
 import { requireProgram } from '../testutil/programs';
 
-const PLUGINS = ['bridge', 'host-local', 'portmap', 'firewall', 'loopback', 'tuning', 'macvlan', 'ipvlan', 'ptp'];
+const PLUGINS = [
+  'bridge',
+  'host-local',
+  'dhcp',
+  'static',
+  'portmap',
+  'firewall',
+  'loopback',
+  'tuning',
+  'macvlan',
+  'ipvlan',
+  'host-device',
+  'sbr',
+  'ptp',
+];
 
 let sb: Sandbox;
 let ctr: string;
@@ -159,9 +173,11 @@ describe('row 4: a plugin told to delegate to itself', () => {
     type,
     bridge: 'selfbr0',
     master: 'phys0',
+    device: 'phys0',
+    dataDir: join(sb.dir, 'hd-self'),
     ipam: { type, subnet: '10.62.0.0/24', dataDir: join(sb.dir, 'ipam-self') },
   });
-  it.each(['bridge', 'ptp', 'macvlan', 'ipvlan'])('%s: code 7 at once, nothing created', async (type) => {
+  it.each(['bridge', 'ptp', 'macvlan', 'ipvlan', 'host-device'])('%s: code 7 at once, nothing created', async (type) => {
     const before = await links('host');
     const r = await call(BIN_DIR, type, 'ADD', conf(type));
     expect(r.json).toMatchObject({ code: 7, msg: `plugin "${type}" cannot delegate to itself` });

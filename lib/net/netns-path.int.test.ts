@@ -43,27 +43,30 @@ const conf = (type: string, store: string): Record<string, unknown> => ({
   master: 'phys0',
   ipam: { type: 'host-local', subnet: '10.63.0.0/24', dataDir: join(sb.dir, store) },
 });
+/** Each plugin's smallest config that gets as far as the container (sbr and tuning are chained, host-device moves phys0). */
+function configOf(type: string, store: string): Record<string, unknown> {
+  const chained = {
+    cniVersion: '1.0.0',
+    interfaces: [{ name: 'eth0' }],
+    ips: [{ interface: 0, address: '10.63.1.2/24', gateway: '10.63.1.1' }],
+  };
+  if (type === 'loopback') return { cniVersion: '1.0.0', name: 'nsnet', type };
+  if (type === 'tuning' || type === 'sbr') return { cniVersion: '1.0.0', name: 'nsnet', type, prevResult: chained };
+  if (type === 'host-device') return { ...conf(type, store), device: 'phys0', dataDir: join(sb.dir, 'hd') };
+  return conf(type, store);
+}
 const call = (dir: string, type: string, command: string, netns: string, store: string): Promise<RunResult> =>
   sb.runPlugin(
     join(dir, type),
     { command, containerId: 'ctr-ns', netns, ifName: 'eth0', path: dir },
-    type === 'loopback'
-      ? { cniVersion: '1.0.0', name: 'nsnet', type }
-      : type === 'tuning'
-        ? {
-            cniVersion: '1.0.0',
-            name: 'nsnet',
-            type,
-            prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0' }] },
-          }
-        : conf(type, store),
+    configOf(type, store),
   );
 const leases = (store: string): string[] => {
   const d = join(sb.dir, store, 'nsnet');
   return existsSync(d) ? readdirSync(d).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
 };
 
-describe.each(['bridge', 'ptp', 'macvlan', 'ipvlan', 'loopback', 'tuning'])('%s', (type) => {
+describe.each(['bridge', 'ptp', 'macvlan', 'ipvlan', 'host-device', 'loopback', 'tuning', 'sbr'])('%s', (type) => {
   it('ADD refuses each path at once, naming it, with no lease taken; DEL succeeds', async () => {
     for (const [what, path] of Object.entries(paths)) {
       const r = await call(BIN_DIR, type, 'ADD', path, 'ours');
