@@ -177,17 +177,20 @@ describe('row 4: a plugin told to delegate to itself', () => {
     dataDir: join(sb.dir, 'hd-self'),
     ipam: { type, subnet: '10.62.0.0/24', dataDir: join(sb.dir, 'ipam-self') },
   });
-  it.each(['bridge', 'ptp', 'macvlan', 'ipvlan', 'host-device'])('%s: code 7 at once, nothing created', async (type) => {
-    const before = await links('host');
-    const r = await call(BIN_DIR, type, 'ADD', conf(type));
-    expect(r.json).toMatchObject({ code: 7, msg: `plugin "${type}" cannot delegate to itself` });
-    expect(await links('c')).toEqual([]);
-    expect((await links('host')).filter((l) => !before.includes(l) && l !== 'selfbr0')).toEqual([]);
-    const store = join(sb.dir, 'ipam-self', 'selfnet');
-    expect(existsSync(store) ? readdirSync(store).filter((f) => /^\d/.test(f)) : []).toEqual([]);
-    // DEL of such a config fails the same way instead of recursing.
-    expect(codeOf(await call(BIN_DIR, type, 'DEL', conf(type)))).toBe(7);
-  });
+  it.each(['bridge', 'ptp', 'macvlan', 'ipvlan', 'host-device'])(
+    '%s: code 7 at once, nothing created',
+    async (type) => {
+      const before = await links('host');
+      const r = await call(BIN_DIR, type, 'ADD', conf(type));
+      expect(r.json).toMatchObject({ code: 7, msg: `plugin "${type}" cannot delegate to itself` });
+      expect(await links('c')).toEqual([]);
+      expect((await links('host')).filter((l) => !before.includes(l) && l !== 'selfbr0')).toEqual([]);
+      const store = join(sb.dir, 'ipam-self', 'selfnet');
+      expect(existsSync(store) ? readdirSync(store).filter((f) => /^\d/.test(f)) : []).toEqual([]);
+      // DEL of such a config fails the same way instead of recursing.
+      expect(codeOf(await call(BIN_DIR, type, 'DEL', conf(type)))).toBe(7);
+    },
+  );
 
   it('a chain of delegations stops at the limit, also across processes (TSCNI_DELEGATION_DEPTH)', async () => {
     const config = {
