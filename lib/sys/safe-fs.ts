@@ -208,9 +208,10 @@ export class SafeDir {
     }
   }
 
-  /** read() as UTF-8 text (the state files tscni writes are text). */
+  /** read() as text, keeping bytes that are not UTF-8 (raw-text.ts): a lease names an interface by its bytes. */
   readText(name: string, max: number): string | undefined {
-    return this.read(name, max)?.toString('utf8');
+    const b = this.read(name, max);
+    return b === undefined ? undefined : rawString(b);
   }
 
   /** Metadata of `name` itself (lstat: a link is not followed); undefined when missing. */
@@ -248,7 +249,7 @@ export class SafeDir {
       throw e;
     }
     try {
-      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      const bytes = typeof data === 'string' ? rawBytes(data) : data;
       for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
     } catch (e) {
       closeSync(fd);
@@ -272,6 +273,33 @@ export class SafeDir {
 
   rename(from: string, to: string): void {
     renameSync(this.at(from), this.at(to));
+  }
+
+  /** Renames `from` here to `to` in `dir` (same file system): a link at `to` is replaced. */
+  renameTo(from: string, dir: SafeDir, to: string): void {
+    renameSync(this.at(from), dir.at(to));
+  }
+
+  /** A hard link `to` in `dir` of `from` here; false when `to` exists. */
+  linkTo(from: string, dir: SafeDir, to: string): boolean {
+    try {
+      linkSync(this.at(from), dir.at(to));
+      return true;
+    } catch (e) {
+      if (errno(e) === 'EEXIST') return false;
+      throw e;
+    }
+  }
+
+  /** Unlinks the file or link `name` (never a directory); false when it was not there. */
+  unlink(name: string): boolean {
+    try {
+      unlinkSync(this.at(name));
+      return true;
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   /**
