@@ -23,6 +23,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  fsyncSync,
   linkSync,
   lstatSync,
   mkdirSync,
@@ -228,9 +229,9 @@ export class SafeDir {
    * Writes `data` to `name` atomically: a new temp file in this directory (O_EXCL, O_NOFOLLOW),
    * renamed over `name`. A link at `name` is replaced, its target never written.
    */
-  write(name: string, data: string | Uint8Array, mode = 0o600): void {
+  write(name: string, data: string | Uint8Array, mode = 0o600, opts: { fsync?: boolean } = {}): void {
     const tmp = `.${component(name).slice(0, 32)}.${randomBytes(6).toString('hex')}.tmp`;
-    this.createExclusive(tmp, data, mode);
+    this.createExclusive(tmp, data, mode, opts);
     try {
       renameSync(this.at(tmp), this.at(name));
     } catch (e) {
@@ -240,7 +241,7 @@ export class SafeDir {
   }
 
   /** Creates `name` with `data`; false when it exists already (nothing written then). */
-  createExclusive(name: string, data: string | Uint8Array, mode = 0o600): boolean {
+  createExclusive(name: string, data: string | Uint8Array, mode = 0o600, opts: { fsync?: boolean } = {}): boolean {
     let fd: number;
     try {
       fd = openSync(this.at(name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
@@ -251,6 +252,7 @@ export class SafeDir {
     try {
       const bytes = typeof data === 'string' ? rawBytes(data) : data;
       for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+      if (opts.fsync) fsyncSync(fd);
     } catch (e) {
       closeSync(fd);
       this.remove(name);
