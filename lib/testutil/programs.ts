@@ -27,6 +27,8 @@ export const TEST_PROGRAMS = {
   flock: 'util-linux',
   lslocks: 'util-linux',
   fallocate: 'util-linux',
+  // the fuzzer's per-call address-space limit
+  prlimit: 'util-linux',
   sysctl: 'procps',
   ps: 'procps',
   openssl: 'openssl',
