@@ -5,11 +5,13 @@
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { appendFileSync } from 'node:fs';
 import { requireProgram } from '../testutil/programs';
 import { describeCall, fuzzCall, World, type Finding } from '../testutil/fuzz';
 
 const seconds = Number(process.env['FUZZ_SECONDS'] ?? 0);
 const runs = seconds > 0 ? Number.MAX_SAFE_INTEGER : Number(process.env['FUZZ_RUNS'] ?? 25);
+const log = process.env['FUZZ_LOG'];
 const seed = process.env['FUZZ_SEED'] !== undefined ? Number(process.env['FUZZ_SEED']) : undefined;
 
 let w: World;
@@ -30,6 +32,9 @@ it(
         fc.asyncProperty(fuzzCall(w.sb.dir), async (c) => {
           const f = await w.check(c);
           findings.push(...f);
+          // The long run's progress, for whoever watches it (FUZZ_LOG=<file>).
+          if (log && (w.calls % 50 < 2 || f.length > 0))
+            appendFileSync(log, `${new Date().toISOString()} calls=${w.calls} findings=${findings.length}\n`);
           return f.length === 0;
         }),
         {
