@@ -5,7 +5,7 @@
  * redirected writes and deletions. In a sandbox, the reference 1.1.1 beside it.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, type RunResult } from '../../lib/testutil/sandbox';
 
@@ -103,5 +103,35 @@ describe('links planted in the records directory', () => {
     expect(readdirSync(victim)).toEqual(['keep']);
     expect(readFileSync(join(victim, 'keep'), 'utf8')).toBe('precious');
     expect(existsSync(join(dataDir, 'attachments', 'recnet'))).toBe(true); // the link itself is left alone
+  });
+});
+
+// Issue 20 row 3: DEL writes a teardown mark (lib/state/marks.ts) before it removes rules; a link
+// planted there once had its target overwritten with the mark.
+describe('row 3: links planted where DEL writes its teardown mark', () => {
+  it('a link at the mark and a link at teardown/: DEL succeeds, neither target is written', async () => {
+    const dataDir = join(sb.dir, 'fw-marks');
+    const runDir = join(sb.dir, 'run-marks');
+    const victimFile = join(sb.dir, 'victim-mark');
+    const victimDir = join(sb.dir, 'victim-marks');
+    writeFileSync(victimFile, 'precious');
+    mkdirSync(victimDir);
+    const config = conf(dataDir, { prevResult: prev('10.65.0.7/24') });
+    const del = (id: string): Promise<RunResult> =>
+      sb.runPlugin(
+        join(BIN_DIR, 'firewall'),
+        { command: 'DEL', containerId: id, netns: ctr, ifName: 'eth0', env: { TSCNI_RUN_DIR: runDir } },
+        config,
+      );
+    mkdirSync(join(runDir, 'teardown'), { recursive: true });
+    symlinkSync(victimFile, join(runDir, 'teardown', 'recnet:ctr-m:eth0'));
+    ok(await del('ctr-m'));
+    expect(readFileSync(victimFile, 'utf8')).toBe('precious');
+    // The whole directory a link: replaced by a directory of ours, the target left empty.
+    rmSync(join(runDir, 'teardown'), { recursive: true });
+    symlinkSync(victimDir, join(runDir, 'teardown'));
+    ok(await del('ctr-n'));
+    expect(readdirSync(victimDir)).toEqual([]);
+    expect(readdirSync(join(runDir, 'teardown'))).toContain('recnet:ctr-n:eth0');
   });
 });
