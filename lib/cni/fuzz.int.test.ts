@@ -51,6 +51,7 @@ it(
     const summary = `fuzz: ${w.calls} plugin calls in ${Math.round((Date.now() - started) / 1000)} s, ${findings.length} findings`;
     const outcomes = [...w.outcomes].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`);
     process.stdout.write(`${summary}\noutcomes (verb, code): ${outcomes.join(', ')}\n`);
+    process.stdout.write(`code 999 messages:\n  ${[...w.internal].join('\n  ')}\n`);
     const shown = findings
       .slice(0, 5)
       .map(
