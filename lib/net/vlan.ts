@@ -141,9 +141,12 @@ class Store {
     return `${this.nsKey}-${name}.json`;
   }
 
-  /** Runs fn in the state directory through safe-fs (no link below it is followed); undefined when it does not exist. */
+  /**
+   * Runs fn in the state directory through safe-fs; undefined when it does not exist. `vlan` is
+   * ours below the operator's root: a link planted there is not followed (found by the fuzzer).
+   */
   private inDir<T>(create: boolean, fn: (d: SafeDir) => T): T | undefined {
-    const d = SafeDir.open(this.dir, { create, mode: 0o755 });
+    const d = SafeDir.openChild(this.dir, { create, mode: 0o755 });
     if (!d) return undefined;
     try {
       return fn(d);

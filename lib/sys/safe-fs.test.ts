@@ -87,6 +87,19 @@ describe('SafeDir', () => {
     victimIntact();
   });
 
+  // Found by the fuzzer: macvlan DEL created its VLAN lock through a link at $TSCNI_STATE_DIR/vlan.
+  it("openChild follows the operator's parent but replaces a link at the child, its target untouched", () => {
+    symlinkSync(victim, join(root, 'state', 'vlan'));
+    const d = SafeDir.openChild(join(root, 'state', 'vlan'), { create: true });
+    expect(d).toBeDefined();
+    closeSync(d!.openLockFile('lock'));
+    d!.close();
+    expect(lstatSync(join(root, 'state', 'vlan')).isDirectory()).toBe(true);
+    expect(existsSync(join(root, 'state', 'vlan', 'lock'))).toBe(true);
+    victimIntact();
+    expect(SafeDir.openChild(join(root, 'missing', 'vlan'))).toBeUndefined();
+  });
+
   it('refuses names that are not one component', () => {
     for (const n of ['..', '.', 'a/b', '', 'x\0y']) expect(() => base.at(n)).toThrow(UnsafePathError);
   });

@@ -37,7 +37,7 @@ import {
   writeSync,
   type BigIntStats,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { rawBytes, rawLength, rawString } from './raw-text';
 import { randomBytes, sha256hex } from './hash';
 
@@ -125,6 +125,21 @@ export class SafeDir {
     const dir = new SafeDir(path, fd);
     checkOwner(path, fstatSync(fd));
     return dir;
+  }
+
+  /**
+   * Opens `path` where only its parent is the operator's (a fixed subdirectory tscni names below
+   * a configured root, such as `$TSCNI_STATE_DIR/vlan`): the parent as open() does, the last
+   * component without following a link (one planted there is replaced by a directory).
+   */
+  static openChild(path: string, opts: { create?: boolean; mode?: number } = {}): SafeDir | undefined {
+    const parent = SafeDir.open(dirname(path), opts.create ? { create: true, mode: 0o755 } : {});
+    if (!parent) return undefined;
+    try {
+      return parent.sub(basename(path), { create: opts.create, mode: opts.mode, replace: true });
+    } finally {
+      parent.close();
+    }
   }
 
   /** Like open, but the directory must be there (or be created). */
