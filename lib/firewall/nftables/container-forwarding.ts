@@ -69,7 +69,11 @@ const bridgeElements = (br: string): string[] => [isolatedElement(br), sameBridg
 const iccElements = (br: string): string[] => [noIccElement(br)];
 const internalElements = (br: string): string[] => [internalElement(br), internalSelfElement(br)];
 /** Every element that can name a bridge. */
-const allBridgeElements = (br: string): string[] => [...bridgeElements(br), ...iccElements(br), ...internalElements(br)];
+const allBridgeElements = (br: string): string[] => [
+  ...bridgeElements(br),
+  ...iccElements(br),
+  ...internalElements(br),
+];
 
 /** The change as one transaction that needs no read: elements to remove are first added, so they exist. */
 export function renderForwardingSetup(c: ForwardingChange): string[] {
