@@ -142,6 +142,15 @@ export class SafeDir {
     }
   }
 
+  /**
+   * A plugin's state directory: `own` (our default, e.g. /run/cni/tuning) through openChild, so a
+   * link planted at it is replaced rather than followed; else (a configured dataDir, the
+   * operator's) through open, whose links are the operator's to make.
+   */
+  static openState(path: string, own: boolean, opts: { create?: boolean; mode?: number } = {}): SafeDir | undefined {
+    return own ? SafeDir.openChild(path, opts) : SafeDir.open(path, opts);
+  }
+
   /** Like open, but the directory must be there (or be created). */
   static require(path: string, opts: { create?: boolean; mode?: number } = {}): SafeDir {
     const d = SafeDir.open(path, opts);

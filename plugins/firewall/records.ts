@@ -29,7 +29,7 @@ import type { Attachment } from '../../lib/cni/invocation';
 import { validateContainerId, validateIfName, validateNetworkName, type NetworkName } from '../../lib/cni/names';
 import * as t from '../../lib/cni/schema';
 import { formatIP, parseIP } from '../../lib/addr/ip';
-import { isAdminChainName, isZoneName, type FirewallBackend } from './config';
+import { DEFAULT_DATA_DIR, isAdminChainName, isZoneName, type FirewallBackend } from './config';
 import { isRuleLinkName } from './facts';
 import { parseJson } from '../../lib/cni/json';
 
@@ -89,11 +89,15 @@ export interface Released {
 }
 
 export class RecordStore {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** Our default directory (DEFAULT_DATA_DIR): a link planted at it is replaced, not followed. */
+    private readonly own = dir === DEFAULT_DATA_DIR,
+  ) {}
 
   /** Runs fn in the directory at `names` below the store (created when asked); undefined when missing. */
   private inDir<T>(names: readonly string[], create: boolean, fn: (d: SafeDir) => T): T | undefined {
-    const base = SafeDir.open(this.dir, { create, mode: 0o700 });
+    const base = SafeDir.openState(this.dir, this.own, { create, mode: 0o700 });
     if (!base) return undefined;
     try {
       const d = base.walk(names, { create, mode: 0o700 });

@@ -52,11 +52,15 @@ const MAX_RECORD = 64 * 1024;
 const recordName = (containerId: string, ifName: string): string => fileNameFor(`${containerId}_${ifName}.json`, 255);
 
 export class DeviceRecords {
-  constructor(readonly dir: string) {}
+  /** `own`: the directory is our default (not a configured dataDir), so a link planted at it is replaced, not followed. */
+  constructor(
+    readonly dir: string,
+    private readonly own = false,
+  ) {}
 
   /** Runs fn in `<dataDir>/<network>` (created when asked) through safe-fs; undefined when missing. */
   private inNetwork<T>(network: string, create: boolean, fn: (d: SafeDir) => T): T | undefined {
-    const base = SafeDir.open(this.dir, { create, mode: 0o700 });
+    const base = SafeDir.openState(this.dir, this.own, { create, mode: 0o700 });
     if (!base) return undefined;
     try {
       const d = base.sub(fileNameFor(network), { create, mode: 0o700 });

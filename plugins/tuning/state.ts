@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import * as t from '../../lib/cni/schema';
 import { fileNameFor, SafeDir, UnsafePathError } from '../../lib/sys/safe-fs';
 import { warn } from '../../lib/log';
+import { DEFAULT_DATA_DIR } from './config';
 import { parseJson } from '../../lib/cni/json';
 
 export interface LinkOriginals {
@@ -145,9 +146,10 @@ const stripUndefined = <T extends object>(o: T): Partial<T> =>
  * removed, never written through. Writes go to a temporary name first, so a crash never leaves
  * half a file.
  */
-export function diskStore(dataDir: string): StateStore {
+export function diskStore(dataDir: string, own = dataDir === DEFAULT_DATA_DIR): StateStore {
   const inDir = <T>(create: boolean, fn: (d: SafeDir) => T): T | undefined => {
-    const d = SafeDir.open(dataDir, { create, mode: 0o700 });
+    // Our default directory: a link planted at it is replaced, not followed (a configured one is the operator's).
+    const d = SafeDir.openState(dataDir, own, { create, mode: 0o700 });
     if (!d) return undefined;
     try {
       return fn(d);
