@@ -255,6 +255,14 @@ describe('iptables container forwarding (firewall plugin)', () => {
 });
 
 describe('iptables renderers given hostile names', () => {
+  it('bridge names in the isolated and internal rules are refused unless they are plain', () => {
+    for (const br of ['br"0', 'br 0', 'br\n0', '-j ACCEPT'])
+      for (const rule of [spec.stage1BridgeIsolated, spec.iccDrop, spec.internalOut, spec.internalIn])
+        expect(() => rule(br)).toThrow(UnsafeTextError);
+    expect(spec.iccDrop('cni0')).toBe(
+      '-i cni0 -o cni0 -m comment --comment "CNI firewall plugin rules (ingressPolicy: isolated)" -j DROP',
+    );
+  });
   it('quotes comments: a quote or backslash in a name is escaped, never ends the word', () => {
     const a = { networkName: 'pod"man', containerId: 'c0\\ffee', ifName: 'eth0' } as Attachment;
     golden('hostile-masquerade-setup', renderMasqSetup(a, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], 4));

@@ -173,6 +173,12 @@ describe('nftables renderers given hostile names', () => {
     );
     for (const br of ['br"0', 'br\n0', 'br\\0', 'bré'])
       expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], isolate: [br] }))).toThrow(UnsafeTextError);
+    // main's isolated (icc=false) and internal networks, and teardown of all of them: the same function quotes the name
+    for (const br of ['br"0', 'br\n0', 'br\\0', 'bré']) {
+      expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], noIcc: [br] }))).toThrow(UnsafeTextError);
+      expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], internal: [br] }))).toThrow(UnsafeTextError);
+      expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], unisolate: [br] }))).toThrow(UnsafeTextError);
+    }
   });
   it('addresses must be canonical', () => {
     for (const address of ['10.88.0.2 }', '10.88.0.02', '10.88.0.2\n']) {
