@@ -382,11 +382,13 @@ export class NetworkStore {
   /** Every lease file in the directory (one readdir, one read per lease). */
   async scan(): Promise<Lease[]> {
     const out: Lease[] = [];
-    const dir = this.d.dir;
-    forEach(dir.list().filter(isLeaseName), (name) => {
-      const text = readOr(dir, name, undefined);
-      if (text !== undefined) out.push({ ip: name, owner: parseLeaseContent(text) });
-    });
+    // Also outside locked(): tscni gc reads a store it does not change.
+    this.withDir((dir) =>
+      forEach(dir.list().filter(isLeaseName), (name) => {
+        const text = readOr(dir, name, undefined);
+        if (text !== undefined) out.push({ ip: name, owner: parseLeaseContent(text) });
+      }),
+    );
     return out;
   }
 
