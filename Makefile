@@ -10,7 +10,7 @@ DIST := dist/tscni-$(VERSION)-linux-amd64
 
 IMAGE_REF ?= localhost/tscni:$(VERSION)
 
-.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test demo bench bench-bandwidth bench-dns bench-report benchdeps soak install clean reference
+.PHONY: all deps dist image sysdeps npmdeps testdeps e2edeps build typecheck lint format unit golden integration conformance e2e test fuzz demo bench bench-bandwidth bench-dns bench-report benchdeps soak install clean reference
 
 all: build
 
@@ -22,8 +22,8 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # runs. lib/testutil/programs.ts is the same list (tests ask for programs through it), and
 # lib/testutil/programs.test.ts fails when the two part.
 TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:iptables iptables-save:iptables \
-  ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux \
-  ps:procps openssl:openssl tcpdump:tcpdump dnsmasq:dnsmasq-base dbus-daemon:dbus-daemon /usr/lib/cni/bridge:containernetworking-plugins \
+  ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux prlimit:util-linux \
+  ps:procps openssl:openssl tcpdump:tcpdump mkfifo:coreutils dnsmasq:dnsmasq-base dbus-daemon:dbus-daemon /usr/lib/cni/bridge:containernetworking-plugins \
   /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
   go:golang-go xz:xz-utils perl:perl-base \
@@ -115,6 +115,12 @@ test: testdeps build typecheck lint
 	$(JEST) --selectProjects integration --runInBand
 	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
 	$(MAKE) --no-print-directory e2e
+
+# The hostile-input fuzzer (lib/testutil/fuzz.ts) for FUZZ_SECONDS (an hour), nice'd, in its own
+# sandbox; `make test` runs it briefly (25 calls). FUZZ_SEED=<n> replays a run.
+FUZZ_SECONDS ?= 3600
+fuzz: testdeps build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) nice -n 10 $(JEST) --selectProjects integration --runInBand --runTestsByPath lib/cni/fuzz.int.test.ts
 
 demo: deps build
 	@if [ -x examples/demo.sh ]; then examples/demo.sh; else echo "demo: not yet"; fi

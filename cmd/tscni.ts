@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   // VERSION needs nothing but CNI_COMMAND (the dispatcher answers it the same way): answered
   // before the dispatcher's modules load, so it costs little more than Bun's own start.
   if (plugin && process.env['CNI_COMMAND'] === 'VERSION') return writeAll(1, versionAnswer());
-  if (plugin) return (await import('../lib/cni/main')).pluginMain(plugin, { plugins: lookupPlugin });
+  if (plugin) return (await import('../lib/cni/main')).pluginMain(plugin, { plugins: lookupPlugin, pluginType: name });
   if (name === 'tscni' && process.argv[2] === 'plugins') return writeAll(1, PLUGIN_NAMES.join('\n') + '\n');
   if (name === 'tscni') {
     normalJit();

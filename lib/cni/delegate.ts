@@ -2,6 +2,11 @@
  * Delegation to another plugin (IPAM), as the spec's §4 and libcni's invoke package do it:
  * find `<dir>/<type>` in CNI_PATH, run it with the same stdin bytes and environment but another
  * CNI_COMMAND, and pass its typed error through unchanged.
+ *
+ * Delegation cannot loop: a plugin never delegates to its own type (the delegate would read the
+ * same config and delegate again), and a chain of delegations stops at MAX_DEPTH, in-process
+ * (the depth travels in the Invocation) and across processes (in TSCNI_DELEGATION_DEPTH, which
+ * other implementations pass on with the rest of the environment). Both are code 7.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +15,10 @@ import type { Runner } from '../exec/runner';
 import { warn } from '../log';
 import type { Invocation } from './invocation';
 import type { PluginFuncs } from './plugin';
-import type { Verb } from './env';
-import { CniError, ErrorCode, foreignCode, toCniError } from './errors';
+import { DEPTH_ENV, type Verb } from './env';
+import { CniError, ConfigError, ErrorCode, foreignCode, toCniError } from './errors';
+import { hasRawBytes } from '../sys/raw-text';
+import { parseJson } from './json';
 import { parseResult } from './result/decode';
 import { toWire } from './result/encode';
 import type { Result } from './result/types';
@@ -63,6 +70,25 @@ export function isThisExecutable(path: string): boolean {
   }
 }
 
+/** Delegations one call may lead to (a runtime's call → IPAM is 1). */
+export const MAX_DEPTH = 4;
+
+/** Refuses a delegation that would loop. */
+function checkDelegation(pluginType: string, inv: Invocation): number {
+  if (inv.pluginType !== undefined && pluginType === inv.pluginType)
+    throw new ConfigError(
+      `plugin ${JSON.stringify(pluginType)} cannot delegate to itself`,
+      'ipam.type names the plugin that reads it; it must name an IPAM plugin (e.g. host-local)',
+    );
+  const depth = (inv.depth ?? 0) + 1;
+  if (depth > MAX_DEPTH)
+    throw new ConfigError(
+      `delegation to ${JSON.stringify(pluginType)} exceeds ${MAX_DEPTH} levels`,
+      'plugins delegate to each other in a loop',
+    );
+  return depth;
+}
+
 async function runInProcess(funcs: PluginFuncs, verb: Verb, inv: Invocation): Promise<Result | undefined> {
   const sub: Invocation = { ...inv, command: verb, env: { ...inv.env, CNI_COMMAND: verb } };
   switch (verb) {
@@ -88,23 +114,57 @@ async function runInProcess(funcs: PluginFuncs, verb: Verb, inv: Invocation): Pr
   }
 }
 
+/** A delegate found and cleared to run: `run` runs one verb on it; ADD returns its result. */
+export interface Delegate {
+  run(verb: Verb): Promise<Result | undefined>;
+}
+
+/**
+ * Finds the delegate `pluginType` and checks that delegating to it cannot loop, without running
+ * it: an ADD registers the delegate's DEL as an undo step only once there is a delegate to undo.
+ */
+export function delegateTo(pluginType: string, inv: Invocation, opts: DelegateOptions = {}): Delegate {
+  const depth = checkDelegation(pluginType, inv);
+  const path = findInPath(pluginType, inv.cniPath);
+  return { run: (verb) => runDelegate(verb, pluginType, path, depth, inv, opts) };
+}
+
 /** Runs `verb` on the delegate `pluginType`; ADD returns the delegate's result. */
-export async function delegate(
+export function delegate(
   verb: Verb,
   pluginType: string,
   inv: Invocation,
   opts: DelegateOptions = {},
 ): Promise<Result | undefined> {
-  const path = findInPath(pluginType, inv.cniPath);
+  return delegateTo(pluginType, inv, opts).run(verb);
+}
+
+async function runDelegate(
+  verb: Verb,
+  pluginType: string,
+  path: string,
+  depth: number,
+  inv: Invocation,
+  opts: DelegateOptions,
+): Promise<Result | undefined> {
   const local = opts.stdin === undefined ? inv.plugins?.(pluginType) : undefined;
   if (local && isThisExecutable(path)) {
     try {
-      return await runInProcess(await local.load(), verb, inv);
+      return await runInProcess(await local.load(), verb, { ...inv, pluginType, depth });
     } catch (e) {
       throw toCniError(e);
     }
   }
-  const env: NodeJS.ProcessEnv = { ...inv.env, CNI_COMMAND: verb };
+  // Another process gets its environment as text: a value that is not UTF-8 (an interface name
+  // may hold any byte) would reach it changed, so it is refused rather than passed on wrong.
+  const raw = Object.entries(inv.env).find(([k, v]) => k.startsWith('CNI_') && v !== undefined && hasRawBytes(v));
+  if (raw)
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `${raw[0]} is not UTF-8 and cannot be passed to the plugin ${path}`,
+      'only plugins of this executable take such names',
+    );
+  const env: NodeJS.ProcessEnv = { ...inv.env, CNI_COMMAND: verb, [DEPTH_ENV]: String(depth) };
   const res = await (opts.runner ?? defaultRunner()).run({
     tool: 'plugin',
     path,
@@ -119,7 +179,7 @@ export async function delegate(
   if (verb !== 'ADD') return undefined;
   let json: unknown;
   try {
-    json = JSON.parse(res.stdout);
+    json = parseJson(res.stdout);
   } catch (e) {
     throw new CniError(
       ErrorCode.DecodingFailure,
@@ -138,7 +198,7 @@ function delegateError(pluginType: string, stdout: string, stderr: string, exitC
     );
   }
   try {
-    const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
+    const e = (parseJson(stdout) ?? {}) as { code?: unknown; msg?: unknown; details?: unknown };
     const code = typeof e.code === 'number' ? foreignCode(e.code) : ErrorCode.Internal;
     return new CniError(
       code,

@@ -206,3 +206,52 @@ describe('handlers', () => {
     expect((await call({ ...env, CNI_NETNS_OVERRIDE: 'true' }, conf(), { add })).code).toBe(0);
   });
 });
+
+describe('decoding as Go decodes (issue 20 row 11)', () => {
+  const add = { CNI_COMMAND: 'ADD', ...attach };
+  const ok: PluginFuncs = { add: async () => ({ cniVersion: '0.1.0' }) as never };
+  it('a config of null is an empty config: code 7, missing network name', async () => {
+    const r = await call(add, 'null');
+    expect(r.json).toMatchObject({ code: 7, msg: 'missing network name' });
+  });
+  it('a null name is a missing name', async () => {
+    const r = await call(add, JSON.stringify({ cniVersion: '1.0.0', name: null }));
+    expect(r.json).toMatchObject({ code: 7, msg: 'missing network name' });
+  });
+  it('a null cniVersion is an absent one: 0.1.0', async () => {
+    let seen = '';
+    const r = await call(add, JSON.stringify({ cniVersion: null, name: 'n' }), {
+      add: async (inv) => {
+        seen = inv.cniVersion;
+        return { cniVersion: inv.cniVersion } as never;
+      },
+    });
+    expect(r.stdout).not.toContain('decoding version');
+    expect(seen).toBe('0.1.0');
+  });
+  it('nesting deeper than Go’s 10,000 levels is code 6 with Go’s message, for every plugin', async () => {
+    const deep = `{"cniVersion":"1.0.0","name":"n","x":${'['.repeat(10_001)}${']'.repeat(10_001)}}`;
+    const r = await call(add, deep, ok);
+    expect(r.json).toMatchObject({
+      code: 6,
+      msg: 'error unmarshall network config',
+      details: "invalid character '[' exceeded max depth",
+    });
+  });
+});
+
+describe('names checked as the reference checks them', () => {
+  const add = (ifName: string): Record<string, string> => ({ CNI_COMMAND: 'ADD', ...attach, CNI_IFNAME: ifName });
+  it.each([
+    ['e\u0085x', 4], // Go's unicode.IsSpace has U+0085 (JavaScript's \s does not)
+    ['e\u3000x', 4],
+    ['e\ufeffx', 0], // JavaScript's \s has U+FEFF (Go's IsSpace does not)
+    ['e"x;{}', 0],
+    ['\udcff\udcfe\udcfd\udcfc\udcfb\udcfa\udcf9\udcf8\udcf7\udcf6\udcf5\udcf4\udcf3\udcf2\udcf1', 0], // 15 bytes
+    ['\udcff\udcfe\udcfd\udcfc\udcfb\udcfa\udcf9\udcf8\udcf7\udcf6\udcf5\udcf4\udcf3\udcf2\udcf1x', 4],
+  ])('CNI_IFNAME %j: code %d', async (ifName, code) => {
+    const r = await call(add(ifName), conf(), { add: async () => ({ cniVersion: '1.1.0' }) as never });
+    if (code === 0) expect(r.code).toBe(0);
+    else expect(r.json).toMatchObject({ code });
+  });
+});

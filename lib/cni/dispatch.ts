@@ -7,11 +7,12 @@
 import { debug } from '../log';
 import { nodeFs } from '../sys/fs';
 import { CniError, ErrorCode, toCniError } from './errors';
-import { checkEnv, isAttachVerb, isVerb, missingEnvError, splitPath, type Verb } from './env';
+import { checkEnv, delegationDepth, isAttachVerb, isVerb, missingEnvError, splitPath, type Verb } from './env';
 import type { PluginIO } from './io';
 import type { Invocation } from './invocation';
 import { validateNetworkName } from './names';
 import { toWire } from './result/encode';
+import { parseJson } from './json';
 import type { PluginEntry, PluginLookup } from './plugin';
 import {
   ALL_VERSIONS,
@@ -26,6 +27,8 @@ import {
 /** What the dispatcher passes on to handlers besides the call itself. */
 export interface DispatchOptions {
   readonly plugins?: PluginLookup;
+  /** The type of the plugin being run (its name in the registry). */
+  readonly pluginType?: string;
 }
 
 const versionList = (): string => `[${ALL_VERSIONS.map((v) => JSON.stringify(v)).join(' ')}]`;
@@ -104,11 +107,13 @@ export async function dispatch(plugin: PluginEntry, io: PluginIO, options: Dispa
     }
     let config: unknown;
     try {
-      config = JSON.parse(stdin.toString('utf8'));
+      config = parseJson(stdin.toString('utf8'), { floats: true });
     } catch (e) {
       throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config', (e as Error).message);
     }
-    if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    // Go decodes `null` into the config struct as nothing at all: every field stays empty.
+    if (config === null) config = {};
+    if (typeof config !== 'object' || Array.isArray(config)) {
       throw new CniError(
         ErrorCode.DecodingFailure,
         'error unmarshall network config',
@@ -116,14 +121,14 @@ export async function dispatch(plugin: PluginEntry, io: PluginIO, options: Dispa
       );
     }
     const obj = config as Record<string, unknown>;
-    const rawName = obj['name'];
+    const rawName = obj['name'] ?? undefined;
     if (rawName !== undefined && typeof rawName !== 'string') {
       throw new CniError(ErrorCode.DecodingFailure, 'error unmarshall network config', 'name must be a string');
     }
     const networkName = validateNetworkName(rawName ?? '');
     if (typeof obj['cniVersion'] === 'string' && isSupportedVersion(obj['cniVersion'])) cniVersion = obj['cniVersion'];
     if (!isVerb(command)) throw new CniError(ErrorCode.InvalidEnvironment, `unknown CNI_COMMAND: ${command}`);
-    const version = gateVersion(command, obj['cniVersion']);
+    const version = gateVersion(command, obj['cniVersion'] ?? undefined);
     cniVersion = version;
 
     const netns = env['CNI_NETNS'] ?? '';
@@ -148,6 +153,8 @@ export async function dispatch(plugin: PluginEntry, io: PluginIO, options: Dispa
       networkName,
       cniVersion: version,
       plugins: options.plugins,
+      pluginType: options.pluginType,
+      depth: delegationDepth(env),
     };
     const funcs = await plugin.load();
     debug('plugin loaded');

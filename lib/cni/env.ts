@@ -60,3 +60,15 @@ export function missingEnvError(missing: readonly string[]): CniError {
 
 /** CNI_PATH split like Go's filepath.SplitList (empty entries dropped). */
 export const splitPath = (p: string | undefined): string[] => (p ?? '').split(':').filter((s) => s !== '');
+
+/**
+ * How many delegations led to this call, for calls a plugin of ours exec'd (delegate.ts sets it;
+ * a runtime never does). A value that is not a small number counts as the limit: only our own
+ * delegation sets it.
+ */
+export const DEPTH_ENV = 'TSCNI_DELEGATION_DEPTH';
+export function delegationDepth(env: Env): number {
+  const v = env[DEPTH_ENV];
+  if (v === undefined || v === '') return 0;
+  return /^[0-9]{1,2}$/.test(v) ? Number(v) : Number.MAX_SAFE_INTEGER;
+}

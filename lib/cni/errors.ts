@@ -6,6 +6,7 @@
  */
 import { ExecError } from '../exec/runner';
 import { LockError } from '../sys/flock';
+import { UnsafePathError } from '../sys/safe-fs';
 
 export const ErrorCode = {
   IncompatibleVersion: 1,
@@ -59,6 +60,8 @@ export function toCniError(e: unknown): CniError {
   if (e instanceof ExecError) return new CniError(ErrorCode.Internal, e.message);
   // Whoever holds the lock will let go: the runtime may try again (the IPAM store's is the reference's code 11).
   if (e instanceof LockError) return new CniError(ErrorCode.TryAgainLater, `failed to lock ${e.lock}`, e.details);
+  // A state path that is a planted link or special file: an I/O failure of the store, named.
+  if (e instanceof UnsafePathError) return new CniError(ErrorCode.IOFailure, e.message);
   if (e instanceof Error) return new CniError(ErrorCode.Internal, e.message);
   return new CniError(ErrorCode.Internal, String(e));
 }

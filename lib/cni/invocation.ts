@@ -28,6 +28,10 @@ export interface Invocation {
   readonly cniVersion: CniVersion;
   /** The other plugins of this executable, for delegation without a new process. */
   readonly plugins?: PluginLookup;
+  /** The plugin this call runs (its type), when known: it never delegates to itself. */
+  readonly pluginType?: string;
+  /** How many delegations led to this call (0 for a runtime's call; see delegate.ts). */
+  readonly depth?: number;
 }
 
 /** One container interface of one network: what every rule, record and mark of it is found by. */

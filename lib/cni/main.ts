@@ -1,5 +1,6 @@
-import { debug, debugOn } from '../log';
+import { debug, debugOn, warn } from '../log';
 import { nodeFs } from '../sys/fs';
+import { setSafeFsWarner } from '../sys/safe-fs';
 import { dispatch, type DispatchOptions } from './dispatch';
 import { processIO } from './io';
 import type { PluginEntry } from './plugin';
@@ -7,6 +8,7 @@ import type { PluginEntry } from './plugin';
 /** Runs one plugin call with the real process IO; sets the exit code without process.exit. */
 export async function pluginMain(plugin: PluginEntry, options: DispatchOptions = {}): Promise<void> {
   debug('started');
+  setSafeFsWarner(warn);
   const io = processIO();
   try {
     process.exitCode = await dispatch(plugin, io, options);

@@ -11,6 +11,7 @@
  * built and run cold in each new process), these cost a few hundredths of that.
  */
 import { ConfigError } from './errors';
+import { JsonFloat } from './json';
 
 /** Where a value sits in the document, for messages: `ipam.ranges.0.0.subnet`. */
 type Path = readonly (string | number)[];
@@ -29,6 +30,7 @@ export class DecodeError extends Error {
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (v instanceof JsonFloat) return `number ${v.source}`;
   if (Array.isArray(v)) return 'array';
   return typeof v === 'string' ? `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}` : typeof v;
 }
@@ -47,7 +49,7 @@ export const boolean: Decoder<boolean> = (v, path) => {
   return v;
 };
 
-/** A JSON number that is an integer (Go's int rejects 1.5). */
+/** A JSON number that is an integer (Go's int rejects 1.5, and 1e3 or 80.0: see json.ts). */
 export const int: Decoder<number> = (v, path) => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new DecodeError(path, 'integer', v);
   return v;

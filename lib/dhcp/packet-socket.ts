@@ -5,10 +5,10 @@
  * It is opened per exchange and closed after, so the daemon holds no reference to a container's
  * namespace between renewals and a namespace the runtime deletes really goes. Bun only.
  */
-import { closeSync, openSync, fstatSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { errnoName, errnoNumber, errnoText } from '../sys/errno';
 import { libc } from '../sys/libc';
-import { inNetns } from '../sys/netns';
+import { inNetns, openNetnsFd } from '../sys/netns';
 import { openRtnl } from '../net/rtnl';
 import type { Frame, Transport } from './client';
 
@@ -34,11 +34,14 @@ export interface NetnsId {
   ino: number;
 }
 
-/** The namespace file's identity, or undefined when it is gone (or is no namespace we can open). */
+/**
+ * The namespace file's identity, or undefined when it is gone (or is no network namespace: a
+ * FIFO named by a caller must not block the daemon, see lib/sys/netns.ts).
+ */
 export function netnsIdOf(path: string): NetnsId | undefined {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openNetnsFd(path);
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@
  * nothing else is left the servers the stub itself uses are taken from
  * /run/systemd/resolve/resolv.conf, as container engines do for the containers' own resolv.conf.
  */
-import { readFileSync } from 'node:fs';
+import { readFileBounded } from '../sys/safe-fs';
 import { parseIP } from '../addr/ip';
 import { parseResolvConf } from '../ipam/resolv';
 
@@ -19,7 +19,8 @@ const isLoopback = (ip: string): boolean => {
 
 const read = (path: string): string => {
   try {
-    return readFileSync(path, 'utf8');
+    // Bounded like host-local's resolvConf: a FIFO or /dev/zero at the host's file is no resolv.conf.
+    return readFileBounded(path, 1 << 20).toString('utf8');
   } catch {
     return '';
   }

@@ -1,9 +1,16 @@
 import { debug } from '../log';
+import { rawBytes, rawString } from '../sys/raw-text';
 import { Command, ExecError, ExecResult, Runner, formatCommandLine } from './runner';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Kernel tools print little; a cap keeps a runaway child from eating memory. */
 const MAX_OUTPUT = 16 * 1024 * 1024;
+
+/** Text goes to a child as bytes and comes back from it as bytes: names keep theirs (lib/sys/raw-text.ts). */
+const inputBytes = (input: string | Buffer | undefined): Buffer | undefined =>
+  typeof input === 'string' ? rawBytes(input) : input;
+const text = async (stream: ReadableStream<Uint8Array>): Promise<string> =>
+  rawString(new Uint8Array(await new Response(stream).arrayBuffer()));
 
 /** Settles one finished command: the result, or the ExecError that names it. */
 function settle(
@@ -48,15 +55,11 @@ export class BunRunner implements Runner {
     }
     if (cmd.input !== undefined) {
       // A child that exits without reading its stdin is fine.
-      Promise.resolve(child.stdin.write(cmd.input))
+      Promise.resolve(child.stdin.write(inputBytes(cmd.input) ?? ''))
         .then(() => child.stdin.end())
         .catch(() => undefined);
     }
-    const [out, err, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
+    const [out, err, code] = await Promise.all([text(child.stdout), text(child.stderr), child.exited]);
     let failure: string | undefined;
     if (child.signalCode === 'SIGKILL' && performance.now() - started >= timeoutMs)
       failure = `timed out after ${timeoutMs} ms`;
@@ -107,21 +110,13 @@ export class NodeRunner implements Runner {
         clearTimeout(timer);
         try {
           resolve(
-            settle(
-              cmd,
-              line,
-              started,
-              code,
-              Buffer.concat(out).toString('utf8'),
-              Buffer.concat(err).toString('utf8'),
-              failure,
-            ),
+            settle(cmd, line, started, code, rawString(Buffer.concat(out)), rawString(Buffer.concat(err)), failure),
           );
         } catch (e) {
           reject(e);
         }
       });
-      child.stdin.end(cmd.input ?? '');
+      child.stdin.end(inputBytes(cmd.input) ?? '');
     });
   }
 }

@@ -187,6 +187,7 @@ describe('port forwarding teardown', () => {
           {
             map: {
               name: 'hostports6',
+              type: ['ipv6_addr', 'inet_proto', 'inet_service'],
               elem: [
                 [{ elem: { val: { concat: ['fd00::1', 'udp', 53] }, comment: owner } }, { concat: ['fd00::2', 5353] }],
               ],
@@ -195,6 +196,7 @@ describe('port forwarding teardown', () => {
           {
             map: {
               name: 'anyports4',
+              type: ['inet_proto', 'inet_service'],
               elem: [
                 [{ elem: { val: { concat: ['tcp', 80] }, comment: 'n=x;c=y;i=z' } }, { concat: ['10.0.0.3', 80] }],
               ],

@@ -21,7 +21,10 @@ export function ruleComment(networkName: string, containerId: string): string {
 
 /** The nftables ipMasq rule hash of the reference: sha512(name)[:16] "-" sha512(ifname ":" id)[:16]. */
 export function nftMasqHash(networkName: string, ifName: string, containerId: string): string {
-  return `${sha512hex(networkName).slice(0, 16)}-${sha512hex(`${ifName}:${containerId}`).slice(0, 16)}`;
+  return `${nftMasqNetworkHash(networkName)}-${sha512hex(`${ifName}:${containerId}`).slice(0, 16)}`;
 }
+
+/** The network's half of nftMasqHash: every masquerade rule of the network starts with it. */
+export const nftMasqNetworkHash = (networkName: string): string => sha512hex(networkName).slice(0, 16);
 
 export { sha512hex };

@@ -25,7 +25,7 @@
  * in its list, so an ADD that began after the list was made would lose its lease and rules; DEL
  * touches one attachment only. (Runtimes here send GC only for cniVersion 1.1.0 lists, too.)
  */
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../cni/io';
 import type { Runner } from '../exec/runner';
@@ -124,7 +124,7 @@ async function findAttachments(o: GcOptions): Promise<Found> {
     const k = keyOf(a.networkName, a.containerId, a.ifName);
     let mtimeMs = 0;
     try {
-      mtimeMs = statSync(e.file).mtimeMs;
+      mtimeMs = lstatSync(e.file).mtimeMs; // a link planted at the entry is judged by itself, never its target
     } catch {
       continue; // removed meanwhile (its DEL finished)
     }
@@ -153,7 +153,7 @@ async function findAttachments(o: GcOptions): Promise<Found> {
         }
         let mtimeMs: number;
         try {
-          mtimeMs = statSync(join(store.dir, l.ip)).mtimeMs;
+          mtimeMs = lstatSync(join(store.dir, l.ip)).mtimeMs;
         } catch {
           continue; // released meanwhile
         }

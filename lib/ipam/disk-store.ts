@@ -30,25 +30,16 @@
  *   holding the time (ms since the epoch); the allocator skips addresses released less than the
  *   delay ago. Those files' contents are not lease owners either, so the reference ignores them
  *   (and allocates such an address at once). Nothing is logged while the delay is off.
+ * - Every file is reached through lib/sys/safe-fs.ts: `<network>` and `.tscni/by-id` are opened
+ *   from their parent's descriptor without following a link (a link where `.tscni` or `by-id`
+ *   should be is replaced by a directory; one at `<network>` is refused, code 5), files are
+ *   opened O_NOFOLLOW and bounded, and index entries are replaced by rename, never written
+ *   through. A lease's content keeps the bytes of the interface name (raw-text.ts), as the
+ *   reference writes them, so either implementation's DEL releases the other's lease.
  */
-import {
-  closeSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  utimesSync,
-  writeFileSync,
-  type BigIntStats,
-} from 'node:fs';
-import { sha256hex } from '../sys/hash';
-import { join, resolve } from 'node:path';
+import { closeSync, type BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { fileNameFor, SafeDir, UnsafePathError } from '../sys/safe-fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import type { NetworkName } from '../cni/names';
 import { formatIP, parseIP, type Addr } from '../addr/ip';
@@ -75,7 +66,10 @@ export const leaseContent = (o: Owner): string => `${o.id.trim()}\r\n${o.ifname}
  * `<id>:<ifname>` is unambiguous; a key too long for a file name is hashed behind '~', which
  * cannot start a container ID.
  */
-const fileKey = (key: string): string => (Buffer.byteLength(key) <= 200 ? key : `~${sha256hex(key)}`);
+const fileKey = (key: string): string => fileNameFor(key, 200);
+
+/** A lease, an index entry, the cursor or the stamp: a few hundred bytes. Anything bigger is not ours. */
+const MAX_STATE_FILE = 64 * 1024;
 const indexKey = (o: Owner): string => fileKey(`${o.id.trim()}:${o.ifname}`);
 const legacyKey = (id: string): string => fileKey(id.trim());
 const keyOf = (o: LeaseOwner): string => (o.kind === 'attachment' ? indexKey(o) : legacyKey(o.id));
@@ -123,12 +117,12 @@ export function storeError(dir: string, step: string, e: unknown): CniError {
 /** The errno behind an error of the store, wrapped or not. */
 const causeOf = (e: unknown): string | undefined => (e instanceof StoreError ? e.errno : errno(e));
 
-/** Removes a file that may be absent; on a read-only store there is nothing to clean up either. */
-function removeQuietly(path: string): void {
+/** Unlinks a file that may be absent; on a read-only store there is nothing to clean up either. */
+function removeQuietly(d: SafeDir, name: string): void {
   try {
-    unlinkSync(path);
+    d.unlink(name);
   } catch (e) {
-    if (errno(e) !== 'ENOENT' && errno(e) !== 'EROFS') throw e;
+    if (errno(e) !== 'EROFS') throw e;
   }
 }
 
@@ -139,13 +133,28 @@ function forEach<T>(items: Iterable<T>, fn: (item: T) => void): void {
   for (const item of items) fn(item);
 }
 
-function readOr(path: string, dflt: string | undefined): string | undefined {
+/** The file's text, or `dflt` when it is missing; a link or special file there is not ours: `dflt` too. */
+function readOr(d: SafeDir, name: string, dflt: string | undefined): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return d.readText(name, MAX_STATE_FILE) ?? dflt;
   } catch (e) {
-    if (errno(e) === 'ENOENT') return dflt;
+    if (e instanceof UnsafePathError) return dflt;
     throw e;
   }
+}
+
+/** Files of ours in `.tscni`: the stamp, and the temp files leases and other entries are written to first. */
+const STAMP = 'stamp';
+const LEASE_TMP = 'lease.tmp';
+const WRITE_TMP = 'write.tmp';
+/** The reuse delay's log of releases, one file per address. */
+const RELEASED = 'released';
+
+/** The store's directories, open while a call uses them. */
+interface Dirs {
+  readonly dir: SafeDir;
+  readonly meta: SafeDir;
+  readonly byId: SafeDir;
 }
 
 /**
@@ -153,74 +162,131 @@ function readOr(path: string, dflt: string | undefined): string | undefined {
  * exists may also be used without the lock (STATUS probes).
  */
 export class NetworkStore {
-  private readonly byId: string;
-  private readonly releasedDir: string;
-  private readonly stampPath: string;
-  private readonly tmpPath: string;
-  /** Where index entries and the cursor are written before they are renamed into place. */
-  private readonly writePath: string;
   private tmpContent: string | undefined;
   private stamp = '';
   private dirty = false;
   private invalid = false;
   /** The index as scanned, when it was stale and could not be rewritten (full disk). */
   private scanned: Map<string, string[]> | undefined;
+  /** The directories, while locked() runs. */
+  private open: Dirs | undefined;
 
   private constructor(
+    /** The operator's dataDir (links in it are the operator's). */
+    private readonly dataDir: string,
+    private readonly network: NetworkName,
+    /** `<dataDir>/<network>`, for messages. */
     readonly dir: string,
-    meta: string,
-  ) {
-    this.byId = join(meta, 'by-id');
-    this.releasedDir = join(meta, 'released');
-    this.stampPath = join(meta, 'stamp');
-    this.tmpPath = join(meta, 'lease.tmp');
-    this.writePath = join(meta, 'write.tmp');
-  }
+  ) {}
 
   /**
    * Opens `<dataDir>/<network>`, creating it and the lock file like the reference's MkdirAll;
    * `create = false` gives a read-only view for probes (the directory may not exist).
    */
   static open(dataDir: string, network: NetworkName, create = true): NetworkStore {
-    const root = resolve(dataDir);
-    const dir = join(root, network);
-    // Names are validated by the dispatcher; this guards the join itself.
-    if (network === '.' || network === '..' || network.includes('/') || resolve(dir, '..') !== root) {
+    // Names are validated by the dispatcher; this guards the path itself.
+    if (network === '' || network === '.' || network === '..' || network.includes('/') || network.includes('\0')) {
       throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network name for a store path', network);
     }
-    const meta = join(dir, META);
-    if (!create) return new NetworkStore(dir, meta);
+    const store = new NetworkStore(dataDir, network, join(dataDir, network));
+    if (!create) return store;
     try {
-      mkdirSync(join(meta, 'by-id'), { recursive: true, mode: 0o755 });
-      // flock needs no write access: an existing lock file is not opened for writing (read-only store).
-      const lock = join(dir, 'lock');
-      if (!existsSync(lock)) closeSync(openSync(lock, 'a', 0o600));
+      const d = store.openDirs(true);
+      try {
+        // flock needs no write access: an existing lock file is not opened for writing (read-only store).
+        closeQuietly(d.dir.openLockFile('lock'));
+      } finally {
+        closeDirs(d);
+      }
     } catch (e) {
-      throw new CniError(ErrorCode.IOFailure, `cannot use store directory ${dir}`, (e as Error).message);
+      throw new CniError(ErrorCode.IOFailure, `cannot use store directory ${store.dir}`, (e as Error).message);
     }
-    return new NetworkStore(dir, meta);
+    return store;
+  }
+
+  /**
+   * The store's directories, each opened from its parent without following a link: a link at
+   * `<network>` is refused (UnsafePathError); one at `.tscni` or `by-id`, our own, is replaced.
+   */
+  private openDirs(create: boolean): Dirs {
+    const base = SafeDir.require(this.dataDir, { create, mode: 0o755 });
+    let dir: SafeDir | undefined;
+    try {
+      dir = base.requireSub(this.network, { create, mode: 0o755 });
+    } finally {
+      base.close();
+    }
+    try {
+      const meta = dir.requireSub(META, { create: true, mode: 0o755, replace: true });
+      try {
+        const byId = meta.requireSub('by-id', { create: true, mode: 0o755, replace: true });
+        return { dir, meta, byId };
+      } catch (e) {
+        meta.close();
+        throw e;
+      }
+    } catch (e) {
+      dir.close();
+      throw e;
+    }
+  }
+
+  private get d(): Dirs {
+    if (!this.open) throw new Error('NetworkStore used outside locked()');
+    return this.open;
+  }
+
+  /** Runs fn on the network directory: the open one inside locked(), else one opened for the call (none: undefined). */
+  private withDir<T>(fn: (dir: SafeDir) => T): T | undefined {
+    if (this.open) return fn(this.open.dir);
+    const base = SafeDir.open(this.dataDir);
+    if (!base) return undefined;
+    let dir: SafeDir | undefined;
+    try {
+      dir = base.sub(this.network);
+    } finally {
+      base.close();
+    }
+    if (!dir) return undefined;
+    try {
+      return fn(dir);
+    } finally {
+      dir.close();
+    }
   }
 
   /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
   locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
     // The reference's lock file: our host-local and the reference's exclude each other on a shared store.
     return withFlock(join(this.dir, 'lock'), 'the IPAM store', async () => {
-      // Left by a holder that crashed.
-      removeQuietly(this.tmpPath);
-      removeQuietly(this.writePath);
-      this.tmpContent = undefined;
-      this.dirty = false;
-      this.invalid = false;
-      this.scanned = undefined;
-      this.stamp = readOr(this.stampPath, '') ?? '';
-      if (this.stamp !== stampOf(this.statDir())) await this.refreshIndex();
+      let dirs: Dirs;
       try {
-        return await fn(this);
-      } finally {
-        if (this.tmpContent !== undefined) removeQuietly(this.tmpPath);
+        dirs = this.openDirs(false);
+      } catch (e) {
+        throw storeError(this.dir, 'open the store', e);
+      }
+      this.open = dirs;
+      try {
+        // Left by a holder that crashed.
+        removeQuietly(dirs.meta, LEASE_TMP);
+        removeQuietly(dirs.meta, WRITE_TMP);
         this.tmpContent = undefined;
+        this.dirty = false;
+        this.invalid = false;
         this.scanned = undefined;
-        if (!this.invalid) this.saveStamp();
+        this.stamp = readOr(dirs.meta, STAMP, '') ?? '';
+        if (this.stamp !== stampOf(this.statDir())) await this.refreshIndex();
+        try {
+          return await fn(this);
+        } finally {
+          if (this.tmpContent !== undefined) removeQuietly(dirs.meta, LEASE_TMP);
+          this.tmpContent = undefined;
+          this.scanned = undefined;
+          if (!this.invalid) this.saveStamp();
+        }
+      } finally {
+        this.open = undefined;
+        closeDirs(dirs);
       }
     });
   }
@@ -248,7 +314,7 @@ export class NetworkStore {
   private markDirty(step: string): void {
     if (this.dirty) return;
     try {
-      rmSync(this.stampPath, { force: true });
+      this.d.meta.unlink(STAMP);
     } catch (e) {
       throw storeError(this.dir, step, e);
     }
@@ -267,7 +333,7 @@ export class NetworkStore {
   }
 
   private statDir(): BigIntStats {
-    return statSync(this.dir, { bigint: true });
+    return this.d.dir.stat();
   }
 
   /**
@@ -279,28 +345,33 @@ export class NetworkStore {
       let s = this.statDir();
       if (stampOf(s) === this.stamp) return;
       const back = Number(s.mtimeNs / 1000n) / 1e6 - 1;
-      utimesSync(this.dir, Number(s.atimeNs / 1000n) / 1e6, back);
+      this.d.dir.utimes(Number(s.atimeNs / 1000n) / 1e6, back);
       s = this.statDir();
-      writeFileSync(this.stampPath, stampOf(s), { mode: 0o600 });
+      this.d.meta.write(STAMP, stampOf(s), 0o600);
       this.stamp = stampOf(s);
     } catch (e) {
       debug(`stamp of ${this.dir} not saved (${(e as Error).message}): the next call rebuilds the index`);
       try {
-        rmSync(this.stampPath, { force: true });
+        this.d.meta.unlink(STAMP);
       } catch {
         // read-only: nothing changed, so the old stamp is still right
       }
     }
   }
 
-  /** Writes `content` to `path` through a temp file and rename: the old content or the new, never a part. */
-  private writeAtomically(path: string, content: string, step: string): void {
+  /**
+   * Writes `content` to `name` in `to` through a temp file in `.tscni` and a rename: the old
+   * content or the new, never a part; a link at `name` is replaced, never written through.
+   */
+  private writeAtomically(to: SafeDir, name: string, content: string, step: string): void {
+    const meta = this.d.meta;
     try {
-      writeFileSync(this.writePath, content, { mode: 0o600 });
-      renameSync(this.writePath, path);
+      removeQuietly(meta, WRITE_TMP);
+      if (!meta.createExclusive(WRITE_TMP, content, 0o600)) throw new Error(`${WRITE_TMP} exists`);
+      meta.renameTo(WRITE_TMP, to, name);
     } catch (e) {
       try {
-        removeQuietly(this.writePath);
+        removeQuietly(meta, WRITE_TMP);
       } catch {
         // reported below; the next holder removes it
       }
@@ -311,10 +382,13 @@ export class NetworkStore {
   /** Every lease file in the directory (one readdir, one read per lease). */
   async scan(): Promise<Lease[]> {
     const out: Lease[] = [];
-    forEach(readdirSync(this.dir).filter(isLeaseName), (name) => {
-      const text = readOr(join(this.dir, name), undefined);
-      if (text !== undefined) out.push({ ip: name, owner: parseLeaseContent(text) });
-    });
+    // Also outside locked(): tscni gc reads a store it does not change.
+    this.withDir((dir) =>
+      forEach(dir.list().filter(isLeaseName), (name) => {
+        const text = readOr(dir, name, undefined);
+        if (text !== undefined) out.push({ ip: name, owner: parseLeaseContent(text) });
+      }),
+    );
     return out;
   }
 
@@ -335,19 +409,20 @@ export class NetworkStore {
       else want.set(k, [l.ip]);
     }
     const text = (ips: readonly string[]): string => ips.join('\n') + '\n';
-    mkdirSync(this.byId, { recursive: true, mode: 0o755 });
+    const byId = this.d.byId;
     let changed = 0;
-    forEach(readdirSync(this.byId), (name) => {
+    forEach(byId.list(), (name) => {
       const ips = want.get(name);
-      if (ips !== undefined && readOr(join(this.byId, name), undefined) === text(ips)) {
+      if (ips !== undefined && readOr(byId, name, undefined) === text(ips)) {
         want.delete(name);
       } else if (ips === undefined) {
-        rmSync(join(this.byId, name), { recursive: true, force: true });
+        // Whatever it is (a stray directory included), it goes without anything being followed.
+        byId.removeTree(name);
         changed++;
       }
     });
     forEach(want, ([k, ips]) => {
-      writeFileSync(join(this.byId, k), text(ips), { mode: 0o600 });
+      this.writeAtomically(byId, k, text(ips), 'rebuild the index');
       changed++;
     });
     debug(`index of ${this.dir} rebuilt: ${all.length} leases, ${changed} entries changed, ${Date.now() - t0} ms`);
@@ -355,13 +430,13 @@ export class NetworkStore {
 
   private readIndex(key: string): string[] {
     if (this.scanned) return this.scanned.get(key) ?? [];
-    const text = readOr(join(this.byId, key), '') ?? '';
+    const text = readOr(this.d.byId, key, '') ?? '';
     return text.split('\n').filter((s) => s !== '');
   }
 
   private ownedBy(ip: string, content: string): boolean {
     if (!isLeaseName(ip)) return false;
-    const text = readOr(join(this.dir, ip), undefined);
+    const text = readOr(this.d.dir, ip, undefined);
     return text !== undefined && text.trim() === content;
   }
 
@@ -378,12 +453,11 @@ export class NetworkStore {
   /** Records the attachment's complete IP list (empty removes the entry and its legacy entry). */
   setIndex(o: Owner, ips: readonly string[]): void {
     this.markDirty('update the index');
-    const path = join(this.byId, indexKey(o));
     if (this.scanned) this.scanned.set(indexKey(o), [...ips]);
-    if (ips.length > 0) this.writeAtomically(path, ips.join('\n') + '\n', 'update the index');
+    if (ips.length > 0) this.writeAtomically(this.d.byId, indexKey(o), ips.join('\n') + '\n', 'update the index');
     else {
       try {
-        rmSync(path, { force: true });
+        this.d.byId.removeTree(indexKey(o));
       } catch (e) {
         throw storeError(this.dir, 'update the index', e);
       }
@@ -393,7 +467,7 @@ export class NetworkStore {
   dropLegacyIndex(id: string): void {
     this.markDirty('update the index');
     try {
-      rmSync(join(this.byId, legacyKey(id)), { force: true });
+      this.d.byId.removeTree(legacyKey(id));
     } catch (e) {
       throw storeError(this.dir, 'update the index', e);
     }
@@ -404,22 +478,21 @@ export class NetworkStore {
     const step = `write the lease of ${ip}`;
     this.markDirty(step);
     const content = leaseContent(o);
+    const { meta, dir } = this.d;
     if (this.tmpContent !== content) {
       try {
         this.tmpContent = undefined;
-        removeQuietly(this.tmpPath);
-        writeFileSync(this.tmpPath, content, { mode: 0o600, flag: 'wx' });
+        removeQuietly(meta, LEASE_TMP);
+        if (!meta.createExclusive(LEASE_TMP, content, 0o600)) throw new Error(`${LEASE_TMP} exists`);
       } catch (e) {
-        removeQuietly(this.tmpPath); // a temp file the disk had no room for
+        removeQuietly(meta, LEASE_TMP); // a temp file the disk had no room for
         throw storeError(this.dir, step, e);
       }
       this.tmpContent = content;
     }
     try {
-      linkSync(this.tmpPath, join(this.dir, ip));
-      return true;
+      return meta.linkTo(LEASE_TMP, dir, ip);
     } catch (e) {
-      if (errno(e) === 'EEXIST') return false;
       throw storeError(this.dir, step, e);
     }
   }
@@ -429,9 +502,9 @@ export class NetworkStore {
       if (!isLeaseName(ip)) continue;
       this.markDirty(`release the lease of ${ip}`);
       try {
-        unlinkSync(join(this.dir, ip));
+        this.d.dir.unlink(ip);
       } catch (e) {
-        if (errno(e) !== 'ENOENT') throw storeError(this.dir, `release the lease of ${ip}`, e);
+        throw storeError(this.dir, `release the lease of ${ip}`, e);
       }
     }
   }
@@ -443,10 +516,15 @@ export class NetworkStore {
   logReleased(ips: readonly string[], at: number): void {
     if (ips.length === 0) return;
     try {
-      mkdirSync(this.releasedDir, { recursive: true, mode: 0o700 });
-      for (const ip of ips) {
-        if (!isLeaseName(ip)) continue;
-        this.writeAtomically(join(this.releasedDir, ip), String(at), `log the release of ${ip}`);
+      // Our own directory: a link or file planted there is replaced, never followed.
+      const released = this.d.meta.requireSub(RELEASED, { create: true, mode: 0o700, replace: true });
+      try {
+        for (const ip of ips) {
+          if (!isLeaseName(ip)) continue;
+          this.writeAtomically(released, ip, String(at), `log the release of ${ip}`);
+        }
+      } finally {
+        released.close();
       }
     } catch (e) {
       warn(`${(e as Error).message}: its reuse delay is not kept`);
@@ -455,38 +533,42 @@ export class NetworkStore {
 
   /**
    * Addresses released less than `delayMs` before `now`, with when each was released. Older
-   * records are removed on the way (best effort); an unreadable one counts as old.
+   * records are removed on the way (best effort, never through a link); an unreadable one counts as old.
    */
   recentlyReleased(delayMs: number, now: number): Map<string, number> {
     const out = new Map<string, number>();
-    let names: string[];
+    let released: SafeDir | undefined;
     try {
-      names = readdirSync(this.releasedDir);
+      released = this.d.meta.sub(RELEASED);
     } catch {
-      return out;
+      return out; // a link or a file there: no log (logReleased replaces it)
     }
-    for (const name of names) {
-      const path = join(this.releasedDir, name);
-      const at = Number(readOr(path, '') ?? '');
-      if (isLeaseName(name) && Number.isFinite(at) && at > 0 && now - at < delayMs && at <= now) out.set(name, at);
-      else {
-        try {
-          rmSync(path, { force: true, recursive: true });
-        } catch {
-          // read-only: it is ignored all the same
+    if (!released) return out;
+    try {
+      for (const name of released.list()) {
+        const at = Number(readOr(released, name, '') ?? '');
+        if (isLeaseName(name) && Number.isFinite(at) && at > 0 && now - at < delayMs && at <= now) out.set(name, at);
+        else {
+          try {
+            released.removeTree(name);
+          } catch {
+            // read-only: it is ignored all the same
+          }
         }
       }
+    } finally {
+      released.close();
     }
     return out;
   }
 
   /** Names present in the directory: one readdir, used when probing meets many taken IPs. */
   names(): Set<string> {
-    return new Set(readdirSync(this.dir));
+    return new Set(this.withDir((d) => d.list()) ?? []);
   }
 
   lastReserved(setIndex: number): Addr | undefined {
-    const text = readOr(join(this.dir, `last_reserved_ip.${setIndex}`), undefined);
+    const text = this.withDir((d) => readOr(d, `last_reserved_ip.${setIndex}`, undefined));
     return text === undefined ? undefined : parseIP(text.trim());
   }
 
@@ -494,24 +576,32 @@ export class NetworkStore {
   setLastReserved(setIndex: number, ip: string): void {
     const step = `record the last reserved address ${ip}`;
     this.markDirty(step);
-    this.writeAtomically(join(this.dir, `last_reserved_ip.${setIndex}`), ip, step);
+    this.writeAtomically(this.d.dir, `last_reserved_ip.${setIndex}`, ip, step);
   }
 
   /** Who holds `ip`, read without the lock (a lease appears whole: it is linked into place). */
   ownerOf(ip: string): LeaseOwner | undefined {
     if (!isLeaseName(ip)) return undefined;
-    const text = readOr(join(this.dir, ip), undefined);
+    const text = this.withDir((d) => readOr(d, ip, undefined));
     return text === undefined ? undefined : parseLeaseContent(text);
   }
 
   /** Lock-free existence test for STATUS probes. */
   exists(ip: string): boolean {
-    try {
-      statSync(join(this.dir, ip));
-      return true;
-    } catch (e) {
-      if (errno(e) === 'ENOENT') return false;
-      throw e;
-    }
+    return this.withDir((d) => d.lstat(ip) !== undefined) ?? false;
+  }
+}
+
+function closeDirs(d: Dirs): void {
+  d.byId.close();
+  d.meta.close();
+  d.dir.close();
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing to do
   }
 }

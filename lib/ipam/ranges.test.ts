@@ -29,6 +29,17 @@ describe('canonicalizeRange', () => {
       'Network has host bits set. For a subnet mask of length 24 the network address is 10.1.2.0',
     ],
     [{ subnet: '10.1.2.0/31' }, 'Network 10.1.2.0/31 too small to allocate from'],
+    // Subnets at address 0 (issue 20 row 11: they handed out 0.0.0.2/0; the reference fails garbled).
+    [
+      { subnet: '0.0.0.0/0' },
+      'Network 0.0.0.0/0 contains the unspecified address 0.0.0.0: not a range to allocate from',
+    ],
+    [
+      { subnet: '0.0.0.0/8' },
+      'Network 0.0.0.0/8 contains the unspecified address 0.0.0.0: not a range to allocate from',
+    ],
+    [{ subnet: '::/0' }, 'Network ::/0 contains the unspecified address ::: not a range to allocate from'],
+    [{ subnet: '::/1' }, 'Network ::/1 contains the unspecified address ::: not a range to allocate from'],
     [{ subnet: '10.1.2.0/32' }, 'Network 10.1.2.0/32 too small to allocate from'],
     [{ subnet: 'fd00::/127' }, 'Network fd00::/127 too small to allocate from'],
     [{ subnet: 'fd00::/128' }, 'Network fd00::/128 too small to allocate from'],

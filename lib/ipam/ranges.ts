@@ -70,6 +70,13 @@ export function canonicalizeRange(raw: RawRange): Range {
       `Network has host bits set. For a subnet mask of length ${cidr.prefix} the network address is ${formatIP(net)}`,
     );
   }
+  // 0.0.0.0/8 is "this network" and ::/8 holds the unspecified and loopback addresses: a subnet
+  // starting at 0 would hand out 0.0.0.2 or ::2 (the reference fails on such subnets, with a
+  // garbled range in its message).
+  if (net.value === 0n)
+    throw new Error(
+      `Network ${netText} contains the unspecified address ${formatIP(net)}: not a range to allocate from`,
+    );
   const base = { family, network: net.value, prefix: cidr.prefix };
   const inSubnet = (a: Addr): boolean => a.family === family && a.value >= net.value && a.value <= broadcast(base);
   const given = (text: string | undefined): Addr | undefined =>

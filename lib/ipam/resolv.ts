@@ -1,5 +1,5 @@
 /** resolv.conf → result DNS, with the reference's line rules (host-local dns.go). */
-import { readFileSync } from 'node:fs';
+import { readFileBounded, UnsafePathError } from '../sys/safe-fs';
 import type { DNS } from '../cni/result/types';
 
 export function parseResolvConf(text: string): DNS {
@@ -37,15 +37,28 @@ export function parseResolvConf(text: string): DNS {
   return out;
 }
 
-/** Reads and parses a resolv.conf; the error text mirrors Go's `open <path>: …`. */
+/** More than any resolv.conf holds (glibc reads only its first few name servers anyway). */
+export const MAX_RESOLV_CONF = 1024 * 1024;
+
+/**
+ * Reads and parses a resolv.conf; the error text mirrors Go's `open <path>: …`. The config names
+ * the file, so it is read bounded: a regular file of at most 1 MiB (`/dev/zero` or a FIFO fail
+ * at once; the reference reads /dev/zero until its 64 KiB line limit).
+ */
 export function readResolvConf(path: string): DNS {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileBounded(path, MAX_RESOLV_CONF).toString('utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why =
-      err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      e instanceof UnsafePathError
+        ? e.why
+        : err.code === 'ENOENT'
+          ? 'no such file or directory'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.message;
     throw new Error(`open ${path}: ${why}`);
   }
   return parseResolvConf(text);

@@ -1,25 +1,50 @@
 /**
  * Entering a container's namespace with errors that say what went wrong: a path that does not
- * exist, or a file that is not a network namespace (setns refuses it with EINVAL).
+ * exist, or a file that is not a network namespace. CNI_NETNS is the runtime's to choose and
+ * may name anything (a FIFO would block an open forever, a regular file would fail late in
+ * netlink), so every verb that works in the container checks it first (lib/sys/netns.ts:
+ * fstatfs NSFS_MAGIC, opened O_NONBLOCK, NS_GET_NSTYPE), before anything is allocated.
  */
-import { existsSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
+import { warn } from '../log';
 import type { Rtnl } from '../netlink';
-import { inNetns, NetnsError } from '../sys/netns';
+import { inNetns, NetnsError, NotNetnsError, openNetnsFd } from '../sys/netns';
 import { openRtnl } from './rtnl';
 
-/** True when the path exists (a vanished namespace is not an error for DEL). */
-export const netnsExists = (netns: string): boolean => netns !== '' && existsSync(netns);
+const failedToOpen = (netns: string, why: string): CniError =>
+  new CniError(ErrorCode.Internal, `failed to open netns ${JSON.stringify(netns)}: ${why}`);
 
-/** Throws the reference's error when the container's namespace file is not there (ADD, CHECK). */
+/**
+ * For DEL: true when `netns` is a network namespace to clean up in. A path that is gone is
+ * simply false (the namespace went first); one that is something else is false too, with a
+ * warning: DEL then cleans up what it can outside the container and succeeds, where the
+ * reference fails (and fails again on every retry).
+ */
+export function netnsExists(netns: string): boolean {
+  if (netns === '') return false;
+  try {
+    closeSync(openNetnsFd(netns));
+    return true;
+  } catch (e) {
+    if (e instanceof NotNetnsError && !e.missing) warn(`CNI_NETNS ${JSON.stringify(netns)} ignored: ${e.why}`);
+    return false;
+  }
+}
+
+/** Throws the reference's error when CNI_NETNS is not a network namespace (ADD, CHECK). */
 export function requireNetns(netns: string): void {
-  if (!netnsExists(netns))
-    throw new CniError(ErrorCode.Internal, `failed to open netns ${JSON.stringify(netns)}: no such file or directory`);
+  try {
+    closeSync(openNetnsFd(netns));
+  } catch (e) {
+    if (e instanceof NotNetnsError) throw failedToOpen(netns, e.missing ? 'no such file or directory' : e.why);
+    throw e;
+  }
 }
 
 function explained(netns: string, e: unknown): unknown {
-  if (e instanceof NetnsError && e.errno === 'EINVAL')
-    return new CniError(ErrorCode.Internal, `failed to open netns ${JSON.stringify(netns)}: not a network namespace`);
+  if (e instanceof NotNetnsError) return failedToOpen(netns, e.missing ? 'no such file or directory' : e.why);
+  if (e instanceof NetnsError && e.errno === 'EINVAL') return failedToOpen(netns, 'not a network namespace');
   return e;
 }
 

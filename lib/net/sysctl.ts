@@ -7,6 +7,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isValidLinkName } from '../cni/names';
 import { inNetns } from '../sys/netns';
+import { rawPath } from '../sys/raw-text';
 
 export type SysctlValues = ReadonlyArray<readonly [key: string, value: string]>;
 
@@ -25,7 +26,7 @@ const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).c
 /** The value, or undefined when the key does not exist here. */
 export function readSysctl(key: string): string | undefined {
   try {
-    return readFileSync(sysctlPath(key), 'utf8').trim();
+    return readFileSync(rawPath(sysctlPath(key)), 'utf8').trim();
   } catch (e) {
     if (errno(e) === 'ENOENT') return undefined;
     throw e;
@@ -35,7 +36,7 @@ export function readSysctl(key: string): string | undefined {
 /** Writes only when the value differs (a write can be slow and may be denied when unchanged). */
 export function ensureSysctl(key: string, value: string): void {
   if (readSysctl(key) === value) return;
-  writeFileSync(sysctlPath(key), value);
+  writeFileSync(rawPath(sysctlPath(key)), value);
 }
 
 /**
@@ -48,7 +49,7 @@ export function setSysctlsIn(netns: string, values: SysctlValues): void {
   inNetns(netns, () => {
     for (const [path, value] of paths) {
       try {
-        writeFileSync(path, value);
+        writeFileSync(rawPath(path), value); // an interface name keeps its bytes (raw-text.ts)
       } catch (e) {
         if (errno(e) !== 'ENOENT') throw new Error(`sysctl ${path}=${value}: ${(e as Error).message}`);
       }
@@ -70,7 +71,7 @@ export interface SysctlFs {
 export const procSysctlFs: SysctlFs = {
   kind(path) {
     try {
-      const st = statSync(path);
+      const st = statSync(rawPath(path));
       if (st.isDirectory()) return 'directory';
       // Sysctl permissions are the table's mode, enforced for root too (no DAC override).
       return (st.mode & 0o200) !== 0 ? 'writable' : 'readonly';
@@ -80,7 +81,7 @@ export const procSysctlFs: SysctlFs = {
       throw e;
     }
   },
-  read: (path) => readFileSync(path, 'utf8').replace(/\n$/, ''),
+  read: (path) => readFileSync(rawPath(path), 'utf8').replace(/\n$/, ''),
   // r+: never create; a sysctl that is not there must fail, not become a file.
-  write: (path, value) => writeFileSync(path, value, { flag: 'r+' }),
+  write: (path, value) => writeFileSync(rawPath(path), value, { flag: 'r+' }),
 };

@@ -29,8 +29,7 @@
  * A container whose DEL never comes keeps its entry until GC drops it (the spec's answer to
  * leaked attachments), so the sub-interface stays while the runtime believes it is in use.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync } from 'node:fs';
-import { rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
 import { isValidLinkName } from '../cni/names';
@@ -41,6 +40,8 @@ import { isErrno, type Link, type Rtnl } from '../netlink';
 import { randomBytes } from '../sys/hash';
 import { missingKindText } from './link-kind';
 import { netnsInode } from '../sys/netns';
+import { SafeDir, UnsafePathError } from '../sys/safe-fs';
+import { parseJson } from '../cni/json';
 
 export const VLAN_STATE_DIR = '/var/lib/cni/tscni/vlan';
 
@@ -134,62 +135,72 @@ class Store {
     this.nsKey = opts.nsKey ?? String(netnsInode());
   }
 
-  path(name: string): string {
+  /** The state file's name (in `dir`); the sub-interface name is checked first. */
+  fileName(name: string): string {
     if (!isValidLinkName(name)) throw new Error(`invalid sub-interface name ${JSON.stringify(name)}`);
-    return join(this.dir, `${this.nsKey}-${name}.json`);
+    return `${this.nsKey}-${name}.json`;
+  }
+
+  /**
+   * Runs fn in the state directory through safe-fs; undefined when it does not exist. `vlan` is
+   * ours below the operator's root: a link planted there is not followed (found by the fuzzer).
+   */
+  private inDir<T>(create: boolean, fn: (d: SafeDir) => T): T | undefined {
+    const d = SafeDir.openChild(this.dir, { create, mode: 0o755 });
+    if (!d) return undefined;
+    try {
+      return fn(d);
+    } finally {
+      d.close();
+    }
   }
 
   /** Every state file of this namespace. */
   names(): string[] {
     const prefix = `${this.nsKey}-`;
-    return readdirSync(this.dir)
+    return (this.inDir(false, (d) => d.list()) ?? [])
       .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
       .map((f) => f.slice(prefix.length, -'.json'.length))
       .filter(isValidLinkName);
   }
 
   read(name: string): State | undefined {
-    let text: string;
+    const file = join(this.dir, this.fileName(name));
+    let text: string | undefined;
     try {
-      text = readFileSync(this.path(name), 'utf8');
+      text = this.inDir(false, (d) => d.readText(this.fileName(name), MAX_STATE_FILE));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+      if (!(e instanceof UnsafePathError)) throw e;
+      warn(`ignoring ${file}: ${e.why}`);
+      return undefined;
     }
+    if (text === undefined) return undefined;
     try {
-      return t.parseWith(stateDecoder, JSON.parse(text), 'VLAN state file');
+      return t.parseWith(stateDecoder, parseJson(text), 'VLAN state file');
     } catch (e) {
       // Written atomically, so only tampering gets here; the link's alias still says whose it is.
-      warn(`ignoring unreadable ${this.path(name)}: ${(e as Error).message}`);
+      warn(`ignoring unreadable ${file}: ${(e as Error).message}`);
       return undefined;
     }
   }
 
   write(s: State): void {
-    const file = this.path(s.name);
-    const tmp = `${file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      writeSync(fd, JSON.stringify(s) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    this.inDir(true, (d) => d.write(this.fileName(s.name), JSON.stringify(s) + '\n', 0o644, { fsync: true }));
   }
 
   remove(name: string): void {
-    rmSync(this.path(name), { force: true });
+    this.inDir(false, (d) => d.unlink(this.fileName(name)));
   }
 
-  /** Runs fn under the one lock of the state directory (created on first use). */
+  /** Runs fn under the one lock of the state directory (created on first use, never through a link). */
   locked<T>(fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
-    const lock = join(this.dir, 'lock');
-    closeSync(openSync(lock, 'a', 0o644));
-    return withFlock(lock, `the VLAN sub-interface state in ${this.dir}`, fn);
+    this.inDir(true, (d) => closeSync(d.openLockFile('lock', 0o644)));
+    return withFlock(join(this.dir, 'lock'), `the VLAN sub-interface state in ${this.dir}`, fn);
   }
 }
+
+/** A state file is a few hundred bytes; anything bigger is not one. */
+const MAX_STATE_FILE = 64 * 1024;
 
 // ---- kernel ----
 

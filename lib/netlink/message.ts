@@ -4,6 +4,7 @@
  * buffer into messages, and reading NLMSG_ERROR (errno plus extended-ack text).
  * Integers are in host byte order, which is little-endian on every platform we build for.
  */
+import { rawBytes, rawString } from '../sys/raw-text';
 import {
   IFADDRMSG_LEN,
   IFINFOMSG_LEN,
@@ -111,9 +112,12 @@ export const attr = {
   },
   u32: (type: number, n: number): AttrSpec => ({ type, value: u32Bytes(n) }),
   s32: (type: number, n: number): AttrSpec => ({ type, value: u32Bytes(n | 0) }),
-  /** A NUL-terminated string, as the kernel's NLA_STRING/NLA_NUL_STRING policies expect. */
+  /**
+   * A NUL-terminated string, as the kernel's NLA_STRING/NLA_NUL_STRING policies expect; a link
+   * name keeps the bytes it was given as (lib/sys/raw-text.ts), not UTF-8 of U+FFFD.
+   */
   str: (type: number, s: string): AttrSpec => {
-    const enc = new TextEncoder().encode(s);
+    const enc = rawBytes(s);
     const b = new Uint8Array(enc.length + 1);
     b.set(enc);
     return { type, value: b };
@@ -228,7 +232,7 @@ export class Attrs {
     const d = this.byType.get(type);
     if (!d) return undefined;
     const nul = d.indexOf(0);
-    return new TextDecoder().decode(nul >= 0 ? d.subarray(0, nul) : d);
+    return rawString(nul >= 0 ? d.subarray(0, nul) : d);
   }
   /** The attributes nested inside `type` (empty when absent). */
   nested(type: number, offset = 0): Attrs {

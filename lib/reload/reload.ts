@@ -17,7 +17,7 @@
  * container whose DEL began meanwhile has what reload restored taken back, so a DEL never
  * leaves rules behind because of a reload. Conflicting writes of concurrent ADDs are retried.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachmentKey, type Attachment } from '../cni/invocation';
 import type { Env } from '../cni/io';
@@ -26,6 +26,7 @@ import { isSupportedVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
 import { NetworkStore } from '../ipam/disk-store';
 import { withFlock } from '../sys/flock';
+import { SafeDir } from '../sys/safe-fs';
 import { debug } from '../log';
 import { injected } from '../runtime/chain';
 import type { NetworkConfigList, PluginConf } from '../runtime/config';
@@ -153,9 +154,13 @@ async function reloadOne(t: Target, opts: ReloadOptions): Promise<Outcome[]> {
 
 /** Runs reload; the outcomes are in the order attachments were found. */
 export async function reload(opts: ReloadOptions): Promise<Outcome[]> {
-  mkdirSync(opts.runDir, { recursive: true, mode: 0o700 });
+  const dir = SafeDir.require(opts.runDir, { create: true, mode: 0o700 });
+  try {
+    closeSync(dir.openLockFile('reload.lock')); // created without following a planted link
+  } finally {
+    dir.close();
+  }
   const lockFile = join(opts.runDir, 'reload.lock');
-  closeSync(openSync(lockFile, 'a', 0o600));
   return withFlock(lockFile, `tscni reload (${lockFile})`, () => reloadLocked(opts));
 }
 

@@ -6,11 +6,13 @@
  * dispatcher validates CNI_* variables, its file name must match its content, its config must
  * parse and name its network, and its result is validated later by the plugins that use it.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { readFileBounded } from '../sys/safe-fs';
 import { isAbsolute, join } from 'node:path';
 import { validateContainerId, validateIfName, validateNetworkName } from '../cni/names';
 import type { Attachment } from '../cni/invocation';
-import { listConfFiles, loadNetwork, parseConfList, type NetworkConfigList } from '../runtime/config';
+import { listConfFiles, loadNetwork, MAX_CONFIG_FILE, parseConfList, type NetworkConfigList } from '../runtime/config';
+import { parseJson } from '../cni/json';
 
 export interface CachedAttachment {
   readonly attachment: Attachment;
@@ -32,7 +34,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** The config list of a cache entry: a conflist, or a single plugin config (libcni's AddNetwork). */
 function listOf(bytes: Buffer, file: string): NetworkConfigList {
-  const json: unknown = JSON.parse(bytes.toString('utf8'));
+  const json: unknown = parseJson(bytes.toString('utf8'));
   const isList = isObject(json) && Array.isArray(json['plugins']);
   return parseConfList(bytes, `${file}${isList ? '.conflist' : '.conf'}`);
 }
@@ -98,7 +100,9 @@ export function readCache(
     const file = join(dir, name);
     try {
       if (!statSync(file).isFile()) continue;
-      entries.push(decode(file, JSON.parse(readFileSync(file, 'utf8')) as unknown, netconfPath));
+      entries.push(
+        decode(file, parseJson(readFileBounded(file, MAX_CONFIG_FILE).toString('utf8')) as unknown, netconfPath),
+      );
     } catch (e) {
       unusable.push({ file, why: e instanceof Error ? e.message : String(e) });
     }
@@ -118,7 +122,7 @@ export function readNetconfs(netconfPath: string): NetworkConfigList[] {
   const out: NetworkConfigList[] = [];
   for (const f of files) {
     try {
-      const list = parseConfList(readFileSync(f), f);
+      const list = parseConfList(readFileBounded(f, MAX_CONFIG_FILE), f);
       validateNetworkName(list.name);
       if (seen.has(list.name)) continue; // the first file naming a network wins, as in libcni
       seen.add(list.name);

@@ -1,6 +1,9 @@
 /** libcni's result cache: `<cacheDir>/results/<net>-<containerID>-<ifname>` in the cniCacheV1 format. */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileBounded } from '../sys/safe-fs';
+import { MAX_CONFIG_FILE } from './config';
 import { join } from 'node:path';
+import { parseJson } from '../cni/json';
 
 export interface CacheEntry {
   readonly kind: 'cniCacheV1';
@@ -25,7 +28,9 @@ export function writeCache(cacheDir: string, e: CacheEntry): void {
 
 export function readCache(cacheDir: string, net: string, id: string, ifName: string): CacheEntry | undefined {
   try {
-    const e = JSON.parse(readFileSync(cachePath(cacheDir, net, id, ifName), 'utf8')) as CacheEntry;
+    const e = parseJson(
+      readFileBounded(cachePath(cacheDir, net, id, ifName), MAX_CONFIG_FILE).toString('utf8'),
+    ) as CacheEntry;
     return e.kind === 'cniCacheV1' ? e : undefined;
   } catch {
     return undefined;
@@ -48,7 +53,7 @@ export function cachedAttachments(cacheDir: string, net: string): CacheEntry[] {
     .filter((f) => f.startsWith(`${net}-`))
     .map((f) => {
       try {
-        return JSON.parse(readFileSync(join(cacheDir, 'results', f), 'utf8')) as CacheEntry;
+        return parseJson(readFileBounded(join(cacheDir, 'results', f), MAX_CONFIG_FILE).toString('utf8')) as CacheEntry;
       } catch {
         return undefined;
       }

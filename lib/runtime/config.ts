@@ -3,9 +3,14 @@
  * (a single plugin, up-converted to a one-element list), each group sorted by file name; the
  * first file that names the network wins.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readFileBounded } from '../sys/safe-fs';
+
+/** A conflist or cache entry larger than this is refused unread (a config is kilobytes). */
+export const MAX_CONFIG_FILE = 16 * 1024 * 1024;
 import { join } from 'node:path';
 import { compareVersions } from '../cni/version';
+import { parseJson } from '../cni/json';
 
 export interface PluginConf {
   readonly type: string;
@@ -44,7 +49,7 @@ function pickVersion(obj: Record<string, unknown>): string {
 }
 
 export function parseConfList(bytes: Buffer, file: string): NetworkConfigList {
-  const obj = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+  const obj = parseJson(bytes.toString('utf8')) as Record<string, unknown>;
   const isList = file.endsWith('.conflist');
   const rawPlugins = isList ? obj['plugins'] : [obj];
   if (!Array.isArray(rawPlugins) || rawPlugins.length === 0) throw new Error(`${file}: no plugins in list`);
@@ -79,7 +84,7 @@ export function loadNetwork(dir: string, name: string): NetworkConfigList {
   for (const f of listConfFiles(dir)) {
     let list: NetworkConfigList;
     try {
-      list = parseConfList(readFileSync(f), f);
+      list = parseConfList(readFileBounded(f, MAX_CONFIG_FILE), f);
     } catch {
       continue; // libcni skips files it cannot parse when searching by name
     }

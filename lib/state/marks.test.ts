@@ -1,5 +1,15 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testAttachment } from '../testutil/invocation';
@@ -57,6 +67,43 @@ describe('teardown marks', () => {
     const run = fresh();
     writeFileSync(join(run, 'teardown'), 'a file where the directory should be');
     expect(() => markTeardown({ TSCNI_RUN_DIR: run }, a)).not.toThrow();
+  });
+
+  // Issue 20 row 3: a link planted where a mark goes once had its target overwritten.
+  it('never write through a link planted at a mark: the link is replaced, its target untouched', () => {
+    const run = fresh();
+    const victim = join(fresh(), 'victim');
+    writeFileSync(victim, 'precious\n');
+    mkdirSync(join(run, 'teardown'));
+    symlinkSync(victim, join(run, 'teardown', 'net1:c1:eth0'));
+    markTeardown({ TSCNI_RUN_DIR: run }, a);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(lstatSync(join(run, 'teardown', 'net1:c1:eth0')).isFile()).toBe(true);
+    expect(isMarked(run, a)).toBe(true);
+    removeMark(run, a);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+  });
+
+  it('never write into a directory a planted teardown link points at', () => {
+    const run = fresh();
+    const elsewhere = fresh();
+    writeFileSync(join(elsewhere, 'keep'), 'x');
+    symlinkSync(elsewhere, join(run, 'teardown'));
+    markTeardown({ TSCNI_RUN_DIR: run }, a);
+    expect(readdirSync(elsewhere)).toEqual(['keep']);
+    expect(lstatSync(join(run, 'teardown')).isDirectory()).toBe(true);
+    expect(isMarked(run, a)).toBe(true);
+  });
+
+  it('read no link or oversized file back as a mark', () => {
+    const run = fresh();
+    const victim = join(fresh(), 'victim');
+    writeFileSync(victim, 'net1\nc1\neth0\n');
+    mkdirSync(join(run, 'teardown'));
+    symlinkSync(victim, join(run, 'teardown', 'net1:c1:eth0'));
+    writeFileSync(join(run, 'teardown', 'net1:c2:eth0'), 'net1\nc2\neth0\n' + 'x'.repeat(10_000));
+    expect(listMarks(run)).toEqual([]);
+    expect(isMarked(run, a)).toBe(false);
   });
 
   it('take the run directory from TSCNI_RUN_DIR when it is a plain absolute path', () => {

@@ -13,17 +13,41 @@
  *
  * Marks live in the run directory (run-dir.ts), so they go with a reboot, as do the rules and the
  * containers. Marks are best effort: a DEL never fails for want of one.
+ *
+ * The run directory is the operator's; `teardown/` and the marks in it go through safe-fs: a link
+ * planted there is never followed (a mark replaces it by rename; a linked `teardown` is replaced
+ * by a directory), and only regular files of bounded size are read back.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Env } from '../cni/io';
 import type { Attachment } from '../cni/invocation';
 import { validateContainerId, validateIfName, validateNetworkName } from '../cni/names';
 import { debug, warn } from '../log';
 import { sha256hex } from '../sys/hash';
+import { SafeDir } from '../sys/safe-fs';
 import { runDirOf } from './run-dir';
 
-const marksDir = (runDir: string): string => join(runDir, 'teardown');
+const MARKS = 'teardown';
+const marksDir = (runDir: string): string => join(runDir, MARKS);
+/** A mark names three bounded names: anything bigger is not ours. */
+const MAX_MARK = 4096;
+
+/** Runs fn on the marks directory (created when asked); undefined when there is none. */
+function inMarks<T>(runDir: string, create: boolean, fn: (d: SafeDir) => T): T | undefined {
+  const run = SafeDir.open(runDir, create ? { create: true, mode: 0o755 } : {});
+  if (!run) return undefined;
+  try {
+    const d = run.sub(MARKS, create ? { create: true, mode: 0o700, replace: true } : {});
+    if (!d) return undefined;
+    try {
+      return fn(d);
+    } finally {
+      d.close();
+    }
+  } finally {
+    run.close();
+  }
+}
 
 /**
  * `<net>:<id>:<ifname>`: ':' is allowed in none of the three, so the name is unambiguous; too
@@ -40,8 +64,7 @@ const content = (a: Attachment): string => `${a.networkName}\n${a.containerId}\n
 export function markTeardown(env: Env, a: Attachment): void {
   const dir = marksDir(runDirOf(env));
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, markName(a)), content(a), { mode: 0o600 });
+    inMarks(runDirOf(env), true, (d) => d.write(markName(a), content(a), 0o600));
   } catch (e) {
     warn(
       `cannot mark ${markName(a)} as torn down in ${dir} (tscni reload may restore its rules): ${(e as Error).message}`,
@@ -56,7 +79,7 @@ export function clearTeardown(env: Env, a: Attachment): void {
 
 export function removeMark(runDir: string, a: Attachment): void {
   try {
-    rmSync(join(marksDir(runDir), markName(a)), { force: true });
+    inMarks(runDir, false, (d) => d.unlink(markName(a)));
   } catch (e) {
     debug(`cannot remove the teardown mark of ${markName(a)}: ${(e as Error).message}`);
   }
@@ -64,8 +87,7 @@ export function removeMark(runDir: string, a: Attachment): void {
 
 export function isMarked(runDir: string, a: Attachment): boolean {
   try {
-    statSync(join(marksDir(runDir), markName(a)));
-    return true;
+    return inMarks(runDir, false, (d) => d.lstat(markName(a))?.isFile() === true) ?? false;
   } catch {
     return false;
   }
@@ -79,26 +101,28 @@ export interface Mark {
 
 /** Every mark; unreadable or malformed ones are left out (reload never acts on them). */
 export function listMarks(runDir: string): Mark[] {
-  const dir = marksDir(runDir);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
   const out: Mark[] = [];
-  for (const name of names) {
-    try {
-      const [networkName, containerId, ifName] = readFileSync(join(dir, name), 'utf8').split('\n');
-      const a: Attachment = {
-        networkName: validateNetworkName(networkName ?? ''),
-        containerId: validateContainerId(containerId ?? ''),
-        ifName: validateIfName(ifName ?? ''),
-      };
-      if (markName(a) === name) out.push({ attachment: a, since: statSync(join(dir, name)).mtimeMs });
-    } catch {
-      // gone meanwhile, or not a mark of ours
-    }
+  try {
+    inMarks(runDir, false, (d) => {
+      for (const name of d.list()) {
+        try {
+          const text = d.readText(name, MAX_MARK);
+          const st = d.lstat(name);
+          if (text === undefined || !st) continue;
+          const [networkName, containerId, ifName] = text.split('\n');
+          const a: Attachment = {
+            networkName: validateNetworkName(networkName ?? ''),
+            containerId: validateContainerId(containerId ?? ''),
+            ifName: validateIfName(ifName ?? ''),
+          };
+          if (markName(a) === name) out.push({ attachment: a, since: Number(st.mtimeMs) });
+        } catch {
+          // gone meanwhile, a link or special file, or not a mark of ours
+        }
+      }
+    });
+  } catch {
+    return out; // no usable marks directory: nothing marked
   }
   return out;
 }

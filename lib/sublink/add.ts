@@ -5,7 +5,7 @@
  * behind and reports the original error.
  */
 import { familyOfText } from '../addr/ip';
-import { delegate } from '../cni/delegate';
+import { delegateTo } from '../cni/delegate';
 import type { Invocation } from '../cni/invocation';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
 import type { IPConfig, Result, Route } from '../cni/result/types';
@@ -69,8 +69,10 @@ export async function addSubLink(
   if (cfg.kind === 'ipvlan' && cfg.ipamType === '' && !chained)
     throw new ConfigError('ipvlan needs an "ipam" section, or a prevResult with IPs to take over');
 
+  // Found (and refused if it would loop) before anything is created.
+  const delegate = cfg.ipamType !== '' ? delegateTo(cfg.ipamType, inv, { runner: kernel.runner }) : undefined;
+
   const undo = new UndoStack();
-  const runner = kernel.runner;
   const host = kernel.rtnl();
   const ctr = kernel.rtnl(inv.netns);
   try {
@@ -96,9 +98,9 @@ export async function addSubLink(
 
       let ips: IPConfig[] = [];
       let routes: Route[] = [];
-      if (cfg.ipamType !== '') {
-        undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv, { runner }));
-        const ipam = await delegate('ADD', cfg.ipamType, inv, { runner });
+      if (delegate) {
+        undo.push('IPAM DEL', () => delegate.run('DEL'));
+        const ipam = await delegate.run('ADD');
         if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
         ips = ipam.ips.map((ip) => ({ ...ip, interface: 0 }));
         routes = [...(ipam.routes ?? [])];

@@ -1,9 +1,9 @@
 /**
  * The C library functions tscni calls directly, through Bun's FFI: the kernel interfaces that
- * neither Node.js nor Bun expose (netlink and packet sockets, setns, flock, the TUN/TAP ioctls,
- * inotify, poll, pidfd). This is the only module that touches `bun:ffi`; it binds on first use
- * (~0.2 ms). Only the Bun executable has it: under Node.js (the unit tests) `available()` is false
- * and callers take their fake or Node path.
+ * neither Node.js nor Bun expose (netlink and packet sockets, setns, flock, fstatfs, the TUN/TAP
+ * and namespace ioctls, inotify, poll, pidfd). This is the only module that touches `bun:ffi`; it
+ * binds on first use (~0.2 ms). Only the Bun executable has it: under Node.js (the unit tests)
+ * `available()` is false and callers take their fake or Node path.
  */
 type Ffi = typeof import('bun:ffi');
 
@@ -26,6 +26,8 @@ export interface Libc {
   close(fd: number): number;
   setns(fd: number, nstype: number): number;
   flock(fd: number, operation: number): number;
+  /** fstatfs(2) into `buf` (struct statfs: f_type is its first 8 bytes). */
+  fstatfs(fd: number, buf: Uint8Array): number;
   /** ioctl with a pointer argument (a buffer the kernel reads or fills) or a plain integer one. */
   ioctl(fd: number, request: number, arg: Uint8Array | number): number;
   inotifyInit1(flags: number): number;
@@ -64,6 +66,7 @@ export function libc(): Libc {
     close: { args: [i32], returns: i32 },
     setns: { args: [i32, i32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
+    fstatfs: { args: [i32, ptr], returns: i32 },
     // Variadic in C; on x86-64 and arm64 an integer or pointer third argument travels the same way.
     ioctl: { args: [i32, u64, ptr], returns: i32 },
     inotify_init1: { args: [i32], returns: i32 },
@@ -84,6 +87,7 @@ export function libc(): Libc {
     close: (fd) => c.close(fd),
     setns: (fd, nstype) => c.setns(fd, nstype),
     flock: (fd, op) => c.flock(fd, op),
+    fstatfs: (fd, buf) => c.fstatfs(fd, buf),
     // An integer argument goes as a pointer-sized value: Bun passes a number for `ptr` as is.
     ioctl: (fd, request, arg) => c.ioctl(fd, request, arg),
     inotifyInit1: (flags) => c.inotify_init1(flags),

@@ -1,8 +1,18 @@
 /** The requests both firewall backends' golden tests render, so the two sets of goldens describe the same input. */
 import type { ForwardingChange, PortForwardRequest } from '../firewall/types';
+import type { Attachment } from '../cni/invocation';
+import type { IfName } from '../cni/names';
 import { testAttachment } from './invocation';
 
 export const goldenAttachment = testAttachment('podman', 'c0ffee', 'eth0');
+
+/**
+ * Interface names Linux accepts and the CNI name check lets through, each of which broke nft
+ * text before lib/firewall/text.ts: the first closes the comment, adds 6.6.6.6 to the set and
+ * comments out the rest of the line; the last is not UTF-8 (a byte 0xff).
+ */
+export const hostileIfNames = ['",6.6.6.6}#', 'e"x;{}$\\', '\udcff\udcfe0'] as const;
+export const hostileAttachment = (ifName: string): Attachment => ({ ...goldenAttachment, ifName: ifName as IfName });
 
 /** Dual-stack container, every kind of mapping (any host IP, a v4 host IP, a v6 host IP, udp). */
 export const portForwardRequest = (over: Partial<PortForwardRequest> = {}): PortForwardRequest => ({
@@ -37,3 +47,31 @@ export const forwardingChange = (over: Partial<ForwardingChange> = {}): Forwardi
   owner: goldenAttachment,
   ...over,
 });
+
+/**
+ * `nft -j list table bridge nat` as it lists the MAC spoof check of each ref given (handles
+ * counting up from 2), for the teardown golden tests.
+ */
+export function spoofListing(...refs: string[]): string {
+  const objs: unknown[] = [{ table: { family: 'bridge', name: 'nat', handle: 1 } }];
+  let h = 1;
+  objs.push({ chain: { family: 'bridge', table: 'nat', name: 'PREROUTING', handle: h++ } });
+  refs.forEach((ref, i) => {
+    const iface = `cni-br-iface-${ref}`;
+    const comment = `macspoofchk-${ref}`;
+    const rule = (chain: string, expr: unknown[]): unknown => ({
+      rule: { family: 'bridge', table: 'nat', chain, handle: h++, expr, comment },
+    });
+    objs.push(
+      { chain: { family: 'bridge', table: 'nat', name: iface, handle: h++ } },
+      { chain: { family: 'bridge', table: 'nat', name: `${iface}-mac`, handle: h++ } },
+      rule('PREROUTING', [
+        { match: { op: '==', left: { meta: { key: 'iifname' } }, right: `veth${i}` } },
+        { jump: { target: iface } },
+      ]),
+      rule(iface, [{ jump: { target: `${iface}-mac` } }]),
+      rule(`${iface}-mac`, [{ drop: null }]),
+    );
+  });
+  return JSON.stringify({ nftables: objs });
+}

@@ -20,3 +20,7 @@ export function expectGolden(dir: string, name: string, actual: string): void {
   if (!existsSync(file)) throw new Error(`golden file ${file} is missing: run \`make golden\` to create it`);
   expect(text).toBe(readFileSync(file, 'utf8'));
 }
+
+/** Bytes that are not UTF-8 (held as U+DC80..U+DCFF, see lib/sys/raw-text.ts) shown as `\xNN`, so a golden file stays text. */
+export const visibleBytes = (text: string): string =>
+  text.replace(/[\udc80-\udcff]/g, (c) => `\\x${(c.charCodeAt(0) - 0xdc00).toString(16)}`);

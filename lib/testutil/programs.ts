@@ -27,6 +27,8 @@ export const TEST_PROGRAMS = {
   flock: 'util-linux',
   lslocks: 'util-linux',
   fallocate: 'util-linux',
+  // the fuzzer's per-call address-space limit
+  prlimit: 'util-linux',
   sysctl: 'procps',
   ps: 'procps',
   openssl: 'openssl',
@@ -36,6 +38,8 @@ export const TEST_PROGRAMS = {
   dnsmasq: 'dnsmasq-base',
   // a private message bus for the firewalld-style signals `tscni reload --watch` answers
   'dbus-daemon': 'dbus-daemon',
+  // special files where state or a namespace should be (the hostile-input tests)
+  mkfifo: 'coreutils',
   // the reference plugins, for differential tests
   '/usr/lib/cni/bridge': 'containernetworking-plugins',
   '/usr/lib/cni/dhcp': 'containernetworking-plugins',

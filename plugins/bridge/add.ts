@@ -6,7 +6,7 @@
  * work is done. Every side effect registers its undo first, so a failure at any step leaves
  * nothing behind and reports the original error.
  */
-import { delegate, ipamUsesInterface } from '../../lib/cni/delegate';
+import { delegateTo, ipamUsesInterface } from '../../lib/cni/delegate';
 import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result, Route } from '../../lib/cni/result/types';
@@ -152,11 +152,12 @@ export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
       const existing = host.linkByName(cfg.bridge);
       if (existing && existing.kind !== 'bridge')
         throw new CniError(ErrorCode.Internal, `${JSON.stringify(cfg.bridge)} already exists but is not a bridge`);
-      const ipamOpts = { runner: kernel.runner };
+      // Found (and refused if it would loop) before anything is created.
+      const delegate = cfg.ipamType !== '' ? delegateTo(cfg.ipamType, inv, { runner: kernel.runner }) : undefined;
       const runIpam = async (): Promise<Result | undefined> => {
-        if (cfg.ipamType === '') return undefined;
-        undo.push('IPAM DEL', () => delegate('DEL', cfg.ipamType, inv, ipamOpts));
-        const r = await delegate('ADD', cfg.ipamType, inv, ipamOpts);
+        if (!delegate) return undefined;
+        undo.push('IPAM DEL', () => delegate.run('DEL'));
+        const r = await delegate.run('ADD');
         if (!r?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
         return r;
       };

@@ -17,15 +17,21 @@
  * A realm is where the rules live (`iptables`, `nftables`, `firewalld.<zone>`). The holder
  * directories make "is this the last attachment using it?" one directory read, and two DELs at
  * once cannot both miss the answer: each removes its own entry before it looks.
+ *
+ * A container ID has no length limit, so a name built from one may be too long for a file name
+ * (a record that could never be written would make every DEL fail): such names are hashed
+ * (lib/sys/safe-fs.ts fileNameFor) and the record names its attachment inside. Every file is
+ * opened through safe-fs: a link planted in the directory is never followed.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { fileNameFor, SafeDir, UnsafePathError } from '../../lib/sys/safe-fs';
+import { warn } from '../../lib/log';
 import type { Attachment } from '../../lib/cni/invocation';
-import { validateContainerId, validateIfName, type NetworkName } from '../../lib/cni/names';
+import { validateContainerId, validateIfName, validateNetworkName, type NetworkName } from '../../lib/cni/names';
 import * as t from '../../lib/cni/schema';
 import { formatIP, parseIP } from '../../lib/addr/ip';
-import { isAdminChainName, isZoneName, type FirewallBackend } from './config';
+import { DEFAULT_DATA_DIR, isAdminChainName, isZoneName, type FirewallBackend } from './config';
 import { isRuleLinkName } from './facts';
+import { parseJson } from '../../lib/cni/json';
 
 export interface FirewallRecord {
   readonly backend: FirewallBackend;
@@ -56,7 +62,14 @@ const recordDecoder = t.object({
   crossBridge: t.optional(t.boolean),
   icc: t.optional(t.boolean),
   internal: t.optional(t.boolean),
+  // Which attachment the record is for (tscni 0.2+; older records say it by their path only).
+  network: t.optional(t.string),
+  containerID: t.optional(t.string),
+  ifName: t.optional(t.string),
 });
+
+/** Records are small; anything bigger is not one of ours. */
+const MAX_RECORD = 64 * 1024;
 
 /** Where a record's address rules live. */
 export const ipRealm = (r: FirewallRecord): string => (r.backend === 'firewalld' ? `firewalld.${r.zone}` : r.backend);
@@ -64,7 +77,10 @@ export const ipRealm = (r: FirewallRecord): string => (r.backend === 'firewalld'
 export const isolationRealm = (backend: FirewallBackend): string => (backend === 'firewalld' ? 'iptables' : backend);
 const bridgeRealm = (r: FirewallRecord): string => isolationRealm(r.backend);
 
-const keyOf = (a: Attachment): string => `${a.networkName}:${a.containerId}:${a.ifName}`;
+const keyOf = (a: Attachment): string => fileNameFor(`${a.networkName}:${a.containerId}:${a.ifName}`);
+/** attachments/<network>/<containerID>, and the record's name in it. */
+const recordDir = (a: Attachment): string[] => ['attachments', fileNameFor(a.networkName), fileNameFor(a.containerId)];
+const recordName = (a: Attachment): string => fileNameFor(`${a.ifName}.json`);
 
 /** What releasing an attachment leaves without a holder. */
 export interface Released {
@@ -73,29 +89,47 @@ export interface Released {
 }
 
 export class RecordStore {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    /** Our default directory (DEFAULT_DATA_DIR): a link planted at it is replaced, not followed. */
+    private readonly own = dir === DEFAULT_DATA_DIR,
+  ) {}
 
-  private file(a: Attachment): string {
-    return join(this.dir, 'attachments', a.networkName, a.containerId, `${a.ifName}.json`);
+  /** Runs fn in the directory at `names` below the store (created when asked); undefined when missing. */
+  private inDir<T>(names: readonly string[], create: boolean, fn: (d: SafeDir) => T): T | undefined {
+    const base = SafeDir.openState(this.dir, this.own, { create, mode: 0o700 });
+    if (!base) return undefined;
+    try {
+      const d = base.walk(names, { create, mode: 0o700 });
+      if (!d) return undefined;
+      try {
+        return fn(d);
+      } finally {
+        d.close();
+      }
+    } finally {
+      base.close();
+    }
   }
 
   read(a: Attachment): FirewallRecord | undefined {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(this.file(a), 'utf8');
+      text = this.inDir(recordDir(a), false, (d) => d.readText(recordName(a), MAX_RECORD));
     } catch {
-      return undefined;
+      return undefined; // unreadable (a link, a FIFO, too big): as good as none, prevResult still works
     }
-    return this.parse(text);
+    const r = text === undefined ? undefined : this.parse(text);
+    return r && (r.attachment === undefined || sameAttachment(r.attachment, a)) ? r.record : undefined;
   }
 
   /**
    * A record's names reach commands at DEL, so they are checked like the config's: an address must
    * be one (in canonical form), the bridge, admin chain and zone valid names.
    */
-  private parse(text: string): FirewallRecord | undefined {
+  private parse(text: string): { record: FirewallRecord; attachment: Attachment | undefined } | undefined {
     try {
-      const r = t.parseWith(recordDecoder, JSON.parse(text) as unknown, 'firewall record');
+      const r = t.parseWith(recordDecoder, parseJson(text), 'firewall record');
       const canonical = (ip: string): boolean => {
         const a = parseIP(ip);
         return a !== undefined && formatIP(a) === ip;
@@ -107,7 +141,7 @@ export class RecordStore {
         (r.zone !== undefined && r.zone !== '' && !isZoneName(r.zone))
       )
         return undefined;
-      return {
+      const record: FirewallRecord = {
         backend: r.backend,
         zone: r.zone ?? '',
         adminChain: r.adminChain,
@@ -118,6 +152,16 @@ export class RecordStore {
         ...(r.icc === false ? { icc: false } : {}),
         ...(r.internal ? { internal: true } : {}),
       };
+      const attachment =
+        r.network !== undefined && r.containerID !== undefined && r.ifName !== undefined
+          ? // Names from disk are input: valid ones only reach a rule (a bad one throws: damaged).
+            {
+              networkName: validateNetworkName(r.network),
+              containerId: validateContainerId(r.containerID),
+              ifName: validateIfName(r.ifName),
+            }
+          : undefined;
+      return { record, attachment };
     } catch {
       return undefined; // a damaged record is as good as none: prevResult still works
     }
@@ -125,21 +169,17 @@ export class RecordStore {
 
   /** Writes the record (atomically) and its holder entries. */
   write(a: Attachment, r: FirewallRecord): void {
-    for (const ip of r.ips) this.hold(join(this.dir, ipRealm(r), 'ips', ip), keyOf(a));
-    if (r.bridge) this.hold(join(this.dir, bridgeRealm(r), 'bridges', r.bridge), keyOf(a));
-    const file = this.file(a);
-    mkdirSync(join(file, '..'), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(r) + '\n', { mode: 0o600 });
-    renameSync(tmp, file);
+    for (const ip of r.ips) this.hold([ipRealm(r), 'ips', ip], keyOf(a));
+    if (r.bridge) this.hold([bridgeRealm(r), 'bridges', r.bridge], keyOf(a));
+    const content = { ...r, network: a.networkName, containerID: a.containerId, ifName: a.ifName };
+    this.inDir(recordDir(a), true, (d) => d.write(recordName(a), JSON.stringify(content) + '\n', 0o600));
   }
 
-  private hold(dir: string, key: string): void {
+  private hold(names: readonly string[], key: string): void {
     // A concurrent release may remove the (empty) directory between mkdir and write: try again.
     for (let i = 0; ; i++) {
-      mkdirSync(dir, { recursive: true });
       try {
-        writeFileSync(join(dir, key), '');
+        this.inDir(names, true, (d) => d.write(key, '', 0o600));
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || i >= 3) throw e;
@@ -149,94 +189,123 @@ export class RecordStore {
 
   /** Drops this attachment's holder entries for `ips` (and its bridge); says which are now unheld. */
   release(a: Attachment, r: FirewallRecord, ips: readonly string[] = r.ips, bridge = r.bridge): Released {
-    const unheld = ips.filter((ip) => this.drop(join(this.dir, ipRealm(r), 'ips', ip), keyOf(a)));
-    const bridgeFree = bridge ? this.drop(join(this.dir, bridgeRealm(r), 'bridges', bridge), keyOf(a)) : false;
+    const unheld = ips.filter((ip) => this.drop([ipRealm(r), 'ips'], ip, keyOf(a)));
+    const bridgeFree = bridge ? this.drop([bridgeRealm(r), 'bridges'], bridge, keyOf(a)) : false;
     return { ips: unheld, bridgeFree };
   }
 
-  /** Removes `key` from a holder directory; true when nobody holds it any more. */
-  private drop(dir: string, key: string): boolean {
-    rmSync(join(dir, key), { force: true });
-    let left: string[];
+  /**
+   * Removes `key` from the holder directory `name` (in `parent`); true when nobody holds it any
+   * more. A holder directory that cannot be used safely (a planted link) counts as unheld: DEL
+   * removes the rules of the address it releases rather than fail on someone else's link.
+   */
+  private drop(parent: readonly string[], name: string, key: string): boolean {
     try {
-      left = readdirSync(dir);
-    } catch {
+      return this.dropIn(parent, name, key);
+    } catch (e) {
+      if (!(e instanceof UnsafePathError)) throw e;
+      warn(`firewall records: ${e.message}; ${name} treated as no longer held`);
       return true;
     }
-    if (left.length > 0) return false;
-    try {
-      rmdirSync(dir);
-    } catch {
-      // someone took it meanwhile (ENOTEMPTY) or removed it: either is fine
-    }
+  }
+
+  private dropIn(parent: readonly string[], name: string, key: string): boolean {
+    const left = this.inDir(parent, false, (p) => {
+      const holders = p.sub(name);
+      if (!holders) return 0;
+      try {
+        holders.remove(key);
+        return holders.list().length;
+      } finally {
+        holders.close();
+      }
+    });
+    if (left) return false;
+    // Empty: remove it (someone taking it meanwhile makes rmdir fail, which is fine).
+    this.inDir(parent, false, (p) => p.remove(name));
     return true;
+  }
+
+  private holders(names: readonly string[]): number {
+    try {
+      return this.inDir(names, false, (d) => d.list().length) ?? 0;
+    } catch {
+      return 0;
+    }
   }
 
   /** The record's addresses that no attachment holds any more. */
   unheld(r: FirewallRecord): string[] {
-    return r.ips.filter((ip) => {
-      try {
-        return readdirSync(join(this.dir, ipRealm(r), 'ips', ip)).length === 0;
-      } catch {
-        return true;
-      }
-    });
+    return r.ips.filter((ip) => this.holders([ipRealm(r), 'ips', ip]) === 0);
   }
 
   /** True when no attachment (of any network) holds the bridge in `realm`. */
   bridgeUnheld(realm: string, bridge: string): boolean {
-    try {
-      return readdirSync(join(this.dir, realm, 'bridges', bridge)).length === 0;
-    } catch {
-      return true;
-    }
+    return this.holders([realm, 'bridges', bridge]) === 0;
   }
 
-  /** Removes the record itself (last, after its rules are gone). */
+  /** Removes the record itself (last, after its rules are gone), and its directories once empty. */
   forget(a: Attachment): void {
-    rmSync(this.file(a), { force: true });
-    for (const dir of [join(this.file(a), '..'), join(this.file(a), '..', '..')]) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        break; // not empty
-      }
+    const [attachments, net, id] = recordDir(a) as [string, string, string];
+    try {
+      this.inDir(recordDir(a), false, (d) => d.remove(recordName(a)));
+      this.inDir([attachments, net], false, (d) => d.remove(id));
+      this.inDir([attachments], false, (d) => d.remove(net));
+    } catch (e) {
+      if (!(e instanceof UnsafePathError)) throw e;
+      warn(`firewall records: ${e.message}; the record is left`);
     }
   }
 
   /** Every record of a network. */
   list(networkName: NetworkName): Array<{ attachment: Attachment; record: FirewallRecord }> {
     const out: Array<{ attachment: Attachment; record: FirewallRecord }> = [];
-    const netDir = join(this.dir, 'attachments', networkName);
-    let ids: string[];
-    try {
-      ids = readdirSync(netDir);
-    } catch {
-      return out;
-    }
-    for (const containerId of ids) {
-      let files: string[];
-      try {
-        files = readdirSync(join(netDir, containerId)).filter((f) => f.endsWith('.json'));
-      } catch {
-        continue;
-      }
-      for (const f of files) {
-        let attachment: Attachment;
+    this.inDir(['attachments', fileNameFor(networkName)], false, (netDir) => {
+      for (const idName of netDir.list()) {
+        let ctr: SafeDir | undefined;
         try {
-          // Names from disk are input: valid ones only reach a rule.
-          attachment = {
-            networkName,
-            containerId: validateContainerId(containerId),
-            ifName: validateIfName(f.slice(0, -'.json'.length)),
-          };
+          ctr = netDir.sub(idName);
         } catch {
-          continue;
+          continue; // not a directory of ours
         }
-        const record = this.read(attachment);
-        if (record) out.push({ attachment, record });
+        if (!ctr) continue;
+        try {
+          for (const f of ctr.list()) {
+            let parsed: ReturnType<RecordStore['parse']>;
+            try {
+              const text = ctr.readText(f, MAX_RECORD);
+              parsed = text === undefined ? undefined : this.parse(text);
+            } catch {
+              continue;
+            }
+            if (!parsed) continue;
+            let attachment: Attachment;
+            try {
+              // Older records name their attachment by their path only; names from disk are input.
+              attachment = parsed.attachment ?? {
+                networkName,
+                containerId: validateContainerId(idName),
+                ifName: validateIfName(f.endsWith('.json') ? f.slice(0, -'.json'.length) : f),
+              };
+            } catch {
+              continue;
+            }
+            // A record is only taken where it would be written: its names must lead to it.
+            if (
+              attachment.networkName === networkName &&
+              fileNameFor(attachment.containerId) === idName &&
+              recordName(attachment) === f
+            )
+              out.push({ attachment, record: parsed.record });
+          }
+        } finally {
+          ctr.close();
+        }
       }
-    }
+    });
     return out;
   }
 }
+
+const sameAttachment = (x: Attachment, y: Attachment): boolean =>
+  x.networkName === y.networkName && x.containerId === y.containerId && x.ifName === y.ifName;

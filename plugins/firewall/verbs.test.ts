@@ -212,7 +212,9 @@ describe('firewall GC and STATUS', () => {
     await call(new RecordingRunner(), 'ADD', conf({ backend: 'nftables' }));
     const runner = new RecordingRunner().on((c) => c.tool === 'nft' && c.argv.includes('-j'), {
       stdout: JSON.stringify({
-        nftables: [{ set: { name: 'containers4', elem: [{ elem: { val: '10.0.0.2', comment: 'x' } }] } }],
+        nftables: [
+          { set: { name: 'containers4', type: 'ipv4_addr', elem: [{ elem: { val: '10.0.0.2', comment: 'x' } }] } },
+        ],
       }),
     });
     const out = await call(runner, 'GC', { ...conf(), prevResult: undefined, 'cni.dev/valid-attachments': [] });

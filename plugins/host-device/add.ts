@@ -51,7 +51,7 @@ export async function add(inv: Invocation, kernel: Kernel, sysfs = '/sys'): Prom
   const cfg = loadHostDeviceConfig(inv.config, inv.env, sysfs);
   requireNetns(inv.netns);
   const dpdk = isDpdk(cfg.device, sysfs);
-  const records = new DeviceRecords(cfg.dataDir);
+  const records = new DeviceRecords(cfg.dataDir, cfg.ownDataDir);
   const host = kernel.rtnl();
   const ctr = kernel.rtnl(inv.netns);
   try {

@@ -83,8 +83,14 @@ describe('host-device config', () => {
     expect(loadStateConfig(conf, { TSCNI_STATE_DIR: '/tmp/s' })).toEqual({
       ipamType: 'static',
       dataDir: '/tmp/s/host-device',
+      ownDataDir: true,
     });
     expect(loadStateConfig(conf, {}).dataDir).toBe('/var/lib/cni/tscni/host-device');
+    // A configured dataDir is the operator's: links in it are followed as theirs.
+    expect(loadStateConfig({ ...conf, dataDir: '/srv/hd' }, {})).toMatchObject({
+      dataDir: '/srv/hd',
+      ownDataDir: false,
+    });
   });
 });
 

@@ -42,12 +42,15 @@ export interface HostDeviceConfig {
   readonly ipamType: string;
   readonly dns: DNS | undefined;
   readonly dataDir: string;
+  /** dataDir is our default, not configured (see DeviceRecords). */
+  readonly ownDataDir: boolean;
 }
 
 /** What DEL, GC and STATUS need: they must work when the device keys no longer resolve. */
 export interface HostDeviceStateConfig {
   readonly ipamType: string;
   readonly dataDir: string;
+  readonly ownDataDir: boolean;
 }
 
 const DEFAULT_STATE_ROOT = '/var/lib/cni/tscni';
@@ -62,7 +65,7 @@ function dataDirOf(raw: string | undefined, env: Env): string {
 
 export function loadStateConfig(config: NetConfig, env: Env): HostDeviceStateConfig {
   const c = t.parseWith(decoder, config, 'host-device configuration');
-  return { ipamType: c.ipam?.type ?? '', dataDir: dataDirOf(c.dataDir, env) };
+  return { ipamType: c.ipam?.type ?? '', dataDir: dataDirOf(c.dataDir, env), ownDataDir: !c.dataDir };
 }
 
 /** A sysfs directory entry named by config: one plain path component. */
@@ -96,7 +99,12 @@ function deviceIdRef(id: string, sysfs: string): DeviceRef {
 
 export function loadHostDeviceConfig(config: NetConfig, env: Env, sysfs = '/sys'): HostDeviceConfig {
   const c = t.parseWith(decoder, config, 'host-device configuration');
-  const base = { ipamType: c.ipam?.type ?? '', dns: configuredDns(c.dns), dataDir: dataDirOf(c.dataDir, env) };
+  const base = {
+    ipamType: c.ipam?.type ?? '',
+    dns: configuredDns(c.dns),
+    dataDir: dataDirOf(c.dataDir, env),
+    ownDataDir: !c.dataDir,
+  };
   const id = c.runtimeConfig?.deviceID;
   let device: DeviceRef;
   // The reference's order: a name wins over a MAC, over a kernel path, over a PCI address.

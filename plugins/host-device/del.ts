@@ -14,7 +14,7 @@ import { bringBack } from './restore';
 
 export async function del(inv: Invocation, kernel: Kernel): Promise<void> {
   const cfg = loadStateConfig(inv.config, inv.env);
-  const records = new DeviceRecords(cfg.dataDir);
+  const records = new DeviceRecords(cfg.dataDir, cfg.ownDataDir);
   const rec = records.read(inv.networkName, inv.containerId, inv.ifName);
   const failures = new Failures();
   const step = async (fn: () => Promise<unknown>): Promise<void> => fn().then(() => undefined, failures.of());

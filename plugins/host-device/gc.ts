@@ -18,7 +18,7 @@ export async function gc(inv: Invocation, kernel: Kernel): Promise<void> {
   if (cfg.ipamType !== '') await delegate('GC', cfg.ipamType, inv, { runner: kernel.runner });
   if (!valid) return;
   const keep = validKeys(valid);
-  const records = new DeviceRecords(cfg.dataDir);
+  const records = new DeviceRecords(cfg.dataDir, cfg.ownDataDir);
   const failures = new Failures();
   for (const rec of records.list(inv.networkName)) {
     if (keep.has(attachmentKey(rec.containerId, rec.ifName))) continue;

@@ -7,14 +7,15 @@
  *
  * The reference keeps no state: it finds the host name in the moved link's alias, which we set
  * too, so either implementation can take back a device the other moved. Records are written to
- * a temp file and renamed into place, so a reader sees an old or a new record, never a part,
- * and a planted symlink is replaced, not followed.
+ * a temp file and renamed into place, so a reader sees an old or a new record, never a part;
+ * every file is opened through lib/sys/safe-fs.ts (a planted link is replaced or refused, never
+ * followed), and a record name too long for a file system is hashed.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as t from '../../lib/cni/schema';
 import { warn } from '../../lib/log';
-import { randomBytes } from '../../lib/sys/hash';
+import { parseJson } from '../../lib/cni/json';
+import { fileNameFor, SafeDir } from '../../lib/sys/safe-fs';
 
 export interface DeviceRecord {
   readonly network: string;
@@ -45,74 +46,94 @@ const decoder = t.object({
   up: t.boolean,
 });
 
+/** Records are small; anything bigger is not one. */
+const MAX_RECORD = 64 * 1024;
+/** The file name of an attachment's record (a name too long for a file system is hashed). */
+const recordName = (containerId: string, ifName: string): string => fileNameFor(`${containerId}_${ifName}.json`, 255);
+
 export class DeviceRecords {
-  constructor(readonly dir: string) {}
+  /** `own`: the directory is our default (not a configured dataDir), so a link planted at it is replaced, not followed. */
+  constructor(
+    readonly dir: string,
+    private readonly own = false,
+  ) {}
 
-  private netDir(network: string): string {
-    return join(this.dir, network);
-  }
-
-  private file(network: string, containerId: string, ifName: string): string {
-    return join(this.netDir(network), `${containerId}_${ifName}.json`);
+  /** Runs fn in `<dataDir>/<network>` (created when asked) through safe-fs; undefined when missing. */
+  private inNetwork<T>(network: string, create: boolean, fn: (d: SafeDir) => T): T | undefined {
+    const base = SafeDir.openState(this.dir, this.own, { create, mode: 0o700 });
+    if (!base) return undefined;
+    try {
+      const d = base.sub(fileNameFor(network), { create, mode: 0o700 });
+      if (!d) return undefined;
+      try {
+        return fn(d);
+      } finally {
+        d.close();
+      }
+    } finally {
+      base.close();
+    }
   }
 
   /** The record, or undefined when there is none (or it cannot be read: then it is ignored). */
   read(network: string, containerId: string, ifName: string): DeviceRecord | undefined {
-    return this.load(this.file(network, containerId, ifName), { network, containerId, ifName });
-  }
-
-  /** A record file that decodes and speaks for the attachment its name says. */
-  private load(file: string, want: Pick<DeviceRecord, 'network' | 'containerId' | 'ifName'>): DeviceRecord | undefined {
-    let text: string;
+    const want = { network, containerId, ifName };
+    const name = recordName(containerId, ifName);
+    let text: string | undefined;
     try {
-      text = readFileSync(file, 'utf8');
-    } catch {
+      text = this.inNetwork(network, false, (d) => d.readText(name, MAX_RECORD));
+    } catch (e) {
+      warn(`host-device: ignoring unreadable record ${join(this.dir, network, name)}: ${(e as Error).message}`);
       return undefined;
     }
+    if (text === undefined) return undefined;
     try {
-      const r = decoder(JSON.parse(text), []);
+      const r = decoder(parseJson(text), []);
       if (r.network !== want.network || r.containerId !== want.containerId || r.ifName !== want.ifName)
         throw new Error('it names another attachment');
       return r;
     } catch (e) {
-      warn(`host-device: ignoring unreadable record ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      warn(
+        `host-device: ignoring unreadable record ${join(this.dir, network, name)}: ${e instanceof Error ? e.message : String(e)}`,
+      );
       return undefined;
     }
   }
 
   write(r: DeviceRecord): void {
-    const dir = this.netDir(r.network);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = join(dir, `.${r.containerId}_${r.ifName}.${randomBytes(4).toString('hex')}.tmp`);
-    writeFileSync(tmp, JSON.stringify(r, null, 1), { mode: 0o600 });
-    renameSync(tmp, this.file(r.network, r.containerId, r.ifName));
+    this.inNetwork(r.network, true, (d) =>
+      d.write(recordName(r.containerId, r.ifName), JSON.stringify(r, null, 1), 0o600),
+    );
   }
 
   remove(network: string, containerId: string, ifName: string): void {
-    rmSync(this.file(network, containerId, ifName), { force: true });
+    try {
+      this.inNetwork(network, false, (d) => d.remove(recordName(containerId, ifName)));
+    } catch (e) {
+      warn(`host-device: record of ${containerId}/${ifName} not removed: ${(e as Error).message}`);
+    }
   }
 
   /** Every readable record of a network (GC). */
   list(network: string): DeviceRecord[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.netDir(network));
-    } catch {
-      return [];
-    }
     const out: DeviceRecord[] = [];
-    for (const name of names) {
-      if (name.startsWith('.') || !name.endsWith('.json')) continue;
-      // Container IDs may hold '_': the record says whose it is, and its file name must agree.
-      const file = join(this.netDir(network), name);
-      let claimed: DeviceRecord | undefined;
-      try {
-        claimed = decoder(JSON.parse(readFileSync(file, 'utf8')), []);
-      } catch {
-        continue;
-      }
-      if (claimed.network !== network || name !== `${claimed.containerId}_${claimed.ifName}.json`) continue;
-      out.push(claimed);
+    try {
+      this.inNetwork(network, false, (d) => {
+        for (const name of d.list()) {
+          if (name.startsWith('.') || !name.endsWith('.json')) continue;
+          // Container IDs may hold '_': the record says whose it is, and its file name must agree.
+          let claimed: DeviceRecord;
+          try {
+            claimed = decoder(parseJson(d.readText(name, MAX_RECORD) ?? ''), []);
+          } catch {
+            continue;
+          }
+          if (claimed.network !== network || name !== recordName(claimed.containerId, claimed.ifName)) continue;
+          out.push(claimed);
+        }
+      });
+    } catch (e) {
+      warn(`host-device: records of ${network} not listed: ${(e as Error).message}`);
     }
     return out;
   }

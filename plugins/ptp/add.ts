@@ -6,7 +6,7 @@
  * leaves no veth, lease or rule behind.
  */
 import { familyOfText } from '../../lib/addr/ip';
-import { delegate } from '../../lib/cni/delegate';
+import { delegateTo } from '../../lib/cni/delegate';
 import { attachmentOf, type Invocation } from '../../lib/cni/invocation';
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
@@ -43,8 +43,9 @@ export async function add(inv: Invocation, kernel: Kernel): Promise<Result> {
   const runner = kernel.runner;
   try {
     return await undo.guard(async () => {
-      undo.push('IPAM DEL', () => delegate('DEL', ipamType, inv, { runner }));
-      const ipam = await delegate('ADD', ipamType, inv, { runner });
+      const delegate = delegateTo(ipamType, inv, { runner });
+      undo.push('IPAM DEL', () => delegate.run('DEL'));
+      const ipam = await delegate.run('ADD');
       if (!ipam?.ips?.length) throw new CniError(ErrorCode.Internal, 'IPAM plugin returned missing IP config');
       const ips: IPConfig[] = ipam.ips.map((ip) => ({ ...ip, interface: CONTAINER_IFACE_INDEX }));
       const routes = [...(ipam.routes ?? [])];

@@ -1,80 +1,46 @@
 /**
  * Duplicate keys inside the `sysctl` object. JSON.parse keeps the last of two equal keys, so
  * `{"sysctl": {"net.core.somaxconn": "1", "net.core.somaxconn": "2"}}` would silently mean "2";
- * the reference (v1.2.0+) refuses such a config, and so do we. This scans the raw text: a small
- * recursive descent over JSON that only collects the member names of top-level `sysctl` objects
- * (matched case-insensitively, as Go matches the field). The text is known to be valid JSON.
+ * the reference (v1.2.0+) refuses such a config, and so do we. This scans the raw text and only
+ * collects the member names of top-level `sysctl` objects (matched case-insensitively, as Go
+ * matches the field). The text is known to be valid JSON.
  */
 
-/** The first key that appears twice in a top-level `sysctl` object, or undefined. */
-export function duplicateSysctlKey(text: string): string | undefined {
-  let i = 0;
-  let found: string | undefined;
-  const ws = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i] ?? '')) i++;
-  };
-  const str = (): string => {
-    const start = i;
-    i++; // opening quote
-    while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-    i++;
-    return JSON.parse(text.slice(start, i)) as string;
-  };
-  const value = (collect: boolean): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      const seen = new Set<string>();
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        const key = str();
-        if (collect && seen.has(key) && found === undefined) found = key;
-        seen.add(key);
-        ws();
-        i++; // colon
-        value(false);
-        ws();
-        if (i >= text.length || text[i++] === '}') return;
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(false);
-        ws();
-        if (i >= text.length || text[i++] === ']') return;
-      }
-    }
-    if (c === '"') {
-      str();
-      return;
-    }
-    while (i < text.length && !',}] \t\n\r'.includes(text[i] ?? '')) i++; // number, true, false, null
-  };
+interface Open {
+  readonly kind: '{' | '[';
+  /** Member names seen so far, for a `sysctl` object; undefined elsewhere. */
+  readonly seen: Set<string> | undefined;
+  /** In an object: the next string is a member name. */
+  expectKey: boolean;
+}
 
-  ws();
-  if (text[i] !== '{') return undefined;
-  i++;
-  ws();
-  if (text[i] === '}') return undefined;
-  for (;;) {
-    ws();
-    const key = str();
-    ws();
-    i++; // colon
-    value(key.toLowerCase() === 'sysctl');
-    ws();
-    if (text[i++] !== ',') return found;
+/**
+ * The first key that appears twice in a top-level `sysctl` object, or undefined. One pass with
+ * an explicit stack, no recursion: the dispatcher has already refused nesting deeper than Go
+ * allows (lib/cni/json.ts), and no depth can exhaust the call stack here.
+ */
+export function duplicateSysctlKey(text: string): string | undefined {
+  const stack: Open[] = [];
+  let topKey = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const top = stack[stack.length - 1];
+    if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (top?.kind !== '{' || !top.expectKey) continue; // a string value
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      top.expectKey = false;
+      if (stack.length === 1) topKey = key;
+      if (top.seen?.has(key)) return key;
+      top.seen?.add(key);
+    } else if (c === '{') {
+      // The value of a member of the top-level object whose name is `sysctl` (as Go matches fields).
+      const sysctl = stack.length === 1 && top?.kind === '{' && topKey.toLowerCase() === 'sysctl';
+      stack.push({ kind: '{', seen: sysctl ? new Set() : undefined, expectKey: true });
+    } else if (c === '[') stack.push({ kind: '[', seen: undefined, expectKey: false });
+    else if (c === '}' || c === ']') stack.pop();
+    else if (c === ',' && top?.kind === '{') top.expectKey = true;
   }
+  return undefined;
 }

@@ -11,10 +11,12 @@
  * sysctls' original values (the reference does not restore sysctls). A file without it, e.g. the
  * reference's, restores the interface only.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as t from '../../lib/cni/schema';
-import { randomBytes } from '../../lib/sys/hash';
+import { fileNameFor, SafeDir, UnsafePathError } from '../../lib/sys/safe-fs';
+import { warn } from '../../lib/log';
+import { DEFAULT_DATA_DIR } from './config';
+import { parseJson } from '../../lib/cni/json';
 
 export interface LinkOriginals {
   mac?: string;
@@ -41,7 +43,15 @@ export interface StateStore {
   names(): string[];
 }
 
-export const recordName = (containerId: string, ifName: string): string => `${containerId}_${ifName}.json`;
+/**
+ * The reference's file name; one too long for a file system (a container ID has no length limit)
+ * is hashed, so ADD and DEL of such an attachment still work (the reference fails them).
+ */
+export const recordName = (containerId: string, ifName: string): string =>
+  fileNameFor(`${containerId}_${ifName}.json`, 255);
+
+/** State files are small; anything bigger is not one. */
+const MAX_STATE_FILE = 64 * 1024;
 
 /** A record that exists but does not decode. */
 export class StateFileError extends Error {
@@ -72,7 +82,7 @@ const wire = t.object({
 export function decodeRecord(name: string, text: string): StateRecord {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch (e) {
     throw new StateFileError(name, (e as Error).message);
   }
@@ -130,40 +140,53 @@ export function mergeRecords(earlier: StateRecord | undefined, now: StateRecord)
 const stripUndefined = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
-/** The store on disk. Writes go to a temporary name first, so a crash never leaves half a file. */
-export function diskStore(dataDir: string): StateStore {
+/**
+ * The store on disk, through safe-fs: a link is never followed, a FIFO never blocks, a special
+ * file or a directory where a record should be is reported (StateFileError) and replaced or
+ * removed, never written through. Writes go to a temporary name first, so a crash never leaves
+ * half a file.
+ */
+export function diskStore(dataDir: string, own = dataDir === DEFAULT_DATA_DIR): StateStore {
+  const inDir = <T>(create: boolean, fn: (d: SafeDir) => T): T | undefined => {
+    // Our default directory: a link planted at it is replaced, not followed (a configured one is the operator's).
+    const d = SafeDir.openState(dataDir, own, { create, mode: 0o700 });
+    if (!d) return undefined;
+    try {
+      return fn(d);
+    } finally {
+      d.close();
+    }
+  };
   return {
     read(name) {
-      let text: string;
+      let text: string | undefined;
       try {
-        text = readFileSync(join(dataDir, name), 'utf8');
+        text = inDir(false, (d) => d.readText(name, MAX_STATE_FILE));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new StateFileError(name, (e as Error).message);
+        throw new StateFileError(name, e instanceof UnsafePathError ? e.why : (e as Error).message);
       }
-      return decodeRecord(name, text);
+      return text === undefined ? undefined : decodeRecord(name, text);
     },
     write(name, record) {
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      const tmp = join(dataDir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
       try {
-        writeFileSync(tmp, encodeRecord(record), { mode: 0o600 });
-        renameSync(tmp, join(dataDir, name));
+        inDir(true, (d) => {
+          // A directory where the record goes cannot be renamed over: an empty one is removed.
+          if (d.lstat(name)?.isDirectory() && !d.remove(name))
+            throw new UnsafePathError(d.show(name), 'is a directory that is not empty');
+          d.write(name, encodeRecord(record), 0o600);
+        });
       } catch (e) {
-        rmSync(tmp, { force: true });
         throw new Error(`failed to save tuning state ${join(dataDir, name)}: ${(e as Error).message}`);
       }
     },
     remove(name) {
-      rmSync(join(dataDir, name), { force: true });
+      inDir(false, (d) => {
+        if (!d.remove(name) && d.lstat(name))
+          warn(`tuning state ${join(dataDir, name)} is a directory that is not empty; left`);
+      });
     },
     names() {
-      try {
-        return readdirSync(dataDir).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw e;
-      }
+      return inDir(false, (d) => d.list().filter((f) => f.endsWith('.json') && !f.startsWith('.'))) ?? [];
     },
   };
 }

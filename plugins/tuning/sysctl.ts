@@ -12,7 +12,7 @@
  *    nf_conntrack_max, ...). So a key must name a file that exists and is writable there. In
  *    the initial namespace that proves nothing; tuning refuses to write sysctls there.
  */
-import { readFileSync } from 'node:fs';
+import { readFileBounded } from '../../lib/sys/safe-fs';
 import { CniError, ConfigError, ErrorCode } from '../../lib/cni/errors';
 import type { SysctlFs, SysctlKind } from '../../lib/net/sysctl';
 
@@ -61,7 +61,7 @@ export const DEFAULT_ALLOWLIST = '/etc/cni/tuning/allowlist.conf';
 export function readAllowlist(file: string): RegExp[] | undefined {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileBounded(file, 1024 * 1024).toString('utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new CniError(ErrorCode.IOFailure, `failed to read the sysctl allow-list ${file}`, (e as Error).message);

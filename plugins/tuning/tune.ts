@@ -9,7 +9,7 @@ import { CniError, combinedError, ErrorCode, Failures } from '../../lib/cni/erro
 import { warn } from '../../lib/log';
 import { isErrno, type Link, type Rtnl } from '../../lib/netlink';
 import { changesLink, type TuningConfig } from './config';
-import { mergeRecords, type LinkOriginals, type StateRecord, type StateStore } from './state';
+import { mergeRecords, StateFileError, type LinkOriginals, type StateRecord, type StateStore } from './state';
 import type { SysctlFs } from '../../lib/net/sysctl';
 import { checkNamespaced, parseStoredKey, sameSysctlValue } from './sysctl';
 
@@ -88,6 +88,21 @@ function restoreSysctls(fs: SysctlFs, originals: ReadonlyArray<[string, string]>
 }
 
 /**
+ * The record of an earlier ADD of this attachment. One that cannot be read (damaged, or a FIFO,
+ * a link or a directory where it should be) holds no originals worth keeping: it is replaced,
+ * with a warning, instead of blocking every ADD until a DEL.
+ */
+function readEarlier(store: StateStore, name: string): StateRecord | undefined {
+  try {
+    return store.read(name);
+  } catch (e) {
+    if (!(e instanceof StateFileError)) throw e;
+    warn(`${e.message}; replacing it`);
+    return undefined;
+  }
+}
+
+/**
  * ADD: validates every sysctl against the kernel, records the originals (before any change, so
  * a crash half-way still leaves DEL what it needs), then sets sysctls and interface attributes.
  * Any failure puts back what was already changed and the previous record. Nothing to change,
@@ -111,7 +126,7 @@ export function applyTuning(d: TuningDeps, cfg: TuningConfig, at: Attachment): v
 
   const undo: Array<() => void> = [];
   try {
-    const earlier = d.store.read(at.record);
+    const earlier = readEarlier(d.store, at.record);
     d.store.write(at.record, mergeRecords(earlier, now));
     undo.push(() => (earlier ? d.store.write(at.record, earlier) : d.store.remove(at.record)));
 

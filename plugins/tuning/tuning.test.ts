@@ -509,6 +509,11 @@ describe('verbs through the dispatcher (no namespace needed)', () => {
 });
 
 describe('duplicate sysctl keys', () => {
+  it('scans without recursion: 100,000 levels inside sysctl do not exhaust the stack (issue 20 row 8)', () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    expect(duplicateSysctlKey(`{"sysctl":{"a":${deep},"a":1}}`)).toBe('a');
+    expect(duplicateSysctlKey(`{"sysctl":{"a":${deep}}}`)).toBeUndefined();
+  });
   it.each([
     ['{"sysctl":{"a":"1","a":"2"}}', 'a'],
     ['{"cniVersion":"1.0.0","SysCtl":{"a":"1","b":{"x":[1,"a",{"a":1,"a":2}]},"c\\u002e":"","c.":"2"}}', 'c.'],

@@ -21,30 +21,33 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
 import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
+import { addrText, iptChain, iptComment, iptIface, isIptIface } from '../text';
 import { listChains, parseSave, transact } from './tables';
 
 export const FORWARD_CHAIN = 'CNI-FORWARD';
 export const STAGE1 = 'CNI-ISOLATION-STAGE-1';
 export const STAGE2 = 'CNI-ISOLATION-STAGE-2';
-const ISOLATION = '"CNI firewall plugin rules (ingressPolicy: same-bridge)"';
-const ISOLATED = '"CNI firewall plugin rules (ingressPolicy: isolated)"';
-const INTERNAL = '"CNI firewall plugin rules (internal network)"';
+const ISOLATION = iptComment('CNI firewall plugin rules (ingressPolicy: same-bridge)');
+const ISOLATED = iptComment('CNI firewall plugin rules (ingressPolicy: isolated)');
+const INTERNAL = iptComment('CNI firewall plugin rules (internal network)');
+const host = (ip: string): string => addrText(`${ip}/${bitsOf(familyOfText(ip))}`);
+const bridge = (br: string): string => iptIface(br, 'bridge name');
 
 /** Rule specifications as `iptables -S` lists them (after `-A <chain> `). */
 export const spec = {
-  jumpToForward: `-m comment --comment "CNI firewall plugin rules" -j ${FORWARD_CHAIN}`,
-  jumpToAdmin: (admin: string): string => `-m comment --comment "CNI firewall plugin admin overrides" -j ${admin}`,
-  replies: (ip: string): string =>
-    `-d ${ip}/${bitsOf(familyOfText(ip))} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
-  from: (ip: string): string => `-s ${ip}/${bitsOf(familyOfText(ip))} -j ACCEPT`,
-  jumpToStage1: `-m comment --comment ${ISOLATION} -j ${STAGE1}`,
-  stage1Bridge: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${ISOLATION} -j ${STAGE2}`,
-  stage1BridgeIsolated: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${ISOLATED} -j ${STAGE2}`,
-  iccDrop: (br: string): string => `-i ${br} -o ${br} -m comment --comment ${ISOLATED} -j DROP`,
-  internalOut: (br: string): string => `-i ${br} ! -o ${br} -m comment --comment ${INTERNAL} -j DROP`,
-  internalIn: (br: string): string => `! -i ${br} -o ${br} -m comment --comment ${INTERNAL} -j DROP`,
-  stage2Bridge: (br: string): string => `-o ${br} -m comment --comment ${ISOLATION} -j DROP`,
-  stageReturn: `-m comment --comment ${ISOLATION} -j RETURN`,
+  jumpToForward: `${iptComment('CNI firewall plugin rules')} -j ${FORWARD_CHAIN}`,
+  jumpToAdmin: (admin: string): string =>
+    `${iptComment('CNI firewall plugin admin overrides')} -j ${iptChain(admin, 'iptablesAdminChainName')}`,
+  replies: (ip: string): string => `-d ${host(ip)} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  from: (ip: string): string => `-s ${host(ip)} -j ACCEPT`,
+  jumpToStage1: `${ISOLATION} -j ${STAGE1}`,
+  stage1Bridge: (br: string): string => `-i ${bridge(br)} ! -o ${bridge(br)} ${ISOLATION} -j ${STAGE2}`,
+  stage1BridgeIsolated: (br: string): string => `-i ${bridge(br)} ! -o ${bridge(br)} ${ISOLATED} -j ${STAGE2}`,
+  iccDrop: (br: string): string => `-i ${bridge(br)} -o ${bridge(br)} ${ISOLATED} -j DROP`,
+  internalOut: (br: string): string => `-i ${bridge(br)} ! -o ${bridge(br)} ${INTERNAL} -j DROP`,
+  internalIn: (br: string): string => `! -i ${bridge(br)} -o ${bridge(br)} ${INTERNAL} -j DROP`,
+  stage2Bridge: (br: string): string => `-o ${bridge(br)} ${ISOLATION} -j DROP`,
+  stageReturn: `${ISOLATION} -j RETURN`,
 };
 
 const inFamily = (family: Family) => (ip: string) => familyOfText(ip) === family;
@@ -54,7 +57,8 @@ export function bridgesIn(listing: string): string[] {
   const out: string[] = [];
   for (const line of listing.split('\n')) {
     const m = new RegExp(`^-A ${STAGE1} -i (\\S+) ! -o (\\S+) `).exec(line);
-    if (m?.[1] && m[1] === m[2]) out.push(m[1]);
+    // A name that could not be written back into a rule is none of ours.
+    if (m?.[1] && m[1] === m[2] && isIptIface(m[1])) out.push(m[1]);
   }
   return out;
 }
@@ -82,7 +86,7 @@ export function renderForwardingChange(change: ForwardingChange, family: Family,
   const count = (chain: string, s: string): number => live.get(`-A ${chain} ${s}`) ?? 0;
   const ensureChain = (c: string): void => {
     if (chains.has(c)) return;
-    out.push(`-N ${c}`);
+    out.push(`-N ${iptChain(c)}`);
     chains.add(c);
   };
   const drop = (chain: string, s: string, copies: number): void => {

@@ -11,6 +11,7 @@ import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
 import { chainName, ruleComment } from '../names';
 import { containerIdOfKey, type Attachment } from '../../cni/invocation';
+import { addrText, iptChain, iptComment } from '../text';
 import type { Masquerade, MasqAddress } from '../types';
 import { firstMissingRule, listChains, renderChainRemoval, restore, saveTable } from './tables';
 
@@ -28,16 +29,16 @@ export function renderMasqSetup(
   create = false,
 ): string {
   const present = new Set(postrouting.split('\n'));
-  const chain = chainName(a.networkName, a.containerId);
-  const c = JSON.stringify(ruleComment(a.networkName, a.containerId));
+  const chain = iptChain(chainName(a.networkName, a.containerId));
+  const c = iptComment(ruleComment(a.networkName, a.containerId));
   const multicast = family === 6 ? 'ff00::/8' : '224.0.0.0/4';
   const lines = ['*nat', create ? `-N ${chain}` : `:${chain} - [0:0]`];
   for (const x of addrs) {
-    const jump = `-A POSTROUTING -s ${x.address}/${bitsOf(family)} -m comment --comment ${c} -j ${chain}`;
+    const jump = `-A POSTROUTING -s ${addrText(`${x.address}/${bitsOf(family)}`)} ${c} -j ${chain}`;
     if (!present.has(jump)) lines.push(jump);
   }
-  for (const x of addrs) lines.push(`-A ${chain} -d ${x.subnet} -m comment --comment ${c} -j ACCEPT`);
-  lines.push(`-A ${chain} ! -d ${multicast} -m comment --comment ${c} -j MASQUERADE`, 'COMMIT', '');
+  for (const x of addrs) lines.push(`-A ${chain} -d ${addrText(x.subnet, 'subnet')} ${c} -j ACCEPT`);
+  lines.push(`-A ${chain} ! -d ${multicast} ${c} -j MASQUERADE`, 'COMMIT', '');
   return lines.join('\n');
 }
 

@@ -12,6 +12,7 @@ import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
 import { chainName, ruleComment } from '../names';
 import { containerIdOfKey, type Attachment } from '../../cni/invocation';
+import { addrText, iptArg, iptChain, iptComment, portText, protocolText } from '../text';
 import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
 import { listChains, parseSave, renderChainRemoval, restore, saveTable } from './tables';
@@ -49,14 +50,15 @@ export const markOf = (bit: number): string => `0x${((1 << bit) >>> 0).toString(
  */
 function entryRules(p: PortmapPlan): string[] {
   const dn = dnChainName(p.networkName, p.containerId);
-  const comment = JSON.stringify(`dnat ${ruleComment(p.networkName, p.containerId)}`);
-  const cond = p.conditions.length ? ` ${p.conditions.join(' ')}` : '';
+  const comment = iptComment(`dnat ${ruleComment(p.networkName, p.containerId)}`);
+  // Each condition is one argument, as each is one argv element of the reference's iptables call.
+  const cond = p.conditions.map((c) => ` ${iptArg(c, 'condition')}`).join('');
   const out: string[] = [];
-  for (const proto of [...new Set(p.mappings.map((m) => m.protocol))].sort()) {
-    const ports = [...new Set(p.mappings.filter((m) => m.protocol === proto).map((m) => m.hostPort))];
+  for (const proto of [...new Set(p.mappings.map((m) => protocolText(m.protocol)))].sort()) {
+    const ports = [...new Set(p.mappings.filter((m) => m.protocol === proto).map((m) => portText(m.hostPort)))];
     for (let i = 0; i < ports.length; i += 15)
       out.push(
-        `${DNAT_CHAIN} -p ${proto} -m comment --comment ${comment} -m multiport --destination-ports ${ports.slice(i, i + 15).join(',')}${cond} -j ${dn}`,
+        `${DNAT_CHAIN} -p ${proto} ${comment} -m multiport --destination-ports ${ports.slice(i, i + 15).join(',')}${cond} -j ${dn}`,
       );
   }
   return out;
@@ -76,9 +78,9 @@ export function renderPortmapTeardown(p: PortmapPlan): string {
 /** The restore text for one container and one family. */
 export function renderPortmapSetup(p: PortmapPlan, save: string): string {
   const { chains, rules } = parseSave(save);
-  const dn = dnChainName(p.networkName, p.containerId);
+  const dn = iptChain(dnChainName(p.networkName, p.containerId));
   const mark = markOf(p.markMasqBit);
-  const setmark = p.externalSetMarkChain ?? SETMARK_CHAIN;
+  const setmark = iptChain(p.externalSetMarkChain ?? SETMARK_CHAIN, 'externalSetMarkChain');
   const out = ['*nat'];
   const declare = (c: string): void => {
     if (!chains.has(c)) out.push(`:${c} - [0:0]`);
@@ -93,12 +95,10 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
   // By their rules, not their chains: `iptables -t nat -F` empties chains without deleting them.
   const hasRules = (c: string): boolean => rules.some((r) => r.startsWith(`-A ${c} `));
   if (ownSetmark && !hasRules(SETMARK_CHAIN))
-    out.push(
-      `-A ${SETMARK_CHAIN} -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark ${mark}/${mark}`,
-    );
+    out.push(`-A ${SETMARK_CHAIN} ${iptComment('CNI portfwd masquerade mark')} -j MARK --set-xmark ${mark}/${mark}`);
   if (ownSetmark && !hasRules(MASQ_CHAIN)) out.push(`-A ${MASQ_CHAIN} -m mark --mark ${mark}/${mark} -j MASQUERADE`);
   if (ownSetmark && !rules.some((r) => r.startsWith('-A POSTROUTING') && r.endsWith(`-j ${MASQ_CHAIN}`))) {
-    out.push(`-I POSTROUTING 1 -m comment --comment "CNI portfwd requiring masquerade" -j ${MASQ_CHAIN}`);
+    out.push(`-I POSTROUTING 1 ${iptComment('CNI portfwd requiring masquerade')} -j ${MASQ_CHAIN}`);
   }
   for (const hook of ['PREROUTING', 'OUTPUT']) {
     if (!rules.some((r) => r.startsWith(`-A ${hook} `) && r.endsWith(`-j ${DNAT_CHAIN}`)))
@@ -107,16 +107,23 @@ export function renderPortmapSetup(p: PortmapPlan, save: string): string {
   // Our old entry rules go; new ones follow (a repeated ADD leaves no stale rule, unlike the reference).
   for (const r of rules) if (r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)) out.push(`-D${r.slice(2)}`);
   for (const r of entryRules(p)) out.push(`-A ${r}`);
-  const src = p.masqAll ? (p.family === 6 ? '::/0' : '0.0.0.0/0') : `${p.containerIP}/${p.prefix}`;
-  const target = p.family === 6 ? `[${p.containerIP}]` : p.containerIP;
+  const ip = addrText(p.containerIP, 'container address');
+  const src = p.masqAll
+    ? p.family === 6
+      ? '::/0'
+      : '0.0.0.0/0'
+    : addrText(`${p.containerIP}/${p.prefix}`, 'container address');
+  const target = p.family === 6 ? `[${ip}]` : ip;
   for (const m of p.mappings) {
     if (!sameFamily(m.hostIP, p.family)) continue;
-    const match = `-p ${m.protocol} -m ${m.protocol} --dport ${m.hostPort}${isUnspecified(m.hostIP) ? '' : ` -d ${m.hostIP}`}`;
+    const proto = protocolText(m.protocol);
+    const dest = isUnspecified(m.hostIP) ? '' : ` -d ${addrText(m.hostIP, 'host IP')}`;
+    const match = `-p ${proto} -m ${proto} --dport ${portText(m.hostPort)}${dest}`;
     if (p.snat) {
       out.push(`-A ${dn} -s ${src} ${match} -j ${setmark}`);
       if (p.family === 4 && !p.masqAll) out.push(`-A ${dn} -s 127.0.0.1 ${match} -j ${setmark}`);
     }
-    out.push(`-A ${dn} ${match} -j DNAT --to-destination ${target}:${m.containerPort}`);
+    out.push(`-A ${dn} ${match} -j DNAT --to-destination ${target}:${portText(m.containerPort)}`);
   }
   out.push('COMMIT', '');
   return out.join('\n');

@@ -1,4 +1,5 @@
 /** Golden text of every iptables-restore transaction lib/firewall renders (`make golden` rewrites them). */
+import type { Attachment } from '../../cni/invocation';
 import { describe, expect, it } from '@jest/globals';
 import type { Family } from '../../addr/ip';
 import { expectGolden } from '../../testutil/golden';
@@ -13,6 +14,7 @@ import { dnChainName, planOf, renderPortmapSetup, renderPortmapTeardown } from '
 import { renderChainRemoval } from './tables';
 import { renderForwardingChange, spec, STAGE1, STAGE2 } from './container-forwarding';
 import { chainName } from '../names';
+import { UnsafeTextError } from '../text';
 
 const golden = (name: string, text: string): void => expectGolden(__dirname, name, text);
 
@@ -109,7 +111,7 @@ describe('iptables port forwarding', () => {
         plan(4, {
           masqAll: true,
           externalSetMarkChain: 'KUBE-MARK-MASQ',
-          conditionsV4: ['! -s 10.0.0.0/8'],
+          conditionsV4: ['!', '-s', '10.0.0.0/8'],
         }),
         '',
       ),
@@ -134,7 +136,7 @@ describe('iptables port forwarding', () => {
       protocol: 'tcp' as const,
       hostIP: '',
     }));
-    const p = plan(6, { mappings: [...mappings, ...request().mappings], conditionsV6: ['! -s fd00:1::/64'] });
+    const p = plan(6, { mappings: [...mappings, ...request().mappings], conditionsV6: ['!', '-s', 'fd00:1::/64'] });
     const text = renderPortmapTeardown(p);
     golden('port-forwarding-teardown-known-v6', text);
     // Each entry rule setup wrote is deleted as written (`-A` → `-D`).
@@ -249,5 +251,44 @@ describe('iptables container forwarding (firewall plugin)', () => {
   });
   it('renders nothing when there is nothing to change', () => {
     golden('forwarding-teardown-nothing', renderForwardingChange(change({ forget: ['10.88.0.9'] }), 4, empty));
+  });
+});
+
+describe('iptables renderers given hostile names', () => {
+  it('bridge names in the isolated and internal rules are refused unless they are plain', () => {
+    for (const br of ['br"0', 'br 0', 'br\n0', '-j ACCEPT'])
+      for (const rule of [spec.stage1BridgeIsolated, spec.iccDrop, spec.internalOut, spec.internalIn])
+        expect(() => rule(br)).toThrow(UnsafeTextError);
+    expect(spec.iccDrop('cni0')).toBe(
+      '-i cni0 -o cni0 -m comment --comment "CNI firewall plugin rules (ingressPolicy: isolated)" -j DROP',
+    );
+  });
+  it('quotes comments: a quote or backslash in a name is escaped, never ends the word', () => {
+    const a = { networkName: 'pod"man', containerId: 'c0\\ffee', ifName: 'eth0' } as Attachment;
+    golden('hostile-masquerade-setup', renderMasqSetup(a, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], 4));
+  });
+  it('conditions: each element one argument, quoted when it must be', () => {
+    golden(
+      'hostile-port-forwarding-conditions',
+      renderPortmapSetup(plan(4, { conditionsV4: ['-m', 'comment', '--comment', 'say "hi" \\ -j ACCEPT'] }), ''),
+    );
+  });
+  it('refuses what cannot be written: control characters, bad chain names, non-canonical addresses', () => {
+    const bad: Array<Partial<PortForwardRequest>> = [
+      { conditionsV4: ['-s 10.0.0.0/8\n-A INPUT -j ACCEPT'] },
+      { externalSetMarkChain: 'MARK\n-A' },
+      { externalSetMarkChain: '-j' },
+      { containers: [{ address: '10.88.0.2 -j ACCEPT', prefix: 16, family: 4 }] },
+      { mappings: [{ hostPort: 80, containerPort: 80, protocol: 'tcp', hostIP: '1.2.3.4 -j' }] },
+    ];
+    for (const over of bad) expect(() => renderPortmapSetup(plan(4, over), '')).toThrow(UnsafeTextError);
+    const empty = ':FORWARD ACCEPT [0:0]';
+    for (const c of [
+      change({ accept: ['10.88.0.2'], adminChain: 'ADMIN -j ACCEPT' }),
+      change({ isolate: ['br"0'] }),
+      change({ isolate: ['-br0'] }),
+      change({ accept: ['10.88.0.2/8'] }),
+    ])
+      expect(() => renderForwardingChange(c, 4, empty)).toThrow(UnsafeTextError);
   });
 });

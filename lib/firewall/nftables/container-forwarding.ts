@@ -19,6 +19,7 @@ import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
+import { addrText, nftComment, nftString, ownerTag } from '../text';
 import { nftApply, nftRead, nftTransact, parseElements, type NftElement } from './nft';
 
 export const FW_TABLE = 'tscni_firewall';
@@ -54,21 +55,24 @@ export function renderForwardingSkeleton(): string[] {
   ];
 }
 
-const ownerOf = (c: ForwardingChange): string =>
-  `n=${c.owner.networkName};c=${c.owner.containerId};i=${c.owner.ifName}`.slice(0, 128);
+const ownerOf = (c: ForwardingChange): string => ownerTag(c.owner.networkName, c.owner.containerId, c.owner.ifName);
 const addressElement = (ip: string, comment?: string): string =>
-  `${setOf(ip)} { ${ip}${comment ? ` comment "${comment}"` : ''} }`;
-const pair = (br: string): string => `"${br}" . "${br}"`;
-const bridgeElements = (br: string): string[] => [`isolated { "${br}" }`, `samebridge { ${pair(br)} }`];
-const iccElements = (br: string): string[] => [`noicc { ${pair(br)} }`];
-const internalElements = (br: string): string[] => [`internal { "${br}" }`, `internalself { ${pair(br)} }`];
-/** Every element that can name a bridge, as `set key` (what a listing shows) and as an element. */
-const allBridgeElements = (br: string): Array<[string, string]> => [
-  [`isolated ${br}`, `isolated { "${br}" }`],
-  [`samebridge ${br} . ${br}`, `samebridge { ${pair(br)} }`],
-  [`noicc ${br} . ${br}`, `noicc { ${pair(br)} }`],
-  [`internal ${br}`, `internal { "${br}" }`],
-  [`internalself ${br} . ${br}`, `internalself { ${pair(br)} }`],
+  `${setOf(ip)} { ${addrText(ip)}${comment ? ` ${nftComment(comment, 'owner comment')}` : ''} }`;
+const bridgeKey = (br: string): string => nftString(br, 'bridge name');
+const pair = (br: string): string => `${bridgeKey(br)} . ${bridgeKey(br)}`;
+const isolatedElement = (br: string): string => `isolated { ${bridgeKey(br)} }`;
+const sameBridgeElement = (br: string): string => `samebridge { ${pair(br)} }`;
+const noIccElement = (br: string): string => `noicc { ${pair(br)} }`;
+const internalElement = (br: string): string => `internal { ${bridgeKey(br)} }`;
+const internalSelfElement = (br: string): string => `internalself { ${pair(br)} }`;
+const bridgeElements = (br: string): string[] => [isolatedElement(br), sameBridgeElement(br)];
+const iccElements = (br: string): string[] => [noIccElement(br)];
+const internalElements = (br: string): string[] => [internalElement(br), internalSelfElement(br)];
+/** Every element that can name a bridge. */
+const allBridgeElements = (br: string): string[] => [
+  ...bridgeElements(br),
+  ...iccElements(br),
+  ...internalElements(br),
 ];
 
 /** The change as one transaction that needs no read: elements to remove are first added, so they exist. */
@@ -83,9 +87,7 @@ export function renderForwardingSetup(c: ForwardingChange): string[] {
   for (const br of internal) for (const e of internalElements(br)) out.push(`add element ${T} ${e}`);
   const guarded = new Set([...c.isolate, ...noIcc, ...internal]);
   const forget = c.forget.filter((ip) => !c.accept.includes(ip)).map((ip) => addressElement(ip));
-  const unisolate = c.unisolate
-    .filter((br) => !guarded.has(br))
-    .flatMap((br) => allBridgeElements(br).map(([, e]) => e));
+  const unisolate = c.unisolate.filter((br) => !guarded.has(br)).flatMap(allBridgeElements);
   for (const e of [...forget, ...unisolate]) out.push(`add element ${T} ${e}`, `delete element ${T} ${e}`);
   return out;
 }
@@ -95,10 +97,10 @@ export function renderForwardingSetup(c: ForwardingChange): string[] {
  * DEL remove it between our read and our write, the transaction still succeeds.
  */
 export function renderForwardingTeardown(c: ForwardingChange, existing: readonly NftElement[]): string[] {
-  const present = new Set(existing.map((e) => `${e.set} ${e.key}`));
-  const gone: string[] = [];
-  for (const ip of c.forget) if (present.has(`${setOf(ip)} ${ip}`)) gone.push(addressElement(ip));
-  for (const br of c.unisolate) for (const [key, e] of allBridgeElements(br)) if (present.has(key)) gone.push(e);
+  const present = new Set(existing.map((e) => `${e.set} { ${e.key} }`));
+  const gone = [...c.forget.map((ip) => addressElement(ip)), ...c.unisolate.flatMap(allBridgeElements)].filter((e) =>
+    present.has(e),
+  );
   return gone.flatMap((e) => [`add element ${T} ${e}`, `delete element ${T} ${e}`]);
 }
 
@@ -141,18 +143,18 @@ export class NftContainerForwarding implements ContainerForwarding {
       if (!ruleIn(chain, marker))
         throw new CniError(ErrorCode.Internal, `rule of chain ${chain} not found in nftables table ${T}`, marker);
     }
-    const have = new Set(parseElements(json).map((e) => `${e.set} ${e.key}`));
+    const have = new Set(parseElements(json).map((e) => `${e.set} { ${e.key} }`));
     for (const ip of expected.accept)
-      if (!have.has(`${setOf(ip)} ${ip}`))
+      if (!have.has(addressElement(ip)))
         throw new CniError(ErrorCode.Internal, `address ${ip} not found in set ${setOf(ip)} of ${T}`);
     for (const br of expected.isolate)
-      if (!have.has(`isolated ${br}`) || !have.has(`samebridge ${br} . ${br}`))
+      if (!have.has(isolatedElement(br)) || !have.has(sameBridgeElement(br)))
         throw new CniError(ErrorCode.Internal, `bridge ${br} not found in sets isolated/samebridge of ${T}`);
     for (const br of expected.noIcc ?? [])
-      if (!have.has(`noicc ${br} . ${br}`))
+      if (!have.has(noIccElement(br)))
         throw new CniError(ErrorCode.Internal, `bridge ${br} not found in set noicc of ${T}`);
     for (const br of expected.internal ?? [])
-      if (!have.has(`internal ${br}`) || !have.has(`internalself ${br} . ${br}`))
+      if (!have.has(internalElement(br)) || !have.has(internalSelfElement(br)))
         throw new CniError(ErrorCode.Internal, `bridge ${br} not found in sets internal/internalself of ${T}`);
   }
 

@@ -7,8 +7,9 @@
 import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
-import { nftMasqHash } from '../names';
-import { attachmentKey, type Attachment } from '../../cni/invocation';
+import { nftMasqHash, nftMasqNetworkHash } from '../names';
+import { type Attachment } from '../../cni/invocation';
+import { addrText, looseCommentText, nftLooseComment } from '../text';
 import type { Masquerade, MasqAddress } from '../types';
 import { nftRead, nftTransact, type TableProbe } from './nft';
 import { nftTableExists } from '../../netlink/nftables';
@@ -16,18 +17,20 @@ import { nftTableExists } from '../../netlink/nftables';
 export const MASQ_TABLE = 'cni_plugins_masquerade';
 const T = `inet ${MASQ_TABLE}`;
 
-export function masqComment(a: Attachment): string {
-  const clean = (s: string): string => s.replace(/"/g, '');
-  return `${nftMasqHash(a.networkName, a.ifName, a.containerId)}, net: ${clean(a.networkName)}, if: ${clean(a.ifName)}, id: ${clean(a.containerId)}`.slice(
-    0,
-    128,
+/**
+ * The reference's comment: the attachment's hash, then its names with `"` dropped, cut to 128
+ * bytes. Rules are found by the hash (teardown) or by the whole comment (GC), never by parsing it.
+ */
+/** Plain strings: GC rebuilds the comments of kept attachments from their keys. */
+export const masqComment = (a: { networkName: string; containerId: string; ifName: string }): string =>
+  looseCommentText(
+    `${nftMasqHash(a.networkName, a.ifName, a.containerId)}, net: ${a.networkName}, if: ${a.ifName}, id: ${a.containerId}`,
   );
-}
 
 /** The rule of one address, as `add rule` takes it. */
 const ruleFor = (a: Attachment, x: MasqAddress): string => {
   const fam = familyOfText(x.address) === 6 ? 'ip6' : 'ip';
-  return `${fam} saddr == ${x.address} ${fam} daddr != ${x.subnet} masquerade comment "${masqComment(a)}"`;
+  return `${fam} saddr == ${addrText(x.address)} ${fam} daddr != ${addrText(x.subnet, 'subnet')} masquerade ${nftLooseComment(masqComment(a))}`;
 };
 
 /** nft text that (re)creates the table's skeleton and the attachment's rules, replacing its old ones. */
@@ -113,15 +116,20 @@ export class NftMasquerade implements Masquerade {
     }
   }
 
+  /** Rules of this network (by the network's hash) whose comment is no kept attachment's, as the reference decides. */
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {
     if (this.tableExists('inet', MASQ_TABLE) === false) return;
-    await nftTransact(this.runner, async () => {
-      const handles: number[] = [];
-      for (const r of await this.rules()) {
-        const m = /, net: (.*), if: (.*), id: (.*)$/.exec(r.comment);
-        if (m && m[1] === networkName && !keep.has(attachmentKey(m[3] ?? '', m[2] ?? ''))) handles.push(r.handle);
-      }
-      return renderNftMasqDelete(handles);
-    });
+    const prefix = `${nftMasqNetworkHash(networkName)}-`;
+    const kept = new Set(
+      [...keep].map((k) => {
+        const [containerId = '', ifName = ''] = k.split('\u0000');
+        return masqComment({ networkName, containerId, ifName });
+      }),
+    );
+    await nftTransact(this.runner, async () =>
+      renderNftMasqDelete(
+        (await this.rules()).filter((r) => r.comment.startsWith(prefix) && !kept.has(r.comment)).map((r) => r.handle),
+      ),
+    );
   }
 }

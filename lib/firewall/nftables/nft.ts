@@ -1,6 +1,7 @@
 /** Running `nft`: one `nft -f -` transaction per change, and reads that tolerate a missing table. */
 import type { Runner } from '../../exec/runner';
 import type { NftFamily } from '../../netlink/nftables';
+import { addrText, nftString, portText, protocolText } from '../text';
 
 /**
  * Whether a table exists, asked without starting nft (lib/netlink/nftables.ts); undefined when
@@ -60,22 +61,49 @@ const partsOf = (v: unknown): Array<string | number> => {
   return [];
 };
 
-/** Every element of a table's maps and sets, from `nft -j list table` output. */
+/** One key part as nft text, by the set's type; undefined when it has no safe form (never one of ours). */
+function partText(type: string, part: string | number): string | undefined {
+  try {
+    switch (type) {
+      case 'ipv4_addr':
+      case 'ipv6_addr':
+        return addrText(String(part));
+      case 'inet_service':
+        return portText(Number(part));
+      case 'inet_proto':
+        return typeof part === 'number' ? String(part) : protocolText(part);
+      case 'ifname':
+        return nftString(String(part), 'interface name');
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every element of a table's maps and sets, from `nft -j list table` output, with its key
+ * rendered back to nft text through lib/firewall/text.ts (an element whose key has no safe form
+ * is left out: tscni never wrote it).
+ */
 export function parseElements(json: string): NftElement[] {
   const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
   const out: NftElement[] = [];
   for (const obj of doc.nftables ?? []) {
-    const s = (obj['map'] ?? obj['set']) as { name?: string; elem?: unknown[] } | undefined;
+    const s = (obj['map'] ?? obj['set']) as { name?: string; type?: unknown; elem?: unknown[] } | undefined;
     if (!s?.name || !Array.isArray(s.elem)) continue;
+    const types = (Array.isArray(s.type) ? s.type : [s.type]).map(String);
     for (const e of s.elem) {
       const [k, v] = Array.isArray(e) ? [e[0], e[1]] : [e, undefined];
       const inner = (k as { elem?: { val?: unknown; comment?: string } }).elem;
       const val = inner ? inner.val : k;
       const parts = partsOf(val);
-      const key = parts.join(' . ');
+      const texts = parts.map((p, i) => partText(types[i] ?? '', p));
+      if (parts.length !== types.length || texts.some((t) => t === undefined)) continue;
       out.push({
         set: s.name,
-        key,
+        key: texts.join(' . '),
         parts,
         value: v === undefined ? undefined : partsOf(v as Json),
         comment: inner?.comment ?? '',

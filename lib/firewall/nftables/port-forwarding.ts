@@ -8,11 +8,11 @@
  */
 import { FAMILIES, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
-import { sha256hex } from '../../sys/hash';
 import type { Runner } from '../../exec/runner';
 import { attachmentKey, type Attachment } from '../../cni/invocation';
 import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
+import { addrText, nftComment, ownerTag, parseOwnerTag, portText, protocolText } from '../text';
 import { nftRead, nftTransact, parseElements, type NftElement, type TableProbe } from './nft';
 import { nftTableExists } from '../../netlink/nftables';
 
@@ -36,15 +36,9 @@ const names = (family: Family): { host: string; any: string; hairpin: string; lo
 /** Whether a map or set of this table holds IPv6 entries (the names end in the family). */
 export const isSixSet = (set: string): boolean => set.endsWith('6');
 
-/** The owner comment: readable when it fits nftables' 128 characters, else a hash (GC keeps those). */
-export function ownerComment(net: string, cid: string, ifName: string): string {
-  const plain = `n=${net};c=${cid};i=${ifName}`;
-  return plain.length <= 128 ? plain : `h=${sha256hex(plain).slice(0, 40)}`;
-}
-export function parseOwner(comment: string): { net: string; cid: string; ifName: string } | undefined {
-  const m = /^n=([^;]*);c=([^;]*);i=(.*)$/.exec(comment);
-  return m ? { net: m[1] ?? '', cid: m[2] ?? '', ifName: m[3] ?? '' } : undefined;
-}
+/** The owner comment of an attachment's elements (lib/firewall/text.ts: readable, or a hash). */
+export const ownerComment = ownerTag;
+export const parseOwner = parseOwnerTag;
 
 /** The fixed part of the table: rewritten (flushed and re-added) by every ADD, in the same transaction. */
 export function renderSkeleton(): string[] {
@@ -129,19 +123,21 @@ const unspecified = (ip: string): boolean => ip === '' || ip === '0.0.0.0' || ip
 /** `add element` lines for one container and family. */
 export function renderElements(p: NftPlan): string[] {
   const n = names(p.family);
-  const c = ` comment "${p.owner}"`;
+  const c = ` ${nftComment(p.owner, 'owner comment')}`;
+  const ip = addrText(p.containerIP, 'container address');
   const out: string[] = [];
   for (const m of p.mappings) {
     if (!unspecified(m.hostIP) && familyOfText(m.hostIP) !== p.family) continue;
-    const val = `${p.containerIP} . ${m.containerPort}`;
-    if (unspecified(m.hostIP)) out.push(`add element ${T} ${n.any} { ${m.protocol} . ${m.hostPort}${c} : ${val} }`);
-    else out.push(`add element ${T} ${n.host} { ${m.hostIP} . ${m.protocol} . ${m.hostPort}${c} : ${val} }`);
+    const key = `${protocolText(m.protocol)} . ${portText(m.hostPort)}`;
+    const val = `${ip} . ${portText(m.containerPort)}`;
+    if (unspecified(m.hostIP)) out.push(`add element ${T} ${n.any} { ${key}${c} : ${val} }`);
+    else out.push(`add element ${T} ${n.host} { ${addrText(m.hostIP, 'host IP')} . ${key}${c} : ${val} }`);
   }
-  if (p.masqAll) out.push(`add element ${T} ${n.all} { ${p.containerIP}${c} }`);
+  if (p.masqAll) out.push(`add element ${T} ${n.all} { ${ip}${c} }`);
   else if (p.snat) {
     // A container reaching its own host port: without masquerade the reply would come from itself.
-    out.push(`add element ${T} ${n.hairpin} { ${p.containerIP} . ${p.containerIP}${c} }`);
-    if (p.family === 4) out.push(`add element ${T} ${n.local} { ${p.containerIP}${c} }`);
+    out.push(`add element ${T} ${n.hairpin} { ${ip} . ${ip}${c} }`);
+    if (p.family === 4) out.push(`add element ${T} ${n.local} { ${ip}${c} }`);
   }
   return out;
 }

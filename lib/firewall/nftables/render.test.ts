@@ -1,6 +1,6 @@
 /** Golden text of every `nft -f` transaction lib/firewall renders (`make golden` rewrites them). */
-import { describe, it } from '@jest/globals';
-import { expectGolden } from '../../testutil/golden';
+import { describe, expect, it } from '@jest/globals';
+import { expectGolden, visibleBytes } from '../../testutil/golden';
 import type { PortForwardRequest } from '../types';
 import {
   forwardingChange as change,
@@ -9,10 +9,13 @@ import {
 } from '../../testutil/firewall-requests';
 import { renderNftMasqDelete, renderNftMasqSetup } from './masquerade';
 import { deleteLine, nftPlanOf, parseElements, renderElements, renderSkeleton } from './port-forwarding';
-import { renderSpoofcheckSetup, renderSpoofcheckTeardown, spoofRef } from './spoofcheck';
+import { parseListing, renderSpoofcheckSetup, renderSpoofcheckTeardown, spoofRef } from './spoofcheck';
+import { hostileAttachment, hostileIfNames, spoofListing } from '../../testutil/firewall-requests';
+import { UnsafeTextError } from '../text';
 import { renderForwardingSetup, renderForwardingTeardown } from './container-forwarding';
 
-const golden = (name: string, lines: readonly string[]): void => expectGolden(__dirname, name, lines.join('\n'));
+const golden = (name: string, lines: readonly string[]): void =>
+  expectGolden(__dirname, name, visibleBytes(lines.join('\n')));
 
 describe('nftables masquerade', () => {
   it('sets up both families in one transaction, replacing stale rules', () => {
@@ -55,6 +58,7 @@ describe('nftables port forwarding', () => {
         {
           map: {
             name: 'anyports4',
+            type: ['inet_proto', 'inet_service'],
             elem: [
               [
                 { elem: { val: { concat: ['tcp', 8080] }, comment: 'n=podman;c=c0ffee;i=eth0' } },
@@ -66,6 +70,7 @@ describe('nftables port forwarding', () => {
         {
           set: {
             name: 'hairpin4',
+            type: ['ipv4_addr', 'ipv4_addr'],
             elem: [{ elem: { val: { concat: ['10.88.0.2', '10.88.0.2'] }, comment: 'n=podman;c=c0ffee;i=eth0' } }],
           },
         },
@@ -77,28 +82,13 @@ describe('nftables port forwarding', () => {
 
 describe('nftables MAC spoof check', () => {
   const ref = spoofRef('c0ffee', 'eth0');
-  it('sets up the bridge-family chains', () => {
-    golden('spoofcheck-setup', renderSpoofcheckSetup(ref, 'veth0a1b2c3d', '0a:58:0a:58:00:02'));
+  it('sets up the bridge-family chains (nft JSON)', () => {
+    golden('spoofcheck-setup', [renderSpoofcheckSetup(ref, 'veth0a1b2c3d', '0a:58:0a:58:00:02')]);
   });
-  it('tears down the attachment’s rule and chains from a listing', () => {
-    const listing = [
-      'table bridge nat { # handle 3',
-      '\tchain PREROUTING { # handle 1',
-      '\t\ttype filter hook prerouting priority -300; policy accept;',
-      `\t\tiifname "veth0a1b2c3d" jump cni-br-iface-${ref} comment "macspoofchk-${ref}" # handle 6`,
-      '\t\tiifname "veth9" jump cni-br-iface-other-eth0 comment "macspoofchk-other-eth0" # handle 9',
-      '\t}',
-      `\tchain cni-br-iface-${ref} { # handle 2`,
-      `\t\tjump cni-br-iface-${ref}-mac comment "macspoofchk-${ref}" # handle 4`,
-      '\t}',
-      `\tchain cni-br-iface-${ref}-mac { # handle 3`,
-      `\t\tether saddr 0a:58:0a:58:00:02 return comment "macspoofchk-${ref}" # handle 5`,
-      '\t}',
-      '}',
-    ].join('\n');
+  it('tears down the attachment’s rule and chains from a listing, by handle', () => {
     golden(
       'spoofcheck-teardown',
-      renderSpoofcheckTeardown(listing, (r) => r === ref),
+      renderSpoofcheckTeardown(parseListing(spoofListing(ref)), (r) => r === ref),
     );
   });
 });
@@ -129,10 +119,16 @@ describe('nftables container forwarding (firewall plugin)', () => {
   it('tears down only the elements the table holds', () => {
     const listing = JSON.stringify({
       nftables: [
-        { set: { name: 'containers4', elem: [{ elem: { val: '10.88.0.2', comment: 'n=podman;c=c0ffee;i=eth0' } }] } },
-        { set: { name: 'containers6', elem: [] } },
-        { set: { name: 'isolated', elem: ['cni-podman0'] } },
-        { set: { name: 'samebridge', elem: [{ concat: ['cni-podman0', 'cni-podman0'] }] } },
+        {
+          set: {
+            name: 'containers4',
+            type: 'ipv4_addr',
+            elem: [{ elem: { val: '10.88.0.2', comment: 'n=podman;c=c0ffee;i=eth0' } }],
+          },
+        },
+        { set: { name: 'containers6', type: 'ipv6_addr', elem: [] } },
+        { set: { name: 'isolated', type: 'ifname', elem: ['cni-podman0'] } },
+        { set: { name: 'samebridge', type: ['ifname', 'ifname'], elem: [{ concat: ['cni-podman0', 'cni-podman0'] }] } },
       ],
     });
     golden(
@@ -142,5 +138,61 @@ describe('nftables container forwarding (firewall plugin)', () => {
         parseElements(listing),
       ),
     );
+  });
+});
+
+describe('nftables renderers given hostile names', () => {
+  const attachments = hostileIfNames.map(hostileAttachment);
+  it('masquerade: the reference’s comment, quotes dropped, every other byte kept', () => {
+    golden(
+      'hostile-masquerade-setup',
+      attachments.flatMap((a) =>
+        renderNftMasqSetup(a, [{ address: '10.88.0.2', subnet: '10.88.0.0/16' }], []).slice(-1),
+      ),
+    );
+  });
+  it('port forwarding: owner comments that cannot be written plainly are hashed', () => {
+    const req = (a: (typeof attachments)[number]): PortForwardRequest => request({ attachment: a });
+    golden(
+      'hostile-port-forwarding-elements',
+      attachments.flatMap((a) => req(a).containers.flatMap((c) => renderElements(nftPlanOf(req(a), c)))),
+    );
+  });
+  it('MAC spoof check: names go into nft JSON as escaped strings, bytes that are not UTF-8 as U+FFFD', () => {
+    golden(
+      'hostile-spoofcheck-setup',
+      attachments.map((a) =>
+        renderSpoofcheckSetup(spoofRef(a.containerId, a.ifName), 'veth0a1b2c3d', '0a:58:0a:58:00:02'),
+      ),
+    );
+  });
+  it('container forwarding: owner comments hashed, a bridge name that cannot be quoted refused', () => {
+    golden(
+      'hostile-forwarding-setup',
+      attachments.flatMap((owner) => renderForwardingSetup(change({ accept: ['10.88.0.2'], owner })).slice(-1)),
+    );
+    for (const br of ['br"0', 'br\n0', 'br\\0', 'bré'])
+      expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], isolate: [br] }))).toThrow(UnsafeTextError);
+    // main's isolated (icc=false) and internal networks, and teardown of all of them: the same function quotes the name
+    for (const br of ['br"0', 'br\n0', 'br\\0', 'bré']) {
+      expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], noIcc: [br] }))).toThrow(UnsafeTextError);
+      expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], internal: [br] }))).toThrow(UnsafeTextError);
+      expect(() => renderForwardingSetup(change({ accept: ['10.88.0.2'], unisolate: [br] }))).toThrow(UnsafeTextError);
+    }
+  });
+  it('addresses must be canonical', () => {
+    for (const address of ['10.88.0.2 }', '10.88.0.02', '10.88.0.2\n']) {
+      expect(() => renderNftMasqSetup(ctr, [{ address, subnet: '10.88.0.0/16' }], [])).toThrow(UnsafeTextError);
+      expect(() => renderForwardingSetup(change({ accept: [address] }))).toThrow(UnsafeTextError);
+    }
+  });
+  it('elements read back whose key has no safe form are left out (never deleted by text)', () => {
+    const listing = JSON.stringify({
+      nftables: [
+        { set: { name: 'isolated', type: 'ifname', elem: ['ok0', 'x" }', 'y\n'] } },
+        { set: { name: 'containers4', type: 'ipv4_addr', elem: ['10.0.0.1', '10.0.0.1 }'] } },
+      ],
+    });
+    expect(parseElements(listing).map((e) => e.key)).toEqual(['"ok0"', '10.0.0.1']);
   });
 });

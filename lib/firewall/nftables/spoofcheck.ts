@@ -2,78 +2,171 @@
  * MAC spoof check for a bridge port (bridge `macspoofchk`), nftables only (bridge family), with the
  * reference's names so either implementation can remove the other's: table `bridge nat`, base chain PREROUTING, per attachment
  * chains `cni-br-iface-<id>-<ifname>` and `…-mac`, every rule commented `macspoofchk-<id>-<ifname>`.
- * Frames entering from the container's port with another source MAC are dropped. Setup and
- * teardown are one `nft -f` each; teardown needs only the attachment, not the veth name.
+ * Frames entering from the container's port with another source MAC are dropped.
+ *
+ * The chain names hold the interface name, which may contain any byte Linux allows in one
+ * (`"`, `;`, `{`, …) while nft's text syntax takes only bare words as chain names. So this
+ * concern speaks nft's JSON, as the reference does (go-nft): setup is one `nft -j` whose
+ * strings JSON escapes; teardown and GC read the table as JSON and delete rules and chains by
+ * handle, so no name is ever written back. Bytes that are not UTF-8 are written as U+FFFD, as
+ * Go's JSON encoder writes them, so both implementations name such chains alike.
  */
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
-import { nftApply, nftRead, nftTransact } from './nft';
+import { goJsonText } from '../../sys/raw-text';
+import { nftRead, nftTransact } from './nft';
 
-const TABLE = 'bridge nat';
-export const spoofRef = (containerId: string, ifName: string): string => `${containerId}-${ifName}`;
+const FAMILY = 'bridge';
+const TABLE = 'nat';
+const BASE = 'PREROUTING';
+
+export const spoofRef = (containerId: string, ifName: string): string => goJsonText(`${containerId}-${ifName}`);
 const chains = (ref: string): [string, string] => [`cni-br-iface-${ref}`, `cni-br-iface-${ref}-mac`];
+const commentOf = (ref: string): string => `macspoofchk-${ref}`;
 
-export function renderSpoofcheckSetup(ref: string, hostVeth: string, mac: string): string[] {
+type Expr = Record<string, unknown>;
+interface Rule {
+  readonly chain: string;
+  readonly expr: readonly Expr[];
+  readonly comment: string;
+}
+
+/** The attachment's four rules, as nft lists them in JSON. */
+function rulesOf(ref: string, hostVeth: string, mac: string): Rule[] {
   const [iface, macChain] = chains(ref);
-  const c = `comment "macspoofchk-${ref}"`;
+  const comment = commentOf(ref);
   return [
-    `add table ${TABLE}`,
-    `add chain ${TABLE} PREROUTING { type filter hook prerouting priority -300 ; policy accept ; }`,
-    `add chain ${TABLE} ${iface}`,
-    `add chain ${TABLE} ${macChain}`,
-    `flush chain ${TABLE} ${iface}`,
-    `flush chain ${TABLE} ${macChain}`,
-    `add rule ${TABLE} ${iface} jump ${macChain} ${c}`,
-    `add rule ${TABLE} ${macChain} ether saddr ${mac} return ${c}`,
-    `add rule ${TABLE} ${macChain} drop ${c}`,
-    `add rule ${TABLE} PREROUTING iifname "${hostVeth}" jump ${iface} ${c}`,
+    {
+      chain: BASE,
+      expr: [
+        { match: { op: '==', left: { meta: { key: 'iifname' } }, right: goJsonText(hostVeth) } },
+        { jump: { target: iface } },
+      ],
+      comment,
+    },
+    { chain: iface, expr: [{ jump: { target: macChain } }], comment },
+    {
+      chain: macChain,
+      expr: [
+        { match: { op: '==', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: mac } },
+        { return: null },
+      ],
+      comment,
+    },
+    { chain: macChain, expr: [{ drop: null }], comment },
   ];
 }
 
-/** `delete` lines for the attachments whose ref `stale` accepts, from `nft -a list table bridge nat`. */
-export function renderSpoofcheckTeardown(listing: string, stale: (ref: string) => boolean): string[] {
-  const out: string[] = [];
-  const doomed = new Set<string>();
-  for (const line of listing.split('\n')) {
-    const rule = /jump (cni-br-iface-\S+) comment "macspoofchk-(\S+)" # handle (\d+)/.exec(line);
-    if (rule?.[2] && rule[3] && stale(rule[2]) && line.includes('iifname'))
-      out.push(`delete rule ${TABLE} PREROUTING handle ${rule[3]}`);
-    const chain = /^\s*chain (cni-br-iface-(\S+?)(-mac)?) \{/.exec(line);
-    if (chain?.[1] && chain[2] && stale(chain[2])) doomed.add(chain[1]);
+/** The `nft -j` document that sets the check up (chains flushed first, so a repeated ADD leaves one copy). */
+export function renderSpoofcheckSetup(ref: string, hostVeth: string, mac: string): string {
+  const [iface, macChain] = chains(ref);
+  const at = { family: FAMILY, table: TABLE };
+  const rules = rulesOf(ref, hostVeth, mac);
+  const commands = [
+    { add: { table: { family: FAMILY, name: TABLE } } },
+    { add: { chain: { ...at, name: BASE, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
+    { add: { chain: { ...at, name: iface } } },
+    { add: { chain: { ...at, name: macChain } } },
+    { flush: { chain: { ...at, name: iface } } },
+    { flush: { chain: { ...at, name: macChain } } },
+    ...[rules[1], rules[2], rules[3], rules[0]].map((r) => ({ add: { rule: { ...at, ...r } } })),
+  ];
+  // One command a line: readable in golden files and in debug logs.
+  return `{"nftables": [\n${commands.map((c) => JSON.stringify(c)).join(',\n')}\n]}\n`;
+}
+
+interface Listed {
+  readonly rules: Array<Rule & { handle: number }>;
+  readonly chains: Array<{ name: string; handle: number }>;
+}
+
+/** Rules and chains of `nft -j list table bridge nat` output. */
+export function parseListing(json: string): Listed {
+  const out: Listed = { rules: [], chains: [] };
+  if (json.trim() === '') return out;
+  const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+  for (const obj of doc.nftables ?? []) {
+    const c = obj['chain'] as { name?: unknown; handle?: unknown } | undefined;
+    if (typeof c?.name === 'string' && typeof c.handle === 'number')
+      out.chains.push({ name: c.name, handle: c.handle });
+    const r = obj['rule'] as { chain?: unknown; handle?: unknown; expr?: unknown; comment?: unknown } | undefined;
+    if (typeof r?.chain === 'string' && typeof r.handle === 'number')
+      out.rules.push({
+        chain: r.chain,
+        handle: r.handle,
+        expr: Array.isArray(r.expr) ? (r.expr as Expr[]) : [],
+        comment: typeof r.comment === 'string' ? r.comment : '',
+      });
   }
-  // The -mac chain is referenced by the iface chain: delete the referring chain first.
-  for (const ch of [...doomed].sort((a, b) => Number(a.endsWith('-mac')) - Number(b.endsWith('-mac'))))
-    out.push(`delete chain ${TABLE} ${ch}`);
   return out;
 }
 
-const listing = async (runner: Runner): Promise<string> =>
-  (await nftRead(runner, ['-a', 'list', 'table', 'bridge', 'nat'])) ?? '';
+const PREFIX = 'cni-br-iface-';
+const refOfComment = (comment: string): string | undefined =>
+  comment.startsWith('macspoofchk-') ? comment.slice('macspoofchk-'.length) : undefined;
+
+/**
+ * Whose spoof-check chain this is: the ref in its rules' comments; for an empty chain (a setup
+ * interrupted between creating and filling it), its name — `cni-br-iface-x-mac` is the -mac
+ * chain of ref `x` when `cni-br-iface-x` exists, else the iface chain of ref `x-mac`.
+ */
+function ownerOfChain(name: string, listed: Listed, names: ReadonlySet<string>): string | undefined {
+  if (!name.startsWith(PREFIX)) return undefined;
+  for (const r of listed.rules) {
+    const ref = r.chain === name ? refOfComment(r.comment) : undefined;
+    if (ref !== undefined) return ref;
+  }
+  const rest = name.slice(PREFIX.length);
+  return rest.endsWith('-mac') && names.has(name.slice(0, -'-mac'.length)) ? rest.slice(0, -'-mac'.length) : rest;
+}
+
+/** `delete` lines, by handle, for the attachments whose ref `stale` accepts. */
+export function renderSpoofcheckTeardown(listed: Listed, stale: (ref: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const r of listed.rules) {
+    const ref = refOfComment(r.comment);
+    if (r.chain === BASE && ref !== undefined && stale(ref))
+      out.push(`delete rule ${FAMILY} ${TABLE} ${BASE} handle ${r.handle}`);
+  }
+  const names = new Set(listed.chains.map((c) => c.name));
+  const doomed = listed.chains.filter((c) => {
+    const ref = ownerOfChain(c.name, listed, names);
+    return ref !== undefined && stale(ref);
+  });
+  // The iface chain jumps to the -mac chain: it goes first.
+  const jumpsTo = (c: { name: string }): boolean => doomed.some((d) => d.name === `${c.name}-mac`);
+  for (const c of [...doomed].sort((a, b) => Number(jumpsTo(b)) - Number(jumpsTo(a))))
+    out.push(`delete chain ${FAMILY} ${TABLE} handle ${c.handle}`);
+  return out;
+}
+
+const listing = async (runner: Runner): Promise<Listed> =>
+  parseListing((await nftRead(runner, ['-j', 'list', 'table', FAMILY, TABLE])) ?? '');
 
 export async function setupSpoofcheck(runner: Runner, ref: string, hostVeth: string, mac: string): Promise<void> {
-  await nftApply(runner, renderSpoofcheckSetup(ref, hostVeth, mac));
+  // As an argument: nft's JSON reader opens /dev/stdin by name, which fails on a socket (Bun's pipes).
+  await runner.run({ tool: 'nft', argv: ['-j', renderSpoofcheckSetup(ref, hostVeth, mac)] });
 }
+
 export async function teardownSpoofcheck(runner: Runner, ref: string): Promise<void> {
   await nftTransact(runner, async () => renderSpoofcheckTeardown(await listing(runner), (r) => r === ref));
 }
+
 /** GC: spoof checks of attachments (refs `<id>-<ifname>`) not in `keep`. */
 export async function gcSpoofcheck(runner: Runner, keep: ReadonlySet<string>): Promise<void> {
   await nftTransact(runner, async () => renderSpoofcheckTeardown(await listing(runner), (r) => !keep.has(r)));
 }
 
+const ruleKey = (r: Rule): string => `${r.chain}\n${r.comment}\n${JSON.stringify(r.expr)}`;
+
 /** Throws when the attachment's spoof check is not complete (its jump, its chains and their rules). */
 export async function checkSpoofcheck(runner: Runner, ref: string, hostVeth: string, mac: string): Promise<void> {
-  const table = (await nftRead(runner, ['list', 'table', 'bridge', 'nat'])) ?? '';
-  const [iface, macChain] = chains(ref);
-  const c = `comment "macspoofchk-${ref}"`;
-  const lines = new Set(table.split('\n').map((l) => l.trim()));
-  const want = [
-    `iifname "${hostVeth}" jump ${iface} ${c}`,
-    `jump ${macChain} ${c}`,
-    `ether saddr ${mac} return ${c}`,
-    `drop ${c}`,
-  ];
-  for (const rule of want)
-    if (!lines.has(rule))
-      throw new CniError(ErrorCode.Internal, 'MAC spoof check rule not found in table bridge nat', rule);
+  const have = new Set((await listing(runner)).rules.map(ruleKey));
+  for (const rule of rulesOf(ref, hostVeth, mac))
+    if (!have.has(ruleKey(rule)))
+      throw new CniError(
+        ErrorCode.Internal,
+        'MAC spoof check rule not found in table bridge nat',
+        `chain ${rule.chain}: ${JSON.stringify(rule.expr)} comment ${JSON.stringify(rule.comment)}`,
+      );
 }
