@@ -110,11 +110,12 @@ conformance: testdeps build
 e2e: testdeps build build/e2e/cnitool
 	$(JEST) --selectProjects e2e --runInBand --reporters=default --reporters=./e2e/reporter.js
 
-test: testdeps build typecheck lint
+# Everything installed and built (cnitool included) before the first suite starts.
+test: testdeps build build/e2e/cnitool typecheck lint
 	$(JEST) --selectProjects unit
 	$(JEST) --selectProjects integration --runInBand
 	CNI_PATH=$(CURDIR)/bin $(JEST) --selectProjects conformance --runInBand --reporters=default --reporters=./conformance/reporter.js
-	$(MAKE) --no-print-directory e2e
+	$(JEST) --selectProjects e2e --runInBand --reporters=default --reporters=./e2e/reporter.js
 
 # The hostile-input fuzzer (lib/testutil/fuzz.ts) for FUZZ_SECONDS (an hour), nice'd, in its own
 # sandbox; `make test` runs it briefly (25 calls). FUZZ_SEED=<n> replays a run.
