@@ -25,7 +25,10 @@ function variable(name: string): string[] {
     });
 }
 
-const packagesOf = (name: string): Set<string> => new Set(variable(name).map((e) => e.slice(e.lastIndexOf(':') + 1)));
+/** The program:package pairs of a Makefile list (a program may be a path, so split at the last colon). */
+const pairsOf = (name: string): Array<[string, string]> =>
+  variable(name).map((e) => [e.slice(0, e.lastIndexOf(':')), e.slice(e.lastIndexOf(':') + 1)]);
+const packagesOf = (name: string): Set<string> => new Set(pairsOf(name).map(([, pkg]) => pkg));
 
 /** The Debian packages a README sentence names: its code spans, commands left out. */
 function namedIn(text: string, from: string, to: string): Set<string> {
@@ -41,10 +44,7 @@ const prerequisites = (target: string): string[] =>
 
 describe('test programs', () => {
   it('the Makefile installs exactly the programs lib/testutil/programs.ts lists', () => {
-    const fromMake = variable('TEST_PROGRAMS').map((e) => {
-      const i = e.lastIndexOf(':');
-      return [e.slice(0, i), e.slice(i + 1)];
-    });
+    const fromMake = pairsOf('TEST_PROGRAMS');
     expect(Object.fromEntries(fromMake)).toEqual(TEST_PROGRAMS);
     expect(fromMake.length).toBe(Object.keys(TEST_PROGRAMS).length);
   });
