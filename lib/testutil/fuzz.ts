@@ -6,7 +6,8 @@
  *    the spec's table (1-7, 11, 50, 51), skel's 8, 999 or a plugin's own (100+), with no stack trace;
  *  - nothing outside the state directories changed: the sandbox directory keeps its entries and
  *    the canary tree (which planted links in the state directories point at) keeps its content;
- *  - after a failed ADD and the DEL a runtime would send, no link, rule or lease is left.
+ *  - after a failed ADD and the DEL a runtime would send, no link, rule or lease is left;
+ *  - no process is left running in the sandbox's namespaces.
  * Every call runs in the sandbox's host network namespace and in a private mount namespace whose
  * tmpfs lies over the default state roots (/var/lib/cni, /run/cni, /run/tscni, /var/lib/tscni), so a
  * config that names no directory of ours still writes nothing on the machine.
@@ -413,8 +414,37 @@ export class World {
     }
   }
 
+  /**
+   * Processes living in the sandbox's namespaces, as "pid command line": nothing runs there
+   * between calls, so any is a call's child that outlived it (a leak a long run would pile up).
+   */
+  async processesLeft(): Promise<string[]> {
+    const out: string[] = [];
+    for (const ns of [this.sb.hostNs, this.sb.nsName('c'), this.sb.nsName('out')]) {
+      const r = await run(['ip', 'netns', 'pids', ns]);
+      for (const pid of r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p))) {
+        let cmd = '?';
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+        } catch {
+          // gone meanwhile
+        }
+        out.push(`${pid} ${cmd}`);
+      }
+    }
+    return out;
+  }
+
   /** Back to the start: only the sandbox's own links, no rules, empty state (links planted when asked). */
   async reset(plant: boolean): Promise<void> {
+    // Left by an earlier call (a finding then): they were started by our calls, ended by their PIDs.
+    for (const p of await this.processesLeft()) {
+      try {
+        process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
     const keep = new Set(['lo', 'phys0', 'fzdev0', 'fzdev0p']);
     for (const [ns, kept] of [
       [this.sb.hostNs, keep],
@@ -511,6 +541,8 @@ export class World {
         if (before[k] !== after[k])
           findings.push({ call: c, what: `failed ADD + DEL left ${k}: ${before[k]} -> ${after[k]}`, result: r });
     }
+    const left = await this.processesLeft();
+    if (left.length > 0) findings.push({ call: c, what: `left running in the sandbox: ${left.join('; ')}`, result: r });
     if (treeDigest(this.canary) !== canaryBefore)
       findings.push({ call: c, what: 'the canary (outside the state directories) changed', result: r });
     const topAfter = readdirSync(this.sb.dir).sort().join(' ');
