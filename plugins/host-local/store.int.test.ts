@@ -2,7 +2,7 @@
  * host-local's store given hostile input (issue 20 rows 2 and 10), the shipped executable and the
  * reference 1.1.1 in one sandbox:
  *  - links planted in `<dataDir>/<net>` (the index directory, an index entry, `.tscni`, the lock,
- *    a lease) once made a rebuild of the index delete the files of the directory a link pointed
+ *    a lease; a FIFO or a directory at the lock) once made a rebuild of the index delete the files of the directory a link pointed
  *    at, and an index write replace another file's content. Nothing outside the store is touched
  *    now: our own directories are replaced, other links are refused or unlinked, never followed;
  *    the reuse-delay log (`.tscni/released`, a file per address) too, and a FIFO there cannot block;
@@ -11,10 +11,13 @@
  * Raw bytes reach the plugin's environment through perl (a Node.js environment is text).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { flockHolders, flockWaitersOn } from '../../lib/testutil/locks';
 import { requireProgram } from '../../lib/testutil/programs';
 import { BIN_DIR, REFERENCE_DIR, Sandbox, run, type RunResult } from '../../lib/testutil/sandbox';
+import { waitFor } from '../../lib/testutil/wait';
 
 let sb: Sandbox;
 let ctr = '';
@@ -93,6 +96,35 @@ describe('row 2: links planted in the store', () => {
     symlinkSync(join(victim, 'new-file'), join(lock, 'hlnet', 'lock'));
     expect((await hl('ADD', 'ctr-l', lock)).json).toMatchObject({ code: 5 });
     expect(victimFiles()).toEqual({ a: 'precious a', b: 'precious b', c: 'precious c' });
+  });
+
+  it('a link to a file another process holds locked, a FIFO or a directory at the lock: code 5 at once, never locked through', async () => {
+    const held = join(sb.dir, 'held-lock');
+    writeFileSync(held, '');
+    // The holder keeps its flock on the link's target until its stdin closes (cat exits).
+    const holder = spawn(requireProgram('flock'), ['-o', held, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const holderExited = new Promise((r) => holder.once('exit', r));
+    try {
+      await waitFor('the holder to take its lock', () => flockHolders(statSync(held).ino) === 1);
+      const plants: Array<[string, (at: string) => Promise<void>]> = [
+        ['link', async (at) => symlinkSync(held, at)],
+        ['fifo', async (at) => void (await run([requireProgram('mkfifo'), at]))],
+        ['dir', async (at) => mkdirSync(at)],
+      ];
+      for (const [what, plant] of plants) {
+        const dataDir = join(sb.dir, `lock-${what}`);
+        mkdirSync(join(dataDir, 'hlnet'), { recursive: true });
+        await plant(join(dataDir, 'hlnet', 'lock'));
+        // Followed, the ADD would queue behind the holder until the call's time limit (code -1).
+        const r = await hl('ADD', `ctr-lock-${what}`, dataDir);
+        expect([what, r.json]).toEqual([what, expect.objectContaining({ code: 5 })]);
+        expect(flockWaitersOn(held)).toBe(0);
+        expect(readdirSync(join(dataDir, 'hlnet')).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f))).toEqual([]);
+      }
+    } finally {
+      holder.stdin.end();
+      await holderExited;
+    }
   });
 
   it('a lease that is a link: DEL unlinks it, its target stays', async () => {
