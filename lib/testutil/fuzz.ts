@@ -453,9 +453,14 @@ export class World {
       for (const l of await linkNames(ns)) if (!kept.has(l)) await run(['ip', '-n', ns, 'link', 'del', l]);
       await run(['ip', 'netns', 'exec', ns, 'nft', 'flush', 'ruleset']);
     }
-    // fzdev0 may have been moved into the container (host-device): bring it back.
-    if (!(await linkNames(this.sb.hostNs)).includes('fzdev0'))
-      await run(['ip', '-n', this.sb.nsName('c'), 'link', 'set', 'fzdev0', 'netns', this.sb.hostNs]);
+    // A host-device ADD moves fzdev0 into the container under the call's ifName, where it was just
+    // deleted with its peer: made again, or every later host-device call would find no device.
+    const hostLinks = await linkNames(this.sb.hostNs);
+    if (!hostLinks.includes('fzdev0') || !hostLinks.includes('fzdev0p')) {
+      for (const l of ['fzdev0', 'fzdev0p'])
+        if (hostLinks.includes(l)) await run(['ip', '-n', this.sb.hostNs, 'link', 'del', l]);
+      await runOk(['ip', '-n', this.sb.hostNs, 'link', 'add', 'fzdev0', 'type', 'veth', 'peer', 'name', 'fzdev0p']);
+    }
     await runOk(this.pm.enter(['sh', '-c', DEFAULT_ROOTS.map((d) => `rm -rf ${d}/* ${d}/.[!.]*`).join('; ')]));
     rmSync(this.state, { recursive: true, force: true });
     rmSync(this.cwd, { recursive: true, force: true });
@@ -517,6 +522,23 @@ export class World {
     );
   }
 
+  /** The bridge a bridge call's config names (default cni0), when a bridge of that name is in the sandbox host. */
+  private async bridgeOf(c: FuzzCall): Promise<string | undefined> {
+    if (c.plugin !== 'bridge') return undefined;
+    let name: unknown = 'cni0';
+    try {
+      const conf: unknown = JSON.parse(c.stdin);
+      if (typeof conf === 'object' && conf !== null && 'bridge' in conf) name = conf.bridge || 'cni0';
+    } catch {
+      return undefined;
+    }
+    if (typeof name !== 'string') return undefined;
+    const r = await run(['ip', '-n', this.sb.hostNs, '-d', '-j', 'link', 'show', 'dev', name]);
+    if (r.code !== 0) return undefined;
+    const links = JSON.parse(r.stdout) as Array<{ ifname?: string; linkinfo?: { info_kind?: string } }>;
+    return links[0]?.ifname === name && links[0]?.linkinfo?.info_kind === 'bridge' ? name : undefined;
+  }
+
   /** Runs one generated call and returns what it broke (empty: nothing). */
   async check(c: FuzzCall): Promise<Finding[]> {
     await this.reset(c.plant);
@@ -537,6 +559,10 @@ export class World {
       const del = await this.invoke(c, 'DEL');
       findings.push(...outputFindings(c, del).map((f) => ({ ...f, what: `the DEL after: ${f.what}` })));
       const after = await this.snapshot();
+      // The configured bridge may stay: bridge never removes it, after a failed ADD (README,
+      // Rollback: lease, veth, rules) as after a DEL, as the reference; nothing else may.
+      const bridge = await this.bridgeOf(c);
+      if (bridge !== undefined) after.hostLinks = dropName(after.hostLinks, bridge);
       for (const k of Object.keys(before) as Array<keyof Snapshot>)
         if (before[k] !== after[k])
           findings.push({ call: c, what: `failed ADD + DEL left ${k}: ${before[k]} -> ${after[k]}`, result: r });
@@ -575,6 +601,13 @@ export function outputFindings(call: FuzzCall, r: RunResult): Finding[] {
     return bad('a JavaScript exception reached the caller');
   return [];
 }
+
+/** A snapshot's link list without `name`. */
+const dropName = (links: string, name: string): string =>
+  links
+    .split(' ')
+    .filter((l) => l !== name)
+    .join(' ');
 
 async function linkNames(ns: string): Promise<string[]> {
   const r = await run(['ip', '-n', ns, '-o', 'link', 'show']);
