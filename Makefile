@@ -141,9 +141,10 @@ bench-report: deps build benchdeps
 bench-dns: deps build benchdeps
 	python3 bench/dns.py --iterations 20
 
-# What the comparisons with podman's own network stack start (netavark and aardvark-dns 1.4).
+# What the benchmarks start besides the plugins: podman's own network stack (netavark and aardvark-dns
+# 1.4), the reference plugins, hyperfine (scenario f, bench/links.sh) and GNU time (bench/memory.py).
 benchdeps:
-	$(call install_missing,/usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns /usr/lib/cni/bridge:containernetworking-plugins)
+	$(call install_missing,/usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns /usr/lib/cni/bridge:containernetworking-plugins hyperfine:hyperfine /usr/bin/time:time)
 
 # Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (20-30 min
 # here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).
