@@ -56,7 +56,7 @@ export class ContainerdSandbox {
   }
 
   private async boot(): Promise<void> {
-    requirePrograms('unshare', 'containerd', 'ctr', 'runc');
+    requirePrograms('setpriv', 'unshare', 'containerd', 'ctr', 'runc');
     const config = join(this.dir, 'config.toml');
     writeFileSync(
       config,
@@ -81,9 +81,14 @@ export class ContainerdSandbox {
       ].join('\n'),
     );
     const log = join(this.dir, 'containerd.log');
+    // unshare dies with this process (setpriv's parent-death signal), and containerd, PID 1,
+    // with unshare (--kill-child): a test process killed before destroy() leaves nothing running.
     const child = spawn(
-      'unshare',
+      'setpriv',
       [
+        '--pdeathsig',
+        'KILL',
+        'unshare',
         '--mount',
         '--net',
         '--pid',
@@ -130,9 +135,14 @@ export class ContainerdSandbox {
     });
   }
 
-  /** Spawns a long-running argv in the sandbox's network namespace only (our PID to end). */
+  /**
+   * Spawns a long-running argv in the sandbox's network namespace only (our PID to end; nsenter
+   * execs argv, which keeps setpriv's parent-death signal: it also ends when this process dies).
+   */
   spawnInNet(argv: readonly string[]): ChildProcess {
-    return spawn('nsenter', ['-t', String(this.pid), '-n', '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn('setpriv', ['--pdeathsig', 'KILL', 'nsenter', '-t', String(this.pid), '-n', '--', ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
 
   ctr(args: readonly string[], ns = 'tscni', timeoutMs = 60_000): Promise<RunResult> {
