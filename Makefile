@@ -22,7 +22,7 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # runs. lib/testutil/programs.ts is the same list (tests ask for programs through it), and
 # lib/testutil/programs.test.ts fails when the two part.
 TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:iptables iptables-save:iptables \
-  ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux prlimit:util-linux \
+  ip6tables:iptables unshare:util-linux setpriv:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux prlimit:util-linux \
   ps:procps openssl:openssl tcpdump:tcpdump mkfifo:coreutils dnsmasq:dnsmasq-base dbus-daemon:dbus-daemon /usr/lib/cni/bridge:containernetworking-plugins \
   /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
