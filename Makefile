@@ -165,12 +165,17 @@ dist: build
 	@echo "  $(DIST).tar.gz"
 
 # The installer image, offline: dist/tscni-image.tar (OCI layout + Docker manifest) holding bin/tscni,
-# its plugin links, nft and exactly the shared libraries ldd names (lib/deploy/image.ts).
-# nft is looked up in /usr/sbin and /sbin too: a non-root user's PATH on Debian lacks them.
+# its plugin links, nft, iptables in both modes (the watcher's repairs; lib/deploy/iptables-mode.ts)
+# and exactly the shared libraries ldd names (lib/deploy/image.ts).
+# The programs are looked up in /usr/sbin and /sbin too: a non-root user's PATH on Debian lacks them.
 image: build
 	@mkdir -p dist
-	@nft=$$(PATH="$$PATH:/usr/sbin:/sbin" command -v nft) || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }; \
-	node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft "$$nft" --out dist/tscni-image.tar
+	@p="$$PATH:/usr/sbin:/sbin"; \
+	nft=$$(PATH="$$p" command -v nft) || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }; \
+	xnft=$$(PATH="$$p" command -v xtables-nft-multi) && xlegacy=$$(PATH="$$p" command -v xtables-legacy-multi) || \
+	  { echo "make image: needs xtables-nft-multi and xtables-legacy-multi (apt-get install iptables)"; exit 1; }; \
+	node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft "$$nft" \
+	  --xtables-nft "$$xnft" --xtables-legacy "$$xlegacy" --out dist/tscni-image.tar
 
 # Removes build output and any namespaces our tests left behind (only tscni-t-* names).
 clean:
