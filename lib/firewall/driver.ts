@@ -21,7 +21,8 @@
  */
 import type { Runner } from '../exec/runner';
 import { concurrently } from '../async';
-import { backendUsable, withBackend, BACKENDS, type Backend } from './backend';
+import { backendUsable, defaultBackend, withBackend, BACKENDS, type Backend } from './backend';
+import type { Finding } from './snapshot';
 import { IptablesDriver } from './iptables/driver';
 import { NftablesDriver } from './nftables/driver';
 import type { FirewallDriver } from './types';
@@ -56,6 +57,22 @@ export function withDriver(
     () => undoIptables(driverFor('iptables', runner)),
     runner,
   );
+}
+
+/**
+ * What a check through `withDriver` would conclude, with `inspect` (a driver's judgement on a
+ * reload pass's snapshot) in its place: the configured backend, or iptables first and nftables
+ * where iptables' finding is not intact and iptables turns out to be unusable.
+ */
+export async function inspectWithDriver(
+  configured: Backend | undefined,
+  runner: Runner,
+  inspect: (d: FirewallDriver) => Promise<Finding>,
+): Promise<Finding> {
+  if (configured) return inspect(driverFor(configured, runner));
+  const f = await inspect(driverFor('iptables', runner));
+  if (f.state === 'intact' || (await defaultBackend(runner)) !== 'nftables') return f;
+  return inspect(driverFor('nftables', runner));
 }
 
 /**

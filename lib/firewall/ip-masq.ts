@@ -8,7 +8,8 @@ import type { Attachment } from '../cni/invocation';
 import type { IPConfig } from '../cni/result/types';
 import type { Runner } from '../exec/runner';
 import type { Backend } from './backend';
-import { inEveryBackend, withDriver, type MasqAddress } from './driver';
+import { inEveryBackend, inspectWithDriver, withDriver, type MasqAddress } from './driver';
+import type { Finding, RulesetSnapshot } from './snapshot';
 import { formatCIDR, formatIP, networkOf, parseCIDR } from '../addr/ip';
 
 /** Each container address with its subnet, as masquerade rules need them. */
@@ -51,6 +52,15 @@ export const checkMasquerade = (
   a: Attachment,
   ips: readonly IPConfig[],
 ): Promise<void> => withDriver(backend, runner, (d) => d.masquerade.check(a, masqAddresses(ips)));
+
+/** What checkMasquerade would say, from a reload pass's snapshot. */
+export const inspectMasquerade = (
+  runner: Runner,
+  backend: Backend | undefined,
+  a: Attachment,
+  ips: readonly IPConfig[],
+  snap: RulesetSnapshot,
+): Promise<Finding> => inspectWithDriver(backend, runner, (d) => d.masquerade.inspect(a, masqAddresses(ips), snap));
 
 /** Removes masquerade rules of this network's attachments that are not in `keep`, in both backends. */
 export async function gcMasquerade(runner: Runner, networkName: string, keep: ReadonlySet<string>): Promise<void> {
