@@ -5,6 +5,7 @@
  * if that fails, which saves an exec on every call of a host where iptables works.
  */
 import type { Family } from '../addr/ip';
+import { concurrently } from '../async';
 import type { Runner } from '../exec/runner';
 
 export type Backend = 'iptables' | 'nftables';
@@ -80,6 +81,28 @@ export async function withBackend(
     await undoIptables().catch(() => undefined);
     await run('nftables');
   }
+}
+
+/**
+ * Runs `fn` for every backend in `backends` at once. A backend that fails where it is not usable
+ * (its tool is missing, or the kernel refuses it) has nothing to act on and gives undefined; a
+ * failure where the backend is usable is reported.
+ */
+export function eachBackend<T>(
+  runner: Runner,
+  fn: (b: Backend) => Promise<T>,
+  backends: readonly Backend[] = BACKENDS,
+): Promise<Array<T | undefined>> {
+  return concurrently(
+    ...backends.map(async (b): Promise<T | undefined> => {
+      try {
+        return await fn(b);
+      } catch (e) {
+        if (await backendUsable(b, runner)) throw e;
+        return undefined;
+      }
+    }),
+  );
 }
 
 /** For tests: forget probe results. */
