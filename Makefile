@@ -22,7 +22,7 @@ SYS_PROGRAMS := ip:iproute2 iptables:iptables nft:nftables conntrack:conntrack p
 # runs. lib/testutil/programs.ts is the same list (tests ask for programs through it), and
 # lib/testutil/programs.test.ts fails when the two part.
 TEST_PROGRAMS := $(SYS_PROGRAMS) bridge:iproute2 tc:iproute2 iptables-restore:iptables iptables-save:iptables \
-  ip6tables:iptables unshare:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux prlimit:util-linux \
+  ip6tables:iptables unshare:util-linux setpriv:util-linux flock:util-linux lslocks:util-linux fallocate:util-linux prlimit:util-linux \
   ps:procps openssl:openssl tcpdump:tcpdump mkfifo:coreutils dnsmasq:dnsmasq-base dbus-daemon:dbus-daemon /usr/lib/cni/bridge:containernetworking-plugins \
   /usr/lib/cni/dhcp:containernetworking-plugins \
   containerd:containerd ctr:containerd runc:runc podman:podman /bin/busybox:busybox-static \
@@ -146,9 +146,10 @@ bench-report: deps build benchdeps
 bench-dns: deps build benchdeps
 	python3 bench/dns.py --iterations 20
 
-# What the comparisons with podman's own network stack start (netavark and aardvark-dns 1.4).
+# What the benchmarks start besides the plugins: podman's own network stack (netavark and aardvark-dns
+# 1.4), the reference plugins, hyperfine (scenario f, bench/links.sh) and GNU time (bench/memory.py).
 benchdeps:
-	$(call install_missing,/usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns /usr/lib/cni/bridge:containernetworking-plugins)
+	$(call install_missing,/usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns /usr/lib/cni/bridge:containernetworking-plugins hyperfine:hyperfine /usr/bin/time:time)
 
 # Not part of `make test`: 10,000 chained ADD/DEL cycles in a sandbox of the shared harness (20-30 min
 # here); SOAK_ARGS="--cycles 500" for a short one. Figures in README.md (Reliability).
@@ -169,12 +170,17 @@ dist: build
 	@echo "  $(DIST).tar.gz"
 
 # The installer image, offline: dist/tscni-image.tar (OCI layout + Docker manifest) holding bin/tscni,
-# its plugin links, nft and exactly the shared libraries ldd names (lib/deploy/image.ts).
-# nft is looked up in /usr/sbin and /sbin too: a non-root user's PATH on Debian lacks them.
+# its plugin links, nft, iptables in both modes (the watcher's repairs; lib/deploy/iptables-mode.ts)
+# and exactly the shared libraries ldd names (lib/deploy/image.ts).
+# The programs are looked up in /usr/sbin and /sbin too: a non-root user's PATH on Debian lacks them.
 image: build
 	@mkdir -p dist
-	@nft=$$(PATH="$$PATH:/usr/sbin:/sbin" command -v nft) || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }; \
-	node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft "$$nft" --out dist/tscni-image.tar
+	@p="$$PATH:/usr/sbin:/sbin"; \
+	nft=$$(PATH="$$p" command -v nft) || { echo "make image: needs nft (apt-get install nftables)"; exit 1; }; \
+	xnft=$$(PATH="$$p" command -v xtables-nft-multi) && xlegacy=$$(PATH="$$p" command -v xtables-legacy-multi) || \
+	  { echo "make image: needs xtables-nft-multi and xtables-legacy-multi (apt-get install iptables)"; exit 1; }; \
+	node_modules/.bin/bun cmd/mkimage.ts --exe bin/tscni --ref $(IMAGE_REF) --nft "$$nft" \
+	  --xtables-nft "$$xnft" --xtables-legacy "$$xlegacy" --out dist/tscni-image.tar
 
 # Removes build output and any namespaces our tests left behind (only tscni-t-* names).
 clean:

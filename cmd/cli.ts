@@ -4,6 +4,7 @@
  * usage and exits 0, bad usage exits 2, a failed command 1.
  */
 import { sha512hex } from '../lib/sys/hash';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   addNetworkList,
@@ -22,6 +23,8 @@ import { writeAll } from '../lib/stdio';
 import type { GcOptions } from '../lib/gc/gc';
 import { criSocketPath, DEFAULT_CRI_SOCKETS } from '../lib/gc/runtimes';
 import { WAKE_NAMES, type WakeName } from '../lib/reload/watch';
+import { IPTABLES_MODES_DIR, isIptablesMode, type IptablesMode } from '../lib/deploy/iptables-mode';
+import { useIptablesMode, useNodeIptables } from './iptables';
 import { lookupReloader, PLUGIN_NAMES } from '../plugins/registry';
 
 const USAGE = `usage: tscni {add|check|del} <network-name> <netns> [-i|--ifname NAME]
@@ -45,6 +48,9 @@ Puts back the firewall rules of running containers (of every network, or those n
   --debounce MS          watch: a pass starts once wakes were quiet this long (100)
   --wake LIST            watch: wake sources, of nftables,firewalld (both; '' = the clock alone)
   --gc-interval S        watch: run \`tscni gc\` every S seconds (0 = off, the default)
+  --iptables MODE        in the installer image: its iptables-nft (nft) or iptables-legacy
+                         (legacy), or the node's (auto: kubelet's hint chain, else the mode
+                         with rules; with none, iptables is left out); default: PATH's
   -h, --help             this text`;
 
 const GC_USAGE = `usage: tscni gc [options] [network...]
@@ -119,6 +125,18 @@ function gcOptions(o: {
   };
 }
 
+/** `--iptables`: which of the installer image's iptables modes, or `auto` (lib/deploy/iptables-mode.ts). */
+function iptablesChoice(v: string | undefined): IptablesMode | 'auto' | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'auto' && !isIptablesMode(v))
+    throw new UsageError(`--iptables takes auto, nft or legacy, not ${JSON.stringify(v)}`);
+  if (!existsSync(IPTABLES_MODES_DIR))
+    throw new Error(
+      `--iptables: no ${IPTABLES_MODES_DIR} here (the installer image's iptables); on a node, leave it out`,
+    );
+  return v;
+}
+
 /** `tscni reload`: see lib/reload/reload.ts; with --watch, cmd/watch.ts. Exit code 1 when a restore failed. */
 async function reloadCommand(argv: string[]): Promise<void> {
   const { values: v, positionals: networks } = usage(RELOAD_USAGE, () =>
@@ -135,11 +153,14 @@ async function reloadCommand(argv: string[]): Promise<void> {
         debounce: { type: 'string' },
         wake: { type: 'string' },
         'gc-interval': { type: 'string' },
+        iptables: { type: 'string' },
       },
       true,
     ),
   );
   if (v.help) return writeAll(1, RELOAD_USAGE + '\n');
+  const iptables = iptablesChoice(v.iptables);
+  if (iptables !== undefined && iptables !== 'auto') useIptablesMode(iptables);
   const dryRun = v['dry-run'] ?? false;
   const base = {
     cacheDir: cacheDirOf(v['cache-dir']),
@@ -165,8 +186,13 @@ async function reloadCommand(argv: string[]): Promise<void> {
       quietMs: debounceMs,
       maxDelayMs: Math.max(debounceMs, 500),
       wake,
+      iptablesAuto: iptables === 'auto',
       gc: gcOptions({ ...base, minAgeS: 60, criSockets: [], runtimes: true }),
     });
+  }
+  if (iptables === 'auto') {
+    const d = await useNodeIptables(base.runner);
+    writeAll(2, `tscni reload: iptables: ${d.mode ? `iptables-${d.mode}` : 'left out'} (${d.why})\n`);
   }
   for (const o of ['interval', 'debounce', 'wake', 'gc-interval'] as const)
     if (v[o] !== undefined) throw new UsageError(`--${o} goes with --watch\n${RELOAD_USAGE}`);

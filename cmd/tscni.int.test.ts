@@ -1,7 +1,16 @@
 /** bin/tscni (cnitool's interface) on a conflist of our plugins, in a sandbox: add, check, status, gc (ours), del and libcni's cache. */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REPO_ROOT, Sandbox, run } from '../lib/testutil/sandbox';
 
@@ -168,6 +177,7 @@ it('--help prints the usage and exits 0; bad usage exits 2 naming what is wrong'
     [['reload', '--watch', '--interval=-1'], /^--interval needs a number ≥ 0, not "-1"/],
     [['reload', '--watch', '--wake', 'nftables,frob'], /^--wake takes nftables, firewalld, not "frob"/],
     [['reload', '--watch', '--dry-run'], /^--watch restores; it takes no --dry-run/],
+    [['reload', '--iptables', 'frob'], /^--iptables takes auto, nft or legacy, not "frob"/],
     [['gc', '--frob'], /^unknown option --frob\nusage: tscni gc/],
     [['gc', '--min-age', 'soon'], /^--min-age needs a number ≥ 0, not "soon"/],
     [['install', '--frob'], /^tscni install: unknown option --frob\nusage: tscni install/],
@@ -178,5 +188,13 @@ it('--help prints the usage and exits 0; bad usage exits 2 naming what is wrong'
     const r = await tscniRun(...argv);
     expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
     expect(r.stderr).toMatch(message);
+  }
+  // --iptables picks among the installer image's iptables: outside the image it says so, and fails.
+  if (!existsSync('/opt/tscni/iptables')) {
+    const r = await tscniRun('reload', '--dry-run', '--iptables', 'auto');
+    expect({ code: r.code, stderr: r.stderr }).toEqual({
+      code: 1,
+      stderr: "--iptables: no /opt/tscni/iptables here (the installer image's iptables); on a node, leave it out\n",
+    });
   }
 });

@@ -13,9 +13,17 @@ export function setLogSink(fn: (line: string) => void): void {
 export function warn(msg: string): void {
   sink(`tscni: ${msg}`);
 }
-/** Debug lines carry the time since the process started, so a slow phase shows as a gap. */
+/**
+ * Debug lines carry the time since the process started, so a slow phase shows as a gap, and the
+ * CPU time the process has used by then (user + system, all its threads; children not included),
+ * which a loaded machine does not stretch.
+ */
 export function debug(msg: string): void {
-  if (debugOn()) sink(`tscni debug: +${Math.round(performance.now())} ms ${msg}`);
+  if (!debugOn()) return;
+  const cpu = process.cpuUsage();
+  sink(
+    `tscni debug: +${Math.round(performance.now())} ms cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms ${msg}`,
+  );
 }
 
 /** Runs a step whose failure is tolerable; says so on stderr instead of swallowing it. */

@@ -15,6 +15,9 @@
  *   (`UPLINK`), with the default route through it: containers have somewhere to route to, and no
  *   packet leaves namespaces this sandbox made.
  * - Runtimes are told to put their cgroups under `cgroupParent`; `destroy()` removes it.
+ * - The temp dir and the cgroup carry the sandbox's name, locked for the life of the test process
+ *   (lib/testutil/sandbox-lock.ts): when that process dies first, a later sandbox's sweep
+ *   removes them.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +37,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { firstChildPid } from '../../lib/testutil/processes';
 import { BIN_DIR, RunResult, run } from '../../lib/testutil/sandbox';
+import { SandboxLock, sweepDeadSandboxes } from '../../lib/testutil/sandbox-lock';
 import { installPlugins } from './plugins';
 import { readTrace, TraceEntry } from './trace';
 
@@ -116,12 +120,18 @@ export class RuntimeSandbox {
   private initPid = 0;
   private overlays = new Set<string>();
   private readonly daemons: Daemon[] = [];
+  private readonly lock: SandboxLock;
 
   private constructor(tag: string) {
     this.tag = tag;
-    const id = `${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.dir = mkdtempSync(join(tmpdir(), `tscni-e2e-${tag}-${process.pid}-`));
-    this.cgroupParent = `/tscni-e2e-${tag}-${id}`;
+    this.lock = SandboxLock.take(`tscni-e2e-${tag}-${process.pid}-${randomBytes(3).toString('hex')}`, { cgroup: true });
+    try {
+      this.dir = mkdtempSync(join(tmpdir(), `${this.lock.name}-`));
+    } catch (e) {
+      this.lock.release();
+      throw e;
+    }
+    this.cgroupParent = `/${this.lock.name}`;
     // The wrappers go where runtimes look by default (ctr cannot be told another dir).
     this.binDir = this.hostPath('/opt/cni/bin');
     this.realBinDir = join(this.dir, 'cni-real');
@@ -135,7 +145,7 @@ export class RuntimeSandbox {
   }
 
   static async create(tag: string, opts: { binDir?: string } = {}): Promise<RuntimeSandbox> {
-    await sweepStale();
+    sweepDeadSandboxes();
     const sb = new RuntimeSandbox(tag);
     try {
       await sb.start();
@@ -359,6 +369,9 @@ export class RuntimeSandbox {
     for (const d of this.daemons) d.child.kill('SIGKILL');
     await removeCgroups(this.cgroupParent);
     rmSync(this.dir, { recursive: true, force: true });
+    // What could not go keeps the lock file for a later sweep.
+    if (cgroupDirs(this.cgroupParent).length > 0 || existsSync(this.dir)) this.lock.abandon();
+    else this.lock.release();
   }
 }
 
@@ -397,43 +410,4 @@ async function removeCgroups(parent: string): Promise<void> {
       }
     }
   }
-}
-
-const pidAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-let swept = false;
-/**
- * Removes the temp dirs and cgroups of sandboxes whose test process is gone (killed before its
- * cleanup ran; its namespaces died with it). Both names carry that process's PID.
- */
-async function sweepStale(): Promise<void> {
-  if (swept) return;
-  swept = true;
-  const stale = (name: string, re: RegExp): boolean => {
-    const pid = Number(re.exec(name)?.[1] ?? '0');
-    return pid > 0 && pid !== process.pid && !pidAlive(pid);
-  };
-  for (const e of readdirSync(tmpdir())) {
-    if (stale(e, /^tscni-e2e-.+-(\d+)-[A-Za-z0-9]{6}$/)) rmSync(join(tmpdir(), e), { recursive: true, force: true });
-  }
-  const root = '/sys/fs/cgroup';
-  const hierarchies = existsSync(join(root, 'cgroup.controllers'))
-    ? [root]
-    : readdirSync(root).map((h) => join(root, h));
-  const names = new Set<string>();
-  for (const h of hierarchies) {
-    try {
-      for (const e of readdirSync(h)) if (stale(e, /^tscni-e2e-.+-(\d+)-[0-9a-f]{6}$/)) names.add(e);
-    } catch {
-      /* not a directory */
-    }
-  }
-  for (const n of names) await removeCgroups(`/${n}`);
 }

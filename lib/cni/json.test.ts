@@ -26,6 +26,17 @@ describe('JSON from outside', () => {
     for (const n of ['1e3', '1E3', '80.0', '1.5e-2', '-0.0']) expect(scanJson(`{"a":${n}}`).floats).toBe(true);
   });
 
+  it('ends a string at the first quote after an even run of backslashes', () => {
+    // An escaped quote does not end the string: the dot and bracket after it are still inside.
+    expect(scanJson(String.raw`{"a":"x\".5[","b":2}`)).toEqual({ tooDeep: undefined, floats: false });
+    expect(scanJson(String.raw`{"a":"x\\\".5[","b":2}`)).toEqual({ tooDeep: undefined, floats: false });
+    // An escaped backslash does: what follows is outside.
+    expect(scanJson(String.raw`{"a":"x\\","b":1.5}`).floats).toBe(true);
+    expect(scanJson(String.raw`["\\\\",[[1e2]]]`)).toEqual({ tooDeep: undefined, floats: true });
+    // An unterminated string hides the rest (JSON.parse refuses the text anyway).
+    expect(scanJson('{"a":"1.5').floats).toBe(false);
+  });
+
   it('marks float-shaped numbers where the runtime tells their source (Bun), and writes them back as numbers', () => {
     const v = parseJson('{"a":1e3,"b":2,"c":[80.0]}', { floats: true }) as Record<string, unknown>;
     expect(v['b']).toBe(2);

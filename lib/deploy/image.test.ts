@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage, layerEntries, parseLdd, type ImageInput } from './image';
+import { buildImage, iptablesLinks, layerEntries, parseLdd, type ImageInput } from './image';
 import { header, parentDirs, writeTar } from './tar';
 
 let dir: string;
@@ -81,6 +81,7 @@ describe('buildImage', () => {
       plugins: ['bridge', 'portmap'],
       programs: [],
       libraries: [join(dir, 'libc.so.6')],
+      links: iptablesLinks({ nft: '/usr/sbin/xtables-nft-multi', legacy: '/usr/sbin/xtables-legacy-multi' }),
       ref: 'localhost/tscni:9.9.9',
       version: '9.9.9',
       arch: 'amd64',
@@ -88,12 +89,31 @@ describe('buildImage', () => {
     };
   };
 
-  it('layer: executable, links, libraries (the file behind a symlink), /tmp, parents', () => {
-    const paths = layerEntries(input()).map((e) => `${e.type} ${e.path}`);
+  it('layer: executable, links, libraries (the file behind a symlink), /tmp, /run, /var/run, parents', () => {
+    const entries = layerEntries(input());
+    const paths = entries.map((e) => `${e.type} ${e.path}`);
     expect(paths).toContain('disk opt/tscni/bin/tscni');
     expect(paths).toContain('symlink opt/tscni/bin/bridge');
     expect(paths).toContain(`disk ${join(dir, 'libc.so.6').slice(1)}`);
     expect(paths).toContain('dir tmp');
+    expect(paths).toContain('dir run');
+    expect(paths).toContain('dir var');
+    expect(entries).toContainEqual({ type: 'symlink', path: 'var/run', target: '../run' });
+    // One directory of iptables program links per mode, each to its multi-call binary.
+    for (const [mode, multi] of [
+      ['nft', '/usr/sbin/xtables-nft-multi'],
+      ['legacy', '/usr/sbin/xtables-legacy-multi'],
+    ] as const)
+      for (const p of [
+        'iptables',
+        'iptables-save',
+        'iptables-restore',
+        'ip6tables',
+        'ip6tables-save',
+        'ip6tables-restore',
+      ])
+        expect(entries).toContainEqual({ type: 'symlink', path: `opt/tscni/iptables/${mode}/${p}`, target: multi });
+    expect(paths).toContain('dir opt/tscni/iptables/nft');
     expect(paths).toEqual([...paths].sort((a, b) => (a.split(' ')[1]! < b.split(' ')[1]! ? -1 : 1)));
   });
 

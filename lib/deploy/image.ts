@@ -1,7 +1,11 @@
 /**
  * The installer image (`make image`), built offline from files on this machine: one layer with
- * the executable and its plugin links under /opt/tscni/bin, `nft` (for the node masquerade) and
- * exactly the shared libraries `ldd` names for both (glibc, and nft's libraries), nothing else.
+ * the executable and its plugin links under /opt/tscni/bin, `nft` (the node masquerade, and the
+ * watcher's nftables repairs), iptables in both modes (xtables-nft-multi, xtables-legacy-multi,
+ * their extension modules, and a directory of program links per mode, for the watcher's iptables
+ * repairs; see iptables-mode.ts) and exactly the shared libraries `ldd` names for all of them,
+ * nothing else. /var/run links to /run, so the netns paths runtimes cache (/var/run/netns/…)
+ * resolve in the container as on the node.
  * Packed as an OCI image layout in a tar (index.json, oci-layout, blobs) plus Docker's
  * manifest.json, so `ctr images import`, `kind load image-archive`, `docker load` and
  * `podman load` all take it. Deterministic: fixed mtimes, sorted entries, owner 0:0, JSON with
@@ -9,9 +13,10 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { IPTABLES_MODES, IPTABLES_PROGRAMS, modeDir, type IptablesMode } from './iptables-mode';
 import { parentDirs, sortEntries, writeTar, type TarEntry } from './tar';
 
 export const IMAGE_DIR = '/opt/tscni/bin';
@@ -38,8 +43,10 @@ export interface ImageInput {
   plugins: readonly string[];
   /** Other programs to ship, at their path on this machine (e.g. /usr/sbin/nft). */
   programs: readonly string[];
-  /** Libraries to ship (absolute paths as the loader looks them up). */
+  /** Libraries to ship (absolute paths as the loader looks them up), dlopen()ed modules included. */
   libraries: readonly string[];
+  /** Symbolic links to make (absolute paths in the image). */
+  links: readonly ImageLink[];
   ref: string;
   version: string;
   arch: string;
@@ -47,9 +54,21 @@ export interface ImageInput {
   epoch: number;
 }
 
+export interface ImageLink {
+  readonly path: string;
+  readonly target: string;
+}
+
 const rel = (abs: string): string => abs.replace(/^\/+/, '');
 
-/** The layer's entries: directories, executable, links, programs, libraries, /tmp. */
+/** The links of iptables' program names to each mode's multi-call binary (it runs the program argv[0] names). */
+export function iptablesLinks(multi: Readonly<Record<IptablesMode, string>>): ImageLink[] {
+  return IPTABLES_MODES.flatMap((m) =>
+    IPTABLES_PROGRAMS.map((p) => ({ path: `${modeDir(m)}/${p}`, target: multi[m] })),
+  );
+}
+
+/** The layer's entries: directories, executable, links, programs, libraries, /tmp, /run and /var/run. */
 export function layerEntries(i: ImageInput): TarEntry[] {
   const disk = (path: string, file: string, mode: number): TarEntry => {
     // Libraries are often symlinks (libc.so.6 → libc-2.36.so); the layer holds the file itself.
@@ -60,10 +79,15 @@ export function layerEntries(i: ImageInput): TarEntry[] {
   for (const p of i.plugins) files.push({ type: 'symlink', path: rel(`${IMAGE_DIR}/${p}`), target: 'tscni' });
   for (const p of i.programs) files.push(disk(p, p, 0o755));
   for (const l of [...new Set(i.libraries)]) files.push(disk(l, l, 0o755));
-  const tmp: TarEntry = { type: 'dir', path: 'tmp', mode: 0o1777 };
-  const paths = new Set(files.map((f) => f.path));
+  for (const l of i.links) files.push({ type: 'symlink', path: rel(l.path), target: l.target });
+  files.push({ type: 'symlink', path: 'var/run', target: '../run' });
+  const fixed: TarEntry[] = [
+    { type: 'dir', path: 'tmp', mode: 0o1777 },
+    { type: 'dir', path: 'run', mode: 0o755 },
+  ];
+  const paths = new Set([...files, ...fixed].map((f) => f.path));
   const dirs = parentDirs([...paths]).filter((d) => !paths.has(d.path));
-  return sortEntries([...dirs, tmp, ...files]);
+  return sortEntries([...dirs, ...fixed, ...files]);
 }
 
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -104,7 +128,9 @@ export function buildImage(i: ImageInput, out: string): BuiltImage {
         },
       },
       rootfs: { type: 'layers', diff_ids: [`sha256:${layerDigest}`] },
-      history: [{ created, created_by: 'make image: bin/tscni, plugin links, nft and their shared libraries' }],
+      history: [
+        { created, created_by: 'make image: bin/tscni, plugin links, nft, iptables and their shared libraries' },
+      ],
     });
     const configDigest = sha256(config);
     const manifest = json({
@@ -180,6 +206,27 @@ export function librariesOf(programs: readonly string[]): string[] {
     for (const l of parseLdd(text)) libs.add(l);
   }
   return [...libs].sort();
+}
+
+/**
+ * iptables' extension modules (dlopen()ed, so `ldd` does not name them): every `*.so` of the
+ * `xtables` directory beside the libxtables a multi-call binary links (Debian:
+ * /usr/lib/x86_64-linux-gnu/xtables; Fedora: /usr/lib64/xtables), which is where libxtables
+ * looks for them.
+ */
+export function xtablesModulesOf(program: string): string[] {
+  const lib = librariesOf([program]).find((l) => /\/libxtables\.so[.\d]*$/.test(l));
+  if (!lib) throw new Error(`${program} does not link libxtables`);
+  const dir = join(dirname(realpathSync(lib)), 'xtables');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    throw new Error(`iptables extensions: ${(e as Error).message}`);
+  }
+  const mods = names.filter((n) => n.endsWith('.so')).sort();
+  if (mods.length === 0) throw new Error(`iptables extensions: no modules in ${dir}`);
+  return mods.map((n) => join(dir, n));
 }
 
 /** The plugin names the executable reports (`tscni plugins`). */

@@ -4,37 +4,17 @@
  * accepted by our own installer. (No cluster can run here; kubectl is not assumed.)
  */
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_DATA_DIR } from '../ipam/disk-store';
+import { DEFAULT_RUN_DIR } from '../state/run-dir';
 import { REPO_ROOT } from '../testutil/sandbox';
-import { HOST_BIN_DIR, HOST_CONF_DIR, versionOf } from './image';
+import { at, list, obj, yamlDocs, type Obj } from '../testutil/yaml';
+import { HOST_BIN_DIR, HOST_CONF_DIR, IMAGE_DIR, versionOf } from './image';
+import { isIptablesMode } from './iptables-mode';
 import { canonicalCidr, parseInstallArgs } from './options';
 
 const DIR = join(REPO_ROOT, 'examples', 'kind');
-const BUN = join(REPO_ROOT, 'node_modules', '.bin', 'bun');
-
-type Obj = Record<string, unknown>;
-/** Every document of a YAML file, as JSON values. */
-function yamlDocs(file: string): Obj[] {
-  const json = execFileSync(
-    BUN,
-    ['-e', 'const v = Bun.YAML.parse(await Bun.file(process.argv[1]).text()); console.log(JSON.stringify(v))', file],
-    { encoding: 'utf8' },
-  );
-  const v = JSON.parse(json) as Obj | Obj[];
-  return Array.isArray(v) ? v : [v];
-}
-const obj = (v: unknown, what: string): Obj => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what} is not an object`);
-  return v as Obj;
-};
-const list = (v: unknown, what: string): Obj[] => {
-  if (!Array.isArray(v)) throw new Error(`${what} is not a list`);
-  return v.map((x, i) => obj(x, `${what}[${i}]`));
-};
-const at = (o: Obj, path: string): unknown =>
-  path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Obj)[k] : undefined), o);
 
 describe('examples/kind/cluster.yaml', () => {
   const [cluster] = yamlDocs(join(DIR, 'cluster.yaml'));
@@ -68,8 +48,15 @@ describe('examples/kind/tscni.yaml', () => {
   const binding = byKind('ClusterRoleBinding');
   const ds = byKind('DaemonSet');
   const pod = obj(at(ds, 'spec.template.spec'), 'pod spec');
-  const [container] = list(pod['containers'], 'containers');
-  if (!container) throw new Error('no container');
+  const containers = list(pod['containers'], 'containers');
+  const named = (name: string): Obj => {
+    const c = containers.find((x) => x['name'] === name);
+    if (!c) throw new Error(`no container ${name}`);
+    return c;
+  };
+  const container = named('install');
+  const watch = named('watch');
+  const volumes = new Map(list(pod['volumes'], 'volumes').map((v) => [v['name'], obj(v['hostPath'], 'hostPath')]));
 
   it('has exactly the four objects, with the API versions Kubernetes serves', () => {
     expect(docs.map((d) => `${String(d['apiVersion'])} ${String(d['kind'])}`)).toEqual([
@@ -105,6 +92,12 @@ describe('examples/kind/tscni.yaml', () => {
     expect(pod['priorityClassName']).toBe('system-node-critical');
   });
 
+  it('two containers: the installer and the watcher, both of the image make image writes', () => {
+    expect(containers.map((c) => c['name'])).toEqual(['install', 'watch']);
+    expect(watch['image']).toBe(container['image']);
+    expect(watch['imagePullPolicy']).toBe('Never');
+  });
+
   it('container: the image make image writes, loaded not pulled, NODE_NAME from the downward API', () => {
     expect(container['image']).toBe(`localhost/tscni:${versionOf(REPO_ROOT)}`);
     expect(container['imagePullPolicy']).toBe('Never');
@@ -124,11 +117,56 @@ describe('examples/kind/tscni.yaml', () => {
     expect(o.apiServer).toEqual({ hostname: `${String(cluster['name'])}-control-plane`, port: 6443 });
     // The masquerade exemption is the cluster's pod subnet from the start.
     expect(o.clusterCidrs).toEqual(String(at(cluster, 'networking.podSubnet')).split(',').slice(0, 1));
-    const volumes = new Map(list(pod['volumes'], 'volumes').map((v) => [v['name'], obj(v['hostPath'], 'hostPath')]));
     const mounts = new Map(list(container['volumeMounts'], 'volumeMounts').map((m) => [m['mountPath'], m['name']]));
     expect(volumes.get(mounts.get(o.binDir))?.['path']).toBe('/opt/cni/bin');
     expect(volumes.get(mounts.get(o.confDir))?.['path']).toBe('/etc/cni/net.d');
     for (const name of mounts.values()) expect(volumes.has(name)).toBe(true);
+  });
+
+  it('watcher: tscni reload --watch with the node’s iptables mode, NET_ADMIN and NET_RAW, not privileged', () => {
+    expect(watch['command']).toEqual([`${IMAGE_DIR}/tscni`]);
+    const args = (watch['args'] as unknown[]).map(String);
+    expect(args.slice(0, 2)).toEqual(['reload', '--watch']);
+    const iptables = args.find((a) => a.startsWith('--iptables='))?.slice('--iptables='.length);
+    expect(iptables === 'auto' || (iptables !== undefined && isIptablesMode(iptables))).toBe(true);
+    // Not in a pod: gc would need the host's PIDs (running plugin calls) and the runtime's socket.
+    expect(args.some((a) => a.startsWith('--gc-interval'))).toBe(false);
+    expect(at(watch, 'securityContext.privileged')).toBe(false);
+    expect(at(watch, 'securityContext.capabilities.add')).toEqual(['NET_ADMIN', 'NET_RAW']);
+    expect(pod['hostPID']).toBeUndefined();
+  });
+
+  it('watcher: every path reload reads or writes on the node is mounted at the same path, read-only where it only reads', () => {
+    const mounts = list(watch['volumeMounts'], 'volumeMounts');
+    for (const m of mounts) {
+      // The same path as on the node: the plugins' state names paths (netns, data dirs) as they see them.
+      expect({ mount: m['mountPath'], host: volumes.get(m['name'])?.['path'] }).toEqual({
+        mount: m['mountPath'],
+        host: m['mountPath'],
+      });
+    }
+    const mountOf = (path: string): Obj | undefined =>
+      mounts
+        .filter((m) => path === m['mountPath'] || path.startsWith(`${String(m['mountPath'])}/`))
+        .sort((a, b) => String(b['mountPath']).length - String(a['mountPath']).length)[0];
+    const installArgs = parseInstallArgs((container['args'] as unknown[]).map(String), { NODE_NAME: 'kind-worker' });
+    const reads = [
+      '/var/lib/cni/results', // libcni's cache (CNI_CACHE_DIR's default)
+      DEFAULT_DATA_DIR, // host-local's default data dir
+      '/var/lib/cni/tscni/firewall', // the firewall plugin's records
+      '/etc/cni/net.d/10-tscni.conflist', // NETCONFPATH
+      `${installArgs.dataDir}/tscni`, // the leases of the installer's conflist
+      '/run/netns/cni-0', // pinned netns (/var/run/netns is the image's link to /run)
+      '/run/dbus/system_bus_socket', // firewalld's signals
+    ];
+    const writes = [`${DEFAULT_RUN_DIR}/reload.lock`, `${DEFAULT_RUN_DIR}/teardown`, '/run/xtables.lock'];
+    for (const p of reads) expect({ p, readOnly: mountOf(p)?.['readOnly'] }).toEqual({ p, readOnly: true });
+    for (const p of writes) expect({ p, readOnly: mountOf(p)?.['readOnly'] ?? false }).toEqual({ p, readOnly: false });
+    expect(mountOf('/run/netns/cni-0')?.['mountPropagation']).toBe('HostToContainer');
+    expect(volumes.get('xtables-lock')?.['type']).toBe('FileOrCreate');
+    // Nothing else of the node's /run: the runtime sockets, the kubelet's files stay out.
+    const known = new Set([...reads, ...writes].map((p) => mountOf(p)?.['mountPath']));
+    expect(mounts.filter((m) => !known.has(m['mountPath']))).toEqual([]);
   });
 
   it('the README loads the archive make image writes', () => {

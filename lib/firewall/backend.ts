@@ -5,7 +5,9 @@
  * if that fails, which saves an exec on every call of a host where iptables works.
  */
 import type { Family } from '../addr/ip';
+import { concurrently } from '../async';
 import type { Runner } from '../exec/runner';
+import type { Finding } from './snapshot';
 
 export type Backend = 'iptables' | 'nftables';
 export const BACKENDS: readonly Backend[] = ['iptables', 'nftables'];
@@ -82,7 +84,45 @@ export async function withBackend(
   }
 }
 
+/**
+ * Runs `fn` for every backend in `backends` at once. A backend that fails where it is not usable
+ * (its tool is missing, or the kernel refuses it) has nothing to act on and gives undefined; a
+ * failure where the backend is usable is reported.
+ */
+export function eachBackend<T>(
+  runner: Runner,
+  fn: (b: Backend) => Promise<T>,
+  backends: readonly Backend[] = BACKENDS,
+): Promise<Array<T | undefined>> {
+  return concurrently(
+    ...backends.map(async (b): Promise<T | undefined> => {
+      try {
+        return await fn(b);
+      } catch (e) {
+        if (await backendUsable(b, runner)) throw e;
+        return undefined;
+      }
+    }),
+  );
+}
+
 /** For tests: forget probe results. */
+/**
+ * What a check in the configured backend would conclude, with `inspect` (a judgement on a reload
+ * pass's snapshot) in its place: the configured backend, or iptables first and nftables where
+ * iptables' finding is not intact and iptables turns out to be unusable (as withBackend picks).
+ */
+export async function inspectInBackends(
+  configured: Backend | undefined,
+  runner: Runner,
+  inspect: (b: Backend) => Promise<Finding>,
+): Promise<Finding> {
+  if (configured) return inspect(configured);
+  const f = await inspect('iptables');
+  if (f.state === 'intact' || (await defaultBackend(runner)) !== 'nftables') return f;
+  return inspect('nftables');
+}
+
 export function resetBackendProbes(): void {
   cache.clear();
 }

@@ -20,8 +20,8 @@
  * families (`nft -f`) per verb; renderers are pure and tested against golden files.
  */
 import type { Runner } from '../exec/runner';
-import { concurrently } from '../async';
-import { backendUsable, withBackend, BACKENDS, type Backend } from './backend';
+import { eachBackend, inspectInBackends, withBackend, BACKENDS, type Backend } from './backend';
+import type { Finding } from './snapshot';
 import { IptablesDriver } from './iptables/driver';
 import { NftablesDriver } from './nftables/driver';
 import type { FirewallDriver } from './types';
@@ -59,23 +59,26 @@ export function withDriver(
 }
 
 /**
- * Runs `fn` with the driver of every backend in `backends` at once. A backend that fails where it is
- * not usable (its tool is missing, or the kernel refuses it) has nothing to act on and gives
- * undefined; a failure where the backend is usable is reported.
+ * What a check through `withDriver` would conclude, with `inspect` (a driver's judgement on a
+ * reload pass's snapshot) in its place: the configured backend, or iptables first and nftables
+ * where iptables' finding is not intact and iptables turns out to be unusable.
  */
-export async function inEveryBackend<T>(
+export function inspectWithDriver(
+  configured: Backend | undefined,
+  runner: Runner,
+  inspect: (d: FirewallDriver) => Promise<Finding>,
+): Promise<Finding> {
+  return inspectInBackends(configured, runner, (b) => inspect(driverFor(b, runner)));
+}
+
+/**
+ * Runs `fn` with the driver of every backend in `backends` at once (see eachBackend: a backend
+ * that fails where it is not usable gives undefined).
+ */
+export function inEveryBackend<T>(
   runner: Runner,
   fn: (d: FirewallDriver) => Promise<T>,
   backends: readonly Backend[] = BACKENDS,
 ): Promise<Array<T | undefined>> {
-  return concurrently(
-    ...backends.map(async (b): Promise<T | undefined> => {
-      try {
-        return await fn(driverFor(b, runner));
-      } catch (e) {
-        if (await backendUsable(b, runner)) throw e;
-        return undefined;
-      }
-    }),
-  );
+  return eachBackend(runner, (b) => fn(driverFor(b, runner)), backends);
 }

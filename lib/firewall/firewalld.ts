@@ -13,6 +13,7 @@ import type { Env } from '../cni/io';
 import type { Runner } from '../exec/runner';
 import { warn } from '../log';
 import { concurrently } from '../async';
+import { INTACT, unsure, type Finding, type RulesetSnapshot } from './snapshot';
 import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from './types';
 
 const FIREWALLD = 'org.fedoraproject.FirewallD1';
@@ -124,6 +125,12 @@ export class FirewalldForwarding implements ContainerForwarding {
         );
     }
     if (guardsIn(expected)) await this.isolation.check({ ...expected, accept: [] });
+  }
+
+  /** firewalld's bindings are only asked over D-Bus: with addresses to accept, check decides. */
+  async inspect(expected: ForwardingExpectation, snap: RulesetSnapshot): Promise<Finding> {
+    if (expected.accept.length > 0) return unsure('firewalld zone bindings are not in the ruleset');
+    return guardsIn(expected) ? this.isolation.inspect({ ...expected, accept: [] }, snap) : INTACT;
   }
 
   isolatedBridges(): Promise<string[]> {

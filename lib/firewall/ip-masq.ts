@@ -1,15 +1,22 @@
 /**
- * `ipMasq` of the interface plugins (bridge, ptp) through the firewall driver: set up in the
+ * `ipMasq` of the interface plugins (bridge, ptp) through each backend's masquerade: set up in the
  * configured backend (or the reference's default), checked there, and torn down and
  * garbage-collected in both backends, as the reference does, because an attachment may have been
- * created under an earlier config.
+ * created under an earlier config. Only the masquerade modules are imported, not the whole
+ * drivers (driver.ts): a bridge or ptp call then loads no port forwarding or firewall-plugin rules.
  */
 import type { Attachment } from '../cni/invocation';
 import type { IPConfig } from '../cni/result/types';
 import type { Runner } from '../exec/runner';
-import type { Backend } from './backend';
-import { inEveryBackend, withDriver, type MasqAddress } from './driver';
+import { eachBackend, inspectInBackends, withBackend, type Backend } from './backend';
+import { IptablesMasquerade } from './iptables/masquerade';
+import { NftMasquerade } from './nftables/masquerade';
+import type { Finding, RulesetSnapshot } from './snapshot';
+import type { Masquerade, MasqAddress } from './types';
 import { formatCIDR, formatIP, networkOf, parseCIDR } from '../addr/ip';
+
+const masqueradeOf = (b: Backend, runner: Runner): Masquerade =>
+  b === 'iptables' ? new IptablesMasquerade(runner) : new NftMasquerade(runner);
 
 /** Each container address with its subnet, as masquerade rules need them. */
 export function masqAddresses(ips: readonly IPConfig[]): MasqAddress[] {
@@ -26,11 +33,11 @@ export function setupMasquerade(
   a: Attachment,
   ips: readonly IPConfig[],
 ): Promise<void> {
-  return withDriver(
+  return withBackend(
     backend,
+    (b) => masqueradeOf(b, runner).setup(a, masqAddresses(ips)),
+    () => masqueradeOf('iptables', runner).teardown(a),
     runner,
-    (d) => d.masquerade.setup(a, masqAddresses(ips)),
-    (iptables) => iptables.masquerade.teardown(a),
   );
 }
 
@@ -41,7 +48,7 @@ export function setupMasquerade(
  */
 export async function teardownMasquerade(runner: Runner, a: Attachment, ips?: readonly IPConfig[]): Promise<void> {
   const expected = ips && ips.length > 0 ? masqAddresses(ips) : undefined;
-  await inEveryBackend(runner, (d) => d.masquerade.teardown(a, expected));
+  await eachBackend(runner, (b) => masqueradeOf(b, runner).teardown(a, expected));
 }
 
 /** The rules for `ips` are in the backend this config uses. */
@@ -50,9 +57,25 @@ export const checkMasquerade = (
   backend: Backend | undefined,
   a: Attachment,
   ips: readonly IPConfig[],
-): Promise<void> => withDriver(backend, runner, (d) => d.masquerade.check(a, masqAddresses(ips)));
+): Promise<void> =>
+  withBackend(
+    backend,
+    (b) => masqueradeOf(b, runner).check(a, masqAddresses(ips)),
+    async () => undefined,
+    runner,
+  );
+
+/** What checkMasquerade would say, from a reload pass's snapshot. */
+export const inspectMasquerade = (
+  runner: Runner,
+  backend: Backend | undefined,
+  a: Attachment,
+  ips: readonly IPConfig[],
+  snap: RulesetSnapshot,
+): Promise<Finding> =>
+  inspectInBackends(backend, runner, (b) => masqueradeOf(b, runner).inspect(a, masqAddresses(ips), snap));
 
 /** Removes masquerade rules of this network's attachments that are not in `keep`, in both backends. */
 export async function gcMasquerade(runner: Runner, networkName: string, keep: ReadonlySet<string>): Promise<void> {
-  await inEveryBackend(runner, (d) => d.masquerade.gc(networkName, keep));
+  await eachBackend(runner, (b) => masqueradeOf(b, runner).gc(networkName, keep));
 }

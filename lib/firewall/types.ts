@@ -5,6 +5,7 @@
 import type { Family } from '../addr/ip';
 import type { Attachment } from '../cni/invocation';
 import type { Backend } from './backend';
+import type { Finding, RulesetSnapshot } from './snapshot';
 
 /** A container address with its subnet, e.g. { address: '10.1.0.5', subnet: '10.1.0.0/24' }. */
 export interface MasqAddress {
@@ -22,6 +23,8 @@ export interface Masquerade {
   teardown(a: Attachment, expected?: readonly MasqAddress[]): Promise<void>;
   /** Throws a CniError naming the first expected rule that is missing. */
   check(a: Attachment, addrs: readonly MasqAddress[]): Promise<void>;
+  /** What check would say, from a reload pass's snapshot (unsure where it cannot tell). */
+  inspect(a: Attachment, addrs: readonly MasqAddress[], snap: RulesetSnapshot): Promise<Finding>;
   /** Removes rules of this network whose attachment key (lib/cni/invocation.ts) is not in `keep`. */
   gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
 }
@@ -67,6 +70,8 @@ export interface PortForwarding {
    */
   teardown(a: Attachment, expected?: PortForwardRequest): Promise<ForwardedPorts>;
   check(req: PortForwardRequest): Promise<void>;
+  /** What check would say, from a reload pass's snapshot (unsure where it cannot tell). */
+  inspect(req: PortForwardRequest, snap: RulesetSnapshot): Promise<Finding>;
   gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
 }
 
@@ -111,6 +116,8 @@ export interface ContainerForwarding {
   apply(change: ForwardingChange): Promise<void>;
   /** Throws a CniError naming the first expected rule that is missing. */
   check(expected: ForwardingExpectation): Promise<void>;
+  /** What check would say, from a reload pass's snapshot (unsure where it cannot tell). */
+  inspect(expected: ForwardingExpectation, snap: RulesetSnapshot): Promise<Finding>;
   /** The bridges that currently carry isolation rules (for GC). */
   isolatedBridges(): Promise<string[]>;
 }

@@ -7,9 +7,11 @@
  * portMappings, and result), plus, for runtimes that keep no cache, those the plugins' own state
  * knows from the network configs of NETCONFPATH (host-local leases for masquerade, the firewall
  * plugin's records). What: each plugin's concerns (lib/reload/types.ts), through the
- * FirewallDriver. How: a concern whose rules are intact is left alone (nothing is rewritten);
- * a broken one is restored by the driver's idempotent setup, so running reload twice changes
- * nothing the second time.
+ * FirewallDriver. How: the firewall is read once per pass (lib/firewall/snapshot.ts: one
+ * `iptables-save` per family, one `nft -j list ruleset`) and every concern is judged from that
+ * reading, its own check running only where the reading cannot tell; a concern whose rules are
+ * intact is left alone (nothing is rewritten); a broken one is restored by the driver's
+ * idempotent setup, so running reload twice changes nothing the second time.
  *
  * Safe while plugins run: reloads exclude each other (flock on `<runDir>/reload.lock`); a
  * container is only touched while it is alive — no teardown mark (lib/state/marks.ts), its netns still
@@ -24,6 +26,7 @@ import type { Env } from '../cni/io';
 import { validateNetworkName } from '../cni/names';
 import { isSupportedVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
+import { RulesetSnapshot, type Finding } from '../firewall/snapshot';
 import { NetworkStore } from '../ipam/disk-store';
 import { withFlock } from '../sys/flock';
 import { SafeDir } from '../sys/safe-fs';
@@ -107,20 +110,36 @@ function notAlive(t: Target, runDir: string): string | undefined {
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-async function reloadOne(t: Target, opts: ReloadOptions): Promise<Outcome[]> {
+/**
+ * Why the concern is broken, or undefined when it is intact: from the pass's snapshot, or, where
+ * that cannot tell, by the concern's own check (as CHECK does).
+ */
+async function brokenWhy(c: Concern, a: Attachment, snap: RulesetSnapshot): Promise<string | undefined> {
+  if (c.inspect) {
+    const f = await c.inspect(snap).catch((e: unknown): Finding => ({ state: 'unsure', detail: message(e) }));
+    if (f.state === 'intact') return undefined;
+    if (f.state === 'broken') return f.detail;
+    debug(`reload: ${c.what} of ${a.containerId}/${a.ifName}: the snapshot cannot tell (${f.detail}); checking`);
+  }
+  try {
+    await c.check();
+    return undefined;
+  } catch (e) {
+    return message(e);
+  }
+}
+
+async function reloadOne(t: Target, opts: ReloadOptions, snap: RulesetSnapshot): Promise<Outcome[]> {
   const a = t.attachment;
   const subject = subjectOf(a);
   const dead = notAlive(t, opts.runDir);
   if (dead) return [{ subject, what: 'all', state: 'skipped', detail: dead }];
   const out: Outcome[] = [];
   for (const c of t.concerns) {
-    let broken: string;
-    try {
-      await c.check();
+    const broken = await brokenWhy(c, a, snap);
+    if (broken === undefined) {
       out.push({ subject, what: c.what, state: 'intact' });
       continue;
-    } catch (e) {
-      broken = message(e);
     }
     if (opts.dryRun) {
       out.push({ subject, what: c.what, state: 'broken', detail: broken });
@@ -217,9 +236,11 @@ async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
     }
   }
   targets.push(...known.values());
+  // One reading of the firewall for the whole pass, made when the first live container needs it.
+  const snap = new RulesetSnapshot(opts.runner);
   for (const t of targets) {
     if (t.concerns.length === 0) continue;
-    out.push(...(await reloadOne(t, opts)));
+    out.push(...(await reloadOne(t, opts, snap)));
   }
   if (!opts.dryRun) pruneMarks(opts.runDir, cached);
   return out;

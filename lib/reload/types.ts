@@ -1,6 +1,8 @@
 /**
  * What `tscni reload` asks of a plugin: the groups of rules ("concerns") one attachment needs,
- * each able to say whether it is intact, to put itself back, and to take back what it put back.
+ * each able to say whether it is intact — from the pass's one reading of the firewall
+ * (lib/firewall/snapshot.ts) or, where that cannot tell, by checking as CHECK does — to put
+ * itself back, and to take back what it put back.
  * A plugin builds its concerns from its own config and the cached result, the same way its CHECK
  * and ADD do, and acts through the FirewallDriver, whose setup is idempotent per attachment.
  */
@@ -9,11 +11,17 @@ import type { Env } from '../cni/io';
 import type { NetworkName } from '../cni/names';
 import type { CniVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
+import type { Finding, RulesetSnapshot } from '../firewall/snapshot';
 import type { LeaseRef } from '../ipam/lease-refs';
 
 export interface Concern {
   /** What the rules are for, e.g. "masquerade", "port forwarding". */
   readonly what: string;
+  /**
+   * Judges the rules from the pass's snapshot without starting a program of its own; 'unsure'
+   * (or no inspect at all) leaves it to check.
+   */
+  inspect?(snap: RulesetSnapshot): Promise<Finding>;
   /** Resolves when every rule is in place; throws naming the first missing one. */
   check(): Promise<void>;
   /** Puts the rules back; rules already there are kept, none is added twice. */

@@ -4,16 +4,18 @@
  * `nft flush ruleset` (inside the sandbox host only) and a firewalld-style `Reloaded` signal each
  * bring masquerade and port forwarding back, with no command from the test. Restoration is
  * waited for as a condition (the ruleset as before the flush, then traffic); the time it took is
- * measured over ROUNDS flushes per trigger and printed (p50/max), never asserted. On the iptables
- * backend the watcher's CPU time is also measured while idle and during a burst of 50 ADDs.
+ * measured over ROUNDS flushes per trigger and printed (p50/max), never asserted. With
+ * `--gc-interval`, attachments leaked by a runtime that died are collected by the watcher's own
+ * gc runs. On the iptables backend the watcher's CPU time is also measured while idle and during
+ * a burst of 50 ADDs.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeFirewalld, PrivateBus } from '../testutil/dbus';
 import { requireProgram } from '../testutil/programs';
-import { expectServing, world, type Backend, type World } from '../testutil/reload-world';
+import { expectServing, SERVED, world, type Backend, type World } from '../testutil/reload-world';
 import { BIN_DIR, run, runOk } from '../testutil/sandbox';
 import { waitFor } from '../testutil/wait';
 
@@ -175,6 +177,52 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload --watch (%s)', (b
     LONG,
   );
 
+  it(
+    '--gc-interval: gc runs on its own every interval and collects leaked attachments, the live ones kept',
+    async () => {
+      await watcher?.stop();
+      watcher = await WatchProcess.start(w, bus, ['--gc-interval', '1']);
+      expect(watcher.out).toMatch(/; gc every 1 s/);
+      const p = watcher;
+      // Two leaks, one after the other's collection: each is found by a later run of the interval.
+      for (const [name, port] of [
+        ['g1', 8091],
+        ['g2', 8092],
+      ] as const) {
+        await w.add(name, port);
+        const id = w.cid(name);
+        const lease = (): string[] =>
+          readdirSync(join(w.sb.dir, 'leases', 'rlnet')).filter(
+            (f) =>
+              /^[0-9]/.test(f) && readFileSync(join(w.sb.dir, 'leases', 'rlnet', f), 'utf8').startsWith(`${id}\r\n`),
+          );
+        const cached = (): boolean => existsSync(join(w.env['CNI_CACHE_DIR'] ?? '', 'results', `rlnet-${id}-eth0`));
+        expect({ lease: lease().length, cached: cached(), rules: (await w.rules()).includes(id) }).toEqual({
+          lease: 1,
+          cached: true,
+          rules: true,
+        });
+        // Its runtime died with it: the netns is gone; lease, cache entry and rules stay. Nothing
+        // else is done: only the watcher's gc can collect it.
+        await w.sb.removeContainer(name);
+        await waitFor(`the watcher's gc to collect ${name}`, () =>
+          new RegExp(`gc collected +rlnet/${id}/eth0: `).test(p.out),
+        );
+        expect({ lease: lease().length, cached: cached(), rules: (await w.rules()).includes(id) }).toEqual({
+          lease: 0,
+          cached: false,
+          rules: false,
+        });
+      }
+      expect((p.out.match(/: gc: \d+ collected/g) ?? []).length).toBeGreaterThanOrEqual(2);
+      // gc prints only what it did not keep: nothing of the live containers, nothing failed.
+      for (const [name] of SERVED) expect(p.out).not.toMatch(new RegExp(`gc \\S+ +rlnet/${w.cid(name)}/`));
+      expect(p.out).not.toMatch(/ gc failed[ :]/);
+      await expectServing(w);
+    },
+    LONG,
+  );
+
   if (backend === 'iptables')
     it(
       `costs little: CPU idle over ${IDLE_S} s and during a burst of ${BURST} ADDs`,
@@ -225,6 +273,7 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload --watch (%s)', (b
 
         const del0 = p.cpuTicks();
         const passes1 = p.passes();
+        const out1 = p.out.length;
         for (let i = 0; i < names.length; i += 10) await Promise.all(names.slice(i, i + 10).map((n) => w.del(n)));
         await waitFor('the watcher to be quiet', async () => {
           const n = p.passes();
@@ -233,12 +282,14 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload --watch (%s)', (b
         });
         const del = p.cpuTicks() - del0;
         const delPasses = p.passes() - passes1;
+        const delPrograms = [...p.out.slice(out1).matchAll(/: pass for .*, (\d+) programs\)/g)].map((m) => m[1]);
         await expectServing(w);
         for (const n of names) expect((await w.rules()).includes(w.cid(n))).toBe(false);
         process.stdout.write(
           `watch CPU [iptables]: idle ${idle * 10} ms over ${IDLE_S} s; ` +
             `burst of ${BURST} ADDs (${addWall} ms wall): ${addCpu * 10} ms in ${addPasses} passes; ` +
-            `their ${BURST} DELs (10 at a time): ${del * 10} ms in ${delPasses} passes\n`,
+            `their ${BURST} DELs (10 at a time): ${del * 10} ms in ${delPasses} passes ` +
+            `(programs per pass: ${delPrograms.join(', ')})\n`,
         );
       },
       LONG,

@@ -4,7 +4,9 @@
  * under /run/containerd, whatever the config says) and containerd runs as PID 1 with its root,
  * state and socket in a temp dir. Killing that PID ends every process of the sandbox (shims,
  * containers) and with them the namespaces and mounts. Containers are put under a cgroup parent
- * of our own, removed afterwards. Nothing is pulled: images are imported from files.
+ * of our own, removed afterwards. Nothing is pulled: images are imported from files. The temp
+ * dir and the cgroup carry the sandbox's locked name (sandbox-lock.ts): when the test process
+ * dies first, a later sandbox's sweep removes them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { firstChildPid } from './processes';
 import { requirePrograms } from './programs';
 import { run, type RunResult } from './sandbox';
+import { SandboxLock, sweepDeadSandboxes } from './sandbox-lock';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -24,16 +27,24 @@ export class ContainerdSandbox {
   /** cgroup path (under every hierarchy) that containers of this sandbox go under. */
   readonly cgroupParent: string;
   private unshare: ChildProcess | undefined;
+  private readonly lock: SandboxLock;
   /** containerd's PID as this process sees it (PID 1 inside). */
   pid = 0;
 
   private constructor() {
-    this.dir = mkdtempSync(join(tmpdir(), 'tscni-ctrd-'));
+    this.lock = SandboxLock.take(`tscni-t-${process.pid}-${randomBytes(3).toString('hex')}-ctrd`, { cgroup: true });
+    try {
+      this.dir = mkdtempSync(join(tmpdir(), `${this.lock.name}-`));
+    } catch (e) {
+      this.lock.release();
+      throw e;
+    }
     this.socket = join(this.dir, 'containerd.sock');
-    this.cgroupParent = `/tscni-t-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.cgroupParent = `/${this.lock.name}`;
   }
 
   static async start(): Promise<ContainerdSandbox> {
+    sweepDeadSandboxes();
     const sb = new ContainerdSandbox();
     try {
       await sb.boot();
@@ -45,7 +56,7 @@ export class ContainerdSandbox {
   }
 
   private async boot(): Promise<void> {
-    requirePrograms('unshare', 'containerd', 'ctr', 'runc');
+    requirePrograms('setpriv', 'unshare', 'containerd', 'ctr', 'runc');
     const config = join(this.dir, 'config.toml');
     writeFileSync(
       config,
@@ -70,9 +81,14 @@ export class ContainerdSandbox {
       ].join('\n'),
     );
     const log = join(this.dir, 'containerd.log');
+    // unshare dies with this process (setpriv's parent-death signal), and containerd, PID 1,
+    // with unshare (--kill-child): a test process killed before destroy() leaves nothing running.
     const child = spawn(
-      'unshare',
+      'setpriv',
       [
+        '--pdeathsig',
+        'KILL',
+        'unshare',
         '--mount',
         '--net',
         '--pid',
@@ -119,9 +135,14 @@ export class ContainerdSandbox {
     });
   }
 
-  /** Spawns a long-running argv in the sandbox's network namespace only (our PID to end). */
+  /**
+   * Spawns a long-running argv in the sandbox's network namespace only (our PID to end; nsenter
+   * execs argv, which keeps setpriv's parent-death signal: it also ends when this process dies).
+   */
   spawnInNet(argv: readonly string[]): ChildProcess {
-    return spawn('nsenter', ['-t', String(this.pid), '-n', '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn('setpriv', ['--pdeathsig', 'KILL', 'nsenter', '-t', String(this.pid), '-n', '--', ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
 
   ctr(args: readonly string[], ns = 'tscni', timeoutMs = 60_000): Promise<RunResult> {
@@ -152,13 +173,19 @@ export class ContainerdSandbox {
       await gone;
       clearTimeout(t);
     }
-    await removeCgroups(this.cgroupParent);
+    const cgroupsLeft = await removeCgroups(this.cgroupParent);
     rmSync(this.dir, { recursive: true, force: true });
+    // What could not go keeps the lock file for a later sweep.
+    if (cgroupsLeft || existsSync(this.dir)) this.lock.abandon();
+    else this.lock.release();
   }
 }
 
-/** Removes a cgroup subtree in every hierarchy, deepest first (emptying after a kill is asynchronous). */
-async function removeCgroups(parent: string): Promise<void> {
+/**
+ * Removes a cgroup subtree in every hierarchy, deepest first (emptying after a kill is
+ * asynchronous); true when some of it is still there.
+ */
+async function removeCgroups(parent: string): Promise<boolean> {
   const root = '/sys/fs/cgroup';
   const tops = existsSync(join(root, 'cgroup.controllers'))
     ? [join(root, parent)]
@@ -179,4 +206,5 @@ async function removeCgroups(parent: string): Promise<void> {
       }
     }
   }
+  return tops.some((t) => existsSync(t));
 }

@@ -1,5 +1,5 @@
 /** The requests both firewall backends' golden tests render, so the two sets of goldens describe the same input. */
-import type { ForwardingChange, PortForwardRequest } from '../firewall/types';
+import type { ForwardingChange, ForwardingExpectation, PortForwardRequest } from '../firewall/types';
 import type { Attachment } from '../cni/invocation';
 import type { IfName } from '../cni/names';
 import { testAttachment } from './invocation';
@@ -75,3 +75,37 @@ export function spoofListing(...refs: string[]): string {
   });
   return JSON.stringify({ nftables: objs });
 }
+
+/**
+ * The rules the snapshot tests read back (lib/firewall/snapshot.*.test.ts): two attachments of
+ * one network on both backends — A dual-stack with every kind of mapping and a MAC spoof check,
+ * B with one address and one port — both on an isolated bridge.
+ */
+export const snapshotRules = (() => {
+  const a = goldenAttachment;
+  const b: Attachment = { ...goldenAttachment, containerId: 'beef' as Attachment['containerId'] };
+  return {
+    a,
+    b,
+    masq: {
+      a: [
+        { address: '10.88.0.2', subnet: '10.88.0.0/16' },
+        { address: 'fd00:88::2', subnet: 'fd00:88::/64' },
+      ],
+      b: [{ address: '10.88.0.3', subnet: '10.88.0.0/16' }],
+    },
+    ports: {
+      a: portForwardRequest(),
+      b: portForwardRequest({
+        attachment: b,
+        containers: [{ address: '10.88.0.3', prefix: 16, family: 4 }],
+        mappings: [{ hostPort: 8081, containerPort: 80, protocol: 'tcp', hostIP: '' }],
+      }),
+    },
+    forwarding: {
+      a: { accept: ['10.88.0.2', 'fd00:88::2'], isolate: ['cni0'], families: [4, 6], adminChain: 'CNI-ADMIN' },
+      b: { accept: ['10.88.0.3'], isolate: ['cni0'], families: [4], adminChain: 'CNI-ADMIN' },
+    } satisfies Record<string, ForwardingExpectation>,
+    spoof: { ref: `${a.containerId}-${a.ifName}`, hostVeth: 'vethc0ffee', mac: '0a:58:0a:58:00:02' },
+  };
+})();

@@ -5,6 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { SandboxLock } from './sandbox-lock';
 
 export type ProbedKind = 'vlan' | 'ipvlan' | 'macvlan' | 'dummy' | 'vrf';
 const cache = new Map<ProbedKind, boolean>();
@@ -23,15 +25,22 @@ const PROBES: Readonly<Record<ProbedKind, readonly string[]>> = {
 export function kernelHasLinkKind(kind: ProbedKind): boolean {
   const known = cache.get(kind);
   if (known !== undefined) return known;
-  const ns = `tscni-t-${process.pid}-${randomBytes(3).toString('hex')}-probe`;
+  // Locked like a sandbox's, so that a process killed mid-probe leaves nothing for long.
+  const lock = SandboxLock.take(`tscni-t-${process.pid}-${randomBytes(3).toString('hex')}-probe`);
+  const ns = `${lock.name}-ns`;
   let ok = false;
-  if (ip('netns', 'add', ns) === 0) {
-    try {
-      ip('-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
-      ok = ip('-n', ns, 'link', 'add', ...PROBES[kind]) === 0;
-    } finally {
-      ip('netns', 'del', ns);
+  try {
+    if (ip('netns', 'add', ns) === 0) {
+      try {
+        ip('-n', ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
+        ok = ip('-n', ns, 'link', 'add', ...PROBES[kind]) === 0;
+      } finally {
+        ip('netns', 'del', ns);
+      }
     }
+  } finally {
+    if (existsSync(`/run/netns/${ns}`)) lock.abandon();
+    else lock.release();
   }
   cache.set(kind, ok);
   return ok;

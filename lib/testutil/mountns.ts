@@ -15,7 +15,12 @@ export class PrivateMounts {
   private constructor(private readonly helper: ChildProcess) {}
 
   static async create(): Promise<PrivateMounts> {
-    const helper = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
+    // The helper dies with this process (setpriv's parent-death signal, kept across unshare's exec).
+    const helper = spawn(
+      'setpriv',
+      ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', 'sleep', 'infinity'],
+      { stdio: 'ignore' },
+    );
     const pm = new PrivateMounts(helper);
     const mine = readlinkSync('/proc/self/ns/mnt');
     // unshare replaces itself with sleep once the namespace exists: wait for that.

@@ -25,9 +25,24 @@ export class PluginSpace {
   ) {}
 
   static async create(): Promise<PluginSpace> {
+    // unshare dies with this process (setpriv's parent-death signal), and PID 1 of the space, and
+    // so all in it, with unshare (--kill-child).
     const helper = spawn(
-      'unshare',
-      ['--mount', '--pid', '--fork', '--propagation', 'private', '--mount-proc', 'sleep', 'infinity'],
+      'setpriv',
+      [
+        '--pdeathsig',
+        'KILL',
+        'unshare',
+        '--mount',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        '--propagation',
+        'private',
+        '--mount-proc',
+        'sleep',
+        'infinity',
+      ],
       { stdio: 'ignore' },
     );
     const init = helper.pid ? await firstChildPid(helper.pid, 100, 20) : undefined;

@@ -24,6 +24,8 @@ export const TEST_PROGRAMS = {
   ping: 'iputils-ping',
   nsenter: 'util-linux',
   unshare: 'util-linux',
+  // helper processes that die with the test process (--pdeathsig)
+  setpriv: 'util-linux',
   flock: 'util-linux',
   lslocks: 'util-linux',
   fallocate: 'util-linux',

@@ -4,13 +4,16 @@
  * A sandbox is a private "host" network namespace plus container namespaces, all named
  * `tscni-t-<pid>-<rand>-*`. Plugins run inside the host namespace (`ip netns exec`), so bridges,
  * rules and sysctls never reach the machine's own namespace. `destroy()` deletes exactly the
- * namespaces and directories this sandbox created, also after a failure.
+ * namespaces and directories this sandbox created, also after a failure. The name is locked for
+ * the life of the process that made it (sandbox-lock.ts), so when that process is killed before
+ * `destroy()`, a later `Sandbox.create` (of any test run) removes what it left.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { SandboxLock, sweepDeadSandboxes } from './sandbox-lock';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const BIN_DIR = join(REPO_ROOT, 'bin');
@@ -81,6 +84,14 @@ export interface PluginCall {
   via?: readonly string[];
 }
 
+const netnsNames = (): string[] => {
+  try {
+    return readdirSync('/run/netns');
+  } catch {
+    return [];
+  }
+};
+
 export class Sandbox {
   readonly prefix: string;
   readonly hostNs: string;
@@ -88,19 +99,36 @@ export class Sandbox {
   /** A private temporary directory (dataDir, caches, configs). */
   readonly dir: string;
   private readonly namespaces: string[] = [];
+  private readonly lock: SandboxLock;
 
   private constructor(tag: string) {
     this.prefix = `tscni-t-${process.pid}-${randomBytes(3).toString('hex')}${tag ? `-${tag}` : ''}`;
     this.hostNs = `${this.prefix}-host`;
     this.hostNsPath = `/run/netns/${this.hostNs}`;
-    this.dir = mkdtempSync(join(tmpdir(), `${this.prefix}-`));
+    // Locked before anything named after it exists: the sweep never sees it unlocked while we live.
+    this.lock = SandboxLock.take(this.prefix);
+    try {
+      this.dir = mkdtempSync(join(tmpdir(), `${this.prefix}-`));
+    } catch (e) {
+      this.lock.release();
+      throw e;
+    }
   }
 
-  /** Creates the sandbox: its host namespace with loopback up. */
+  /**
+   * Creates the sandbox: its host namespace with loopback up. First removes what sandboxes of
+   * processes that died before their `destroy()` left behind.
+   */
   static async create(tag = ''): Promise<Sandbox> {
+    sweepDeadSandboxes();
     const sb = new Sandbox(tag);
-    await sb.addNamespace(sb.hostNs);
-    await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'lo', 'up']);
+    try {
+      await sb.addNamespace(sb.hostNs);
+      await runOk(['ip', '-n', sb.hostNs, 'link', 'set', 'lo', 'up']);
+    } catch (e) {
+      await sb.destroy();
+      throw e;
+    }
     return sb;
   }
 
@@ -163,10 +191,17 @@ export class Sandbox {
     return run([...(call.via ?? []), 'ip', 'netns', 'exec', this.hostNs, pluginPath], { input, env });
   }
 
-  /** Removes every namespace and the directory this sandbox created. Idempotent. */
+  /**
+   * Removes every namespace and the directory this sandbox created, then its lock. Idempotent.
+   * A namespace with its prefix that is still there (made by a test outside addContainer, or
+   * one `ip netns del` failed on) keeps the lock file, unlocked, for the next sweep.
+   */
   async destroy(): Promise<void> {
     for (const ns of this.namespaces.splice(0).reverse()) await run(['ip', 'netns', 'del', ns]);
     rmSync(this.dir, { recursive: true, force: true });
+    const left = existsSync(this.dir) || netnsNames().some((e) => e.startsWith(`${this.prefix}-`));
+    if (left) this.lock.abandon();
+    else this.lock.release();
   }
 }
 

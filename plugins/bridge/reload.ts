@@ -1,14 +1,20 @@
 /**
  * bridge's part in `tscni reload`: its masquerade (`ipMasq`) and MAC spoof check
  * (`macspoofchk`), rebuilt from the config and the cached result as ADD made them, checked the
- * way CHECK checks them. Restoring masquerade is the driver's idempotent setup; the spoof
+ * way CHECK checks them (from the pass's snapshot where it can tell). Restoring masquerade is the driver's idempotent setup; the spoof
  * check is replaced whole (teardown, then setup), so a half-flushed one leaves no double rule.
  */
 import { attachmentKey, type Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig, Result } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
-import { checkSpoofcheck, setupSpoofcheck, spoofRef, teardownSpoofcheck } from '../../lib/firewall/nftables/spoofcheck';
+import {
+  checkSpoofcheck,
+  inspectSpoofcheck,
+  setupSpoofcheck,
+  spoofRef,
+  teardownSpoofcheck,
+} from '../../lib/firewall/nftables/spoofcheck';
 import { normalizeMac } from '../../lib/net/mac';
 import { validateContainerId, validateIfName } from '../../lib/cni/names';
 import { NetworkStore } from '../../lib/ipam/disk-store';
@@ -18,7 +24,7 @@ import { loadConfig as loadHostLocalConfig } from '../../lib/ipam/config';
 import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
 import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { checkMasquerade, inspectMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 
 /** The container interface's addresses (those of the container's interface, or of no interface). */
 function containerIps(prev: Result, a: Attachment): IPConfig[] {
@@ -41,6 +47,7 @@ function spoofFacts(prev: Result, a: Attachment, cfg: BridgeConfig): { hostVeth:
 function masqueradeConcern(runner: Runner, cfg: BridgeConfig, a: Attachment, ips: IPConfig[]): Concern {
   return {
     what: 'masquerade',
+    inspect: (snap) => inspectMasquerade(runner, cfg.ipMasqBackend, a, ips, snap),
     check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
     restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
     undo: () => teardownMasquerade(runner, a),
@@ -59,6 +66,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: 
     const ref = spoofRef(a.containerId, a.ifName);
     out.push({
       what: 'MAC spoof check',
+      inspect: (snap) => inspectSpoofcheck(snap, ref, spoof.hostVeth, spoof.mac),
       check: () => checkSpoofcheck(runner, ref, spoof.hostVeth, spoof.mac),
       restore: async () => {
         await teardownSpoofcheck(runner, ref);

@@ -1,12 +1,16 @@
 /**
  * The firewall plugin's part in `tscni reload`: the attachment's FORWARD accepts and its bridge's
  * isolation, from its record (or, for an attachment we have no record of, from the cached
- * prevResult, as DEL does), checked as CHECK checks them and re-applied as one change. Taking
+ * prevResult, as DEL does), checked as CHECK checks them (from the pass's snapshot where it can
+ * tell) and re-applied as one change. Taking
  * back a restore removes only addresses that no attachment holds any more.
  */
 import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Runner } from '../../lib/exec/runner';
+import { inspectWithDriver } from '../../lib/firewall/driver';
+import { firewalldRunning } from '../../lib/firewall/firewalld';
+import { unsure } from '../../lib/firewall/snapshot';
 import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadFirewallConfig, type FirewallBackend } from './config';
 import { factsOf, familiesOf, guardsOf } from './facts';
@@ -18,9 +22,11 @@ export function recordConcern(store: RecordStore, a: Attachment, rec: FirewallRe
   const rules = forwardingFor(rec.backend, rec.zone, runner);
   const families = familiesOf(rec.ips);
   const guards = guardsOf(rec);
+  const expected = { accept: rec.ips, ...guards, families, adminChain: rec.adminChain };
   return {
     what: 'container forwarding',
-    check: () => rules.check({ accept: rec.ips, ...guards, families, adminChain: rec.adminChain }),
+    inspect: (snap) => rules.inspect(expected, snap),
+    check: () => rules.check(expected),
     restore: () =>
       rules.apply({
         accept: rec.ips,
@@ -58,18 +64,19 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
   const guards = guardsOf({ bridge: facts.bridge, icc: facts.icc });
   const each = (fn: (b: FirewallBackend) => Promise<void>): Promise<void> =>
     withFirewallBackend(cfg, runner, conf.env, fn);
+  const expected = { accept: facts.ips, ...guards, families, adminChain: cfg.adminChain };
   return [
     {
       what: 'container forwarding',
-      check: () =>
-        each((b) =>
-          forwardingFor(b, cfg.zone, runner).check({
-            accept: facts.ips,
-            ...guards,
-            families,
-            adminChain: cfg.adminChain,
-          }),
-        ),
+      // The backend as withFirewallBackend picks it; firewalld's bindings are left to check.
+      inspect: async (snap) => {
+        if (cfg.backend === 'firewalld') return unsure('firewalld zone bindings are not in the ruleset');
+        if (cfg.backend) return forwardingFor(cfg.backend, cfg.zone, runner).inspect(expected, snap);
+        if (await snap.memo('firewalld running', () => firewalldRunning(runner, conf.env)))
+          return unsure('firewalld zone bindings are not in the ruleset');
+        return inspectWithDriver(undefined, runner, (d) => d.containerForwarding.inspect(expected, snap));
+      },
+      check: () => each((b) => forwardingFor(b, cfg.zone, runner).check(expected)),
       restore: () =>
         each((b) =>
           forwardingFor(b, cfg.zone, runner).apply({

@@ -7,7 +7,7 @@ import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Runner } from '../../lib/exec/runner';
 import { BACKENDS } from '../../lib/firewall/backend';
-import { inEveryBackend, withDriver } from '../../lib/firewall/driver';
+import { inEveryBackend, inspectWithDriver, withDriver } from '../../lib/firewall/driver';
 import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPortmapConfig } from './config';
 import { containerIPs } from './container-ips';
@@ -23,6 +23,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
   return [
     {
       what: 'port forwarding',
+      inspect: (snap) => inspectWithDriver(cfg.backend, runner, (d) => d.portForwarding.inspect(req, snap)),
       check: () => withDriver(cfg.backend, runner, (d) => d.portForwarding.check(req)),
       restore: () =>
         withDriver(

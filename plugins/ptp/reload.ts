@@ -7,7 +7,7 @@ import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
-import { checkMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import { checkMasquerade, inspectMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
 import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
 import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPtpConfig } from './config';
@@ -22,6 +22,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: 
   if (ips.length === 0) return { concerns: [], leases: [] };
   const masquerade: Concern = {
     what: 'masquerade',
+    inspect: (snap) => inspectMasquerade(runner, cfg.ipMasqBackend, a, ips, snap),
     check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
     restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
     undo: () => teardownMasquerade(runner, a),

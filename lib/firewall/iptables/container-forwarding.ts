@@ -22,7 +22,8 @@ import type { Runner } from '../../exec/runner';
 import { concurrently } from '../../async';
 import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
 import { addrText, iptChain, iptComment, iptIface, isIptIface } from '../text';
-import { listChains, parseSave, transact } from './tables';
+import { brokenBy, combine, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
+import { indexTable, listChains, parseSave, transact, type IndexedTable } from './tables';
 
 export const FORWARD_CHAIN = 'CNI-FORWARD';
 export const STAGE1 = 'CNI-ISOLATION-STAGE-1';
@@ -177,6 +178,61 @@ export function renderForwardingChange(change: ForwardingChange, family: Family,
   return out.length > 0 ? ['*filter', ...out, 'COMMIT', ''].join('\n') : '';
 }
 
+/** What one family of an expectation needs, by kind. */
+function expectedIn(expected: ForwardingExpectation, family: Family) {
+  const accept = expected.accept.filter(inFamily(family));
+  const inFam = expected.families.includes(family);
+  const isolate = inFam ? expected.isolate : [];
+  const noIcc = inFam ? (expected.noIcc ?? []) : [];
+  const internal = inFam ? (expected.internal ?? []) : [];
+  const guarded = isolate.length + noIcc.length + internal.length > 0;
+  return { accept, isolate, noIcc, internal, guarded };
+}
+
+/** The chains check lists in one family; none when the family has nothing to check. */
+function chainsOfCheck(expected: ForwardingExpectation, family: Family): string[] {
+  const { accept, guarded } = expectedIn(expected, family);
+  if (accept.length === 0 && !guarded) return [];
+  return ['FORWARD', FORWARD_CHAIN, expected.adminChain, ...(guarded ? [STAGE1, STAGE2] : [])];
+}
+
+/** What one family lacks of the expectation in its filter table (or the chains check lists); undefined when nothing. */
+export function forwardingProblem(
+  expected: ForwardingExpectation,
+  family: Family,
+  filter: IndexedTable,
+): CniError | undefined {
+  const { accept, isolate, noIcc, internal, guarded } = expectedIn(expected, family);
+  const table = `${family === 6 ? 'ip6tables' : 'iptables'} table filter`;
+  const lacks = (chain: string, s: string): boolean => !filter.ruleSet.has(`-A ${chain} ${s}`);
+  const wanted: Array<[string, string]> = [];
+  if (accept.length > 0) {
+    if (!filter.chains.has(expected.adminChain))
+      return new CniError(ErrorCode.Internal, `chain ${expected.adminChain} not found in ${table}`);
+    wanted.push(['FORWARD', spec.jumpToForward], [FORWARD_CHAIN, spec.jumpToAdmin(expected.adminChain)]);
+    for (const ip of accept) wanted.push([FORWARD_CHAIN, spec.replies(ip)], [FORWARD_CHAIN, spec.from(ip)]);
+  }
+  if (guarded) wanted.push(['FORWARD', spec.jumpToStage1]);
+  for (const br of isolate)
+    wanted.push(
+      [STAGE1, noIcc.includes(br) ? spec.stage1BridgeIsolated(br) : spec.stage1Bridge(br)],
+      [STAGE2, spec.stage2Bridge(br)],
+    );
+  for (const br of noIcc) wanted.push([STAGE1, spec.iccDrop(br)]);
+  for (const br of internal) wanted.push([STAGE1, spec.internalOut(br)], [STAGE1, spec.internalIn(br)]);
+  const gone = wanted.find(([chain, s]) => lacks(chain, s));
+  if (gone) return new CniError(ErrorCode.Internal, `firewall rule not found in ${table}`, `-A ${gone[0]} ${gone[1]}`);
+  const order = filter.rulesOf('FORWARD');
+  const iso = order.indexOf(`-A FORWARD ${spec.jumpToStage1}`);
+  const fwd = order.indexOf(`-A FORWARD ${spec.jumpToForward}`);
+  if (guarded && fwd >= 0 && iso > fwd)
+    return new CniError(
+      ErrorCode.Internal,
+      `${table}: FORWARD reaches ${FORWARD_CHAIN} before ${STAGE1}, so bridges are not isolated`,
+    );
+  return undefined;
+}
+
 export class IptablesContainerForwarding implements ContainerForwarding {
   constructor(private readonly runner: Runner) {}
 
@@ -197,49 +253,31 @@ export class IptablesContainerForwarding implements ContainerForwarding {
 
   async check(expected: ForwardingExpectation): Promise<void> {
     for (const family of FAMILIES) {
-      const accept = expected.accept.filter(inFamily(family));
-      const inFam = expected.families.includes(family);
-      const isolate = inFam ? expected.isolate : [];
-      const noIcc = inFam ? (expected.noIcc ?? []) : [];
-      const internal = inFam ? (expected.internal ?? []) : [];
-      const guarded = isolate.length + noIcc.length + internal.length > 0;
-      if (accept.length === 0 && !guarded) continue;
-      const reads = ['FORWARD', FORWARD_CHAIN, expected.adminChain, ...(guarded ? [STAGE1, STAGE2] : [])];
-      const { chains, rules } = parseSave(await listChains(this.runner, family, 'filter', reads));
-      const table = `${family === 6 ? 'ip6tables' : 'iptables'} table filter`;
-      const need = (chain: string, s: string): void => {
-        if (!rules.includes(`-A ${chain} ${s}`))
-          throw new CniError(ErrorCode.Internal, `firewall rule not found in ${table}`, `-A ${chain} ${s}`);
-      };
-      if (accept.length > 0) {
-        if (!chains.has(expected.adminChain))
-          throw new CniError(ErrorCode.Internal, `chain ${expected.adminChain} not found in ${table}`);
-        need('FORWARD', spec.jumpToForward);
-        need(FORWARD_CHAIN, spec.jumpToAdmin(expected.adminChain));
-        for (const ip of accept) {
-          need(FORWARD_CHAIN, spec.replies(ip));
-          need(FORWARD_CHAIN, spec.from(ip));
-        }
-      }
-      if (guarded) need('FORWARD', spec.jumpToStage1);
-      for (const br of isolate) {
-        need(STAGE1, noIcc.includes(br) ? spec.stage1BridgeIsolated(br) : spec.stage1Bridge(br));
-        need(STAGE2, spec.stage2Bridge(br));
-      }
-      for (const br of noIcc) need(STAGE1, spec.iccDrop(br));
-      for (const br of internal) {
-        need(STAGE1, spec.internalOut(br));
-        need(STAGE1, spec.internalIn(br));
-      }
-      const order = rules.filter((r) => r.startsWith('-A FORWARD '));
-      const iso = order.indexOf(`-A FORWARD ${spec.jumpToStage1}`);
-      const fwd = order.indexOf(`-A FORWARD ${spec.jumpToForward}`);
-      if (guarded && fwd >= 0 && iso > fwd)
-        throw new CniError(
-          ErrorCode.Internal,
-          `${table}: FORWARD reaches ${FORWARD_CHAIN} before ${STAGE1}, so bridges are not isolated`,
-        );
+      const reads = chainsOfCheck(expected, family);
+      if (reads.length === 0) continue;
+      const problem = forwardingProblem(
+        expected,
+        family,
+        indexTable(await listChains(this.runner, family, 'filter', reads)),
+      );
+      if (problem) throw problem;
     }
+  }
+
+  /** check's judgement on the pass's filter tables. */
+  async inspect(expected: ForwardingExpectation, snap: RulesetSnapshot): Promise<Finding> {
+    const findings: Finding[] = [];
+    for (const family of FAMILIES) {
+      if (chainsOfCheck(expected, family).length === 0) continue;
+      const filter = await snap.iptables(family, 'filter');
+      if (!filter) {
+        findings.push(unsure(`${family === 6 ? 'ip6' : 'ip'}tables-save failed`));
+        continue;
+      }
+      const problem = forwardingProblem(expected, family, filter);
+      findings.push(problem ? brokenBy(problem) : INTACT);
+    }
+    return combine(findings);
   }
 
   async isolatedBridges(): Promise<string[]> {

@@ -13,7 +13,8 @@ import { chainName, ruleComment } from '../names';
 import { containerIdOfKey, type Attachment } from '../../cni/invocation';
 import { addrText, iptChain, iptComment } from '../text';
 import type { Masquerade, MasqAddress } from '../types';
-import { firstMissingRule, listChains, renderChainRemoval, restore, saveTable } from './tables';
+import { brokenBy, combine, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
+import { firstMissingRule, listChains, renderChainRemoval, restore, saveTable, type IndexedTable } from './tables';
 
 /**
  * iptables-restore text that (re)creates the container's chain and its POSTROUTING jumps;
@@ -73,6 +74,25 @@ export function staleMasqChains(save: string, networkName: string, keptIds: Read
       stale.add(m[3]);
   }
   return stale;
+}
+
+/**
+ * One family's masquerade judged from its nat table. Broken only when what setup finds by name
+ * is not there (the container's chain, a rule in it, a POSTROUTING jump to it); a rule that reads
+ * differently from what we render is unsure, since check compares as the kernel does (`-C`).
+ */
+export function masqFinding(nat: IndexedTable, a: Attachment, addrs: readonly MasqAddress[], family: Family): Finding {
+  const chain = chainName(a.networkName, a.containerId);
+  const table = `${family === 6 ? 'ip6tables' : 'iptables'} table nat`;
+  const missing = (what: string): Finding =>
+    brokenBy(new CniError(ErrorCode.Internal, `masquerade rule not found in ${table}`, what));
+  if (!nat.chains.has(chain)) return missing(`chain ${chain}`);
+  if (nat.rulesOf(chain).length === 0) return missing(`the rules of chain ${chain}`);
+  if (!nat.rulesOf('POSTROUTING').some((r) => r.endsWith(` -j ${chain}`))) return missing(`a jump to ${chain}`);
+  const differs = renderMasqSetup(a, addrs, family)
+    .split('\n')
+    .find((l) => l.startsWith('-A ') && !nat.ruleSet.has(l));
+  return differs === undefined ? INTACT : unsure(`not listed as rendered: ${differs}`);
 }
 
 export class IptablesMasquerade implements Masquerade {
@@ -135,6 +155,19 @@ export class IptablesMasquerade implements Masquerade {
         );
     };
     await concurrently(checkFamily(4), checkFamily(6));
+  }
+
+  async inspect(a: Attachment, addrs: readonly MasqAddress[], snap: RulesetSnapshot): Promise<Finding> {
+    const findings: Finding[] = [];
+    for (const family of FAMILIES) {
+      const mine = addrs.filter((x) => familyOfText(x.address) === family);
+      if (mine.length === 0) continue;
+      const nat = await snap.iptables(family, 'nat');
+      findings.push(
+        nat ? masqFinding(nat, a, mine, family) : unsure(`${family === 6 ? 'ip6' : 'ip'}tables-save failed`),
+      );
+    }
+    return combine(findings);
   }
 
   async gc(networkName: string, keep: ReadonlySet<string>): Promise<void> {

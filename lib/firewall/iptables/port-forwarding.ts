@@ -15,7 +15,8 @@ import { containerIdOfKey, type Attachment } from '../../cni/invocation';
 import { addrText, iptArg, iptChain, iptComment, portText, protocolText } from '../text';
 import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
-import { listChains, parseSave, renderChainRemoval, restore, saveTable } from './tables';
+import { brokenBy, combine, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
+import { indexTable, listChains, parseSave, renderChainRemoval, restore, saveTable, type IndexedTable } from './tables';
 
 export const DNAT_CHAIN = 'CNI-HOSTPORT-DNAT';
 export const SETMARK_CHAIN = 'CNI-HOSTPORT-SETMARK';
@@ -148,9 +149,14 @@ export function existingHostPorts(
 
 /** The mappings our chain currently DNATs (used when DEL is not given portMappings). */
 export function mappingsInChain(save: string, chain: string): PortMapping[] {
+  return mappingsInRules(parseSave(save).rules.filter((r) => r.startsWith(`-A ${chain} `)));
+}
+
+/** The mappings that DNAT rules stand for. */
+function mappingsInRules(rules: readonly string[]): PortMapping[] {
   const out: PortMapping[] = [];
-  for (const r of parseSave(save).rules) {
-    if (!r.startsWith(`-A ${chain} `) || !r.includes('-j DNAT')) continue;
+  for (const r of rules) {
+    if (!r.includes('-j DNAT')) continue;
     const proto = / -p (\w+)/.exec(r)?.[1];
     const hostPort = Number(/ --dport (\d+)/.exec(r)?.[1] ?? 0);
     const containerPort = Number(/--to-destination \S*:(\d+)/.exec(r)?.[1] ?? 0);
@@ -198,6 +204,49 @@ function checkConflicts(plan: PortmapPlan, current: string): void {
       );
     }
   }
+}
+
+/** The chains check lists for one family. */
+function chainsOfCheck(plan: PortmapPlan): string[] {
+  const dn = dnChainName(plan.networkName, plan.containerId);
+  const ownSetmark = plan.snat && !plan.externalSetMarkChain;
+  return [DNAT_CHAIN, dn, 'PREROUTING', 'OUTPUT', ...(ownSetmark ? ['POSTROUTING', SETMARK_CHAIN, MASQ_CHAIN] : [])];
+}
+
+/** What one family of port forwarding lacks in its nat table (or those of its chains check lists); undefined when nothing. */
+export function portmapProblem(plan: PortmapPlan, nat: IndexedTable): CniError | undefined {
+  const dn = dnChainName(plan.networkName, plan.containerId);
+  const ownSetmark = plan.snat && !plan.externalSetMarkChain;
+  const missing = (what: string): CniError =>
+    new CniError(ErrorCode.Internal, `${what} not found in ${plan.family === 6 ? 'ip6tables' : 'iptables'} table nat`);
+  if (!nat.chains.has(dn)) return missing(`chain ${dn}`);
+  const jumps = (from: string, to: string): boolean => nat.rulesOf(from).some((r) => r.endsWith(`-j ${to}`));
+  if (!jumps(DNAT_CHAIN, dn))
+    return new CniError(ErrorCode.Internal, `rule jumping to ${dn} not found in chain ${DNAT_CHAIN}`);
+  for (const hook of ['PREROUTING', 'OUTPUT'])
+    if (!jumps(hook, DNAT_CHAIN)) return missing(`rule jumping from ${hook} to ${DNAT_CHAIN}`);
+  if (ownSetmark) {
+    if (!jumps('POSTROUTING', MASQ_CHAIN)) return missing(`rule jumping from POSTROUTING to ${MASQ_CHAIN}`);
+    for (const ch of [SETMARK_CHAIN, MASQ_CHAIN])
+      if (nat.rulesOf(ch).length === 0) return missing(`rule of chain ${ch}`);
+  }
+  const have = mappingsInRules(nat.rulesOf(dn));
+  for (const m of plan.mappings) {
+    if (!sameFamily(m.hostIP, plan.family)) continue;
+    const found = have.some(
+      (h) =>
+        h.protocol === m.protocol &&
+        h.hostPort === m.hostPort &&
+        h.containerPort === m.containerPort &&
+        (isUnspecified(m.hostIP) ? h.hostIP === '' : h.hostIP === m.hostIP),
+    );
+    if (!found)
+      return new CniError(
+        ErrorCode.Internal,
+        `rule for ${m.protocol} port ${m.hostPort} in chain ${dn} not found in table nat`,
+      );
+  }
+  return undefined;
 }
 
 export class IptablesPortForwarding implements PortForwarding {
@@ -276,45 +325,26 @@ export class IptablesPortForwarding implements PortForwarding {
   async check(req: PortForwardRequest): Promise<void> {
     for (const c of req.containers) {
       const plan = planOf(req, c);
-      const dn = dnChainName(plan.networkName, plan.containerId);
-      const ownSetmark = plan.snat && !plan.externalSetMarkChain;
-      const shared = ['PREROUTING', 'OUTPUT', ...(ownSetmark ? ['POSTROUTING', SETMARK_CHAIN, MASQ_CHAIN] : [])];
-      const current = await listChains(this.runner, plan.family, 'nat', [DNAT_CHAIN, dn, ...shared]);
-      const { chains, rules } = parseSave(current);
-      const missing = (what: string): CniError =>
-        new CniError(
-          ErrorCode.Internal,
-          `${what} not found in ${plan.family === 6 ? 'ip6tables' : 'iptables'} table nat`,
-        );
-      if (!chains.has(dn)) throw missing(`chain ${dn}`);
-      if (!rules.some((r) => r.startsWith(`-A ${DNAT_CHAIN} `) && r.endsWith(`-j ${dn}`)))
-        throw new CniError(ErrorCode.Internal, `rule jumping to ${dn} not found in chain ${DNAT_CHAIN}`);
-      const jumps = (from: string, to: string): boolean =>
-        rules.some((r) => r.startsWith(`-A ${from} `) && r.endsWith(`-j ${to}`));
-      for (const hook of ['PREROUTING', 'OUTPUT'])
-        if (!jumps(hook, DNAT_CHAIN)) throw missing(`rule jumping from ${hook} to ${DNAT_CHAIN}`);
-      if (ownSetmark) {
-        if (!jumps('POSTROUTING', MASQ_CHAIN)) throw missing(`rule jumping from POSTROUTING to ${MASQ_CHAIN}`);
-        for (const ch of [SETMARK_CHAIN, MASQ_CHAIN])
-          if (!rules.some((r) => r.startsWith(`-A ${ch} `))) throw missing(`rule of chain ${ch}`);
-      }
-      const have = mappingsInChain(current, dn);
-      for (const m of plan.mappings) {
-        if (!sameFamily(m.hostIP, plan.family)) continue;
-        const found = have.some(
-          (h) =>
-            h.protocol === m.protocol &&
-            h.hostPort === m.hostPort &&
-            h.containerPort === m.containerPort &&
-            (isUnspecified(m.hostIP) ? h.hostIP === '' : h.hostIP === m.hostIP),
-        );
-        if (!found)
-          throw new CniError(
-            ErrorCode.Internal,
-            `rule for ${m.protocol} port ${m.hostPort} in chain ${dn} not found in table nat`,
-          );
-      }
+      const current = await listChains(this.runner, plan.family, 'nat', chainsOfCheck(plan));
+      const problem = portmapProblem(plan, indexTable(current));
+      if (problem) throw problem;
     }
+  }
+
+  /** check's judgement on the pass's nat tables. */
+  async inspect(req: PortForwardRequest, snap: RulesetSnapshot): Promise<Finding> {
+    const findings: Finding[] = [];
+    for (const c of req.containers) {
+      const plan = planOf(req, c);
+      const nat = await snap.iptables(plan.family, 'nat');
+      if (!nat) {
+        findings.push(unsure(`${plan.family === 6 ? 'ip6' : 'ip'}tables-save failed`));
+        continue;
+      }
+      const problem = portmapProblem(plan, nat);
+      findings.push(problem ? brokenBy(problem) : INTACT);
+    }
+    return combine(findings);
   }
 
   /** Chains of this network whose container ID is not kept (rules carry no ifname). */

@@ -95,6 +95,58 @@ export async function firstMissingRule(
   throw new Error(`${family === 6 ? 'ip6tables-restore' : 'iptables-restore'} failed: ${r.stderr.trim()}`);
 }
 
+/**
+ * `iptables-save` of every table of one family in one process (a reload pass reads the tables
+ * once for all its containers); undefined when it cannot be read (the tool is missing or fails).
+ */
+export async function saveAll(runner: Runner, family: Family): Promise<string | undefined> {
+  const r = await runner
+    .run({ tool: family === 6 ? 'ip6tables-save' : 'iptables-save', argv: [], allowFailure: true })
+    .catch(() => undefined);
+  return r?.exitCode === 0 ? r.stdout : undefined;
+}
+
+/** iptables-save text of several tables split per table (`*nat` … `COMMIT`); comments dropped. */
+export function splitSave(save: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let table: string | undefined;
+  let lines: string[] = [];
+  for (const line of save.split('\n')) {
+    const start = /^\*(\S+)$/.exec(line);
+    if (start?.[1]) {
+      table = start[1];
+      lines = [];
+    } else if (line === 'COMMIT') {
+      if (table !== undefined) out.set(table, lines.join('\n'));
+      table = undefined;
+    } else if (table !== undefined && !line.startsWith('#')) lines.push(line);
+  }
+  return out;
+}
+
+/** A table (or some of its chains) in iptables-save format, indexed for the checks. */
+export interface IndexedTable {
+  readonly chains: ReadonlySet<string>;
+  /** Every `-A` line, in order. */
+  readonly rules: readonly string[];
+  /** The same lines, for lookups. */
+  readonly ruleSet: ReadonlySet<string>;
+  /** The `-A` lines of each chain, in order. */
+  rulesOf(chain: string): readonly string[];
+}
+
+export function indexTable(save: string): IndexedTable {
+  const { chains, rules } = parseSave(save);
+  const byChain = new Map<string, string[]>();
+  for (const r of rules) {
+    const chain = r.slice(3, r.indexOf(' ', 3) < 0 ? undefined : r.indexOf(' ', 3));
+    const list = byChain.get(chain) ?? [];
+    list.push(r);
+    byChain.set(chain, list);
+  }
+  return { chains, rules, ruleSet: new Set(rules), rulesOf: (chain) => byChain.get(chain) ?? [] };
+}
+
 /** Lines of iptables-save text split into chain declarations and rules. */
 export function parseSave(save: string): { chains: Set<string>; rules: string[] } {
   const chains = new Set<string>();

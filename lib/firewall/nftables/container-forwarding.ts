@@ -20,7 +20,8 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
 import { addrText, nftComment, nftString, ownerTag } from '../text';
-import { nftApply, nftRead, nftTransact, parseElements, type NftElement } from './nft';
+import { elementsOf, nftApply, nftRead, nftTransact, parseElements, type NftElement } from './nft';
+import { brokenBy, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
 
 export const FW_TABLE = 'tscni_firewall';
 const T = `inet ${FW_TABLE}`;
@@ -104,6 +105,53 @@ export function renderForwardingTeardown(c: ForwardingChange, existing: readonly
   return gone.flatMap((e) => [`add element ${T} ${e}`, `delete element ${T} ${e}`]);
 }
 
+/** What check compares against: the rules' markers present per chain, and every element as `<set> { <key> }`. */
+export interface ForwardingIndex {
+  readonly markers: ReadonlySet<string>;
+  readonly elements: ReadonlySet<string>;
+}
+
+/** The rules every container of the table relies on, as markers of their JSON. */
+const FIXED_RULES = [
+  ['forward', '"target":"isolation"'],
+  ['forward', '"@containers4"'],
+  ['forward', '"@containers6"'],
+  ['isolation', '"@samebridge"'],
+  ['isolation', '"@noicc"'],
+  ['isolation', '"@internalself"'],
+] as const;
+
+export function indexForwarding(objects: ReadonlyArray<Record<string, unknown>>): ForwardingIndex {
+  const rules = objects
+    .map((o) => o['rule'] as { chain?: string } | undefined)
+    .filter((r): r is { chain?: string } => r !== undefined);
+  const markers = new Set<string>();
+  for (const [chain, marker] of FIXED_RULES)
+    if (rules.some((r) => r.chain === chain && JSON.stringify(r).includes(marker))) markers.add(`${chain} ${marker}`);
+  return { markers, elements: new Set(elementsOf(objects).map((e) => `${e.set} { ${e.key} }`)) };
+}
+
+/** What the table lacks of the expectation; undefined when nothing. */
+export function forwardingProblem(expected: ForwardingExpectation, index: ForwardingIndex): CniError | undefined {
+  for (const [chain, marker] of FIXED_RULES)
+    if (!index.markers.has(`${chain} ${marker}`))
+      return new CniError(ErrorCode.Internal, `rule of chain ${chain} not found in nftables table ${T}`, marker);
+  const have = index.elements;
+  for (const ip of expected.accept)
+    if (!have.has(addressElement(ip)))
+      return new CniError(ErrorCode.Internal, `address ${ip} not found in set ${setOf(ip)} of ${T}`);
+  for (const br of expected.isolate)
+    if (!have.has(isolatedElement(br)) || !have.has(sameBridgeElement(br)))
+      return new CniError(ErrorCode.Internal, `bridge ${br} not found in sets isolated/samebridge of ${T}`);
+  for (const br of expected.noIcc ?? [])
+    if (!have.has(noIccElement(br)))
+      return new CniError(ErrorCode.Internal, `bridge ${br} not found in set noicc of ${T}`);
+  for (const br of expected.internal ?? [])
+    if (!have.has(internalElement(br)) || !have.has(internalSelfElement(br)))
+      return new CniError(ErrorCode.Internal, `bridge ${br} not found in sets internal/internalself of ${T}`);
+  return undefined;
+}
+
 export class NftContainerForwarding implements ContainerForwarding {
   constructor(private readonly runner: Runner) {}
 
@@ -127,35 +175,20 @@ export class NftContainerForwarding implements ContainerForwarding {
     const json = await this.listing();
     if (json === undefined) throw new CniError(ErrorCode.Internal, `nftables table ${T} not found`);
     const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
-    const rules = (doc.nftables ?? [])
-      .map((o) => o['rule'] as { chain?: string } | undefined)
-      .filter((r): r is { chain?: string } => r !== undefined);
-    const ruleIn = (chain: string, marker: string): boolean =>
-      rules.some((r) => r.chain === chain && JSON.stringify(r).includes(marker));
-    for (const [chain, marker] of [
-      ['forward', '"target":"isolation"'],
-      ['forward', '"@containers4"'],
-      ['forward', '"@containers6"'],
-      ['isolation', '"@samebridge"'],
-      ['isolation', '"@noicc"'],
-      ['isolation', '"@internalself"'],
-    ] as const) {
-      if (!ruleIn(chain, marker))
-        throw new CniError(ErrorCode.Internal, `rule of chain ${chain} not found in nftables table ${T}`, marker);
-    }
-    const have = new Set(parseElements(json).map((e) => `${e.set} { ${e.key} }`));
-    for (const ip of expected.accept)
-      if (!have.has(addressElement(ip)))
-        throw new CniError(ErrorCode.Internal, `address ${ip} not found in set ${setOf(ip)} of ${T}`);
-    for (const br of expected.isolate)
-      if (!have.has(isolatedElement(br)) || !have.has(sameBridgeElement(br)))
-        throw new CniError(ErrorCode.Internal, `bridge ${br} not found in sets isolated/samebridge of ${T}`);
-    for (const br of expected.noIcc ?? [])
-      if (!have.has(noIccElement(br)))
-        throw new CniError(ErrorCode.Internal, `bridge ${br} not found in set noicc of ${T}`);
-    for (const br of expected.internal ?? [])
-      if (!have.has(internalElement(br)) || !have.has(internalSelfElement(br)))
-        throw new CniError(ErrorCode.Internal, `bridge ${br} not found in sets internal/internalself of ${T}`);
+    const problem = forwardingProblem(expected, indexForwarding(doc.nftables ?? []));
+    if (problem) throw problem;
+  }
+
+  /** check's judgement on the pass's ruleset (the table's index is made once per pass). */
+  async inspect(expected: ForwardingExpectation, snap: RulesetSnapshot): Promise<Finding> {
+    const index = await snap.memo(`index inet ${FW_TABLE}`, async () => {
+      const t = await snap.nftTable('inet', FW_TABLE);
+      return t === undefined ? undefined : t.exists ? indexForwarding(t.objects) : null;
+    });
+    if (index === undefined) return unsure('nft could not be read');
+    if (index === null) return brokenBy(new CniError(ErrorCode.Internal, `nftables table ${T} not found`));
+    const problem = forwardingProblem(expected, index);
+    return problem ? brokenBy(problem) : INTACT;
   }
 
   async isolatedBridges(): Promise<string[]> {

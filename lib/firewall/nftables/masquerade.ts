@@ -4,7 +4,7 @@
  * `masq_checks` whose comment starts with a hash of (net, ifname, id). Setup and teardown are one
  * `nft -f` each; rules are found by that comment, so teardown needs no addresses.
  */
-import { familyOfText } from '../../addr/ip';
+import { familyOfText, formatCIDR, formatIP, parseCIDR, parseIP } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { nftMasqHash, nftMasqNetworkHash } from '../names';
@@ -13,6 +13,7 @@ import { addrText, looseCommentText, nftLooseComment } from '../text';
 import type { Masquerade, MasqAddress } from '../types';
 import { nftRead, nftTransact, type TableProbe } from './nft';
 import { nftTableExists } from '../../netlink/nftables';
+import { brokenBy, INTACT, unsure, type Finding, type NftTableListing, type RulesetSnapshot } from '../snapshot';
 
 export const MASQ_TABLE = 'cni_plugins_masquerade';
 const T = `inet ${MASQ_TABLE}`;
@@ -73,6 +74,67 @@ export function parseMasqRules(listing: string): MasqRule[] {
   return rules;
 }
 
+/** An address or prefix as nft's JSON lists it (`"10.0.0.2"`, `{ prefix: { addr, len } }`), canonical; '' when neither. */
+function jsonAddr(v: unknown): string {
+  if (typeof v === 'string') {
+    const ip = parseIP(v);
+    return ip ? formatIP(ip) : '';
+  }
+  const p = (v as { prefix?: { addr?: unknown; len?: unknown } } | null)?.prefix;
+  const c = typeof p?.addr === 'string' && typeof p.len === 'number' ? parseCIDR(`${p.addr}/${p.len}`) : undefined;
+  return c ? formatCIDR(c.addr, c.prefix) : '';
+}
+
+/** `saddr <a> daddr != <subnet> masquerade`, read from a rule's JSON expressions; undefined when it is not that. */
+function masqRuleOf(expr: unknown): string | undefined {
+  if (!Array.isArray(expr) || expr.length !== 3) return undefined;
+  const [src, dst, verdict] = expr as Array<Record<string, unknown>>;
+  const field = (m: unknown, name: string, op: string): unknown => {
+    const x = (m as { match?: { op?: unknown; left?: { payload?: { field?: unknown } }; right?: unknown } } | undefined)
+      ?.match;
+    return x?.op === op && x.left?.payload?.field === name ? x.right : undefined;
+  };
+  if (!verdict || !('masquerade' in verdict)) return undefined;
+  const saddr = jsonAddr(field(src, 'saddr', '=='));
+  // A subnet of one address is listed as that address.
+  const d = jsonAddr(field(dst, 'daddr', '!='));
+  const subnet = d.includes('/') || d === '' ? d : `${d}/${familyOfText(d) === 6 ? 128 : 32}`;
+  return `saddr ${saddr} daddr != ${subnet}`;
+}
+
+/**
+ * Masquerade judged from the table's JSON listing. Broken when the table, the postrouting goto
+ * or every rule of the attachment (found by its hash, as setup finds them) is missing; a rule
+ * with the attachment's comment that reads otherwise than expected is unsure (check compares the
+ * listed text).
+ */
+export function nftMasqFinding(t: NftTableListing, a: Attachment, addrs: readonly MasqAddress[]): Finding {
+  const missing = (msg: string, details?: string): Finding => brokenBy(new CniError(ErrorCode.Internal, msg, details));
+  if (!t.exists) return missing(`nftables table ${T} not found`);
+  const rules = t.objects
+    .map((o) => o['rule'] as { chain?: unknown; comment?: unknown; expr?: unknown } | undefined)
+    .filter((r) => r !== undefined);
+  if (
+    !rules.some(
+      (r) => r.chain === 'postrouting' && JSON.stringify(r.expr).includes('{"goto":{"target":"masq_checks"}}'),
+    )
+  )
+    return missing(`nftables chain postrouting of ${T} does not reach masq_checks`);
+  const prefix = nftMasqHash(a.networkName, a.ifName, a.containerId);
+  const mine = rules.filter(
+    (r) => r.chain === 'masq_checks' && typeof r.comment === 'string' && r.comment.startsWith(prefix),
+  );
+  // Setup writes one rule per address: fewer is a rule missing, whatever the others read like.
+  if (mine.length < addrs.length) return missing(`masquerade rule not found in ${T}`, `comment ${masqComment(a)}`);
+  const comment = masqComment(a);
+  const have = new Set(mine.filter((r) => r.comment === comment).map((r) => masqRuleOf(r.expr)));
+  for (const x of addrs) {
+    if (!have.has(`saddr ${x.address} daddr != ${x.subnet}`))
+      return unsure(`no rule of ${T} for ${x.address} reads as expected`);
+  }
+  return INTACT;
+}
+
 export class NftMasquerade implements Masquerade {
   constructor(
     private readonly runner: Runner,
@@ -114,6 +176,12 @@ export class NftMasquerade implements Masquerade {
       const want = ruleFor(a, x).replace(' == ', ' ');
       if (!listed.has(want)) throw new CniError(ErrorCode.Internal, `masquerade rule not found in ${T}`, want);
     }
+  }
+
+  async inspect(a: Attachment, addrs: readonly MasqAddress[], snap: RulesetSnapshot): Promise<Finding> {
+    if (addrs.length === 0) return INTACT;
+    const t = await snap.nftTable('inet', MASQ_TABLE);
+    return t ? nftMasqFinding(t, a, addrs) : unsure('nft could not be read');
   }
 
   /** Rules of this network (by the network's hash) whose comment is no kept attachment's, as the reference decides. */

@@ -89,8 +89,13 @@ function partText(type: string, part: string | number): string | undefined {
  */
 export function parseElements(json: string): NftElement[] {
   const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+  return elementsOf(doc.nftables ?? []);
+}
+
+/** The elements of the maps and sets among a listing's objects (parseElements without the parse). */
+export function elementsOf(objects: ReadonlyArray<Record<string, unknown>>): NftElement[] {
   const out: NftElement[] = [];
-  for (const obj of doc.nftables ?? []) {
+  for (const obj of objects) {
     const s = (obj['map'] ?? obj['set']) as { name?: string; type?: unknown; elem?: unknown[] } | undefined;
     if (!s?.name || !Array.isArray(s.elem)) continue;
     const types = (Array.isArray(s.type) ? s.type : [s.type]).map(String);

@@ -13,7 +13,8 @@ import { attachmentKey, type Attachment } from '../../cni/invocation';
 import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
 import { addrText, nftComment, ownerTag, parseOwnerTag, portText, protocolText } from '../text';
-import { nftRead, nftTransact, parseElements, type NftElement, type TableProbe } from './nft';
+import { elementsOf, nftRead, nftTransact, parseElements, type NftElement, type TableProbe } from './nft';
+import { brokenBy, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
 import { nftTableExists } from '../../netlink/nftables';
 
 export { parseElements, type NftElement };
@@ -94,9 +95,14 @@ const SKELETON_RULES: ReadonlyMap<string, number> = (() => {
 /** What the table lacks of its fixed part, from `nft -j list table`; undefined when nothing. */
 export function skeletonShortfall(json: string): string | undefined {
   const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+  return skeletonShortfallOf(doc.nftables ?? []);
+}
+
+/** skeletonShortfall of a listing's objects. */
+export function skeletonShortfallOf(objects: ReadonlyArray<Record<string, unknown>>): string | undefined {
   const have = new Map<string, number>();
   const chains = new Set<string>();
-  for (const obj of doc.nftables ?? []) {
+  for (const obj of objects) {
     const chain = obj['chain'] as { name?: unknown } | undefined;
     if (typeof chain?.name === 'string') chains.add(chain.name);
     const rule = obj['rule'] as { chain?: unknown } | undefined;
@@ -209,6 +215,31 @@ export function mappingsOf(elements: readonly NftElement[]): Map<Family, PortMap
   return out;
 }
 
+/** What check compares against: the skeleton's shortfall and every element as `<set> <key> <owner>`. */
+export interface HostportIndex {
+  readonly shortfall: string | undefined;
+  readonly elements: ReadonlySet<string>;
+}
+
+export const indexHostports = (objects: ReadonlyArray<Record<string, unknown>>): HostportIndex => ({
+  shortfall: skeletonShortfallOf(objects),
+  elements: new Set(elementsOf(objects).map((e) => `${e.set} ${e.key} ${e.comment}`)),
+});
+
+/** What the table lacks of the request's forwarding; undefined when nothing. */
+export function hostportProblem(req: PortForwardRequest, index: HostportIndex): CniError | undefined {
+  if (index.shortfall) return new CniError(ErrorCode.Internal, `nftables table ${T} is incomplete`, index.shortfall);
+  for (const c of req.containers) {
+    for (const line of renderElements(nftPlanOf(req, c))) {
+      // `add element inet tscni_hostport <set> { <key> comment "<owner>"[ : <value>] }`
+      const m = /^add element \S+ \S+ (\S+) \{ (.*) comment "([^"]*)"/.exec(line);
+      if (m && !index.elements.has(`${m[1]} ${m[2]} ${m[3]}`))
+        return new CniError(ErrorCode.Internal, `missing hostport element ${m[2]} in ${m[1]}`);
+    }
+  }
+  return undefined;
+}
+
 export class NftPortForwarding implements PortForwarding {
   constructor(
     private readonly runner: Runner,
@@ -260,17 +291,21 @@ export class NftPortForwarding implements PortForwarding {
   async check(req: PortForwardRequest): Promise<void> {
     const json = await nftRead(this.runner, ['-j', 'list', 'table', 'inet', NFT_TABLE]);
     if (json === undefined) throw new CniError(ErrorCode.Internal, `nftables table ${T} not found`);
-    const short = skeletonShortfall(json);
-    if (short) throw new CniError(ErrorCode.Internal, `nftables table ${T} is incomplete`, short);
-    const have = new Set(parseElements(json).map((e) => `${e.set} ${e.key} ${e.comment}`));
-    for (const c of req.containers) {
-      for (const line of renderElements(nftPlanOf(req, c))) {
-        // `add element inet tscni_hostport <set> { <key> comment "<owner>"[ : <value>] }`
-        const m = /^add element \S+ \S+ (\S+) \{ (.*) comment "([^"]*)"/.exec(line);
-        if (m && !have.has(`${m[1]} ${m[2]} ${m[3]}`))
-          throw new CniError(ErrorCode.Internal, `missing hostport element ${m[2]} in ${m[1]}`);
-      }
-    }
+    const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
+    const problem = hostportProblem(req, indexHostports(doc.nftables ?? []));
+    if (problem) throw problem;
+  }
+
+  /** check's judgement on the pass's ruleset (the table's index is made once per pass). */
+  async inspect(req: PortForwardRequest, snap: RulesetSnapshot): Promise<Finding> {
+    const index = await snap.memo(`index inet ${NFT_TABLE}`, async () => {
+      const t = await snap.nftTable('inet', NFT_TABLE);
+      return t === undefined ? undefined : t.exists ? indexHostports(t.objects) : null;
+    });
+    if (index === undefined) return unsure('nft could not be read');
+    if (index === null) return brokenBy(new CniError(ErrorCode.Internal, `nftables table ${T} not found`));
+    const problem = hostportProblem(req, index);
+    return problem ? brokenBy(problem) : INTACT;
   }
 
   /** Elements of this network whose (container, ifname) is not kept. Hashed owners are kept. */

@@ -15,6 +15,7 @@ import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
 import { goJsonText } from '../../sys/raw-text';
 import { nftRead, nftTransact } from './nft';
+import { brokenBy, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
 
 const FAMILY = 'bridge';
 const TABLE = 'nat';
@@ -82,10 +83,15 @@ interface Listed {
 
 /** Rules and chains of `nft -j list table bridge nat` output. */
 export function parseListing(json: string): Listed {
-  const out: Listed = { rules: [], chains: [] };
-  if (json.trim() === '') return out;
+  if (json.trim() === '') return { rules: [], chains: [] };
   const doc = JSON.parse(json) as { nftables?: Array<Record<string, unknown>> };
-  for (const obj of doc.nftables ?? []) {
+  return listingOf(doc.nftables ?? []);
+}
+
+/** parseListing of a listing's objects. */
+export function listingOf(objects: ReadonlyArray<Record<string, unknown>>): Listed {
+  const out: Listed = { rules: [], chains: [] };
+  for (const obj of objects) {
     const c = obj['chain'] as { name?: unknown; handle?: unknown } | undefined;
     if (typeof c?.name === 'string' && typeof c.handle === 'number')
       out.chains.push({ name: c.name, handle: c.handle });
@@ -159,14 +165,36 @@ export async function gcSpoofcheck(runner: Runner, keep: ReadonlySet<string>): P
 
 const ruleKey = (r: Rule): string => `${r.chain}\n${r.comment}\n${JSON.stringify(r.expr)}`;
 
-/** Throws when the attachment's spoof check is not complete (its jump, its chains and their rules). */
-export async function checkSpoofcheck(runner: Runner, ref: string, hostVeth: string, mac: string): Promise<void> {
-  const have = new Set((await listing(runner)).rules.map(ruleKey));
+/** What the attachment's spoof check lacks among the table's rules (as ruleKey gives them); undefined when nothing. */
+function spoofProblem(have: ReadonlySet<string>, ref: string, hostVeth: string, mac: string): CniError | undefined {
   for (const rule of rulesOf(ref, hostVeth, mac))
     if (!have.has(ruleKey(rule)))
-      throw new CniError(
+      return new CniError(
         ErrorCode.Internal,
         'MAC spoof check rule not found in table bridge nat',
         `chain ${rule.chain}: ${JSON.stringify(rule.expr)} comment ${JSON.stringify(rule.comment)}`,
       );
+  return undefined;
+}
+
+/** Throws when the attachment's spoof check is not complete (its jump, its chains and their rules). */
+export async function checkSpoofcheck(runner: Runner, ref: string, hostVeth: string, mac: string): Promise<void> {
+  const problem = spoofProblem(new Set((await listing(runner)).rules.map(ruleKey)), ref, hostVeth, mac);
+  if (problem) throw problem;
+}
+
+/** checkSpoofcheck's judgement on a reload pass's ruleset (the table's rules indexed once per pass). */
+export async function inspectSpoofcheck(
+  snap: RulesetSnapshot,
+  ref: string,
+  hostVeth: string,
+  mac: string,
+): Promise<Finding> {
+  const have = await snap.memo(`index ${FAMILY} ${TABLE}`, async () => {
+    const t = await snap.nftTable(FAMILY, TABLE);
+    return t === undefined ? undefined : new Set(listingOf(t.objects).rules.map(ruleKey));
+  });
+  if (have === undefined) return unsure('nft could not be read');
+  const problem = spoofProblem(have, ref, hostVeth, mac);
+  return problem ? brokenBy(problem) : INTACT;
 }
