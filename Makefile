@@ -118,10 +118,15 @@ test: testdeps build build/e2e/cnitool typecheck lint
 	$(JEST) --selectProjects e2e --runInBand --reporters=default --reporters=./e2e/reporter.js
 
 # The hostile-input fuzzer (lib/testutil/fuzz.ts) for FUZZ_SECONDS (an hour), nice'd, in its own
-# sandbox; `make test` runs it briefly (25 calls). FUZZ_SEED=<n> replays a run.
+# sandbox; `make test` runs it briefly (25 calls). FUZZ_SEED=<n> replays a run (FUZZ_PATH=<i> its
+# call i alone). FUZZ_LOG=<file> logs each call and how the run ended; jest's exit status is added
+# here, as nothing inside the process hears a SIGKILL (128+9: the OOM killer, say).
 FUZZ_SECONDS ?= 3600
 fuzz: testdeps build
-	FUZZ_SECONDS=$(FUZZ_SECONDS) nice -n 10 $(JEST) --selectProjects integration --runInBand --runTestsByPath lib/cni/fuzz.int.test.ts
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) nice -n 10 $(JEST) --selectProjects integration --runInBand --runTestsByPath lib/cni/fuzz.int.test.ts; \
+	  status=$$?; \
+	  if [ -n "$$FUZZ_LOG" ]; then echo "$$(date -u +%Y-%m-%dT%H:%M:%SZ) make fuzz: jest exited with status $$status" >>"$$FUZZ_LOG"; fi; \
+	  exit $$status
 
 demo: deps build
 	@if [ -x examples/demo.sh ]; then examples/demo.sh; else echo "demo: not yet"; fi

@@ -6,12 +6,14 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkName } from '../cni/names';
+import { UnsafePathError } from '../sys/safe-fs';
 import { NetworkStore, isLeaseName, parseLeaseContent } from './disk-store';
 
 const dirs: string[] = [];
@@ -169,6 +171,21 @@ describe('NetworkStore', () => {
       family: 6,
       value: 0xfd000000000000000000000000000009n,
     });
+  });
+
+  it('a link planted at the lock after open() made it is refused by locked(), not followed', async () => {
+    const { data, store, dir } = fresh();
+    writeFileSync(join(data, 'victim'), 'precious');
+    rmSync(join(dir, 'lock'));
+    symlinkSync(join(data, 'victim'), join(dir, 'lock'));
+    let ran = false;
+    await expect(
+      store.locked(() => {
+        ran = true;
+      }),
+    ).rejects.toThrow(UnsafePathError);
+    expect(ran).toBe(false);
+    expect(readFileSync(join(data, 'victim'), 'utf8')).toBe('precious');
   });
 
   it('refuses a dataDir that is a file', () => {

@@ -231,6 +231,21 @@ export class NetworkStore {
     }
   }
 
+  /** The lock file's descriptor, reached as openDirs reaches the directory (a link there is refused). */
+  private openLock(): number {
+    const base = SafeDir.require(this.dataDir);
+    try {
+      const dir = base.requireSub(this.network);
+      try {
+        return dir.openLockFile('lock');
+      } finally {
+        dir.close();
+      }
+    } finally {
+      base.close();
+    }
+  }
+
   private get d(): Dirs {
     if (!this.open) throw new Error('NetworkStore used outside locked()');
     return this.open;
@@ -258,7 +273,8 @@ export class NetworkStore {
   /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
   locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
     // The reference's lock file: our host-local and the reference's exclude each other on a shared store.
-    return withFlock(join(this.dir, 'lock'), 'the IPAM store', async () => {
+    const lock = { path: join(this.dir, 'lock'), name: 'the IPAM store', open: () => this.openLock() };
+    return withFlock(lock, async () => {
       let dirs: Dirs;
       try {
         dirs = this.openDirs(false);

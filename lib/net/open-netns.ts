@@ -34,8 +34,13 @@ export function netnsExists(netns: string): boolean {
 
 /** Throws the reference's error when CNI_NETNS is not a network namespace (ADD, CHECK). */
 export function requireNetns(netns: string): void {
+  closeSync(openNetns(netns));
+}
+
+/** The namespace's descriptor (sbr locks it), or the reference's error when it is not one. */
+export function openNetns(netns: string): number {
   try {
-    closeSync(openNetnsFd(netns));
+    return openNetnsFd(netns);
   } catch (e) {
     if (e instanceof NotNetnsError) throw failedToOpen(netns, e.missing ? 'no such file or directory' : e.why);
     throw e;

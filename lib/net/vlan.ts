@@ -29,7 +29,7 @@
  * A container whose DEL never comes keeps its entry until GC drops it (the spec's answer to
  * leaked attachments), so the sub-interface stays while the runtime believes it is in use.
  */
-import { closeSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ConfigError, ErrorCode } from '../cni/errors';
 import { isValidLinkName } from '../cni/names';
@@ -194,8 +194,12 @@ class Store {
 
   /** Runs fn under the one lock of the state directory (created on first use, never through a link). */
   locked<T>(fn: () => Promise<T>): Promise<T> {
-    this.inDir(true, (d) => closeSync(d.openLockFile('lock', 0o644)));
-    return withFlock(join(this.dir, 'lock'), `the VLAN sub-interface state in ${this.dir}`, fn);
+    const open = (): number => {
+      const fd = this.inDir(true, (d) => d.openLockFile('lock', 0o644));
+      if (fd === undefined) throw new Error(`${this.dir}: not created`); // create: true makes it
+      return fd;
+    };
+    return withFlock({ path: join(this.dir, 'lock'), name: `the VLAN sub-interface state in ${this.dir}`, open }, fn);
   }
 }
 

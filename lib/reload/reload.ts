@@ -19,7 +19,7 @@
  * container whose DEL began meanwhile has what reload restored taken back, so a DEL never
  * leaves rules behind because of a reload. Conflicting writes of concurrent ADDs are retried.
  */
-import { closeSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { attachmentKey, type Attachment } from '../cni/invocation';
 import type { Env } from '../cni/io';
@@ -173,14 +173,16 @@ async function reloadOne(t: Target, opts: ReloadOptions, snap: RulesetSnapshot):
 
 /** Runs reload; the outcomes are in the order attachments were found. */
 export async function reload(opts: ReloadOptions): Promise<Outcome[]> {
-  const dir = SafeDir.require(opts.runDir, { create: true, mode: 0o700 });
-  try {
-    closeSync(dir.openLockFile('reload.lock')); // created without following a planted link
-  } finally {
-    dir.close();
-  }
-  const lockFile = join(opts.runDir, 'reload.lock');
-  return withFlock(lockFile, `tscni reload (${lockFile})`, () => reloadLocked(opts));
+  const path = join(opts.runDir, 'reload.lock');
+  const open = (): number => {
+    const dir = SafeDir.require(opts.runDir, { create: true, mode: 0o700 });
+    try {
+      return dir.openLockFile('reload.lock'); // created and opened without following a planted link
+    } finally {
+      dir.close();
+    }
+  };
+  return withFlock({ path, name: `tscni reload (${path})`, open }, () => reloadLocked(opts));
 }
 
 async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {

@@ -410,15 +410,30 @@ export class SafeDir {
     utimesSync(`/proc/self/fd/${this.fd}`, atime, mtime);
   }
 
-  /** Opens (creating when missing) the regular file `name` for reading only, e.g. to flock it. */
+  /**
+   * Opens (creating when missing) the regular file `name` for reading only, to flock it: never
+   * through a link, and a FIFO, device or directory there is refused (UnsafePathError) without
+   * blocking. Lock the descriptor returned; opening the path again could meet a link planted since.
+   */
   openLockFile(name: string, mode = 0o600): number {
     for (let attempt = 0; ; attempt++) {
+      let fd: number | undefined;
       try {
-        return openSync(this.at(name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        fd = openSync(this.at(name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
       } catch (e) {
         if (errno(e) === 'ELOOP')
           throw new UnsafePathError(this.show(name), 'is a symbolic link; refusing to follow it');
         if (errno(e) !== 'ENOENT' || attempt > 3) throw e;
+      }
+      if (fd !== undefined) {
+        let regular = false;
+        try {
+          regular = fstatSync(fd).isFile();
+        } finally {
+          if (!regular) closeSync(fd);
+        }
+        if (!regular) throw new UnsafePathError(this.show(name), 'is not a regular file; refusing to lock it');
+        return fd;
       }
       // Created write-only once, then opened read-only: flock needs no write access, and a
       // read-only store's existing lock file still opens.

@@ -6,7 +6,8 @@
  *    the spec's table (1-7, 11, 50, 51), skel's 8, 999 or a plugin's own (100+), with no stack trace;
  *  - nothing outside the state directories changed: the sandbox directory keeps its entries and
  *    the canary tree (which planted links in the state directories point at) keeps its content;
- *  - after a failed ADD and the DEL a runtime would send, no link, rule or lease is left.
+ *  - after a failed ADD and the DEL a runtime would send, no link, rule or lease is left;
+ *  - no process is left running in the sandbox's namespaces.
  * Every call runs in the sandbox's host network namespace and in a private mount namespace whose
  * tmpfs lies over the default state roots (/var/lib/cni, /run/cni, /run/tscni, /var/lib/tscni), so a
  * config that names no directory of ours still writes nothing on the machine.
@@ -413,8 +414,37 @@ export class World {
     }
   }
 
+  /**
+   * Processes living in the sandbox's namespaces, as "pid command line": nothing runs there
+   * between calls, so any is a call's child that outlived it (a leak a long run would pile up).
+   */
+  async processesLeft(): Promise<string[]> {
+    const out: string[] = [];
+    for (const ns of [this.sb.hostNs, this.sb.nsName('c'), this.sb.nsName('out')]) {
+      const r = await run(['ip', 'netns', 'pids', ns]);
+      for (const pid of r.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p))) {
+        let cmd = '?';
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+        } catch {
+          // gone meanwhile
+        }
+        out.push(`${pid} ${cmd}`);
+      }
+    }
+    return out;
+  }
+
   /** Back to the start: only the sandbox's own links, no rules, empty state (links planted when asked). */
   async reset(plant: boolean): Promise<void> {
+    // Left by an earlier call (a finding then): they were started by our calls, ended by their PIDs.
+    for (const p of await this.processesLeft()) {
+      try {
+        process.kill(Number(p.split(' ')[0]), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
     const keep = new Set(['lo', 'phys0', 'fzdev0', 'fzdev0p']);
     for (const [ns, kept] of [
       [this.sb.hostNs, keep],
@@ -423,9 +453,14 @@ export class World {
       for (const l of await linkNames(ns)) if (!kept.has(l)) await run(['ip', '-n', ns, 'link', 'del', l]);
       await run(['ip', 'netns', 'exec', ns, 'nft', 'flush', 'ruleset']);
     }
-    // fzdev0 may have been moved into the container (host-device): bring it back.
-    if (!(await linkNames(this.sb.hostNs)).includes('fzdev0'))
-      await run(['ip', '-n', this.sb.nsName('c'), 'link', 'set', 'fzdev0', 'netns', this.sb.hostNs]);
+    // A host-device ADD moves fzdev0 into the container under the call's ifName, where it was just
+    // deleted with its peer: made again, or every later host-device call would find no device.
+    const hostLinks = await linkNames(this.sb.hostNs);
+    if (!hostLinks.includes('fzdev0') || !hostLinks.includes('fzdev0p')) {
+      for (const l of ['fzdev0', 'fzdev0p'])
+        if (hostLinks.includes(l)) await run(['ip', '-n', this.sb.hostNs, 'link', 'del', l]);
+      await runOk(['ip', '-n', this.sb.hostNs, 'link', 'add', 'fzdev0', 'type', 'veth', 'peer', 'name', 'fzdev0p']);
+    }
     await runOk(this.pm.enter(['sh', '-c', DEFAULT_ROOTS.map((d) => `rm -rf ${d}/* ${d}/.[!.]*`).join('; ')]));
     rmSync(this.state, { recursive: true, force: true });
     rmSync(this.cwd, { recursive: true, force: true });
@@ -487,6 +522,23 @@ export class World {
     );
   }
 
+  /** The bridge a bridge call's config names (default cni0), when a bridge of that name is in the sandbox host. */
+  private async bridgeOf(c: FuzzCall): Promise<string | undefined> {
+    if (c.plugin !== 'bridge') return undefined;
+    let name: unknown = 'cni0';
+    try {
+      const conf: unknown = JSON.parse(c.stdin);
+      if (typeof conf === 'object' && conf !== null && 'bridge' in conf) name = conf.bridge || 'cni0';
+    } catch {
+      return undefined;
+    }
+    if (typeof name !== 'string') return undefined;
+    const r = await run(['ip', '-n', this.sb.hostNs, '-d', '-j', 'link', 'show', 'dev', name]);
+    if (r.code !== 0) return undefined;
+    const links = JSON.parse(r.stdout) as Array<{ ifname?: string; linkinfo?: { info_kind?: string } }>;
+    return links[0]?.ifname === name && links[0]?.linkinfo?.info_kind === 'bridge' ? name : undefined;
+  }
+
   /** Runs one generated call and returns what it broke (empty: nothing). */
   async check(c: FuzzCall): Promise<Finding[]> {
     await this.reset(c.plant);
@@ -507,10 +559,16 @@ export class World {
       const del = await this.invoke(c, 'DEL');
       findings.push(...outputFindings(c, del).map((f) => ({ ...f, what: `the DEL after: ${f.what}` })));
       const after = await this.snapshot();
+      // The configured bridge may stay: bridge never removes it, after a failed ADD (README,
+      // Rollback: lease, veth, rules) as after a DEL, as the reference; nothing else may.
+      const bridge = await this.bridgeOf(c);
+      if (bridge !== undefined) after.hostLinks = dropName(after.hostLinks, bridge);
       for (const k of Object.keys(before) as Array<keyof Snapshot>)
         if (before[k] !== after[k])
           findings.push({ call: c, what: `failed ADD + DEL left ${k}: ${before[k]} -> ${after[k]}`, result: r });
     }
+    const left = await this.processesLeft();
+    if (left.length > 0) findings.push({ call: c, what: `left running in the sandbox: ${left.join('; ')}`, result: r });
     if (treeDigest(this.canary) !== canaryBefore)
       findings.push({ call: c, what: 'the canary (outside the state directories) changed', result: r });
     const topAfter = readdirSync(this.sb.dir).sort().join(' ');
@@ -543,6 +601,13 @@ export function outputFindings(call: FuzzCall, r: RunResult): Finding[] {
     return bad('a JavaScript exception reached the caller');
   return [];
 }
+
+/** A snapshot's link list without `name`. */
+const dropName = (links: string, name: string): string =>
+  links
+    .split(' ')
+    .filter((l) => l !== name)
+    .join(' ');
 
 async function linkNames(ns: string): Promise<string[]> {
   const r = await run(['ip', '-n', ns, '-o', 'link', 'show']);

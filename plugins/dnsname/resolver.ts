@@ -115,7 +115,8 @@ export async function withNetworkLock<T>(dir: string, fn: () => Promise<T>): Pro
     try {
       lockFd = openSync(
         `/proc/self/fd/${dirFd}/${LOCK_FILE}`,
-        constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW,
+        // A FIFO or device planted there opens without blocking or side effects, then is refused.
+        constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
         0o600,
       );
       if (!fstatSync(lockFd).isFile())

@@ -7,6 +7,7 @@
  */
 import { CniError, ErrorCode } from '../../lib/cni/errors';
 import { withFlock } from '../../lib/sys/flock';
+import { openNetns } from '../../lib/net/open-netns';
 import { isErrno, type RouteSpec, type Rtnl } from '../../lib/netlink';
 import { UndoStack } from '../../lib/undo';
 import type { Step } from './plan';
@@ -82,6 +83,6 @@ export async function applySteps(ctr: Rtnl, steps: readonly Step[], fixedTable: 
   });
 }
 
-/** Runs `fn` holding sbr's lock on the container's namespace file. */
+/** Runs `fn` holding sbr's lock on the container's namespace file (the descriptor checked to be one). */
 export const withNetnsLock = <T>(netns: string, fn: () => Promise<T>): Promise<T> =>
-  withFlock(netns, `network namespace ${netns}`, fn);
+  withFlock({ path: netns, name: `network namespace ${netns}`, open: () => openNetns(netns) }, fn);
