@@ -1,7 +1,8 @@
 /**
  * A reload pass's restores as one transaction per family: every broken concern of every live
  * container renders its idempotent setup into the batch, and `commit` writes them with one
- * `iptables-restore --noflush` per iptables family (its tables in one input) and one `nft -f`.
+ * `iptables-restore --noflush` per iptables family (its tables in one input) and one `nft -f`
+ * (plus one `nft -j` for the MAC spoof checks, whose names only nft's JSON can carry).
  *
  * Renderers need the state they change (which shared chains and jumps exist, which stale rules
  * or elements to delete), so the batch reads it afresh once — `iptables-save` per family,
@@ -124,6 +125,8 @@ export class RestoreBatch {
   private readonly staged = new Map<string, string[]>();
   private readonly nftLines: string[] = [];
   private readonly nftOnce = new Set<string>();
+  private readonly jsonCommands: object[] = [];
+  private readonly jsonOnce = new Set<string>();
 
   constructor(private readonly runner: Runner) {
     this.fresh = new RulesetSnapshot(runner);
@@ -131,7 +134,7 @@ export class RestoreBatch {
 
   /** Whether anything was staged. */
   get empty(): boolean {
-    return this.staged.size === 0 && this.nftLines.length === 0;
+    return this.staged.size === 0 && this.nftLines.length === 0 && this.jsonCommands.length === 0;
   }
 
   private async model(family: Family, table: Table): Promise<TableModel> {
@@ -181,6 +184,20 @@ export class RestoreBatch {
     this.nftLines.push(...mine);
   }
 
+  /**
+   * Stages `nft -j` commands (the concerns that speak nft's JSON: names text cannot carry), in
+   * one more transaction; `once` as for nft.
+   */
+  nftJson(once: readonly object[], commands: readonly object[]): void {
+    for (const c of once) {
+      const key = JSON.stringify(c);
+      if (this.jsonOnce.has(key)) continue;
+      this.jsonOnce.add(key);
+      this.jsonCommands.push(c);
+    }
+    this.jsonCommands.push(...commands);
+  }
+
   /** The iptables-restore input of one family: its tables in order, declarations first in each. */
   restoreText(family: Family): string {
     const out: string[] = [];
@@ -213,6 +230,11 @@ export class RestoreBatch {
       attempt('iptables', () => restore(this.runner, 4, this.restoreText(4))),
       attempt('ip6tables', () => restore(this.runner, 6, this.restoreText(6))),
       attempt('nft', () => nftApply(this.runner, this.nftLines)),
+      attempt('nft -j', async () => {
+        // As an argument: nft's JSON reader opens /dev/stdin by name, which fails on a socket (Bun's pipes).
+        if (this.jsonCommands.length > 0)
+          await this.runner.run({ tool: 'nft', argv: ['-j', JSON.stringify({ nftables: this.jsonCommands })] });
+      }),
     );
     if (failures.length > 0) throw new Error(failures.join('; '));
   }

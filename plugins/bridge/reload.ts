@@ -13,6 +13,7 @@ import {
   inspectSpoofcheck,
   setupSpoofcheck,
   spoofRef,
+  stageSpoofcheck,
   teardownSpoofcheck,
 } from '../../lib/firewall/nftables/spoofcheck';
 import { normalizeMac } from '../../lib/net/mac';
@@ -79,6 +80,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: 
         await teardownSpoofcheck(runner, ref);
         await setupSpoofcheck(runner, ref, spoof.hostVeth, spoof.mac);
       },
+      stage: (batch) => stageSpoofcheck(batch, ref, spoof.hostVeth, spoof.mac),
       undo: () => teardownSpoofcheck(runner, ref),
     });
   }
