@@ -3,13 +3,15 @@
  * plugin; iptables backend) over containers in libcni's cache, against a fake iptables
  * (lib/testutil/fake-iptables.ts): what the pass reads, what it restores, and that the programs
  * it starts do not grow with the containers — one `iptables-save` for a pass that finds
- * everything intact, plus the restores of only what is broken. Plans are golden files.
+ * everything intact; for one that finds things broken, a fresh `iptables-save` and one
+ * `iptables-restore` per family for all of them. Plans are golden files.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Attachment } from '../lib/cni/invocation';
+import type { Command, Runner } from '../lib/exec/runner';
 import { reload } from '../lib/reload/reload';
 import type { Outcome } from '../lib/reload/types';
 import { markTeardown } from '../lib/state/marks';
@@ -28,7 +30,10 @@ const cid = (i: number): string => `ctr${String(i).padStart(3, '0')}`;
 const ipOf = (i: number): string => `10.88.${Math.floor((i + 2) / 250)}.${(i + 2) % 250}`;
 
 /** A node with `n` containers in libcni's cache, their leases held, their netns files there. */
-function node(n: number): { dir: string; run: (fw: FakeIptables, dryRun?: boolean) => Promise<Outcome[]> } {
+function node(n: number): {
+  dir: string;
+  run: (fw: FakeIptables, dryRun?: boolean, runner?: Runner) => Promise<Outcome[]>;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'tscni-reload-pass-'));
   dirs.push(dir);
   const list = {
@@ -78,7 +83,7 @@ function node(n: number): { dir: string; run: (fw: FakeIptables, dryRun?: boolea
   }
   return {
     dir,
-    run: (fw, dryRun = false) =>
+    run: (fw, dryRun = false, runner: Runner = fw.runner) =>
       reload({
         cacheDir: join(dir, 'cache'),
         netconfPath: join(dir, 'net.d'),
@@ -86,7 +91,7 @@ function node(n: number): { dir: string; run: (fw: FakeIptables, dryRun?: boolea
         dryRun,
         networks: [],
         env: { TSCNI_RUN_DIR: join(dir, 'run') },
-        runner: fw.runner,
+        runner,
         reloaders: lookupReloader,
       }),
   };
@@ -192,5 +197,79 @@ describe('a reload pass', () => {
     // The reading, then masquerade's own check (one iptables-restore of -C lines); nothing written.
     expect(fw.runner.lines().slice(mark)).toEqual(['iptables-save', 'iptables-restore --noflush -w 10']);
     expect(String(fw.runner.calls[mark + 1]?.input)).toMatch(/^\*nat\n-C POSTROUTING /);
+  });
+
+  it('after iptables -F, 50 containers are restored with one iptables-restore', async () => {
+    const n = node(50);
+    const fw = new FakeIptables();
+    await n.run(fw);
+    fw.flush('iptables -F');
+    const mark = fw.runner.calls.length;
+    const out = await n.run(fw);
+    expect(out).toHaveLength(150);
+    expect(out.every((o) => o.state === 'restored')).toBe(true);
+    // The pass's reading, the batch's fresh one, one write.
+    expect(fw.runner.lines().slice(mark)).toEqual([
+      'iptables-save',
+      'iptables-save',
+      'iptables-restore --noflush -w 10',
+    ]);
+    const again = fw.runner.calls.length;
+    expect((await n.run(fw)).every((o) => o.state === 'intact')).toBe(true);
+    expect(fw.runner.lines().slice(again)).toEqual(['iptables-save']);
+  });
+
+  it('when the batched transaction fails, restores each container on its own: one bad container blocks no other', async () => {
+    const n = node(3);
+    const fw = new FakeIptables();
+    // Every write that carries ctr001's masquerade fails (as a kernel refusing its rule would).
+    const bad = (c: Command): boolean =>
+      c.tool === 'iptables-restore' && /^-[AN] CNI-c1d483f41afd5fb2f38e8420 /m.test(String(c.input ?? ''));
+    const runner: Runner = {
+      run: (c) => (bad(c) ? Promise.reject(new Error('iptables-restore: line 3 failed')) : fw.runner.run(c)),
+    };
+    const out = await n.run(fw, false, runner);
+    expect(out.map((o) => `${o.state} ${o.subject} ${o.what}`)).toEqual([
+      'restored passnet/ctr000/eth0 masquerade',
+      'restored passnet/ctr000/eth0 port forwarding',
+      'restored passnet/ctr000/eth0 container forwarding',
+      'failed passnet/ctr001/eth0 masquerade',
+      'restored passnet/ctr001/eth0 port forwarding',
+      'restored passnet/ctr001/eth0 container forwarding',
+      'restored passnet/ctr002/eth0 masquerade',
+      'restored passnet/ctr002/eth0 port forwarding',
+      'restored passnet/ctr002/eth0 container forwarding',
+    ]);
+    // What the others need is in place: the next pass finds only ctr001's masquerade broken.
+    const next = await n.run(fw, true);
+    expect(next.filter((o) => o.state !== 'intact').map((o) => `${o.state} ${o.subject} ${o.what}`)).toEqual([
+      'broken passnet/ctr001/eth0 masquerade',
+    ]);
+  });
+
+  it('takes back what the batch restored for a container whose DEL began meanwhile', async () => {
+    const n = node(2);
+    const fw = new FakeIptables();
+    const runner: Runner = {
+      run: (c) => {
+        // ctr001's DEL begins while the batch is written.
+        if (c.tool === 'iptables-restore' && String(c.input ?? '').includes('-N CNI-FORWARD'))
+          markTeardown({ TSCNI_RUN_DIR: join(n.dir, 'run') }, attachment(1));
+        return fw.runner.run(c);
+      },
+    };
+    const out = await n.run(fw, false, runner);
+    expect(out.map((o) => `${o.state} ${o.subject} ${o.what}`)).toEqual([
+      'restored passnet/ctr000/eth0 masquerade',
+      'restored passnet/ctr000/eth0 port forwarding',
+      'restored passnet/ctr000/eth0 container forwarding',
+      'gone passnet/ctr001/eth0 masquerade',
+      'gone passnet/ctr001/eth0 port forwarding',
+      'gone passnet/ctr001/eth0 container forwarding',
+    ]);
+    const nat = fw.saved(4, 'nat');
+    expect(nat).toContain('id: \\"ctr000\\"');
+    expect(nat).not.toContain('ctr001');
+    expect(fw.saved(4, 'filter')).not.toContain('10.88.0.3/32');
   });
 });

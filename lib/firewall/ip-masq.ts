@@ -8,7 +8,8 @@
 import type { Attachment } from '../cni/invocation';
 import type { IPConfig } from '../cni/result/types';
 import type { Runner } from '../exec/runner';
-import { eachBackend, inspectInBackends, withBackend, type Backend } from './backend';
+import { defaultBackend, eachBackend, inspectInBackends, withBackend, type Backend } from './backend';
+import type { RestoreBatch } from './batch';
 import { IptablesMasquerade } from './iptables/masquerade';
 import { NftMasquerade } from './nftables/masquerade';
 import type { Finding, RulesetSnapshot } from './snapshot';
@@ -39,6 +40,18 @@ export function setupMasquerade(
     () => masqueradeOf('iptables', runner).teardown(a),
     runner,
   );
+}
+
+/** What setupMasquerade would write, rendered into a reload pass's batch (in the backend setup would pick). */
+export async function stageMasquerade(
+  batch: RestoreBatch,
+  runner: Runner,
+  backend: Backend | undefined,
+  a: Attachment,
+  ips: readonly IPConfig[],
+): Promise<void> {
+  const b = backend ?? (await defaultBackend(runner));
+  await masqueradeOf(b, runner).stage(batch, a, masqAddresses(ips));
 }
 
 /**

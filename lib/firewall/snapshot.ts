@@ -11,10 +11,10 @@
  * text where CHECK asks the kernel). Unsure leaves the decision to the concern's own check, so
  * a text that reads differently from what we render costs a program, never a needless restore.
  *
- * A pass's snapshot goes stale as the pass restores: a concern judged after another concern's
- * restore may be told broken for shared rules that restore put back; its own setup is idempotent
- * and reads the table afresh, so that costs a rewrite, never a doubled rule. A change made after
- * the snapshot was read wakes the watcher again (or waits for the next reload).
+ * A pass judges every concern before it restores any, so no judgement reads a snapshot its own
+ * pass has made stale; the restores render from a fresh reading of their own (lib/firewall/batch.ts,
+ * or each setup's read when restored alone). A change made after the snapshot was read wakes the
+ * watcher again (or waits for the next reload).
  */
 import type { Family } from '../addr/ip';
 import type { Runner } from '../exec/runner';

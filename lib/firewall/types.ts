@@ -5,6 +5,7 @@
 import type { Family } from '../addr/ip';
 import type { Attachment } from '../cni/invocation';
 import type { Backend } from './backend';
+import type { RestoreBatch } from './batch';
 import type { Finding, RulesetSnapshot } from './snapshot';
 
 /** A container address with its subnet, e.g. { address: '10.1.0.5', subnet: '10.1.0.0/24' }. */
@@ -27,6 +28,8 @@ export interface Masquerade {
   inspect(a: Attachment, addrs: readonly MasqAddress[], snap: RulesetSnapshot): Promise<Finding>;
   /** Removes rules of this network whose attachment key (lib/cni/invocation.ts) is not in `keep`. */
   gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
+  /** Renders what setup would write into a reload pass's batch (lib/firewall/batch.ts). */
+  stage(batch: RestoreBatch, a: Attachment, addrs: readonly MasqAddress[]): Promise<void>;
 }
 
 export interface PortMapping {
@@ -73,6 +76,8 @@ export interface PortForwarding {
   /** What check would say, from a reload pass's snapshot (unsure where it cannot tell). */
   inspect(req: PortForwardRequest, snap: RulesetSnapshot): Promise<Finding>;
   gc(networkName: string, keep: ReadonlySet<string>): Promise<void>;
+  /** Renders what setup would write into a reload pass's batch; throws where setup would (a host port taken). */
+  stage(batch: RestoreBatch, req: PortForwardRequest): Promise<void>;
 }
 
 /**
@@ -120,6 +125,8 @@ export interface ContainerForwarding {
   inspect(expected: ForwardingExpectation, snap: RulesetSnapshot): Promise<Finding>;
   /** The bridges that currently carry isolation rules (for GC). */
   isolatedBridges(): Promise<string[]>;
+  /** Renders `apply(change)` into a reload pass's batch; absent where changes are not transactions (firewalld). */
+  stage?(batch: RestoreBatch, change: ForwardingChange): Promise<void>;
 }
 
 export interface FirewallDriver {

@@ -197,4 +197,38 @@ describe.each<Backend>(['iptables', 'nftables'])('tscni reload (%s)', (backend) 
     await w.reload();
     await expectServing(w);
   });
+
+  it('after a flush, one reload restores 50 containers in one transaction per family', async () => {
+    // The programs a reload starts (its TSCNI_DEBUG timeline), printed for the README's table.
+    const programsOf = async (label: string): Promise<string[]> => {
+      await w.flush();
+      const r = await w.tscni(['reload'], { TSCNI_DEBUG: '1' });
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/^failed/m);
+      const programs = [...r.stderr.matchAll(/ exec \d+ ms: (.*)$/gm)].map((m) => m[1] ?? '');
+      const tally = new Map<string, number>();
+      for (const p of programs)
+        tally.set(p.split(' ').slice(0, 2).join(' '), (tally.get(p.split(' ').slice(0, 2).join(' ')) ?? 0) + 1);
+      const counts = [...tally].map(([p, n]) => `${n}× ${p}`).join(', ');
+      process.stderr.write(`reload after a flush, ${label} (${backend}): ${programs.length} programs (${counts})\n`);
+      return programs;
+    };
+    // One container first (c2 goes).
+    await w.del('c2');
+    const one = await programsOf('1 container');
+    expect(await w.masquerades('c1')).toBe(true);
+    const many = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    for (const [i, name] of many.entries()) await w.add(name, 8200 + i);
+    const before = await w.ruleSet();
+    const programs = await programsOf('51 containers');
+    // Everything back, none doubled, and the programs do not grow with the containers: the
+    // reading, the batch's fresh reading, one write per family (nftables: nft -f and nft -j).
+    expect(await w.ruleSet()).toEqual(before);
+    expect(programs.length).toBe(one.length);
+    expect(programs.filter((p) => /^(ip6?tables-restore|nft -f|nft -j (?!list))/.test(p))).toHaveLength(
+      backend === 'iptables' ? 1 : 2,
+    );
+    expect(await w.masquerades('c1')).toBe(true);
+    expect(await w.forwards(8081, 'c1')).toBe(true);
+  });
 });

@@ -10,8 +10,12 @@
  * FirewallDriver. How: the firewall is read once per pass (lib/firewall/snapshot.ts: one
  * `iptables-save` per family, one `nft -j list ruleset`) and every concern is judged from that
  * reading, its own check running only where the reading cannot tell; a concern whose rules are
- * intact is left alone (nothing is rewritten); a broken one is restored by the driver's
- * idempotent setup, so running reload twice changes nothing the second time.
+ * intact is left alone (nothing is rewritten); the broken ones of every container are restored
+ * together, their drivers' idempotent setups rendered into one batch (lib/firewall/batch.ts:
+ * one `iptables-restore --noflush` per family, one `nft -f`), so running reload twice changes
+ * nothing the second time. A concern that cannot be batched (the MAC spoof check, firewalld), or
+ * every concern of a batch whose transaction failed, is restored on its own, container by
+ * container, so one bad container cannot block the others.
  *
  * Safe while plugins run: reloads exclude each other (flock on `<runDir>/reload.lock`); a
  * container is only touched while it is alive — no teardown mark (lib/state/marks.ts), its netns still
@@ -26,6 +30,8 @@ import type { Env } from '../cni/io';
 import { validateNetworkName } from '../cni/names';
 import { isSupportedVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
+import { RestoreBatch } from '../firewall/batch';
+import { withPortForwardingLock } from '../firewall/port-lock';
 import { RulesetSnapshot, type Finding } from '../firewall/snapshot';
 import { NetworkStore } from '../ipam/disk-store';
 import { withFlock } from '../sys/flock';
@@ -129,46 +135,112 @@ async function brokenWhy(c: Concern, a: Attachment, snap: RulesetSnapshot): Prom
   }
 }
 
-async function reloadOne(t: Target, opts: ReloadOptions, snap: RulesetSnapshot): Promise<Outcome[]> {
+/** A broken concern of a live container, to be restored; `slot` is its line in the report. */
+interface Pending {
+  readonly t: Target;
+  readonly c: Concern;
+  readonly broken: string;
+  readonly slot: number;
+}
+
+/** Judges one target's concerns: intact and dry-run lines go to `out`; broken ones to `pending`, with a slot in `out`. */
+async function judge(
+  t: Target,
+  opts: ReloadOptions,
+  snap: RulesetSnapshot,
+  out: Outcome[],
+  pending: Pending[],
+): Promise<void> {
   const a = t.attachment;
   const subject = subjectOf(a);
   const dead = notAlive(t, opts.runDir);
-  if (dead) return [{ subject, what: 'all', state: 'skipped', detail: dead }];
-  const out: Outcome[] = [];
+  if (dead) {
+    out.push({ subject, what: 'all', state: 'skipped', detail: dead });
+    return;
+  }
   for (const c of t.concerns) {
     const broken = await brokenWhy(c, a, snap);
-    if (broken === undefined) {
-      out.push({ subject, what: c.what, state: 'intact' });
-      continue;
-    }
-    if (opts.dryRun) {
-      out.push({ subject, what: c.what, state: 'broken', detail: broken });
-      continue;
-    }
-    let failure: string | undefined;
-    for (let i = 1; i <= ATTEMPTS; i++) {
-      try {
-        await c.restore();
-        failure = undefined;
-        break;
-      } catch (e) {
-        failure = message(e);
-        if (notAlive(t, opts.runDir)) break;
-        debug(`reload: restoring ${c.what} of ${a.containerId}/${a.ifName} failed (attempt ${i}): ${failure}`);
-      }
-    }
-    // A DEL may have begun while we restored: then what we put back must go again.
-    const gone = notAlive(t, opts.runDir);
-    if (gone) {
-      await c.undo().catch((e: unknown) => debug(`reload: undo of ${c.what} failed: ${message(e)}`));
-      out.push({ subject, what: c.what, state: 'gone', detail: gone });
-    } else if (failure !== undefined) {
-      out.push({ subject, what: c.what, state: 'failed', detail: failure });
-    } else {
-      out.push({ subject, what: c.what, state: 'restored', detail: broken });
+    if (broken === undefined) out.push({ subject, what: c.what, state: 'intact' });
+    else if (opts.dryRun) out.push({ subject, what: c.what, state: 'broken', detail: broken });
+    else {
+      pending.push({ t, c, broken, slot: out.length });
+      out.push({ subject, what: c.what, state: 'failed', detail: 'not restored' });
     }
   }
-  return out;
+}
+
+/**
+ * Every pending concern that can render its restore into one batch (lib/firewall/batch.ts): one
+ * transaction per family for all of them, under the port-forwarding lock (portmap's setup reads
+ * and writes under it). Returns those the batch restored; none when a transaction failed.
+ */
+async function restoreBatched(pending: readonly Pending[], opts: ReloadOptions): Promise<Set<Pending>> {
+  const staged = new Set<Pending>();
+  if (!pending.some((p) => p.c.stage)) return staged;
+  await withPortForwardingLock(async () => {
+    const batch = new RestoreBatch(opts.runner);
+    for (const p of pending) {
+      // A container whose DEL began meanwhile is left out (and found gone below).
+      if (!p.c.stage || notAlive(p.t, opts.runDir)) continue;
+      try {
+        await p.c.stage(batch);
+        staged.add(p);
+      } catch (e) {
+        const a = p.t.attachment;
+        debug(`reload: ${p.c.what} of ${a.containerId}/${a.ifName} is restored on its own: ${message(e)}`);
+      }
+    }
+    if (staged.size === 0) return;
+    try {
+      await batch.commit();
+    } catch (e) {
+      // One bad container must not block the others: each is restored on its own below.
+      debug(`reload: the batched restore failed (${message(e)}); restoring each container on its own`);
+      staged.clear();
+    }
+  });
+  return staged;
+}
+
+/** A concern's own restore, retried (a concurrent ADD may have raced it); the failure, if any. */
+async function restoreAlone(p: Pending, opts: ReloadOptions): Promise<string | undefined> {
+  const a = p.t.attachment;
+  let failure: string | undefined;
+  for (let i = 1; i <= ATTEMPTS; i++) {
+    try {
+      await p.c.restore();
+      return undefined;
+    } catch (e) {
+      failure = message(e);
+      if (notAlive(p.t, opts.runDir)) break;
+      debug(`reload: restoring ${p.c.what} of ${a.containerId}/${a.ifName} failed (attempt ${i}): ${failure}`);
+    }
+  }
+  return failure;
+}
+
+/** Restores the pending concerns (batched where they can be), then settles each one's line in `out`. */
+async function restorePending(pending: readonly Pending[], opts: ReloadOptions, out: Outcome[]): Promise<void> {
+  const batched = await restoreBatched(pending, opts);
+  const failures = new Map<Pending, string | undefined>();
+  for (const p of pending) {
+    if (batched.has(p) || notAlive(p.t, opts.runDir)) continue;
+    failures.set(p, await restoreAlone(p, opts));
+  }
+  for (const p of pending) {
+    const subject = subjectOf(p.t.attachment);
+    // A DEL may have begun while we restored: then what we put back must go again.
+    const gone = notAlive(p.t, opts.runDir);
+    const failure = failures.get(p);
+    if (gone) {
+      await p.c.undo().catch((e: unknown) => debug(`reload: undo of ${p.c.what} failed: ${message(e)}`));
+      out[p.slot] = { subject, what: p.c.what, state: 'gone', detail: gone };
+    } else if (failure !== undefined) {
+      out[p.slot] = { subject, what: p.c.what, state: 'failed', detail: failure };
+    } else {
+      out[p.slot] = { subject, what: p.c.what, state: 'restored', detail: p.broken };
+    }
+  }
 }
 
 /** Runs reload; the outcomes are in the order attachments were found. */
@@ -238,10 +310,12 @@ async function reloadLocked(opts: ReloadOptions): Promise<Outcome[]> {
   targets.push(...known.values());
   // One reading of the firewall for the whole pass, made when the first live container needs it.
   const snap = new RulesetSnapshot(opts.runner);
+  const pending: Pending[] = [];
   for (const t of targets) {
     if (t.concerns.length === 0) continue;
-    out.push(...(await reloadOne(t, opts, snap)));
+    await judge(t, opts, snap, out, pending);
   }
+  if (pending.length > 0) await restorePending(pending, opts, out);
   if (!opts.dryRun) pruneMarks(opts.runDir, cached);
   return out;
 }

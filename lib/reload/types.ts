@@ -11,6 +11,7 @@ import type { Env } from '../cni/io';
 import type { NetworkName } from '../cni/names';
 import type { CniVersion } from '../cni/version';
 import type { Runner } from '../exec/runner';
+import type { RestoreBatch } from '../firewall/batch';
 import type { Finding, RulesetSnapshot } from '../firewall/snapshot';
 import type { LeaseRef } from '../ipam/lease-refs';
 
@@ -26,6 +27,11 @@ export interface Concern {
   check(): Promise<void>;
   /** Puts the rules back; rules already there are kept, none is added twice. */
   restore(): Promise<void>;
+  /**
+   * Renders what restore would write into the pass's batch (one transaction per family for every
+   * container); throws, or is absent, where it cannot — restore then runs on its own.
+   */
+  stage?(batch: RestoreBatch): Promise<void>;
   /** Removes what restore put back: the attachment was torn down while reload ran. */
   undo(): Promise<void>;
 }

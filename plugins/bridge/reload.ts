@@ -13,6 +13,7 @@ import {
   inspectSpoofcheck,
   setupSpoofcheck,
   spoofRef,
+  stageSpoofcheck,
   teardownSpoofcheck,
 } from '../../lib/firewall/nftables/spoofcheck';
 import { normalizeMac } from '../../lib/net/mac';
@@ -24,7 +25,13 @@ import { loadConfig as loadHostLocalConfig } from '../../lib/ipam/config';
 import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
 import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import { checkMasquerade, inspectMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import {
+  checkMasquerade,
+  inspectMasquerade,
+  setupMasquerade,
+  stageMasquerade,
+  teardownMasquerade,
+} from '../../lib/firewall/ip-masq';
 
 /** The container interface's addresses (those of the container's interface, or of no interface). */
 function containerIps(prev: Result, a: Attachment): IPConfig[] {
@@ -50,6 +57,7 @@ function masqueradeConcern(runner: Runner, cfg: BridgeConfig, a: Attachment, ips
     inspect: (snap) => inspectMasquerade(runner, cfg.ipMasqBackend, a, ips, snap),
     check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
     restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
+    stage: (batch) => stageMasquerade(batch, runner, cfg.ipMasqBackend, a, ips),
     undo: () => teardownMasquerade(runner, a),
   };
 }
@@ -72,6 +80,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: 
         await teardownSpoofcheck(runner, ref);
         await setupSpoofcheck(runner, ref, spoof.hostVeth, spoof.mac);
       },
+      stage: (batch) => stageSpoofcheck(batch, ref, spoof.hostVeth, spoof.mac),
       undo: () => teardownSpoofcheck(runner, ref),
     });
   }

@@ -8,7 +8,8 @@
 import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Runner } from '../../lib/exec/runner';
-import { inspectWithDriver } from '../../lib/firewall/driver';
+import type { RestoreBatch } from '../../lib/firewall/batch';
+import { inspectWithDriver, type ForwardingChange } from '../../lib/firewall/driver';
 import { firewalldRunning } from '../../lib/firewall/firewalld';
 import { unsure } from '../../lib/firewall/snapshot';
 import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
@@ -23,20 +24,23 @@ export function recordConcern(store: RecordStore, a: Attachment, rec: FirewallRe
   const families = familiesOf(rec.ips);
   const guards = guardsOf(rec);
   const expected = { accept: rec.ips, ...guards, families, adminChain: rec.adminChain };
+  const stage = rules.stage?.bind(rules);
+  const setup: ForwardingChange = {
+    accept: rec.ips,
+    forget: [],
+    ...guards,
+    unisolate: [],
+    families,
+    adminChain: rec.adminChain,
+    owner: a,
+  };
   return {
     what: 'container forwarding',
     inspect: (snap) => rules.inspect(expected, snap),
     check: () => rules.check(expected),
-    restore: () =>
-      rules.apply({
-        accept: rec.ips,
-        forget: [],
-        ...guards,
-        unisolate: [],
-        families,
-        adminChain: rec.adminChain,
-        owner: a,
-      }),
+    restore: () => rules.apply(setup),
+    // firewalld's changes are D-Bus calls, not transactions: those restore on their own.
+    ...(stage && { stage: (batch: RestoreBatch) => stage(batch, setup) }),
     undo: () =>
       rules.apply({
         accept: [],
@@ -65,6 +69,19 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
   const each = (fn: (b: FirewallBackend) => Promise<void>): Promise<void> =>
     withFirewallBackend(cfg, runner, conf.env, fn);
   const expected = { accept: facts.ips, ...guards, families, adminChain: cfg.adminChain };
+  const setup: ForwardingChange = {
+    accept: facts.ips,
+    forget: [],
+    ...guards,
+    unisolate: [],
+    families,
+    adminChain: cfg.adminChain,
+    owner: a,
+  };
+  // Batched only where the backend is configured (the default may be firewalld, asked over D-Bus).
+  const configured = cfg.backend === 'iptables' || cfg.backend === 'nftables' ? cfg.backend : undefined;
+  const fwd = configured && forwardingFor(configured, cfg.zone, runner);
+  const stage = fwd ? fwd.stage?.bind(fwd) : undefined;
   return [
     {
       what: 'container forwarding',
@@ -77,18 +94,8 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
         return inspectWithDriver(undefined, runner, (d) => d.containerForwarding.inspect(expected, snap));
       },
       check: () => each((b) => forwardingFor(b, cfg.zone, runner).check(expected)),
-      restore: () =>
-        each((b) =>
-          forwardingFor(b, cfg.zone, runner).apply({
-            accept: facts.ips,
-            forget: [],
-            ...guards,
-            unisolate: [],
-            families,
-            adminChain: cfg.adminChain,
-            owner: a,
-          }),
-        ),
+      restore: () => each((b) => forwardingFor(b, cfg.zone, runner).apply(setup)),
+      ...(stage && { stage: (batch: RestoreBatch) => stage(batch, setup) }),
       undo: () =>
         each((b) =>
           forwardingFor(b, cfg.zone, runner).apply({

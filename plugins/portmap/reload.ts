@@ -6,8 +6,8 @@
 import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { Runner } from '../../lib/exec/runner';
-import { BACKENDS } from '../../lib/firewall/backend';
-import { inEveryBackend, inspectWithDriver, withDriver } from '../../lib/firewall/driver';
+import { BACKENDS, defaultBackend } from '../../lib/firewall/backend';
+import { driverFor, inEveryBackend, inspectWithDriver, withDriver } from '../../lib/firewall/driver';
 import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPortmapConfig } from './config';
 import { containerIPs } from './container-ips';
@@ -32,6 +32,8 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): Concern[] {
           (d) => d.portForwarding.setup(req),
           (iptables) => iptables.portForwarding.teardown(a),
         ),
+      stage: async (batch) =>
+        driverFor(cfg.backend ?? (await defaultBackend(runner)), runner).portForwarding.stage(batch, req),
       undo: async () => {
         await inEveryBackend(runner, (d) => d.portForwarding.teardown(a), cfg.backend ? [cfg.backend] : BACKENDS);
       },

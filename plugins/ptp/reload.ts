@@ -7,7 +7,13 @@ import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
-import { checkMasquerade, inspectMasquerade, setupMasquerade, teardownMasquerade } from '../../lib/firewall/ip-masq';
+import {
+  checkMasquerade,
+  inspectMasquerade,
+  setupMasquerade,
+  stageMasquerade,
+  teardownMasquerade,
+} from '../../lib/firewall/ip-masq';
 import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
 import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPtpConfig } from './config';
@@ -25,6 +31,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: 
     inspect: (snap) => inspectMasquerade(runner, cfg.ipMasqBackend, a, ips, snap),
     check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
     restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
+    stage: (batch) => stageMasquerade(batch, runner, cfg.ipMasqBackend, a, ips),
     undo: () => teardownMasquerade(runner, a),
   };
   return { concerns: [masquerade], leases: hostLocalLeaseRefs(conf.config, cfg.ipamType, ips) };

@@ -23,6 +23,7 @@ import { concurrently } from '../../async';
 import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
 import { addrText, iptChain, iptComment, iptIface, isIptIface } from '../text';
 import { brokenBy, combine, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
+import type { RestoreBatch } from '../batch';
 import { indexTable, listChains, parseSave, transact, type IndexedTable } from './tables';
 
 export const FORWARD_CHAIN = 'CNI-FORWARD';
@@ -248,6 +249,17 @@ export class IptablesContainerForwarding implements ContainerForwarding {
           (current) => renderForwardingChange(change, family, current),
         );
       }),
+    );
+  }
+
+  /** apply rendered from the batch's model of each filter table (which holds every chain apply would list). */
+  async stage(batch: RestoreBatch, change: ForwardingChange): Promise<void> {
+    await batch.iptables(
+      FAMILIES.filter((family) => chainsToRead(change, family).length > 0).map((family) => ({
+        family,
+        table: 'filter' as const,
+        render: (current: string) => renderForwardingChange(change, family, current),
+      })),
     );
   }
 

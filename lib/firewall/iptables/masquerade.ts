@@ -13,6 +13,7 @@ import { chainName, ruleComment } from '../names';
 import { containerIdOfKey, type Attachment } from '../../cni/invocation';
 import { addrText, iptChain, iptComment } from '../text';
 import type { Masquerade, MasqAddress } from '../types';
+import type { RestoreBatch } from '../batch';
 import { brokenBy, combine, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
 import { firstMissingRule, listChains, renderChainRemoval, restore, saveTable, type IndexedTable } from './tables';
 
@@ -114,6 +115,17 @@ export class IptablesMasquerade implements Masquerade {
         // tscni reload) must not add a second jump.
         const postrouting = await listChains(this.runner, family, 'nat', ['POSTROUTING']);
         await restore(this.runner, family, renderMasqSetup(a, mine, family, postrouting));
+      }),
+    );
+  }
+
+  /** setup's read-then-write path, rendered from the batch's model of each nat table. */
+  async stage(batch: RestoreBatch, a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
+    await batch.iptables(
+      FAMILIES.flatMap((family) => {
+        const mine = addrs.filter((x) => familyOfText(x.address) === family);
+        if (mine.length === 0) return [];
+        return [{ family, table: 'nat' as const, render: (nat: string) => renderMasqSetup(a, mine, family, nat) }];
       }),
     );
   }

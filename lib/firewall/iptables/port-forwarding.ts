@@ -15,6 +15,7 @@ import { containerIdOfKey, type Attachment } from '../../cni/invocation';
 import { addrText, iptArg, iptChain, iptComment, portText, protocolText } from '../text';
 import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
+import type { RestoreBatch } from '../batch';
 import { brokenBy, combine, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
 import { indexTable, listChains, parseSave, renderChainRemoval, restore, saveTable, type IndexedTable } from './tables';
 
@@ -264,6 +265,23 @@ export class IptablesPortForwarding implements PortForwarding {
           await restore(this.runner, plan.family, renderPortmapSetup(plan, current));
         }),
       ),
+    );
+  }
+
+  /** setup rendered from the batch's model of each nat table (the caller holds the port-forwarding lock). */
+  async stage(batch: RestoreBatch, req: PortForwardRequest): Promise<void> {
+    await batch.iptables(
+      req.containers.map((c) => {
+        const plan = planOf(req, c);
+        return {
+          family: plan.family,
+          table: 'nat' as const,
+          render: (current: string) => {
+            checkConflicts(plan, current);
+            return renderPortmapSetup(plan, current);
+          },
+        };
+      }),
     );
   }
 

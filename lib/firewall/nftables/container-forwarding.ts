@@ -18,6 +18,7 @@
 import { familyOfText } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
+import type { RestoreBatch } from '../batch';
 import { guardsIn, type ContainerForwarding, type ForwardingChange, type ForwardingExpectation } from '../types';
 import { addrText, nftComment, nftString, ownerTag } from '../text';
 import { elementsOf, nftApply, nftRead, nftTransact, parseElements, type NftElement } from './nft';
@@ -169,6 +170,13 @@ export class NftContainerForwarding implements ContainerForwarding {
       const json = await this.listing();
       return json === undefined ? [] : renderForwardingTeardown(change, parseElements(json));
     });
+  }
+
+  /** apply's transaction for a reload pass's batch: the skeleton once, then the change's elements. */
+  async stage(batch: RestoreBatch, change: ForwardingChange): Promise<void> {
+    if (!(change.accept.length > 0 || guardsIn(change))) throw new Error('only setups are batched');
+    const skeleton = renderForwardingSkeleton();
+    await batch.nft(skeleton, async () => renderForwardingSetup(change).slice(skeleton.length));
   }
 
   async check(expected: ForwardingExpectation): Promise<void> {

@@ -7,6 +7,7 @@
 import { familyOfText, formatCIDR, formatIP, parseCIDR, parseIP } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
+import type { RestoreBatch } from '../batch';
 import { nftMasqHash, nftMasqNetworkHash } from '../names';
 import { type Attachment } from '../../cni/invocation';
 import { addrText, looseCommentText, nftLooseComment } from '../text';
@@ -156,6 +157,23 @@ export class NftMasquerade implements Masquerade {
   async setup(a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
     if (addrs.length === 0) return;
     await nftTransact(this.runner, async () => renderNftMasqSetup(a, addrs, await this.handlesOf(a)));
+  }
+
+  /** setup's transaction for a reload pass's batch: the skeleton once, stale rules from the batch's fresh ruleset. */
+  async stage(batch: RestoreBatch, a: Attachment, addrs: readonly MasqAddress[]): Promise<void> {
+    if (addrs.length === 0) return;
+    const skeleton = renderNftMasqSetup(a, [], []);
+    await batch.nft(skeleton, async (fresh) => {
+      const t = await fresh.nftTable('inet', MASQ_TABLE);
+      if (!t) throw new Error('nft could not be read');
+      const prefix = nftMasqHash(a.networkName, a.ifName, a.containerId);
+      const handles = t.objects
+        .map((o) => o['rule'] as { chain?: unknown; comment?: unknown; handle?: unknown } | undefined)
+        .filter((r) => r?.chain === 'masq_checks' && typeof r.comment === 'string' && r.comment.startsWith(prefix))
+        .map((r) => r?.handle)
+        .filter((h): h is number => typeof h === 'number');
+      return renderNftMasqSetup(a, addrs, handles).slice(skeleton.length);
+    });
   }
 
   async teardown(a: Attachment): Promise<void> {

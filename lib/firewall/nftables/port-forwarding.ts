@@ -9,6 +9,7 @@
 import { FAMILIES, familyOfText, type Family } from '../../addr/ip';
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
+import type { RestoreBatch } from '../batch';
 import { attachmentKey, type Attachment } from '../../cni/invocation';
 import type { ContainerAddress, ForwardedPorts, PortForwarding, PortForwardRequest, PortMapping } from '../types';
 import { withPortForwardingLock } from '../port-lock';
@@ -273,6 +274,27 @@ export class NftPortForwarding implements PortForwarding {
         return [...renderSkeleton(), ...stale, ...plans.flatMap(renderElements)];
       }),
     );
+  }
+
+  /** setup's transaction for a reload pass's batch, from its fresh ruleset (the caller holds the port-forwarding lock). */
+  async stage(batch: RestoreBatch, req: PortForwardRequest): Promise<void> {
+    const plans = req.containers.map((c) => nftPlanOf(req, c));
+    await batch.nft(renderSkeleton(), async (fresh) => {
+      const t = await fresh.nftTable('inet', NFT_TABLE);
+      if (!t) throw new Error('nft could not be read');
+      const existing = elementsOf(t.objects);
+      for (const p of plans) {
+        const clash = conflicts(p, existing)[0];
+        if (clash)
+          throw new CniError(
+            ErrorCode.Internal,
+            `host port ${clash.parts.join(' . ')} is already forwarded to another container`,
+            `owner ${clash.comment}`,
+          );
+      }
+      const owner = plans[0]?.owner;
+      return [...existing.filter((e) => e.comment === owner).map(deleteLine), ...plans.flatMap(renderElements)];
+    });
   }
 
   async teardown(a: Attachment): Promise<ForwardedPorts> {

@@ -13,6 +13,7 @@
  */
 import { CniError, ErrorCode } from '../../cni/errors';
 import type { Runner } from '../../exec/runner';
+import type { RestoreBatch } from '../batch';
 import { goJsonText } from '../../sys/raw-text';
 import { nftRead, nftTransact } from './nft';
 import { brokenBy, INTACT, unsure, type Finding, type RulesetSnapshot } from '../snapshot';
@@ -58,22 +59,51 @@ function rulesOf(ref: string, hostVeth: string, mac: string): Rule[] {
   ];
 }
 
-/** The `nft -j` document that sets the check up (chains flushed first, so a repeated ADD leaves one copy). */
-export function renderSpoofcheckSetup(ref: string, hostVeth: string, mac: string): string {
+/** The `nft -j` commands that set the check up: the table and base chain, then the attachment's chains (flushed) and rules. */
+function setupCommands(ref: string, hostVeth: string, mac: string): { skeleton: object[]; own: object[] } {
   const [iface, macChain] = chains(ref);
   const at = { family: FAMILY, table: TABLE };
   const rules = rulesOf(ref, hostVeth, mac);
-  const commands = [
-    { add: { table: { family: FAMILY, name: TABLE } } },
-    { add: { chain: { ...at, name: BASE, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
-    { add: { chain: { ...at, name: iface } } },
-    { add: { chain: { ...at, name: macChain } } },
-    { flush: { chain: { ...at, name: iface } } },
-    { flush: { chain: { ...at, name: macChain } } },
-    ...[rules[1], rules[2], rules[3], rules[0]].map((r) => ({ add: { rule: { ...at, ...r } } })),
-  ];
+  return {
+    skeleton: [
+      { add: { table: { family: FAMILY, name: TABLE } } },
+      { add: { chain: { ...at, name: BASE, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
+    ],
+    own: [
+      { add: { chain: { ...at, name: iface } } },
+      { add: { chain: { ...at, name: macChain } } },
+      { flush: { chain: { ...at, name: iface } } },
+      { flush: { chain: { ...at, name: macChain } } },
+      ...[rules[1], rules[2], rules[3], rules[0]].map((r) => ({ add: { rule: { ...at, ...r } } })),
+    ],
+  };
+}
+
+/** The `nft -j` document that sets the check up (chains flushed first, so a repeated ADD leaves one copy). */
+export function renderSpoofcheckSetup(ref: string, hostVeth: string, mac: string): string {
+  const { skeleton, own } = setupCommands(ref, hostVeth, mac);
+  const commands = [...skeleton, ...own];
   // One command a line: readable in golden files and in debug logs.
   return `{"nftables": [\n${commands.map((c) => JSON.stringify(c)).join(',\n')}\n]}\n`;
+}
+
+/**
+ * The restore (teardown, then setup) for a reload pass's batch, where the batch's fresh ruleset
+ * shows nothing of the attachment's check (after a flush): then it is setup alone. Anything left
+ * of it (a half-flushed check) is replaced on its own, by handle, as restore does.
+ */
+export async function stageSpoofcheck(batch: RestoreBatch, ref: string, hostVeth: string, mac: string): Promise<void> {
+  const t = await batch.fresh.nftTable(FAMILY, TABLE);
+  if (!t) throw new Error('nft could not be read');
+  const listed = listingOf(t.objects);
+  const [iface, macChain] = chains(ref);
+  if (
+    listed.chains.some((c) => c.name === iface || c.name === macChain) ||
+    listed.rules.some((r) => r.comment === commentOf(ref))
+  )
+    throw new Error('part of the check is there: replaced on its own');
+  const { skeleton, own } = setupCommands(ref, hostVeth, mac);
+  batch.nftJson(skeleton, own);
 }
 
 interface Listed {
