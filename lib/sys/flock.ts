@@ -10,18 +10,10 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { errnoNumber } from './errno';
+import { LockError } from './fs-errors';
 import { available, libc, LOCK_EX } from './libc';
 
-/** A lock could not be taken; `lock` says which (lib/cni/errors.ts maps it to code 11, try again later). */
-export class LockError extends Error {
-  constructor(
-    readonly lock: string,
-    readonly details: string,
-  ) {
-    super(`failed to lock ${lock}: ${details}`);
-    this.name = 'LockError';
-  }
-}
+export { LockError } from './fs-errors';
 
 /** Per lock file, the callers of this process waiting for it (locks of different files nest). */
 const queues = new Map<string, Promise<unknown>>();
