@@ -37,7 +37,7 @@
  *   through. A lease's content keeps the bytes of the interface name (raw-text.ts), as the
  *   reference writes them, so either implementation's DEL releases the other's lease.
  */
-import { closeSync, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { fileNameFor, SafeDir, UnsafePathError } from '../sys/safe-fs';
 import { CniError, ErrorCode } from '../cni/errors';
@@ -170,6 +170,8 @@ export class NetworkStore {
   private scanned: Map<string, string[]> | undefined;
   /** The directories, while locked() runs. */
   private open: Dirs | undefined;
+  /** The network directory and its lock file as open() made sure of them, for the first locked(). */
+  private kept: { dir: SafeDir; lockFd: number } | undefined;
 
   private constructor(
     /** The operator's dataDir (links in it are the operator's). */
@@ -180,8 +182,9 @@ export class NetworkStore {
   ) {}
 
   /**
-   * Opens `<dataDir>/<network>`, creating it and the lock file like the reference's MkdirAll;
-   * `create = false` gives a read-only view for probes (the directory may not exist).
+   * Opens `<dataDir>/<network>`, creating it and the lock file like the reference's MkdirAll,
+   * and keeps both open for the first locked(); `create = false` gives a read-only view for
+   * probes (the directory may not exist).
    */
   static open(dataDir: string, network: NetworkName, create = true): NetworkStore {
     // Names are validated by the dispatcher; this guards the path itself.
@@ -191,12 +194,13 @@ export class NetworkStore {
     const store = new NetworkStore(dataDir, network, join(dataDir, network));
     if (!create) return store;
     try {
-      const d = store.openDirs(true);
+      const dir = store.openNetworkDir(true);
       try {
         // flock needs no write access: an existing lock file is not opened for writing (read-only store).
-        closeQuietly(d.dir.openLockFile('lock'));
-      } finally {
-        closeDirs(d);
+        store.kept = { dir, lockFd: dir.openLockFile('lock') };
+      } catch (e) {
+        dir.close();
+        throw e;
       }
     } catch (e) {
       throw new CniError(ErrorCode.IOFailure, `cannot use store directory ${store.dir}`, (e as Error).message);
@@ -204,18 +208,23 @@ export class NetworkStore {
     return store;
   }
 
-  /**
-   * The store's directories, each opened from its parent without following a link: a link at
-   * `<network>` is refused (UnsafePathError); one at `.tscni` or `by-id`, our own, is replaced.
-   */
-  private openDirs(create: boolean): Dirs {
+  /** `<network>`, opened from dataDir without following a link: a link there is refused (UnsafePathError). */
+  private openNetworkDir(create: boolean): SafeDir {
     const base = SafeDir.require(this.dataDir, { create, mode: 0o755 });
-    let dir: SafeDir | undefined;
     try {
-      dir = base.requireSub(this.network, { create, mode: 0o755 });
+      return base.requireSub(this.network, { create, mode: 0o755 });
     } finally {
       base.close();
     }
+  }
+
+  /**
+   * The store's directories, each opened from its parent without following a link: `dir` (the
+   * network directory, opened here when not given); a link at `.tscni` or `by-id`, our own, is
+   * replaced.
+   */
+  private openDirs(given?: SafeDir): Dirs {
+    const dir = given ?? this.openNetworkDir(false);
     try {
       const meta = dir.requireSub(META, { create: true, mode: 0o755, replace: true });
       try {
@@ -257,38 +266,62 @@ export class NetworkStore {
 
   /** Runs fn under the network lock with a fresh index; records the stamp afterwards. */
   locked<T>(fn: (s: NetworkStore) => T | Promise<T>): Promise<T> {
+    // What open() opened is used, not opened again: the lock is taken on the lock file in that
+    // very directory (reached without following a link), and the directory's descriptor reads
+    // what is there now, so everything read under the lock is what other holders left. Ours and
+    // the reference's lock the same file and never remove or rename the network directory.
+    // `.tscni` and `by-id` are opened under the lock (replacing a link there is a change).
+    const kept = this.kept;
+    this.kept = undefined;
+    let entered = false;
     // The reference's lock file: our host-local and the reference's exclude each other on a shared store.
-    return withFlock(join(this.dir, 'lock'), 'the IPAM store', async () => {
-      let dirs: Dirs;
-      try {
-        dirs = this.openDirs(false);
-      } catch (e) {
-        throw storeError(this.dir, 'open the store', e);
-      }
-      this.open = dirs;
-      try {
-        // Left by a holder that crashed.
-        removeQuietly(dirs.meta, LEASE_TMP);
-        removeQuietly(dirs.meta, WRITE_TMP);
-        this.tmpContent = undefined;
-        this.dirty = false;
-        this.invalid = false;
-        this.scanned = undefined;
-        this.stamp = readOr(dirs.meta, STAMP, '') ?? '';
-        if (this.stamp !== stampOf(this.statDir())) await this.refreshIndex();
-        try {
-          return await fn(this);
-        } finally {
-          if (this.tmpContent !== undefined) removeQuietly(dirs.meta, LEASE_TMP);
-          this.tmpContent = undefined;
-          this.scanned = undefined;
-          if (!this.invalid) this.saveStamp();
-        }
-      } finally {
-        this.open = undefined;
-        closeDirs(dirs);
-      }
+    const run = withFlock(
+      join(this.dir, 'lock'),
+      'the IPAM store',
+      async () => {
+        entered = true;
+        return this.lockedRun(fn, kept?.dir);
+      },
+      kept?.lockFd,
+    );
+    if (!kept) return run;
+    return run.catch((e: unknown) => {
+      if (!entered) kept.dir.close(); // the lock was not taken, so lockedRun never got it to close
+      throw e;
     });
+  }
+
+  /** fn under the lock, with the store's directories open (`dir`: the network directory open() kept). */
+  private async lockedRun<T>(fn: (s: NetworkStore) => T | Promise<T>, dir: SafeDir | undefined): Promise<T> {
+    let dirs: Dirs;
+    try {
+      dirs = this.openDirs(dir);
+    } catch (e) {
+      throw storeError(this.dir, 'open the store', e);
+    }
+    this.open = dirs;
+    try {
+      // Left by a holder that crashed.
+      removeQuietly(dirs.meta, LEASE_TMP);
+      removeQuietly(dirs.meta, WRITE_TMP);
+      this.tmpContent = undefined;
+      this.dirty = false;
+      this.invalid = false;
+      this.scanned = undefined;
+      this.stamp = readOr(dirs.meta, STAMP, '') ?? '';
+      if (this.stamp !== stampOf(this.statDir())) await this.refreshIndex();
+      try {
+        return await fn(this);
+      } finally {
+        if (this.tmpContent !== undefined) removeQuietly(dirs.meta, LEASE_TMP);
+        this.tmpContent = undefined;
+        this.scanned = undefined;
+        if (!this.invalid) this.saveStamp();
+      }
+    } finally {
+      this.open = undefined;
+      closeDirs(dirs);
+    }
   }
 
   /**
@@ -596,12 +629,4 @@ function closeDirs(d: Dirs): void {
   d.byId.close();
   d.meta.close();
   d.dir.close();
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // nothing to do
-  }
 }

@@ -18,9 +18,13 @@ export { LockError } from './fs-errors';
 /** Per lock file, the callers of this process waiting for it (locks of different files nest). */
 const queues = new Map<string, Promise<unknown>>();
 
-/** Runs fn while holding the lock on `lockFile` (which must exist); `lock` names it in errors. */
-export function withFlock<T>(lockFile: string, lock: string, fn: () => Promise<T>): Promise<T> {
-  const run = (queues.get(lockFile) ?? Promise.resolve()).then(() => holding(lockFile, lock, fn));
+/**
+ * Runs fn while holding the lock on `lockFile` (which must exist); `lock` names it in errors.
+ * `opened`, a descriptor of `lockFile` the caller already opened (safely), is locked instead of
+ * opening the path again; it is this function's to close from then on.
+ */
+export function withFlock<T>(lockFile: string, lock: string, fn: () => Promise<T>, opened?: number): Promise<T> {
+  const run = (queues.get(lockFile) ?? Promise.resolve()).then(() => holding(lockFile, lock, fn, opened));
   const settled = run.catch(() => undefined);
   queues.set(lockFile, settled);
   void settled.then(() => {
@@ -29,11 +33,14 @@ export function withFlock<T>(lockFile: string, lock: string, fn: () => Promise<T
   return run;
 }
 
-async function holding<T>(lockFile: string, lock: string, fn: () => Promise<T>): Promise<T> {
-  if (!available()) return fn();
+async function holding<T>(lockFile: string, lock: string, fn: () => Promise<T>, opened?: number): Promise<T> {
+  if (!available()) {
+    if (opened !== undefined) closeSync(opened);
+    return fn();
+  }
   let fd: number;
   try {
-    fd = openSync(lockFile, 'r');
+    fd = opened ?? openSync(lockFile, 'r');
   } catch (e) {
     throw new LockError(lock, `cannot open lock file ${lockFile}: ${(e as Error).message}`);
   }
