@@ -5,8 +5,7 @@
  * already know the right code; `toCniError` in this file is the only place that maps them.
  */
 import { ExecError } from '../exec/runner';
-import { LockError } from '../sys/flock';
-import { UnsafePathError } from '../sys/safe-fs';
+import { LockError, UnsafePathError } from '../sys/fs-errors';
 
 export const ErrorCode = {
   IncompatibleVersion: 1,

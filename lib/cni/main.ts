@@ -1,6 +1,6 @@
 import { debug, debugOn, warn } from '../log';
 import { nodeFs } from '../sys/fs';
-import { setSafeFsWarner } from '../sys/safe-fs';
+import { setSafeFsWarner } from '../sys/fs-errors';
 import { dispatch, type DispatchOptions } from './dispatch';
 import { processIO } from './io';
 import type { PluginEntry } from './plugin';

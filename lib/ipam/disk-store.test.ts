@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -142,6 +143,8 @@ describe('NetworkStore', () => {
 
   it('removes a temp file left by a crashed holder', async () => {
     const { store, dir } = fresh();
+    // open() makes the network directory and its lock file; `.tscni` is made under the lock.
+    mkdirSync(join(dir, '.tscni'), { recursive: true });
     writeFileSync(join(dir, '.tscni', 'lease.tmp'), 'c1\r\neth0');
     await store.locked(() => undefined);
     expect(existsSync(join(dir, '.tscni', 'lease.tmp'))).toBe(false);

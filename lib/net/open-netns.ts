@@ -3,13 +3,14 @@
  * exist, or a file that is not a network namespace. CNI_NETNS is the runtime's to choose and
  * may name anything (a FIFO would block an open forever, a regular file would fail late in
  * netlink), so every verb that works in the container checks it first (lib/sys/netns.ts:
- * fstatfs NSFS_MAGIC, opened O_NONBLOCK, NS_GET_NSTYPE), before anything is allocated.
+ * fstatfs NSFS_MAGIC, opened O_NONBLOCK, NS_GET_NSTYPE), before anything is allocated. The
+ * checked descriptor is kept for the rest of the call (holdNetns): the verb's later switches
+ * and moves into the namespace use it, without checking the path again.
  */
-import { closeSync } from 'node:fs';
 import { CniError, ErrorCode } from '../cni/errors';
 import { warn } from '../log';
 import type { Rtnl } from '../netlink';
-import { inNetns, NetnsError, NotNetnsError, openNetnsFd } from '../sys/netns';
+import { holdNetns, inNetns, NetnsError, NotNetnsError, openNetnsFd } from '../sys/netns';
 import { openRtnl } from './rtnl';
 
 const failedToOpen = (netns: string, why: string): CniError =>
@@ -24,7 +25,7 @@ const failedToOpen = (netns: string, why: string): CniError =>
 export function netnsExists(netns: string): boolean {
   if (netns === '') return false;
   try {
-    closeSync(openNetnsFd(netns));
+    holdNetns(netns);
     return true;
   } catch (e) {
     if (e instanceof NotNetnsError && !e.missing) warn(`CNI_NETNS ${JSON.stringify(netns)} ignored: ${e.why}`);
@@ -34,10 +35,15 @@ export function netnsExists(netns: string): boolean {
 
 /** Throws the reference's error when CNI_NETNS is not a network namespace (ADD, CHECK). */
 export function requireNetns(netns: string): void {
-  closeSync(openNetns(netns));
+  try {
+    holdNetns(netns);
+  } catch (e) {
+    if (e instanceof NotNetnsError) throw failedToOpen(netns, e.missing ? 'no such file or directory' : e.why);
+    throw e;
+  }
 }
 
-/** The namespace's descriptor (sbr locks it), or the reference's error when it is not one. */
+/** A new descriptor of the namespace, checked (sbr locks it and closes it), or the reference's error. */
 export function openNetns(netns: string): number {
   try {
     return openNetnsFd(netns);

@@ -18,18 +18,10 @@
  */
 import { closeSync } from 'node:fs';
 import { errnoNumber } from './errno';
+import { LockError } from './fs-errors';
 import { available, libc, LOCK_EX } from './libc';
 
-/** A lock could not be taken; `lock` says which (lib/cni/errors.ts maps it to code 11, try again later). */
-export class LockError extends Error {
-  constructor(
-    readonly lock: string,
-    readonly details: string,
-  ) {
-    super(`failed to lock ${lock}: ${details}`);
-    this.name = 'LockError';
-  }
-}
+export { LockError } from './fs-errors';
 
 export interface LockFile {
   /** The file's path: this process's callers of one path queue, and errors name it. */

@@ -90,6 +90,39 @@ export function openNetnsFd(nsPath: string): number {
 }
 
 /**
+ * Namespaces a plugin call has verified (holdNetns), by path, with their open descriptors. A
+ * plugin call is a process of its own (cmd/tscni.ts): the descriptors are closed by its exit.
+ */
+const held = new Map<string, number>();
+
+/**
+ * Opens and checks `nsPath` as openNetnsFd does (throwing NotNetnsError) once, and keeps the
+ * descriptor: every later switch into it (inNetns) and move of a link into it (withNetnsFd) in
+ * this process uses that descriptor instead of opening and checking the path again, so a path
+ * swapped meanwhile is not taken either. For plugin verbs only: a long-running process that
+ * held paths would keep namespaces alive and take a reused path for its old namespace.
+ */
+export function holdNetns(nsPath: string): void {
+  if (held.has(nsPath)) return;
+  const fd = openNetnsFd(nsPath);
+  // Under Node.js (unit tests: many calls in one process, stand-in files) nothing is kept.
+  if (available()) held.set(nsPath, fd);
+  else closeSync(fd);
+}
+
+/** `nsPath`'s held descriptor, or a newly opened and checked one that `fn` gets and that is closed after. */
+function usingNetnsFd<T>(nsPath: string, fn: (fd: number) => T): T {
+  const kept = held.get(nsPath);
+  if (kept !== undefined) return fn(kept);
+  const fd = openNetnsFd(nsPath);
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Runs `fn` with this thread switched into the network namespace at `nsPath`, then switches
  * back (also when `fn` throws). `fn` must be synchronous: a promise would run its remainder in
  * the wrong namespace, so it is refused. Throws if switching back fails: the thread would
@@ -99,12 +132,9 @@ export function inNetns<T>(nsPath: string, fn: () => T): T {
   const c = libc();
   const home = openSync('/proc/thread-self/ns/net', 'r');
   try {
-    const target = openNetnsFd(nsPath);
-    try {
+    usingNetnsFd(nsPath, (target) => {
       if (c.setns(target, CLONE_NEWNET) < 0) throw new NetnsError(c.errno(), `setns(${nsPath})`);
-    } finally {
-      closeSync(target);
-    }
+    });
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
       outcome = { ok: true, value: fn() };
@@ -126,14 +156,9 @@ export function inNetns<T>(nsPath: string, fn: () => T): T {
 const isThenable = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
-/** Opens `nsPath` (e.g. /run/netns/x, /proc/<pid>/ns/net), passes the fd to `fn`, closes it. */
+/** Passes a descriptor of the namespace at `nsPath` (e.g. /run/netns/x, /proc/<pid>/ns/net) to `fn`: the held one, else one opened and closed after. */
 export function withNetnsFd<T>(nsPath: string, fn: (fd: number) => T): T {
-  const fd = openNetnsFd(nsPath);
-  try {
-    return fn(fd);
-  } finally {
-    closeSync(fd);
-  }
+  return usingNetnsFd(nsPath, fn);
 }
 
 /** The namespace inode of a netns path; by default this thread's own (to check where we are). */

@@ -40,21 +40,13 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { rawBytes, rawLength, rawString } from './raw-text';
 import { randomBytes, sha256hex } from './hash';
+import { safeFsWarn as warn, UnsafePathError } from './fs-errors';
+
+export { setSafeFsWarner, UnsafePathError } from './fs-errors';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY, O_NOCTTY } = constants;
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
-
-/** A state path that is not what tscni keeps there (a link, a FIFO, a directory, a huge file). */
-export class UnsafePathError extends Error {
-  constructor(
-    readonly path: string,
-    readonly why: string,
-  ) {
-    super(`${path}: ${why}`);
-    this.name = 'UnsafePathError';
-  }
-}
 
 /**
  * A file name for a key made of names a caller chose (a container ID has no length limit): the
@@ -72,12 +64,6 @@ function component(name: string): string {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0'))
     throw new UnsafePathError(name, 'not a single file name');
   return name;
-}
-
-/** Where this module says what it found and worked around; the entry point sets it to lib/log's warn. */
-let warn: (msg: string) => void = () => undefined;
-export function setSafeFsWarner(fn: (msg: string) => void): void {
-  warn = fn;
 }
 
 const warned = new Set<string>();
