@@ -37,7 +37,7 @@
  *   through. A lease's content keeps the bytes of the interface name (raw-text.ts), as the
  *   reference writes them, so either implementation's DEL releases the other's lease.
  */
-import { closeSync, type BigIntStats } from 'node:fs';
+import { closeSync, existsSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { fileNameFor, SafeDir, UnsafePathError } from '../sys/safe-fs';
 import { CniError, ErrorCode } from '../cni/errors';
@@ -183,6 +183,14 @@ export class NetworkStore {
    * Opens `<dataDir>/<network>`, creating it and the lock file like the reference's MkdirAll;
    * `create = false` gives a read-only view for probes (the directory may not exist).
    */
+  /**
+   * Whether the network's store was ever made. DEL, GC and CHECK of a store that was not have
+   * nothing to release or find, and make nothing (the reference's DEL makes `<network>/lock`).
+   */
+  static made(dataDir: string, network: NetworkName): boolean {
+    return existsSync(join(dataDir, network));
+  }
+
   static open(dataDir: string, network: NetworkName, create = true): NetworkStore {
     // Names are validated by the dispatcher; this guards the path itself.
     if (network === '' || network === '.' || network === '..' || network.includes('/') || network.includes('\0')) {

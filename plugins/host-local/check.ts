@@ -5,7 +5,11 @@ import { loadConfig } from '../../lib/ipam/config';
 
 export async function check(inv: Invocation): Promise<void> {
   const { dataDir } = loadConfig(inv.config, inv.cniArgs);
-  const store = NetworkStore.open(dataDir, inv.networkName);
-  const found = await store.locked((s) => s.leasesOf({ id: inv.containerId, ifname: inv.ifName }).length > 0);
+  // A store that was never made holds no lease, and CHECK makes none.
+  const found =
+    NetworkStore.made(dataDir, inv.networkName) &&
+    (await NetworkStore.open(dataDir, inv.networkName).locked(
+      (s) => s.leasesOf({ id: inv.containerId, ifname: inv.ifName }).length > 0,
+    ));
   if (!found) throw new Error(`host-local: Failed to find address added by container ${inv.containerId}`);
 }

@@ -14,6 +14,7 @@ export async function gc(inv: Invocation): Promise<void> {
   const keep = new Set(valid.map((a) => attachmentKey(a.containerID.trim(), a.ifname)));
   const keepIds = new Set(valid.map((a) => a.containerID.trim()));
   const { dataDir, reuseDelayMs } = loadStoreConfig(inv.config);
+  if (!NetworkStore.made(dataDir, inv.networkName)) return; // nothing was ever leased here
   const store = NetworkStore.open(dataDir, inv.networkName);
   await store.locked(async (s) => {
     const kept: Lease[] = [];

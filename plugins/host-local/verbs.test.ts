@@ -205,6 +205,21 @@ describe('host-local verbs (in-process)', () => {
     expect(readdirSync(join(d, 'net1')).filter((n) => n.startsWith('10.'))).toEqual([]);
   });
 
+  it('DEL, GC and CHECK of a store never made make nothing (even with a config ADD would refuse)', async () => {
+    const d = tmp();
+    // Found by the fuzzer: a DEL after a refused ADD made <dataDir>/net1 with its lock and index.
+    const bad = netconf(d, { subnet: 'b', rangeStart: 'x' });
+    expect((await call('DEL', bad)).code).toBe(0);
+    const conf = netconf(d, { subnet: '10.1.0.0/24' });
+    expect((await call('DEL', conf)).code).toBe(0);
+    expect((await call('GC', { ...conf, 'cni.dev/valid-attachments': [] })).code).toBe(0);
+    expect((await call('CHECK', conf)).json).toMatchObject({
+      code: 999,
+      msg: 'host-local: Failed to find address added by container c1',
+    });
+    expect(readdirSync(d)).toEqual([]);
+  });
+
   it('CHECK finds the lease of this attachment only', async () => {
     const d = tmp();
     const conf = netconf(d, { subnet: '10.1.0.0/24' });
