@@ -1,6 +1,6 @@
 import { debug, debugOn, warn } from '../log';
 import { nodeFs } from '../sys/fs';
-import { setSafeFsWarner } from '../sys/fs-errors';
+import { setSafeFsWarner, setSysTracer } from '../sys/fs-errors';
 import { dispatch, type DispatchOptions } from './dispatch';
 import { processIO } from './io';
 import type { PluginEntry } from './plugin';
@@ -9,6 +9,7 @@ import type { PluginEntry } from './plugin';
 export async function pluginMain(plugin: PluginEntry, options: DispatchOptions = {}): Promise<void> {
   debug('started');
   setSafeFsWarner(warn);
+  if (debugOn()) setSysTracer(debug);
   const io = processIO();
   try {
     process.exitCode = await dispatch(plugin, io, options);

@@ -17,9 +17,8 @@
  * hold there too), but the queue alone is the lock.
  */
 import { closeSync } from 'node:fs';
-import { debug } from '../log';
 import { errnoNumber } from './errno';
-import { LockError } from './fs-errors';
+import { LockError, sysTrace } from './fs-errors';
 import { available, libc, LOCK_EX } from './libc';
 
 export { LockError } from './fs-errors';
@@ -62,13 +61,13 @@ async function holding<T>(lock: LockFile, fn: () => Promise<T>): Promise<T> {
       const t0 = performance.now();
       flockExclusive(fd, lock);
       // Where a burst of calls queues shows in the timeline (TSCNI_DEBUG=1).
-      debug(`locked ${lock.name} after ${(performance.now() - t0).toFixed(1)} ms`);
+      sysTrace(() => `locked ${lock.name} after ${(performance.now() - t0).toFixed(1)} ms`);
     }
     const t1 = performance.now();
     try {
       return await fn();
     } finally {
-      debug(`unlocked ${lock.name}, held ${(performance.now() - t1).toFixed(1)} ms`);
+      sysTrace(() => `unlocked ${lock.name}, held ${(performance.now() - t1).toFixed(1)} ms`);
     }
   } finally {
     closeSync(fd); // releases the lock

@@ -33,3 +33,10 @@ export function setSafeFsWarner(fn: (msg: string) => void): void {
   warner = fn;
 }
 export const safeFsWarn = (msg: string): void => warner(msg);
+
+/** Where lib/sys traces what it waited for (TSCNI_DEBUG); the entry point sets it to lib/log's debug. */
+let tracer: ((msg: string) => void) | undefined;
+export function setSysTracer(fn: (msg: string) => void): void {
+  tracer = fn;
+}
+export const sysTrace = (msg: () => string): void => tracer?.(msg());
