@@ -75,6 +75,9 @@ describe('installFile', () => {
     big[big.length - 1] = 8;
     const src = join(dir, 'src');
     writeFileSync(src, big);
+    // Another mtime, so the bytes decide: two writes within one tick of the file system's coarse
+    // clock share an mtime, and same size and mtime is the fast path's "unchanged".
+    utimesSync(src, 5000, 5000);
     expect(installFile(dir, 'f', { file: src }, 0o644)).toBe('updated');
     expect(readFileSync(join(dir, 'f')).equals(big)).toBe(true);
   });
