@@ -25,13 +25,7 @@ import { loadConfig as loadHostLocalConfig } from '../../lib/ipam/config';
 import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
 import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadBridgeConfig, type BridgeConfig } from './config';
-import {
-  checkMasquerade,
-  inspectMasquerade,
-  setupMasquerade,
-  stageMasquerade,
-  teardownMasquerade,
-} from '../../lib/firewall/ip-masq';
+import { masqueradeConcern } from '../../lib/reload/masquerade';
 
 /** The container interface's addresses (those of the container's interface, or of no interface). */
 function containerIps(prev: Result, a: Attachment): IPConfig[] {
@@ -51,24 +45,13 @@ function spoofFacts(prev: Result, a: Attachment, cfg: BridgeConfig): { hostVeth:
   return { hostVeth: host.name, mac };
 }
 
-function masqueradeConcern(runner: Runner, cfg: BridgeConfig, a: Attachment, ips: IPConfig[]): Concern {
-  return {
-    what: 'masquerade',
-    inspect: (snap) => inspectMasquerade(runner, cfg.ipMasqBackend, a, ips, snap),
-    check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
-    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
-    stage: (batch) => stageMasquerade(batch, runner, cfg.ipMasqBackend, a, ips),
-    undo: () => teardownMasquerade(runner, a),
-  };
-}
-
 function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: Concern[]; leases: LeaseRef[] } {
   const cfg = loadBridgeConfig(conf.config, conf.cniArgs);
   const prev = prevResultOf(conf.config, conf.cniVersion);
   if (!prev) return { concerns: [], leases: [] };
   const out: Concern[] = [];
   const ips = containerIps(prev, a);
-  if (cfg.ipMasq && ips.length > 0) out.push(masqueradeConcern(runner, cfg, a, ips));
+  if (cfg.ipMasq && ips.length > 0) out.push(masqueradeConcern(runner, cfg.ipMasqBackend, a, ips));
   const spoof = cfg.macspoofchk ? spoofFacts(prev, a, cfg) : undefined;
   if (spoof) {
     const ref = spoofRef(a.containerId, a.ifName);
@@ -128,7 +111,7 @@ async function known(conf: ReloadConf, runner: Runner): Promise<Target[]> {
       attachment: a,
       netns: '',
       leases: g.refs,
-      concerns: [masqueradeConcern(runner, cfg, a, g.ips)],
+      concerns: [masqueradeConcern(runner, cfg.ipMasqBackend, a, g.ips)],
       source: 'leases',
     });
   }

@@ -7,13 +7,7 @@ import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
 import type { IPConfig } from '../../lib/cni/result/types';
 import type { Runner } from '../../lib/exec/runner';
-import {
-  checkMasquerade,
-  inspectMasquerade,
-  setupMasquerade,
-  stageMasquerade,
-  teardownMasquerade,
-} from '../../lib/firewall/ip-masq';
+import { masqueradeConcern } from '../../lib/reload/masquerade';
 import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
 import type { Concern, ReloadConf, Reloader } from '../../lib/reload/types';
 import { loadPtpConfig } from './config';
@@ -26,15 +20,10 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: 
   const cont = ifaces.findIndex((i) => i.name === a.ifName && !!i.sandbox);
   const ips: IPConfig[] = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === cont);
   if (ips.length === 0) return { concerns: [], leases: [] };
-  const masquerade: Concern = {
-    what: 'masquerade',
-    inspect: (snap) => inspectMasquerade(runner, cfg.ipMasqBackend, a, ips, snap),
-    check: () => checkMasquerade(runner, cfg.ipMasqBackend, a, ips),
-    restore: () => setupMasquerade(runner, cfg.ipMasqBackend, a, ips),
-    stage: (batch) => stageMasquerade(batch, runner, cfg.ipMasqBackend, a, ips),
-    undo: () => teardownMasquerade(runner, a),
+  return {
+    concerns: [masqueradeConcern(runner, cfg.ipMasqBackend, a, ips)],
+    leases: hostLocalLeaseRefs(conf.config, cfg.ipamType, ips),
   };
-  return { concerns: [masquerade], leases: hostLocalLeaseRefs(conf.config, cfg.ipamType, ips) };
 }
 
 export const reloader: Reloader = { concerns };
