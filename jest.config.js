@@ -11,6 +11,7 @@ const common = {
   transform: { '^.+\\.ts$': tsJest },
   moduleFileExtensions: ['ts', 'js', 'json'],
   setupFiles: ['<rootDir>/lib/testutil/private-state.js'],
+  globalTeardown: '<rootDir>/lib/testutil/private-state-teardown.js',
 };
 
 module.exports = {

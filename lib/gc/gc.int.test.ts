@@ -11,10 +11,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN_DIR, Sandbox, run, type RunResult } from '../testutil/sandbox';
+import { CliSandbox } from '../testutil/cli-sandbox';
+import { BIN_DIR, type RunResult, type Sandbox } from '../testutil/sandbox';
 import { waitFor } from '../testutil/wait';
 
 const NET = 'gcnet';
@@ -27,26 +27,13 @@ const CACHELESS = 5;
 const LIVE = 20;
 const LONG = 600_000;
 
+let cli: CliSandbox;
 let sb: Sandbox;
-let env: Record<string, string>;
-const dir = (...p: string[]): string => join(sb.dir, ...p);
-const netnsOf = (name: string): string => `/run/netns/${sb.nsName(name)}`;
-const cid = (name: string): string =>
-  `cnitool-${createHash('sha512').update(netnsOf(name)).digest('hex').slice(0, 20)}`;
-const envArgs = (extra: Record<string, string> = {}): string[] =>
-  Object.entries({ ...env, ...extra }).map(([k, v]) => `${k}=${v}`);
-const tscniArgv = (args: string[], extra: Record<string, string> = {}): string[] => [
-  'ip',
-  'netns',
-  'exec',
-  sb.hostNs,
-  'env',
-  ...envArgs(extra),
-  join(BIN_DIR, 'tscni'),
-  ...args,
-];
-const tscni = (args: string[], extra: Record<string, string> = {}): Promise<RunResult> =>
-  run(tscniArgv(args, extra), { timeoutMs: LONG });
+const dir = (...p: string[]): string => cli.dir(...p);
+const netnsOf = (name: string): string => cli.netns(name);
+const cid = (name: string): string => cli.cid(name);
+const tscniArgv = (args: string[], extra: Record<string, string> = {}): string[] => cli.argv(args, extra);
+const tscni = (args: string[], extra: Record<string, string> = {}): Promise<RunResult> => cli.tscni(args, extra, LONG);
 const port = (i: number): number => 20000 + i;
 const caps = (i: number): Record<string, string> => ({
   CAP_ARGS: JSON.stringify({ portMappings: [{ hostPort: port(i), containerPort: 80, protocol: 'tcp' }] }),
@@ -82,16 +69,8 @@ async function killDuring(args: string[], extra: Record<string, string>, when: (
 }
 
 const leaseDir = (): string => dir('leases', NET);
-const leasesOf = (id: string): string[] => {
-  try {
-    return readdirSync(leaseDir()).filter(
-      (f) => /^[0-9]/.test(f) && readFileSync(join(leaseDir(), f), 'utf8').startsWith(`${id}\r\n`),
-    );
-  } catch {
-    return [];
-  }
-};
-const cacheOf = (id: string): boolean => existsSync(dir('cache', 'results', `${NET}-${id}-eth0`));
+const leasesOf = (id: string): string[] => cli.leasesOf(NET, id);
+const cacheOf = (id: string): boolean => existsSync(cli.cacheFile(NET, id));
 const rules = async (): Promise<string> =>
   (await sb.exec('host', ['iptables-save'])).stdout + (await sb.exec('host', ['nft', 'list', 'ruleset'])).stdout;
 const recordOf = (id: string): boolean => existsSync(dir('fw', 'attachments', NET, id));
@@ -116,12 +95,8 @@ const live: string[] = [];
 
 describe('tscni gc', () => {
   beforeAll(async () => {
-    sb = await Sandbox.create('gc');
-    mkdirSync(dir('net.d'));
-    writeFileSync(
-      dir('net.d', `10-${NET}.conflist`),
-      JSON.stringify({
-        cniVersion: '1.0.0',
+    cli = await CliSandbox.create('gc', (d) => [
+      {
         name: NET,
         plugins: [
           {
@@ -130,22 +105,16 @@ describe('tscni gc', () => {
             isGateway: true,
             ipMasq: true,
             ipMasqBackend: 'iptables',
-            ipam: { type: 'host-local', subnet: SUBNET, dataDir: dir('leases') },
+            ipam: { type: 'host-local', subnet: SUBNET, dataDir: d('leases') },
           },
           { type: 'portmap', capabilities: { portMappings: true }, backend: 'iptables' },
-          { type: 'firewall', backend: 'iptables', dataDir: dir('fw') },
+          { type: 'firewall', backend: 'iptables', dataDir: d('fw') },
         ],
-      }),
-    );
-    env = {
-      NETCONFPATH: dir('net.d'),
-      CNI_PATH: BIN_DIR,
-      CNI_CACHE_DIR: dir('cache'),
-      TSCNI_RUN_DIR: dir('run'),
-      PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    };
+      },
+    ]);
+    sb = cli.sb;
   });
-  afterAll(async () => sb?.destroy());
+  afterAll(async () => cli?.destroy());
 
   it('leaks: kill -9 during ADD and DEL, a reboot, a runtime without a cache', async () => {
     // ~100 plugin chains one after another: a guard against hangs on a busy machine, not a speed limit.

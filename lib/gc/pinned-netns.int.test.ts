@@ -14,11 +14,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { CliSandbox } from '../testutil/cli-sandbox';
 import { FakeCri } from '../testutil/fake-cri';
-import { BIN_DIR, Sandbox, run, type RunResult } from '../testutil/sandbox';
+import type { RunResult } from '../testutil/sandbox';
 import { waitFor } from '../testutil/wait';
 
 const NET = 'pinnet';
@@ -26,45 +25,19 @@ const NET2 = 'pinnet2';
 /** A subnet no other suite uses: gc looks at the addresses of every namespace of the machine. */
 const SUBNET = '10.214.0.0/24';
 
-let sb: Sandbox;
+let cli: CliSandbox;
 let cri: FakeCri | undefined;
-let env: Record<string, string>;
 const sleepers: ChildProcess[] = [];
-const dir = (...p: string[]): string => join(sb.dir, ...p);
-const netnsOf = (name: string): string => `/run/netns/${sb.nsName(name)}`;
-const cid = (name: string): string =>
-  `cnitool-${createHash('sha512').update(netnsOf(name)).digest('hex').slice(0, 20)}`;
-
-const tscni = (args: string[], extra: Record<string, string> = {}): Promise<RunResult> =>
-  run(
-    [
-      'ip',
-      'netns',
-      'exec',
-      sb.hostNs,
-      'env',
-      ...Object.entries({ ...env, ...extra }).map(([k, v]) => `${k}=${v}`),
-      join(BIN_DIR, 'tscni'),
-      ...args,
-    ],
-    { timeoutMs: 300_000 },
-  );
+const netnsOf = (name: string): string => cli.netns(name);
+const tscni = (args: string[], extra: Record<string, string> = {}): Promise<RunResult> => cli.tscni(args, extra);
 const gc = (...more: string[]): Promise<RunResult> =>
   tscni(['gc', '--min-age', '0', '--cri-socket', cri?.socket ?? 'none', ...more]);
+const cacheFile = (net: string, id: string): string => cli.cacheFile(net, id);
+const leasesOf = (net: string, id: string): string[] => cli.leasesOf(net, id);
 
-const cacheFile = (net: string, id: string): string => dir('cache', 'results', `${net}-${id}-eth0`);
-const leasesOf = (net: string, id: string): string[] => {
-  try {
-    return readdirSync(dir('leases', net)).filter(
-      (f) => /^[0-9]/.test(f) && readFileSync(dir('leases', net, f), 'utf8').startsWith(`${id}\r\n`),
-    );
-  } catch {
-    return [];
-  }
-};
 /** The addresses on eth0 in a container's namespace ([] when there is no eth0). */
 const eth0 = async (name: string): Promise<string[]> => {
-  const r = await sb.exec(name, ['ip', '-j', 'addr', 'show', 'dev', 'eth0']);
+  const r = await cli.sb.exec(name, ['ip', '-j', 'addr', 'show', 'dev', 'eth0']);
   if (r.code !== 0) return [];
   const links = JSON.parse(r.stdout) as Array<{ addr_info: Array<{ family: string; local: string }> }>;
   return links.flatMap((l) => l.addr_info.filter((a) => a.family === 'inet').map((a) => a.local));
@@ -75,8 +48,8 @@ const eth0 = async (name: string): Promise<string[]> => {
  * cache entry without the netns (as libcni before 1.2 writes it). Returns its container ID.
  */
 async function criPod(net: string, name: string, ip?: string): Promise<string> {
-  await sb.addContainer(name);
-  const id = cid(name);
+  await cli.sb.addContainer(name);
+  const id = cli.cid(name);
   const args = [
     'IgnoreUnknown=1',
     'K8S_POD_NAMESPACE=default',
@@ -100,7 +73,7 @@ const lineOf = (out: string, net: string, id: string): string =>
 
 /** A process that stays in a container's namespace until killed (by its PID, afterwards). */
 async function occupy(name: string): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', sb.nsName(name), 'sleep', '600'], { stdio: 'ignore' });
+  const child = spawn('ip', ['netns', 'exec', cli.sb.nsName(name), 'sleep', '600'], { stdio: 'ignore' });
   sleepers.push(child);
   const ino = statSync(netnsOf(name)).ino;
   await waitFor(`a process in ${name}`, () => {
@@ -115,36 +88,21 @@ async function occupy(name: string): Promise<ChildProcess> {
 
 describe('tscni gc: the pinned netns of a runtime without netns in its cache', () => {
   beforeAll(async () => {
-    sb = await Sandbox.create('gcpin');
-    mkdirSync(dir('net.d'));
-    const ipam = { type: 'host-local', subnet: SUBNET, dataDir: dir('leases') };
-    writeFileSync(
-      dir('net.d', `10-${NET}.conflist`),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: NET,
-        plugins: [{ type: 'bridge', bridge: 'pinbr0', isGateway: true, ipam }],
-      }),
-    );
-    writeFileSync(
-      dir('net.d', `20-${NET2}.conflist`),
-      // Another bridge on the same subnet (no gateway address: the first bridge has it).
-      JSON.stringify({ cniVersion: '1.0.0', name: NET2, plugins: [{ type: 'bridge', bridge: 'pinbr1', ipam }] }),
-    );
-    env = {
-      NETCONFPATH: dir('net.d'),
-      CNI_PATH: BIN_DIR,
-      CNI_CACHE_DIR: dir('cache'),
-      TSCNI_RUN_DIR: dir('run'),
-      PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    };
-    cri = await FakeCri.start(dir('cri.sock'));
+    cli = await CliSandbox.create('gcpin', (dir) => {
+      const ipam = { type: 'host-local', subnet: SUBNET, dataDir: dir('leases') };
+      return [
+        { name: NET, plugins: [{ type: 'bridge', bridge: 'pinbr0', isGateway: true, ipam }] },
+        // Another bridge on the same subnet (no gateway address: the first bridge has it).
+        { name: NET2, plugins: [{ type: 'bridge', bridge: 'pinbr1', ipam }] },
+      ];
+    });
+    cri = await FakeCri.start(cli.dir('cri.sock'));
   });
 
   afterAll(async () => {
     for (const s of sleepers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
     await cri?.stop();
-    await sb?.destroy();
+    await cli?.destroy();
   });
 
   it('an empty namespace holding the address is found and used: the DEL removes the interface in it', async () => {
@@ -162,8 +120,8 @@ describe('tscni gc: the pinned netns of a runtime without netns in its cache', (
     expect(await eth0('pa')).toEqual([]);
     expect(leasesOf(NET, id)).toEqual([]);
     expect(existsSync(cacheFile(NET, id))).toBe(false);
-    expect((await sb.exec('host', ['ip', '-o', 'link', 'show', 'master', 'pinbr0'])).stdout).toBe('');
-    await sb.removeContainer('pa');
+    expect((await cli.sb.exec('host', ['ip', '-o', 'link', 'show', 'master', 'pinbr0'])).stdout).toBe('');
+    await cli.sb.removeContainer('pa');
   });
 
   it('not used while a process is in the namespace: DEL goes without a netns and the interface stays', async () => {
@@ -183,7 +141,7 @@ describe('tscni gc: the pinned netns of a runtime without netns in its cache', (
     // Nothing was done inside the namespace the process lives in.
     expect(await eth0('pb')).toEqual([ip]);
     sleeper.kill('SIGKILL');
-    await sb.removeContainer('pb');
+    await cli.sb.removeContainer('pb');
   });
 
   it('not used while a kept attachment’s address is in it (one subnet on two networks)', async () => {
@@ -192,7 +150,7 @@ describe('tscni gc: the pinned netns of a runtime without netns in its cache', (
     const live = await criPod(NET2, 'pc-live', '10.214.0.9');
     const gone = await criPod(NET, 'pc-gone', '10.214.0.9');
     expect(await eth0('pc-live')).toEqual(['10.214.0.9']);
-    await sb.removeContainer('pc-gone');
+    await cli.sb.removeContainer('pc-gone');
     // While CRI listed neither, the live pod's namespace would be taken for the gone pod's DEL.
     cri!.sandboxes = [];
     expect(lineOf((await gc('--dry-run')).stdout, NET, gone)).toContain(`DEL gets ${netnsOf('pc-live')}`);

@@ -6,6 +6,7 @@ import type { Invocation } from '../cni/invocation';
 import { CniError, ErrorCode } from '../cni/errors';
 import { prevResultOf } from '../cni/netconf';
 import type { Interface, IPConfig, Result } from '../cni/result/types';
+import { ipsOfInterface } from '../cni/result/select';
 
 export interface ContainerInterface {
   readonly prev: Result;
@@ -25,6 +26,6 @@ export function containerInterface(inv: Invocation, plugin: string): ContainerIn
   const iface = ifaces[index];
   if (!iface)
     throw new CniError(ErrorCode.Internal, `Sandbox in prevResult  doesn't match configured netns: ${inv.netns}`);
-  const ips = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === index);
+  const ips = ipsOfInterface(prev, index);
   return { prev, index, iface, ips };
 }

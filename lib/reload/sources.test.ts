@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCache, readNetconfs } from './sources';
@@ -81,6 +81,18 @@ describe('libcni cache entries', () => {
     expect(entries).toEqual([]);
     expect(unusable).toHaveLength(1);
     expect(unusable[0]?.why).toMatch(why);
+  });
+
+  it('behind a link are reported, never followed; directories and temp files are skipped', () => {
+    const { cache, netconf } = fresh();
+    const outside = join(cache, '..', 'outside.json');
+    writeFileSync(outside, JSON.stringify(entry()));
+    symlinkSync(outside, join(cache, 'results', 'net1-c1-eth0'));
+    mkdirSync(join(cache, 'results', 'net1-c2-eth0'));
+    put(cache, '.net1-c3-eth0.0123456789ab.tmp', entry({ containerId: 'c3' }));
+    const { entries, unusable } = readCache(cache, netconf);
+    expect(entries).toEqual([]);
+    expect(unusable).toEqual([{ file: join(cache, 'results', 'net1-c1-eth0'), why: expect.stringMatching(/link/) }]);
   });
 
   it('do not exist without a cache directory', () => {

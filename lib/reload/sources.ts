@@ -6,8 +6,8 @@
  * dispatcher validates CNI_* variables, its file name must match its content, its config must
  * parse and name its network, and its result is validated later by the plugins that use it.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { readFileBounded } from '../sys/safe-fs';
+import { readFileBounded, type SafeDir } from '../sys/safe-fs';
+import { openResults } from '../runtime/cache';
 import { isAbsolute, join } from 'node:path';
 import { validateContainerId, validateIfName, validateNetworkName } from '../cni/names';
 import type { Attachment } from '../cni/invocation';
@@ -82,30 +82,41 @@ function decode(file: string, raw: unknown, netconfPath: string): CachedAttachme
   };
 }
 
-/** Every usable cache entry, and why the others are not. */
+/**
+ * Every usable cache entry, and why the others are not. Entries are read as state (safe-fs): a
+ * link or a special file in `results` is unusable, never followed.
+ */
 export function readCache(
   cacheDir: string,
   netconfPath: string,
 ): { entries: CachedAttachment[]; unusable: Unusable[] } {
-  const dir = join(cacheDir, 'results');
-  let names: string[];
+  let dir: SafeDir | undefined;
   try {
-    names = readdirSync(dir).sort();
-  } catch {
-    return { entries: [], unusable: [] };
+    dir = openResults(cacheDir);
+  } catch (e) {
+    return {
+      entries: [],
+      unusable: [{ file: join(cacheDir, 'results'), why: e instanceof Error ? e.message : String(e) }],
+    };
   }
+  if (!dir) return { entries: [], unusable: [] };
   const entries: CachedAttachment[] = [];
   const unusable: Unusable[] = [];
-  for (const name of names) {
-    const file = join(dir, name);
-    try {
-      if (!statSync(file).isFile()) continue;
-      entries.push(
-        decode(file, parseJson(readFileBounded(file, MAX_CONFIG_FILE).toString('utf8')) as unknown, netconfPath),
-      );
-    } catch (e) {
-      unusable.push({ file, why: e instanceof Error ? e.message : String(e) });
+  try {
+    for (const name of dir.list().sort()) {
+      const file = dir.show(name);
+      try {
+        // Our own temp files of an entry being written (SafeDir.write) are not entries.
+        if (name.startsWith('.') || dir.lstat(name)?.isDirectory() !== false) continue;
+        const bytes = dir.read(name, MAX_CONFIG_FILE);
+        if (!bytes) continue; // gone meanwhile
+        entries.push(decode(file, parseJson(bytes.toString('utf8')) as unknown, netconfPath));
+      } catch (e) {
+        unusable.push({ file, why: e instanceof Error ? e.message : String(e) });
+      }
     }
+  } finally {
+    dir.close();
   }
   return { entries, unusable };
 }

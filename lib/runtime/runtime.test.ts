@@ -1,5 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { addNetworkList, checkNetworkList, delNetworkList, gcNetworkList } from './chain';
@@ -130,5 +141,28 @@ describe('running a chain', () => {
     const gc = lines.find((l) => l.startsWith('GC one')) ?? '';
     expect(gc).toContain('"cni.dev/valid-attachments":[{"containerID":"live","ifname":"eth0"}]');
     expect(gc).toContain('"cni.dev/attachments"');
+  });
+  it('a link planted in the cache is never followed: an entry replaces it, results behind a link is refused', async () => {
+    const list = loadNetwork(join(dir, 'net.d'), 'chain');
+    const target = join(dir, 'precious');
+    writeFileSync(target, 'keep me');
+    const file = cachePath(join(dir, 'cache'), 'chain', 'linked', 'eth0');
+    symlinkSync(target, file);
+    // Read as no entry (CHECK finds none), replaced by ADD, removed by DEL: the target stays as it was.
+    await expect(checkNetworkList(list, { ...rt, containerId: 'linked' }, opts())).rejects.toThrow(/no cached result/);
+    await addNetworkList(list, { ...rt, containerId: 'linked' }, opts());
+    expect(lstatSync(file).isFile()).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe('keep me');
+    symlinkSync(target, cachePath(join(dir, 'cache'), 'chain', 'linked2', 'eth0'));
+    await delNetworkList(list, { ...rt, containerId: 'linked2' }, opts());
+    expect(readFileSync(target, 'utf8')).toBe('keep me');
+    // `results` itself a link: refused, nothing written through it.
+    const elsewhere = mkdtempSync(join(dir, 'elsewhere-'));
+    mkdirSync(join(dir, 'cache2'));
+    symlinkSync(elsewhere, join(dir, 'cache2', 'results'));
+    await expect(
+      addNetworkList(list, { ...rt, containerId: 'x' }, { ...opts(), cacheDir: join(dir, 'cache2') }),
+    ).rejects.toThrow(/symbolic link/);
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstChildPid } from './processes';
+import { diesWithUs, startPidNamespace } from './processes';
 import { requirePrograms } from './programs';
 import { run, type RunResult } from './sandbox';
 import { SandboxLock, sweepDeadSandboxes } from './sandbox-lock';
@@ -81,35 +81,19 @@ export class ContainerdSandbox {
       ].join('\n'),
     );
     const log = join(this.dir, 'containerd.log');
-    // unshare dies with this process (setpriv's parent-death signal), and containerd, PID 1,
-    // with unshare (--kill-child): a test process killed before destroy() leaves nothing running.
-    const child = spawn(
-      'setpriv',
+    // containerd is PID 1: a test process killed before destroy() leaves nothing running.
+    const { unshare: child, init } = await startPidNamespace(
       [
-        '--pdeathsig',
-        'KILL',
-        'unshare',
-        '--mount',
-        '--net',
-        '--pid',
-        '--fork',
-        '--kill-child',
-        '--propagation',
-        'private',
-        '--mount-proc',
         'sh',
         '-c',
         'mount -t tmpfs -o mode=755 tmpfs /run && mkdir /run/netns && ip link set lo up && exec containerd --config "$0" >"$1" 2>&1',
         config,
         log,
       ],
-      { stdio: 'ignore', env: { PATH } },
+      { net: true, env: { PATH }, waitMs: 60_000 },
     );
     this.unshare = child;
-    const upid = child.pid;
-    if (upid === undefined) throw new Error('containerd sandbox: unshare did not start');
-    this.pid = (await firstChildPid(upid, 2400, 25)) ?? 0;
-    if (!this.pid) throw new Error('containerd sandbox: PID 1 did not appear');
+    this.pid = init;
     for (let i = 0; i < 200; i++) {
       if ((await this.ctr(['version'])).code === 0) return;
       if (child.exitCode !== null) break;
@@ -140,7 +124,8 @@ export class ContainerdSandbox {
    * execs argv, which keeps setpriv's parent-death signal: it also ends when this process dies).
    */
   spawnInNet(argv: readonly string[]): ChildProcess {
-    return spawn('setpriv', ['--pdeathsig', 'KILL', 'nsenter', '-t', String(this.pid), '-n', '--', ...argv], {
+    const [cmd, ...args] = diesWithUs(['nsenter', '-t', String(this.pid), '-n', '--', ...argv]);
+    return spawn(cmd ?? 'setpriv', args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   }

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync, statfsSync } from 'node:fs';
+import { diesWithUs } from './processes';
 import { run, runOk, type RunResult } from './sandbox';
 
 export class PrivateMounts {
@@ -16,11 +17,8 @@ export class PrivateMounts {
 
   static async create(): Promise<PrivateMounts> {
     // The helper dies with this process (setpriv's parent-death signal, kept across unshare's exec).
-    const helper = spawn(
-      'setpriv',
-      ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', 'sleep', 'infinity'],
-      { stdio: 'ignore' },
-    );
+    const [cmd, ...args] = diesWithUs(['unshare', '--mount', '--propagation', 'private', 'sleep', 'infinity']);
+    const helper = spawn(cmd ?? 'setpriv', args, { stdio: 'ignore' });
     const pm = new PrivateMounts(helper);
     const mine = readlinkSync('/proc/self/ns/mnt');
     // unshare replaces itself with sleep once the namespace exists: wait for that.

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstChildPid } from './processes';
+import { startPidNamespace } from './processes';
 import { run } from './sandbox';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -25,28 +25,7 @@ export class PluginSpace {
   ) {}
 
   static async create(): Promise<PluginSpace> {
-    // unshare dies with this process (setpriv's parent-death signal), and PID 1 of the space, and
-    // so all in it, with unshare (--kill-child).
-    const helper = spawn(
-      'setpriv',
-      [
-        '--pdeathsig',
-        'KILL',
-        'unshare',
-        '--mount',
-        '--pid',
-        '--fork',
-        '--kill-child',
-        '--propagation',
-        'private',
-        '--mount-proc',
-        'sleep',
-        'infinity',
-      ],
-      { stdio: 'ignore' },
-    );
-    const init = helper.pid ? await firstChildPid(helper.pid, 100, 20) : undefined;
-    if (!init) throw new Error('the PID namespace helper did not start');
+    const { unshare: helper, init } = await startPidNamespace(['sleep', 'infinity']);
     // --mount-proc has happened once PID 1 runs sleep.
     for (let i = 0; i < 200 && readFileSync(`/proc/${init}/comm`, 'utf8').trim() !== 'sleep'; i++) await sleep(10);
     return new PluginSpace(helper, init);

@@ -6,9 +6,9 @@
  * host's rules, and flushes that happen inside the sandbox host's netns only.
  */
 import { expect } from '@jest/globals';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cnitoolId } from './cli-sandbox';
 import { BIN_DIR, Sandbox, runOk, type RunResult } from './sandbox';
 import { fetchFrom, startServer, type TestServer } from './traffic';
 
@@ -35,7 +35,7 @@ export class World {
   }
   /** The container ID `tscni add` derives from the netns path (cnitool's rule). */
   cid(name: string): string {
-    return `cnitool-${createHash('sha512').update(this.netns(name)).digest('hex').slice(0, 20)}`;
+    return cnitoolId(this.netns(name));
   }
   tscni(args: string[], extraEnv: Record<string, string> = {}): Promise<RunResult> {
     const env = { ...this.env, ...extraEnv };

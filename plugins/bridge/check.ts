@@ -13,6 +13,7 @@ import type { Kernel } from '../../lib/net/kernel';
 import type { Link, Rtnl } from '../../lib/netlink';
 import { loadBridgeConfig } from './config';
 import { checkMasquerade } from '../../lib/firewall/ip-masq';
+import { ipsOfInterface } from '../../lib/cni/result/select';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 const sameMac = (a: string | undefined, b: string | undefined): boolean =>
@@ -25,7 +26,7 @@ export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const ifaces = prev.interfaces ?? [];
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
   // The firewall read starts first and is reported last (the reference does not check it).
-  const contIps = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
+  const contIps = ipsOfInterface(prev, contIndex);
   const masq =
     cfg.ipMasq && contIps.length > 0
       ? checkMasquerade(kernel.runner, cfg.ipMasqBackend, attachmentOf(inv), contIps).then(

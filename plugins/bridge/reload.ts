@@ -26,13 +26,7 @@ import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
 import type { Concern, ReloadConf, Reloader, Target } from '../../lib/reload/types';
 import { loadBridgeConfig, type BridgeConfig } from './config';
 import { masqueradeConcern } from '../../lib/reload/masquerade';
-
-/** The container interface's addresses (those of the container's interface, or of no interface). */
-function containerIps(prev: Result, a: Attachment): IPConfig[] {
-  const ifaces = prev.interfaces ?? [];
-  const contIndex = ifaces.findIndex((i) => i.name === a.ifName && !!i.sandbox);
-  return (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
-}
+import { containerIps } from '../../lib/reload/container-ips';
 
 /** The host veth and container MAC of the cached result, validated (they reach nft). */
 function spoofFacts(prev: Result, a: Attachment, cfg: BridgeConfig): { hostVeth: string; mac: string } | undefined {

@@ -12,6 +12,7 @@ import { checkAddresses, checkRoutes } from '../../lib/net/verify';
 import { parseCIDR, formatIP, sameAddr } from '../../lib/addr/ip';
 import { loadPtpConfig, requireIpam } from './config';
 import { requireNetns } from '../../lib/net/open-netns';
+import { ipsOfInterface } from '../../lib/cni/result/select';
 
 const fail = (msg: string): CniError => new CniError(ErrorCode.Internal, msg);
 
@@ -25,7 +26,7 @@ export async function check(inv: Invocation, kernel: Kernel): Promise<void> {
   const contIndex = ifaces.findIndex((i) => i.name === inv.ifName && i.sandbox === inv.netns);
   const cont = ifaces[contIndex];
   if (!cont) throw fail(`Sandbox in prevResult  doesn't match configured netns: ${inv.netns}`);
-  const ips = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === contIndex);
+  const ips = ipsOfInterface(prev, contIndex);
 
   const ctr = kernel.rtnl(inv.netns);
   let peerIndex: number | undefined;

@@ -5,7 +5,7 @@
  */
 import type { Attachment } from '../../lib/cni/invocation';
 import { prevResultOf } from '../../lib/cni/netconf';
-import type { IPConfig } from '../../lib/cni/result/types';
+import { containerIps } from '../../lib/reload/container-ips';
 import type { Runner } from '../../lib/exec/runner';
 import { masqueradeConcern } from '../../lib/reload/masquerade';
 import { hostLocalLeaseRefs, type LeaseRef } from '../../lib/ipam/lease-refs';
@@ -16,9 +16,7 @@ function concerns(conf: ReloadConf, a: Attachment, runner: Runner): { concerns: 
   const cfg = loadPtpConfig(conf.config);
   const prev = prevResultOf(conf.config, conf.cniVersion);
   if (!prev || !cfg.ipMasq) return { concerns: [], leases: [] };
-  const ifaces = prev.interfaces ?? [];
-  const cont = ifaces.findIndex((i) => i.name === a.ifName && !!i.sandbox);
-  const ips: IPConfig[] = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === cont);
+  const ips = containerIps(prev, a);
   if (ips.length === 0) return { concerns: [], leases: [] };
   return {
     concerns: [masqueradeConcern(runner, cfg.ipMasqBackend, a, ips)],
