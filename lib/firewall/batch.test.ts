@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { RecordingRunner } from '../exec/recording';
+import { forwardingChange, portForwardRequest } from '../testutil/firewall-requests';
 import { expectGolden } from '../testutil/golden';
 import { testAttachment } from '../testutil/invocation';
 import { RestoreBatch } from './batch';
@@ -15,26 +16,14 @@ import type { ForwardingChange, PortForwardRequest } from './types';
 
 const a = (i: number) => testAttachment('bnet', `ctr${i}`, 'eth0');
 const ip = (i: number): string => `10.9.0.${i + 2}`;
-const request = (i: number, hostPort = 8000 + i): PortForwardRequest => ({
-  attachment: a(i),
-  containers: [{ address: ip(i), prefix: 24, family: 4 }],
-  mappings: [{ hostPort, containerPort: 80, protocol: 'tcp', hostIP: '' }],
-  snat: true,
-  masqAll: false,
-  markMasqBit: 13,
-  externalSetMarkChain: undefined,
-  conditionsV4: [],
-  conditionsV6: [],
-});
-const change = (i: number): ForwardingChange => ({
-  accept: [ip(i)],
-  forget: [],
-  isolate: ['br0'],
-  unisolate: [],
-  families: [4],
-  adminChain: 'CNI-ADMIN',
-  owner: a(i),
-});
+const request = (i: number, hostPort = 8000 + i): PortForwardRequest =>
+  portForwardRequest({
+    attachment: a(i),
+    containers: [{ address: ip(i), prefix: 24, family: 4 }],
+    mappings: [{ hostPort, containerPort: 80, protocol: 'tcp', hostIP: '' }],
+  });
+const change = (i: number): ForwardingChange =>
+  forwardingChange({ accept: [ip(i)], isolate: ['br0'], families: [4], owner: a(i) });
 
 /** The programs a batch started, each with its input. */
 function programs(runner: RecordingRunner): string {

@@ -76,9 +76,8 @@ export function deleteCache(cacheDir: string, net: string, id: string, ifName: s
 
 /** Every cached attachment of a network (for GC). */
 export function cachedAttachments(cacheDir: string, net: string): CacheEntry[] {
-  let out: CacheEntry[] = [];
   try {
-    out =
+    return (
       withResults(cacheDir, false, (d) =>
         d
           .list()
@@ -91,9 +90,9 @@ export function cachedAttachments(cacheDir: string, net: string): CacheEntry[] {
             }
           })
           .filter((e): e is CacheEntry => !!e && e.networkName === net && !!e.ifName),
-      ) ?? [];
+      ) ?? []
+    );
   } catch {
     return [];
   }
-  return out;
 }

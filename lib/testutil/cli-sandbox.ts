@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cachePath } from '../runtime/cache';
 import { BIN_DIR, Sandbox, run, type RunResult } from './sandbox';
 
 /** The container ID `tscni add|del|check` derives from a netns path (cnitool's rule). */
@@ -75,7 +76,7 @@ export class CliSandbox {
 
   /** libcni's cache entry of an attachment. */
   cacheFile(net: string, id: string, ifName = 'eth0'): string {
-    return this.dir('cache', 'results', `${net}-${id}-${ifName}`);
+    return cachePath(this.env['CNI_CACHE_DIR'] ?? this.dir('cache'), net, id, ifName);
   }
   /** The addresses host-local leased to `id` in network `net` (its dataDir `leases`). */
   leasesOf(net: string, id: string): string[] {

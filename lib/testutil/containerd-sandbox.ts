@@ -8,12 +8,12 @@
  * dir and the cgroup carry the sandbox's locked name (sandbox-lock.ts): when the test process
  * dies first, a later sandbox's sweep removes them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diesWithUs, startPidNamespace } from './processes';
+import { spawnDyingWithUs, startPidNamespace } from './processes';
 import { requirePrograms } from './programs';
 import { run, type RunResult } from './sandbox';
 import { SandboxLock, sweepDeadSandboxes } from './sandbox-lock';
@@ -124,8 +124,7 @@ export class ContainerdSandbox {
    * execs argv, which keeps setpriv's parent-death signal: it also ends when this process dies).
    */
   spawnInNet(argv: readonly string[]): ChildProcess {
-    const [cmd, ...args] = diesWithUs(['nsenter', '-t', String(this.pid), '-n', '--', ...argv]);
-    return spawn(cmd ?? 'setpriv', args, {
+    return spawnDyingWithUs(['nsenter', '-t', String(this.pid), '-n', '--', ...argv], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   }

@@ -7,9 +7,9 @@
  * in destroy()) is gone. Create it after the network namespaces it must see: with private
  * propagation, later /run/netns entries do not show up in it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readlinkSync, statfsSync } from 'node:fs';
-import { diesWithUs } from './processes';
+import { spawnDyingWithUs } from './processes';
 import { run, runOk, type RunResult } from './sandbox';
 
 export class PrivateMounts {
@@ -17,8 +17,9 @@ export class PrivateMounts {
 
   static async create(): Promise<PrivateMounts> {
     // The helper dies with this process (setpriv's parent-death signal, kept across unshare's exec).
-    const [cmd, ...args] = diesWithUs(['unshare', '--mount', '--propagation', 'private', 'sleep', 'infinity']);
-    const helper = spawn(cmd ?? 'setpriv', args, { stdio: 'ignore' });
+    const helper = spawnDyingWithUs(['unshare', '--mount', '--propagation', 'private', 'sleep', 'infinity'], {
+      stdio: 'ignore',
+    });
     const pm = new PrivateMounts(helper);
     const mine = readlinkSync('/proc/self/ns/mnt');
     // unshare replaces itself with sleep once the namespace exists: wait for that.

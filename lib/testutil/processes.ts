@@ -1,5 +1,5 @@
 /** Processes a test starts that must not outlive it, and namespaces held by them (test-only module). */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -23,11 +23,11 @@ export async function firstChildPid(pid: number, tries: number, intervalMs: numb
 }
 
 /**
- * `argv` under setpriv's parent-death signal: it is killed when this process dies, by SIGKILL
- * too, and the signal is kept across the execs that follow (unshare, nsenter).
+ * Spawns `argv` under setpriv's parent-death signal: it is killed when this process dies, by
+ * SIGKILL too, and the signal is kept across the execs that follow (unshare, nsenter).
  */
-export function diesWithUs(argv: readonly string[]): string[] {
-  return ['setpriv', '--pdeathsig', 'KILL', ...argv];
+export function spawnDyingWithUs(argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+  return spawn('setpriv', ['--pdeathsig', 'KILL', ...argv], opts);
 }
 
 /** A PID namespace held by `argv` as its PID 1. */
@@ -40,7 +40,7 @@ export interface PidNamespace {
 
 /**
  * Starts `argv` as PID 1 of new PID and mount namespaces (private propagation, its own /proc)
- * and, with `net`, a network namespace. unshare dies with this process (diesWithUs), and PID 1,
+ * and, with `net`, a network namespace. unshare dies with this process (spawnDyingWithUs), and PID 1,
  * so everything in the namespace, with unshare (--kill-child): a test process killed before its
  * cleanup leaves nothing running. Resolves once PID 1 exists (not once it has exec'd argv).
  */
@@ -49,8 +49,10 @@ export async function startPidNamespace(
   opts: { net?: boolean; env?: NodeJS.ProcessEnv; waitMs?: number } = {},
 ): Promise<PidNamespace> {
   const flags = ['--mount', ...(opts.net ? ['--net'] : []), '--pid', '--fork', '--kill-child'];
-  const [cmd, ...args] = diesWithUs(['unshare', ...flags, '--propagation', 'private', '--mount-proc', ...argv]);
-  const unshare = spawn(cmd ?? 'setpriv', args, { stdio: 'ignore', env: opts.env ?? process.env });
+  const unshare = spawnDyingWithUs(['unshare', ...flags, '--propagation', 'private', '--mount-proc', ...argv], {
+    stdio: 'ignore',
+    env: opts.env ?? process.env,
+  });
   const init = unshare.pid ? await firstChildPid(unshare.pid, Math.ceil((opts.waitMs ?? 2000) / 20), 20) : undefined;
   if (!init) {
     unshare.kill('SIGKILL');
