@@ -74,6 +74,21 @@ describe('SafeDir', () => {
     expect(existsSync(join(victim, 'new'))).toBe(false);
   });
 
+  it('removeWithTemps also removes the temp files a killed write of the name left, and only those', () => {
+    base.write('eth0.json', '{}');
+    const state = join(root, 'state');
+    // What write() leaves when killed between creating its temp file and the rename.
+    for (const f of ['.eth0.json.0123456789ab.tmp', '.eth0.json.ba9876543210.tmp']) writeFileSync(join(state, f), '{');
+    // Not temp files of this name: another name's, a name that only starts alike, another shape.
+    const others = ['.eth1.json.0123456789ab.tmp', '.eth0.json2.0123456789ab.tmp', '.eth0.json.xyz.tmp', 'eth1.json'];
+    for (const f of others) writeFileSync(join(state, f), '');
+    symlinkSync(join(victim, 'a'), join(state, '.eth0.json.aaaaaaaaaaaa.tmp'));
+    expect(base.removeWithTemps('eth0.json')).toBe(true);
+    expect(readdirSync(state).sort()).toEqual([...others].sort());
+    expect(base.removeWithTemps('eth0.json')).toBe(false);
+    victimIntact();
+  });
+
   it('removal unlinks a link, never its target; a tree is removed without leaving it', () => {
     symlinkSync(victim, join(root, 'state', 'dirlink'));
     symlinkSync(join(victim, 'a'), join(root, 'state', 'filelink'));

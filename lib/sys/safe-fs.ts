@@ -83,6 +83,9 @@ const nameBytes = (name: string): string | Buffer => {
   return b.toString('utf8') === name ? name : b;
 };
 
+/** The start of the names of write()'s temp files for `name`; the rest is 12 hex digits and `.tmp`. */
+const tempPrefix = (name: string): string => `.${component(name).slice(0, 32)}.`;
+
 /** An open directory below a trusted base, reached without following a link. */
 export class SafeDir {
   private closed = false;
@@ -240,7 +243,7 @@ export class SafeDir {
    * renamed over `name`. A link at `name` is replaced, its target never written.
    */
   write(name: string, data: string | Uint8Array, mode = 0o600, opts: { fsync?: boolean } = {}): void {
-    const tmp = `.${component(name).slice(0, 32)}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = `${tempPrefix(name)}${randomBytes(6).toString('hex')}.tmp`;
     this.createExclusive(tmp, data, mode, opts);
     try {
       renameSync(this.at(tmp), this.at(name));
@@ -312,6 +315,20 @@ export class SafeDir {
       if (errno(e) === 'ENOENT') return false;
       throw e;
     }
+  }
+
+  /**
+   * Removes the file `name` of an attachment that is going, and the temp files a write() of it
+   * killed before its rename left beside it (they would keep a per-attachment directory from
+   * going, and nothing else ever removes them). It reads the whole directory: for small ones.
+   * A write of `name` running meanwhile would lose its temp file: only for names no one writes
+   * while they are removed (DEL after ADD).
+   */
+  removeWithTemps(name: string): boolean {
+    const prefix = tempPrefix(name);
+    for (const n of this.list())
+      if (n.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(n.slice(prefix.length))) this.unlink(n);
+    return this.remove(name);
   }
 
   /**

@@ -48,4 +48,7 @@ export async function del(inv: Invocation, runner: Runner = defaultRunner()): Pr
       hostVeth: facts.hostVeth,
     };
   if (rec) await release(store, runner, a, rec);
+  // Nothing to release: what an ADD killed before its record was whole left (its directory, a
+  // damaged record) still goes.
+  else store.forget(a);
 }

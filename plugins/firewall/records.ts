@@ -177,9 +177,10 @@ export class RecordStore {
 
   private hold(names: readonly string[], key: string): void {
     // A concurrent release may remove the (empty) directory between mkdir and write: try again.
+    // An empty entry is created in place (no temp file a kill could leave to count as a holder).
     for (let i = 0; ; i++) {
       try {
-        this.inDir(names, true, (d) => d.write(key, '', 0o600));
+        this.inDir(names, true, (d) => d.createExclusive(key, '', 0o600));
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || i >= 3) throw e;
@@ -248,7 +249,7 @@ export class RecordStore {
   forget(a: Attachment): void {
     const [attachments, net, id] = recordDir(a) as [string, string, string];
     try {
-      this.inDir(recordDir(a), false, (d) => d.remove(recordName(a)));
+      this.inDir(recordDir(a), false, (d) => d.removeWithTemps(recordName(a)));
       this.inDir([attachments, net], false, (d) => d.remove(id));
       this.inDir([attachments], false, (d) => d.remove(net));
     } catch (e) {

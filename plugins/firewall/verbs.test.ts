@@ -1,6 +1,6 @@
 /** firewall's verbs in-process against a recording runner and a temporary records directory (no root). */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingRunner } from '../../lib/exec/recording';
@@ -152,6 +152,22 @@ describe('firewall DEL', () => {
     const runner = new RecordingRunner();
     expect((await call(runner, 'DEL', { ...conf(), prevResult: undefined })).code).toBe(0);
     expect(runner.calls).toEqual([]);
+  });
+
+  it('removes what a killed rewrite of the record left: its temp file kept the directory (gc.int saw it)', async () => {
+    await call(new RecordingRunner(), 'ADD', conf({ backend: 'iptables' }));
+    writeFileSync(join(dir, 'fw', 'attachments', 'net1', 'c1', '.eth0.json.0123456789ab.tmp'), '{"backend":');
+    expect((await call(new RecordingRunner(), 'DEL', conf())).code).toBe(0);
+    expect(readdirSync(join(dir, 'fw', 'attachments'))).toEqual([]);
+    expect(readdirSync(join(dir, 'fw', 'iptables', 'ips'))).toEqual([]);
+  });
+
+  it('removes the empty directory of an ADD killed before it wrote its record (gc.int saw it)', async () => {
+    mkdirSync(join(dir, 'fw', 'attachments', 'net1', 'c1'), { recursive: true });
+    const runner = new RecordingRunner();
+    expect((await call(runner, 'DEL', { ...conf(), prevResult: undefined })).code).toBe(0);
+    expect(runner.calls).toEqual([]);
+    expect(readdirSync(join(dir, 'fw', 'attachments'))).toEqual([]);
   });
 
   it('knows nothing and is told nothing: does nothing', async () => {
