@@ -4,7 +4,8 @@
  * CNI_COMMAND, and pass its typed error through unchanged.
  *
  * Delegation cannot loop: a plugin never delegates to its own type (the delegate would read the
- * same config and delegate again), and a chain of delegations stops at MAX_DEPTH, in-process
+ * same config and delegate again), nor to one of our plugins that is not an IPAM plugin (which
+ * would do just that, after acting), and a chain of delegations stops at MAX_DEPTH, in-process
  * (the depth travels in the Invocation) and across processes (in TSCNI_DELEGATION_DEPTH, which
  * other implementations pass on with the rest of the environment). Both are code 7.
  */
@@ -73,6 +74,23 @@ export function isThisExecutable(path: string): boolean {
 /** Delegations one call may lead to (a runtime's call → IPAM is 1). */
 export const MAX_DEPTH = 4;
 
+/**
+ * The plugins of this executable that are IPAM plugins. Every delegation is to `ipam.type` with
+ * the same config, so any other of ours (an interface plugin) would read that config, delegate
+ * to itself and be refused, but only after its own verb had acted (a ptp DEL deletes the
+ * container interface of that name first: as host-device's IPAM, the device it had moved in).
+ */
+const OUR_IPAM_PLUGINS: ReadonlySet<string> = new Set(['host-local', 'static', 'dhcp']);
+
+/** Refuses a delegation to one of our plugins that is not an IPAM plugin (see OUR_IPAM_PLUGINS). */
+function checkIpamPlugin(pluginType: string, path: string): void {
+  if (!OUR_IPAM_PLUGINS.has(pluginType) && isThisExecutable(path))
+    throw new ConfigError(
+      `plugin ${JSON.stringify(pluginType)} is not an IPAM plugin`,
+      `ipam.type must name an IPAM plugin (${[...OUR_IPAM_PLUGINS].join(', ')}, or another vendor's)`,
+    );
+}
+
 /** Refuses a delegation that would loop. */
 function checkDelegation(pluginType: string, inv: Invocation): number {
   if (inv.pluginType !== undefined && pluginType === inv.pluginType)
@@ -126,6 +144,7 @@ export interface Delegate {
 export function delegateTo(pluginType: string, inv: Invocation, opts: DelegateOptions = {}): Delegate {
   const depth = checkDelegation(pluginType, inv);
   const path = findInPath(pluginType, inv.cniPath);
+  checkIpamPlugin(pluginType, path);
   return { run: (verb) => runDelegate(verb, pluginType, path, depth, inv, opts) };
 }
 

@@ -192,6 +192,18 @@ describe('row 4: a plugin told to delegate to itself', () => {
     },
   );
 
+  it('host-device with an interface plugin (ptp) as IPAM: code 7, and the device is back on the host (the fuzzer found ptp DEL deleting it)', async () => {
+    await sb.exec('host', ['ip', 'link', 'add', 'selfdev0', 'type', 'veth', 'peer', 'name', 'selfdev0p']);
+    const config = { ...conf('host-device'), device: 'selfdev0', ipam: { type: 'ptp', subnet: '10.62.0.0/24' } };
+    const r = await call(BIN_DIR, 'host-device', 'ADD', config);
+    expect(r.json).toMatchObject({ code: 7, msg: 'plugin "ptp" is not an IPAM plugin' });
+    expect(await links('c')).toEqual([]);
+    expect(await links('host')).toEqual(expect.arrayContaining(['selfdev0', 'selfdev0p']));
+    expect(codeOf(await call(BIN_DIR, 'host-device', 'DEL', config))).toBe(7);
+    expect(await links('host')).toEqual(expect.arrayContaining(['selfdev0', 'selfdev0p']));
+    await sb.exec('host', ['ip', 'link', 'del', 'selfdev0']);
+  });
+
   it('a chain of delegations stops at the limit, also across processes (TSCNI_DELEGATION_DEPTH)', async () => {
     const config = {
       ...conf('bridge'),
